@@ -1,0 +1,148 @@
+"""The invoice snapshot: everything a legal document says, frozen at issue time.
+
+A snapshot is self-contained: rendering, verification and re-rendering years later read only
+this (never the live config or the platform), which is what makes "issued means immutable"
+true. It serialises to canonical JSON (`canonical_json`) whose SHA-256 feeds the hash chain.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SNAPSHOT_VERSION = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DocumentKind(StrEnum):
+    invoice = "invoice"
+    credit_note = "credit_note"
+
+
+class VatRegime(StrEnum):
+    normal = "normal"
+    franchise = "franchise"  # franchise en base: no VAT charged, art. 293 B du CGI
+    debits = "debits"  # option pour le paiement de la taxe d'après les débits
+
+
+class SellerSnapshot(_Frozen):
+    legal_name: str
+    trade_name: str = ""
+    legal_form: str = ""
+    share_capital: str = ""  # "10 000 €" or "" for a sole trader (then legal_form is "EI")
+    address_lines: list[str]
+    country: str = "FR"
+    siren: str = ""
+    siret: str = ""
+    rcs_city: str = ""  # "RCS Paris"; an artisan uses "RM" + department
+    vat_number: str = ""
+    vat_regime: VatRegime = VatRegime.normal
+    email: str = ""
+    phone: str = ""
+    website: str = ""
+    logo_path: str = ""
+    brand_color: str = "#1f3a5f"
+
+
+class BuyerSnapshot(_Frozen):
+    name: str
+    company: str = ""
+    email: str = ""
+    billing_lines: list[str]
+    billing_country: str = ""
+    shipping_lines: list[str] = Field(default_factory=list)  # only when it differs
+    shipping_country: str = ""
+    vat_number: str = ""
+    siren: str = ""
+    is_business: bool = False
+
+
+class InvoiceLine(_Frozen):
+    kind: str  # product | shipping | fee
+    description: str
+    sku: str = ""
+    quantity: Decimal
+    unit_price_excl: Decimal  # rounded ROUND_HALF_UP to the cent, per line
+    discount_excl: Decimal = Decimal(0)
+    total_excl: Decimal  # after discount
+    vat_rate: Decimal  # percent; sum of the line's rates
+    vat_amount: Decimal
+    total_incl: Decimal
+    nature: str = "goods"
+
+
+class VatBucket(_Frozen):
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+
+
+class Totals(_Frozen):
+    discount_excl: Decimal
+    total_excl: Decimal
+    total_vat: Decimal
+    total_incl: Decimal
+    amount_paid: Decimal
+    amount_due: Decimal
+    refunded: Decimal = Decimal(0)
+    # Only when the customer paid in another currency and the shop-currency figures are known.
+    shop_currency: str = ""
+    shop_currency_total_incl: Decimal | None = None
+    shop_currency_total_vat: Decimal | None = None
+
+
+class PaymentSnapshot(_Frozen):
+    method: str
+    method_label: str
+    paid_at: datetime
+    paid_on: date  # local date, what the document prints
+    reference: str = ""
+
+
+class OrderRef(_Frozen):
+    shop: str
+    platform: str
+    order_id: str
+    reference: str
+    ordered_at: datetime
+
+
+class InvoiceSnapshot(_Frozen):
+    version: int = SNAPSHOT_VERSION
+    kind: DocumentKind = DocumentKind.invoice
+    series: str
+    number: str
+    sequence: int
+    issued_at: datetime  # UTC
+    issue_date: date  # local date in the seller's timezone
+    timezone: str
+    locale: str  # "fr" or "en"
+    currency: str
+    seller: SellerSnapshot
+    buyer: BuyerSnapshot
+    order: OrderRef
+    lines: list[InvoiceLine]
+    vat_breakdown: list[VatBucket]
+    totals: Totals
+    payment: PaymentSnapshot
+    nature: str  # goods | services | both
+    mentions: list[str] = Field(default_factory=list)  # legal mentions, already in `locale`
+    credited_number: str = ""  # for a credit note: the invoice it corrects
+    credited_issue_date: date | None = None
+
+    def canonical_json(self) -> str:
+        """Stable serialisation (sorted keys, Decimals as strings): the bytes we hash."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> InvoiceSnapshot:
+        return cls.model_validate_json(text)

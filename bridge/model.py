@@ -1,0 +1,179 @@
+"""The normalised order every platform is translated into.
+
+Connectors map their payloads to these types; everything downstream (invoicing, store,
+pipeline) only ever sees an `Order`. Money is `Decimal` in the order's currency, dates are
+timezone-aware (UTC inside). Line amounts are always *excluding VAT*, whatever the platform's
+`prices_include_tax` says: the connector derives them (gross - tax) because the platform's
+per-line tax amounts are the truth we must reproduce to the cent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+CENT = Decimal("0.01")
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError("datetime must be timezone-aware (e.g. 2026-11-27T10:00:00Z)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LineKind(StrEnum):
+    product = "product"
+    shipping = "shipping"
+    fee = "fee"
+
+
+class Nature(StrEnum):
+    """Nature of the operation, a mandatory mention on French invoices."""
+
+    goods = "goods"
+    services = "services"
+
+
+class Address(_Frozen):
+    line1: str = ""
+    line2: str = ""
+    postcode: str = ""
+    city: str = ""
+    state: str = ""
+    country: str = Field(default="FR", description="ISO 3166-1 alpha-2")
+
+    @field_validator("country")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and (len(value) != 2 or not value.isalpha()):
+            raise ValueError("country must be an ISO 3166-1 alpha-2 code such as FR")
+        return value
+
+    def is_empty(self) -> bool:
+        return not (self.line1 or self.line2 or self.postcode or self.city)
+
+    def lines(self) -> list[str]:
+        """Postal lines in French order (street, complement, postcode + city, country)."""
+        city = " ".join(part for part in (self.postcode, self.city) if part)
+        return [part for part in (self.line1, self.line2, city, self.state) if part]
+
+
+class Party(_Frozen):
+    """The buyer as the platform knows them."""
+
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    email: str = ""
+    phone: str = ""
+    vat_number: str = ""
+    siren: str = ""
+    billing: Address = Address()
+    shipping: Address | None = None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def display_name(self) -> str:
+        return self.company or self.full_name or self.email
+
+    @property
+    def is_business(self) -> bool:
+        """B2B in the sense of the French rules: the buyer gave a VAT number or a SIREN."""
+        return bool(self.vat_number or self.siren)
+
+
+class TaxLine(_Frozen):
+    rate: Decimal = Field(description="percent, e.g. 20 or 5.5")
+    amount: Decimal
+    label: str = ""
+
+
+class Line(_Frozen):
+    """One invoice-worthy line: a product, a shipping method or a fee. Amounts excl. VAT."""
+
+    kind: LineKind = LineKind.product
+    name: str
+    sku: str = ""
+    attributes: dict[str, str] = Field(default_factory=dict)
+    quantity: Decimal = Decimal(1)
+    subtotal: Decimal = Field(description="before discounts, excl. VAT")
+    discount: Decimal = Decimal(0)
+    taxes: list[TaxLine] = Field(default_factory=list)
+    nature: Nature = Nature.goods
+
+    @property
+    def total(self) -> Decimal:
+        """Line total excl. VAT after discount."""
+        return self.subtotal - self.discount
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((t.amount for t in self.taxes), Decimal(0))
+
+
+class Coupon(_Frozen):
+    code: str
+    amount: Decimal = Field(description="discount excl. VAT, already spread over the lines")
+
+
+class Payment(_Frozen):
+    method: str = Field(default="", description="platform code, e.g. stripe, bacs, paypal")
+    method_label: str = Field(default="", description="title the customer saw")
+    paid_at: AwareDatetime
+    transaction_ref: str = ""
+    amount: Decimal | None = None
+
+
+class Refund(_Frozen):
+    amount: Decimal = Field(description="positive amount refunded, incl. VAT")
+    reason: str = ""
+    created_at: AwareDatetime | None = None
+
+
+class Order(_Frozen):
+    shop: str
+    platform: str = "manual"
+    order_id: str = Field(description="the platform's stable id")
+    reference: str = Field(default="", description="what the customer sees, e.g. #1001")
+    created_at: AwareDatetime
+    currency: str = "EUR"
+    prices_include_tax: bool = True
+    customer: Party
+    locale: str = ""
+    lines: list[Line]
+    coupons: list[Coupon] = Field(default_factory=list)
+    total: Decimal = Field(description="what the customer paid, incl. VAT")
+    total_tax: Decimal
+    payment: Payment
+    refunds: list[Refund] = Field(default_factory=list)
+    shop_currency_total: Decimal | None = Field(
+        default=None, description="total in the shop's currency when the customer paid in another"
+    )
+    shop_currency_tax: Decimal | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError("currency must be an ISO 4217 code such as EUR")
+        return value
+
+    @property
+    def display_reference(self) -> str:
+        return self.reference or self.order_id
