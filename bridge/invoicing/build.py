@@ -1,0 +1,280 @@
+"""Order + seller + number → invoice snapshot. Pure: no I/O, no clock, no config lookup.
+
+`build_invoice` is called inside the store's numbering transaction, so it must be fast and
+deterministic; everything it needs is passed in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency
+
+from bridge.invoicing.amounts import (
+    ZERO,
+    Inconsistency,
+    cents,
+    check_order,
+    line_rate,
+    unit_price_excl,
+)
+from bridge.invoicing.mentions import legal_mentions
+from bridge.invoicing.payment_labels import payment_label
+from bridge.invoicing.snapshot import (
+    BuyerSnapshot,
+    InvoiceLine,
+    InvoiceSnapshot,
+    OrderRef,
+    PaymentSnapshot,
+    SellerSnapshot,
+    Totals,
+    VatBucket,
+    VatRegime,
+)
+from bridge.model import Line, LineKind, Nature, Order
+
+if TYPE_CHECKING:
+    from bridge.config import SellerConfig
+
+
+class OrderNotInvoiceable(Exception):
+    """The order cannot become an invoice as it stands; `problems` say why (for quarantine)."""
+
+    def __init__(self, problems: list[Inconsistency]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Numbering:
+    series: str
+    number: str
+    sequence: int
+
+
+def document_locale(order: Order, default: str) -> str:
+    """fr or en: the customer's language when we have it, else the shop's default."""
+    wanted = (order.locale or default or "fr").lower()
+    return "fr" if wanted.startswith("fr") else "en"
+
+
+def local_date(moment: datetime, timezone: str) -> date:
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def seller_snapshot(seller: SellerConfig) -> SellerSnapshot:
+    address = seller.address
+    city = " ".join(p for p in (address.postcode, address.city) if p)
+    capital = ""
+    if seller.share_capital is not None and not seller.is_sole_trader:
+        capital = format_currency(seller.share_capital, "EUR", locale="fr_FR").replace(
+            "\u202f", " "
+        )
+        capital = capital.replace("\xa0", " ")
+    return SellerSnapshot(
+        legal_name=seller.legal_name,
+        trade_name=seller.trade_name,
+        legal_form=seller.legal_form,
+        share_capital=capital,
+        address_lines=[p for p in (address.line1, address.line2, city) if p],
+        country=address.country,
+        siren=seller.siren,
+        siret=seller.siret,
+        rcs_city=seller.rcs_city,
+        vat_number=seller.vat_number,
+        vat_regime=VatRegime(seller.vat_regime),
+        email=seller.email,
+        phone=seller.phone,
+        website=seller.website,
+        logo_path=str(seller.logo) if seller.logo else "",
+        brand_color=seller.brand_color,
+    )
+
+
+def buyer_snapshot(order: Order) -> BuyerSnapshot:
+    customer = order.customer
+    shipping_lines: list[str] = []
+    shipping_country = ""
+    if (
+        customer.shipping
+        and not customer.shipping.is_empty()
+        and customer.shipping != customer.billing
+    ):
+        shipping_lines = customer.shipping.lines()
+        shipping_country = customer.shipping.country
+    return BuyerSnapshot(
+        name=customer.full_name or customer.company or customer.email or "Client",
+        company=customer.company,
+        email=customer.email,
+        billing_lines=customer.billing.lines(),
+        billing_country=customer.billing.country,
+        shipping_lines=shipping_lines,
+        shipping_country=shipping_country,
+        vat_number=customer.vat_number,
+        siren=customer.siren,
+        is_business=customer.is_business,
+    )
+
+
+def describe(line: Line) -> str:
+    """Product name plus its variation attributes: "T-shirt — Taille : M, Couleur : bleu"."""
+    if not line.attributes:
+        return line.name
+    attrs = ", ".join(f"{key} : {value}" for key, value in line.attributes.items())
+    return f"{line.name} — {attrs}"
+
+
+def invoice_line(line: Line) -> InvoiceLine:
+    total_excl = cents(line.total)
+    vat = cents(line.tax)
+    return InvoiceLine(
+        kind=line.kind.value,
+        description=describe(line),
+        sku=line.sku,
+        quantity=line.quantity,
+        unit_price_excl=unit_price_excl(line),
+        discount_excl=cents(line.discount),
+        total_excl=total_excl,
+        vat_rate=line_rate(line),
+        vat_amount=vat,
+        total_incl=total_excl + vat,
+        nature=line.nature.value,
+    )
+
+
+def vat_breakdown(order: Order) -> list[VatBucket]:
+    """Base and VAT per rate, highest rate first; untaxed lines form a 0 % bucket."""
+    base: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    amount: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    for line in order.lines:
+        if not line.taxes:
+            base[ZERO] += cents(line.total)
+            continue
+        for tax in line.taxes:
+            rate = tax.rate.normalize() if tax.rate else ZERO
+            base[rate] += cents(line.total)
+            amount[rate] += cents(tax.amount)
+    return [
+        VatBucket(rate=rate, base=base[rate], amount=amount[rate])
+        for rate in sorted(base, reverse=True)
+    ]
+
+
+def operation_nature(order: Order) -> str:
+    natures = {ln.nature for ln in order.lines if ln.kind is LineKind.product}
+    if natures == {Nature.services}:
+        return "services"
+    if Nature.services in natures:
+        return "both"
+    return "goods"
+
+
+def _rounding_line(difference: Decimal, locale: str) -> InvoiceLine:
+    label = "Arrondi" if locale == "fr" else "Rounding"
+    return InvoiceLine(
+        kind="fee",
+        description=label,
+        quantity=Decimal(1),
+        unit_price_excl=difference,
+        total_excl=difference,
+        vat_rate=ZERO,
+        vat_amount=ZERO,
+        total_incl=difference,
+    )
+
+
+def build_invoice(
+    order: Order,
+    seller: SellerConfig,
+    numbering: Numbering,
+    *,
+    issued_at: datetime,
+) -> InvoiceSnapshot:
+    """The snapshot of the facture acquittée for a paid order.
+
+    Raises `OrderNotInvoiceable` when the order's figures do not add up, or when a seller in
+    franchise en base would print VAT the law says they cannot charge.
+    """
+    problems = check_order(order)
+    if seller.vat_regime == VatRegime.franchise.value and any(ln.tax for ln in order.lines):
+        problems.append(
+            Inconsistency(
+                "taxes",
+                "the seller is in franchise en base (art. 293 B du CGI) but the order charges "
+                "VAT: fix the shop's tax settings, then replay the order",
+            )
+        )
+    if problems:
+        raise OrderNotInvoiceable(problems)
+
+    locale = document_locale(order, seller.default_locale)
+    seller_snap = seller_snapshot(seller)
+    buyer = buyer_snapshot(order)
+    lines = [invoice_line(ln) for ln in order.lines]
+    breakdown = vat_breakdown(order)
+    total_excl = sum((ln.total_excl for ln in lines), ZERO)
+    total_vat = sum((ln.vat_amount for ln in lines), ZERO)
+    # Within tolerance but not to the cent: show the difference as its own line so the
+    # document's total is exactly what the customer paid and still adds up line by line.
+    difference = order.total - (total_excl + total_vat)
+    if difference:
+        lines.append(_rounding_line(difference, locale))
+        total_excl += difference
+        breakdown = _add_to_zero_bucket(breakdown, difference)
+    refunded = sum((r.amount for r in order.refunds), ZERO)
+    totals = Totals(
+        discount_excl=sum((ln.discount_excl for ln in lines), ZERO),
+        total_excl=total_excl,
+        total_vat=total_vat,
+        total_incl=total_excl + total_vat,
+        amount_paid=order.total,
+        amount_due=ZERO,
+        refunded=refunded,
+        shop_currency="EUR" if order.shop_currency_total is not None else "",
+        shop_currency_total_incl=order.shop_currency_total,
+        shop_currency_total_vat=order.shop_currency_tax,
+    )
+    payment = PaymentSnapshot(
+        method=order.payment.method,
+        method_label=payment_label(order.payment.method, order.payment.method_label, locale),
+        paid_at=order.payment.paid_at,
+        paid_on=local_date(order.payment.paid_at, seller.timezone),
+        reference=order.payment.transaction_ref,
+    )
+    return InvoiceSnapshot(
+        series=numbering.series,
+        number=numbering.number,
+        sequence=numbering.sequence,
+        issued_at=issued_at,
+        issue_date=local_date(issued_at, seller.timezone),
+        timezone=seller.timezone,
+        locale=locale,
+        currency=order.currency,
+        seller=seller_snap,
+        buyer=buyer,
+        order=OrderRef(
+            shop=order.shop,
+            platform=order.platform,
+            order_id=order.order_id,
+            reference=order.display_reference,
+            ordered_at=order.created_at,
+        ),
+        lines=lines,
+        vat_breakdown=breakdown,
+        totals=totals,
+        payment=payment,
+        nature=operation_nature(order),
+        mentions=legal_mentions(seller_snap, buyer, locale),
+    )
+
+
+def _add_to_zero_bucket(breakdown: list[VatBucket], amount: Decimal) -> list[VatBucket]:
+    out = [b for b in breakdown if b.rate != ZERO]
+    zero = next((b for b in breakdown if b.rate == ZERO), None)
+    base = (zero.base if zero else ZERO) + amount
+    return [*out, VatBucket(rate=ZERO, base=base, amount=ZERO)]
