@@ -1,0 +1,34 @@
+"""Storage: SQLAlchemy Core tables, Alembic migrations, numbering, job queue, event log.
+
+Every SQL statement of Quittance lives in this package; import `Store` and the records.
+"""
+
+from bridge.store.errors import InvoiceImmutableError, StoreError
+from bridge.store.invoices import chain_hash, chain_problems
+from bridge.store.records import (
+    GENESIS_HASH,
+    JOB_STATES,
+    ORDER_STATUSES,
+    EventRecord,
+    InvoiceRecord,
+    IssueResult,
+    JobRecord,
+    OrderRecord,
+)
+from bridge.store.store import Store
+
+__all__ = [
+    "GENESIS_HASH",
+    "JOB_STATES",
+    "ORDER_STATUSES",
+    "EventRecord",
+    "InvoiceImmutableError",
+    "InvoiceRecord",
+    "IssueResult",
+    "JobRecord",
+    "OrderRecord",
+    "Store",
+    "StoreError",
+    "chain_hash",
+    "chain_problems",
+]

@@ -1,0 +1,77 @@
+"""Append-only event log (the database refuses UPDATE and DELETE) and alert de-duplication."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, insert, literal, select
+from sqlalchemy.engine import Connection
+
+from bridge.store._sql import dump_json, insert_for, load_json
+from bridge.store.records import EventRecord
+from bridge.store.schema import UTCDateTime, alerts, events
+
+
+def append(
+    conn: Connection,
+    kind: str,
+    *,
+    now: datetime,
+    shop: str | None = None,
+    order_id: str | None = None,
+    invoice_number: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> int:
+    result = conn.execute(
+        insert(events)
+        .values(
+            at=now,
+            kind=kind,
+            shop=shop,
+            order_id=order_id,
+            invoice_number=invoice_number,
+            detail=dump_json(detail or {}),
+        )
+        .returning(events.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def recent(conn: Connection, limit: int, kind: str | None) -> list[EventRecord]:
+    stmt = select(events).order_by(events.c.id.desc()).limit(limit)
+    if kind is not None:
+        stmt = stmt.where(events.c.kind == kind)
+    return [
+        EventRecord(
+            id=row["id"],
+            at=row["at"],
+            kind=row["kind"],
+            shop=row["shop"],
+            order_id=row["order_id"],
+            invoice_number=row["invoice_number"],
+            detail=load_json(row["detail"]),
+        )
+        for row in conn.execute(stmt).mappings()
+    ]
+
+
+def claim_alert(conn: Connection, key: str, window: timedelta, now: datetime) -> bool:
+    """One atomic upsert: a new window starts (count 1 -> send) or the alert is counted only.
+
+    Atomic on both dialects (ON CONFLICT takes the row lock on PostgreSQL), so two workers
+    hitting the same failure send one alert between them.
+    """
+    window_open = alerts.c.first_at > now - window
+    # Typed explicitly: inside CASE the bind would not pick up the column's UTC handling.
+    now_param = literal(now, UTCDateTime())
+    stmt = insert_for(conn, alerts).values(key=key, first_at=now, last_at=now, count=1)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[alerts.c.key],
+        set_={
+            "first_at": case((window_open, alerts.c.first_at), else_=now_param),
+            "count": case((window_open, alerts.c.count + 1), else_=1),
+            "last_at": now,
+        },
+    ).returning(alerts.c.count)
+    return int(conn.execute(upsert).scalar_one()) == 1

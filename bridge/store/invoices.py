@@ -1,0 +1,276 @@
+"""Issuing invoices: gapless numbering, the hash chain, immutability.
+
+Everything that makes a number happens in ONE transaction: lock the series counter row, take
+the next sequence, build the snapshot, insert the invoice, advance the counter and chain head,
+enqueue the follow-up jobs, log the event. A rollback anywhere undoes all of it, so a number
+exists if and only if its invoice does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, literal, select, tuple_, update
+from sqlalchemy.engine import Connection, RowMapping
+
+from bridge.invoicing.snapshot import InvoiceSnapshot
+from bridge.store import events, jobs, orders
+from bridge.store._sql import insert_for
+from bridge.store.errors import InvoiceImmutableError
+from bridge.store.records import GENESIS_HASH, InvoiceRecord, IssueResult
+from bridge.store.schema import invoices, series_counters
+
+# BR-FR-01/02: at most 35 characters from A-Z a-z 0-9 + - _ /
+NUMBER_RE = re.compile(r"[A-Za-z0-9+\-_/]{1,35}")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+Build = Callable[[int], InvoiceSnapshot]
+FollowUp = tuple[str, Mapping[str, Any]]
+
+
+def chain_hash(prev_hash: str, canonical_json: str) -> str:
+    return hashlib.sha256((prev_hash + canonical_json).encode()).hexdigest()
+
+
+def issue(
+    conn: Connection,
+    *,
+    shop: str,
+    order_id: str,
+    kind: str,
+    series: str,
+    period: str,
+    build: Build,
+    follow_up_jobs: Iterable[FollowUp],
+    now: datetime,
+) -> IssueResult:
+    """Run inside a write transaction; the caller commits, or rolls back on any exception."""
+    counter = _lock_counter(conn, series, period)
+    # Checked again under the counter lock: a racer on the same series that committed the
+    # same order while we waited is visible now (READ COMMITTED takes a fresh snapshot per
+    # statement; on SQLite BEGIN IMMEDIATE already serialised us), and build is not called.
+    existing = find_for_order(conn, shop, order_id, kind)
+    if existing is not None:
+        return IssueResult(invoice=existing, created=False)
+
+    # A new period restarts the sequence (yearly reset) but never the chain.
+    sequence = counter["last_sequence"] + 1 if counter["period"] == period else 1
+    prev_hash: str = counter["last_hash"]
+    snapshot = build(sequence)
+    _check_snapshot(snapshot, shop=shop, order_id=order_id, series=series, sequence=sequence)
+    snapshot_json = snapshot.canonical_json()
+    digest = chain_hash(prev_hash, snapshot_json)
+
+    invoice_id = int(
+        conn.execute(
+            insert(invoices)
+            .values(
+                shop=shop,
+                order_id=order_id,
+                kind=kind,
+                series=series,
+                period=period,
+                sequence=sequence,
+                number=snapshot.number,
+                issued_at=snapshot.issued_at,
+                snapshot=snapshot_json,
+                pdf_sha256=None,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+            .returning(invoices.c.id)
+        ).scalar_one()
+    )
+    conn.execute(
+        update(series_counters)
+        .where(series_counters.c.series == series)
+        .values(period=period, last_sequence=sequence, last_hash=digest)
+    )
+    for job_kind, payload in follow_up_jobs:
+        body = dict(payload)
+        dedupe_key = str(body.pop("_dedupe_key", f"{job_kind}:{invoice_id}"))
+        jobs.enqueue(
+            conn,
+            job_kind,
+            body,
+            dedupe_key=dedupe_key,
+            run_at=now,
+            now=now,
+            shop=shop,
+            order_id=order_id,
+            invoice_id=invoice_id,
+        )
+    events.append(
+        conn,
+        "invoice.issued",
+        now=now,
+        shop=shop,
+        order_id=order_id,
+        invoice_number=snapshot.number,
+        detail={"invoice_id": invoice_id, "kind": kind, "series": series, "hash": digest},
+    )
+    orders.mark_issued(conn, shop, order_id, now)
+    # Built from what we just wrote (no re-read while holding the counter lock); the snapshot
+    # is re-parsed so the record is exactly what any later read returns.
+    record = InvoiceRecord(
+        id=invoice_id,
+        series=series,
+        period=period,
+        sequence=sequence,
+        number=snapshot.number,
+        shop=shop,
+        order_id=order_id,
+        kind=kind,
+        issued_at=snapshot.issued_at.astimezone(UTC),
+        snapshot=InvoiceSnapshot.from_json(snapshot_json),
+        snapshot_json=snapshot_json,
+        pdf_sha256=None,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    return IssueResult(invoice=record, created=True)
+
+
+def _lock_counter(conn: Connection, series: str, period: str) -> RowMapping:
+    # The row must exist before it can be locked; ON CONFLICT DO NOTHING makes the first
+    # issue of a new series safe against a concurrent first issue.
+    first = (
+        insert_for(conn, series_counters)
+        .values(series=series, period=period, last_sequence=0, last_hash=GENESIS_HASH)
+        .on_conflict_do_nothing(index_elements=[series_counters.c.series])
+    )
+    conn.execute(first)
+    # FOR UPDATE: the row lock every issuer of this series queues on until we commit. SQLite
+    # ignores it (no row locks) - its BEGIN IMMEDIATE holds the database write lock already.
+    return (
+        conn.execute(
+            select(series_counters).where(series_counters.c.series == series).with_for_update()
+        )
+        .mappings()
+        .one()
+    )
+
+
+def _check_snapshot(
+    snapshot: InvoiceSnapshot, *, shop: str, order_id: str, series: str, sequence: int
+) -> None:
+    """Refuse a snapshot that would make the stored row and the document disagree."""
+    if not isinstance(snapshot, InvoiceSnapshot):
+        raise TypeError(f"build must return an InvoiceSnapshot, got {type(snapshot).__name__}")
+    problems = []
+    if snapshot.series != series:
+        problems.append(f"series {snapshot.series!r} != {series!r}")
+    if snapshot.sequence != sequence:
+        problems.append(f"sequence {snapshot.sequence} != allocated {sequence}")
+    if not NUMBER_RE.fullmatch(snapshot.number):
+        problems.append(f"number {snapshot.number!r} is not 1-35 chars of A-Z a-z 0-9 + - _ /")
+    if (snapshot.order.shop, snapshot.order.order_id) != (shop, order_id):
+        problems.append(
+            f"order {snapshot.order.shop}/{snapshot.order.order_id} != {shop}/{order_id}"
+        )
+    if snapshot.issued_at.tzinfo is None:
+        problems.append("issued_at must be timezone-aware")
+    if problems:
+        raise ValueError("invalid invoice snapshot: " + "; ".join(problems))
+
+
+def find_for_order(conn: Connection, shop: str, order_id: str, kind: str) -> InvoiceRecord | None:
+    return _one(
+        conn,
+        (invoices.c.shop == shop) & (invoices.c.order_id == order_id) & (invoices.c.kind == kind),
+    )
+
+
+def get_by_id(conn: Connection, invoice_id: int) -> InvoiceRecord | None:
+    return _one(conn, invoices.c.id == invoice_id)
+
+
+def get_by_number(conn: Connection, number: str, series: str | None) -> InvoiceRecord | None:
+    where = invoices.c.number == number
+    if series is not None:
+        where = where & (invoices.c.series == series)
+    return _one(conn, where)
+
+
+def page(conn: Connection, after: tuple[str, int] | None, size: int) -> list[InvoiceRecord]:
+    """Keyset page in chain order: per series, by id (ids grow under the counter lock)."""
+    stmt = select(invoices).order_by(invoices.c.series, invoices.c.id).limit(size)
+    if after is not None:
+        series, last_id = after
+        stmt = stmt.where(
+            tuple_(invoices.c.series, invoices.c.id) > tuple_(literal(series), literal(last_id))
+        )
+    return [_record(row) for row in conn.execute(stmt).mappings()]
+
+
+def set_pdf_sha256(conn: Connection, invoice_id: int, sha256: str) -> None:
+    if not SHA256_RE.fullmatch(sha256):
+        raise ValueError(f"not a lowercase hex SHA-256: {sha256!r}")
+    current = conn.execute(
+        select(invoices.c.pdf_sha256).where(invoices.c.id == invoice_id)
+    ).one_or_none()
+    if current is None:
+        raise LookupError(f"no invoice with id {invoice_id}")
+    if current.pdf_sha256 == sha256:
+        return  # idempotent: a re-run of the render job archived the same bytes
+    if current.pdf_sha256 is not None:
+        raise InvoiceImmutableError(
+            f"invoice {invoice_id} already has PDF sha256 {current.pdf_sha256}, not {sha256}"
+        )
+    # The trigger is the real guard; the WHERE makes a racing writer find 0 rows instead
+    # of tripping it, and then we compare with what the winner wrote.
+    updated = conn.execute(
+        update(invoices)
+        .where(invoices.c.id == invoice_id, invoices.c.pdf_sha256.is_(None))
+        .values(pdf_sha256=sha256)
+    ).rowcount
+    if updated != 1:
+        winner = conn.execute(
+            select(invoices.c.pdf_sha256).where(invoices.c.id == invoice_id)
+        ).scalar_one()
+        if winner != sha256:
+            raise InvoiceImmutableError(
+                f"invoice {invoice_id} already has PDF sha256 {winner}, not {sha256}"
+            )
+
+
+def chain_problems(records: Iterable[InvoiceRecord]) -> list[str]:
+    """Re-check every hash and link, in `iter_invoices` order. Empty list = chain intact."""
+    problems: list[str] = []
+    head: dict[str, str] = {}
+    for rec in records:
+        expected_prev = head.get(rec.series, GENESIS_HASH)
+        if rec.prev_hash != expected_prev:
+            problems.append(f"{rec.number}: prev_hash does not link to the previous invoice")
+        if chain_hash(rec.prev_hash, rec.snapshot_json) != rec.hash:
+            problems.append(f"{rec.number}: hash does not match its snapshot")
+        head[rec.series] = rec.hash
+    return problems
+
+
+def _one(conn: Connection, where: Any) -> InvoiceRecord | None:
+    row = conn.execute(select(invoices).where(where).order_by(invoices.c.id)).mappings().first()
+    return None if row is None else _record(row)
+
+
+def _record(row: RowMapping) -> InvoiceRecord:
+    return InvoiceRecord(
+        id=row["id"],
+        series=row["series"],
+        period=row["period"],
+        sequence=row["sequence"],
+        number=row["number"],
+        shop=row["shop"],
+        order_id=row["order_id"],
+        kind=row["kind"],
+        issued_at=row["issued_at"],
+        snapshot=InvoiceSnapshot.from_json(row["snapshot"]),
+        snapshot_json=row["snapshot"],
+        pdf_sha256=row["pdf_sha256"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )

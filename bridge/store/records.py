@@ -1,0 +1,85 @@
+"""Plain, immutable records the store hands out (never live rows or ORM objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bridge.invoicing.snapshot import InvoiceSnapshot
+from bridge.model import Order
+
+ORDER_STATUSES = ("received", "issued", "quarantined")
+JOB_STATES = ("pending", "running", "retry", "done", "dead", "skipped")
+
+# prev_hash of the first invoice of a series: the chain has to start somewhere fixed.
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    shop: str
+    order_id: str
+    platform: str
+    status: str  # received | issued | quarantined
+    reason: str | None
+    # None only for an order quarantined before it could be parsed into an `Order`.
+    payload: Order | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    id: int
+    series: str
+    period: str
+    sequence: int
+    number: str
+    shop: str
+    order_id: str
+    kind: str
+    issued_at: datetime
+    snapshot: InvoiceSnapshot
+    snapshot_json: str  # exactly the canonical JSON that was hashed
+    pdf_sha256: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueResult:
+    invoice: InvoiceRecord
+    created: bool  # False: the (shop, order_id, kind) already had this invoice
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: int
+    at: datetime
+    kind: str
+    shop: str | None
+    order_id: str | None
+    invoice_number: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    state: str  # pending | running | retry | done | dead | skipped
+    attempts: int
+    run_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    shop: str | None
+    order_id: str | None
+    invoice_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    first_attempt_at: datetime | None
+    dedupe_key: str
+    result: dict[str, Any] | None

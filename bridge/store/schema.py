@@ -1,0 +1,167 @@
+"""SQLAlchemy Core tables: the shape the queries are written against.
+
+The DDL that really creates them lives in the Alembic migrations (frozen history); a test
+compares the migrated database with this metadata so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names: migrations (and SQLite batch mode) need to refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in, timezone-aware UTC datetimes out, on both dialects.
+
+    SQLite has no timezone type: SQLAlchemy stores naive ISO strings there, so we normalise
+    to UTC before writing (string comparison then equals time comparison, which the job
+    queue relies on) and re-attach UTC when reading.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"expected a timezone-aware datetime, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("shop", String(200), nullable=False),
+    Column("order_id", String(200), nullable=False),
+    Column("platform", String(50), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("payload", Text),  # Order as JSON; NULL only for unparseable quarantined orders
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop", "order_id"),
+    CheckConstraint("status IN ('received', 'issued', 'quarantined')", name="status"),
+)
+Index("ix_orders_status", orders.c.status)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("shop", String(200), nullable=False),
+    Column("order_id", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("series", String(35), nullable=False),
+    Column("period", String(20), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("number", String(35), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("snapshot", Text, nullable=False),  # canonical JSON, exactly what was hashed
+    Column("pdf_sha256", String(64)),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    # Invariant 1: one document of a kind per order, whatever races.
+    UniqueConstraint("shop", "order_id", "kind"),
+    # Invariant 2: the database itself refuses a duplicate number.
+    UniqueConstraint("series", "number"),
+    UniqueConstraint("series", "period", "sequence"),
+    CheckConstraint("sequence >= 1", name="sequence_positive"),
+)
+
+# One row per series: locking it serialises numbering AND gives the chain head, so the next
+# number and prev_hash always come from the same, latest committed invoice.
+series_counters = Table(
+    "series_counters",
+    metadata,
+    Column("series", String(35), primary_key=True),
+    Column("period", String(20), nullable=False),
+    Column("last_sequence", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(50), nullable=False),
+    Column("dedupe_key", String(300), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("run_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("result", Text),
+    Column("shop", String(200)),
+    Column("order_id", String(200)),
+    Column("invoice_id", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("first_attempt_at", UTCDateTime),
+    UniqueConstraint("dedupe_key"),
+    CheckConstraint(
+        "state IN ('pending', 'running', 'retry', 'done', 'dead', 'skipped')", name="state"
+    ),
+)
+# The claim query scans by state then time (run_at for waiting jobs, lease_until for leases).
+Index("ix_jobs_state_run_at", jobs.c.state, jobs.c.run_at)
+Index("ix_jobs_state_lease_until", jobs.c.state, jobs.c.lease_until)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("shop", String(200)),
+    Column("order_id", String(200)),
+    Column("invoice_number", String(35)),
+    Column("detail", Text, nullable=False),
+)
+Index("ix_events_kind", events.c.kind)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("first_at", UTCDateTime, nullable=False),  # start of the current window
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False),  # occurrences in the current window
+)

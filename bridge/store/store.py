@@ -1,0 +1,329 @@
+"""`Store`: the one object the rest of Quittance talks to the database through.
+
+It owns the engine and the transaction boundaries; the SQL itself lives in the small modules
+(orders, invoices, jobs, events). Write methods run in a write transaction (BEGIN IMMEDIATE on
+SQLite), reads in a plain one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Self
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from bridge.invoicing.snapshot import InvoiceSnapshot
+from bridge.model import Order
+from bridge.store import events, invoices, jobs, orders
+from bridge.store.engine import create_store_engine, writer
+from bridge.store.migrate import upgrade_to_head
+from bridge.store.records import (
+    JOB_STATES,
+    EventRecord,
+    InvoiceRecord,
+    IssueResult,
+    JobRecord,
+    OrderRecord,
+)
+
+Clock = Callable[[], datetime]
+DEFAULT_LEASE = timedelta(seconds=300)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+        # Injectable so tests can move time (leases, retries, alert windows) without sleeping.
+        # Across hosts this is the workers' clocks: keep them NTP-synced (leases are minutes).
+        self.clock = clock
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock = utc_now, migrate: bool = True) -> Self:
+        engine = create_store_engine(url)
+        try:
+            if migrate:
+                upgrade_to_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, clock=clock)
+
+    @property
+    def dialect(self) -> Literal["sqlite", "postgresql"]:
+        name = self.engine.dialect.name
+        assert name in ("sqlite", "postgresql"), name
+        return name  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return self._writer.begin()
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self.engine.connect()
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the store clock must return timezone-aware datetimes")
+        return now.astimezone(UTC)
+
+    # -- orders -------------------------------------------------------------------------
+
+    def record_order(
+        self,
+        order: Order,
+        status: str = "received",
+        *,
+        enqueue: tuple[str, Mapping[str, Any], str] | None = None,
+    ) -> int | None:
+        """Upsert by (shop, order_id); an `issued` order keeps its status.
+
+        `enqueue=(kind, payload, dedupe_key)` adds that job for the order in the SAME
+        transaction (the durable intent cannot be lost between the two). Returns the new job
+        id, or None (no job asked, or its dedupe_key already existed).
+        """
+        with self._write() as conn:
+            now = self._now()
+            orders.record(conn, order, status, now)
+            if enqueue is None:
+                return None
+            kind, payload, dedupe_key = enqueue
+            return jobs.enqueue(
+                conn,
+                kind,
+                payload,
+                dedupe_key=dedupe_key,
+                run_at=now,
+                now=now,
+                shop=order.shop,
+                order_id=order.order_id,
+            )
+
+    def requeue_order(self, shop: str, order_id: str) -> bool:
+        """Release a quarantined order (quittance retry): status back to `received` and its
+        finished pre-invoice jobs (those without invoice_id, e.g. "issue") pending again, in
+        one transaction. False (and nothing changed) when the order is not quarantined."""
+        with self._write() as conn:
+            now = self._now()
+            if not orders.release_quarantined(conn, shop, order_id, now):
+                return False
+            jobs.requeue_for_order(conn, shop, order_id, now)
+            return True
+
+    def quarantine_order(self, shop: str, order_id: str, reason: str) -> None:
+        """Mark (or create) the order quarantined with `reason`; an issued order is left as is."""
+        with self._write() as conn:
+            orders.quarantine(conn, shop, order_id, reason, self._now())
+
+    def get_order(self, shop: str, order_id: str) -> OrderRecord | None:
+        with self._read() as conn:
+            return orders.get(conn, shop, order_id)
+
+    def list_quarantined(self) -> list[OrderRecord]:
+        with self._read() as conn:
+            return orders.list_by_status(conn, "quarantined")
+
+    # -- invoices -----------------------------------------------------------------------
+
+    def issue_invoice(
+        self,
+        *,
+        shop: str,
+        order_id: str,
+        kind: str = "invoice",
+        series: str,
+        period: str,
+        build: Callable[[int], InvoiceSnapshot],
+        follow_up_jobs: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    ) -> IssueResult:
+        # Cheap path for duplicates (most webhooks are): no lock, no write transaction.
+        existing = self.get_invoice_for_order(shop, order_id, kind)
+        if existing is not None:
+            return IssueResult(invoice=existing, created=False)
+        try:
+            with self._write() as conn:
+                return invoices.issue(
+                    conn,
+                    shop=shop,
+                    order_id=order_id,
+                    kind=kind,
+                    series=series,
+                    period=period,
+                    build=build,
+                    follow_up_jobs=list(follow_up_jobs),
+                    now=self._now(),
+                )
+        except IntegrityError:
+            # Lost a race on (shop, order_id, kind) against an issuer of another series (same
+            # series racers are serialised by the counter lock). Our transaction, counter
+            # update included, is rolled back: nothing burnt; the winner's invoice is the one.
+            existing = self.get_invoice_for_order(shop, order_id, kind)
+            if existing is not None:
+                return IssueResult(invoice=existing, created=False)
+            raise
+
+    def get_invoice(self, number: str, series: str | None = None) -> InvoiceRecord | None:
+        with self._read() as conn:
+            return invoices.get_by_number(conn, number, series)
+
+    def get_invoice_by_id(self, invoice_id: int) -> InvoiceRecord | None:
+        with self._read() as conn:
+            return invoices.get_by_id(conn, invoice_id)
+
+    def get_invoice_for_order(
+        self, shop: str, order_id: str, kind: str = "invoice"
+    ) -> InvoiceRecord | None:
+        with self._read() as conn:
+            return invoices.find_for_order(conn, shop, order_id, kind)
+
+    def iter_invoices(self, page_size: int = 500) -> Iterator[InvoiceRecord]:
+        """Every invoice, per series in chain order; pages so no transaction stays open."""
+        after: tuple[str, int] | None = None
+        while True:
+            with self._read() as conn:
+                batch = invoices.page(conn, after, page_size)
+            yield from batch
+            if len(batch) < page_size:
+                return
+            after = (batch[-1].series, batch[-1].id)
+
+    def set_pdf_sha256(self, invoice_id: int, sha256: str) -> None:
+        with self._write() as conn:
+            invoices.set_pdf_sha256(conn, invoice_id, sha256)
+
+    # -- events and alerts ----------------------------------------------------------------
+
+    def append_event(
+        self,
+        kind: str,
+        *,
+        shop: str | None = None,
+        order_id: str | None = None,
+        invoice_number: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> int:
+        with self._write() as conn:
+            return events.append(
+                conn,
+                kind,
+                now=self._now(),
+                shop=shop,
+                order_id=order_id,
+                invoice_number=invoice_number,
+                detail=detail,
+            )
+
+    def events(self, limit: int = 100, kind: str | None = None) -> list[EventRecord]:
+        """Newest first."""
+        with self._read() as conn:
+            return events.recent(conn, limit, kind)
+
+    def claim_alert(self, key: str, window: timedelta) -> bool:
+        """True = send now (first occurrence in the window); False = already alerted."""
+        with self._write() as conn:
+            return events.claim_alert(conn, key, window, self._now())
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        dedupe_key: str,
+        run_at: datetime | None = None,
+        shop: str | None = None,
+        order_id: str | None = None,
+        invoice_id: int | None = None,
+    ) -> int | None:
+        """New job id, or None when a job with this dedupe_key already exists (any state)."""
+        with self._write() as conn:
+            return jobs.enqueue(
+                conn,
+                kind,
+                payload,
+                dedupe_key=dedupe_key,
+                run_at=run_at,
+                now=self._now(),
+                shop=shop,
+                order_id=order_id,
+                invoice_id=invoice_id,
+            )
+
+    def claim_jobs(
+        self,
+        worker_id: str,
+        *,
+        limit: int = 1,
+        lease: timedelta = DEFAULT_LEASE,
+        kinds: Iterable[str] | None = None,
+    ) -> list[JobRecord]:
+        with self._write() as conn:
+            return jobs.claim(
+                conn, worker_id, limit=limit, lease=lease, kinds=kinds, now=self._now()
+            )
+
+    def complete_job(
+        self, job_id: int, worker_id: str, result: Mapping[str, Any] | None = None
+    ) -> bool:
+        with self._write() as conn:
+            return jobs.complete(conn, job_id, worker_id, result, self._now())
+
+    def retry_job(self, job_id: int, worker_id: str, *, error: str, run_at: datetime) -> bool:
+        with self._write() as conn:
+            return jobs.finish(
+                conn, job_id, worker_id, self._now(), state="retry", run_at=run_at, last_error=error
+            )
+
+    def kill_job(self, job_id: int, worker_id: str, *, error: str) -> bool:
+        with self._write() as conn:
+            return jobs.finish(conn, job_id, worker_id, self._now(), state="dead", last_error=error)
+
+    def skip_job(self, job_id: int, worker_id: str, *, reason: str) -> bool:
+        with self._write() as conn:
+            return jobs.finish(
+                conn, job_id, worker_id, self._now(), state="skipped", last_error=reason
+            )
+
+    def release_job(self, job_id: int, worker_id: str) -> bool:
+        with self._write() as conn:
+            return jobs.release(conn, job_id, worker_id, self._now())
+
+    def requeue_job(self, job_id: int) -> bool:
+        with self._write() as conn:
+            return jobs.requeue(conn, job_id, self._now())
+
+    def get_job(self, job_id: int) -> JobRecord | None:
+        with self._read() as conn:
+            return jobs.get(conn, job_id)
+
+    def list_jobs(
+        self, states: Sequence[str] = ("dead", "skipped"), *, limit: int | None = None
+    ) -> list[JobRecord]:
+        unknown = set(states) - set(JOB_STATES)
+        if unknown:
+            raise ValueError(f"unknown job states {sorted(unknown)}; expected {JOB_STATES}")
+        with self._read() as conn:
+            return jobs.list_by_state(conn, states, limit)
+
+    def job_counts(self) -> dict[str, int]:
+        """Every state, zeros included."""
+        with self._read() as conn:
+            return jobs.counts(conn)
