@@ -23,7 +23,8 @@ from bridge.invoicing.amounts import (
     line_rate,
     unit_price_excl,
 )
-from bridge.invoicing.mentions import legal_mentions
+from bridge.invoicing.legal import MissingMention, check_invoice, situation_of
+from bridge.invoicing.mentions import STANDARD_TERMS, LegalTerms, legal_mentions_by_rule
 from bridge.invoicing.payment_labels import payment_label
 from bridge.invoicing.snapshot import (
     BuyerSnapshot,
@@ -43,10 +44,17 @@ if TYPE_CHECKING:
 
 
 class OrderNotInvoiceable(Exception):
-    """The order cannot become an invoice as it stands; `problems` say why (for quarantine)."""
+    """The order cannot become an invoice as it stands; `problems` say why (for quarantine).
 
-    def __init__(self, problems: list[Inconsistency]) -> None:
+    `missing_mentions` holds the legal rules the would-be invoice fails (see legal.py); each
+    one is also in `problems` as `Inconsistency("mention <rule>", message)`.
+    """
+
+    def __init__(
+        self, problems: list[Inconsistency], missing_mentions: list[MissingMention] | None = None
+    ) -> None:
         self.problems = problems
+        self.missing_mentions = list(missing_mentions or [])
         super().__init__("; ".join(str(p) for p in problems))
 
 
@@ -71,15 +79,21 @@ def seller_snapshot(seller: SellerConfig) -> SellerSnapshot:
     address = seller.address
     city = " ".join(p for p in (address.postcode, address.city) if p)
     capital = ""
+    legal_form = seller.legal_form
+    if seller.is_sole_trader and legal_form.strip().upper() not in ("EI", "EIRL"):
+        # micro-entreprise, auto-entrepreneur… are tax regimes; the legal status printed is EI
+        legal_form = "EI"
     if seller.share_capital is not None and not seller.is_sole_trader:
         capital = format_currency(seller.share_capital, "EUR", locale="fr_FR").replace(
             "\u202f", " "
         )
         capital = capital.replace("\xa0", " ")
+        if capital.endswith(",00 €"):  # "10 000 €", as on the Kbis
+            capital = capital[: -len(",00 €")] + " €"
     return SellerSnapshot(
         legal_name=seller.legal_name,
         trade_name=seller.trade_name,
-        legal_form=seller.legal_form,
+        legal_form=legal_form,
         share_capital=capital,
         address_lines=[p for p in (address.line1, address.line2, city) if p],
         country=address.country,
@@ -108,7 +122,8 @@ def buyer_snapshot(order: Order) -> BuyerSnapshot:
         shipping_lines = customer.shipping.lines()
         shipping_country = customer.shipping.country
     return BuyerSnapshot(
-        name=customer.full_name or customer.company or customer.email or "Client",
+        # No placeholder: a buyer without any name fails the buyer_identity rule.
+        name=customer.full_name or customer.company or customer.email,
         company=customer.company,
         email=customer.email,
         billing_lines=customer.billing.lines(),
@@ -194,11 +209,18 @@ def build_invoice(
     numbering: Numbering,
     *,
     issued_at: datetime,
+    terms: LegalTerms = STANDARD_TERMS,
 ) -> InvoiceSnapshot:
     """The snapshot of the facture acquittée for a paid order.
 
-    Raises `OrderNotInvoiceable` when the order's figures do not add up, or when a seller in
-    franchise en base would print VAT the law says they cannot charge.
+    Raises `OrderNotInvoiceable` when the order's figures do not add up, when a seller in
+    franchise en base would print VAT the law says they cannot charge, or when the document
+    would miss a mandatory mention (`legal.check_invoice`).
+
+    Refunds already made when the invoice is issued: the invoice still documents the sale as
+    paid (amount paid = total, remaining due 0,00) and shows the refunded amount for
+    information; the refund itself is corrected by a credit note (avoir), never by lowering
+    the invoice — an invoice states what was sold and paid.
     """
     problems = check_order(order)
     if seller.vat_regime == VatRegime.franchise.value and any(ln.tax for ln in order.lines):
@@ -246,7 +268,8 @@ def build_invoice(
         paid_on=local_date(order.payment.paid_at, seller.timezone),
         reference=order.payment.transaction_ref,
     )
-    return InvoiceSnapshot(
+    nature = operation_nature(order)
+    snapshot = InvoiceSnapshot(
         series=numbering.series,
         number=numbering.number,
         sequence=numbering.sequence,
@@ -268,9 +291,25 @@ def build_invoice(
         vat_breakdown=breakdown,
         totals=totals,
         payment=payment,
-        nature=operation_nature(order),
-        mentions=legal_mentions(seller_snap, buyer, locale),
+        nature=nature,
     )
+    by_rule = legal_mentions_by_rule(
+        seller_snap,
+        buyer,
+        locale,
+        nature=nature,
+        situation=situation_of(snapshot),
+        terms=terms,
+    )
+    snapshot = snapshot.model_copy(
+        update={"mentions": [text for _, text in by_rule], "legal": dict(by_rule)}
+    )
+    missing = check_invoice(snapshot)
+    if missing:
+        raise OrderNotInvoiceable(
+            [Inconsistency(f"mention {x.rule}", x.message) for x in missing], missing
+        )
+    return snapshot
 
 
 def _add_to_zero_bucket(breakdown: list[VatBucket], amount: Decimal) -> list[VatBucket]:

@@ -15,6 +15,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 SNAPSHOT_VERSION = 1
+# Top-level fields added to version 1 after snapshots were first stored, with their defaults.
+_ADDED_FIELDS: dict[str, object] = {"legal": {}}
 
 
 class _Frozen(BaseModel):
@@ -136,12 +138,22 @@ class InvoiceSnapshot(_Frozen):
     mentions: list[str] = Field(default_factory=list)  # legal mentions, already in `locale`
     credited_number: str = ""  # for a credit note: the invoice it corrects
     credited_issue_date: date | None = None
+    # The legal mentions again, keyed by the rule that requires them ("vat_franchise",
+    # "recovery_indemnity", …; see bridge/invoicing/mentions.py): lets `check_invoice` tell a
+    # configured wording from a missing mention. `mentions` stays the printed list, in order.
+    legal: dict[str, str] = Field(default_factory=dict)
 
     def canonical_json(self) -> str:
-        """Stable serialisation (sorted keys, Decimals as strings): the bytes we hash."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        """Stable serialisation (sorted keys, Decimals as strings): the bytes we hash.
+
+        Fields added after version 1 are left out while they hold their default, so a snapshot
+        stored before they existed serialises (and hashes) exactly as it did when issued.
+        """
+        data = self.model_dump(mode="json")
+        for name, default in _ADDED_FIELDS.items():
+            if data.get(name) == default:
+                data.pop(name, None)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> InvoiceSnapshot:

@@ -27,6 +27,7 @@ FR: dict[str, str] = {
     "siret": "SIRET",
     "vat_number": "N° TVA intracom.",
     "capital": "{form} au capital de {capital}",
+    "sole_trader": "Entrepreneur individuel",
     "buyer_vat": "N° TVA",
     "buyer_siren": "SIREN",
     "description": "Désignation",
@@ -56,6 +57,7 @@ FR: dict[str, str] = {
     "paid_text": "payée le {date} par {method}",
     "paid_ref": "réf. {reference}",
     "legal": "Mentions légales",
+    "vat_short": "TVA",
     "page": "Page",
     "colon": "\u00a0:",  # French typography: no-break space before the colon
 }
@@ -81,6 +83,7 @@ EN: dict[str, str] = {
     "siret": "SIRET",
     "vat_number": "VAT no.",
     "capital": "{form} with share capital of {capital}",
+    "sole_trader": "Sole trader (entrepreneur individuel)",
     "buyer_vat": "VAT no.",
     "buyer_siren": "SIREN",
     "description": "Description",
@@ -110,6 +113,7 @@ EN: dict[str, str] = {
     "paid_text": "paid on {date} by {method}",
     "paid_ref": "ref. {reference}",
     "legal": "Legal notices",
+    "vat_short": "VAT",
     "page": "Page",
     "colon": ":",
 }

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bridge.invoicing.legal import is_sole_trader_form
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
 from bridge.render.formatting import (
     country_name,
@@ -96,6 +97,7 @@ class InvoiceView:
     stamp_text: str
     mentions: list[str]
     seller_footer: str
+    footer_legal: str  # the seller's legal identity on one line, printed on every page
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -176,16 +178,24 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
             credit_of = L["credit_of_nodate"].format(number=s.credited_number)
 
     legal = seller.legal_form
+    seller_name = seller.legal_name
     if seller.legal_form and seller.share_capital:
         legal = L["capital"].format(form=seller.legal_form, capital=seller.share_capital)
+    elif is_sole_trader_form(seller.legal_form):
+        # the law (14 Feb 2022) wants "EI" right before or after the trader's name
+        form = seller.legal_form.strip()
+        if seller_name.upper().split()[-1:] != [form.upper()]:
+            seller_name = f"{seller_name} {form}"
+        legal = L["sole_trader"]
     ids = []
     if seller.siren:
         ids.append(f"{L['siren']} {seller.siren}")
     if seller.siret:
         ids.append(f"{L['siret']} {seller.siret}")
-    if seller.rcs_city:
-        rcs = seller.rcs_city.strip()
-        ids.append(rcs if rcs.upper().startswith(("RCS", "RM", "RSAC")) else f"RCS {rcs}")
+    rcs = seller.rcs_city.strip()
+    if rcs:
+        rcs = rcs if rcs.upper().startswith(("RCS", "RM", "RSAC")) else f"RCS {rcs}"
+        ids.append(rcs)
     if seller.vat_number:
         ids.append(f"{L['vat_number']} {seller.vat_number}")
     contact = [x for x in (seller.email, seller.phone, seller.website) if x]
@@ -245,6 +255,18 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
     footer = " · ".join(
         x for x in (seller.legal_name, f"{L['siren']} {seller.siren}" if seller.siren else "") if x
     )
+    footer_legal = " · ".join(
+        x
+        for x in (
+            seller_name,
+            legal,
+            ", ".join(seller.address_lines),
+            f"{L['siren']} {seller.siren}" if seller.siren else "",
+            rcs,
+            f"{L['vat_number']} {seller.vat_number}" if seller.vat_number else "",
+        )
+        if x
+    )
 
     return InvoiceView(
         locale=loc,
@@ -255,7 +277,7 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
         number=s.number,
         meta=meta,
         credit_of=credit_of,
-        seller_name=seller.legal_name,
+        seller_name=seller_name,
         seller_trade_name=seller.trade_name if seller.trade_name != seller.legal_name else "",
         seller_legal=legal,
         seller_address=_address(seller.address_lines, seller.country, "FR", loc),
@@ -284,4 +306,5 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
         stamp_text=stamp_text,
         mentions=list(s.mentions),
         seller_footer=footer,
+        footer_legal=footer_legal,
     )

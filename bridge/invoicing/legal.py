@@ -1,0 +1,426 @@
+"""The mandatory content of a French facture acquittée, as named, pure rules over a snapshot.
+
+Each rule is one function `rule(snapshot) -> list[MissingMention]` for one family of mentions
+(CGI art. 242 nonies A; Code de commerce art. L441-9; the "facture acquittée" receipt). The
+rules read only the snapshot — the document as issued — so they check what is printed, for
+any invoice, years later: `check_invoice(snapshot)` runs them all. `build_invoice` runs it on
+every snapshot it builds and refuses (OrderNotInvoiceable → quarantine) when one fails.
+
+A missing mention costs the seller 15 € per mention per invoice (CGI art. 1737): the rules
+err on the side of refusing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from stdnum.fr import siren as fr_siren
+
+from bridge.invoicing import mentions as m
+from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+FINE_PER_MISSING_MENTION = Decimal(15)
+MAX_NUMBER_LENGTH = 35
+_NUMBER = re.compile(r"^[A-Za-z0-9+\-_/]+$")
+# Legal forms of a sole trader: no share capital; the form printed must say "EI" (law of
+# 14 Feb 2022) — EIRL is the legacy form, still accepted.
+SOLE_TRADER_MARKS = ("EI", "EIRL")
+
+
+@dataclass(frozen=True)
+class MissingMention:
+    """One mandatory mention the invoice lacks (or states wrongly), named by its rule."""
+
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message}"
+
+
+Rule = Callable[[InvoiceSnapshot], list[MissingMention]]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _miss(rule: str, message: str) -> list[MissingMention]:
+    return [MissingMention(rule, message)]
+
+
+# Fallback patterns for snapshots without `legal` (stored before it existed, or hand-built):
+# the mention is recognised in the printed list by its essential words, fr or en.
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    m.VAT_FRANCHISE: re.compile(r"293\s*B", re.I),
+    m.VAT_DEBITS: re.compile(r"d[ée]bits", re.I),
+    m.REVERSE_CHARGE: re.compile(r"autoliquidation|reverse charge", re.I),
+    m.INTRA_EU_EXEMPTION: re.compile(r"262\s*ter\s*I\b", re.I),
+    m.EXPORT_EXEMPTION: re.compile(r"262\s*I\b(?!\s*ter)|259-1", re.I),
+    m.LATE_PENALTIES: re.compile(r"p[ée]nalit|penalt", re.I),
+    m.RECOVERY_INDEMNITY: re.compile(r"(40\s*(€|EUR|euros?))|(€\s*40)", re.I),
+    m.EARLY_PAYMENT: re.compile(r"escompte|early payment", re.I),
+}
+
+
+def has_mention(snapshot: InvoiceSnapshot, rule: str) -> bool:
+    """The mention of `rule` is printed: recorded under its rule and present in `mentions`,
+    or (older snapshots) recognisable in `mentions` by its essential words."""
+    pattern = _PATTERNS.get(rule)
+    recorded = snapshot.legal.get(rule, "").strip()
+    if recorded:
+        if recorded not in snapshot.mentions:
+            return False
+        # The wording is the seller's choice, except where the law fixes the content.
+        return rule != m.RECOVERY_INDEMNITY or bool(pattern and pattern.search(recorded))
+    return bool(pattern) and any(pattern.search(x) for x in snapshot.mentions)
+
+
+def situation_of(snapshot: InvoiceSnapshot) -> m.VatSituation:
+    t = snapshot.totals
+    return m.vat_situation(
+        snapshot.seller,
+        snapshot.buyer,
+        vat_charged=t.total_vat != 0 or any(ln.vat_amount for ln in snapshot.lines),
+        amount_excl_positive=t.total_excl > 0,
+    )
+
+
+def is_franchise(snapshot: InvoiceSnapshot) -> bool:
+    return snapshot.seller.vat_regime is VatRegime.franchise
+
+
+# --------------------------------------------------------------------------- seller
+
+
+def seller_identity(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Seller's name and registered address."""
+    out: list[MissingMention] = []
+    if not s.seller.legal_name.strip():
+        out += _miss("seller_identity", "the seller's legal name is missing")
+    if not any(x.strip() for x in s.seller.address_lines):
+        out += _miss("seller_identity", "the seller's registered address is missing")
+    return out
+
+
+def seller_registration(s: InvoiceSnapshot) -> list[MissingMention]:
+    """SIREN, and "RCS <city>" (or RM) for a company."""
+    out: list[MissingMention] = []
+    siren = s.seller.siren.replace(" ", "")
+    if not siren:
+        out += _miss("seller_registration", "the seller's SIREN is missing")
+    elif s.seller.country.upper() == "FR" and not fr_siren.is_valid(siren):
+        out += _miss("seller_registration", f"the seller's SIREN {siren!r} is not valid")
+    if not _is_sole_trader(s) and not s.seller.rcs_city.strip():
+        out += _miss(
+            "seller_registration",
+            f"a company ({s.seller.legal_form or 'no legal form'}) must print "
+            "'RCS <city>' (or RM for an artisan)",
+        )
+    return out
+
+
+def is_sole_trader_form(legal_form: str) -> bool:
+    """The printed legal form is a sole trader's: "EI" or "EIRL" (optionally followed by more)."""
+    words = legal_form.strip().upper().split()
+    return bool(words) and words[0].strip("()") in SOLE_TRADER_MARKS
+
+
+def _is_sole_trader(s: InvoiceSnapshot) -> bool:
+    return is_sole_trader_form(s.seller.legal_form)
+
+
+def seller_legal_form(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Legal form and share capital; a sole trader prints "EI" instead."""
+    if not s.seller.legal_form.strip():
+        return _miss("seller_legal_form", "the seller's legal form (SAS, SARL… or EI) is missing")
+    if _is_sole_trader(s):
+        return []
+    if not s.seller.share_capital.strip():
+        return _miss(
+            "seller_legal_form",
+            f"the share capital of the {s.seller.legal_form} is missing (a sole trader "
+            "prints 'EI' as legal form instead)",
+        )
+    return []
+
+
+def seller_vat_number(s: InvoiceSnapshot) -> list[MissingMention]:
+    """The seller's intra-community VAT number (not required under the franchise en base)."""
+    if is_franchise(s) or s.seller.vat_number.strip():
+        return []
+    return _miss("seller_vat_number", "the seller's intra-community VAT number is missing")
+
+
+# --------------------------------------------------------------------------- buyer
+
+
+def buyer_identity(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Buyer's name and billing address; the delivery address only when it differs."""
+    out: list[MissingMention] = []
+    if not (s.buyer.name.strip() or s.buyer.company.strip()):
+        out += _miss("buyer_identity", "the buyer's name is missing")
+    if not any(x.strip() for x in s.buyer.billing_lines):
+        out += _miss("buyer_identity", "the buyer's billing address is missing")
+    if (
+        s.buyer.shipping_lines
+        and s.buyer.shipping_lines == s.buyer.billing_lines
+        and (s.buyer.shipping_country == s.buyer.billing_country)
+    ):
+        out += _miss("buyer_identity", "the delivery address is printed but is the billing address")
+    return out
+
+
+def buyer_business_ids(s: InvoiceSnapshot) -> list[MissingMention]:
+    """A business buyer: company name and its SIREN and/or VAT number."""
+    if not s.buyer.is_business:
+        return []
+    out: list[MissingMention] = []
+    if not (s.buyer.company.strip() or s.buyer.name.strip()):
+        out += _miss("buyer_business_ids", "the business buyer's company name is missing")
+    if not (s.buyer.siren.strip() or s.buyer.vat_number.strip()):
+        out += _miss("buyer_business_ids", "the business buyer's SIREN or VAT number is missing")
+    return out
+
+
+# --------------------------------------------------------------------------- document
+
+
+def document_identity(s: InvoiceSnapshot) -> list[MissingMention]:
+    """A unique number (≤ 35 chars of A-Z a-z 0-9 + - _ /) and an issue date."""
+    if not s.number:
+        return _miss("document_identity", "the invoice number is missing")
+    if len(s.number) > MAX_NUMBER_LENGTH or not _NUMBER.match(s.number):
+        return _miss(
+            "document_identity",
+            f"invoice number {s.number!r}: at most {MAX_NUMBER_LENGTH} characters from "
+            "A-Z a-z 0-9 + - _ /",
+        )
+    return []
+
+
+def sale_date(s: InvoiceSnapshot) -> list[MissingMention]:
+    """The date of the sale/payment (printed when it differs from the issue date)."""
+    if s.kind is not DocumentKind.invoice:
+        return []
+    if s.payment.paid_on > s.issue_date:
+        return _miss(
+            "sale_date",
+            f"payment date {s.payment.paid_on} is after the issue date {s.issue_date}: "
+            "a receipted invoice cannot precede the payment",
+        )
+    return []
+
+
+def operation_nature(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Nature of the operation: goods, services or both."""
+    if s.nature not in ("goods", "services", "both"):
+        return _miss("operation_nature", f"unknown nature of the operation {s.nature!r}")
+    return []
+
+
+def line_details(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Per line: quantity, description, unit price excl. VAT, VAT rate, total excl. VAT."""
+    if not s.lines:
+        return _miss("line_details", "the invoice has no line")
+    out: list[MissingMention] = []
+    for i, ln in enumerate(s.lines, start=1):
+        where = f"line {i} ({ln.description!r})"
+        if not ln.description.strip():
+            out += _miss("line_details", f"line {i} has no description")
+        if ln.quantity <= 0:
+            out += _miss("line_details", f"{where}: quantity {ln.quantity} must be positive")
+        # unit price is rounded to the cent per line: allow half a cent per unit of drift
+        slack = CENT + abs(ln.quantity) * Decimal("0.005")
+        if abs(ln.unit_price_excl * ln.quantity - ln.discount_excl - ln.total_excl) > slack:
+            out += _miss(
+                "line_details",
+                f"{where}: {ln.quantity} × {ln.unit_price_excl} - {ln.discount_excl} does not "
+                f"make the line total {ln.total_excl}",
+            )
+        if ln.total_excl + ln.vat_amount != ln.total_incl:
+            out += _miss("line_details", f"{where}: excl. VAT + VAT ≠ incl. VAT")
+        if ln.vat_rate < 0 or (is_franchise(s) and (ln.vat_rate or ln.vat_amount)):
+            out += _miss("line_details", f"{where}: VAT rate {ln.vat_rate} not allowed here")
+    return out
+
+
+def totals(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Total excl. VAT, total VAT and total incl. VAT, adding up to the cent."""
+    t = s.totals
+    out: list[MissingMention] = []
+    lines_excl = sum((ln.total_excl for ln in s.lines), ZERO)
+    lines_vat = sum((ln.vat_amount for ln in s.lines), ZERO)
+    if lines_excl != t.total_excl:
+        out += _miss("totals", f"lines add up to {lines_excl} excl. VAT, total says {t.total_excl}")
+    if lines_vat != t.total_vat:
+        out += _miss("totals", f"line VAT adds up to {lines_vat}, total VAT says {t.total_vat}")
+    if t.total_excl + t.total_vat != t.total_incl:
+        out += _miss("totals", f"{t.total_excl} + {t.total_vat} ≠ total incl. VAT {t.total_incl}")
+    return out
+
+
+def vat_per_rate(s: InvoiceSnapshot) -> list[MissingMention]:
+    """VAT broken down per rate (base and amount for each), summing to the VAT total."""
+    if is_franchise(s):
+        return []
+    if not s.vat_breakdown:
+        return _miss("vat_per_rate", "the VAT breakdown per rate is missing")
+    out: list[MissingMention] = []
+    rates = {b.rate for b in s.vat_breakdown}
+    for rate in sorted({ln.vat_rate for ln in s.lines} - rates):
+        out += _miss("vat_per_rate", f"no VAT breakdown row for the {rate} % rate")
+    if sum((b.amount for b in s.vat_breakdown), ZERO) != s.totals.total_vat:
+        out += _miss("vat_per_rate", "the VAT breakdown does not add up to the VAT total")
+    if sum((b.base for b in s.vat_breakdown), ZERO) != s.totals.total_excl:
+        out += _miss("vat_per_rate", "the VAT bases do not add up to the total excl. VAT")
+    return out
+
+
+# --------------------------------------------------------------------------- VAT regime
+
+
+def vat_regime(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Franchise en base: "TVA non applicable, art. 293 B du CGI" and no VAT at all;
+    option sur les débits: its mention."""
+    out: list[MissingMention] = []
+    if is_franchise(s):
+        if not has_mention(s, m.VAT_FRANCHISE):
+            out += _miss(
+                "vat_regime", "franchise en base without 'TVA non applicable, art. 293 B du CGI'"
+            )
+        if s.totals.total_vat or any(b.amount for b in s.vat_breakdown):
+            out += _miss("vat_regime", "a seller in franchise en base cannot show a VAT amount")
+    elif s.seller.vat_regime is VatRegime.debits and not has_mention(s, m.VAT_DEBITS):
+        out += _miss(
+            "vat_regime",
+            "the seller opted for VAT on debits: 'Option pour le paiement de la taxe d'après "
+            "les débits' is missing",
+        )
+    return out
+
+
+def vat_exemption(s: InvoiceSnapshot) -> list[MissingMention]:
+    """No VAT on a cross-border sale must say why: intra-EU B2B (autoliquidation, art. 262 ter I)
+    or export (art. 262 I); an EU buyer without a valid VAT number owes VAT."""
+    if s.kind is not DocumentKind.invoice:
+        return []
+    situation = situation_of(s)
+    goods = s.nature in ("goods", "both")
+    if situation is m.VatSituation.intra_eu_b2b:
+        out: list[MissingMention] = []
+        if not has_mention(s, m.REVERSE_CHARGE):
+            out += _miss("vat_exemption", "intra-EU B2B without VAT: 'Autoliquidation' missing")
+        if goods and not has_mention(s, m.INTRA_EU_EXEMPTION):
+            out += _miss(
+                "vat_exemption",
+                "intra-EU supply of goods: 'Exonération de TVA, art. 262 ter I du CGI' missing",
+            )
+        return out
+    if situation is m.VatSituation.intra_eu_unjustified:
+        dest = m.destination_country(s.buyer, s.seller.country)
+        number = s.buyer.vat_number or "none"
+        return _miss(
+            "vat_exemption",
+            f"no VAT charged on a sale to {dest} but the buyer has no valid EU VAT number "
+            f"({number}): VAT is due — fix the order's taxes or the buyer's VAT number",
+        )
+    exported = situation is m.VatSituation.export and (goods or s.buyer.is_business)
+    if exported and not has_mention(s, m.EXPORT_EXEMPTION):
+        return _miss(
+            "vat_exemption", "export without VAT: the art. 262 I du CGI mention is missing"
+        )
+    return []
+
+
+# --------------------------------------------------------------------------- B2B, receipt
+
+
+def b2b_payment_terms(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Between professionals: late-payment penalty rate, the 40 € recovery indemnity, and the
+    escompte terms (Code de commerce art. L441-9)."""
+    if not s.buyer.is_business or s.kind is not DocumentKind.invoice:
+        return []
+    out: list[MissingMention] = []
+    if not has_mention(s, m.LATE_PENALTIES):
+        out += _miss("b2b_payment_terms", "B2B invoice without the late-payment penalty rate")
+    if not has_mention(s, m.RECOVERY_INDEMNITY):
+        out += _miss(
+            "b2b_payment_terms",
+            "B2B invoice without 'Indemnité forfaitaire pour frais de recouvrement : 40 €'",
+        )
+    if not has_mention(s, m.EARLY_PAYMENT):
+        out += _miss(
+            "b2b_payment_terms",
+            "B2B invoice without the escompte terms ('Pas d'escompte pour paiement anticipé')",
+        )
+    return out
+
+
+def receipt(s: InvoiceSnapshot) -> list[MissingMention]:
+    """FACTURE ACQUITTÉE: paid on <date> by <method>; amount paid = total, remaining due 0."""
+    if s.kind is not DocumentKind.invoice:
+        return []
+    t = s.totals
+    out: list[MissingMention] = []
+    if not s.payment.method_label.strip():
+        out += _miss("receipt", "the payment method is missing")
+    if t.amount_paid != t.total_incl:
+        out += _miss("receipt", f"amount paid {t.amount_paid} ≠ total {t.total_incl}")
+    if t.amount_due != 0:
+        out += _miss("receipt", f"a receipted invoice has nothing left to pay, not {t.amount_due}")
+    if t.refunded < 0 or t.refunded > t.amount_paid:
+        out += _miss("receipt", f"refunded {t.refunded} is not between 0 and the amount paid")
+    return out
+
+
+def credit_note_reference(s: InvoiceSnapshot) -> list[MissingMention]:
+    """A credit note names the invoice it corrects."""
+    if s.kind is DocumentKind.credit_note and not s.credited_number:
+        return _miss("credit_note_reference", "the credit note does not name the invoice")
+    return []
+
+
+RULES: dict[str, Rule] = {
+    "seller_identity": seller_identity,
+    "seller_registration": seller_registration,
+    "seller_legal_form": seller_legal_form,
+    "seller_vat_number": seller_vat_number,
+    "buyer_identity": buyer_identity,
+    "buyer_business_ids": buyer_business_ids,
+    "document_identity": document_identity,
+    "sale_date": sale_date,
+    "operation_nature": operation_nature,
+    "line_details": line_details,
+    "totals": totals,
+    "vat_per_rate": vat_per_rate,
+    "vat_regime": vat_regime,
+    "vat_exemption": vat_exemption,
+    "b2b_payment_terms": b2b_payment_terms,
+    "receipt": receipt,
+    "credit_note_reference": credit_note_reference,
+}
+
+
+def check_invoice(snapshot: InvoiceSnapshot) -> list[MissingMention]:
+    """Every mandatory mention the document lacks (empty list = legally complete)."""
+    out: list[MissingMention] = []
+    for rule in RULES.values():
+        out.extend(rule(snapshot))
+    return out
+
+
+def check_invoice_text(snapshot: InvoiceSnapshot) -> str:
+    """What `quittance check-invoice NUMBER` prints."""
+    missing = check_invoice(snapshot)
+    head = f"{snapshot.number} ({snapshot.issue_date}, {snapshot.buyer.name or '?'})"
+    if not missing:
+        return f"{head}: complete — {len(RULES)} rules passed"
+    fine = FINE_PER_MISSING_MENTION * len(missing)
+    lines = [f"{head}: {len(missing)} missing mention(s), up to {fine} € in fines"]
+    lines += [f"  - {x}" for x in missing]
+    return "\n".join(lines)
