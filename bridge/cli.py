@@ -1,0 +1,272 @@
+"""`quittance …` — the command line. Thin: parse, load settings, call the pipeline, print.
+
+Exit codes: 0 ok, 1 the command ran and found a problem (quarantine, verify failure),
+2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from bridge.config import ConfigError, Settings, load_settings
+from bridge.logs import configure_logging
+
+app = typer.Typer(
+    help="Quittance: paid shop orders → archived, emailed factures acquittées.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML configuration file (default: $QUITTANCE_CONFIG).",
+        envvar="QUITTANCE_CONFIG",
+        show_envvar=True,
+    ),
+]
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        err_console.print(f"[bold red]Configuration error[/]\n{exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    configure_logging(settings.logging.level, settings.logging.format)
+    return settings
+
+
+def services_for(config: Path | None):  # -> Services (import kept lazy: start-up speed)
+    from bridge.pipeline import Services
+
+    return Services.from_settings(settings_or_exit(config))
+
+
+@app.command("issue")
+def issue_command(
+    order_file: Annotated[
+        Path, typer.Option("--order", help="Normalised order JSON (see bridge/samples/).")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Issue, render and archive the facture acquittée of one paid order.
+
+    Example: `quittance issue -c quittance.toml --order bridge/samples/01_fr_b2c_card_coupon.json`
+    """
+    from bridge.model import Order
+    from bridge.pipeline import Outcome, accept_order, ensure_pdf
+
+    try:
+        order = Order.model_validate_json(order_file.read_bytes())
+    except FileNotFoundError:
+        err_console.print(f"{order_file}: no such file")
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        err_console.print(f"{order_file}: not a valid order:\n{exc}")
+        raise typer.Exit(2) from None
+    svc = services_for(config)
+    try:
+        result = accept_order(svc, order)
+        if result.outcome is Outcome.quarantined:
+            err_console.print(
+                f"order {order.shop}/{order.order_id} quarantined, no invoice issued:\n- "
+                + "\n- ".join(result.reasons),
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        assert result.invoice is not None
+        ensure_pdf(svc, result.invoice)
+        pdf_path = svc.archive.alias_for(result.invoice.number)
+        note = "" if result.outcome is Outcome.issued else " (already issued earlier)"
+        console.print(f"{result.invoice.number}\t{pdf_path}{note}", highlight=False)
+    finally:
+        svc.close()
+
+
+@app.command("render")
+def render_command(
+    number: Annotated[str, typer.Argument(help="Invoice number, e.g. FA-2026-000042")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the PDF.")],
+    config: ConfigOption = None,
+) -> None:
+    """Re-render an issued invoice from its immutable snapshot.
+
+    Example: `quittance render FA-2026-000042 --out /tmp/FA-2026-000042.pdf`
+    """
+    from bridge.render import render_pdf
+
+    svc = services_for(config)
+    try:
+        invoice = svc.store.get_invoice(number)
+        if invoice is None:
+            err_console.print(f"no invoice numbered {number!r}")
+            raise typer.Exit(1)
+        data = render_pdf(invoice.snapshot, svc.templates)
+        out.write_bytes(data)
+        same = (
+            "identical to"
+            if invoice.pdf_sha256 and _sha(data) == invoice.pdf_sha256
+            else ("differs from" if invoice.pdf_sha256 else "no archived copy to compare with")
+        )
+        console.print(f"{out} ({len(data)} bytes; {same} the archived PDF)", highlight=False)
+    finally:
+        svc.close()
+
+
+def _sha(data: bytes) -> str:
+    from bridge.archive import sha256_hex
+
+    return sha256_hex(data)
+
+
+@app.command("verify")
+def verify_command(config: ConfigOption = None) -> None:
+    """Re-check every archived PDF and every link of the invoice hash chain.
+
+    Exits 1 naming each altered or missing file. Example: `quittance verify -c quittance.toml`
+    """
+    from bridge.pipeline import verify_archive
+
+    svc = services_for(config)
+    try:
+        checked, problems = verify_archive(svc.store, svc.archive)
+    finally:
+        svc.close()
+    for problem in problems:
+        err_console.print(f"{problem.number}: {problem.what}", highlight=False)
+    if problems:
+        err_console.print(f"{len(problems)} problem(s) in {checked} invoice(s)")
+        raise typer.Exit(1)
+    console.print(f"{checked} invoice(s) verified: every file and chain link intact")
+
+
+@app.command("worker")
+def worker_command(
+    config: ConfigOption = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-n", help="Worker processes (default: CPU cores).")
+    ] = 0,
+    once: Annotated[bool, typer.Option("--once", help="Stop when no job is ready.")] = False,
+) -> None:
+    """Process durable jobs (issue, render, email) with retries and backoff.
+
+    Example: `quittance worker -c quittance.toml --concurrency 2` (Ctrl-C stops after the
+    current job; a killed worker's jobs come back when their lease expires).
+    """
+    import os
+
+    from bridge.worker import run_worker_processes
+
+    settings_or_exit(config)  # fail fast, once, on a bad config
+    raise typer.Exit(run_worker_processes(config, concurrency or os.cpu_count() or 1, once))
+
+
+@app.command("failures")
+def failures_command(config: ConfigOption = None) -> None:
+    """List dead and skipped jobs and quarantined orders, with their reasons.
+
+    Example: `quittance failures -c quittance.toml`, then `quittance retry ID` or `--all`.
+    """
+    from rich.table import Table
+
+    svc = services_for(config)
+    try:
+        jobs = svc.store.list_jobs(states=("dead", "skipped"))
+        orders = svc.store.list_quarantined()
+    finally:
+        svc.close()
+    if not jobs and not orders:
+        console.print("No failures: every job is done or on its way.")
+        return
+    if jobs:
+        table = Table(title="Jobs that need you")
+        for column in ("id", "step", "state", "shop", "order", "attempts", "reason"):
+            table.add_column(column, overflow="fold")
+        for job in jobs:
+            table.add_row(
+                str(job.id),
+                job.kind,
+                job.state,
+                job.shop or "",
+                job.order_id or "",
+                str(job.attempts),
+                job.last_error or "",
+            )
+        console.print(table)
+    if orders:
+        table = Table(title="Quarantined orders (no invoice issued)")
+        for column in ("shop", "order", "since", "reason"):
+            table.add_column(column, overflow="fold")
+        for order in orders:
+            table.add_row(
+                order.shop, order.order_id, f"{order.updated_at:%Y-%m-%d %H:%M}", order.reason or ""
+            )
+        console.print(table)
+
+
+@app.command("retry")
+def retry_command(
+    job_id: Annotated[int | None, typer.Argument(help="Job id from `quittance failures`.")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Replay every dead job and quarantined order.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Replay a dead job (or all of them, and every quarantined order) now.
+
+    Example: `quittance retry 42` or `quittance retry --all`. Skipped steps (e.g. no email
+    address) are replayed only by id, once you fixed the cause.
+    """
+    if job_id is None and not all_:
+        err_console.print("give a job id or --all")
+        raise typer.Exit(2)
+    svc = services_for(config)
+    try:
+        if job_id is not None:
+            if not svc.store.requeue_job(job_id):
+                err_console.print(f"job {job_id} is not dead or skipped (see `quittance failures`)")
+                raise typer.Exit(1)
+            console.print(f"job {job_id} queued again")
+            return
+        count = sum(svc.store.requeue_job(job.id) for job in svc.store.list_jobs(states=("dead",)))
+        orders = svc.store.list_quarantined()
+        for order in orders:
+            svc.store.requeue_order(order.shop, order.order_id)
+        console.print(f"{count} job(s) and {len(orders)} quarantined order(s) queued again")
+    finally:
+        svc.close()
+
+
+@app.command("demo")
+def demo_command(
+    workdir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database, archive and outbox.")
+    ] = Path("var/demo"),
+) -> None:
+    """Run the bridge end to end on the bundled sample orders (no network needed).
+
+    Example: `quittance demo` (what `make demo` runs).
+    """
+    from bridge.demo import run_demo
+
+    raise typer.Exit(run_demo(workdir, console))
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,292 @@
+"""The pipeline steps: the only place that orchestrates I/O across store, archive, render and
+delivery. Each step is a small function with a written contract; job handlers call them.
+
+    submit_order   Order → recorded + an "issue" job (the durable intent), nothing else.
+    accept_order   Order → invoice issued (number + follow-up jobs in one transaction)
+                   or order quarantined with the reason; idempotent per (shop, order, kind).
+    ensure_pdf     invoice → its PDF bytes, rendered and archived once; the recorded SHA-256
+                   is the proof; re-rendering is deterministic, so a retry is harmless.
+    send_receipt   invoice → the customer's personal email with the PDF; skipped (with the
+                   reason) when there is no address or email is not configured.
+
+Job handlers (`JOB_HANDLERS`) wrap these: they return a result dict (→ done) or `Skipped`
+(→ skipped), and raise on failure; `bridge.worker` and `bridge.failures` decide what next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import structlog
+
+from bridge.archive import Archive, ArchiveCorruptError, FileState
+from bridge.config import Settings
+from bridge.delivery.alerts import Alerter
+from bridge.delivery.email import build_receipt_email, send_email
+from bridge.failures import PermanentStepError
+from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
+from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
+from bridge.model import Order
+from bridge.render import Templates, render_pdf
+from bridge.store import GENESIS_HASH, InvoiceRecord, JobRecord, Store, chain_hash
+
+log = structlog.get_logger()
+
+# Steps run after an invoice is issued, enqueued in the issuing transaction (outbox).
+FOLLOW_UP_STEPS: tuple[str, ...] = ("render", "email")
+
+
+class Outcome(StrEnum):
+    issued = "issued"
+    already_issued = "already_issued"
+    quarantined = "quarantined"
+
+
+@dataclass
+class AcceptResult:
+    outcome: Outcome
+    invoice: InvoiceRecord | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Services:
+    """Everything a step may touch, built once per process from the settings."""
+
+    settings: Settings
+    store: Store
+    archive: Archive
+    templates: Templates
+    alerter: Alerter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        templates = Templates(settings.templates.dir)
+        templates.check()
+        store = Store.open(settings.storage.database_url)
+        return cls(
+            settings=settings,
+            store=store,
+            archive=Archive(Path(settings.storage.archive_dir)),
+            templates=templates,
+            alerter=Alerter(
+                settings.alerts.urls,
+                claim=store.claim_alert,
+                window=timedelta(minutes=settings.alerts.dedupe_window_minutes),
+            ),
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def accept_order(
+    svc: Services,
+    order: Order,
+    *,
+    now: datetime | None = None,
+    follow_up: Sequence[str] = FOLLOW_UP_STEPS,
+) -> AcceptResult:
+    """Issue the facture acquittée of a paid order, or quarantine it with the reason."""
+    issued_at = now or datetime.now(UTC)
+    numbering_cfg = svc.settings.numbering
+    seller = svc.settings.seller
+    svc.store.record_order(order)
+    issue_day = local_date(issued_at, seller.timezone)
+
+    def build(sequence: int) -> InvoiceSnapshot:
+        number = numbering_cfg.format_number(sequence, issue_day)
+        return build_invoice(
+            order,
+            seller,
+            Numbering(series=numbering_cfg.series, number=number, sequence=sequence),
+            issued_at=issued_at,
+        )
+
+    try:
+        result = svc.store.issue_invoice(
+            shop=order.shop,
+            order_id=order.order_id,
+            kind=DocumentKind.invoice.value,
+            series=numbering_cfg.series,
+            period=numbering_cfg.period_for(issue_day),
+            build=build,
+            follow_up_jobs=[(step, {}) for step in follow_up],
+        )
+    except OrderNotInvoiceable as exc:
+        reasons = [str(p) for p in exc.problems]
+        svc.store.quarantine_order(order.shop, order.order_id, "; ".join(reasons))
+        svc.store.append_event(
+            "order.quarantined",
+            shop=order.shop,
+            order_id=order.order_id,
+            detail={"reasons": reasons},
+        )
+        log.warning("order quarantined", shop=order.shop, order=order.order_id, reasons=reasons)
+        alert_owner(
+            svc,
+            key=f"quarantine:{order.shop}",
+            title=f"Quittance: order {order.display_reference} needs you (shop {order.shop})",
+            body="No invoice was issued because:\n- "
+            + "\n- ".join(reasons)
+            + "\nFix the order on the shop, then `quittance retry`. "
+            "`quittance failures` lists every quarantined order.",
+        )
+        return AcceptResult(Outcome.quarantined, reasons=reasons)
+    outcome = Outcome.issued if result.created else Outcome.already_issued
+    log.info(
+        "invoice issued" if result.created else "invoice already issued",
+        shop=order.shop,
+        order=order.order_id,
+        invoice=result.invoice.number,
+    )
+    return AcceptResult(outcome, invoice=result.invoice)
+
+
+class PdfMismatchError(Exception):
+    """Re-rendering an invoice did not give the bytes recorded at issue: never overwrite."""
+
+
+def ensure_pdf(svc: Services, invoice: InvoiceRecord) -> bytes:
+    """The invoice's PDF, rendering and archiving it the first time.
+
+    Rendering is deterministic, so a crash between archive and `set_pdf_sha256` is healed by
+    running this again. A recorded file that went missing is restored only if the fresh render
+    hashes to the recorded value; anything else is tampering and is refused loudly.
+    """
+    if invoice.pdf_sha256:
+        try:
+            return svc.archive.read(invoice.pdf_sha256)
+        except ArchiveCorruptError:
+            data = render_pdf(invoice.snapshot, svc.templates)
+            archived = svc.archive.put(data, number=invoice.number)
+            if archived.sha256 != invoice.pdf_sha256:
+                raise PdfMismatchError(
+                    f"invoice {invoice.number}: archived PDF is missing or altered and a fresh "
+                    f"render does not match the recorded SHA-256 {invoice.pdf_sha256}"
+                ) from None
+            log.warning("archived PDF restored from snapshot", invoice=invoice.number)
+            return data
+    data = render_pdf(invoice.snapshot, svc.templates)
+    archived = svc.archive.put(data, number=invoice.number)
+    svc.store.set_pdf_sha256(invoice.id, archived.sha256)
+    svc.store.append_event(
+        "invoice.archived",
+        shop=invoice.shop,
+        order_id=invoice.order_id,
+        invoice_number=invoice.number,
+        detail={"sha256": archived.sha256},
+    )
+    return data
+
+
+@dataclass
+class VerifyProblem:
+    number: str
+    what: str
+
+
+def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProblem]]:
+    """Re-check every invoice's chain link and archived file. Returns (checked, problems)."""
+    problems: list[VerifyProblem] = []
+    previous: dict[str, str] = {}
+    checked = 0
+    for invoice in store.iter_invoices():
+        checked += 1
+        expected_prev = previous.get(invoice.series, GENESIS_HASH)
+        if invoice.prev_hash != expected_prev:
+            problems.append(
+                VerifyProblem(invoice.number, "chain broken: previous hash does not match")
+            )
+        if chain_hash(invoice.prev_hash, invoice.snapshot_json) != invoice.hash:
+            problems.append(VerifyProblem(invoice.number, "snapshot altered: hash mismatch"))
+        previous[invoice.series] = invoice.hash
+        if invoice.pdf_sha256:
+            state = archive.state(invoice.pdf_sha256)
+            if state is not FileState.ok:
+                problems.append(
+                    VerifyProblem(
+                        invoice.number, f"PDF {state.value}: {archive.path_for(invoice.pdf_sha256)}"
+                    )
+                )
+    return checked, problems
+
+
+def alert_owner(svc: Services, *, key: str, title: str, body: str) -> bool:
+    """Tell the owner, at most once per dedupe window per key (one outage = one alert)."""
+    svc.store.append_event("alert", detail={"key": key, "title": title})
+    return svc.alerter.alert(key, title, body)
+
+
+def submit_order(svc: Services, order: Order) -> int | None:
+    """Record a paid order and its durable "issue" intent; the worker does the rest."""
+    return svc.store.record_order(
+        order, enqueue=("issue", {}, f"issue:{order.shop}:{order.order_id}")
+    )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+
+
+JobResult = dict[str, object] | Skipped
+
+
+def _invoice_of(svc: Services, job: JobRecord) -> InvoiceRecord:
+    invoice = svc.store.get_invoice_by_id(job.invoice_id) if job.invoice_id else None
+    if invoice is None:
+        raise PermanentStepError(f"job {job.id} ({job.kind}) refers to no invoice")
+    return invoice
+
+
+def handle_issue(svc: Services, job: JobRecord) -> JobResult:
+    record = svc.store.get_order(job.shop or "", job.order_id or "")
+    if record is None or record.payload is None:
+        raise PermanentStepError(f"order {job.shop}/{job.order_id} is not recorded")
+    result = accept_order(svc, record.payload)
+    if result.outcome is Outcome.quarantined:
+        return Skipped("quarantined: " + "; ".join(result.reasons))
+    assert result.invoice is not None
+    return {"invoice": result.invoice.number, "outcome": result.outcome.value}
+
+
+def handle_render(svc: Services, job: JobRecord) -> JobResult:
+    invoice = _invoice_of(svc, job)
+    ensure_pdf(svc, invoice)
+    return {"pdf_sha256": svc.store.get_invoice_by_id(invoice.id).pdf_sha256}  # type: ignore[union-attr]
+
+
+def handle_email(svc: Services, job: JobRecord) -> JobResult:
+    return send_receipt(svc, _invoice_of(svc, job))
+
+
+def send_receipt(svc: Services, invoice: InvoiceRecord) -> JobResult:
+    email_cfg = svc.settings.email
+    snapshot = invoice.snapshot
+    if not snapshot.buyer.email:
+        return Skipped("no email address on the order: print or send the PDF yourself")
+    if not email_cfg.enabled:
+        return Skipped("email is not configured ([email] host is empty)")
+    pdf = ensure_pdf(svc, invoice)
+    message = build_receipt_email(snapshot, pdf, email_cfg, svc.templates)
+    message_id = send_email(message, email_cfg)
+    svc.store.append_event(
+        "email.sent",
+        shop=invoice.shop,
+        order_id=invoice.order_id,
+        invoice_number=invoice.number,
+        detail={"message_id": message_id, "to_domain": snapshot.buyer.email.rpartition("@")[2]},
+    )
+    return {"message_id": message_id}
+
+
+JOB_HANDLERS: dict[str, Callable[[Services, JobRecord], JobResult]] = {
+    "issue": handle_issue,
+    "render": handle_render,
+    "email": handle_email,
+}

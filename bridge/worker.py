@@ -1,0 +1,179 @@
+"""The job worker: claim a job under a lease, run its step, record what happened.
+
+    pending ─► running (lease) ─► done | skipped | retry at T | dead (owner alerted)
+
+Quick retries of transient errors happen inside a step (tenacity, seconds); this loop owns the
+durable backoff (minutes to hours) and the decision to give up, so a long SMTP outage costs a
+few attempts per job, not a busy loop. A worker killed mid-job loses nothing: its lease
+expires and another worker (or the same one restarted) runs the job again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from bridge.failures import RetryClass, classify_failure
+from bridge.logs import bind, unbind_all
+from bridge.pipeline import JOB_HANDLERS, Services, Skipped, alert_owner
+from bridge.store import JobRecord
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: timedelta
+    maximum: timedelta
+    give_up_after: timedelta
+
+    def delay(self, attempts: int) -> timedelta:
+        """About 1 min, doubling each attempt, capped (6 h by default)."""
+        factor = 2 ** max(attempts - 1, 0)
+        return min(self.initial * factor, self.maximum)
+
+
+def backoff_from(svc: Services) -> Backoff:
+    jobs = svc.settings.jobs
+    return Backoff(
+        initial=timedelta(seconds=jobs.backoff_initial_seconds),
+        maximum=timedelta(seconds=jobs.backoff_max_seconds),
+        give_up_after=timedelta(hours=jobs.give_up_after_hours),
+    )
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(svc: Services, job: JobRecord, worker_id: str) -> str:
+    """Run one claimed job to its next state; returns that state. Never raises for a step."""
+    store = svc.store
+    bind(job=job.id, job_kind=job.kind, shop=job.shop, order=job.order_id)
+    handler = JOB_HANDLERS.get(job.kind)
+    try:
+        if handler is None:
+            store.kill_job(job.id, worker_id, error=f"no handler for job kind {job.kind!r}")
+            return "dead"
+        try:
+            result = handler(svc, job)
+        except Exception as exc:
+            return _after_failure(svc, job, worker_id, exc)
+        if isinstance(result, Skipped):
+            store.skip_job(job.id, worker_id, reason=result.reason)
+            log.info("step skipped", reason=result.reason)
+            return "skipped"
+        store.complete_job(job.id, worker_id, result=result)
+        return "done"
+    finally:
+        unbind_all()
+
+
+def _after_failure(svc: Services, job: JobRecord, worker_id: str, exc: Exception) -> str:
+    failure = classify_failure(exc)
+    now = datetime.now(UTC)
+    policy = backoff_from(svc)
+    first = job.first_attempt_at or job.created_at
+    too_long = now - first >= policy.give_up_after
+    if failure.retry_class is RetryClass.permanent or too_long:
+        why = (
+            failure.message
+            if not too_long
+            else f"gave up after {policy.give_up_after}: {failure.message}"
+        )
+        svc.store.kill_job(job.id, worker_id, error=why)
+        log.error("job dead", error=why, attempts=job.attempts)
+        alert_owner(
+            svc,
+            key=f"dead:{job.kind}:{type(exc).__name__}",
+            title=f"Quittance: a {job.kind} step failed for good",
+            body=f"Job {job.id} ({job.kind}, shop {job.shop}, order {job.order_id}): {why}\n"
+            "See `quittance failures`; fix the cause, then `quittance retry --all`.",
+        )
+        return "dead"
+    run_at = now + policy.delay(job.attempts)
+    svc.store.retry_job(job.id, worker_id, error=failure.message, run_at=run_at)
+    (log.exception if failure.unexpected else log.warning)(
+        "step failed, will retry",
+        error=failure.message,
+        retry_at=run_at.isoformat(),
+        attempts=job.attempts,
+    )
+    return "retry"
+
+
+def work(
+    svc: Services,
+    *,
+    worker_id: str | None = None,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    idle_sleep: float = 0.5,
+) -> int:
+    """Process jobs until `stop` is set (or, with `once`, until nothing is ready). Returns count."""
+    worker_id = worker_id or default_worker_id()
+    lease = timedelta(seconds=svc.settings.jobs.lease_seconds)
+    done = 0
+    while not (stop and stop.is_set()):
+        jobs = svc.store.claim_jobs(worker_id, limit=1, lease=lease)
+        if not jobs:
+            if once:
+                break
+            (stop.wait(idle_sleep) if stop else time.sleep(idle_sleep))
+            continue
+        for job in jobs:
+            run_job(svc, job, worker_id)
+            done += 1
+    return done
+
+
+def _worker_process(config_path: str | None, once: bool, index: int) -> None:
+    from bridge.cli import settings_or_exit
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    settings = settings_or_exit(Path(config_path) if config_path else None)
+    svc = Services.from_settings(settings)
+    try:
+        work(svc, worker_id=f"{default_worker_id()}/{index}", once=once, stop=stop)
+    finally:
+        svc.close()
+
+
+def run_worker_processes(config_path: Path | None, concurrency: int, once: bool) -> int:
+    """`quittance worker`: N processes (rendering is CPU-bound, the GIL would serialise it)."""
+    if concurrency <= 1:
+        _worker_process(str(config_path) if config_path else None, once, 0)
+        return 0
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=_worker_process,
+            args=(str(config_path) if config_path else None, once, i),
+            name=f"quittance-worker-{i}",
+        )
+        for i in range(concurrency)
+    ]
+    for proc in procs:
+        proc.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.pid and proc.is_alive():
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in procs:
+        proc.join()
+    return max((proc.exitcode or 0) for proc in procs)
