@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -64,10 +64,13 @@ class Services:
     alerter: Alerter
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
+    def from_settings(
+        cls, settings: Settings, *, clock: Callable[[], datetime] | None = None
+    ) -> Services:
+        """`clock` (tests only) replaces the store's UTC clock: leases, backoff, give-up."""
         templates = Templates(settings.templates.dir)
         templates.check()
-        store = Store.open(settings.storage.database_url)
+        store = Store.open(settings.storage.database_url, **({"clock": clock} if clock else {}))
         return cls(
             settings=settings,
             store=store,
@@ -92,7 +95,7 @@ def accept_order(
     follow_up: Sequence[str] = FOLLOW_UP_STEPS,
 ) -> AcceptResult:
     """Issue the facture acquittée of a paid order, or quarantine it with the reason."""
-    issued_at = now or datetime.now(UTC)
+    issued_at = now or svc.store.clock()
     numbering_cfg = svc.settings.numbering
     seller = svc.settings.seller
     svc.store.record_order(order)
@@ -274,7 +277,7 @@ def send_receipt(svc: Services, invoice: InvoiceRecord) -> JobResult:
         return Skipped("email is not configured ([email] host is empty)")
     pdf = ensure_pdf(svc, invoice)
     message = build_receipt_email(snapshot, pdf, email_cfg, svc.templates)
-    message_id = send_email(message, email_cfg)
+    message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
     svc.store.append_event(
         "email.sent",
         shop=invoice.shop,

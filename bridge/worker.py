@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -80,7 +80,7 @@ def run_job(svc: Services, job: JobRecord, worker_id: str) -> str:
 
 def _after_failure(svc: Services, job: JobRecord, worker_id: str, exc: Exception) -> str:
     failure = classify_failure(exc)
-    now = datetime.now(UTC)
+    now = svc.store.clock()  # the store's clock: tests move time without sleeping
     policy = backoff_from(svc)
     first = job.first_attempt_at or job.created_at
     too_long = now - first >= policy.give_up_after
