@@ -152,6 +152,53 @@ def verify_command(config: ConfigOption = None) -> None:
     console.print(f"{checked} invoice(s) verified: every file and chain link intact")
 
 
+@app.command("check-invoice")
+def check_invoice_command(
+    number: Annotated[str, typer.Argument(help="Invoice number, e.g. FA-2026-000042")],
+    config: ConfigOption = None,
+) -> None:
+    """List any mandatory French mention an issued invoice lacks (exit 1 if one is missing).
+
+    Example: `quittance check-invoice FA-2026-000042 -c quittance.toml`
+    """
+    from bridge.invoicing.legal import check_invoice, check_invoice_text
+
+    svc = services_for(config)
+    try:
+        invoice = svc.store.get_invoice(number)
+    finally:
+        svc.close()
+    if invoice is None:
+        err_console.print(f"no invoice numbered {number!r}")
+        raise typer.Exit(1)
+    console.print(check_invoice_text(invoice.snapshot), highlight=False)
+    if check_invoice(invoice.snapshot):
+        raise typer.Exit(1)
+
+
+@app.command("preview")
+def preview_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the PDFs and PNGs.")] = Path(
+        "var/preview"
+    ),
+    config: ConfigOption = None,
+) -> None:
+    """Render a sample invoice for each case (B2C, B2B, franchise, intra-EU, export, foreign
+    currency, 100 lines…) with your templates and logo, to PDF and PNG (pdftoppm if present).
+
+    Example: `quittance preview -c quittance.toml --out var/preview`
+    """
+    from bridge.render import Templates
+    from bridge.render.preview import write_previews
+
+    settings = settings_or_exit(config)
+    paths = write_previews(
+        out, templates=Templates(settings.templates.dir), logo=settings.seller.logo
+    )
+    for path in paths:
+        console.print(str(path), highlight=False)
+
+
 @app.command("worker")
 def worker_command(
     config: ConfigOption = None,

@@ -710,6 +710,17 @@ class TemplatesConfig(_Section):
         return value
 
 
+class LegalConfig(_Section):
+    """The seller's own wording of the mentions the law lets them choose (empty = standard)."""
+
+    late_payment_penalties: str = Field(default="", description="B2B late-payment penalty text")
+    late_payment_penalties_en: str = ""
+    early_payment_discount: str = Field(default="", description="B2B escompte terms")
+    early_payment_discount_en: str = ""
+    legal_guarantee: str = Field(default="", description="legal-guarantee text for goods")
+    legal_guarantee_en: str = ""
+
+
 class LoggingConfig(_Section):
     level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
@@ -816,6 +827,7 @@ class Settings(BaseSettings):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
+    legal: LegalConfig = Field(default_factory=LegalConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from bridge.config import Settings, load_settings
+from bridge.config import load_settings
 from bridge.logs import configure_logging
 from bridge.model import Order
+
+if TYPE_CHECKING:
+    from bridge.pipeline import Services
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
@@ -28,77 +32,115 @@ def sample_orders() -> list[tuple[Path, Order]]:
     ]
 
 
-def write_demo_config(workdir: Path) -> Path:
+def write_demo_config(workdir: Path, smtp_port: int) -> Path:
     """The demo's own config file, so every `quittance` command can be pointed at it."""
     workdir = workdir.resolve()
     path = workdir / "quittance.toml"
     path.write_text(
         DEMO_CONFIG.read_text(encoding="utf-8")
-        + "\n[storage]\n"
-        + f'database_url = "sqlite:///{workdir / "quittance.db"}"\n'
-        + f'archive_dir = "{workdir / "archive"}"\n'
-        + '\n[logging]\nlevel = "WARNING"\n',
+        + f"""
+[storage]
+database_url = "sqlite:///{workdir / "quittance.db"}"
+archive_dir = "{workdir / "archive"}"
+
+[email]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from_address = "bonjour@latheiere.example.fr"
+from_name = "La Théière"
+reply_to = "bonjour@latheiere.example.fr"
+
+[logging]
+level = "WARNING"
+""",
         encoding="utf-8",
     )
     return path
 
 
-def demo_settings(workdir: Path) -> Settings:
-    return load_settings(write_demo_config(workdir), environ={})
-
-
 def run_demo(workdir: Path, console: Console) -> int:
-    from bridge.pipeline import Outcome, Services, accept_order, ensure_pdf, verify_archive
+    from bridge.devsmtp import CaptureSMTPServer
+    from bridge.pipeline import Services, submit_order, verify_archive
+    from bridge.worker import work
 
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    settings = demo_settings(workdir)
+    outbox = workdir / "outbox"
     configure_logging("WARNING", "console")
-    svc = Services.from_settings(settings)
-    table = Table(title="Quittance demo — sample orders through the bridge")
-    for column in ("order", "customer", "outcome", "invoice", "total", "PDF / reason"):
-        table.add_column(column, overflow="fold")
-    try:
-        for _path, order in sample_orders():
-            result = accept_order(svc, order)
-            who = order.customer.display_name
-            total = f"{order.total} {order.currency}"
-            if result.outcome is Outcome.quarantined:
-                table.add_row(
-                    order.display_reference,
-                    who,
-                    "[red]quarantined[/]",
-                    "—",
-                    total,
-                    "; ".join(result.reasons),
-                )
-                continue
-            assert result.invoice is not None
-            ensure_pdf(svc, result.invoice)
-            table.add_row(
-                order.display_reference,
-                who,
-                "[green]issued[/]",
-                result.invoice.number,
-                total,
-                str(svc.archive.alias_for(result.invoice.number)),
+    with CaptureSMTPServer(outbox) as smtp:
+        config_path = write_demo_config(workdir, smtp.port)
+        svc = Services.from_settings(load_settings(config_path, environ={}))
+        try:
+            orders = [order for _path, order in sample_orders()]
+            for order in orders:
+                submit_order(svc, order)
+            console.print(
+                f"{len(orders)} sample orders submitted; worker running "
+                f"(SMTP capture on 127.0.0.1:{smtp.port})…"
             )
-        checked, problems = verify_archive(svc.store, svc.archive)
-    finally:
-        svc.close()
+            processed = work(svc, once=True)
+            table = _results_table(svc, orders, workdir)
+            checked, problems = verify_archive(svc.store, svc.archive)
+            counts = svc.store.job_counts()
+        finally:
+            svc.close()
     console.print(table)
     console.print(
-        f"\nVerified {checked} invoice(s): "
-        + ("[green]every PDF and chain link intact[/]" if not problems else "[red]problems![/]")
+        f"{processed} jobs run: "
+        + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+        + f". {len(smtp.received)} email(s) captured."
     )
     console.print(
-        f"\nWhere to look:\n"
-        f"  PDFs            {workdir / 'archive' / 'by-number'}/\n"
-        f"  database        {workdir / 'quittance.db'} (SQLite)\n"
-        f"  re-render       .venv/bin/quittance render NUMBER --out /tmp/x.pdf "
-        f"--config {workdir / 'quittance.toml'}\n"
-        f"  verify          .venv/bin/quittance verify --config {workdir / 'quittance.toml'}\n"
-        f"  your own config cp config.example.toml quittance.toml, then see README.md"
+        f"Verified {checked} invoice(s): "
+        + ("[green]every PDF and chain link intact[/]" if not problems else "[red]problems![/]")
+    )
+    cfg = workdir / "quittance.toml"
+    console.print(
+        "\nWhere to look:\n"
+        f"  PDFs      {workdir / 'archive' / 'by-number'}/\n"
+        f"  emails    {outbox}/*.eml (open them in a mail client)\n"
+        f"  database  {workdir / 'quittance.db'} (SQLite)\n"
+        "Explore further:\n"
+        f"  .venv/bin/quittance failures -c {cfg}\n"
+        f"  .venv/bin/quittance verify -c {cfg}\n"
+        f"  .venv/bin/quittance render FA-{_year(svc)}-000001 --out /tmp/copy.pdf -c {cfg}\n"
+        f"  .venv/bin/quittance check-invoice FA-{_year(svc)}-000001 -c {cfg}\n"
+        "  your own shop: cp config.example.toml quittance.toml, then see README.md"
     )
     return 1 if problems else 0
+
+
+def _year(svc: Services) -> int:
+    return svc.store.clock().year
+
+
+def _results_table(svc: Services, orders: list[Order], workdir: Path) -> Table:
+    table = Table(title="Quittance demo — sample orders through the durable pipeline")
+    for column in ("order", "customer", "total", "invoice", "PDF", "email"):
+        table.add_column(column, overflow="fold")
+    email_jobs = {
+        (job.shop, job.order_id): job
+        for job in svc.store.list_jobs(states=("done", "skipped", "dead", "retry"))
+        if job.kind == "email"
+    }
+    for order in orders:
+        total = f"{order.total} {order.currency}"
+        who = order.customer.display_name
+        record = svc.store.get_order(order.shop, order.order_id)
+        invoice = svc.store.get_invoice_for_order(order.shop, order.order_id)
+        if invoice is None:
+            reason = record.reason if record and record.reason else "not issued"
+            table.add_row(order.display_reference, who, total, "[red]quarantined[/]", "—", reason)
+            continue
+        pdf = svc.archive.alias_for(invoice.number)
+        job = email_jobs.get((order.shop, order.order_id))
+        if job is None:
+            email = "pending"
+        elif job.state == "done":
+            email = "[green]sent[/]"
+        else:
+            email = f"[yellow]{job.state}[/]: {(job.last_error or '').split(':')[0]}"
+        table.add_row(order.display_reference, who, total, invoice.number, pdf.name, email)
+    return table

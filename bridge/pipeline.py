@@ -29,6 +29,7 @@ from bridge.delivery.alerts import Alerter
 from bridge.delivery.email import build_receipt_email, send_email
 from bridge.failures import PermanentStepError
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
+from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.model import Order
 from bridge.render import Templates, render_pdf
@@ -108,6 +109,7 @@ def accept_order(
             seller,
             Numbering(series=numbering_cfg.series, number=number, sequence=sequence),
             issued_at=issued_at,
+            terms=LegalTerms(**svc.settings.legal.model_dump()),
         )
 
     try:
