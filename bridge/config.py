@@ -721,6 +721,99 @@ class LegalConfig(_Section):
     legal_guarantee_en: str = ""
 
 
+def _from_env_reference(value: Any) -> Any:
+    """`"${NAME}"` → the value of environment variable NAME (secrets stay out of the file)."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        name = value[2:-1].strip()
+        context = _LOAD_CONTEXT.get()
+        environ = context[1] if context is not None else os.environ
+        if name not in environ or not environ[name]:
+            raise _fail(f"environment variable {name} to be set (the file says ${{{name}}})")
+        return environ[name]
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_from_env_reference)]
+SHOP_NAME = r"^[a-z0-9][a-z0-9_-]{0,49}$"
+
+
+class ShopBase(_Section):
+    name: str = Field(pattern=SHOP_NAME, description="short id used in URLs: a-z 0-9 _ -")
+    enabled: bool = Field(default=True, description="false = ignore this shop")
+    poll_interval_seconds: int = Field(default=300, ge=10, description="safety-net polling")
+    poll_overlap_seconds: int = Field(
+        default=600, ge=0, description="how far back each poll re-reads, for clock skew"
+    )
+    default_locale: Annotated[Literal["fr", "en", ""], BeforeValidator(_lower)] = Field(
+        default="", description="invoice language when the order has none ('' = seller's)"
+    )
+    send_email: bool = Field(default=True, description="email the invoice to the customer")
+    timeout_seconds: float = Field(default=20.0, gt=0, le=120, description="HTTP timeout")
+
+
+class WooCommerceShop(ShopBase):
+    platform: Literal["woocommerce"]
+    url: str = Field(pattern=r"^https?://", description="the store URL, e.g. https://shop.fr")
+    consumer_key: Secret = Field(description="REST API key (ck_…)")
+    consumer_secret: Secret = Field(description="REST API secret (cs_…)")
+    webhook_secret: Secret = Field(description="the secret set on the shop's webhooks")
+    paid_statuses: list[str] = Field(
+        default_factory=lambda: ["processing", "completed"],
+        description="statuses that mean paid (with date_paid_gmt set)",
+    )
+    customer_note: bool = Field(default=False, description="order note visible to the customer")
+    vat_meta_keys: list[str] = Field(
+        default_factory=lambda: [
+            "_billing_vat_number", "_vat_number", "vat_number", "_billing_eu_vat_number",
+        ],
+        description="order meta keys an EU VAT plugin stores the buyer's VAT number in",
+    )  # fmt: skip
+    siren_meta_keys: list[str] = Field(
+        default_factory=lambda: ["_billing_siren", "billing_siren", "siren"],
+        description="order meta keys holding the buyer's SIREN",
+    )
+    locale_meta_keys: list[str] = Field(
+        default_factory=lambda: ["wpml_language", "_locale", "locale", "pll_language"],
+        description="order meta keys holding the customer's language",
+    )
+
+
+class ShopifyShop(ShopBase):
+    platform: Literal["shopify"]
+    domain: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*(:\d+)?$",
+        description="the shop's myshopify domain, e.g. la-theiere.myshopify.com",
+    )
+    access_token: Secret = Field(description="Admin API access token (shpat_…)")
+    client_secret: Secret = Field(description="the app's client secret (webhook HMAC)")
+    previous_client_secret: Annotated[Secret | None, BeforeValidator(_blank_to_none)] = Field(
+        default=None, description="the former secret while rotating"
+    )
+    api_version: str = Field(
+        default="2025-10", pattern=r"^(\d{4}-\d{2}|unstable)$", description="Admin API version"
+    )
+    order_note: bool = Field(
+        default=False, description="also append a line to the order note (replaces the note!)"
+    )
+    api_base_url: str = Field(
+        default="", description="tests/sandbox only: e.g. http://127.0.0.1:8899 instead of https"
+    )
+
+
+ShopConfig = Annotated[WooCommerceShop | ShopifyShop, Field(discriminator="platform")]
+
+
+class ServerConfig(_Section):
+    host: str = Field(default="127.0.0.1", description="listen address (0.0.0.0 in Docker)")
+    port: int = Field(default=8080, ge=1, le=65535, description="listen port")
+    public_url: Text = Field(
+        default="", description="the https URL shops reach us at (webhooks, invoice links)"
+    )
+    link_secret: Annotated[Secret | None, BeforeValidator(_blank_to_none)] = Field(
+        default=None, description="signs invoice download links (QUITTANCE_SERVER__LINK_SECRET)"
+    )
+
+
 class LoggingConfig(_Section):
     level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
@@ -830,6 +923,20 @@ class Settings(BaseSettings):
     legal: LegalConfig = Field(default_factory=LegalConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    shops: list[ShopConfig] = Field(default_factory=list)
+
+    @field_validator("shops")
+    @classmethod
+    def _unique_shop_names(cls, shops: list[ShopConfig]) -> list[ShopConfig]:
+        names = [shop.name for shop in shops]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise _fail(f"unique shop names; {', '.join(duplicates)} appear more than once")
+        return shops
+
+    def shop(self, name: str) -> ShopConfig | None:
+        return next((s for s in self.shops if s.name == name and s.enabled), None)
 
     @classmethod
     def settings_customise_sources(

@@ -36,6 +36,11 @@ def classify_failure(exc: BaseException) -> Failure:
     if isinstance(exc, DeliveryError):
         cls = RetryClass.transient if exc.transient else RetryClass.permanent
         return Failure(cls, str(exc), unexpected=exc.unexpected)
+    from connectors.base import ConnectorError
+
+    if isinstance(exc, ConnectorError):
+        cls = RetryClass.transient if exc.transient else RetryClass.permanent
+        return Failure(cls, str(exc))
     if isinstance(exc, PermanentStepError | ArchiveCorruptError):
         return Failure(RetryClass.permanent, text)
     from bridge.pipeline import PdfMismatchError  # pipeline imports us: avoid the cycle

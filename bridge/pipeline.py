@@ -34,6 +34,8 @@ from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.model import Order
 from bridge.render import Templates, render_pdf
 from bridge.store import GENESIS_HASH, InvoiceRecord, JobRecord, Store, chain_hash
+from connectors.base import Connector, OrderPage
+from connectors.registry import connector_for
 
 log = structlog.get_logger()
 
@@ -63,6 +65,18 @@ class Services:
     archive: Archive
     templates: Templates
     alerter: Alerter
+    _connectors: dict[str, Connector] = field(default_factory=dict)
+
+    def connector(self, shop: str) -> Connector:
+        """The shop's platform connector (one per shop per process, built on first use)."""
+        if shop not in self._connectors:
+            config = self.settings.shop(shop)
+            if config is None:
+                raise PermanentStepError(
+                    f"shop {shop!r} is not configured (or disabled): add it under [[shops]]"
+                )
+            self._connectors[shop] = connector_for(config)
+        return self._connectors[shop]
 
     @classmethod
     def from_settings(
@@ -88,14 +102,27 @@ class Services:
         self.store.close()
 
 
+def follow_up_steps(svc: Services, order: Order, *, send_email: bool = True) -> list[str]:
+    """What runs after issuing: render, then email (unless off) and attach-back (platforms)."""
+    shop = svc.settings.shop(order.shop)
+    steps = ["render"]
+    if send_email and (shop is None or shop.send_email):
+        steps.append("email")
+    if shop is not None:
+        steps.append("attach")
+    return steps
+
+
 def accept_order(
     svc: Services,
     order: Order,
     *,
     now: datetime | None = None,
-    follow_up: Sequence[str] = FOLLOW_UP_STEPS,
+    follow_up: Sequence[str] | None = None,
 ) -> AcceptResult:
     """Issue the facture acquittée of a paid order, or quarantine it with the reason."""
+    if follow_up is None:
+        follow_up = follow_up_steps(svc, order)
     issued_at = now or svc.store.clock()
     numbering_cfg = svc.settings.numbering
     seller = svc.settings.seller
@@ -253,7 +280,10 @@ def handle_issue(svc: Services, job: JobRecord) -> JobResult:
     record = svc.store.get_order(job.shop or "", job.order_id or "")
     if record is None or record.payload is None:
         raise PermanentStepError(f"order {job.shop}/{job.order_id} is not recorded")
-    result = accept_order(svc, record.payload)
+    send = bool(job.payload.get("send_email", True))
+    result = accept_order(
+        svc, record.payload, follow_up=follow_up_steps(svc, record.payload, send_email=send)
+    )
     if result.outcome is Outcome.quarantined:
         return Skipped("quarantined: " + "; ".join(result.reasons))
     assert result.invoice is not None
@@ -290,8 +320,87 @@ def send_receipt(svc: Services, invoice: InvoiceRecord) -> JobResult:
     return {"message_id": message_id}
 
 
+def handle_ingest(svc: Services, job: JobRecord) -> JobResult:
+    """A verified webhook is only a trigger: re-read the order, then decide (paid or not)."""
+    event = svc.store.get_webhook(int(job.payload["event_id"]))
+    if event is None:
+        raise PermanentStepError(f"webhook event {job.payload['event_id']} is missing")
+    fetched = svc.connector(event.shop).fetch_order(event.order_ref)
+    if fetched.order is None:
+        raise PermanentStepError(
+            f"shop {event.shop}: order {event.order_ref} could not be read: "
+            f"{fetched.not_paid_reason} (raw event kept as #{event.id})"
+        )
+    if not fetched.paid:
+        return {"paid": False, "reason": fetched.not_paid_reason}
+    order = fetched.order
+    svc.store.record_order(order, enqueue=("issue", {}, f"issue:{order.shop}:{order.order_id}"))
+    return {"paid": True, "order": order.order_id}
+
+
+def invoice_link(settings: Settings, number: str) -> str:
+    """The customer-facing download URL of an invoice ("" when no public URL is set)."""
+    from bridge.web.links import signed_invoice_url
+
+    return signed_invoice_url(settings.server, number)
+
+
+def handle_attach(svc: Services, job: JobRecord) -> JobResult:
+    invoice = _invoice_of(svc, job)
+    url = invoice_link(svc.settings, invoice.number)
+    result = svc.connector(invoice.shop).attach_invoice(invoice.order_id, invoice.number, url)
+    return {"attached": result.attached, "detail": result.detail}
+
+
+@dataclass
+class PollReport:
+    shop: str
+    pages: int = 0
+    seen_paid: int = 0
+    new_orders: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def poll_shop(
+    svc: Services,
+    shop: str,
+    *,
+    since: datetime | None = None,
+    send_email: bool = True,
+    on_page: Callable[[OrderPage], None] | None = None,
+) -> PollReport:
+    """Read paid orders modified since the cursor (minus the overlap window) and record each
+    page with its issue jobs and the new cursor in one transaction."""
+    config = svc.settings.shop(shop)
+    if config is None:
+        raise PermanentStepError(f"shop {shop!r} is not configured (or disabled)")
+    if since is None:
+        state = svc.store.poll_state(shop)
+        if state is not None and state.cursor is not None:
+            since = state.cursor - timedelta(seconds=config.poll_overlap_seconds)
+    report = PollReport(shop)
+    for page in svc.connector(shop).iter_paid_pages(since):
+        report.pages += 1
+        report.seen_paid += len(page.orders)
+        report.skipped += page.skipped
+        report.errors.extend(page.errors)
+        report.new_orders += svc.store.record_polled_page(
+            shop, page.orders, cursor=page.cursor, send_email=send_email
+        )
+        if on_page is not None:
+            on_page(page)
+    svc.store.append_event(
+        "poll.done", shop=shop,
+        detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders},
+    )  # fmt: skip
+    return report
+
+
 JOB_HANDLERS: dict[str, Callable[[Services, JobRecord], JobResult]] = {
+    "ingest": handle_ingest,
     "issue": handle_issue,
     "render": handle_render,
     "email": handle_email,
+    "attach": handle_attach,
 }

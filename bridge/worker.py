@@ -38,7 +38,7 @@ class Backoff:
 
     def delay(self, attempts: int) -> timedelta:
         """About 1 min, doubling each attempt, capped (6 h by default)."""
-        factor = 2 ** max(attempts - 1, 0)
+        factor = 2 ** min(max(attempts - 1, 0), (self.maximum // self.initial).bit_length())
         return min(self.initial * factor, self.maximum)
 
 

@@ -14,6 +14,8 @@ from bridge.store.records import (
     IssueResult,
     JobRecord,
     OrderRecord,
+    PollStateRecord,
+    WebhookRecord,
 )
 from bridge.store.store import Store
 
@@ -27,8 +29,10 @@ __all__ = [
     "IssueResult",
     "JobRecord",
     "OrderRecord",
+    "PollStateRecord",
     "Store",
     "StoreError",
+    "WebhookRecord",
     "chain_hash",
     "chain_problems",
 ]

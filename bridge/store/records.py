@@ -83,3 +83,26 @@ class JobRecord:
     first_attempt_at: datetime | None
     dedupe_key: str
     result: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    id: int
+    shop: str
+    platform: str
+    event_key: str
+    topic: str
+    order_ref: str  # the platform's handle to re-read the order (id, or GraphQL gid)
+    headers: dict[str, str]
+    body: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PollStateRecord:
+    shop: str
+    cursor: datetime | None  # orders modified at or after this were recorded
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    polls: int

@@ -165,3 +165,37 @@ alerts = Table(
     Column("last_at", UTCDateTime, nullable=False),
     Column("count", Integer, nullable=False),  # occurrences in the current window
 )
+
+# Raw platform events as received (the inbox): kept verbatim so a bad payload is never lost
+# and can be replayed; the unique key makes duplicate deliveries a no-op.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("shop", String(200), nullable=False),
+    Column("platform", String(50), nullable=False),
+    Column("event_key", String(300), nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("order_ref", String(300), nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("shop", "event_key"),
+)
+Index("ix_webhook_events_received_at", webhook_events.c.received_at)
+
+# Per shop: the polling cursor (advanced only with the page it covers, in one transaction)
+# and the polling lease that makes one process poll a shop per interval, whatever the count
+# of `quittance run` processes.
+poll_state = Table(
+    "poll_state",
+    metadata,
+    Column("shop", String(200), primary_key=True),
+    Column("cursor", UTCDateTime),
+    Column("last_poll_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("polls", Integer, nullable=False),
+)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
 from bridge.store import events, invoices, jobs, orders
+from bridge.store import platform as inbox
 from bridge.store.engine import create_store_engine, writer
 from bridge.store.migrate import upgrade_to_head
 from bridge.store.records import (
@@ -28,6 +29,8 @@ from bridge.store.records import (
     IssueResult,
     JobRecord,
     OrderRecord,
+    PollStateRecord,
+    WebhookRecord,
 )
 
 Clock = Callable[[], datetime]
@@ -207,6 +210,88 @@ class Store:
     def set_pdf_sha256(self, invoice_id: int, sha256: str) -> None:
         with self._write() as conn:
             invoices.set_pdf_sha256(conn, invoice_id, sha256)
+
+    # -- platform inbox and polling --------------------------------------------------------
+
+    def record_webhook(
+        self,
+        *,
+        shop: str,
+        platform: str,
+        event_key: str,
+        topic: str,
+        order_ref: str,
+        headers: Mapping[str, str],
+        body: str,
+        job_kind: str = "ingest",
+    ) -> int | None:
+        """Keep a verified platform event verbatim and its "ingest" job, in ONE transaction.
+
+        Returns the event id, or None for a duplicate delivery (same shop + event_key):
+        nothing is stored or queued twice.
+        """
+        with self._write() as conn:
+            now = self._now()
+            event_id = inbox.record_webhook(
+                conn, shop=shop, platform=platform.strip().lower(), event_key=event_key,
+                topic=topic, order_ref=order_ref, headers=headers, body=body, now=now,
+            )  # fmt: skip
+            if event_id is None:
+                return None
+            jobs.enqueue(
+                conn, job_kind, {"event_id": event_id, "order_ref": order_ref},
+                dedupe_key=f"{job_kind}:{shop}:{event_key}", run_at=now, now=now, shop=shop,
+            )  # fmt: skip
+            return event_id
+
+    def get_webhook(self, event_id: int) -> WebhookRecord | None:
+        with self._read() as conn:
+            return inbox.get_webhook(conn, event_id)
+
+    def webhook_counts_since(self, since: datetime) -> dict[str, int]:
+        with self._read() as conn:
+            return inbox.webhook_counts_since(conn, since)
+
+    def record_polled_page(
+        self,
+        shop: str,
+        orders_: Sequence[Order],
+        *,
+        cursor: datetime | None,
+        send_email: bool = True,
+    ) -> int:
+        """Record a page of paid orders with their "issue" jobs AND advance the shop's cursor,
+        in one transaction: the cursor never runs ahead of what is durably recorded.
+        Returns how many issue jobs were new (duplicates of earlier polls/webhooks: 0)."""
+        created = 0
+        with self._write() as conn:
+            now = self._now()
+            for order in orders_:
+                orders.record(conn, order, "received", now)
+                job_id = jobs.enqueue(
+                    conn, "issue", {} if send_email else {"send_email": False},
+                    dedupe_key=f"issue:{order.shop}:{order.order_id}",
+                    run_at=now, now=now, shop=order.shop, order_id=order.order_id,
+                )  # fmt: skip
+                created += job_id is not None
+            if cursor is not None:
+                inbox.advance_cursor(conn, shop, cursor)
+        return created
+
+    def claim_poll(self, shop: str, owner: str, *, lease: timedelta, interval: timedelta) -> bool:
+        """True when this process should poll `shop` now (lease taken, interval elapsed)."""
+        with self._write() as conn:
+            return inbox.claim_poll(
+                conn, shop, owner, now=self._now(), lease=lease, interval=interval
+            )
+
+    def finish_poll(self, shop: str, owner: str, *, error: str | None = None) -> None:
+        with self._write() as conn:
+            inbox.finish_poll(conn, shop, owner, now=self._now(), error=error)
+
+    def poll_state(self, shop: str) -> PollStateRecord | None:
+        with self._read() as conn:
+            return inbox.get_poll_state(conn, shop)
 
     # -- events and alerts ----------------------------------------------------------------
 

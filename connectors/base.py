@@ -1,0 +1,100 @@
+"""The `Connector` protocol every platform implements, and the errors connectors raise.
+
+A connector translates and talks HTTP; it never touches the database. The pipeline drives it:
+
+    verify_webhook(headers, body)  → WebhookEvent, or raises WebhookRejected (401/400/…)
+    fetch_order(order_ref)         → FetchedOrder: the normalised Order + is it paid (and why not)
+    iter_paid_pages(since)         → pages of paid orders modified since `since` (polling)
+    attach_invoice(order_ref, number, url) → idempotent: a retry never adds a second note
+    install_webhooks(target_url)   → what was created/updated
+    check()                        → doctor lines (credentials, webhooks status…)
+
+Errors: `TransientConnectorError` (network, 429, 5xx: retry later) and
+`PermanentConnectorError` (401/403/404, bad payload: a person must act; the message names the
+shop and what to fix). `bridge.failures` maps them to retry classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from bridge.model import Order
+
+
+class ConnectorError(Exception):
+    transient: bool = True
+
+
+class TransientConnectorError(ConnectorError):
+    transient = True
+
+
+class PermanentConnectorError(ConnectorError):
+    transient = False
+
+
+class WebhookRejected(Exception):
+    """The request is not a valid event for this shop: answer `status` with `reason`."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event_key: str  # unique per shop: duplicates of one delivery share it
+    topic: str
+    order_ref: str  # what fetch_order takes (a numeric id, a GraphQL gid…)
+    ping: bool = False  # a platform's "is this URL alive" request: answer 200, store nothing
+
+
+@dataclass(frozen=True)
+class FetchedOrder:
+    order: Order | None  # None when the payload could not be mapped (see not_paid_reason)
+    paid: bool
+    not_paid_reason: str = ""
+    raw: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: list[Order]  # paid ones only, already normalised
+    cursor: datetime | None  # the newest modification time covered by this page
+    skipped: int = 0  # seen but not paid (or unmappable: see errors)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    attached: bool  # False = it was already there (idempotent retry)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    name: str
+    ok: bool
+    detail: str
+
+
+@runtime_checkable
+class Connector(Protocol):
+    platform: str
+    shop: str
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
+
+    def fetch_order(self, order_ref: str) -> FetchedOrder: ...
+
+    def iter_paid_pages(self, since: datetime | None) -> Iterator[OrderPage]: ...
+
+    def attach_invoice(self, order_ref: str, number: str, url: str) -> AttachResult: ...
+
+    def install_webhooks(self, target_url: str) -> list[str]: ...
+
+    def check(self) -> list[CheckLine]: ...

@@ -1,0 +1,75 @@
+"""Webhook inbox and polling state, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bridge.model import Order
+from bridge.store import Store
+
+SAMPLE = (
+    Path(__file__).resolve().parent.parent / "bridge" / "samples" / "01_fr_b2c_card_coupon.json"
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def order(order_id: str) -> Order:
+    base = Order.model_validate_json(SAMPLE.read_bytes())
+    return base.model_copy(update={"order_id": order_id, "shop": "woo"})
+
+
+def test_duplicate_webhook_is_stored_and_queued_once(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        args = dict(
+            shop="woo",
+            platform="WooCommerce",
+            event_key="e1",
+            topic="order.updated",
+            order_ref="727",
+            headers={"x-wc-webhook-topic": "order.updated"},
+            body="{}",
+        )
+        first = store.record_webhook(**args)
+        again = store.record_webhook(**args)
+        assert first is not None and again is None
+        event = store.get_webhook(first)
+        assert event is not None and event.platform == "woocommerce" and event.body == "{}"
+        ingest = store.claim_jobs("w", limit=10)
+        assert [(j.kind, j.payload["event_id"]) for j in ingest] == [("ingest", first)]
+        assert store.webhook_counts_since(datetime(2026, 1, 1, tzinfo=UTC)) == {"woo": 1}
+
+
+def test_polled_page_records_orders_and_cursor_together_and_never_rewinds(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        t1 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        assert store.record_polled_page("woo", [order("1"), order("2")], cursor=t1) == 2
+        assert store.record_polled_page("woo", [order("2")], cursor=t1 - timedelta(hours=1)) == 0
+        state = store.poll_state("woo")
+        assert state is not None and state.cursor == t1
+        assert {j.order_id for j in store.claim_jobs("w", limit=10)} == {"1", "2"}
+
+
+def test_one_poller_per_shop_per_interval(db_url: str) -> None:
+    clock = Clock()
+    with Store.open(db_url, clock=clock) as store:
+        lease, interval = timedelta(seconds=60), timedelta(seconds=30)
+        assert store.claim_poll("woo", "a", lease=lease, interval=interval)
+        assert not store.claim_poll("woo", "b", lease=lease, interval=interval)
+        store.finish_poll("woo", "a")
+        assert not store.claim_poll("woo", "b", lease=lease, interval=interval)  # too soon
+        clock.now += timedelta(seconds=31)
+        assert store.claim_poll("woo", "b", lease=lease, interval=interval)
+        # b dies holding the lease: a takes over once it expires
+        clock.now += timedelta(seconds=61)
+        assert store.claim_poll("woo", "a", lease=lease, interval=interval)
+        store.finish_poll("woo", "a", error="boom")
+        state = store.poll_state("woo")
+        assert state is not None and state.last_error == "boom" and state.polls == 2
