@@ -119,10 +119,16 @@ def test_example_config_loads_and_is_a_valid_french_sas() -> None:
 def test_example_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     sections = {
-        name: field.annotation for name, field in Settings.model_fields.items() if name != "seller"
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if name not in ("seller", "shops")
     }
-    from bridge.config import AddressConfig, SellerConfig
+    from bridge.config import AddressConfig, SellerConfig, ShopifyShop, WooCommerceShop
 
+    assert "[[shops]]" in text
+    for model in (WooCommerceShop, ShopifyShop):
+        for key in model.model_fields:
+            assert f"\n{key} =" in text or f"\n# {key} =" in text, f"shops.{key}"
     sections["seller"] = SellerConfig
     sections["seller.address"] = AddressConfig
     for section, model in sections.items():
