@@ -23,8 +23,10 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: never break a line at the terminal width: paths and numbers must stay whole when
+# piped (`quittance issue … | cut -f2`). Tables still fit the terminal.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -90,7 +92,7 @@ def issue_command(
         ensure_pdf(svc, result.invoice)
         pdf_path = svc.archive.alias_for(result.invoice.number)
         note = "" if result.outcome is Outcome.issued else " (already issued earlier)"
-        console.print(f"{result.invoice.number}\t{pdf_path}{note}", highlight=False)
+        typer.echo(f"{result.invoice.number}\t{pdf_path}{note}")
     finally:
         svc.close()
 

@@ -150,11 +150,10 @@ def _worker_process(config_path: str | None, once: bool, index: int) -> None:
         svc.close()
 
 
-def run_worker_processes(config_path: Path | None, concurrency: int, once: bool) -> int:
-    """`quittance worker`: N processes (rendering is CPU-bound, the GIL would serialise it)."""
-    if concurrency <= 1:
-        _worker_process(str(config_path) if config_path else None, once, 0)
-        return 0
+def start_worker_processes(
+    config_path: Path | None, count: int, *, once: bool = False
+) -> list[multiprocessing.process.BaseProcess]:
+    """Spawn `count` worker processes (spawn: no inherited DB connections or locks)."""
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(
@@ -162,18 +161,27 @@ def run_worker_processes(config_path: Path | None, concurrency: int, once: bool)
             args=(str(config_path) if config_path else None, once, i),
             name=f"quittance-worker-{i}",
         )
-        for i in range(concurrency)
+        for i in range(count)
     ]
     for proc in procs:
         proc.start()
+    return procs
 
-    def forward(signum: int, _frame: object) -> None:
-        for proc in procs:
-            if proc.pid and proc.is_alive():
-                os.kill(proc.pid, signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+def signal_processes(procs: list[multiprocessing.process.BaseProcess], signum: int) -> None:
+    for proc in procs:
+        if proc.pid and proc.is_alive():
+            os.kill(proc.pid, signum)
+
+
+def run_worker_processes(config_path: Path | None, concurrency: int, once: bool) -> int:
+    """`quittance worker`: N processes (rendering is CPU-bound, the GIL would serialise it)."""
+    if concurrency <= 1:
+        _worker_process(str(config_path) if config_path else None, once, 0)
+        return 0
+    procs = start_worker_processes(config_path, concurrency, once=once)
+    signal.signal(signal.SIGTERM, lambda signum, _f: signal_processes(procs, signum))
+    signal.signal(signal.SIGINT, lambda signum, _f: signal_processes(procs, signum))
     for proc in procs:
         proc.join()
     return max((proc.exitcode or 0) for proc in procs)
