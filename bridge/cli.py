@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.logs import configure_logging
@@ -296,6 +297,169 @@ def retry_command(
         console.print(f"{count} job(s) and {len(orders)} quarantined order(s) queued again")
     finally:
         svc.close()
+
+
+def _shop_or_exit(svc, shop: str):  # -> ShopConfig
+    config = svc.settings.shop(shop)
+    if config is None:
+        names = ", ".join(s.name for s in svc.settings.shops) or "none configured"
+        err_console.print(f"no enabled shop named {shop!r} (shops: {names})")
+        raise typer.Exit(2)
+    return config
+
+
+ShopOption = Annotated[str, typer.Option("--shop", help="The shop's `name` in [[shops]].")]
+
+
+@app.command("poll")
+def poll_command(shop: ShopOption, config: ConfigOption = None) -> None:
+    """Poll one shop once for paid orders since its cursor (the scheduler does this in `run`).
+
+    Example: `quittance poll --shop boutique -c quittance.toml`, then `quittance worker --once`.
+    """
+    from bridge.pipeline import poll_shop
+
+    svc = services_for(config)
+    try:
+        _shop_or_exit(svc, shop)
+        report = poll_shop(svc, shop)
+    finally:
+        svc.close()
+    console.print(
+        f"{shop}: {report.pages} page(s), {report.seen_paid} paid order(s), "
+        f"{report.new_orders} new, {report.skipped} not paid yet",
+        highlight=False,
+    )
+    for error in report.errors:
+        err_console.print(f"  {error}", highlight=False)
+
+
+@app.command("backfill")
+def backfill_command(
+    shop: ShopOption,
+    since: Annotated[str, typer.Option("--since", help="ISO date, e.g. 2026-01-01 (UTC).")],
+    send: Annotated[bool, typer.Option("--send", help="Also email the customers.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Issue and archive invoices for historical paid orders (no email unless --send).
+
+    Example: `quittance backfill --shop boutique --since 2026-01-01 -c quittance.toml`
+    """
+    from datetime import UTC, datetime
+
+    from rich.progress import Progress
+
+    from bridge.pipeline import poll_shop
+
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError:
+        err_console.print(f"--since {since!r}: expected an ISO date such as 2026-01-01")
+        raise typer.Exit(2) from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    svc = services_for(config)
+    try:
+        _shop_or_exit(svc, shop)
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"{shop}: reading paid orders", total=None)
+            report = poll_shop(
+                svc, shop, since=start, send_email=send,
+                on_page=lambda page: progress.advance(task, len(page.orders) + page.skipped),
+            )  # fmt: skip
+    finally:
+        svc.close()
+    console.print(
+        f"{report.new_orders} order(s) queued for invoicing ({report.seen_paid} paid seen); "
+        f"run `quittance worker --once` (or `quittance run`) to issue them"
+        + ("" if send else "; no email will be sent (use --send)"),
+        highlight=False,
+    )
+
+
+webhooks_app = typer.Typer(help="Manage the shops' webhooks.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("install")
+def webhooks_install_command(shop: ShopOption, config: ConfigOption = None) -> None:
+    """Create or update the shop's webhooks to point at [server] public_url.
+
+    Example: `quittance webhooks install --shop boutique -c quittance.toml`
+    """
+    svc = services_for(config)
+    try:
+        shop_cfg = _shop_or_exit(svc, shop)
+        base = svc.settings.server.public_url.rstrip("/")
+        if not base:
+            err_console.print(
+                "[server] public_url is empty: set the https URL shops reach us at", markup=False
+            )
+            raise typer.Exit(2)
+        target = f"{base}/webhooks/{shop_cfg.platform}/{shop}"
+        for line in svc.connector(shop).install_webhooks(target):
+            console.print(line, highlight=False)
+    finally:
+        svc.close()
+
+
+@app.command("run")
+def run_command(
+    config: ConfigOption = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", help="Worker processes (default: CPU cores).")
+    ] = -1,
+    host: Annotated[str | None, typer.Option(help="Override [server] host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override [server] port.")] = None,
+) -> None:
+    """The production service: webhooks, scheduled polling and job workers.
+
+    Example: `quittance run -c quittance.toml --workers 2` (SIGTERM stops it cleanly).
+    """
+    import os
+
+    from bridge.service import run_service
+
+    settings = settings_or_exit(config)
+    count = workers if workers >= 0 else (os.cpu_count() or 1)
+    raise typer.Exit(run_service(settings, config, workers=count, host=host, port=port))
+
+
+@app.command("status")
+def status_command(config: ConfigOption = None) -> None:
+    """Per shop: last poll, poll lag, webhooks and invoices today, jobs; last failures.
+
+    Example: `quittance status -c quittance.toml`
+    """
+    from bridge.ops import status_tables
+
+    svc = services_for(config)
+    try:
+        for table in status_tables(svc):
+            console.print(table)
+    finally:
+        svc.close()
+
+
+@app.command("doctor")
+def doctor_command(config: ConfigOption = None) -> None:
+    """Check config, database, archive, SMTP login, each shop's credentials and webhooks, and
+    that the public URL reaches this service. Exit 1 if anything is wrong.
+
+    Example: `quittance doctor -c quittance.toml`
+    """
+    from bridge.ops import doctor_checks
+
+    svc = services_for(config)
+    try:
+        checks = doctor_checks(svc)
+    finally:
+        svc.close()
+    for check in checks:
+        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {escape(check.name)}: {escape(check.detail)}", highlight=False)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
 
 
 @app.command("demo")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
-from bridge.store import events, invoices, jobs, orders
+from bridge.store import events, invoices, jobs, orders, reports
 from bridge.store import platform as inbox
 from bridge.store.engine import create_store_engine, writer
 from bridge.store.migrate import upgrade_to_head
@@ -292,6 +292,16 @@ class Store:
     def poll_state(self, shop: str) -> PollStateRecord | None:
         with self._read() as conn:
             return inbox.get_poll_state(conn, shop)
+
+    # -- reports ---------------------------------------------------------------------------
+
+    def invoice_counts_since(self, since: datetime) -> dict[str, int]:
+        with self._read() as conn:
+            return reports.invoice_counts_since(conn, since)
+
+    def job_counts_by_shop(self) -> dict[str, dict[str, int]]:
+        with self._read() as conn:
+            return reports.job_counts_by_shop(conn)
 
     # -- events and alerts ----------------------------------------------------------------
 

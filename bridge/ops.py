@@ -1,0 +1,138 @@
+"""What the operator commands show: `quittance status` tables and `quittance doctor` checks."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from datetime import UTC, datetime
+
+import requests
+from rich.table import Table
+
+from bridge.pipeline import Services
+from connectors.base import CheckLine
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def status_tables(svc: Services) -> list[Table]:
+    now = svc.store.clock()
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    webhooks = svc.store.webhook_counts_since(today)
+    issued = svc.store.invoice_counts_since(today)
+    by_shop = svc.store.job_counts_by_shop()
+    shops = Table(title="Shops")
+    for column in (
+        "shop",
+        "platform",
+        "last poll",
+        "poll lag",
+        "last poll error",
+        "webhooks today",
+        "invoices today",
+        "pending",
+        "retrying",
+        "dead",
+    ):
+        shops.add_column(column, overflow="fold")  # fmt: skip
+    names = [s.name for s in svc.settings.shops] or sorted(set(issued) | set(by_shop) - {""})
+    platforms = {s.name: s.platform for s in svc.settings.shops}
+    for name in names:
+        state = svc.store.poll_state(name)
+        jobs = by_shop.get(name, {})
+        lag = (
+            f"{int((now - state.last_success_at).total_seconds())} s"
+            if state and state.last_success_at else "—"
+        )  # fmt: skip
+        shops.add_row(
+            name, platforms.get(name, "manual"),
+            _ago(state.last_poll_at if state else None, now), lag,
+            (state.last_error or "") if state else "",
+            str(webhooks.get(name, 0)), str(issued.get(name, 0)),
+            str(jobs.get("pending", 0) + jobs.get("running", 0)), str(jobs.get("retry", 0)),
+            str(jobs.get("dead", 0)),
+        )  # fmt: skip
+    failures = Table(title="Last 5 failures")
+    for column in ("job", "step", "state", "shop", "order", "reason"):
+        failures.add_column(column, overflow="fold")
+    for job in svc.store.list_jobs(states=("dead", "retry"), limit=5):
+        failures.add_row(
+            str(job.id), job.kind, job.state, job.shop or "", job.order_id or "",
+            job.last_error or "",
+        )  # fmt: skip
+    return [shops, failures]
+
+
+def check_smtp(svc: Services) -> CheckLine:
+    cfg = svc.settings.email
+    if not cfg.enabled:
+        return CheckLine("smtp", True, "email disabled ([email] host empty): nothing to check")
+    where = f"{cfg.host}:{cfg.port} ({cfg.security})"
+    try:
+        if cfg.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+        with client:
+            client.ehlo()
+            if cfg.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if cfg.username and cfg.password is not None:
+                client.login(cfg.username, cfg.password.get_secret_value())
+        return CheckLine(
+            "smtp", True, f"{where} reachable" + (", login ok" if cfg.username else "")
+        )
+    except (OSError, smtplib.SMTPException) as exc:
+        # str(exc) of smtplib never contains the password; the username is fine to show.
+        return CheckLine("smtp", False, f"{where}: {type(exc).__name__}: {exc}")
+
+
+def check_public_url(svc: Services) -> CheckLine:
+    base = svc.settings.server.public_url.rstrip("/")
+    if not base:
+        return CheckLine(
+            "public url", False,
+            "[server] public_url is empty: shops cannot send webhooks and links are off",
+        )  # fmt: skip
+    try:
+        response = requests.get(f"{base}/healthz", timeout=5)
+    except requests.RequestException as exc:
+        return CheckLine("public url", False, f"{base}/healthz unreachable: {exc}")
+    return CheckLine("public url", response.ok, f"{base}/healthz → HTTP {response.status_code}")
+
+
+def doctor_checks(svc: Services) -> list[CheckLine]:
+    checks = [CheckLine("config", True, "loaded and valid")]
+    try:
+        counts = svc.store.job_counts()
+        checks.append(CheckLine("database", True, f"{svc.store.dialect} ok, jobs {counts}"))
+    except Exception as exc:
+        checks.append(CheckLine("database", False, f"{type(exc).__name__}: {exc}"))
+    try:
+        svc.archive.check_writable()
+        checks.append(CheckLine("archive", True, f"{svc.archive.root} writable"))
+    except OSError as exc:
+        checks.append(CheckLine("archive", False, f"{svc.archive.root}: {exc}"))
+    checks.append(check_smtp(svc))
+    for shop in svc.settings.shops:
+        if not shop.enabled:
+            continue
+        try:
+            lines = svc.connector(shop.name).check()
+        except Exception as exc:
+            lines = [CheckLine("connection", False, f"{type(exc).__name__}: {exc}")]
+        checks.extend(CheckLine(f"shop {shop.name}: {c.name}", c.ok, c.detail) for c in lines)
+    checks.append(check_public_url(svc))
+    return checks

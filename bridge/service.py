@@ -1,0 +1,176 @@
+"""`quittance run`: the webhook server, the polling scheduler and the job workers in one service.
+
+    main process ─ uvicorn (FastAPI: webhooks, invoice links, /healthz /readyz /metrics)
+                 ─ APScheduler (in-process ticks: one poll tick per shop, daily digest)
+    N processes  ─ bridge.worker (render/email are CPU/IO bound: processes, not threads)
+
+Several services may share one PostgreSQL: jobs are claimed with leases, and each shop's poll
+is guarded by a lease row in the database (APScheduler 3 cannot share a job store), so every
+shop is polled once per interval whatever the number of services.
+
+Shutdown (SIGTERM/SIGINT): webhooks get 503, the scheduler stops, workers finish their current
+job and exit, then the server closes; all within the 30 s most supervisors allow. A SIGKILL
+loses nothing: leases expire and jobs run again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bridge.config import Settings
+from bridge.pipeline import PollReport, Services, alert_owner, poll_shop
+from bridge.web.app import Draining, create_app
+from bridge.worker import signal_processes, start_worker_processes
+
+log = structlog.get_logger()
+SHUTDOWN_GRACE_SECONDS = 25
+
+
+def service_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def poll_tick(svc: Services, shop: str, owner: str) -> PollReport | None:
+    """One scheduled poll: only if this process wins the shop's lease for this interval."""
+    config = svc.settings.shop(shop)
+    if config is None:
+        return None
+    interval = timedelta(seconds=config.poll_interval_seconds)
+    # A poll that runs longer than the lease could overlap another process's: keep it long.
+    lease = max(interval, timedelta(minutes=10))
+    # Slightly less than the interval, so a tick arriving a few ms early is not skipped.
+    if not svc.store.claim_poll(shop, owner, lease=lease, interval=interval * 0.9):
+        return None
+    try:
+        report = poll_shop(svc, shop)
+    except Exception as exc:
+        svc.store.finish_poll(shop, owner, error=f"{type(exc).__name__}: {exc}")
+        log.warning("poll failed", shop=shop, error=str(exc))
+        alert_owner(
+            svc,
+            key=f"poll:{shop}:{type(exc).__name__}",
+            title=f"Quittance: cannot poll shop {shop}",
+            body=f"{type(exc).__name__}: {exc}\nRun `quittance doctor` to check the shop.",
+        )
+        return None
+    svc.store.finish_poll(shop, owner)
+    log.info("poll done", shop=shop, pages=report.pages, new=report.new_orders)
+    return report
+
+
+def daily_digest(svc: Services) -> None:
+    counts = svc.store.job_counts()
+    stuck = counts.get("dead", 0) + len(svc.store.list_quarantined())
+    if stuck:
+        alert_owner(
+            svc,
+            key="digest",
+            title=f"Quittance: {stuck} item(s) need you",
+            body=f"Jobs: {counts}. Run `quittance failures` then `quittance retry --all`.",
+        )
+
+
+def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True})
+    for shop in svc.settings.shops:
+        if not shop.enabled:
+            continue
+        # First tick at start: an order paid while the service was down is caught at once.
+        scheduler.add_job(
+            poll_tick,
+            "interval",
+            seconds=shop.poll_interval_seconds,
+            args=(svc, shop.name, owner),
+            id=f"poll:{shop.name}",
+            max_instances=1,
+            next_run_time=_now(),
+        )
+    scheduler.add_job(daily_digest, "cron", hour=7, args=(svc,), id="digest")
+    return scheduler
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, with our shutdown steps run first when a signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Any) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self._on_exit(sig)
+        super().handle_exit(sig, frame)
+
+
+def run_service(
+    settings: Settings,
+    config_path: Path | None,
+    *,
+    workers: int,
+    host: str | None = None,
+    port: int | None = None,
+) -> int:
+    started = time.monotonic()
+    owner = service_id()
+    svc = Services.from_settings(settings)
+    draining = Draining()
+    app = create_app(svc, draining=draining)
+    procs = start_worker_processes(config_path, workers) if workers > 0 else []
+    scheduler = build_scheduler(svc, owner)
+    scheduler.start()
+
+    def on_exit(sig: int) -> None:
+        if draining.active:
+            return
+        log.info("shutting down", signal=signal.Signals(sig).name)
+        draining.start()
+        scheduler.shutdown(wait=False)
+        signal_processes(procs, signal.SIGTERM)
+
+    config = uvicorn.Config(
+        app,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config, on_exit)
+    log.info(
+        "quittance running",
+        url=f"http://{config.host}:{config.port}",
+        workers=workers,
+        shops=[s.name for s in settings.shops if s.enabled],
+        startup_seconds=round(time.monotonic() - started, 2),
+    )
+    try:
+        server.run()
+    finally:
+        on_exit(signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+        for proc in procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+        for proc in procs:
+            if proc.is_alive():  # a job stuck past the grace period: its lease will expire
+                log.warning("worker did not stop in time, killing it", pid=proc.pid)
+                proc.kill()
+                proc.join(2)
+        svc.close()
+    log.info("stopped")
+    return 0
