@@ -39,8 +39,9 @@ from connectors.registry import connector_for
 
 log = structlog.get_logger()
 
-# Steps run after an invoice is issued, enqueued in the issuing transaction (outbox).
-FOLLOW_UP_STEPS: tuple[str, ...] = ("render", "email")
+# The issuing transaction enqueues "render" (outbox); render fans out to the delivery steps
+# once the PDF exists, so two workers never render the same invoice at the same time.
+DELIVERY_STEPS: tuple[str, ...] = ("email", "attach")
 
 
 class Outcome(StrEnum):
@@ -102,10 +103,10 @@ class Services:
         self.store.close()
 
 
-def follow_up_steps(svc: Services, order: Order, *, send_email: bool = True) -> list[str]:
-    """What runs after issuing: render, then email (unless off) and attach-back (platforms)."""
+def delivery_steps(svc: Services, order: Order, *, send_email: bool = True) -> list[str]:
+    """What runs once the PDF exists: email (unless off) and attach-back (platform shops)."""
     shop = svc.settings.shop(order.shop)
-    steps = ["render"]
+    steps: list[str] = []
     if send_email and (shop is None or shop.send_email):
         steps.append("email")
     if shop is not None:
@@ -118,11 +119,13 @@ def accept_order(
     order: Order,
     *,
     now: datetime | None = None,
-    follow_up: Sequence[str] | None = None,
+    then: Sequence[str] | None = None,
 ) -> AcceptResult:
-    """Issue the facture acquittée of a paid order, or quarantine it with the reason."""
-    if follow_up is None:
-        follow_up = follow_up_steps(svc, order)
+    """Issue the facture acquittée of a paid order, or quarantine it with the reason.
+
+    `then`: the delivery steps the render job fans out to (default: `delivery_steps`)."""
+    if then is None:
+        then = delivery_steps(svc, order)
     issued_at = now or svc.store.clock()
     numbering_cfg = svc.settings.numbering
     seller = svc.settings.seller
@@ -147,7 +150,7 @@ def accept_order(
             series=numbering_cfg.series,
             period=numbering_cfg.period_for(issue_day),
             build=build,
-            follow_up_jobs=[(step, {}) for step in follow_up],
+            follow_up_jobs=[("render", {"then": list(then)})],
         )
     except OrderNotInvoiceable as exc:
         reasons = [str(p) for p in exc.problems]
@@ -282,7 +285,7 @@ def handle_issue(svc: Services, job: JobRecord) -> JobResult:
         raise PermanentStepError(f"order {job.shop}/{job.order_id} is not recorded")
     send = bool(job.payload.get("send_email", True))
     result = accept_order(
-        svc, record.payload, follow_up=follow_up_steps(svc, record.payload, send_email=send)
+        svc, record.payload, then=delivery_steps(svc, record.payload, send_email=send)
     )
     if result.outcome is Outcome.quarantined:
         return Skipped("quarantined: " + "; ".join(result.reasons))
@@ -291,8 +294,15 @@ def handle_issue(svc: Services, job: JobRecord) -> JobResult:
 
 
 def handle_render(svc: Services, job: JobRecord) -> JobResult:
+    """Render + archive, then fan out to the delivery steps (dedupe keys make a re-run after
+    a crash between the two harmless)."""
     invoice = _invoice_of(svc, job)
     ensure_pdf(svc, invoice)
+    for step in job.payload.get("then", []):
+        svc.store.enqueue(
+            step, {}, dedupe_key=f"{step}:{invoice.id}", shop=invoice.shop,
+            order_id=invoice.order_id, invoice_id=invoice.id,
+        )  # fmt: skip
     return {"pdf_sha256": svc.store.get_invoice_by_id(invoice.id).pdf_sha256}  # type: ignore[union-attr]
 
 

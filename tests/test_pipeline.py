@@ -165,7 +165,7 @@ def test_render_failure_does_not_burn_a_number(tmp_path: Path, smtp: SMTPServer)
         first = svc.store.get_invoice_for_order("demo", "1001")
         assert first is not None and first.sequence == 1 and first.pdf_sha256 is None
         waiting = {j.kind: j for j in svc.store.list_jobs(states=("retry",))}
-        assert set(waiting) == {"render", "email"}  # email needs the PDF too
+        assert set(waiting) == {"render"}  # email is queued only once the PDF exists
         assert "no_such_variable" in (waiting["render"].last_error or "")
         assert smtp.received == []
 
