@@ -60,6 +60,14 @@ class Archive:
             self._link_alias(number, target)
         return ArchivedFile(sha256=digest, path=target)
 
+    def put_asset(self, data: bytes, suffix: str) -> Path:
+        """Store a file an invoice refers to (the logo) under its hash: the path then names
+        these exact bytes forever, so re-rendering an old invoice uses the old logo."""
+        target = self.root / "assets" / f"{sha256_hex(data)}{suffix.lower()}"
+        if not target.is_file() or sha256_hex(target.read_bytes()) != sha256_hex(data):
+            _atomic_write(target, data)
+        return target
+
     def read(self, sha256: str) -> bytes:
         path = self.path_for(sha256)
         try:

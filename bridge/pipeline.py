@@ -24,7 +24,7 @@ from pathlib import Path
 import structlog
 
 from bridge.archive import Archive, ArchiveCorruptError, FileState
-from bridge.config import Settings
+from bridge.config import SellerConfig, Settings
 from bridge.delivery.alerts import Alerter
 from bridge.delivery.email import build_receipt_email, send_email
 from bridge.failures import PermanentStepError
@@ -67,6 +67,18 @@ class Services:
     templates: Templates
     alerter: Alerter
     _connectors: dict[str, Connector] = field(default_factory=dict)
+    _archived_logo: Path | None = None
+
+    def seller_for_snapshot(self) -> SellerConfig:
+        """The seller, with the logo replaced by its content-addressed archived copy."""
+        seller = self.settings.seller
+        if seller.logo is None:
+            return seller
+        if self._archived_logo is None:
+            self._archived_logo = self.archive.put_asset(
+                Path(seller.logo).read_bytes(), Path(seller.logo).suffix
+            )
+        return seller.model_copy(update={"logo": self._archived_logo})
 
     def connector(self, shop: str) -> Connector:
         """The shop's platform connector (one per shop per process, built on first use)."""
@@ -128,7 +140,7 @@ def accept_order(
         then = delivery_steps(svc, order)
     issued_at = now or svc.store.clock()
     numbering_cfg = svc.settings.numbering
-    seller = svc.settings.seller
+    seller = svc.seller_for_snapshot()
     svc.store.record_order(order)
     issue_day = local_date(issued_at, seller.timezone)
 

@@ -44,3 +44,39 @@ def test_altered_and_missing_files_are_detected(tmp_path: Path) -> None:
     assert archive.state(stored.sha256) is FileState.missing
     with pytest.raises(ArchiveCorruptError, match="missing"):
         archive.read(stored.sha256)
+
+
+def test_logo_is_frozen_into_the_archive_so_old_invoices_rerender_identically(
+    tmp_path: Path,
+) -> None:
+    from bridge.config import load_settings
+    from bridge.demo import DEMO_CONFIG, sample_orders
+    from bridge.pipeline import Services, accept_order, ensure_pdf
+    from bridge.render import render_pdf
+    from bridge.render.preview import write_previews
+
+    logo_dir = tmp_path / "brand"
+    write_previews(logo_dir, png=False)  # draws sample logos we can use as real files
+    logos = sorted(logo_dir.glob("logo-*.png"))
+    assert len(logos) >= 2
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(logos[0].read_bytes())
+    config = tmp_path / "q.toml"
+    config.write_text(
+        DEMO_CONFIG.read_text(encoding="utf-8").replace(
+            'brand_color = "#2f5d50"', f'brand_color = "#2f5d50"\nlogo = "{logo}"'
+        )
+        + f'\n[storage]\ndatabase_url = "sqlite:///{tmp_path / "q.db"}"\n'
+        f'archive_dir = "{tmp_path / "archive"}"\n',
+        encoding="utf-8",
+    )
+    svc = Services.from_settings(load_settings(config, environ={}))
+    try:
+        result = accept_order(svc, sample_orders()[0][1])
+        assert result.invoice is not None
+        original = ensure_pdf(svc, result.invoice)
+        assert str(tmp_path / "archive" / "assets") in result.invoice.snapshot.seller.logo_path
+        logo.write_bytes(logos[1].read_bytes())  # the shop rebrands later
+        assert render_pdf(result.invoice.snapshot, svc.templates) == original
+    finally:
+        svc.close()
