@@ -1,0 +1,397 @@
+"""The WooCommerce connector: webhook signatures, order reading, polling, attach-back.
+
+- Webhooks are triggers only: WooCommerce builds the payload when its action queue runs, so it
+  can be stale, duplicated or arrive out of order. We verify the signature on the raw bytes,
+  keep the event, and `fetch_order` re-reads the order before anything is issued.
+- Polling is the safety net WooCommerce requires (it never retries a delivery and disables an
+  endpoint after 5 failures): `modified_after` + `dates_are_gmt=true`, ordered by modification
+  date, 100 per page; the pipeline stores each page with its cursor in one transaction.
+- Attach-back is idempotent: we look for our meta, then for our note, before writing.
+
+Mapping lives in `connectors.woocommerce_mapping`, HTTP in `connectors.woocommerce_client`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from bridge.config import WooCommerceShop
+from connectors.base import (
+    AttachResult,
+    CheckLine,
+    ConnectorError,
+    FetchedOrder,
+    OrderPage,
+    PermanentConnectorError,
+    TransientConnectorError,
+    WebhookEvent,
+    WebhookRejected,
+)
+from connectors.woocommerce_client import WooClient
+from connectors.woocommerce_mapping import (
+    MappingError,
+    MappingOptions,
+    map_note,
+    map_order,
+    map_webhook,
+    missing_rate_ids,
+    order_date,
+    paid_verdict,
+    wcpdf_invoice_number,
+)
+
+log = structlog.get_logger()
+
+ORDER_TOPICS = ("order.created", "order.updated")
+META_NUMBER = "_quittance_invoice_number"
+META_URL = "_quittance_invoice_url"
+# First poll of a shop (no cursor yet): look back this far, not over the whole history
+# (historical orders are `quittance backfill`'s job, archive-only by default).
+FIRST_POLL_LOOKBACK = timedelta(days=1)
+_PING = re.compile(rb"^webhook_id=(\d+)$")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """`X-WC-Webhook-Signature`: base64 of the HMAC-SHA256 of the raw body."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def webhook_path(shop: str) -> str:
+    return f"/webhooks/woocommerce/{shop}"
+
+
+def _iso_gmt(when: datetime) -> str:
+    """`modified_after` wants a plain ISO date; with dates_are_gmt=true it is read as UTC."""
+    return when.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+class WooCommerceConnector:
+    platform = "woocommerce"
+
+    def __init__(self, config: WooCommerceShop, *, client: WooClient | None = None) -> None:
+        self.config = config
+        self.shop = config.name
+        self.client = client or WooClient(
+            config.name,
+            config.url,
+            config.consumer_key.get_secret_value(),
+            config.consumer_secret.get_secret_value(),
+            timeout=config.timeout_seconds,
+        )
+        self._rates: dict[int, Decimal] = {}  # /taxes/<id> answers, per process
+        self._wcpdf_warned = False
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        signature = (headers.get("x-wc-webhook-signature") or "").strip()
+        if not signature:
+            ping = _PING.match(body.strip())
+            if ping:  # the creation ping: form-encoded, unsigned, must get 200
+                return WebhookEvent(f"ping:{ping.group(1).decode()}", "ping", "", ping=True)
+            raise WebhookRejected(401, "missing X-WC-Webhook-Signature")
+        expected = sign(self.config.webhook_secret.get_secret_value(), body)
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+            raise WebhookRejected(401, "invalid X-WC-Webhook-Signature")
+        ping = _PING.match(body.strip())
+        if ping:
+            return WebhookEvent(f"ping:{ping.group(1).decode()}", "ping", "", ping=True)
+        topic = (headers.get("x-wc-webhook-topic") or "").strip()
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise WebhookRejected(400, f"malformed JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise WebhookRejected(400, "malformed body: expected a JSON object")
+        if topic and not topic.startswith(("order.", "action.")):
+            # Another resource's webhook pointed here: nothing to do, but never a failure
+            # (5 failures and WooCommerce disables the endpoint). Acknowledged, not stored.
+            return WebhookEvent(f"ignored:{topic}", topic, "", ping=True)
+        order_id = _order_id_of(topic, payload)
+        if order_id is None:
+            raise WebhookRejected(400, "malformed body: no numeric order `id`")
+        if topic == "order.deleted":
+            return WebhookEvent(f"ignored:{topic}:{order_id}", topic, "", ping=True)
+        digest = hashlib.sha256(body).hexdigest()
+        delivery = (headers.get("x-wc-webhook-delivery-id") or "").strip()
+        # WooCommerce's delivery id is a hash of (webhook id, current second): two different
+        # events in one second share it, so the body hash is part of the key.
+        key = f"{delivery}:{digest[:32]}" if delivery else digest
+        return WebhookEvent(key, topic or "order.updated", order_id)
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def _options(self) -> MappingOptions:
+        c = self.config
+        return MappingOptions(
+            shop=c.name,
+            vat_meta_keys=tuple(c.vat_meta_keys),
+            siren_meta_keys=tuple(c.siren_meta_keys),
+            locale_meta_keys=tuple(c.locale_meta_keys),
+            default_locale=c.default_locale,
+            paid_statuses=tuple(c.paid_statuses),
+            known_rates=dict(self._rates),
+        )
+
+    def _learn_rates(self, raw: Mapping[str, Any]) -> None:
+        """Old payloads carry no `rate_percent`: ask `/taxes/<id>` once per rate; when the key
+        may not read taxes (or the rate was deleted) the mapping derives it from the amounts."""
+        for rid in missing_rate_ids(raw) - set(self._rates):
+            try:
+                data = self.client.get(f"taxes/{rid}")
+                self._rates[rid] = Decimal(str(data["rate"]))
+            except (ConnectorError, KeyError, TypeError, ArithmeticError) as exc:
+                log.info(
+                    "tax rate not readable, deriving it", shop=self.shop, rate=rid, err=str(exc)
+                )
+
+    def map(self, raw: Mapping[str, Any]) -> FetchedOrder:
+        """Map one raw order (already fetched) and apply the paid rule."""
+        self._warn_wcpdf(raw)
+        verdict = paid_verdict(raw, self.config.paid_statuses)
+        try:
+            if missing_rate_ids(raw):
+                self._learn_rates(raw)
+            order = map_order(raw, self._options())
+        except MappingError as exc:
+            return FetchedOrder(None, False, f"cannot map order: {exc}", raw)
+        return FetchedOrder(order, verdict.paid, verdict.reason, raw)
+
+    def fetch_order(self, order_ref: str) -> FetchedOrder:
+        if not str(order_ref).isdigit():
+            raise PermanentConnectorError(
+                f"shop {self.shop}: {order_ref!r} is not a WooCommerce order id"
+            )
+        raw = self.client.get(f"orders/{order_ref}")
+        if not isinstance(raw, Mapping):
+            raise TransientConnectorError(f"shop {self.shop}: orders/{order_ref} is not an object")
+        return self.map(raw)
+
+    def iter_paid_pages(self, since: datetime | None) -> Iterator[OrderPage]:
+        if since is None:
+            since = datetime.now(UTC) - FIRST_POLL_LOOKBACK
+        params = {
+            "modified_after": _iso_gmt(since),
+            "dates_are_gmt": "true",
+            "orderby": "modified",
+            "order": "asc",
+        }
+        for resp in self.client.pages("orders", **params):
+            orders, errors, skipped = [], [], 0
+            cursor: datetime | None = None
+            for raw in resp.data or []:
+                if not isinstance(raw, Mapping):
+                    continue
+                modified = order_date(raw, "date_modified")
+                if modified is not None and (cursor is None or modified > cursor):
+                    cursor = modified
+                fetched = self.map(raw)
+                if fetched.order is None:
+                    skipped += 1
+                    errors.append(f"order {raw.get('id')}: {fetched.not_paid_reason}")
+                elif fetched.paid:
+                    orders.append(fetched.order)
+                else:
+                    skipped += 1
+            yield OrderPage(orders=orders, cursor=cursor, skipped=skipped, errors=errors)
+
+    # -- attach back ------------------------------------------------------------------------
+
+    def note_text(self, number: str, url: str) -> str:
+        text = f"Facture acquittée {number} émise par Quittance."
+        if url:
+            text += f" Télécharger : {url}"
+        return text
+
+    def attach_invoice(self, order_ref: str, number: str, url: str) -> AttachResult:
+        raw = self.client.get(f"orders/{order_ref}")
+        meta = {
+            m.get("key"): m.get("value")
+            for m in (raw.get("meta_data") or [])
+            if isinstance(m, Mapping)
+        }
+        if meta.get(META_NUMBER) == number:
+            return AttachResult(False, f"order {order_ref} already carries invoice {number}")
+        # A crash between the note and the meta must not add a second note on retry.
+        notes = [map_note(n) for n in self.client.get(f"orders/{order_ref}/notes", type="any")]
+        if not any(number in n.note and "Quittance" in n.note for n in notes):
+            self.client.post(
+                f"orders/{order_ref}/notes",
+                {"note": self.note_text(number, url), "customer_note": self.config.customer_note},
+            )
+        self.client.put(
+            f"orders/{order_ref}",
+            {"meta_data": [{"key": META_NUMBER, "value": number}, {"key": META_URL, "value": url}]},
+        )
+        return AttachResult(True, f"note and meta added to order {order_ref}")
+
+    # -- webhooks install / doctor ---------------------------------------------------------
+
+    def _delivery_url(self, target_url: str) -> str:
+        target = target_url.rstrip("/")
+        if target.endswith(webhook_path(self.shop)):
+            return target
+        return target + webhook_path(self.shop)
+
+    def _webhooks(self) -> list[Any]:
+        found = []
+        for resp in self.client.pages("webhooks"):
+            found.extend(map_webhook(w) for w in resp.data or [] if isinstance(w, Mapping))
+        return found
+
+    def install_webhooks(self, target_url: str) -> list[str]:
+        """Create (or update: secret, URL, reactivate) one webhook per order topic."""
+        url = self._delivery_url(target_url)
+        if not url.startswith("https://"):
+            log.warning("webhook URL is not https", shop=self.shop, url=url)
+        existing = self._webhooks()
+        secret = self.config.webhook_secret.get_secret_value()
+        done = []
+        for topic in ORDER_TOPICS:
+            body = {
+                "name": f"Quittance {topic} ({self.shop})",
+                "topic": topic,
+                "delivery_url": url,
+                "secret": secret,
+                "status": "active",
+            }
+            mine = [w for w in existing if w.topic == topic and w.delivery_url == url]
+            if mine:
+                hook = map_webhook(self.client.put(f"webhooks/{mine[0].id}", body))
+                was = mine[0].status
+                done.append(
+                    f"updated {topic} webhook #{hook.id} → {url} (was {was}, now {hook.status})"
+                )
+            else:
+                hook = map_webhook(self.client.post("webhooks", body))
+                done.append(f"created {topic} webhook #{hook.id} → {url}")
+        return done
+
+    def startup_warnings(self, sample: int = 20) -> list[str]:
+        """Problems worth a log line at start-up (today: a second invoice numbering series)."""
+        resp = self.client.request(
+            "GET", "orders", params={"per_page": sample, "orderby": "date", "order": "desc"}
+        )
+        for raw in resp.data or []:
+            number = wcpdf_invoice_number(raw) if isinstance(raw, Mapping) else ""
+            if number:
+                return [self._wcpdf_message(raw.get("id"), number)]
+        return []
+
+    def _wcpdf_message(self, order_id: Any, number: str) -> str:
+        return (
+            f"shop {self.shop}: the 'PDF Invoices & Packing Slips' plugin already numbers "
+            f"invoices (order {order_id} has invoice number {number}): two numbering series "
+            "for the same sales is a legal problem. Disable its invoice document (or its "
+            "automatic attachment) and keep Quittance's, or the reverse."
+        )
+
+    def _warn_wcpdf(self, raw: Mapping[str, Any]) -> None:
+        if self._wcpdf_warned:
+            return
+        number = wcpdf_invoice_number(raw)
+        if number:
+            self._wcpdf_warned = True
+            log.warning(
+                "two invoice numbering series", detail=self._wcpdf_message(raw.get("id"), number)
+            )
+
+    def check(self) -> list[CheckLine]:
+        lines: list[CheckLine] = []
+        auth = self.client.auth_mode
+        if auth != "basic":
+            lines.append(
+                CheckLine(
+                    "https",
+                    False,
+                    f"{self.config.url} is plain http: credentials go as OAuth 1.0a in the query "
+                    "string. Use the https:// URL of the shop (Basic auth over TLS).",
+                )
+            )
+        try:
+            resp = self.client.request("GET", "orders", params={"per_page": 1})
+            total = resp.total
+            lines.append(
+                CheckLine(
+                    "credentials",
+                    True,
+                    f"REST API key accepted by {self.config.url} ({auth}); "
+                    f"{total if total is not None else '?'} orders",
+                )
+            )
+        except ConnectorError as exc:
+            lines.append(CheckLine("credentials", False, str(exc)))
+            return lines
+        try:
+            hooks = self._webhooks()
+        except ConnectorError as exc:
+            lines.append(CheckLine("webhooks", False, f"cannot list webhooks: {exc}"))
+            hooks = None
+        if hooks is not None:
+            lines.extend(self._check_webhooks(hooks))
+        try:
+            for warning in self.startup_warnings():
+                lines.append(CheckLine("numbering", False, warning))
+        except ConnectorError as exc:  # pragma: no cover - same endpoint as credentials
+            lines.append(CheckLine("numbering", False, str(exc)))
+        return lines
+
+    def _check_webhooks(self, hooks: list[Any]) -> list[CheckLine]:
+        ours = [w for w in hooks if w.delivery_url.rstrip("/").endswith(webhook_path(self.shop))]
+        fix = f"`quittance webhooks install --shop {self.shop}`"
+        out = []
+        for topic in ORDER_TOPICS:
+            mine = [w for w in ours if w.topic == topic]
+            if not mine:
+                out.append(
+                    CheckLine(
+                        f"webhook {topic}", False, f"no {topic} webhook points at us: run {fix}"
+                    )
+                )
+                continue
+            for w in mine:
+                if w.status == "active":
+                    out.append(
+                        CheckLine(f"webhook {topic}", True, f"#{w.id} active → {w.delivery_url}")
+                    )
+                elif w.status == "disabled":
+                    out.append(
+                        CheckLine(
+                            f"webhook {topic}",
+                            False,
+                            f"#{w.id} is DISABLED: WooCommerce turns a webhook off after 5 failed "
+                            f"deliveries. Check that {w.delivery_url} is reachable from the shop "
+                            f"and answers 200, then run {fix} (it reactivates it) or set it "
+                            "Active in WooCommerce › Settings › Advanced › Webhooks. Polling "
+                            "kept invoicing meanwhile.",
+                        )
+                    )
+                else:
+                    out.append(
+                        CheckLine(f"webhook {topic}", False, f"#{w.id} is {w.status}: run {fix}")
+                    )
+        return out
+
+
+def _order_id_of(topic: str, payload: Mapping[str, Any]) -> str | None:
+    if topic.startswith("action."):
+        arg = payload.get("arg")
+        if isinstance(arg, Mapping):
+            arg = arg.get("id")
+        return str(arg) if isinstance(arg, int | str) and str(arg).isdigit() else None
+    value = payload.get("id")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | str) and str(value).isdigit():
+        return str(value)
+    return None

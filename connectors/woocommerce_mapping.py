@@ -1,0 +1,560 @@
+"""WooCommerce REST v3 order JSON → the normalised `Order`, and the "is it paid?" rule.
+
+Pure functions, no I/O: the connector fetches, this module translates. Written against every
+payload in `shared/fixtures/woocommerce/` (WooCommerce 3.0 docs, 5.9 and 8.0 webhook bodies).
+
+What WooCommerce gives, and what we take:
+
+- Amounts arrive as strings ("6.00", "0.9") or numbers (`price: 3`); both are read through
+  `dec()`, never through float arithmetic.
+- Line `subtotal`/`total` are EXCLUDING tax whatever `prices_include_tax` says (WooCommerce
+  stores line amounts excl. tax and formats them to the shop's decimals), so
+  `Line.subtotal = subtotal` and `Line.discount = subtotal - total` (coupons).
+- Per-line taxes come from the line's `taxes[]` (`{id, total, subtotal}`), whose `id` is the
+  `rate_id` of an entry of the order's `tax_lines`. The rate percent is `tax_lines[].rate_percent`
+  (WooCommerce ≥ 3.7). Older payloads have no percent: the connector then asks
+  `GET /taxes/<id>` once per rate (cached), and when that is not possible either we derive it
+  from the order itself — Σ tax / Σ base over every line taxed at that rate id, snapped to a
+  known VAT rate when within rounding error (see `derive_rate`). The per-line tax AMOUNTS are
+  always the platform's: we never recompute them.
+- Dates: only the `*_gmt` fields are trusted (naive strings in UTC). A payload without them
+  (very old WooCommerce) falls back to the local field read as UTC.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund, TaxLine
+
+ZERO = Decimal(0)
+PLATFORM = "woocommerce"
+
+# Cash on delivery: the money is only in hand once the parcel is delivered (status completed).
+COD_METHODS = frozenset({"cod"})
+# Meta key / REST field of the "PDF Invoices & Packing Slips" plugin (a second numbering series).
+WCPDF_META_KEYS = ("_wcpdf_invoice_number", "wpo_wcpdf_invoice_number")
+WCPDF_FIELDS = ("wpo_wcpdf_invoice_number", "wcpdf_invoice_number")
+
+# VAT rates a derived rate is snapped to: French ones are preferred (the shop is French),
+# then other EU standard/reduced rates.
+FRENCH_RATES = tuple(
+    Decimal(r) for r in ("20", "10", "5.5", "2.1", "0", "8.5", "13", "1.75", "1.05", "0.9")
+)
+OTHER_RATES = tuple(
+    Decimal(r)
+    for r in (
+        "21",
+        "19",
+        "7",
+        "22",
+        "23",
+        "24",
+        "25",
+        "27",
+        "9",
+        "6",
+        "12",
+        "15",
+        "16",
+        "17",
+        "18",
+        "3",
+        "4",
+        "5",
+        "8",
+        "13.5",
+        "14",
+        "4.8",
+        "7.5",
+    )
+)
+
+
+class MappingError(ValueError):
+    """The payload cannot be turned into an order (the message says which field and why)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Scalars
+
+
+def dec(value: Any, where: str = "amount") -> Decimal:
+    """A WooCommerce amount: "6.00", "0.9", 3, 8.6, "" or None (= 0)."""
+    if value is None or value == "":
+        return ZERO
+    if isinstance(value, bool):
+        raise MappingError(f"{where}: expected an amount, got {value!r}")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise MappingError(f"{where}: expected an amount, got {value!r}") from None
+    if not result.is_finite():
+        raise MappingError(f"{where}: expected an amount, got {value!r}")
+    return result
+
+
+def parse_gmt(value: Any) -> datetime | None:
+    """A WooCommerce `*_gmt` date ("2017-03-22T19:28:08", naive = UTC) → aware UTC datetime."""
+    if value in (None, "") or not isinstance(value, str):
+        return None
+    text = value.strip().replace(" ", "T")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise MappingError(
+            f"date: expected an ISO date such as 2026-11-27T10:00:00, got {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def order_date(raw: Mapping[str, Any], name: str) -> datetime | None:
+    """`date_paid` → `date_paid_gmt` (fallback: the local field, read as UTC)."""
+    found = parse_gmt(raw.get(f"{name}_gmt"))
+    if found is None and f"{name}_gmt" not in raw:
+        found = parse_gmt(raw.get(name))
+    return found
+
+
+def text(value: Any) -> str:
+    """Plain text from WooCommerce strings (names carry HTML entities such as &ndash;)."""
+    if value is None:
+        return ""
+    return html.unescape(str(value)).strip()
+
+
+def meta_value(raw: Mapping[str, Any], keys: Iterable[str]) -> str:
+    """The first non-empty scalar value among `keys` in the order's `meta_data`."""
+    meta = {}
+    for item in raw.get("meta_data") or []:
+        if isinstance(item, Mapping) and "key" in item:
+            value = item.get("value")
+            if isinstance(value, str | int | float) and str(value).strip():
+                meta.setdefault(str(item["key"]), str(value).strip())
+    for key in keys:
+        if key in meta:
+            return meta[key]
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Paid rule
+
+
+@dataclass(frozen=True)
+class PaidVerdict:
+    paid: bool
+    reason: str = ""
+    paid_at: datetime | None = None
+
+
+def paid_verdict(raw: Mapping[str, Any], paid_statuses: Sequence[str]) -> PaidVerdict:
+    """Paid = status in `paid_statuses` AND `date_paid_gmt` set; cash on delivery only once
+    `completed` (where WooCommerce may leave `date_paid` empty: then `date_completed_gmt` is the
+    day the cash was received). Bank transfer/cheque sit `on-hold` until the owner marks them."""
+    status = str(raw.get("status") or "").removeprefix("wc-")
+    method = str(raw.get("payment_method") or "")
+    paid_at = order_date(raw, "date_paid")
+    if status not in paid_statuses:
+        hint = ""
+        if status == "on-hold" and method in ("bacs", "cheque"):
+            hint = " (bank transfer/cheque waiting: mark it Processing once the money arrived)"
+        return PaidVerdict(False, f"status {status or '?'} is not a paid status{hint}")
+    if method in COD_METHODS:
+        if status != "completed":
+            return PaidVerdict(
+                False, f"cash on delivery in status {status}: paid only once completed"
+            )
+        paid_at = paid_at or order_date(raw, "date_completed")
+    if paid_at is None:
+        return PaidVerdict(False, f"status {status} but date_paid_gmt is empty: not paid yet")
+    return PaidVerdict(True, "", paid_at)
+
+
+def wcpdf_invoice_number(raw: Mapping[str, Any]) -> str:
+    """The number the PDF Invoices & Packing Slips plugin gave this order ("" = none)."""
+    for name in WCPDF_FIELDS:
+        value = raw.get(name)
+        if isinstance(value, str | int) and str(value).strip():
+            return str(value).strip()
+    return meta_value(raw, WCPDF_META_KEYS)
+
+
+# --------------------------------------------------------------------------------------------
+# Tax rates
+
+
+@dataclass
+class _RateAcc:
+    tax: Decimal = ZERO
+    base: Decimal = ZERO
+    lines: int = 0
+
+
+def derive_rate(tax: Decimal, base: Decimal, lines: int = 1) -> Decimal | None:
+    """The VAT percent that turned `base` into `tax` (summed over `lines` rounded lines).
+
+    Snapped to a known rate when it explains the amounts within the rounding error (half a
+    cent per line) — French rates first, then other EU rates; otherwise the raw ratio to 2
+    decimals (and `check_order` will say whether the line adds up). None when the base is
+    zero (nothing to learn from)."""
+    if base == 0:
+        return None
+    ratio = tax / base * 100
+    slack = Decimal("0.005") * max(lines, 1) + Decimal("0.000001")  # half a cent per line
+
+    def explains(rate: Decimal) -> bool:
+        return abs(base * rate / 100 - tax) <= slack
+
+    for family in (FRENCH_RATES, OTHER_RATES):
+        fits = [r for r in family if explains(r)]
+        if fits:
+            return min(fits, key=lambda r: abs(r - ratio))
+    return ratio.quantize(Decimal("0.01"))
+
+
+def _taxed_items(raw: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    for key in ("line_items", "shipping_lines", "fee_lines"):
+        for item in raw.get(key) or []:
+            if isinstance(item, Mapping):
+                yield item
+
+
+def rate_table(
+    raw: Mapping[str, Any], known: Mapping[int, Decimal] | None = None
+) -> tuple[dict[int, Decimal], dict[int, str]]:
+    """rate_id → percent and rate_id → label, for every rate the order's lines use.
+
+    Priority: `tax_lines[].rate_percent`, then `known` (from `GET /taxes/<id>`), then a rate
+    derived from the order's own amounts."""
+    percents: dict[int, Decimal] = {}
+    labels: dict[int, str] = {}
+    for tl in raw.get("tax_lines") or []:
+        if not isinstance(tl, Mapping) or tl.get("rate_id") in (None, ""):
+            continue
+        rid = int(tl["rate_id"])
+        labels[rid] = text(tl.get("label") or tl.get("rate_code"))
+        if tl.get("rate_percent") not in (None, ""):
+            percents[rid] = dec(tl["rate_percent"], f"tax_lines[{rid}].rate_percent")
+    for rid, pct in (known or {}).items():
+        percents.setdefault(int(rid), pct)
+    acc: dict[int, _RateAcc] = {}
+    for item in _taxed_items(raw):
+        for tax in item.get("taxes") or []:
+            if not isinstance(tax, Mapping) or tax.get("id") in (None, ""):
+                continue
+            rid = int(tax["id"])
+            if rid in percents or tax.get("total") in (None, ""):
+                continue
+            a = acc.setdefault(rid, _RateAcc())
+            a.tax += dec(tax.get("total"))
+            a.base += dec(item.get("total"))
+            a.lines += 1
+    for rid, a in acc.items():
+        derived = derive_rate(a.tax, a.base, a.lines)
+        if derived is None:
+            if a.tax == 0:
+                percents[rid] = ZERO
+                continue
+            raise MappingError(
+                f"tax rate {rid}: no rate_percent in tax_lines and no taxed base to derive it "
+                f"from (tax {a.tax} on a zero base)"
+            )
+        percents[rid] = derived
+    return percents, labels
+
+
+def missing_rate_ids(raw: Mapping[str, Any]) -> set[int]:
+    """Rate ids used by lines whose percent the payload does not state (ask /taxes/<id>)."""
+    stated = {
+        int(tl["rate_id"])
+        for tl in raw.get("tax_lines") or []
+        if isinstance(tl, Mapping)
+        and tl.get("rate_id") not in (None, "")
+        and tl.get("rate_percent") not in (None, "")
+    }
+    used = {
+        int(t["id"])
+        for item in _taxed_items(raw)
+        for t in item.get("taxes") or []
+        if isinstance(t, Mapping) and t.get("id") not in (None, "") and t.get("total") not in ("",)
+    }
+    return used - stated
+
+
+def _line_taxes(
+    item: Mapping[str, Any], percents: Mapping[int, Decimal], labels: Mapping[int, str], where: str
+) -> list[TaxLine]:
+    taxes: list[TaxLine] = []
+    for tax in item.get("taxes") or []:
+        if not isinstance(tax, Mapping) or tax.get("total") in (None, ""):
+            continue  # "" = this rate does not apply to the line (compound/zero setups)
+        rid = int(tax["id"])
+        amount = dec(tax.get("total"), f"{where}.taxes[{rid}].total")
+        if rid not in percents:
+            raise MappingError(f"{where}: tax rate id {rid} is not in the order's tax_lines")
+        taxes.append(TaxLine(rate=percents[rid], amount=amount, label=labels.get(rid, "")))
+    if not taxes:
+        # No per-rate split: an untaxed line, or a plugin that only fills total_tax.
+        total_tax = dec(item.get("total_tax"), f"{where}.total_tax")
+        if total_tax != 0:
+            rate = derive_rate(total_tax, dec(item.get("total"))) or ZERO
+            taxes.append(TaxLine(rate=rate, amount=total_tax))
+    return taxes
+
+
+# --------------------------------------------------------------------------------------------
+# Lines
+
+
+def _attributes(item: Mapping[str, Any]) -> dict[str, str]:
+    """Variation attributes and visible item meta (hidden keys start with "_")."""
+    attrs: dict[str, str] = {}
+    for meta in item.get("meta_data") or []:
+        if not isinstance(meta, Mapping):
+            continue
+        key = str(meta.get("key") or "")
+        if not key or key.startswith("_"):
+            continue
+        value = meta.get("display_value", meta.get("value"))
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            continue
+        label = meta.get("display_key") or key
+        if label == key and key.startswith("pa_"):
+            label = key[3:].replace("-", " ").replace("_", " ").capitalize()
+        attrs[text(label)] = re.sub(r"<[^>]+>", "", text(value))
+    return attrs
+
+
+def _product_line(
+    item: Mapping[str, Any], i: int, percents: Mapping[int, Decimal], labels: Mapping[int, str]
+) -> Line:
+    where = f"line_items[{i}]"
+    quantity = dec(item.get("quantity"), f"{where}.quantity")
+    subtotal = dec(item.get("subtotal"), f"{where}.subtotal")
+    total = dec(item.get("total"), f"{where}.total")
+    return Line(
+        kind=LineKind.product,
+        name=text(item.get("name")) or f"Article {item.get('product_id', '')}".strip(),
+        sku=text(item.get("sku")),
+        attributes=_attributes(item),
+        quantity=quantity,
+        subtotal=subtotal,
+        discount=subtotal - total,
+        taxes=_line_taxes(item, percents, labels, where),
+    )
+
+
+def _shipping_line(
+    item: Mapping[str, Any], i: int, percents: Mapping[int, Decimal], labels: Mapping[int, str]
+) -> Line:
+    where = f"shipping_lines[{i}]"
+    return Line(
+        kind=LineKind.shipping,
+        name=text(item.get("method_title")) or "Livraison",
+        subtotal=dec(item.get("total"), f"{where}.total"),
+        taxes=_line_taxes(item, percents, labels, where),
+    )
+
+
+def _fee_line(
+    item: Mapping[str, Any], i: int, percents: Mapping[int, Decimal], labels: Mapping[int, str]
+) -> Line:
+    where = f"fee_lines[{i}]"
+    return Line(
+        kind=LineKind.fee,
+        name=text(item.get("name")) or "Frais",
+        subtotal=dec(item.get("total"), f"{where}.total"),
+        taxes=_line_taxes(item, percents, labels, where),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Parties
+
+
+def _address(block: Any) -> Address:
+    if not isinstance(block, Mapping):
+        return Address(country="")
+    return Address(
+        line1=text(block.get("address_1")),
+        line2=text(block.get("address_2")),
+        postcode=text(block.get("postcode")),
+        city=text(block.get("city")),
+        state=text(block.get("state")),
+        country=text(block.get("country")),
+    )
+
+
+def _billing_field(raw: Mapping[str, Any], keys: Iterable[str]) -> str:
+    billing = raw.get("billing") if isinstance(raw.get("billing"), Mapping) else {}
+    for key in keys:
+        bare = key.lstrip("_").removeprefix("billing_")
+        value = billing.get(bare) if billing else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """The per-shop knobs of the mapping (from `WooCommerceShop`)."""
+
+    shop: str
+    vat_meta_keys: Sequence[str] = ("_billing_vat_number", "_vat_number", "vat_number")
+    siren_meta_keys: Sequence[str] = ("_billing_siren", "billing_siren", "siren")
+    locale_meta_keys: Sequence[str] = ("wpml_language", "_locale", "locale", "pll_language")
+    default_locale: str = ""
+    paid_statuses: Sequence[str] = ("processing", "completed")
+    known_rates: dict[int, Decimal] = field(default_factory=dict)
+
+
+def _customer(raw: Mapping[str, Any], opts: MappingOptions) -> Party:
+    billing = raw.get("billing") if isinstance(raw.get("billing"), Mapping) else {}
+    bill_addr = _address(billing)
+    ship_addr = _address(raw.get("shipping"))
+    shipping = None if ship_addr.is_empty() or ship_addr == bill_addr else ship_addr
+    vat = meta_value(raw, opts.vat_meta_keys) or _billing_field(raw, opts.vat_meta_keys)
+    siren = meta_value(raw, opts.siren_meta_keys) or _billing_field(raw, opts.siren_meta_keys)
+    return Party(
+        first_name=text(billing.get("first_name")),
+        last_name=text(billing.get("last_name")),
+        company=text(billing.get("company")),
+        email=text(billing.get("email")),
+        phone=text(billing.get("phone")),
+        vat_number=re.sub(r"[\s.\-]", "", vat).upper(),
+        siren=re.sub(r"\D", "", siren),
+        billing=bill_addr,
+        shipping=shipping,
+    )
+
+
+def _locale(raw: Mapping[str, Any], opts: MappingOptions) -> str:
+    value = meta_value(raw, opts.locale_meta_keys)
+    return value.replace("-", "_") if value else opts.default_locale
+
+
+# --------------------------------------------------------------------------------------------
+# The order
+
+
+def map_order(raw: Mapping[str, Any], opts: MappingOptions) -> Order:
+    """Translate one WooCommerce order. Raises `MappingError` naming the bad field.
+
+    `payment.paid_at` of an order that is not paid yet is its creation date (the model needs
+    one); such an order is never issued — `paid_verdict` says so and the pipeline obeys."""
+    if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
+        raise MappingError("not a WooCommerce order: no `id`")
+    try:
+        percents, labels = rate_table(raw, opts.known_rates)
+        lines: list[Line] = []
+        for i, item in enumerate(raw.get("line_items") or []):
+            lines.append(_product_line(item, i, percents, labels))
+        for i, item in enumerate(raw.get("shipping_lines") or []):
+            lines.append(_shipping_line(item, i, percents, labels))
+        for i, item in enumerate(raw.get("fee_lines") or []):
+            lines.append(_fee_line(item, i, percents, labels))
+        coupons = [
+            Coupon(code=text(c.get("code")), amount=dec(c.get("discount"), "coupon.discount"))
+            for c in raw.get("coupon_lines") or []
+            if isinstance(c, Mapping)
+        ]
+        refunds = [
+            Refund(amount=abs(dec(r.get("total"), "refunds.total")), reason=text(r.get("reason")))
+            for r in raw.get("refunds") or []
+            if isinstance(r, Mapping)
+        ]
+        created = order_date(raw, "date_created")
+        if created is None:
+            raise MappingError("date_created_gmt is missing")
+        verdict = paid_verdict(raw, opts.paid_statuses)
+        total = dec(raw.get("total"), "total")
+        number = text(raw.get("number")) or str(raw["id"])
+        return Order(
+            shop=opts.shop,
+            platform=PLATFORM,
+            order_id=str(raw["id"]),
+            reference=f"#{number}",
+            created_at=created,
+            currency=text(raw.get("currency")) or "EUR",
+            prices_include_tax=bool(raw.get("prices_include_tax")),
+            customer=_customer(raw, opts),
+            locale=_locale(raw, opts),
+            lines=lines,
+            coupons=coupons,
+            total=total,
+            total_tax=dec(raw.get("total_tax"), "total_tax"),
+            payment=Payment(
+                method=text(raw.get("payment_method")),
+                method_label=text(raw.get("payment_method_title")),
+                paid_at=verdict.paid_at or created,
+                transaction_ref=text(raw.get("transaction_id")),
+                amount=total,
+            ),
+            refunds=refunds,
+        )
+    except MappingError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:  # pydantic ValidationError is a ValueError
+        raise MappingError(f"order {raw.get('id')}: {exc}") from exc
+
+
+def map_refund(raw: Mapping[str, Any]) -> Refund:
+    """A `GET /orders/<id>/refunds` entry (`amount` positive) or an order's embedded
+    `refunds[]` entry (`total` negative) → a positive `Refund`."""
+    amount = raw.get("amount") if raw.get("amount") not in (None, "") else raw.get("total")
+    return Refund(
+        amount=abs(dec(amount, "refund.amount")),
+        reason=text(raw.get("reason")),
+        created_at=order_date(raw, "date_created"),
+    )
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    note: str
+    customer_note: bool
+    created_at: datetime | None
+
+
+def map_note(raw: Mapping[str, Any]) -> Note:
+    """An order note (`GET/POST /orders/<id>/notes`)."""
+    return Note(
+        id=int(raw.get("id") or 0),
+        note=text(raw.get("note")),
+        customer_note=bool(raw.get("customer_note")),
+        created_at=order_date(raw, "date_created"),
+    )
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    name: str
+    status: str  # active | paused | disabled
+    topic: str
+    delivery_url: str
+
+
+def map_webhook(raw: Mapping[str, Any]) -> Webhook:
+    """A webhook as `GET/POST /webhooks` return it."""
+    return Webhook(
+        id=int(raw.get("id") or 0),
+        name=text(raw.get("name")),
+        status=str(raw.get("status") or ""),
+        topic=str(raw.get("topic") or ""),
+        delivery_url=str(raw.get("delivery_url") or ""),
+    )
