@@ -23,8 +23,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Numbers are printed with the command that produced them; nothing is asserted.
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/pipeline.py --orders 1000 --db both
+	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf $(VENV) var

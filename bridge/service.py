@@ -82,6 +82,20 @@ def daily_digest(svc: Services) -> None:
         )
 
 
+def startup_warnings(svc: Services) -> None:
+    """Things the owner should know at start (e.g. a second invoice numbering on the shop).
+    Run in the scheduler, not before serving: they call the shops, which may be slow."""
+    for shop in svc.settings.shops:
+        if not shop.enabled:
+            continue
+        try:
+            connector = svc.connector(shop.name)
+            for warning in getattr(connector, "startup_warnings", lambda: [])():
+                log.warning("shop warning", shop=shop.name, warning=warning)
+        except Exception as exc:
+            log.warning("shop check failed at start", shop=shop.name, error=str(exc))
+
+
 def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True})
     for shop in svc.settings.shops:
@@ -98,6 +112,7 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
             next_run_time=_now(),
         )
     scheduler.add_job(daily_digest, "cron", hour=7, args=(svc,), id="digest")
+    scheduler.add_job(startup_warnings, args=(svc,), id="startup", next_run_time=_now())
     return scheduler
 
 
