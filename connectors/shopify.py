@@ -1,0 +1,588 @@
+"""Shopify connector: `orders/paid` webhooks, GraphQL Admin API polling, metafield attach-back.
+
+Client choice (see DESIGN.md, "The two platform client libraries"): `ShopifyAPI` is used for
+what it is good at — `shopify.Session` validates the shop domain and the API version and builds
+the Admin API base URL — but the request itself is POSTed by us through one `requests.Session`
+per connector, with the shop's timeout. We do NOT call `ShopifyResource.activate_session` /
+`shopify.GraphQL().execute`: the first stores credentials in process-global class attributes
+(two shops in two threads would swap tokens), the second is a bare `urllib` call with no timeout
+that prints HTTP errors to stdout. Nothing here touches ShopifyAPI's global state except the
+API version registry (below), which is append-only and idempotent.
+
+API version: ShopifyAPI 12.7 only knows versions up to 2024-10. `ApiVersion.coerce_to_version`
+would build a `Release` on the fly, but we register the configured version explicitly with
+`ApiVersion.define_version(Release(...))` (or `Unstable()`), so `Session` accepts it and the
+registry reflects what we use. Default: `ShopifyShop.api_version` = 2025-10.
+
+Throttling: Shopify's cost-based limit answers THROTTLED as HTTP 200 with
+`errors[].extensions.code == "THROTTLED"` and sometimes as HTTP 429. We read
+`extensions.cost` and wait exactly `(requestedQueryCost − currentlyAvailable) / restoreRate`
+seconds (429 without a cost: `Retry-After`), through tenacity; after a call that left the bucket
+too low for the same query again, the next call first waits for the bucket to refill.
+
+Errors: network, 5xx and throttling that outlasts the retries → `TransientConnectorError`
+(the job queue retries later); 401/403/ACCESS_DENIED → `PermanentConnectorError` naming the shop
+and the scope to grant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import shopify
+import structlog
+from shopify.api_version import ApiVersion, Release, Unstable
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from bridge.config import ShopifyShop
+from connectors.base import (
+    AttachResult,
+    CheckLine,
+    FetchedOrder,
+    OrderPage,
+    PermanentConnectorError,
+    TransientConnectorError,
+    WebhookEvent,
+    WebhookRejected,
+)
+from connectors.shopify_mapping import (
+    MappingError,
+    hmac_matches,
+    map_order,
+    order_gid,
+    paid_status,
+    parse_json_object,
+    parse_time,
+    scopes_in,
+    webhook_order_ref,
+)
+from connectors.shopify_queries import (
+    CHECK_QUERY,
+    INVOICE_METAFIELDS_QUERY,
+    LINE_ITEMS_QUERY,
+    METAFIELDS_SET,
+    ORDER_NOTE_UPDATE,
+    ORDER_QUERY,
+    ORDERS_QUERY,
+    WEBHOOK_CREATE_LEGACY,
+    WEBHOOK_CREATE_URI,
+    WEBHOOKS_QUERY_LEGACY,
+    WEBHOOKS_QUERY_URI,
+)
+
+log = structlog.get_logger()
+
+REQUIRED_SCOPES = ("read_orders", "write_orders")
+SCOPE_HELP = (
+    "the app needs the Admin API scopes read_orders and write_orders (write_orders for the "
+    "invoice metafields); customer names and emails need protected customer data access, and "
+    "orders older than 60 days need read_all_orders"
+)
+WEBHOOK_TOPICS = ("ORDERS_PAID",)  # REFUNDS_CREATE once credit notes exist
+METAFIELD_NAMESPACE = "quittance"
+MAX_WAIT_SECONDS = 60.0
+_VERSION_LOCK = threading.Lock()
+
+
+def api_version(name: str) -> ApiVersion:
+    """Register (once) and return the ShopifyAPI version object for `name` (2025-10…)."""
+    with _VERSION_LOCK:
+        if name not in ApiVersion.versions:
+            ApiVersion.define_version(Unstable() if name == "unstable" else Release(name))
+        return ApiVersion.versions[name]
+
+
+class _Retry(Exception):
+    """One attempt failed in a way worth retrying after `wait` seconds."""
+
+    def __init__(self, message: str, wait: float, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.wait = wait
+        self.throttled = throttled
+
+
+def throttle_wait(body: Mapping[str, Any] | None, fallback: float = 1.0) -> float:
+    """Seconds until the bucket holds enough points for the throttled query."""
+    cost = ((body or {}).get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    try:
+        requested = float(cost.get("requestedQueryCost") or 0)
+        available = float(status.get("currentlyAvailable") or 0)
+        rate = float(status.get("restoreRate") or 0)
+    except (TypeError, ValueError):
+        return fallback
+    if rate <= 0 or requested <= 0:
+        return fallback
+    return min(max(requested - available, 1.0) / rate, MAX_WAIT_SECONDS)
+
+
+class ShopifyGraphQL:
+    """POSTs GraphQL documents for ONE shop, with timeouts, throttling and retries."""
+
+    def __init__(
+        self,
+        config: ShopifyShop,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        attempts: int = 6,
+        backoff: float = 0.5,
+    ) -> None:
+        self.shop = config.name
+        self.timeout = config.timeout_seconds
+        self.version = api_version(config.api_version)
+        token = config.access_token.get_secret_value()
+        session = shopify.Session(config.domain, config.api_version, token)
+        if config.api_base_url:
+            base = self.version.api_path(config.api_base_url.rstrip("/"))
+        else:
+            base = session.site  # https://<name>.myshopify.com/admin/api/<version>
+        self.endpoint = base + "/graphql.json"
+        self.http = requests.Session()
+        self.http.headers.update(
+            {
+                "X-Shopify-Access-Token": token,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": "Quittance (facture acquittée)",
+            }
+        )
+        self.sleep = sleep
+        self.attempts = attempts
+        self.backoff = backoff
+        self.waits: deque[float] = deque(maxlen=100)  # recent throttle/backoff waits
+        self.last_cost: dict[str, Any] = {}
+        self._refill_wait = 0.0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def execute(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a successful response. Raises Transient/PermanentConnectorError."""
+        if self._refill_wait > 0:
+            self._pause(self._refill_wait)
+            self._refill_wait = 0.0
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            seconds = exc.wait if isinstance(exc, _Retry) else self.backoff
+            self.waits.append(seconds)
+            log.info("shopify retry", shop=self.shop, reason=str(exc), wait_seconds=seconds)
+            return seconds
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, query, dict(variables or {}))
+        except _Retry as exc:
+            what = "still throttled" if exc.throttled else "unreachable"
+            raise TransientConnectorError(
+                f"shop {self.shop}: Shopify {what} after {self.attempts} attempts: {exc}"
+            ) from None
+
+    def _pause(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.sleep(seconds)
+
+    def _attempt(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.http.post(
+                self.endpoint,
+                json={"query": query, "variables": variables},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise _Retry(f"{type(exc).__name__}: {exc}", self.backoff) from None
+        status = response.status_code
+        body: dict[str, Any] | None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if status == 429:
+            retry_after = response.headers.get("Retry-After")
+            fallback = 1.0
+            with contextlib.suppress(ValueError):
+                fallback = min(float(retry_after), MAX_WAIT_SECONDS) if retry_after else 1.0
+            raise _Retry("HTTP 429 throttled", throttle_wait(body, fallback), throttled=True)
+        if status in (401, 403):
+            raise PermanentConnectorError(
+                f"shop {self.shop}: Shopify refused the access token (HTTP {status}). "
+                f"Check [[shops]] access_token for {self.shop}; {SCOPE_HELP}."
+            )
+        if status == 404:
+            raise PermanentConnectorError(
+                f"shop {self.shop}: {self.endpoint} not found (HTTP 404): check the shop domain "
+                f"and api_version {self.version.name}"
+            )
+        if status >= 500 or body is None:
+            raise _Retry(f"HTTP {status}", self.backoff)
+        if status >= 400:
+            raise PermanentConnectorError(f"shop {self.shop}: HTTP {status}: {body}")
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        self.last_cost = cost
+        errors = body.get("errors") or []
+        codes = {str((e.get("extensions") or {}).get("code") or "") for e in errors}
+        if "THROTTLED" in codes:
+            raise _Retry("THROTTLED", throttle_wait(body), throttled=True)
+        if "ACCESS_DENIED" in codes:
+            message = "; ".join(str(e.get("message")) for e in errors)
+            scopes = sorted({s for e in errors for s in scopes_in(str(e.get("message", "")))})
+            missing = ", ".join(scopes) or "read_orders / write_orders"
+            raise PermanentConnectorError(
+                f"shop {self.shop}: access denied, grant the scope {missing} to the app "
+                f"({message}); {SCOPE_HELP}."
+            )
+        if "INTERNAL_SERVER_ERROR" in codes:
+            raise _Retry("INTERNAL_SERVER_ERROR", self.backoff)
+        if errors:
+            raise PermanentConnectorError(
+                f"shop {self.shop}: GraphQL errors: "
+                + "; ".join(str(e.get("message")) for e in errors)
+            )
+        self._plan_refill(cost)
+        return body.get("data") or {}
+
+    def _plan_refill(self, cost: Mapping[str, Any]) -> None:
+        """If the bucket cannot pay for this query again, wait for it before the next one."""
+        status = cost.get("throttleStatus") or {}
+        try:
+            requested = float(cost.get("requestedQueryCost") or 0)
+            available = float(status.get("currentlyAvailable") or 0)
+            rate = float(status.get("restoreRate") or 0)
+        except (TypeError, ValueError):
+            return
+        if rate > 0 and requested > available:
+            self._refill_wait = min((requested - available) / rate, MAX_WAIT_SECONDS)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ShopifyConnector:
+    """The `Connector` for one `[[shops]]` entry with `platform = "shopify"`."""
+
+    platform = "shopify"
+    page_size = 100  # orders per GraphQL page (Shopify allows up to 250)
+
+    def __init__(self, config: ShopifyShop, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.shop = config.name
+        self._client: ShopifyGraphQL | None = None
+        self._sleep = sleep
+        self._secrets = [config.client_secret.get_secret_value()]
+        if config.previous_client_secret is not None:
+            self._secrets.append(config.previous_client_secret.get_secret_value())
+
+    @property
+    def client(self) -> ShopifyGraphQL:
+        """Built on first use, so verifying a webhook never needs the network or the token."""
+        if self._client is None:
+            self._client = ShopifyGraphQL(self.config, sleep=self._sleep)
+        return self._client
+
+    # -- webhooks --------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """HMAC first (raw bytes, current or previous secret), then shop domain, then body."""
+        given = headers.get("x-shopify-hmac-sha256", "")
+        if not given:
+            raise WebhookRejected(401, "missing X-Shopify-Hmac-Sha256 header")
+        if not hmac_matches(self._secrets, body, given):
+            raise WebhookRejected(401, "bad X-Shopify-Hmac-Sha256 signature")
+        domain = headers.get("x-shopify-shop-domain", "").strip().lower()
+        if domain != self.config.domain.strip().lower():
+            raise WebhookRejected(
+                401,
+                f"X-Shopify-Shop-Domain {domain or '(missing)'} is not this shop's domain "
+                f"{self.config.domain}",
+            )
+        topic = headers.get("x-shopify-topic", "").strip()
+        key = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id") or ""
+        if not key.strip():
+            raise WebhookRejected(400, "missing X-Shopify-Event-Id and X-Shopify-Webhook-Id")
+        try:
+            payload = parse_json_object(body)
+            ref = webhook_order_ref(topic, payload)
+        except MappingError as exc:
+            raise WebhookRejected(400, f"malformed {topic or 'webhook'} body: {exc}") from None
+        if ref is None:  # a topic we do not act on: 200, nothing stored
+            return WebhookEvent(event_key=key.strip(), topic=topic, order_ref="", ping=True)
+        return WebhookEvent(event_key=key.strip(), topic=topic, order_ref=ref, ping=False)
+
+    # -- reading orders --------------------------------------------------------------------
+
+    def _map(self, node: Mapping[str, Any]) -> FetchedOrder:
+        paid, reason = paid_status(node)
+        try:
+            order = map_order(node, shop=self.shop, default_locale=self.config.default_locale)
+        except (MappingError, ValueError) as exc:
+            return FetchedOrder(None, False, f"cannot map the order: {exc}", raw=dict(node))
+        return FetchedOrder(order, paid, reason, raw=dict(node))
+
+    def fetch_order(self, order_ref: str) -> FetchedOrder:
+        """The order with its transactions, read through GraphQL (webhook bodies have none)."""
+        try:
+            gid = order_gid(order_ref)
+        except MappingError as exc:
+            raise PermanentConnectorError(f"shop {self.shop}: {exc}") from None
+        return self._map(self.read_order(gid))
+
+    def read_order(self, gid: str) -> dict[str, Any]:
+        """The raw GraphQL order node, every line item included (paged when > 30)."""
+        node = self.client.execute(ORDER_QUERY, {"id": gid}).get("order")
+        if not node:
+            raise PermanentConnectorError(
+                f"shop {self.shop}: order {gid} not found (deleted, or older than 60 days "
+                "without the read_all_orders scope)"
+            )
+        lines = node.get("lineItems") or {}
+        info = lines.get("pageInfo") or {}
+        while info.get("hasNextPage") and info.get("endCursor"):
+            more = self.client.execute(LINE_ITEMS_QUERY, {"id": gid, "after": info["endCursor"]})
+            page = ((more.get("order") or {}).get("lineItems")) or {}
+            lines = {
+                "edges": [*(lines.get("edges") or []), *(page.get("edges") or [])],
+                "pageInfo": page.get("pageInfo") or {},
+            }
+            info = lines["pageInfo"]
+        node["lineItems"] = lines
+        return node
+
+    def iter_paid_pages(self, since: datetime | None) -> Iterator[OrderPage]:
+        """Paid orders updated at/after `since`, oldest first, one `OrderPage` per GraphQL page.
+
+        The date is QUOTED in the search query: unquoted, Shopify drops the time part.
+        The durable cursor is the newest `updatedAt` of a page (the pipeline stores it with
+        the page, in one transaction); the GraphQL cursor only chains the pages of this run.
+        """
+        search = "financial_status:paid"
+        if since is not None:
+            search += f" updated_at:>='{_iso(since)}'"
+        after: str | None = None
+        while True:
+            data = self.client.execute(
+                ORDERS_QUERY, {"first": self.page_size, "after": after, "query": search}
+            )
+            connection = data.get("orders") or {}
+            orders, errors, skipped = [], [], 0
+            newest: datetime | None = None
+            for edge in connection.get("edges") or []:
+                summary = edge.get("node") or {}
+                try:
+                    updated = parse_time(summary.get("updatedAt"), "updatedAt")
+                    newest = updated if newest is None else max(newest, updated)
+                except MappingError:
+                    pass
+                if not paid_status(summary)[0]:
+                    skipped += 1
+                    continue
+                try:
+                    node = self.read_order(str(summary.get("id") or ""))
+                except PermanentConnectorError as exc:
+                    skipped += 1
+                    errors.append(str(exc))
+                    continue
+                fetched = self._map(node)
+                if fetched.order is None:
+                    skipped += 1
+                    errors.append(
+                        f"{node.get('name') or node.get('id')}: {fetched.not_paid_reason}"
+                    )
+                elif not fetched.paid:
+                    skipped += 1
+                else:
+                    orders.append(fetched.order)
+            yield OrderPage(orders=orders, cursor=newest, skipped=skipped, errors=errors)
+            info = connection.get("pageInfo") or {}
+            after = info.get("endCursor")
+            if not info.get("hasNextPage") or not after:
+                return
+
+    # -- attach-back -----------------------------------------------------------------------
+
+    def _invoice_fields(self, gid: str) -> dict[str, Any]:
+        order = self.client.execute(INVOICE_METAFIELDS_QUERY, {"id": gid}).get("order")
+        if not order:
+            raise PermanentConnectorError(f"shop {self.shop}: order {gid} not found")
+        return order
+
+    def attach_invoice(self, order_ref: str, number: str, url: str) -> AttachResult:
+        """Metafields quittance.invoice_number / invoice_url, never overwritten.
+
+        Written with `compareDigest: null` ("only if it does not exist yet"), after an
+        existence check: a retry finds its own number and stops; a different number already
+        there is refused loudly. The optional order-note line is a read-modify-write
+        (`orderUpdate` replaces the whole note) guarded by re-reading just before writing.
+        """
+        gid = order_gid(order_ref)
+        current = self._invoice_fields(gid)
+        existing = (current.get("number") or {}).get("value")
+        if existing and existing != number:
+            raise PermanentConnectorError(
+                f"shop {self.shop}: order {gid} already carries invoice {existing}; "
+                f"refusing to overwrite it with {number}"
+            )
+        attached = False
+        detail = "metafields already set"
+        if not existing:
+            inputs: list[dict[str, Any]] = [
+                {
+                    "ownerId": gid,
+                    "namespace": METAFIELD_NAMESPACE,
+                    "key": "invoice_number",
+                    "type": "single_line_text_field",
+                    "value": number,
+                    "compareDigest": None,
+                }
+            ]
+            if url:
+                inputs.append(
+                    {
+                        "ownerId": gid,
+                        "namespace": METAFIELD_NAMESPACE,
+                        "key": "invoice_url",
+                        "type": "url",
+                        "value": url,
+                        "compareDigest": (current.get("url") or {}).get("compareDigest"),
+                    }
+                )
+            result = self.client.execute(METAFIELDS_SET, {"metafields": inputs})
+            errors = (result.get("metafieldsSet") or {}).get("userErrors") or []
+            if errors:
+                again = (self._invoice_fields(gid).get("number") or {}).get("value")
+                if again != number:  # not our own concurrent retry: a person must look
+                    raise PermanentConnectorError(
+                        f"shop {self.shop}: metafieldsSet on {gid} failed: "
+                        + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+                    )
+            else:
+                attached = True
+                detail = "metafields set"
+        if self.config.order_note and self._append_note(gid, number, url):
+            attached = True
+            detail += ", note appended"
+        return AttachResult(attached=attached, detail=detail)
+
+    def _append_note(self, gid: str, number: str, url: str) -> bool:
+        marker = f"Facture {number}"
+        note = self._invoice_fields(gid).get("note") or ""  # fresh read right before writing
+        if marker in note:
+            return False
+        line = f"{marker} : {url}" if url else marker
+        new_note = f"{note.rstrip()}\n{line}" if note.strip() else line
+        result = self.client.execute(ORDER_NOTE_UPDATE, {"input": {"id": gid, "note": new_note}})
+        errors = (result.get("orderUpdate") or {}).get("userErrors") or []
+        if errors:
+            raise PermanentConnectorError(
+                f"shop {self.shop}: orderUpdate (note) on {gid} failed: "
+                + "; ".join(str(e.get("message")) for e in errors)
+            )
+        return True
+
+    # -- setup and doctor ------------------------------------------------------------------
+
+    def _uses_uri(self) -> bool:
+        return self.client.version.numeric_version >= 202510
+
+    def _subscriptions(self) -> list[dict[str, Any]]:
+        query = WEBHOOKS_QUERY_URI if self._uses_uri() else WEBHOOKS_QUERY_LEGACY
+        data = self.client.execute(query)
+        subs = []
+        for edge in (data.get("webhookSubscriptions") or {}).get("edges") or []:
+            node = edge.get("node") or {}
+            uri = node.get("uri") or (node.get("endpoint") or {}).get("callbackUrl") or ""
+            subs.append({"id": node.get("id"), "topic": node.get("topic"), "uri": uri})
+        return subs
+
+    def webhook_url(self, target_url: str) -> str:
+        """`target_url` is our public base URL or the full delivery URL."""
+        if "/webhooks/" in target_url:
+            return target_url
+        return f"{target_url.rstrip('/')}/webhooks/shopify/{self.shop}"
+
+    def install_webhooks(self, target_url: str) -> list[str]:
+        """Subscribe ORDERS_PAID to our endpoint (idempotent: an existing one is kept)."""
+        url = self.webhook_url(target_url)
+        existing = self._subscriptions()
+        done = []
+        for topic in WEBHOOK_TOPICS:
+            if any(s["topic"] == topic and s["uri"] == url for s in existing):
+                done.append(f"{topic} → {url} (already subscribed)")
+                continue
+            mutation = WEBHOOK_CREATE_URI if self._uses_uri() else WEBHOOK_CREATE_LEGACY
+            result = self.client.execute(mutation, {"topic": topic, "uri": url})
+            payload = result.get("webhookSubscriptionCreate") or {}
+            errors = payload.get("userErrors") or []
+            if errors:
+                raise PermanentConnectorError(
+                    f"shop {self.shop}: webhookSubscriptionCreate {topic} failed: "
+                    + "; ".join(str(e.get("message")) for e in errors)
+                )
+            sub_id = (payload.get("webhookSubscription") or {}).get("id", "")
+            done.append(f"{topic} → {url} (created {sub_id})")
+        return done
+
+    def check(self) -> list[CheckLine]:
+        """Doctor: token works, scopes granted, ORDERS_PAID subscribed."""
+        try:
+            data = self.client.execute(CHECK_QUERY)
+        except (PermanentConnectorError, TransientConnectorError) as exc:
+            return [CheckLine(f"{self.shop}: token", False, str(exc))]
+        shop = data.get("shop") or {}
+        lines = [
+            CheckLine(
+                f"{self.shop}: token",
+                True,
+                f"{shop.get('name')} ({shop.get('myshopifyDomain')}, "
+                f"currency {shop.get('currencyCode')}), API {self.client.version.name}",
+            )
+        ]
+        scopes = {
+            s.get("handle")
+            for s in ((data.get("currentAppInstallation") or {}).get("accessScopes") or [])
+        }
+        # write_X implies read_X on Shopify.
+        granted = scopes | {s.replace("write_", "read_") for s in scopes if s.startswith("write_")}
+        missing = [s for s in REQUIRED_SCOPES if s not in granted]
+        lines.append(
+            CheckLine(
+                f"{self.shop}: scopes",
+                not missing,
+                f"missing {', '.join(missing)}: {SCOPE_HELP}"
+                if missing
+                else "read_orders, write_orders granted"
+                + ("" if "read_all_orders" in granted else
+                   " (no read_all_orders: backfill cannot see orders older than 60 days)"),
+            )
+        )  # fmt: skip
+        try:
+            subs = self._subscriptions()
+        except (PermanentConnectorError, TransientConnectorError) as exc:
+            lines.append(CheckLine(f"{self.shop}: webhooks", False, str(exc)))
+            return lines
+        for topic in WEBHOOK_TOPICS:
+            uris = [s["uri"] for s in subs if s["topic"] == topic]
+            lines.append(
+                CheckLine(
+                    f"{self.shop}: webhook {topic}",
+                    bool(uris),
+                    ", ".join(uris)
+                    if uris
+                    else f"not subscribed: run `quittance webhooks install --shop {self.shop}` "
+                    "(polling still catches every paid order)",
+                )
+            )
+        return lines

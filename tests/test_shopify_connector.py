@@ -1,0 +1,231 @@
+"""Shopify connector against the sandbox: GraphQL client, throttling, errors, polling, attach."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bridge.config import ShopifyShop
+from connectors.base import Connector, PermanentConnectorError, TransientConnectorError
+from connectors.sandbox.shopify import DOMAIN, SECRET, TOKEN, Item, ShopifySandbox, build_order
+from connectors.shopify import ShopifyConnector, api_version
+
+
+@pytest.fixture
+def sandbox() -> Iterator[ShopifySandbox]:
+    with ShopifySandbox() as sb:
+        yield sb
+
+
+def make(sb: ShopifySandbox, **extra: object) -> tuple[ShopifyConnector, list[float]]:
+    slept: list[float] = []
+    data = {
+        "name": "theiere",
+        "platform": "shopify",
+        "domain": DOMAIN,
+        "access_token": TOKEN,
+        "client_secret": SECRET,
+        "api_base_url": sb.base_url,
+        "timeout_seconds": 5,
+        **extra,
+    }
+    return ShopifyConnector(ShopifyShop.model_validate(data), sleep=slept.append), slept
+
+
+def test_is_a_connector_and_uses_its_own_http_session(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox)
+    assert isinstance(conn, Connector)
+    assert conn.client.endpoint == f"{sandbox.base_url}/admin/api/2025-10/graphql.json"
+    real, _ = make(sandbox, api_base_url="")
+    assert real.client.endpoint == "https://la-theiere.myshopify.com/admin/api/2025-10/graphql.json"
+    import shopify
+
+    assert shopify.ShopifyResource.get_site() is None  # no process-global session activated
+    assert api_version("2025-10").name == "2025-10"
+
+
+def test_fetch_order_reads_transactions_through_graphql(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox)
+    fetched = conn.fetch_order("gid://shopify/Order/5001")
+    assert fetched.paid and fetched.order is not None
+    assert fetched.order.order_id == "5001" and fetched.order.reference == "#1001"
+    assert fetched.order.payment.method == "shopify_payments"
+    assert sandbox.calls == ["QuittanceOrder"]
+    sandbox.add_order(build_order(6000, "#6000", [Item("Tea", "10.00")], paid=False))
+    pending = conn.fetch_order("6000")
+    assert not pending.paid and "PENDING" in pending.not_paid_reason
+    with pytest.raises(PermanentConnectorError, match="not found"):
+        conn.fetch_order("gid://shopify/Order/404")
+
+
+def test_big_order_line_items_are_paged(sandbox: ShopifySandbox) -> None:
+    items = [Item(f"Tea {n}", "1.00", sku=f"T{n}") for n in range(7)]
+    sandbox.add_order(build_order(6100, "#6100", items))
+    sandbox.line_page = 3
+    fetched = make(sandbox)[0].fetch_order("6100")
+    assert sandbox.calls == ["QuittanceOrder", "QuittanceOrderLines", "QuittanceOrderLines"]
+    assert fetched.order is not None and fetched.paid
+    assert [ln.sku for ln in fetched.order.lines] == [f"T{n}" for n in range(7)]
+
+
+@pytest.mark.parametrize("mode", ["200", "429"])
+def test_throttled_then_success(sandbox: ShopifySandbox, mode: str) -> None:
+    conn, slept = make(sandbox)
+    sandbox.throttle_next(2, mode=mode)
+    fetched = conn.fetch_order("5002")
+    assert fetched.paid
+    assert sandbox.calls == ["QuittanceOrder"] * 3
+    # 200: (requested − available) / restoreRate; 429: Retry-After. Both = 0.02 s here.
+    assert slept == [pytest.approx(0.02), pytest.approx(0.02)]
+
+
+def test_throttled_for_too_long_is_transient(sandbox: ShopifySandbox) -> None:
+    conn, slept = make(sandbox)
+    sandbox.throttle_next(10)
+    with pytest.raises(TransientConnectorError, match=r"theiere.*still throttled"):
+        conn.fetch_order("5002")
+    assert len(slept) == conn.client.attempts - 1
+
+
+def test_low_bucket_waits_before_the_next_call(sandbox: ShopifySandbox) -> None:
+    conn, slept = make(sandbox)
+    conn.client._plan_refill(
+        {
+            "requestedQueryCost": 500,
+            "throttleStatus": {"currentlyAvailable": 300, "restoreRate": 100},
+        }
+    )
+    conn.fetch_order("5002")
+    assert slept == [pytest.approx(2.0)]
+
+
+def test_401_names_the_shop_and_the_scopes(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox, access_token="shpat_wrong")
+    with pytest.raises(PermanentConnectorError) as exc:
+        conn.fetch_order("5001")
+    message = str(exc.value)
+    assert "theiere" in message and "401" in message
+    assert "read_orders" in message and "write_orders" in message
+    assert "protected customer data" in message and "read_all_orders" in message
+
+
+def test_missing_scope_is_permanent_and_named() -> None:
+    with ShopifySandbox(scopes=()) as sb:
+        conn, _ = make(sb)
+        with pytest.raises(PermanentConnectorError, match=r"theiere.*read_orders"):
+            conn.fetch_order("5001")
+
+
+def test_network_down_is_transient() -> None:
+    sb = ShopifySandbox()
+    url = sb.base_url
+    sb._server.server_close()
+    conn, slept = make(sb, api_base_url=url, timeout_seconds=1)
+    with pytest.raises(TransientConnectorError, match="theiere"):
+        conn.fetch_order("5001")
+    assert len(slept) == conn.client.attempts - 1
+
+
+def test_polling_three_pages_with_cursors(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox)
+    conn.page_size = 2
+    base = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    for n in range(6):  # the 5 seeds are older; these 6 take updatedAt after `since`
+        node = build_order(7000 + n, f"#70{n}", [Item("Tea", "10.00")], created_at=base)
+        node["updatedAt"] = (base + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sandbox.add_order(node)
+    sandbox.add_order(build_order(7100, "#7100", [Item("Tea", "1")], paid=False, created_at=base))
+    pages = list(conn.iter_paid_pages(base))
+    assert [len(p.orders) for p in pages] == [2, 2, 2]
+    assert [p.cursor for p in pages] == [base + timedelta(minutes=m) for m in (1, 3, 5)]
+    assert [o.order_id for p in pages for o in p.orders] == [str(7000 + n) for n in range(6)]
+    assert sandbox.calls.count("QuittancePaidOrders") == 3
+    # Everything since the beginning: the seeds too, oldest first.
+    everything = [o.reference for p in conn.iter_paid_pages(None) for o in p.orders]
+    assert everything[:5] == ["#1001", "#1002", "#1003", "#1004", "#1005"] and len(everything) == 11
+
+
+def test_poll_query_quotes_the_date(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox)
+    late = datetime(2026, 11, 27, 9, 25, tzinfo=UTC)  # after #1001-#1003 were paid, same day
+    refs = [o.reference for p in conn.iter_paid_pages(late) for o in p.orders]
+    assert refs == ["#1004", "#1005"]  # unquoted, the sandbox (like Shopify) would return all 5
+
+
+def test_attach_is_idempotent_and_never_overwrites(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox)
+    first = conn.attach_invoice("5001", "FA-2026-000001", "https://q.example/i/FA.pdf?t=x")
+    assert first.attached
+    assert sandbox.metafield(5001, "invoice_number") == "FA-2026-000001"
+    assert sandbox.metafield(5001, "invoice_url") == "https://q.example/i/FA.pdf?t=x"
+    again = conn.attach_invoice("5001", "FA-2026-000001", "https://q.example/i/FA.pdf?t=x")
+    assert not again.attached and sandbox.metafield_writes == 2
+    with pytest.raises(PermanentConnectorError, match="already carries invoice FA-2026-000001"):
+        conn.attach_invoice("5001", "FA-2026-000099", "")
+    assert sandbox.note(5001) is None  # note is off by default
+
+
+def test_attach_race_compare_digest_null(sandbox: ShopifySandbox) -> None:
+    """Another worker wrote between our check and our write: compareDigest null refuses."""
+    conn, _ = make(sandbox)
+    original = sandbox._op_QuittanceInvoiceMetafields
+    calls = {"n": 0}
+
+    def stale_first_read(variables: dict, query: str) -> dict:
+        calls["n"] += 1
+        data = original(variables, query)
+        if calls["n"] == 1:
+            data["order"]["number"] = None
+        return data
+
+    sandbox.metafields["5002"] = {("quittance", "invoice_number"): "FA-2026-000002"}
+    sandbox._op_QuittanceInvoiceMetafields = stale_first_read  # type: ignore[method-assign]
+    result = conn.attach_invoice("5002", "FA-2026-000002", "")
+    assert not result.attached and sandbox.metafield_writes == 0
+
+
+def test_order_note_appended_once(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox, order_note=True)
+    sandbox.orders["5003"]["note"] = "Gift wrap please"
+    conn.attach_invoice("5003", "FA-2026-000003", "https://q.example/x.pdf")
+    conn.attach_invoice("5003", "FA-2026-000003", "https://q.example/x.pdf")
+    assert (
+        sandbox.note(5003) == "Gift wrap please\nFacture FA-2026-000003 : https://q.example/x.pdf"
+    )
+
+
+def test_install_webhooks_and_doctor(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox)
+    lines = {line.name: line for line in conn.check()}
+    assert (
+        lines["theiere: token"].ok and "la-theiere.myshopify.com" in lines["theiere: token"].detail
+    )
+    assert lines["theiere: scopes"].ok
+    assert not lines["theiere: webhook ORDERS_PAID"].ok
+    assert (
+        "quittance webhooks install --shop theiere" in lines["theiere: webhook ORDERS_PAID"].detail
+    )
+    done = conn.install_webhooks("https://q.example.fr")
+    assert done[0].startswith(
+        "ORDERS_PAID → https://q.example.fr/webhooks/shopify/theiere (created"
+    )
+    again = conn.install_webhooks("https://q.example.fr/webhooks/shopify/theiere")
+    assert again == [
+        "ORDERS_PAID → https://q.example.fr/webhooks/shopify/theiere (already subscribed)"
+    ]
+    assert len(sandbox.subscriptions) == 1
+    assert all(line.ok for line in conn.check())
+    legacy, _ = make(sandbox, api_version="2024-07")  # before `uri`: callbackUrl / endpoint
+    assert legacy.install_webhooks("https://q.example.fr")[0].endswith("(already subscribed)")
+
+
+def test_doctor_reports_bad_token_and_missing_scopes() -> None:
+    with ShopifySandbox(scopes=("read_orders",)) as sb:
+        conn, _ = make(sb)
+        scopes = {line.name: line for line in conn.check()}["theiere: scopes"]
+        assert not scopes.ok and "write_orders" in scopes.detail
+        bad, _ = make(sb, access_token="nope")
+        (token,) = bad.check()
+        assert not token.ok and "401" in token.detail
