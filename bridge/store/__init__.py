@@ -15,6 +15,7 @@ from bridge.store.records import (
     JobRecord,
     OrderRecord,
     PollStateRecord,
+    WebhookIn,
     WebhookRecord,
 )
 from bridge.store.store import Store
@@ -32,6 +33,7 @@ __all__ = [
     "PollStateRecord",
     "Store",
     "StoreError",
+    "WebhookIn",
     "WebhookRecord",
     "chain_hash",
     "chain_problems",

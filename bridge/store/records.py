@@ -106,3 +106,16 @@ class PollStateRecord:
     last_success_at: datetime | None
     last_error: str | None
     polls: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookIn:
+    """A verified event to store (see `Store.record_webhooks`)."""
+
+    shop: str
+    platform: str
+    event_key: str
+    topic: str
+    order_ref: str
+    headers: dict[str, str]
+    body: str

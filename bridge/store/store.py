@@ -30,6 +30,7 @@ from bridge.store.records import (
     JobRecord,
     OrderRecord,
     PollStateRecord,
+    WebhookIn,
     WebhookRecord,
 )
 
@@ -230,19 +231,35 @@ class Store:
         Returns the event id, or None for a duplicate delivery (same shop + event_key):
         nothing is stored or queued twice.
         """
+        [event_id] = self.record_webhooks(
+            [
+                WebhookIn(shop, platform, event_key, topic, order_ref, dict(headers), body),
+            ],
+            job_kind=job_kind,
+        )
+        return event_id
+
+    def record_webhooks(
+        self, events_: Sequence[WebhookIn], *, job_kind: str = "ingest"
+    ) -> list[int | None]:
+        """Several events in one transaction (group commit: one fsync for a burst)."""
+        out: list[int | None] = []
         with self._write() as conn:
             now = self._now()
-            event_id = inbox.record_webhook(
-                conn, shop=shop, platform=platform.strip().lower(), event_key=event_key,
-                topic=topic, order_ref=order_ref, headers=headers, body=body, now=now,
-            )  # fmt: skip
-            if event_id is None:
-                return None
-            jobs.enqueue(
-                conn, job_kind, {"event_id": event_id, "order_ref": order_ref},
-                dedupe_key=f"{job_kind}:{shop}:{event_key}", run_at=now, now=now, shop=shop,
-            )  # fmt: skip
-            return event_id
+            for ev in events_:
+                event_id = inbox.record_webhook(
+                    conn, shop=ev.shop, platform=ev.platform.strip().lower(),
+                    event_key=ev.event_key, topic=ev.topic, order_ref=ev.order_ref,
+                    headers=ev.headers, body=ev.body, now=now,
+                )  # fmt: skip
+                if event_id is not None:
+                    jobs.enqueue(
+                        conn, job_kind, {"event_id": event_id, "order_ref": ev.order_ref},
+                        dedupe_key=f"{job_kind}:{ev.shop}:{ev.event_key}", run_at=now, now=now,
+                        shop=ev.shop,
+                    )  # fmt: skip
+                out.append(event_id)
+        return out
 
     def get_webhook(self, event_id: int) -> WebhookRecord | None:
         with self._read() as conn:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from bridge.pipeline import Services
+from bridge.store import WebhookIn
 from bridge.web import metrics
+from bridge.web.inbox_writer import InboxWriter
 from bridge.web.links import token_is_valid
 from connectors.base import WebhookRejected
 
@@ -51,6 +52,8 @@ def create_app(
     )
     draining = draining or Draining()
     settings = services.settings
+    inbox = InboxWriter(services.store)
+    app.state.inbox = inbox
 
     @app.post(
         "/webhooks/{platform}/{shop}",
@@ -80,15 +83,16 @@ def create_app(
         if event.ping:
             metrics.WEBHOOKS.labels(platform=platform, outcome="ping").inc()
             return JSONResponse({"ok": True, "ping": True})
-        event_id = await run_in_threadpool(
-            services.store.record_webhook,
-            shop=shop,
-            platform=platform,
-            event_key=event.event_key,
-            topic=event.topic,
-            order_ref=event.order_ref,
-            headers=_kept_headers(headers),
-            body=body.decode("utf-8", "replace"),
+        event_id = await inbox.record(
+            WebhookIn(
+                shop=shop,
+                platform=platform,
+                event_key=event.event_key,
+                topic=event.topic,
+                order_ref=event.order_ref,
+                headers=_kept_headers(headers),
+                body=body.decode("utf-8", "replace"),
+            )
         )
         outcome = "stored" if event_id is not None else "duplicate"
         metrics.WEBHOOKS.labels(platform=platform, outcome=outcome).inc()
