@@ -374,6 +374,9 @@ def handle_attach(svc: Services, job: JobRecord) -> JobResult:
     return {"attached": result.attached, "detail": result.detail}
 
 
+FIRST_POLL_LOOKBACK = timedelta(days=1)
+
+
 @dataclass
 class PollReport:
     shop: str
@@ -401,6 +404,10 @@ def poll_shop(
         state = svc.store.poll_state(shop)
         if state is not None and state.cursor is not None:
             since = state.cursor - timedelta(seconds=config.poll_overlap_seconds)
+        else:
+            # A newly connected shop must not invoice (and email!) its whole history on the
+            # first poll: that is `quittance backfill`'s job, archive-only by default.
+            since = svc.store.clock() - FIRST_POLL_LOOKBACK
     report = PollReport(shop)
     for page in svc.connector(shop).iter_paid_pages(since):
         report.pages += 1
