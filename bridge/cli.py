@@ -467,6 +467,9 @@ def demo_command(
     workdir: Annotated[
         Path, typer.Option(help="Where the demo keeps its database, archive and outbox.")
     ] = Path("var/demo"),
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Leave the service and sandboxes up.")
+    ] = False,
 ) -> None:
     """Run the bridge end to end on the bundled sample orders (no network needed).
 
@@ -474,7 +477,7 @@ def demo_command(
     """
     from bridge.demo import run_demo
 
-    raise typer.Exit(run_demo(workdir, console))
+    raise typer.Exit(run_demo(workdir, console, keep_running=keep_running))
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

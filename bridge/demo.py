@@ -1,21 +1,33 @@
-"""`quittance demo`: the whole bridge on bundled sample orders, on a fresh local work folder.
+"""`quittance demo`: the whole bridge, live, on this machine, in about 30 seconds.
 
-The demo never touches the shop's real database: its numbering, archive and outbox live in
-their own folder (default `var/demo/`) that is wiped at each run, so demo invoices can never
-take numbers in a real series.
+It starts the WooCommerce and Shopify sandboxes (real HTTP servers speaking the platforms'
+APIs), a local SMTP server that files every email in `<workdir>/outbox/`, and `quittance run`
+against them with a generated config. The bundled sample orders (`bridge/samples/*.json`) go in
+first; then the sandboxes pay orders over ~20 s — card, PayPal, a bank transfer marked paid,
+a forged webhook, a duplicate delivery, webhooks lost and caught by polling — and the demo
+ends with what happened and the commands to explore further.
+
+The demo never touches a real database: everything lives in its own folder (default
+`var/demo/`, wiped at each run), so demo invoices can never take numbers in a real series.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import requests
 from rich.console import Console
 from rich.table import Table
 
 from bridge.config import load_settings
-from bridge.logs import configure_logging
 from bridge.model import Order
 
 if TYPE_CHECKING:
@@ -23,6 +35,7 @@ if TYPE_CHECKING:
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
+POLL_INTERVAL = 10
 
 
 def sample_orders() -> list[tuple[Path, Order]]:
@@ -32,13 +45,13 @@ def sample_orders() -> list[tuple[Path, Order]]:
     ]
 
 
-def write_demo_config(workdir: Path, smtp_port: int) -> Path:
+def write_demo_config(
+    workdir: Path, smtp_port: int, *, http_port: int = 0, woo: object = None, shopify: object = None
+) -> Path:
     """The demo's own config file, so every `quittance` command can be pointed at it."""
     workdir = workdir.resolve()
     path = workdir / "quittance.toml"
-    path.write_text(
-        DEMO_CONFIG.read_text(encoding="utf-8")
-        + f"""
+    text = DEMO_CONFIG.read_text(encoding="utf-8") + f"""
 [storage]
 database_url = "sqlite:///{workdir / "quittance.db"}"
 archive_dir = "{workdir / "archive"}"
@@ -52,95 +65,278 @@ from_name = "La Théière"
 reply_to = "bonjour@latheiere.example.fr"
 
 [logging]
-level = "WARNING"
-""",
-        encoding="utf-8",
-    )
+level = "INFO"
+format = "json"
+"""
+    if http_port:
+        text += f"""
+[server]
+host = "127.0.0.1"
+port = {http_port}
+public_url = "http://127.0.0.1:{http_port}"
+link_secret = "demo-link-secret-not-for-production"
+"""
+    if woo is not None:
+        text += f"""
+[[shops]]
+name = "woo"
+platform = "woocommerce"
+url = "{woo.url}"
+consumer_key = "{woo.consumer_key}"
+consumer_secret = "{woo.consumer_secret}"
+webhook_secret = "{woo.webhook_secret}"
+poll_interval_seconds = {POLL_INTERVAL}
+"""
+    if shopify is not None:
+        text += f"""
+[[shops]]
+name = "shopify"
+platform = "shopify"
+domain = "{shopify.domain}"
+access_token = "{shopify.token}"
+client_secret = "demo-shopify-secret"
+api_base_url = "{shopify.base_url}"
+poll_interval_seconds = {POLL_INTERVAL}
+"""
+    path.write_text(text, encoding="utf-8")
     return path
 
 
-def run_demo(workdir: Path, console: Console) -> int:
-    from bridge.devsmtp import CaptureSMTPServer
-    from bridge.pipeline import Services, submit_order, verify_archive
-    from bridge.worker import work
+def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> int:
+    from bridge.devsmtp import CaptureSMTPServer, free_port
+    from bridge.pipeline import Services, submit_order
+    from connectors.sandbox.shopify import ShopifySandbox
+    from connectors.sandbox.woocommerce import WooSandbox
 
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    outbox = workdir / "outbox"
-    configure_logging("WARNING", "console")
-    with CaptureSMTPServer(outbox) as smtp:
-        config_path = write_demo_config(workdir, smtp.port)
-        svc = Services.from_settings(load_settings(config_path, environ={}))
+    workdir = workdir.resolve()
+    say = _narrator(console)
+    woo = WooSandbox().start()  # seeded: card paid, bank transfer on hold, COD, PayPal paid
+    shopify = ShopifySandbox(seed=False).start()
+    _seed_shopify(shopify)
+    http_port = free_port()
+    with CaptureSMTPServer(workdir / "outbox") as smtp:
+        config = write_demo_config(
+            workdir, smtp.port, http_port=http_port, woo=woo, shopify=shopify
+        )
+        svc = Services.from_settings(load_settings(config, environ={}))
+        service: subprocess.Popen[bytes] | None = None
         try:
-            orders = [order for _path, order in sample_orders()]
-            for order in orders:
+            samples = [order for _path, order in sample_orders()]
+            for order in samples:
                 submit_order(svc, order)
-            console.print(
-                f"{len(orders)} sample orders submitted; worker running "
-                f"(SMTP capture on 127.0.0.1:{smtp.port})…"
+            say(f"{len(samples)} bundled sample orders queued (shop 'demo', bridge/samples/)")
+            service = _start_service(config, workdir / "service.log")
+            started = _wait_healthy(http_port, service)
+            say(
+                f"quittance run is up in {started:.1f} s on http://127.0.0.1:{http_port} "
+                f"(2 workers); its first poll catches orders paid while it was down"
             )
-            processed = work(svc, once=True)
-            table = _results_table(svc, orders, workdir)
-            checked, problems = verify_archive(svc.store, svc.archive)
-            counts = svc.store.job_counts()
+            _play_the_day(say, woo, shopify, http_port)
+            say(f"waiting for the next poll (every {POLL_INTERVAL} s) and the last emails…")
+            _wait_until_quiet(svc, expected_emails=12, smtp=smtp, timeout=60)
+            console.print()
+            console.print(_results_table(svc))
+            from bridge.ops import status_tables
+
+            for table in status_tables(svc):
+                console.print(table)
+            if keep_running:
+                say("still running (--keep-running): Ctrl-C to stop")
+                _wait_for_ctrl_c()
         finally:
+            if service is not None:
+                service.send_signal(signal.SIGTERM)
+                service.wait(35)
             svc.close()
-    console.print(table)
-    console.print(
-        f"{processed} jobs run: "
-        + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
-        + f". {len(smtp.received)} email(s) captured."
+            woo.stop()
+            shopify.stop()
+    _where_to_look(console, workdir, len(list((workdir / "outbox").glob("*.eml"))))
+    return 0
+
+
+def _narrator(console: Console) -> Callable[[str], None]:
+    start = time.monotonic()
+
+    def say(text: str) -> None:
+        console.print(f"[dim]{time.monotonic() - start:5.1f}s[/] {text}", highlight=False)
+
+    return say
+
+
+def _seed_shopify(shopify: object) -> None:
+    from connectors.sandbox.shopify import Item, Shipping, build_order
+
+    recent = datetime.now(UTC) - timedelta(minutes=45)
+    lea = {"firstName": "Léa", "lastName": "Dubois", "email": "lea@bureau.example.fr"}
+    emily = {"firstName": "Emily", "lastName": "Clarke", "email": "emily@example.ie"}
+    shopify.add_order(  # type: ignore[attr-defined]
+        build_order(
+            5001, "#S1001",
+            [Item("Thé vert Sencha", "12.90", 2, rate="5.5", variant="100 g", sku="TH-SEN-100"),
+             Item("Théière en fonte", "45.00", 1, rate="20", variant="Noir", sku="TP-FON-N",
+                  discount="4.50")],
+            shipping=Shipping("Colissimo", "6.90"), discount_code="BIENVENUE10",
+            created_at=recent,
+        )
+    )  # fmt: skip
+    shopify.add_order(  # type: ignore[attr-defined]
+        build_order(
+            5002, "#S1002",
+            [Item("Rooibos vanille", "8.50", 3, rate="5.5", variant="50 g", sku="RB-VAN-50")],
+            customer=lea, paid=False, created_at=recent,
+            address={"company": "Bureau Dubois SARL", "address1": "3 quai Saint-Antoine",
+                     "zip": "69002", "city": "Lyon", "countryCodeV2": "FR"},
+        )
+    )  # fmt: skip
+    shopify.add_order(  # type: ignore[attr-defined]
+        build_order(
+            5003, "#S1003",
+            [Item("Linen apron", "36.00", 2, rate="20", variant="natural", sku="APR-LIN-NAT")],
+            shipping=Shipping("International shipping", "18.00"), currency="USD", fx="0.86",
+            customer=emily, locale="en-IE", gateway="paypal", gateway_label="PayPal",
+            paid=False, created_at=recent,
+            address={"address1": "18 Merrion Square", "zip": "D02 VX29", "city": "Dublin",
+                     "countryCodeV2": "IE"},
+        )
+    )  # fmt: skip
+
+
+def _play_the_day(say: Callable[[str], None], woo: object, shopify: object, port: int) -> None:
+    from connectors.sandbox.woocommerce import Item, make_order
+
+    woo_url = f"http://127.0.0.1:{port}/webhooks/woocommerce/woo"
+    shop_url = f"http://127.0.0.1:{port}/webhooks/shopify/shopify"
+    time.sleep(2)
+    woo.set_status(1002, "processing", notify=False)  # type: ignore[attr-defined]
+    [r] = woo.deliver_webhook(woo_url, 1002)  # type: ignore[attr-defined]
+    say(f"WooCommerce: the owner marks bank transfer #1002 as received → webhook → {r.status}")
+    time.sleep(2.5)
+    woo.add_order(  # type: ignore[attr-defined]
+        make_order(
+            1005, items=[Item("Coffret dégustation", "32.50", 1, 2), Item("Tasse", "9.00", 2, 1)],
+            payment_method="stripe", payment_method_title="Carte bancaire",
+            transaction_id="ch_demo_1005",
+            billing={"first_name": "Hugo", "last_name": "Petit", "email": "hugo@example.fr",
+                     "address_1": "5 rue Sainte-Catherine", "postcode": "33000",
+                     "city": "Bordeaux", "country": "FR"},
+        ),
+        notify=False,
+    )  # fmt: skip
+    results = woo.deliver_webhook(woo_url, 1005, duplicate=2)  # type: ignore[attr-defined]
+    say(
+        "WooCommerce: new card order #1005 → the same webhook delivered twice → "
+        + ", ".join(str(x.status) for x in results) + " (one invoice, one email)"
     )
-    console.print(
-        f"Verified {checked} invoice(s): "
-        + ("[green]every PDF and chain link intact[/]" if not problems else "[red]problems![/]")
+    time.sleep(2.5)
+    [r] = woo.deliver_webhook(woo_url, 1005, secret="forged-secret")  # type: ignore[attr-defined]
+    say(f"someone replays #1005 with a wrong signature → {r.status}, nothing stored")
+    time.sleep(2.5)
+    shopify.mark_paid(5003)  # type: ignore[attr-defined]
+    statuses = shopify.deliver_webhook(  # type: ignore[attr-defined]
+        shop_url, 5003, secret="demo-shopify-secret", event_id="ev-5003", duplicate=2
     )
+    say(
+        "Shopify: #S1003 paid in USD by PayPal → orders/paid delivered twice (same event id) → "
+        + ", ".join(str(status) for status in statuses)
+    )
+    time.sleep(2.5)
+    woo.set_status(1003, "completed", notify=False)  # type: ignore[attr-defined]
+    say("WooCommerce: cash-on-delivery #1003 completed, but its webhook is lost")
+    time.sleep(2.5)
+    shopify.mark_paid(5002)  # type: ignore[attr-defined]
+    shopify.touch(5002)  # type: ignore[attr-defined]
+    say("Shopify: B2B order #S1002 paid, webhook lost too: polling is the safety net")
+
+
+def _start_service(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "run", "-c", str(config), "--workers", "2"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError("quittance run exited during start-up: see service.log")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return time.monotonic() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("quittance run did not answer /healthz in time: see service.log")
+
+
+def _wait_until_quiet(svc: Services, *, expected_emails: int, smtp: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = svc.store.job_counts()
+        busy = counts["pending"] + counts["running"]
+        if len(smtp.received) >= expected_emails and busy == 0:  # type: ignore[attr-defined]
+            return
+        time.sleep(0.5)
+
+
+def _wait_for_ctrl_c() -> None:
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+
+
+def _results_table(svc: Services) -> Table:
+    table = Table(title="What happened: one invoice per paid order, each delivered once")
+    for column in ("shop", "order", "customer", "total", "invoice", "email", "attached"):
+        table.add_column(column, overflow="fold")
+    steps: dict[tuple[str, str], dict[str, str]] = {}
+    for job in svc.store.list_jobs(states=("done", "skipped", "dead", "retry", "pending")):
+        if job.kind in ("email", "attach"):
+            label = "sent" if job.kind == "email" else "yes"
+            state = label if job.state == "done" else job.state
+            if job.state == "skipped":
+                state = "skipped: " + (job.last_error or "").split(":")[0]
+            steps.setdefault((job.shop or "", job.order_id or ""), {})[job.kind] = state
+    for invoice in svc.store.iter_invoices():
+        snap = invoice.snapshot
+        done = steps.get((invoice.shop, invoice.order_id), {})
+        table.add_row(
+            invoice.shop, snap.order.reference, snap.buyer.company or snap.buyer.name,
+            f"{snap.totals.total_incl} {snap.currency}", invoice.number,
+            done.get("email", "—"), done.get("attach", "—"),
+        )  # fmt: skip
+    for order in svc.store.list_quarantined():
+        table.add_row(
+            order.shop, order.order_id, "", "", "[red]quarantined[/]", order.reason or "", ""
+        )
+    return table
+
+
+def _where_to_look(console: Console, workdir: Path, emails: int) -> None:
     cfg = workdir / "quittance.toml"
+    year = datetime.now(UTC).year
     console.print(
-        "\nWhere to look:\n"
+        f"\nWhere to look:\n"
         f"  PDFs      {workdir / 'archive' / 'by-number'}/\n"
-        f"  emails    {outbox}/*.eml (open them in a mail client)\n"
+        f"  emails    {workdir / 'outbox'}/*.eml ({emails} captured; open them in a mail client)\n"
         f"  database  {workdir / 'quittance.db'} (SQLite)\n"
+        f"  service   {workdir / 'service.log'} (JSON log lines)\n"
         "Explore further:\n"
+        f"  .venv/bin/quittance status -c {cfg}\n"
         f"  .venv/bin/quittance failures -c {cfg}\n"
         f"  .venv/bin/quittance verify -c {cfg}\n"
-        f"  .venv/bin/quittance render FA-{_year(svc)}-000001 --out /tmp/copy.pdf -c {cfg}\n"
-        f"  .venv/bin/quittance check-invoice FA-{_year(svc)}-000001 -c {cfg}\n"
-        "  your own shop: cp config.example.toml quittance.toml, then see README.md"
+        f"  .venv/bin/quittance check-invoice FA-{year}-000001 -c {cfg}\n"
+        f"  .venv/bin/quittance render FA-{year}-000001 --out /tmp/copy.pdf -c {cfg}\n"
+        f"  .venv/bin/quittance preview --out var/preview\n"
+        "  your own shop: cp config.example.toml quittance.toml, then see README.md",
+        highlight=False,
     )
-    return 1 if problems else 0
 
 
-def _year(svc: Services) -> int:
-    return svc.store.clock().year
-
-
-def _results_table(svc: Services, orders: list[Order], workdir: Path) -> Table:
-    table = Table(title="Quittance demo — sample orders through the durable pipeline")
-    for column in ("order", "customer", "total", "invoice", "PDF", "email"):
-        table.add_column(column, overflow="fold")
-    email_jobs = {
-        (job.shop, job.order_id): job
-        for job in svc.store.list_jobs(states=("done", "skipped", "dead", "retry"))
-        if job.kind == "email"
-    }
-    for order in orders:
-        total = f"{order.total} {order.currency}"
-        who = order.customer.display_name
-        record = svc.store.get_order(order.shop, order.order_id)
-        invoice = svc.store.get_invoice_for_order(order.shop, order.order_id)
-        if invoice is None:
-            reason = record.reason if record and record.reason else "not issued"
-            table.add_row(order.display_reference, who, total, "[red]quarantined[/]", "—", reason)
-            continue
-        pdf = svc.archive.alias_for(invoice.number)
-        job = email_jobs.get((order.shop, order.order_id))
-        if job is None:
-            email = "pending"
-        elif job.state == "done":
-            email = "[green]sent[/]"
-        else:
-            email = f"[yellow]{job.state}[/]: {(job.last_error or '').split(':')[0]}"
-        table.add_row(order.display_reference, who, total, invoice.number, pdf.name, email)
-    return table
