@@ -58,7 +58,7 @@ def order_gid(ref: str | int) -> str:
     text = str(ref).strip()
     if text.startswith(GID_ORDER):
         return text
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # isdigit() alone accepts "²" and "١٢٣"
         return GID_ORDER + text
     raise MappingError(f"not a Shopify order id: {text!r}")
 
@@ -651,7 +651,7 @@ def refund_from_rest(payload: Mapping[str, Any]) -> Refund:
 def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[…" a few KB deep
         raise MappingError(f"body is not JSON ({exc})") from None
     if not isinstance(payload, dict):
         raise MappingError("body is not a JSON object")

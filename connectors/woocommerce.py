@@ -109,7 +109,7 @@ class WooCommerceConnector:
         topic = (headers.get("x-wc-webhook-topic") or "").strip()
         try:
             payload = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[…" a few KB deep
             raise WebhookRejected(400, f"malformed JSON: {exc}") from None
         if not isinstance(payload, dict):
             raise WebhookRejected(400, "malformed body: expected a JSON object")
@@ -388,10 +388,15 @@ def _order_id_of(topic: str, payload: Mapping[str, Any]) -> str | None:
         arg = payload.get("arg")
         if isinstance(arg, Mapping):
             arg = arg.get("id")
-        return str(arg) if isinstance(arg, int | str) and str(arg).isdigit() else None
+        return str(arg) if isinstance(arg, int | str) and _ascii_digits(str(arg)) else None
     value = payload.get("id")
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | str) and str(value).isdigit():
+    if isinstance(value, int | str) and _ascii_digits(str(value)):
         return str(value)
     return None
+
+
+def _ascii_digits(text: str) -> bool:
+    """str.isdigit() alone accepts "²" or "١٢٣", which no order id can be."""
+    return text.isascii() and text.isdigit()

@@ -21,4 +21,7 @@ def signed_invoice_url(server: Any, number: str) -> str:
 
 
 def token_is_valid(secret: str, number: str, token: str) -> bool:
-    return hmac.compare_digest(invoice_token(secret, number), token)
+    # bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500)
+    return hmac.compare_digest(
+        invoice_token(secret, number).encode(), token.encode("utf-8", "replace")
+    )

@@ -1,0 +1,528 @@
+"""`quittance run` as real subprocesses against BOTH platform sandboxes.
+
+1. One service (SQLite, 2 workers), one WooCommerce and one Shopify shop: signed webhooks become
+   one email per paid order and the note / metafield on the order; a lost webhook is caught by
+   the next scheduled poll; health, readiness and metrics answer.
+2. Two services on one PostgreSQL (same config, another port), many paid orders arriving by
+   webhook (some delivered to both services) and by polling: one invoice each, gapless numbers,
+   one email each, both services did work, each shop polled once per interval (not twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from bridge.config import load_settings
+from bridge.demo import DEMO_CONFIG
+from bridge.devsmtp import CaptureSMTPServer, free_port
+from bridge.pipeline import Services
+from connectors.sandbox import shopify as shopify_sb
+from connectors.sandbox.shopify import ShopifySandbox, build_order
+from connectors.sandbox.woocommerce import Item, WooSandbox, make_order
+
+pytestmark = pytest.mark.slow
+
+WOO, SHOPIFY = "theiere-woo", "theiere-shopify"
+KEY, SECRET, HOOK_SECRET = "ck_run_123", "cs_run_456", "whsec-run-789"
+INTERVAL = 10  # the smallest poll interval the configuration accepts
+
+
+def write_config(
+    path: Path,
+    *,
+    database_url: str,
+    archive_dir: Path,
+    smtp_port: int,
+    http_port: int,
+    woo_url: str,
+    shopify_url: str,
+) -> Path:
+    path.write_text(
+        DEMO_CONFIG.read_text(encoding="utf-8")
+        + f"""
+[storage]
+database_url = "{database_url}"
+archive_dir = "{archive_dir}"
+
+[email]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from_address = "bonjour@latheiere.example.fr"
+
+[server]
+host = "127.0.0.1"
+port = {http_port}
+public_url = "https://factures.latheiere.example.fr"
+link_secret = "link-secret-for-the-run-tests-0123456789"
+
+[jobs]
+lease_seconds = 30
+backoff_initial_seconds = 1
+backoff_max_seconds = 2
+
+[logging]
+format = "json"
+
+[[shops]]
+name = "{WOO}"
+platform = "woocommerce"
+url = "{woo_url}"
+consumer_key = "{KEY}"
+consumer_secret = "{SECRET}"
+webhook_secret = "{HOOK_SECRET}"
+timeout_seconds = 5
+poll_interval_seconds = {INTERVAL}
+poll_overlap_seconds = 120
+
+[[shops]]
+name = "{SHOPIFY}"
+platform = "shopify"
+domain = "{shopify_sb.DOMAIN}"
+access_token = "{shopify_sb.TOKEN}"
+client_secret = "{shopify_sb.SECRET}"
+api_base_url = "{shopify_url}"
+timeout_seconds = 5
+poll_interval_seconds = {INTERVAL}
+poll_overlap_seconds = 120
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def woo_order(n: int, *, paid: bool = True) -> dict:
+    now = datetime.now(UTC)
+    return make_order(
+        n,
+        items=[Item("Thé vert Sencha", "12.00", 2, rate_id=2), Item("Tasse", "9.00", 1)],
+        shipping=("Colissimo", "5.00", 1),
+        status="processing" if paid else "pending",
+        paid=paid,
+        created=now - timedelta(minutes=1),
+        paid_at=now if paid else None,
+        billing={
+            "first_name": "Client",
+            "last_name": f"Woo{n}",
+            "email": f"woo{n}@example.fr",
+            "address_1": "1 rue Neuve",
+            "postcode": "69001",
+            "city": "Lyon",
+            "country": "FR",
+        },
+    )
+
+
+def shopify_order(n: int, *, paid: bool = True) -> dict:
+    return build_order(
+        n,
+        f"#S{n}",
+        [shopify_sb.Item("Rooibos vanille", "8.50", 3, rate="5.5")],
+        shipping=shopify_sb.Shipping("Colissimo", "6.90"),
+        customer={"firstName": "Client", "lastName": f"Shop{n}", "email": f"shop{n}@example.fr"},
+        # paid one minute after creation: keep that in the past
+        created_at=datetime.now(UTC) - timedelta(minutes=2),
+        paid=paid,
+    )
+
+
+def start_service(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "bridge.cli", "run", "-c", str(config), "--workers", "2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert proc.poll() is None, "service exited during start-up"
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return time.monotonic() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("service did not answer /healthz")
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float, step: float = 0.25) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return time.monotonic() - started
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=35)
+    except subprocess.TimeoutExpired:  # pragma: no cover - only when the test already failed
+        proc.kill()
+        proc.wait(5)
+        raise
+
+
+def log_lines(log: Path) -> list[dict]:
+    out = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+    return out
+
+
+def invoices_by_order(svc: Services) -> dict[tuple[str, str], object]:
+    return {(i.shop, i.order_id): i for i in svc.store.iter_invoices()}
+
+
+def test_run_serves_webhooks_polls_lost_ones_and_reports_health(tmp_path: Path) -> None:
+    http_port = free_port()
+    log = tmp_path / "service.log"
+    with (
+        WooSandbox(
+            consumer_key=KEY, consumer_secret=SECRET, webhook_secret=HOOK_SECRET, seed=False
+        ) as wc,
+        ShopifySandbox(seed=False) as sb,
+        CaptureSMTPServer() as smtp,
+    ):
+        config = write_config(
+            tmp_path / "quittance.toml",
+            database_url=f"sqlite:///{tmp_path / 'q.db'}",
+            archive_dir=tmp_path / "archive",
+            smtp_port=smtp.port,
+            http_port=http_port,
+            woo_url=wc.url,
+            shopify_url=sb.base_url,
+        )
+        svc = Services.from_settings(load_settings(config, environ={}))
+        proc = start_service(config, log)
+        try:
+            wait_healthy(http_port, proc)
+            base = f"http://127.0.0.1:{http_port}"
+            ready = requests.get(f"{base}/readyz", timeout=5)
+            assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+            # the first tick polls each shop at start: wait for it, so the rest is webhooks
+            def first_polls_done() -> bool:
+                states = [svc.store.poll_state(s) for s in (WOO, SHOPIFY)]
+                return all(s is not None and s.polls >= 1 for s in states)
+
+            wait_for("the first poll of both shops", first_polls_done, 20)
+
+            # paid orders, each announced by a signed webhook
+            for n in (101, 102):
+                wc.add_order(woo_order(n), notify=False)
+                assert [
+                    r.status for r in wc.deliver_webhook(f"{base}/webhooks/woocommerce/{WOO}", n)
+                ] == [200]
+            for n in (7001, 7002):
+                sb.add_order(shopify_order(n))
+                assert sb.deliver_webhook(f"{base}/webhooks/shopify/{SHOPIFY}", n) == [200]
+            # a signed-but-duplicate retry of the same Shopify event changes nothing
+            assert sb.deliver_webhook(
+                f"{base}/webhooks/shopify/{SHOPIFY}", 7001, event_id="evt-7001", duplicate=2
+            ) == [200, 200]
+
+            # and two orders that become paid while the webhook is lost
+            wc.add_order(woo_order(103, paid=False), notify=False)
+            sb.add_order(shopify_order(7003, paid=False))
+
+            wait_for("4 emails", lambda: len(smtp.received) >= 4, 30)
+            # lost webhooks: the owner marks them paid, nothing is delivered
+            wc.set_status(103, "processing")
+            wc.flush_webhooks(lose=True)
+            sb.mark_paid(7003)
+            caught = wait_for(
+                "the lost orders to be invoiced by polling",
+                lambda: {(WOO, "103"), (SHOPIFY, "7003")} <= set(invoices_by_order(svc)),
+                INTERVAL + 20,
+            )
+            # caught by the next tick: within one interval (plus the issue job's run time)
+            assert caught <= INTERVAL + 8, f"lost orders took {caught:.1f} s to be invoiced"
+            wait_for("6 emails", lambda: len(smtp.received) >= 6, 30)
+
+            def attached() -> bool:
+                invs = invoices_by_order(svc)
+                notes_ok = all(len(wc.our_notes(n)) == 1 for n in (101, 102, 103))
+                mf_ok = all(
+                    sb.metafield(n, "invoice_number") == invs[(SHOPIFY, str(n))].number
+                    for n in (7001, 7002, 7003)
+                )
+                return notes_ok and mf_ok
+
+            wait_for("notes and metafields on the orders", attached, 30)
+            time.sleep(1.0)  # anything extra (a duplicate email, a second note) would show now
+
+            invs = invoices_by_order(svc)
+            assert len(invs) == 6
+            assert sorted(i.sequence for i in invs.values()) == list(range(1, 7))
+            for n in (101, 102, 103):
+                (note,) = wc.our_notes(n)
+                assert invs[(WOO, str(n))].number in note["note"]
+                assert note["customer_note"] is False
+            for n in (7001, 7002, 7003):
+                url = sb.metafield(n, "invoice_url")
+                assert url and url.startswith("https://factures.latheiere.example.fr/invoices/")
+            recipients = sorted(r.rcpt_tos[0] for r in smtp.received)
+            expected = [f"shop{n}@example.fr" for n in (7001, 7002, 7003)] + [
+                f"woo{n}@example.fr" for n in (101, 102, 103)
+            ]
+            assert recipients == sorted(expected)
+            assert all(len(r.rcpt_tos) == 1 for r in smtp.received)
+            assert wc.refund_posts == 0
+            counts = svc.store.job_counts()
+            assert counts["dead"] == 0 and counts["retry"] == 0, counts
+            # the lost ones never came in as webhooks: 4 stored webhook events (+1 duplicate)
+            assert (
+                sum(svc.store.webhook_counts_since(datetime(2000, 1, 1, tzinfo=UTC)).values()) == 5
+            )
+
+            assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+            ready = requests.get(f"{base}/readyz", timeout=5)
+            assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+            metrics = requests.get(f"{base}/metrics", timeout=5)
+            assert metrics.status_code == 200
+            assert "quittance_webhooks_total" in metrics.text
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(metrics.text)
+                for s in family.samples
+            }
+            stored = {
+                dict(labels)["platform"]: value
+                for (name, labels), value in samples.items()
+                if name == "quittance_webhooks_total" and dict(labels)["outcome"] == "stored"
+            }
+            assert stored == {"woocommerce": 2.0, "shopify": 3.0}, samples
+            assert samples[("quittance_jobs", (("state", "dead"),))] == 0
+            assert samples[("quittance_jobs", (("state", "done"),))] == counts["done"]
+            assert 'quittance_jobs{state="done"}' in metrics.text
+        finally:
+            code = stop(proc)
+            svc.close()
+        assert code == 0
+    lines = log_lines(log)
+    assert any(x.get("event") == "poll done" and x.get("shop") == WOO for x in lines)
+    assert any(x.get("event") == "poll done" and x.get("shop") == SHOPIFY for x in lines)
+    assert not [x for x in lines if x.get("level") in ("error", "critical")], lines
+
+
+def child_pids(pid: int) -> set[int]:
+    """The worker processes a service spawned (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.update(int(x) for x in text)
+    return found
+
+
+def watch_polls(wc: WooSandbox, sb: ShopifySandbox, starts: dict[str, list[float]]) -> None:
+    """Record when each poll begins: its first page request to the shop."""
+    list_orders, paid_orders = wc._list_orders, sb._op_QuittancePaidOrders
+
+    def woo_list(query):  # type: ignore[no-untyped-def]
+        if query.get("page", "1") == "1" and "modified_after" in query:
+            starts[WOO].append(time.monotonic())
+        return list_orders(query)
+
+    def shopify_list(variables, query):  # type: ignore[no-untyped-def]
+        if not variables.get("after"):
+            starts[SHOPIFY].append(time.monotonic())
+        return paid_orders(variables, query)
+
+    wc._list_orders = woo_list  # type: ignore[method-assign]
+    sb._op_QuittancePaidOrders = shopify_list  # type: ignore[method-assign]
+
+
+N_WOO = N_SHOPIFY = 150  # 300 paid orders in all
+WEBHOOKED = 100  # per platform; the other 50 are left to polling
+DUPLICATED = 30  # of those, delivered to both services
+
+
+@pytest.mark.postgres
+def test_two_services_on_postgresql_share_the_work_exactly_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    ports = (free_port(), free_port())
+    logs = (tmp_path / "a.log", tmp_path / "b.log")
+    with (
+        WooSandbox(
+            consumer_key=KEY, consumer_secret=SECRET, webhook_secret=HOOK_SECRET, seed=False
+        ) as wc,
+        ShopifySandbox(seed=False) as sb,
+        CaptureSMTPServer() as smtp,
+    ):
+        configs = [
+            write_config(
+                tmp_path / f"quittance-{name}.toml",  # identical but for [server] port
+                database_url=pg_url,
+                archive_dir=tmp_path / "archive",
+                smtp_port=smtp.port,
+                http_port=port,
+                woo_url=wc.url,
+                shopify_url=sb.base_url,
+            )
+            for name, port in zip("ab", ports, strict=True)
+        ]
+        poll_starts: dict[str, list[float]] = {WOO: [], SHOPIFY: []}
+        watch_polls(wc, sb, poll_starts)
+        first_seen = time.monotonic()
+        svc = Services.from_settings(load_settings(configs[0], environ={}))
+        procs = [start_service(cfg, log) for cfg, log in zip(configs, logs, strict=True)]
+        workers: dict[str, set[int]] = {}
+        try:
+            for port, proc in zip(ports, procs, strict=True):
+                wait_healthy(port, proc, timeout=40)
+            a, b = (f"http://127.0.0.1:{port}" for port in ports)
+
+            def first_polls_done() -> bool:
+                states = [svc.store.poll_state(s) for s in (WOO, SHOPIFY)]
+                return all(s is not None and s.polls >= 1 for s in states)
+
+            wait_for("the first poll of both shops", first_polls_done, 30)
+            started = time.monotonic()
+
+            def woo_hook(target: str, n: int) -> int:
+                (result,) = wc.deliver_webhook(f"{target}/webhooks/woocommerce/{WOO}", n)
+                return result.status
+
+            def shopify_hook(target: str, n: int) -> int:
+                # the same event id to both services: a retry that landed on the other replica
+                url = f"{target}/webhooks/shopify/{SHOPIFY}"
+                (status,) = sb.deliver_webhook(url, n, event_id=f"evt-{n}")
+                return status
+
+            for n in range(1, WEBHOOKED + 1):
+                wc.add_order(woo_order(n), notify=False)
+                sb.add_order(shopify_order(9000 + n))
+            deliveries: list[tuple[Callable[[str, int], int], str, int]] = []
+            for n in range(1, WEBHOOKED + 1):
+                deliveries.append((woo_hook, a, n))
+                deliveries.append((shopify_hook, b, 9000 + n))
+                if n <= DUPLICATED:
+                    deliveries.append((woo_hook, b, n))
+                    deliveries.append((shopify_hook, a, 9000 + n))
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(lambda d: d[0](d[1], d[2]), deliveries))
+            assert statuses == [200] * len(deliveries)
+            delivered_in = time.monotonic() - started
+            # the rest become paid with no webhook at all: polling must find them
+            for n in range(WEBHOOKED + 1, N_WOO + 1):
+                wc.add_order(woo_order(n), notify=False)
+            for n in range(WEBHOOKED + 1, N_SHOPIFY + 1):
+                sb.add_order(shopify_order(9000 + n))
+
+            total = N_WOO + N_SHOPIFY
+
+            def all_done() -> bool:
+                counts = svc.store.job_counts()
+                busy = counts["pending"] + counts["running"] + counts["retry"]
+                return len(smtp.received) >= total and busy == 0
+
+            wait_for(f"{total} emails and an idle queue", all_done, 150, step=0.5)
+            elapsed_work = time.monotonic() - started
+            for name, proc in zip("ab", procs, strict=True):
+                workers[name] = child_pids(proc.pid)
+            # stay up a little: late duplicates would show, and polls keep their rhythm
+            time.sleep(2)
+        finally:
+            codes = [stop(proc) for proc in procs]
+        assert codes == [0, 0]
+        total_seconds = time.monotonic() - started
+        print(
+            f"\n{total} orders ({len(deliveries)} webhook deliveries in {delivered_in:.1f} s): "
+            f"all emailed {elapsed_work:.1f} s after the first delivery, two services"
+        )
+
+        try:
+            invoices = list(svc.store.iter_invoices())
+            assert len(invoices) == total
+            assert sorted(i.sequence for i in invoices) == list(range(1, total + 1))
+            assert {(i.shop, i.order_id) for i in invoices} == {
+                (WOO, str(n)) for n in range(1, N_WOO + 1)
+            } | {(SHOPIFY, str(9000 + n)) for n in range(1, N_SHOPIFY + 1)}
+
+            per_recipient = Counter(r for m in smtp.received for r in m.rcpt_tos)
+            expected = {f"woo{n}@example.fr" for n in range(1, N_WOO + 1)} | {
+                f"shop{9000 + n}@example.fr" for n in range(1, N_SHOPIFY + 1)
+            }
+            assert set(per_recipient) == expected
+            assert [r for r, c in per_recipient.items() if c != 1] == []  # no duplicate email
+
+            counts = svc.store.job_counts()
+            assert counts["dead"] == 0 and counts["skipped"] == 0, counts
+            assert all(len(wc.our_notes(n)) == 1 for n in range(1, N_WOO + 1))
+            numbers = {(i.shop, i.order_id): i.number for i in invoices}
+            assert all(
+                sb.metafield(9000 + n, "invoice_number") == numbers[(SHOPIFY, str(9000 + n))]
+                for n in range(1, N_SHOPIFY + 1)
+            )
+            assert sb.calls.count("QuittanceMetafieldsSet") == N_SHOPIFY
+
+            # both services' workers did jobs (a done job keeps its worker's id)
+            from sqlalchemy import text
+
+            with svc.store.engine.connect() as conn:
+                owners = Counter(
+                    dict(
+                        conn.execute(
+                            text(
+                                "SELECT lease_owner, count(*) FROM jobs WHERE state = 'done' "
+                                "GROUP BY lease_owner"
+                            )
+                        ).all()
+                    )
+                )
+            by_service: Counter[str] = Counter()
+            for owner, count in owners.items():
+                pid = int(owner.split(":")[-1].split("/")[0])
+                service = [name for name, pids in workers.items() if pid in pids]
+                assert len(service) == 1, (owner, workers)
+                by_service[service[0]] += count
+            print(f"done jobs per service: {dict(by_service)}; per worker: {dict(owners)}")
+            assert by_service["a"] > 0 and by_service["b"] > 0, by_service
+
+            # each shop polled once per interval, not once per service per interval: the
+            # sandboxes time each poll's first page request (poll.done events and "poll done"
+            # log lines are written at the END of a poll, whose duration varies under load)
+            lines = {name: log_lines(log) for name, log in zip("ab", logs, strict=True)}
+            for shop in (WOO, SHOPIFY):
+                starts = poll_starts[shop]
+                gaps = [y - x for x, y in itertools.pairwise(starts)]
+                done_events = [e for e in svc.store.events(5000, "poll.done") if e.shop == shop]
+                by_log = {
+                    name: sum(
+                        1 for x in ls if x.get("event") == "poll done" and x.get("shop") == shop
+                    )
+                    for name, ls in lines.items()
+                }
+                state = svc.store.poll_state(shop)
+                assert state is not None and state.last_error is None
+                print(f"{shop}: {len(starts)} polls in {total_seconds:.0f} s, by service "
+                      f"{by_log}, gaps {min(gaps):.1f}-{max(gaps):.1f} s")  # fmt: skip
+                assert state.polls == len(done_events) == sum(by_log.values()) == len(starts)
+                assert min(gaps) >= 0.8 * INTERVAL, gaps
+                # polls before `started` (the first one at start) are counted too: + 2
+                assert len(starts) <= (time.monotonic() - first_seen) / INTERVAL + 2, gaps
+                assert max(gaps) <= 2.5 * INTERVAL, gaps  # a slow poll may skip one tick
+        finally:
+            svc.close()
