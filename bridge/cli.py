@@ -317,7 +317,7 @@ def poll_command(shop: ShopOption, config: ConfigOption = None) -> None:
 
     Example: `quittance poll --shop boutique -c quittance.toml`, then `quittance worker --once`.
     """
-    from bridge.pipeline import poll_shop
+    from bridge.polling import poll_shop
 
     svc = services_for(config)
     try:
@@ -349,7 +349,7 @@ def backfill_command(
 
     from rich.progress import Progress
 
-    from bridge.pipeline import poll_shop
+    from bridge.polling import poll_shop
 
     try:
         start = datetime.fromisoformat(since)

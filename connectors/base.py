@@ -16,7 +16,7 @@ shop and what to fix). `bridge.failures` maps them to retry classes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -91,7 +91,11 @@ class Connector(Protocol):
 
     def fetch_order(self, order_ref: str) -> FetchedOrder: ...
 
-    def iter_paid_pages(self, since: datetime | None) -> Iterator[OrderPage]: ...
+    def iter_paid_pages(
+        self, since: datetime | None, *, is_known: Callable[[str], bool] | None = None
+    ) -> Iterator[OrderPage]:
+        """`is_known(order_id)`: already invoiced, a connector may skip re-reading it."""
+        ...
 
     def attach_invoice(self, order_ref: str, number: str, url: str) -> AttachResult: ...
 

@@ -361,8 +361,14 @@ class ShopifyConnector:
         node["lineItems"] = lines
         return node
 
-    def iter_paid_pages(self, since: datetime | None) -> Iterator[OrderPage]:
+    def iter_paid_pages(
+        self, since: datetime | None, *, is_known: Callable[[str], bool] | None = None
+    ) -> Iterator[OrderPage]:
         """Paid orders updated at/after `since`, oldest first, one `OrderPage` per GraphQL page.
+
+        The list query is light; each paid order is then read in full (transactions, all
+        lines) — unless `is_known(order_id)` says it is already invoiced: the overlap window
+        re-lists those on every poll, and reading them again would cost a call each.
 
         The date is QUOTED in the search query: unquoted, Shopify drops the time part.
         The durable cursor is the newest `updatedAt` of a page (the pipeline stores it with
@@ -388,6 +394,9 @@ class ShopifyConnector:
                     pass
                 if not paid_status(summary)[0]:
                     skipped += 1
+                    continue
+                numeric_id = str(summary.get("id") or "").rsplit("/", 1)[-1]
+                if is_known is not None and is_known(numeric_id):
                     continue
                 try:
                     node = self.read_order(str(summary.get("id") or ""))

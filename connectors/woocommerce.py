@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -177,7 +177,9 @@ class WooCommerceConnector:
             raise TransientConnectorError(f"shop {self.shop}: orders/{order_ref} is not an object")
         return self.map(raw)
 
-    def iter_paid_pages(self, since: datetime | None) -> Iterator[OrderPage]:
+    def iter_paid_pages(
+        self, since: datetime | None, *, is_known: Callable[[str], bool] | None = None
+    ) -> Iterator[OrderPage]:
         if since is None:
             since = datetime.now(UTC) - FIRST_POLL_LOOKBACK
         params = {

@@ -229,3 +229,27 @@ def test_doctor_reports_bad_token_and_missing_scopes() -> None:
         bad, _ = make(sb, access_token="nope")
         (token,) = bad.check()
         assert not token.ok and "401" in token.detail
+
+
+def test_poll_does_not_reread_orders_already_invoiced() -> None:
+    from bridge.config import ShopifyShop
+    from connectors.sandbox.shopify import DOMAIN, SECRET, TOKEN, ShopifySandbox
+    from connectors.shopify import ShopifyConnector
+
+    with ShopifySandbox() as sandbox:
+        config = ShopifyShop(
+            name="s", platform="shopify", domain=DOMAIN, access_token=TOKEN,
+            client_secret=SECRET, api_base_url=sandbox.base_url,
+        )  # fmt: skip
+        connector = ShopifyConnector(config)
+        first = [o.order_id for page in connector.iter_paid_pages(None) for o in page.orders]
+        assert first
+        reads_before = len(sandbox.calls)
+        again = [
+            o.order_id
+            for page in connector.iter_paid_pages(None, is_known=lambda oid: oid in first)
+            for o in page.orders
+        ]
+        assert again == []
+        # only the light list query ran: no per-order read for known orders
+        assert len(sandbox.calls) - reads_before == 1

@@ -15,7 +15,8 @@ import uvicorn
 
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer, free_port
-from bridge.pipeline import Services, poll_shop
+from bridge.pipeline import Services
+from bridge.polling import poll_shop
 from bridge.web.app import create_app
 from bridge.worker import work
 from connectors.sandbox.shopify import DOMAIN, SECRET, TOKEN, ShopifySandbox, seed_orders

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bridge.pipeline import poll_shop
+from bridge.polling import poll_shop
 from bridge.service import poll_tick
 from connectors.sandbox.woocommerce import Item, make_order
 from connectors.woocommerce import META_NUMBER, META_URL

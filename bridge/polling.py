@@ -1,0 +1,67 @@
+"""Polling, the safety net behind webhooks: read paid orders since the shop's cursor and record
+each page with its issue jobs and the advanced cursor in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bridge.failures import PermanentStepError
+from bridge.pipeline import Services
+from connectors.base import OrderPage
+
+FIRST_POLL_LOOKBACK = timedelta(days=1)
+
+
+@dataclass
+class PollReport:
+    shop: str
+    pages: int = 0
+    seen_paid: int = 0
+    new_orders: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def poll_shop(
+    svc: Services,
+    shop: str,
+    *,
+    since: datetime | None = None,
+    send_email: bool = True,
+    on_page: Callable[[OrderPage], None] | None = None,
+) -> PollReport:
+    """Read paid orders modified since the cursor (minus the overlap window) and record each
+    page with its issue jobs and the new cursor in one transaction."""
+    config = svc.settings.shop(shop)
+    if config is None:
+        raise PermanentStepError(f"shop {shop!r} is not configured (or disabled)")
+    if since is None:
+        state = svc.store.poll_state(shop)
+        if state is not None and state.cursor is not None:
+            since = state.cursor - timedelta(seconds=config.poll_overlap_seconds)
+        else:
+            # A newly connected shop must not invoice (and email!) its whole history on the
+            # first poll: that is `quittance backfill`'s job, archive-only by default.
+            since = svc.store.clock() - FIRST_POLL_LOOKBACK
+    report = PollReport(shop)
+
+    def is_known(order_id: str) -> bool:
+        return svc.store.get_invoice_for_order(shop, order_id) is not None
+
+    for page in svc.connector(shop).iter_paid_pages(since, is_known=is_known):
+        report.pages += 1
+        report.seen_paid += len(page.orders)
+        report.skipped += page.skipped
+        report.errors.extend(page.errors)
+        report.new_orders += svc.store.record_polled_page(
+            shop, page.orders, cursor=page.cursor, send_email=send_email
+        )
+        if on_page is not None:
+            on_page(page)
+    svc.store.append_event(
+        "poll.done", shop=shop,
+        detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders},
+    )  # fmt: skip
+    return report
