@@ -111,7 +111,8 @@ def test_duplicate_webhooks_and_poll_make_one_invoice_one_metafield_set_one_emai
         b.work()
         b.work()
         report = poll_shop(b.svc, SHOP)
-        assert report.seen_paid == 1 and report.new_orders == 0
+        # already invoiced: listed, but neither re-read nor queued again
+        assert report.seen_paid == 0 and report.new_orders == 0
         b.work()
         (invoice,) = b.invoices()
         assert invoice.order_id == "5001" and invoice.snapshot.buyer.email == "camille@example.fr"
