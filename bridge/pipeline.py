@@ -330,7 +330,10 @@ def send_receipt(svc: Services, invoice: InvoiceRecord) -> JobResult:
     if not email_cfg.enabled:
         return Skipped("email is not configured ([email] host is empty)")
     pdf = ensure_pdf(svc, invoice)
-    message = build_receipt_email(snapshot, pdf, email_cfg, svc.templates)
+    message = build_receipt_email(
+        snapshot, pdf, email_cfg, svc.templates,
+        invoices_url=invoice_link(svc.settings, invoice.number),
+    )  # fmt: skip
     message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
     svc.store.append_event(
         "email.sent",
