@@ -73,3 +73,25 @@ def test_one_poller_per_shop_per_interval(db_url: str) -> None:
         store.finish_poll("woo", "a", error="boom")
         state = store.poll_state("woo")
         assert state is not None and state.last_error == "boom" and state.polls == 2
+
+
+def test_quarantined_order_stays_quarantined_until_its_content_changes(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        bad = order("9")
+        store.record_order(bad, enqueue=("issue", {}, "issue:woo:9"))
+        [job] = store.claim_jobs("w")
+        store.quarantine_order("woo", "9", "totals do not add up")
+        store.skip_job(job.id, "w", reason="quarantined")
+        # the next poll re-lists it unchanged: still quarantined, reason kept, nothing queued
+        store.record_polled_page("woo", [bad], cursor=None)
+        record = store.get_order("woo", "9")
+        assert record is not None and record.status == "quarantined"
+        assert record.reason == "totals do not add up"
+        assert store.claim_jobs("w") == []
+        # the owner fixes it on the shop: the new content releases it and replays its job
+        fixed = bad.model_copy(update={"reference": "#9-fixed"})
+        store.record_polled_page("woo", [fixed], cursor=None)
+        record = store.get_order("woo", "9")
+        assert record is not None and record.status == "received"
+        [again] = store.claim_jobs("w")
+        assert again.id == job.id and again.kind == "issue"

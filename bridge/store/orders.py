@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.model import Order
@@ -13,32 +13,55 @@ from bridge.store.records import ORDER_STATUSES, OrderRecord
 from bridge.store.schema import orders
 
 
-def record(conn: Connection, order: Order, status: str, now: datetime) -> None:
+def record(conn: Connection, order: Order, status: str, now: datetime) -> bool:
+    """Upsert the order. Returns True when a quarantined order came back with different
+    content (the owner fixed it on the shop): it is released to `received`, and the caller
+    replays its jobs in the same transaction.
+
+    An issued order stays issued (a late webhook or poll must not make it look pending); a
+    quarantined order seen again unchanged (every poll's overlap window re-lists it) stays
+    quarantined with its reason, so `quittance failures` and `retry` still find it.
+    """
     if status not in ORDER_STATUSES:
         raise ValueError(f"unknown order status {status!r}; expected one of {ORDER_STATUSES}")
+    payload = order.model_dump_json()
+    before = (
+        conn.execute(
+            select(orders.c.status, orders.c.payload).where(
+                orders.c.shop == order.shop, orders.c.order_id == order.order_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+    released = bool(
+        before is not None and before["status"] == "quarantined" and before["payload"] != payload
+    )
     stmt = insert_for(conn, orders).values(
         shop=order.shop,
         order_id=order.order_id,
         platform=order.platform,
         status=status,
         reason=None,
-        payload=order.model_dump_json(),
+        payload=payload,
         created_at=now,
         updated_at=now,
     )
-    issued = orders.c.status == "issued"
-    # An issued order stays issued: a late webhook or poll must not make it look pending.
+    kept = orders.c.status == "issued"
+    if not released:
+        kept = or_(kept, orders.c.status == "quarantined")
     stmt = stmt.on_conflict_do_update(
         index_elements=[orders.c.shop, orders.c.order_id],
         set_={
             "platform": stmt.excluded.platform,
             "payload": stmt.excluded.payload,
-            "status": case((issued, orders.c.status), else_=stmt.excluded.status),
-            "reason": case((issued, orders.c.reason), else_=stmt.excluded.reason),
+            "status": case((kept, orders.c.status), else_=stmt.excluded.status),
+            "reason": case((kept, orders.c.reason), else_=stmt.excluded.reason),
             "updated_at": stmt.excluded.updated_at,
         },
     )
     conn.execute(stmt)
+    return released
 
 
 def quarantine(conn: Connection, shop: str, order_id: str, reason: str, now: datetime) -> None:

@@ -105,7 +105,8 @@ class Store:
         """
         with self._write() as conn:
             now = self._now()
-            orders.record(conn, order, status, now)
+            if orders.record(conn, order, status, now):
+                jobs.requeue_for_order(conn, order.shop, order.order_id, now)
             if enqueue is None:
                 return None
             kind, payload, dedupe_key = enqueue
@@ -290,7 +291,8 @@ class Store:
         with self._write() as conn:
             now = self._now()
             for order in orders_:
-                orders.record(conn, order, "received", now)
+                if orders.record(conn, order, "received", now):
+                    jobs.requeue_for_order(conn, order.shop, order.order_id, now)
                 job_id = jobs.enqueue(
                     conn, "issue", {} if send_email else {"send_email": False},
                     dedupe_key=f"issue:{order.shop}:{order.order_id}",
