@@ -33,7 +33,7 @@ from bridge.config import Settings
 from bridge.pipeline import Services, alert_owner
 from bridge.polling import PollReport, poll_shop
 from bridge.web.app import Draining, create_app
-from bridge.worker import signal_processes, start_worker_processes
+from bridge.worker import signal_processes, spawn_worker, start_worker_processes
 
 log = structlog.get_logger()
 SHUTDOWN_GRACE_SECONDS = 25
@@ -162,6 +162,16 @@ def run_service(
     app = create_app(svc, draining=draining)
     procs = start_worker_processes(config_path, workers) if workers > 0 else []
     scheduler = build_scheduler(svc, owner)
+
+    def respawn_dead_workers() -> None:
+        # A worker that died (OOM, a crash in a native library) must not silently stop all
+        # processing while webhooks keep being accepted.
+        for index, proc in enumerate(procs):
+            if not proc.is_alive() and not draining.active:
+                log.warning("worker died, starting a new one", exitcode=proc.exitcode)
+                procs[index] = spawn_worker(config_path, index)
+
+    scheduler.add_job(respawn_dead_workers, "interval", seconds=5, id="supervise")
     scheduler.start()
 
     def on_exit(sig: int) -> None:

@@ -28,6 +28,7 @@ from bridge.pipeline import JOB_HANDLERS, Services, Skipped, alert_owner
 from bridge.store import JobRecord
 
 log = structlog.get_logger()
+MAX_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,20 @@ def run_job(svc: Services, job: JobRecord, worker_id: str) -> str:
     bind(job=job.id, job_kind=job.kind, shop=job.shop, order=job.order_id)
     handler = JOB_HANDLERS.get(job.kind)
     try:
+        if job.attempts > MAX_ATTEMPTS:
+            # Normal backoff reaches ~20 attempts in the 72 h give-up window; this many means
+            # the step keeps killing or hanging its worker past the lease: stop the loop.
+            store.kill_job(
+                job.id, worker_id,
+                error=f"the step never finished in {MAX_ATTEMPTS} attempts (worker lost each time)",
+            )  # fmt: skip
+            alert_owner(
+                svc,
+                key=f"dead:{job.kind}:lost",
+                title=f"Quittance: a {job.kind} step keeps crashing its worker",
+                body=f"Job {job.id} (shop {job.shop}, order {job.order_id}). See the logs.",
+            )
+            return "dead"
         if handler is None:
             store.kill_job(job.id, worker_id, error=f"no handler for job kind {job.kind!r}")
             return "dead"
@@ -123,16 +138,26 @@ def work(
     worker_id = worker_id or default_worker_id()
     lease = timedelta(seconds=svc.settings.jobs.lease_seconds)
     done = 0
+    outage = 0
     while not (stop and stop.is_set()):
-        jobs = svc.store.claim_jobs(worker_id, limit=1, lease=lease)
+        try:
+            jobs = svc.store.claim_jobs(worker_id, limit=1, lease=lease)
+            for job in jobs:
+                run_job(svc, job, worker_id)
+                done += 1
+            outage = 0
+        except Exception:
+            # The database itself failed (restart, lock timeout): nothing to record it in. The
+            # worker must outlive it; a job caught mid-way comes back when its lease expires.
+            outage += 1
+            log.exception("worker loop error, retrying", consecutive=outage)
+            pause = min(2.0**outage, 60.0)
+            (stop.wait(pause) if stop else time.sleep(pause))
+            continue
         if not jobs:
             if once:
                 break
             (stop.wait(idle_sleep) if stop else time.sleep(idle_sleep))
-            continue
-        for job in jobs:
-            run_job(svc, job, worker_id)
-            done += 1
     return done
 
 
@@ -154,18 +179,19 @@ def start_worker_processes(
     config_path: Path | None, count: int, *, once: bool = False
 ) -> list[multiprocessing.process.BaseProcess]:
     """Spawn `count` worker processes (spawn: no inherited DB connections or locks)."""
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(
-            target=_worker_process,
-            args=(str(config_path) if config_path else None, once, i),
-            name=f"quittance-worker-{i}",
-        )
-        for i in range(count)
-    ]
-    for proc in procs:
-        proc.start()
-    return procs
+    return [spawn_worker(config_path, i, once=once) for i in range(count)]
+
+
+def spawn_worker(
+    config_path: Path | None, index: int, *, once: bool = False
+) -> multiprocessing.process.BaseProcess:
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_worker_process,
+        args=(str(config_path) if config_path else None, once, index),
+        name=f"quittance-worker-{index}",
+    )
+    proc.start()
+    return proc
 
 
 def signal_processes(procs: list[multiprocessing.process.BaseProcess], signum: int) -> None:

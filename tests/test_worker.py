@@ -284,3 +284,32 @@ def test_job_of_a_dead_worker_is_taken_over_after_its_lease(tmp_path: Path) -> N
             assert email_job(svc).state == "done"
         finally:
             svc.close()
+
+
+def test_worker_survives_a_database_outage(tmp_path: Path) -> None:
+    """A failing claim (DB restarting) is logged and retried; the worker keeps running."""
+    import threading
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    svc = Services.from_settings(settings_for(tmp_path))
+    calls = {"n": 0}
+    real_claim = svc.store.claim_jobs
+
+    def flaky_claim(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        stop.set()
+        return real_claim(*args, **kwargs)
+
+    stop = threading.Event()
+    svc.store.claim_jobs = flaky_claim  # type: ignore[method-assign]
+    try:
+        started = time.monotonic()
+        work(svc, stop=stop, idle_sleep=0.01)
+        assert calls["n"] == 3  # two failures survived, third claim went through
+        assert time.monotonic() - started < 10
+    finally:
+        svc.close()
