@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bridge.failures import PermanentStepError
-from bridge.pipeline import Services
+from bridge.pipeline import Services, alert_owner
 from connectors.base import OrderPage
 
 FIRST_POLL_LOOKBACK = timedelta(days=1)
@@ -50,18 +50,37 @@ def poll_shop(
     def is_known(order_id: str) -> bool:
         return svc.store.get_invoice_for_order(shop, order_id) is not None
 
+    # Each page's orders are recorded as soon as it is read, but the cursor only moves once
+    # the whole run is through: with page-number pagination, an order modified mid-run jumps
+    # to the end and shifts the pages, and a cursor saved from an early page could skip it.
+    newest: datetime | None = None
     for page in svc.connector(shop).iter_paid_pages(since, is_known=is_known):
         report.pages += 1
         report.seen_paid += len(page.orders)
         report.skipped += page.skipped
         report.errors.extend(page.errors)
         report.new_orders += svc.store.record_polled_page(
-            shop, page.orders, cursor=page.cursor, send_email=send_email
+            shop, page.orders, cursor=None, send_email=send_email
         )
+        if page.cursor is not None and (newest is None or page.cursor > newest):
+            newest = page.cursor
         if on_page is not None:
             on_page(page)
+    if newest is not None:
+        svc.store.record_polled_page(shop, [], cursor=newest)
     svc.store.append_event(
         "poll.done", shop=shop,
-        detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders},
+        detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders,
+                "errors": report.errors[:20]},
     )  # fmt: skip
+    if report.errors:
+        # Paid orders the connector could not read: polling moves past them, so a person
+        # must look (their webhook, if it came, went through the same mapping).
+        alert_owner(
+            svc,
+            key=f"poll-errors:{shop}",
+            title=f"Quittance: {len(report.errors)} order(s) of shop {shop} could not be read",
+            body="\n".join(report.errors[:20]) + "\nFix them on the shop; the next change to "
+            "each order triggers it again.",
+        )
     return report

@@ -374,7 +374,8 @@ class ShopifyConnector:
         The durable cursor is the newest `updatedAt` of a page (the pipeline stores it with
         the page, in one transaction); the GraphQL cursor only chains the pages of this run.
         """
-        search = "financial_status:paid"
+        # Partially refunded orders were paid too (same rule as fetch_order's paid check).
+        search = "(financial_status:paid OR financial_status:partially_refunded)"
         if since is not None:
             search += f" updated_at:>='{_iso(since)}'"
         after: str | None = None

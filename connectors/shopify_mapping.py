@@ -41,8 +41,9 @@ GID_ORDER = "gid://shopify/Order/"
 PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED"})
 PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
 # Order custom attributes ("note attributes") where a B2B checkout app may put the buyer's ids.
-VAT_KEYS = frozenset({"vat_number", "vat", "tva", "numero_tva", "tva_intracom", "vat_id"})
-SIREN_KEYS = frozenset({"siren", "siret"})
+# Tuples, not sets: the first key found wins, and that must not depend on the process.
+VAT_KEYS = ("vat_number", "tva_intracom", "numero_tva", "vat_id", "vat", "tva")
+SIREN_KEYS = ("siren", "siret")
 
 
 class MappingError(ValueError):

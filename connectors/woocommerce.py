@@ -158,8 +158,8 @@ class WooCommerceConnector:
     def map(self, raw: Mapping[str, Any]) -> FetchedOrder:
         """Map one raw order (already fetched) and apply the paid rule."""
         self._warn_wcpdf(raw)
-        verdict = paid_verdict(raw, self.config.paid_statuses)
         try:
+            verdict = paid_verdict(raw, self.config.paid_statuses)
             if missing_rate_ids(raw):
                 self._learn_rates(raw)
             order = map_order(raw, self._options())
@@ -194,7 +194,11 @@ class WooCommerceConnector:
             for raw in resp.data or []:
                 if not isinstance(raw, Mapping):
                     continue
-                modified = order_date(raw, "date_modified")
+                try:
+                    modified = order_date(raw, "date_modified")
+                except MappingError as exc:  # one bad date must not stall the shop's polling
+                    errors.append(f"order {raw.get('id')}: {exc}")
+                    modified = None
                 if modified is not None and (cursor is None or modified > cursor):
                     cursor = modified
                 fetched = self.map(raw)

@@ -174,7 +174,7 @@ def check(resp, what: object) -> None:  # type: ignore[no-untyped-def]
 def test_openapi_lists_the_routes_we_fuzz(app_env: tuple[TestClient, Services]) -> None:
     client, _ = app_env
     paths = set(client.app.openapi()["paths"])  # type: ignore[attr-defined]
-    assert {"/webhooks/{platform}/{shop}", "/invoices/{number}.pdf", "/healthz", "/readyz",
+    assert {"/webhooks/{platform}/{shop}", "/invoices/{filename}", "/healthz", "/readyz",
             "/metrics"} <= paths  # fmt: skip
 
 

@@ -37,3 +37,26 @@ def test_email_link_downloads_the_archived_pdf_and_only_with_its_token(tmp_path:
             assert client.get(parts.path).status_code == 403
         finally:
             svc.close()
+
+
+def test_numbers_with_a_slash_have_working_links(tmp_path: Path) -> None:
+    with CaptureSMTPServer() as smtp:
+        config = write_demo_config(tmp_path, smtp.port, http_port=8123)
+        text = config.read_text(encoding="utf-8").replace(
+            'format = "FA-{year}-{seq:06d}"', 'format = "FA/{year}/{seq:06d}"'
+        )
+        config.write_text(text, encoding="utf-8")
+        svc = Services.from_settings(load_settings(config, environ={}))
+        try:
+            submit_order(svc, sample_orders()[0][1])
+            work(svc, once=True)
+            invoice = svc.store.get_invoice_for_order("demo", "1001")
+            assert invoice is not None and "/" in invoice.number
+            body = smtp.received[0].message().get_body(("plain",)).get_content()
+            [url] = re.findall(r"http://127\.0\.0\.1:8123/invoices/\S+", body)
+            parts = urlsplit(url)
+            response = TestClient(create_app(svc)).get(f"{parts.path}?{parts.query}")
+            assert response.status_code == 200
+            assert response.content == svc.archive.read(invoice.pdf_sha256 or "")
+        finally:
+            svc.close()

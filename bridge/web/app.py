@@ -98,8 +98,12 @@ def create_app(
         metrics.WEBHOOKS.labels(platform=platform, outcome=outcome).inc()
         return JSONResponse({"ok": True, "duplicate": event_id is None})
 
-    @app.get("/invoices/{number}.pdf", responses={403: {}, 404: {}})
-    def download_invoice(number: str, t: str = "") -> Response:
+    # `path`: invoice numbers may contain "/" (allowed by BR-FR-01), encoded as %2F in links.
+    @app.get("/invoices/{filename:path}", responses={403: {}, 404: {}})
+    def download_invoice(filename: str, t: str = "") -> Response:
+        if not filename.endswith(".pdf"):
+            raise HTTPException(status_code=404, detail="no such invoice")
+        number = filename.removesuffix(".pdf")
         secret = settings.server.link_secret
         if secret is None or not t or not token_is_valid(secret.get_secret_value(), number, t):
             raise HTTPException(status_code=403, detail="invalid or missing link token")
