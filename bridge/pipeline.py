@@ -33,7 +33,7 @@ from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.model import Order
 from bridge.render import Templates, render_pdf
-from bridge.store import GENESIS_HASH, InvoiceRecord, JobRecord, Store, chain_hash
+from bridge.store import InvoiceRecord, JobRecord, Store
 from connectors.base import Connector
 from connectors.registry import connector_for
 
@@ -238,28 +238,19 @@ class VerifyProblem:
 
 
 def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProblem]]:
-    """Re-check every invoice's chain link and archived file. Returns (checked, problems)."""
-    problems: list[VerifyProblem] = []
-    previous: dict[str, str] = {}
+    """Re-check every chain link, number and archived file. Returns (checked, problems)."""
+    problems = [
+        VerifyProblem(*text.split(": ", 1)) if ": " in text else VerifyProblem("?", text)
+        for text in store.chain_problems()
+    ]
     checked = 0
     for invoice in store.iter_invoices():
         checked += 1
-        expected_prev = previous.get(invoice.series, GENESIS_HASH)
-        if invoice.prev_hash != expected_prev:
-            problems.append(
-                VerifyProblem(invoice.number, "chain broken: previous hash does not match")
-            )
-        if chain_hash(invoice.prev_hash, invoice.snapshot_json) != invoice.hash:
-            problems.append(VerifyProblem(invoice.number, "snapshot altered: hash mismatch"))
-        previous[invoice.series] = invoice.hash
         if invoice.pdf_sha256:
             state = archive.state(invoice.pdf_sha256)
             if state is not FileState.ok:
-                problems.append(
-                    VerifyProblem(
-                        invoice.number, f"PDF {state.value}: {archive.path_for(invoice.pdf_sha256)}"
-                    )
-                )
+                path = archive.path_for(invoice.pdf_sha256)
+                problems.append(VerifyProblem(invoice.number, f"PDF {state.value}: {path}"))
     return checked, problems
 
 

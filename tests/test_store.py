@@ -401,7 +401,8 @@ def test_chain_links_verify_and_tampering_is_detected(store: Store) -> None:
     assert all(r.hash == chain_hash(r.prev_hash, r.snapshot_json) for r in records)
     forged = records[:2] + records[3:]  # a missing invoice breaks the next link
     assert chain_problems(forged) == [
-        f"{records[3].number}: prev_hash does not link to the previous invoice"
+        f"{records[3].number}: prev_hash does not link to the previous invoice",
+        f"{records[3].number}: expected sequence 2 (a number is missing)",
     ]
 
 

@@ -238,18 +238,46 @@ def set_pdf_sha256(conn: Connection, invoice_id: int, sha256: str) -> None:
             )
 
 
-def chain_problems(records: Iterable[InvoiceRecord]) -> list[str]:
-    """Re-check every hash and link, in `iter_invoices` order. Empty list = chain intact."""
+def chain_problems(
+    records: Iterable[InvoiceRecord], heads: Mapping[str, tuple[str, int, str]] | None = None
+) -> list[str]:
+    """Re-check every hash and link, in `iter_invoices` order, that numbers run 1, 2, 3… in
+    each period, and (given the counters' `heads`: series → (period, last_sequence,
+    last_hash)) that nothing after the last invoice we saw was removed. Empty = intact."""
     problems: list[str] = []
     head: dict[str, str] = {}
+    last: dict[str, tuple[str, int]] = {}
     for rec in records:
         expected_prev = head.get(rec.series, GENESIS_HASH)
         if rec.prev_hash != expected_prev:
             problems.append(f"{rec.number}: prev_hash does not link to the previous invoice")
         if chain_hash(rec.prev_hash, rec.snapshot_json) != rec.hash:
             problems.append(f"{rec.number}: hash does not match its snapshot")
+        period, seq = last.get(rec.series, (rec.period, 0))
+        expected_seq = seq + 1 if period == rec.period else 1
+        if rec.sequence != expected_seq:
+            problems.append(f"{rec.number}: expected sequence {expected_seq} (a number is missing)")
         head[rec.series] = rec.hash
+        last[rec.series] = (rec.period, rec.sequence)
+    for series, (period, sequence, last_hash) in (heads or {}).items():
+        if head.get(series, GENESIS_HASH) != last_hash or last.get(series, (period, 0)) != (
+            period, sequence,
+        ):  # fmt: skip
+            problems.append(
+                f"series {series}: the counter is at {period}/{sequence} but the newest invoice "
+                f"found is {last.get(series)}: invoices after it are missing"
+            )
     return problems
+
+
+def series_heads(conn: Connection) -> dict[str, tuple[str, int, str]]:
+    rows = conn.execute(
+        select(
+            series_counters.c.series, series_counters.c.period,
+            series_counters.c.last_sequence, series_counters.c.last_hash,
+        )
+    )  # fmt: skip
+    return {series: (period, int(seq), last_hash) for series, period, seq, last_hash in rows}
 
 
 def _one(conn: Connection, where: Any) -> InvoiceRecord | None:

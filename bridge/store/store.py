@@ -209,6 +209,20 @@ class Store:
                 return
             after = (batch[-1].series, batch[-1].id)
 
+    def chain_problems(self) -> list[str]:
+        """Every broken link, altered snapshot, missing number or missing newest invoice.
+        The counters are read first: an invoice issued meanwhile is newer, not missing."""
+        with self._read() as conn:
+            heads = invoices.series_heads(conn)
+        records = [r for r in self.iter_invoices()]
+        seen = {(r.series, r.period, r.sequence) for r in records}
+        # Ignore invoices issued after the heads were read (they extend the chain).
+        return (
+            invoices.chain_problems([r for r in records if _not_after(r, heads)], heads)
+            if seen
+            else invoices.chain_problems([], heads)
+        )
+
     def set_pdf_sha256(self, invoice_id: int, sha256: str) -> None:
         with self._write() as conn:
             invoices.set_pdf_sha256(conn, invoice_id, sha256)
@@ -447,3 +461,11 @@ class Store:
         """Every state, zeros included."""
         with self._read() as conn:
             return jobs.counts(conn)
+
+
+def _not_after(record: InvoiceRecord, heads: Mapping[str, tuple[str, int, str]]) -> bool:
+    head = heads.get(record.series)
+    if head is None:
+        return False  # its series did not exist when the heads were read
+    period, sequence, _hash = head
+    return record.period < period or (record.period == period and record.sequence <= sequence)
