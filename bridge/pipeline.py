@@ -31,6 +31,7 @@ from bridge.failures import PermanentStepError
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
+from bridge.links import signed_invoice_url
 from bridge.model import Order
 from bridge.render import Templates, render_pdf
 from bridge.store import InvoiceRecord, JobRecord, Store
@@ -356,8 +357,6 @@ def handle_ingest(svc: Services, job: JobRecord) -> JobResult:
 
 def invoice_link(settings: Settings, number: str) -> str:
     """The customer-facing download URL of an invoice ("" when no public URL is set)."""
-    from bridge.web.links import signed_invoice_url
-
     return signed_invoice_url(settings.server, number)
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from bridge.config import load_settings
 from bridge.pipeline import Services
 from bridge.web.app import create_app
-from bridge.web.links import invoice_token
+from bridge.links import invoice_token
 from tests.helpers_pipeline import write_config
 
 WOO, SHOPIFY = "boutique-woo", "boutique-shopify"

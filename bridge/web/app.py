@@ -14,11 +14,11 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from bridge.links import token_is_valid
 from bridge.pipeline import Services
 from bridge.store import WebhookIn
 from bridge.web import metrics
 from bridge.web.inbox_writer import InboxWriter
-from bridge.web.links import token_is_valid
 from connectors.base import WebhookRejected
 
 log = structlog.get_logger()
