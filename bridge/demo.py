@@ -51,7 +51,9 @@ def write_demo_config(
     """The demo's own config file, so every `quittance` command can be pointed at it."""
     workdir = workdir.resolve()
     path = workdir / "quittance.toml"
-    text = DEMO_CONFIG.read_text(encoding="utf-8") + f"""
+    text = (
+        DEMO_CONFIG.read_text(encoding="utf-8")
+        + f"""
 [storage]
 database_url = "sqlite:///{workdir / "quittance.db"}"
 archive_dir = "{workdir / "archive"}"
@@ -68,6 +70,7 @@ reply_to = "bonjour@latheiere.example.fr"
 level = "INFO"
 format = "json"
 """
+    )
     if http_port:
         text += f"""
 [server]
@@ -228,7 +231,8 @@ def _play_the_day(say: Callable[[str], None], woo: object, shopify: object, port
     results = woo.deliver_webhook(woo_url, 1005, duplicate=2)  # type: ignore[attr-defined]
     say(
         "WooCommerce: new card order #1005 → the same webhook delivered twice → "
-        + ", ".join(str(x.status) for x in results) + " (one invoice, one email)"
+        + ", ".join(str(x.status) for x in results)
+        + " (one invoice, one email)"
     )
     time.sleep(2.5)
     [r] = woo.deliver_webhook(woo_url, 1005, secret="forged-secret")  # type: ignore[attr-defined]
@@ -338,5 +342,3 @@ def _where_to_look(console: Console, workdir: Path, emails: int) -> None:
         "  your own shop: cp config.example.toml quittance.toml, then see README.md",
         highlight=False,
     )
-
-

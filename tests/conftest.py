@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("QUITTANCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "QUITTANCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 SAMPLES = Path(__file__).resolve().parent.parent / "bridge" / "samples"
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
 

@@ -68,9 +68,7 @@ def test_editing_a_snapshot_is_caught(tmp_path: Path) -> None:
     try:
         drop_guards(svc)
         with svc.store.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE invoices SET snapshot = replace(snapshot, '71.99', '7.99')")
-            )
+            conn.execute(text("UPDATE invoices SET snapshot = replace(snapshot, '71.99', '7.99')"))
         _checked, problems = verify_archive(svc.store, svc.archive)
         assert any("hash does not match" in p.what for p in problems), problems
     finally:
