@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.config import load_settings
+from bridge.links import invoice_token
 from bridge.pipeline import Services
 from bridge.web.app import create_app
-from bridge.links import invoice_token
 from tests.helpers_pipeline import write_config
 
 WOO, SHOPIFY = "boutique-woo", "boutique-shopify"
