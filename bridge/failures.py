@@ -24,6 +24,10 @@ class PermanentStepError(Exception):
     """A step knows retrying cannot help (bad data, missing invoice, tampered archive)."""
 
 
+class TransientStepError(Exception):
+    """A step knows a later attempt will succeed (e.g. a race it lost): retry, no alarm."""
+
+
 @dataclass(frozen=True)
 class Failure:
     retry_class: RetryClass
@@ -47,7 +51,7 @@ def classify_failure(exc: BaseException) -> Failure:
 
     if isinstance(exc, PdfMismatchError):
         return Failure(RetryClass.permanent, text)
-    if isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError):
+    if isinstance(exc, TransientStepError | OperationalError | DBAPIError | OSError | TimeoutError):
         return Failure(RetryClass.transient, text)  # DB restarting, disk full, network
     # A bug in a step: keep retrying with backoff (a fix + retry replays it), but flag it.
     return Failure(RetryClass.transient, text, unexpected=True)

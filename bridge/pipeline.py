@@ -27,7 +27,7 @@ from bridge.archive import Archive, ArchiveCorruptError, FileState
 from bridge.config import SellerConfig, Settings
 from bridge.delivery.alerts import Alerter
 from bridge.delivery.email import build_receipt_email, send_email
-from bridge.failures import PermanentStepError
+from bridge.failures import PermanentStepError, TransientStepError
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
@@ -139,13 +139,22 @@ def accept_order(
     `then`: the delivery steps the render job fans out to (default: `delivery_steps`)."""
     if then is None:
         then = delivery_steps(svc, order)
-    issued_at = now or svc.store.clock()
     numbering_cfg = svc.settings.numbering
     seller = svc.seller_for_snapshot()
     svc.store.record_order(order)
-    issue_day = local_date(issued_at, seller.timezone)
+    expected_period = numbering_cfg.period_for(
+        local_date(now or svc.store.clock(), seller.timezone)
+    )
 
     def build(sequence: int) -> InvoiceSnapshot:
+        # The issue date is read here, under the series lock, not before waiting for it:
+        # numbers and dates must both be chronological (n+1 never dated before n).
+        issued_at = now or svc.store.clock()
+        issue_day = local_date(issued_at, seller.timezone)
+        if numbering_cfg.period_for(issue_day) != expected_period:
+            # We waited across the yearly reset (New Year's Eve): the number allocated is
+            # from last year's run. Roll back and let the job run again in the new period.
+            raise TransientStepError("the numbering period changed while waiting: retry")
         number = numbering_cfg.format_number(sequence, issue_day)
         return build_invoice(
             order,
@@ -161,7 +170,7 @@ def accept_order(
             order_id=order.order_id,
             kind=DocumentKind.invoice.value,
             series=numbering_cfg.series,
-            period=numbering_cfg.period_for(issue_day),
+            period=expected_period,
             build=build,
             follow_up_jobs=[("render", {"then": list(then)})],
         )
