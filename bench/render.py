@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bridge.invoicing.cases import lines_snapshot
 from bridge.render import pdf as render_mod
 from bridge.render.pdf import render_html, render_pdf
-from bridge.render.sample import sample_snapshot
 from bridge.render.view import build_view
 
 OURS = "ours: render_pdf()"
@@ -189,9 +189,9 @@ def main() -> None:
     args = parser.parse_args()
     n10, n100 = args.repeat, max(3, args.repeat // 4)
 
-    s10, s100 = sample_snapshot(10), sample_snapshot(100)
+    s10, s100 = lines_snapshot(10), lines_snapshot(100)
     html10 = render_html(s10, page_count=1)
-    html100 = render_html(s100, page_count=render_mod.guess_page_count(100))
+    html100 = render_html(s100, page_count=render_mod.guess_page_count(s100))
     html10_pc, html100_pc = render_html(s10), render_html(s100)
 
     variants = [

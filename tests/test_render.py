@@ -424,7 +424,7 @@ def test_hundred_lines_span_pages_with_header_and_page_numbers(long_pdf: bytes):
 
 def test_page_count_is_right_even_when_the_guess_is_wrong(monkeypatch):
     lines = [line(f"Ligne {i}", "1", "1.00", "20") for i in range(60)]
-    monkeypatch.setattr(pdf_mod, "guess_page_count", lambda n: 7)
+    monkeypatch.setattr(pdf_mod, "guess_page_count", lambda snapshot: 7)
     pages = pages_text(render_pdf(snap(lines=lines)))
     assert len(pages) != 7
     assert f"Page 1/{len(pages)}" in pages[0]

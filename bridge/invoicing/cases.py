@@ -328,17 +328,26 @@ def refunded_order() -> Order:
 
 
 def hundred_lines_order() -> Order:
+    return many_lines_order(100)
+
+
+def many_lines_order(count: int, *, long_names: bool = True) -> Order:
+    """`count` lines (the last one shipping), four VAT rates; long names wrap (layout stress)."""
     rates = ["20", "5.5", "10", "2.1"]
     lines = [
         _line(
-            f"Article de démonstration n° {i:03d} — désignation longue pour vérifier le retour "
-            f"à la ligne : thé « Œillet & Émeraude », édition limitée",
+            (
+                f"Article de démonstration n° {i:03d} — désignation longue pour vérifier le "
+                f"retour à la ligne : thé « Œillet & Émeraude », édition limitée"
+                if long_names
+                else f"Thé « Émeraude » n° {i:03d} — 100 g"
+            ),
             f"{(i % 17) + 1}.{i % 100:02d}",
             rates[i % 4],
             str(1 + i % 3),
             sku=f"SKU-{i:03d}",
         )
-        for i in range(1, 100)
+        for i in range(1, count)
     ]
     lines.append(_line("Livraison Chronopost 13 h", "14.90", "20", kind=LineKind.shipping))
     return _order(
@@ -406,6 +415,14 @@ def case_snapshot(
     series = "FA"
     numbering = Numbering(series=series, number=f"{series}-2026-{sequence:06d}", sequence=sequence)
     return build_invoice(case_order(name), seller, numbering, issued_at=ISSUED, terms=CASE_TERMS)
+
+
+def lines_snapshot(count: int) -> InvoiceSnapshot:
+    """A real `build_invoice` snapshot with `count` ordinary lines (what bench/render.py
+    measures: the document the app produces, legal mentions included)."""
+    numbering = Numbering(series="FA", number="FA-2026-000001", sequence=1)
+    order = many_lines_order(count, long_names=False)
+    return build_invoice(order, company_seller(), numbering, issued_at=ISSUED, terms=CASE_TERMS)
 
 
 def all_cases(*, logos: Mapping[str, Path] | None = None) -> dict[str, InvoiceSnapshot]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 import threading
 from functools import lru_cache
@@ -37,11 +38,17 @@ _FONT_FILES = {  # (bold, italic) -> ReportLab's bundled Bitstream Vera
 }
 INVOICE_TEMPLATE = "invoice.html"
 
-# Calibrated against our template (A4, 1 line of description per row): first page holds about
-# 20 lines with the header blocks, following pages about 38. Only a first guess — see
-# render_pdf — so a wrong value costs one extra render, never a wrong page count.
-_FIRST_PAGE_LINES = 20
-_NEXT_PAGE_LINES = 38
+# Calibrated against our template (A4) on 1- and 3-row descriptions from 5 to 150 lines: a
+# table row costs ~0.54 + 0.82 per wrapped text row (a description wraps every ~45
+# characters, a legal mention every ~110); the first page holds ~30 such units under the
+# header blocks, the next ones ~60. Only a first guess (see render_pdf): a wrong value costs
+# one extra render, never a wrong page count. Counting wrapped rows matters: with real product
+# names a 10-line invoice is often 2 pages, and guessing 1 doubled its cost.
+_DESCRIPTION_CHARS_PER_ROW = 45
+_MENTION_CHARS_PER_ROW = 110
+_ROW_FIXED, _ROW_PER_TEXT_ROW = 0.54, 0.82
+_FIRST_PAGE_UNITS = 30
+_NEXT_PAGE_UNITS = 60
 
 _setup_lock = threading.Lock()
 _setup_done = False
@@ -84,10 +91,17 @@ def default_templates() -> Templates:
     return Templates()
 
 
-def guess_page_count(line_count: int) -> int:
-    if line_count <= _FIRST_PAGE_LINES:
+def guess_page_count(snapshot: InvoiceSnapshot) -> int:
+    units = sum(
+        _ROW_FIXED
+        + _ROW_PER_TEXT_ROW * -(-max(len(ln.description), 1) // _DESCRIPTION_CHARS_PER_ROW)
+        for ln in snapshot.lines
+    )
+    units += sum(-(-len(m) // _MENTION_CHARS_PER_ROW) for m in snapshot.mentions)
+    units += 3 if snapshot.buyer.shipping_lines else 0
+    if units <= _FIRST_PAGE_UNITS:
         return 1
-    return 1 + -(-(line_count - _FIRST_PAGE_LINES) // _NEXT_PAGE_LINES)
+    return 1 + math.ceil((units - _FIRST_PAGE_UNITS) / _NEXT_PAGE_UNITS)
 
 
 def render_html(
@@ -149,7 +163,7 @@ def html_to_pdf(html: str, templates: Templates | None = None) -> bytes:
 def render_pdf(snapshot: InvoiceSnapshot, templates: Templates | None = None) -> bytes:
     """The invoice PDF: A4, embedded TrueType fonts, "page/total" on every page, deterministic."""
     templates = templates or default_templates()
-    guess = guess_page_count(len(snapshot.lines))
+    guess = guess_page_count(snapshot)
     pdf = html_to_pdf(render_html(snapshot, templates, page_count=guess), templates)
     actual = pdf_page_count(pdf)
     if actual != guess:
