@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from bridge.config import load_settings
-from bridge.demo import DEMO_CONFIG, SAMPLES_DIR
+from bridge.demo import SAMPLES_DIR, write_demo_config
 from bridge.devsmtp import CaptureSMTPServer, free_port
 from bridge.model import Order
 from bridge.pipeline import Services, submit_order, verify_archive
@@ -23,35 +23,10 @@ pytestmark = pytest.mark.slow
 
 
 def write_config(tmp_path: Path, smtp_port: int, http_port: int) -> Path:
-    path = tmp_path / "quittance.toml"
-    path.write_text(
-        DEMO_CONFIG.read_text(encoding="utf-8")
-        + f"""
-[storage]
-database_url = "sqlite:///{tmp_path / "q.db"}"
-archive_dir = "{tmp_path / "archive"}"
-
-[email]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from_address = "bonjour@latheiere.example.fr"
-
-[server]
-host = "127.0.0.1"
-port = {http_port}
-
-[jobs]
-lease_seconds = 5
-backoff_initial_seconds = 1
-backoff_max_seconds = 2
-
-[logging]
-format = "json"
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_demo_config(
+        tmp_path, smtp_port, http_port=http_port,
+        extra="\n[jobs]\nlease_seconds = 5\nbackoff_initial_seconds = 1\nbackoff_max_seconds = 2\n",
+    )  # fmt: skip
 
 
 def orders(count: int) -> list[Order]:
@@ -107,7 +82,10 @@ def test_health_endpoints_and_sigterm_during_a_burst_loses_nothing(tmp_path: Pat
 
             for order in orders(100):
                 submit_order(svc, order)
-            time.sleep(2.0)  # let the workers get going, then stop in the middle of the burst
+            # Let the workers get going (a cold start compiles modules), then stop mid-burst.
+            deadline = time.monotonic() + 30
+            while svc.store.job_counts()["done"] < 10 and time.monotonic() < deadline:
+                time.sleep(0.05)
             metrics = requests.get(f"{base}/metrics", timeout=5).text
             assert 'quittance_jobs{state="done"}' in metrics
             proc.send_signal(signal.SIGTERM)
