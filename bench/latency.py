@@ -23,48 +23,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bridge.demo import DEMO_CONFIG  # noqa: E402
+from bridge.demo import write_demo_config  # noqa: E402
 from bridge.devsmtp import CaptureSMTPServer, free_port  # noqa: E402
 from connectors.sandbox.woocommerce import Item, WooSandbox, make_order  # noqa: E402
-
-
-def write_config(workdir: Path, port: int, smtp_port: int, woo: WooSandbox) -> Path:
-    path = workdir / "quittance.toml"
-    path.write_text(
-        DEMO_CONFIG.read_text(encoding="utf-8")
-        + f"""
-[storage]
-database_url = "sqlite:///{workdir / "q.db"}"
-archive_dir = "{workdir / "archive"}"
-
-[email]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from_address = "bonjour@latheiere.example.fr"
-
-[server]
-port = {port}
-
-[jobs]
-lease_seconds = 60
-
-[logging]
-level = "WARNING"
-format = "json"
-
-[[shops]]
-name = "bench"
-platform = "woocommerce"
-url = "{woo.url}"
-consumer_key = "{woo.consumer_key}"
-consumer_secret = "{woo.consumer_secret}"
-webhook_secret = "{woo.webhook_secret}"
-poll_interval_seconds = 86400
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def main() -> int:
@@ -77,7 +38,10 @@ def main() -> int:
     port = free_port()
     latencies: list[float] = []
     with CaptureSMTPServer() as smtp:
-        config = write_config(workdir, port, smtp.port, woo)
+        config = write_demo_config(
+            workdir, smtp.port, http_port=port, woo=woo, poll_interval=86400,
+            log_level="WARNING", extra="\n[jobs]\nlease_seconds = 60\n",
+        )  # fmt: skip
         proc = subprocess.Popen(
             [sys.executable, "-m", "bridge.cli", "run", "-c", str(config),
              "--workers", str(args.workers)],
@@ -93,7 +57,7 @@ def main() -> int:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.1)
-            target = f"http://127.0.0.1:{port}/webhooks/woocommerce/bench"
+            target = f"http://127.0.0.1:{port}/webhooks/woocommerce/woo"
             for i in range(args.orders):
                 email = f"client{i}@example.fr"
                 order_id = woo.add_order(

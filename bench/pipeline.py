@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bridge.config import load_settings  # noqa: E402
-from bridge.demo import DEMO_CONFIG  # noqa: E402
+from bridge.demo import write_demo_config  # noqa: E402
 from bridge.devsmtp import CaptureSMTPServer  # noqa: E402
 from bridge.model import Order  # noqa: E402
 from bridge.pipeline import Services, submit_order, verify_archive  # noqa: E402
@@ -93,31 +93,6 @@ def ten_line_order(i: int) -> Order:
     data["customer"]["email"] = f"client{i:05d}@example.fr"
     data["payment"].update(amount=f"{total:.2f}", transaction_ref=f"ch_bench_{i:05d}")
     return Order.model_validate(data)
-
-
-def write_config(workdir: Path, database_url: str, smtp_port: int) -> Path:
-    cfg = workdir / "quittance.toml"
-    cfg.write_text(
-        DEMO_CONFIG.read_text(encoding="utf-8")
-        + f"""
-[storage]
-database_url = "{database_url}"
-archive_dir = "{workdir / "archive"}"
-
-[email]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from_address = "bonjour@latheiere.example.fr"
-from_name = "La Théière"
-
-[logging]
-level = "WARNING"
-format = "json"
-""",
-        encoding="utf-8",
-    )
-    return cfg
 
 
 def new_pg_schema() -> tuple[str, str]:
@@ -227,7 +202,7 @@ def run_one(db: str, orders: list[Order], workers: int) -> Result:
         else:
             url, schema = new_pg_schema()
         try:
-            cfg = write_config(workdir, url, smtp.port)
+            cfg = write_demo_config(workdir, smtp.port, database_url=url, log_level="WARNING")
             svc = Services.from_settings(load_settings(cfg, environ={}))
             try:
                 for order in orders:
@@ -331,7 +306,7 @@ def profile_one_worker(orders: list[Order], top: int = 15) -> None:
     configure_logging("WARNING", "json")
     with tempfile.TemporaryDirectory(prefix="qbench-prof-") as tmp, CaptureSMTPServer() as smtp:
         workdir = Path(tmp)
-        cfg = write_config(workdir, f"sqlite:///{workdir / 'quittance.db'}", smtp.port)
+        cfg = write_demo_config(workdir, smtp.port, log_level="WARNING")
         svc = Services.from_settings(load_settings(cfg, environ={}))
         try:
             for order in orders:

@@ -23,47 +23,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bridge.demo import DEMO_CONFIG  # noqa: E402
+from bridge.demo import write_demo_config  # noqa: E402
 from bridge.devsmtp import free_port  # noqa: E402
 from bridge.store import Store  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 
 
-def write_config(workdir: Path, port: int) -> Path:
-    path = workdir / "quittance.toml"
-    path.write_text(
-        DEMO_CONFIG.read_text(encoding="utf-8")
-        + f"""
-[storage]
-database_url = "sqlite:///{workdir / "q.db"}"
-archive_dir = "{workdir / "archive"}"
-
-[server]
-port = {port}
-
-[logging]
-level = "WARNING"
-format = "json"
-
-[[shops]]
-name = "bench"
-platform = "woocommerce"
-url = "http://127.0.0.1:9"
-consumer_key = "ck_bench"
-consumer_secret = "cs_bench"
-webhook_secret = "{SECRET}"
-poll_interval_seconds = 86400
-""",
-        encoding="utf-8",
-    )
-    return path
+# Intake only (`--workers 0`): the shop is never called, so any address will do.
+UNREACHABLE_SHOP = SimpleNamespace(
+    url="http://127.0.0.1:9", consumer_key="ck_bench", consumer_secret="cs_bench",
+    webhook_secret=SECRET,
+)  # fmt: skip
 
 
 def signed(body: bytes) -> str:
@@ -139,7 +117,10 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="quittance-bench-webhooks-"))
     port = free_port()
-    config = write_config(workdir, port)
+    config = write_demo_config(
+        workdir, None, http_port=port, woo=UNREACHABLE_SHOP, poll_interval=86400,
+        log_level="WARNING",
+    )  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "run", "-c", str(config), "--workers", "0"],
         stderr=subprocess.DEVNULL,
@@ -157,15 +138,15 @@ def main() -> int:
         items = deliveries(args.requests, args.duplicates)
         started = time.perf_counter()
         latencies = asyncio.run(
-            fire("127.0.0.1", port, "/webhooks/woocommerce/bench", items, args.concurrency)
+            fire("127.0.0.1", port, "/webhooks/woocommerce/woo", items, args.concurrency)
         )
         wall = time.perf_counter() - started
     finally:
         proc.terminate()
         proc.wait(30)
     unique = len({delivery for delivery, _ in items})
-    with Store.open(f"sqlite:///{workdir / 'q.db'}") as store:
-        stored = store.webhook_counts_since(store.clock().replace(year=2000)).get("bench", 0)
+    with Store.open(f"sqlite:///{workdir / 'quittance.db'}") as store:
+        stored = store.webhook_counts_since(store.clock().replace(year=2000)).get("woo", 0)
         ingest_jobs = sum(store.job_counts().values())
     ms = sorted(x * 1000 for x in latencies)
     p99 = ms[int(len(ms) * 0.99) - 1]

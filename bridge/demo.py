@@ -46,18 +46,38 @@ def sample_orders() -> list[tuple[Path, Order]]:
 
 
 def write_demo_config(
-    workdir: Path, smtp_port: int, *, http_port: int = 0, woo: object = None, shopify: object = None
+    workdir: Path,
+    smtp_port: int | None,
+    *,
+    http_port: int = 0,
+    woo: object = None,
+    shopify: object = None,
+    database_url: str | None = None,
+    poll_interval: int = POLL_INTERVAL,
+    log_level: str = "INFO",
+    extra: str = "",
 ) -> Path:
-    """The demo's own config file, so every `quittance` command can be pointed at it."""
+    """A complete local config (the demo seller, storage in `workdir`, the capture SMTP server,
+    the sandboxes as shops) written to `workdir/quittance.toml`, so every `quittance` command
+    can be pointed at it. Also what the benchmarks and end-to-end tests run on; `extra` is
+    appended verbatim (e.g. a `[jobs]` table)."""
     workdir = workdir.resolve()
     path = workdir / "quittance.toml"
+    database_url = database_url or f"sqlite:///{workdir / 'quittance.db'}"
     text = (
         DEMO_CONFIG.read_text(encoding="utf-8")
         + f"""
 [storage]
-database_url = "sqlite:///{workdir / "quittance.db"}"
+database_url = "{database_url}"
 archive_dir = "{workdir / "archive"}"
 
+[logging]
+level = "{log_level}"
+format = "json"
+"""
+    )
+    if smtp_port is not None:
+        text += f"""
 [email]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -65,12 +85,7 @@ security = "none"
 from_address = "bonjour@latheiere.example.fr"
 from_name = "La Théière"
 reply_to = "bonjour@latheiere.example.fr"
-
-[logging]
-level = "INFO"
-format = "json"
 """
-    )
     if http_port:
         text += f"""
 [server]
@@ -88,7 +103,7 @@ url = "{woo.url}"
 consumer_key = "{woo.consumer_key}"
 consumer_secret = "{woo.consumer_secret}"
 webhook_secret = "{woo.webhook_secret}"
-poll_interval_seconds = {POLL_INTERVAL}
+poll_interval_seconds = {poll_interval}
 """
     if shopify is not None:
         text += f"""
@@ -99,9 +114,9 @@ domain = "{shopify.domain}"
 access_token = "{shopify.token}"
 client_secret = "demo-shopify-secret"
 api_base_url = "{shopify.base_url}"
-poll_interval_seconds = {POLL_INTERVAL}
+poll_interval_seconds = {poll_interval}
 """
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text + extra, encoding="utf-8")
     return path
 
 
