@@ -19,16 +19,13 @@ from typing import Any
 import apprise
 import structlog
 
+from bridge.delivery.secrets import reveal
+
 Claim = Callable[[str, timedelta], bool]
 
 
 def _log() -> Any:
     return structlog.get_logger()
-
-
-def _secret(value: Any) -> str:
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter() if getter else value).strip()
 
 
 class Alerter:
@@ -46,7 +43,7 @@ class Alerter:
         self._lock = threading.Lock()
         self._fallback_sent: dict[str, float] = {}  # only used when `claim` itself fails
         for position, url in enumerate(urls, start=1):
-            raw = _secret(url)
+            raw = reveal(url).strip()
             if not raw:
                 continue
             try:

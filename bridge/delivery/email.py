@@ -44,6 +44,7 @@ from bridge.delivery.errors import (
     TransientDeliveryError,
     as_delivery_error,
 )
+from bridge.delivery.secrets import reveal
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.render.formatting import format_date, format_money
 from bridge.render.templates import TemplateCheckError, Templates
@@ -309,13 +310,6 @@ def build_receipt_email(
 # --------------------------------------------------------------------------- send
 
 
-def _secret(value: Any) -> str:
-    if value is None:
-        return ""
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter() if getter else value)
-
-
 def _security(email_cfg: EmailSettings) -> str:
     value = getattr(email_cfg.security, "value", email_cfg.security)
     return str(value or "none").lower()
@@ -353,7 +347,7 @@ def _send_once(
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
         if email_cfg.username:
-            smtp.login(email_cfg.username, _secret(email_cfg.password))
+            smtp.login(email_cfg.username, reveal(email_cfg.password))
         del message["Bcc"]  # never a visible header: the archive copy is envelope-only
         refused = smtp.send_message(
             message, from_addr=email_cfg.from_address, to_addrs=[*recipients, *bcc]
@@ -400,7 +394,7 @@ def send_email(
     if not recipients:
         raise PermanentDeliveryError("the message has no recipient")
     bcc = [b for b in _bcc_list(email_cfg.bcc) if b not in recipients]
-    secrets = [_secret(email_cfg.password)]
+    secrets = [reveal(email_cfg.password)]
     where = f"{email_cfg.host}:{email_cfg.port}"
     log_fields = {
         "host": email_cfg.host,
