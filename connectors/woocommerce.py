@@ -19,7 +19,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -57,7 +57,6 @@ META_NUMBER = "_quittance_invoice_number"
 META_URL = "_quittance_invoice_url"
 # First poll of a shop (no cursor yet): look back this far, not over the whole history
 # (historical orders are `quittance backfill`'s job, archive-only by default).
-FIRST_POLL_LOOKBACK = timedelta(days=1)
 _PING = re.compile(rb"^webhook_id=(\d+)$")
 
 
@@ -180,14 +179,11 @@ class WooCommerceConnector:
     def iter_paid_pages(
         self, since: datetime | None, *, is_known: Callable[[str], bool] | None = None
     ) -> Iterator[OrderPage]:
-        if since is None:
-            since = datetime.now(UTC) - FIRST_POLL_LOOKBACK
-        params = {
-            "modified_after": _iso_gmt(since),
-            "dates_are_gmt": "true",
-            "orderby": "modified",
-            "order": "asc",
-        }
+        """`since=None` lists every order; how far back a first poll looks is the pipeline's
+        decision (bridge.polling), the same for every platform."""
+        params = {"dates_are_gmt": "true", "orderby": "modified", "order": "asc"}
+        if since is not None:
+            params["modified_after"] = _iso_gmt(since)
         for resp in self.client.pages("orders", **params):
             orders, errors, skipped = [], [], 0
             cursor: datetime | None = None
