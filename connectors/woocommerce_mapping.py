@@ -1,7 +1,7 @@
 """WooCommerce REST v3 order JSON → the normalised `Order`, and the "is it paid?" rule.
 
 Pure functions, no I/O: the connector fetches, this module translates. Written against every
-payload in `shared/fixtures/woocommerce/` (WooCommerce 3.0 docs, 5.9 and 8.0 webhook bodies).
+payload in `tests/fixtures/woocommerce/` (WooCommerce 3.0 docs, 5.9 and 8.0 webhook bodies).
 
 What WooCommerce gives, and what we take:
 

@@ -1,55 +1,60 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), a temp workspace, sample orders."""
+"""Shared fixtures: databases (SQLite and PostgreSQL), the suite's size, PostgreSQL's presence.
+
+Everything else a test needs lives in `tests/support/` (one module per piece)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get(
-    "QUITTANCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-SAMPLES = Path(__file__).resolve().parent.parent / "bridge" / "samples"
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+from tests.support import postgres
 
 
-def _pg_available() -> bool:
-    try:
-        import psycopg
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full-size",
+        action="store_true",
+        help="run the crash and scale scenarios at their full size (200 orders and 20 "
+        "SIGKILLs, 300 orders on two services) instead of the suite's quicker size",
+    )
 
-        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
-            return True
-    except Exception:
-        return False
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Whatever reaches PostgreSQL carries the `postgres` mark, so `-m "not postgres"` runs the
+    rest of the suite on a machine without the server."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """One line, not a hundred connection errors, when PostgreSQL is down."""
+    if session.config.option.collectonly or _postgres_deselected(session.config):
+        return
+    if hasattr(session.config, "workerinput"):  # xdist workers: the controller checked
+        return
+    reason = postgres.unreachable_reason()
+    if reason is not None:
+        raise pytest.UsageError(
+            f"PostgreSQL is not reachable at {postgres.ADMIN_URL} ({reason}). "
+            f"Start it with: {postgres.START_HINT} "
+            '(or run without it: pytest -m "not postgres").'
+        )
+
+
+def _postgres_deselected(config: pytest.Config) -> bool:
+    markexpr = config.option.markexpr or ""
+    return "not postgres" in markexpr
 
 
 @pytest.fixture(scope="session")
-def pg_available() -> bool:
-    return _pg_available()
+def full_size(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--full-size"))
 
 
-def new_pg_schema_url() -> tuple[str, str]:
-    """Create an empty schema and return (url whose search_path is that schema, schema)."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_ADMIN_URL else "?"
-    return f"{PG_ADMIN_URL}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def drop_pg_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL: one SQLite file, or one PostgreSQL schema, per test.
 
@@ -59,17 +64,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'quittance.db'}"
         return
-    url, schema = new_pg_schema_url()
-    try:
+    with postgres.schema_url() as url:
         yield url
-    finally:
-        drop_pg_schema(schema)
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    url, schema = new_pg_schema_url()
-    try:
+    with postgres.schema_url() as url:
         yield url
-    finally:
-        drop_pg_schema(schema)

@@ -20,14 +20,10 @@ from bridge.cli import app
 from bridge.pipeline import Services, submit_order
 from bridge.store import Store
 from bridge.worker import work
-from tests.helpers_pipeline import (
-    ScriptedHandler,
-    SMTPServer,
-    orders_by_id,
-    pdf_text,
-    sample_path,
-    write_config,
-)
+from tests.support.config import write_config
+from tests.support.documents import pdf_text
+from tests.support.orders import orders_by_id, sample_path
+from tests.support.smtp import ScriptedHandler, SMTPServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 

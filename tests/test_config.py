@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import tomllib
 from datetime import date
@@ -22,6 +21,7 @@ from bridge.config import (
     Settings,
     load_settings,
 )
+from tests.support.config import merged, toml_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -44,41 +44,11 @@ BASE: dict[str, Any] = {
 }
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def _toml(data: dict[str, Any], prefix: str = "") -> str:
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    out = []
-    if prefix:
-        out.append(f"[{prefix}]")
-    out += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
-    for name, table in tables.items():
-        out.append(_toml(table, f"{prefix}.{name}" if prefix else name))
-    return "\n".join(out) + "\n"
-
-
 def write_config(folder: Path, data: dict[str, Any] | None = None, **sections: Any) -> Path:
     """Write BASE updated with `sections` ({"seller": {...}} merges into the seller table;
     a None value removes the key) and return its path."""
-    merged = copy.deepcopy(BASE if data is None else data)
-    for section, values in sections.items():
-        table = merged.setdefault(section, {})
-        for key, value in values.items():
-            if value is None:
-                table.pop(key, None)
-            else:
-                table[key] = value
     path = folder / "quittance.toml"
-    path.write_text(_toml(merged), encoding="utf-8")
+    path.write_text(toml_text(merged(BASE if data is None else data, **sections)), encoding="utf-8")
     return path
 
 

@@ -24,7 +24,7 @@ from bridge.config import load_settings
 from bridge.links import invoice_token
 from bridge.pipeline import Services
 from bridge.web.app import create_app
-from tests.helpers_pipeline import write_config
+from tests.support.config import write_config
 
 WOO, SHOPIFY = "boutique-woo", "boutique-shopify"
 WOO_SECRET, SHOPIFY_SECRET = "whsec-fuzz-woo", "fuzz-shopify-client-secret"
@@ -33,29 +33,28 @@ LINK_SECRET = "fuzz-link-secret-0123456789abcdef"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-SHOPS = f"""
-[server]
-public_url = "https://factures.example.fr"
-link_secret = "{LINK_SECRET}"
-
-[[shops]]
-name = "{WOO}"
-platform = "woocommerce"
-url = "http://127.0.0.1:9"
-consumer_key = "ck_fuzz"
-consumer_secret = "cs_fuzz"
-webhook_secret = "{WOO_SECRET}"
-timeout_seconds = 1
-
-[[shops]]
-name = "{SHOPIFY}"
-platform = "shopify"
-domain = "{DOMAIN}"
-access_token = "shpat_fuzz"
-client_secret = "{SHOPIFY_SECRET}"
-api_base_url = "http://127.0.0.1:9"
-timeout_seconds = 1
-"""
+SERVER = {"public_url": "https://factures.example.fr", "link_secret": LINK_SECRET}
+# Shops whose APIs cannot answer (port 9, discard): nothing valid gets through, so none is called.
+SHOPS = [
+    {
+        "name": WOO,
+        "platform": "woocommerce",
+        "url": "http://127.0.0.1:9",
+        "consumer_key": "ck_fuzz",
+        "consumer_secret": "cs_fuzz",
+        "webhook_secret": WOO_SECRET,
+        "timeout_seconds": 1,
+    },
+    {
+        "name": SHOPIFY,
+        "platform": "shopify",
+        "domain": DOMAIN,
+        "access_token": "shpat_fuzz",
+        "client_secret": SHOPIFY_SECRET,
+        "api_base_url": "http://127.0.0.1:9",
+        "timeout_seconds": 1,
+    },
+]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -65,12 +64,7 @@ def sign(secret: str, body: bytes) -> str:
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services]]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    cfg = write_config(
-        tmp / "quittance.toml",
-        database_url=f"sqlite:///{tmp / 'q.db'}",
-        archive_dir=tmp / "archive",
-        extra=SHOPS,
-    )
+    cfg = write_config(tmp / "quittance.toml", server=SERVER, shops=SHOPS)
     svc = Services.from_settings(load_settings(cfg, environ={}))
     app = create_app(svc)
     # raise_server_exceptions=False: a crash must show up as the 500 a client would get

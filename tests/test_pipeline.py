@@ -12,15 +12,12 @@ import structlog
 from bridge.logs import configure_logging
 from bridge.pipeline import Services, submit_order, verify_archive
 from bridge.worker import work
-from tests.helpers_pipeline import (
-    Clock,
-    Hook,
-    SMTPServer,
-    attachment,
-    orders_by_id,
-    pdf_text,
-    settings_for,
-)
+from tests.support.clock import Clock
+from tests.support.config import settings_for
+from tests.support.documents import attachment, pdf_text
+from tests.support.hook import Hook
+from tests.support.orders import orders_by_id
+from tests.support.smtp import SMTPServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 

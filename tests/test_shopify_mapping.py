@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,9 @@ from connectors.shopify_mapping import (
     rest_order_to_node,
     webhook_hmac,
 )
+from tests.support.paths import FIXTURES as FIXTURES_DIR
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "shopify"
+FIXTURES = FIXTURES_DIR / "shopify"
 D = Decimal
 
 

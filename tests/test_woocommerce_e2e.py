@@ -10,7 +10,7 @@ from bridge.polling import poll_shop
 from bridge.service import poll_tick
 from connectors.sandbox.woocommerce import Item, make_order
 from connectors.woocommerce import META_NUMBER, META_URL
-from tests.test_woocommerce_support import SHOP, Bridge, running_bridge
+from tests.support.bridges import SHOP, Bridge, woo_bridge
 
 
 def _invoice_for(b: Bridge, order_id: int):
@@ -24,7 +24,7 @@ def _poll(b: Bridge):
 
 
 def test_same_paid_event_three_times_plus_poll_gives_one_of_everything(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         results = b.wc.deliver_webhook(b.webhook_url, 1001, duplicate=3)
         assert [r.status for r in results] == [200, 200, 200]
         assert '"duplicate":true' in results[1].body.replace(" ", "")
@@ -58,7 +58,7 @@ def test_same_paid_event_three_times_plus_poll_gives_one_of_everything(tmp_path:
 
 
 def test_lost_webhook_is_caught_by_the_next_poll(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         _poll(b)  # the service's regular poll: cursor stored
         b.work()
         assert _invoice_for(b, 1002) is None
@@ -73,7 +73,7 @@ def test_lost_webhook_is_caught_by_the_next_poll(tmp_path: Path) -> None:
 
 
 def test_order_paid_while_down_is_caught_on_start(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         _poll(b)
         b.work()
         b.svc.close()  # service down…
@@ -87,7 +87,7 @@ def test_order_paid_while_down_is_caught_on_start(tmp_path: Path) -> None:
 
 
 def test_bank_transfer_on_hold_then_processing(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         b.svc.connector(SHOP).install_webhooks(b.base_url)
         b.wc.add_order(
             make_order(
@@ -128,7 +128,7 @@ def test_bank_transfer_on_hold_then_processing(tmp_path: Path) -> None:
 
 
 def test_cash_on_delivery_processing_then_completed(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         b.wc.deliver_webhook(b.webhook_url, 1003)  # COD, processing
         b.work()
         assert _invoice_for(b, 1003) is None
@@ -139,7 +139,7 @@ def test_cash_on_delivery_processing_then_completed(tmp_path: Path) -> None:
 
 
 def test_out_of_order_stale_payload_is_only_a_trigger(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         stale = b.wc.payload(1002)  # built while on-hold
         b.wc.set_status(1002, "processing")
         b.wc.deliver_webhook(b.webhook_url, 1002)  # the fresh one first
@@ -150,7 +150,7 @@ def test_out_of_order_stale_payload_is_only_a_trigger(tmp_path: Path) -> None:
 
 
 def test_backfill_archives_without_email(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         old = datetime(2026, 2, 3, 10, tzinfo=UTC)
         b.wc.add_order(
             make_order(
@@ -178,7 +178,7 @@ def test_backfill_archives_without_email(tmp_path: Path) -> None:
 
 
 def test_polling_pages_and_cursor(tmp_path: Path) -> None:
-    with running_bridge(tmp_path, seed=False, send_email=False) as b:
+    with woo_bridge(tmp_path, seed=False, send_email=False) as b:
         start = datetime.now(UTC) - timedelta(hours=5)
         for n in range(230):
             when = start + timedelta(seconds=n)
@@ -210,7 +210,7 @@ def test_polling_pages_and_cursor(tmp_path: Path) -> None:
 
 
 def test_api_401_kills_the_job_with_a_message_naming_the_shop(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         b.wc.consumer_secret = "rotated-on-the-shop"
         b.wc.deliver_webhook(b.webhook_url, 1001)
         b.work()
@@ -220,7 +220,7 @@ def test_api_401_kills_the_job_with_a_message_naming_the_shop(tmp_path: Path) ->
 
 
 def test_api_429_then_200_during_ingest(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         b.wc.fail_next(1, 429, retry_after=1, path="/orders/1001")
         b.wc.fail_next(1, 500, path="/orders/1001")
         b.wc.deliver_webhook(b.webhook_url, 1001)
@@ -230,7 +230,7 @@ def test_api_429_then_200_during_ingest(tmp_path: Path) -> None:
 
 
 def test_webhooks_install_ping_and_doctor_sees_disabled(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         conn = b.svc.connector(SHOP)
         lines = conn.install_webhooks(b.base_url)
         assert len(lines) == 2 and all(line.startswith("created") for line in lines)

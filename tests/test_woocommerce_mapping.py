@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,9 @@ from connectors.woocommerce_mapping import (
     paid_verdict,
     wcpdf_invoice_number,
 )
+from tests.support.paths import FIXTURES
 
-WC_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "woocommerce"
+WC_FIXTURES = FIXTURES / "woocommerce"
 PAID = ("processing", "completed")
 OPTS = MappingOptions(shop="wc")
 

@@ -16,7 +16,8 @@ from bridge.config import WooCommerceShop
 from connectors.base import PermanentConnectorError, TransientConnectorError, WebhookRejected
 from connectors.sandbox.woocommerce import WooSandbox
 from connectors.woocommerce import WooCommerceConnector, sign
-from tests.test_woocommerce_support import HOOK_SECRET, running_bridge
+from tests.support.bridges import WOO_HOOK_SECRET as HOOK_SECRET
+from tests.support.bridges import woo_bridge
 
 BODY = json.dumps({"id": 1001, "status": "processing", "total": "71.99"}).encode()
 
@@ -115,7 +116,7 @@ def _ingest_jobs(b) -> int:
 
 
 def test_endpoint_statuses_and_nothing_stored_on_rejection(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+    with woo_bridge(tmp_path) as b:
         url = b.webhook_url
         for case in ("tamper", "wrong", "unsigned"):
             if case == "tamper":
@@ -140,12 +141,16 @@ def test_endpoint_statuses_and_nothing_stored_on_rejection(tmp_path: Path) -> No
         )
 
 
-def test_webhook_is_answered_quickly(tmp_path: Path) -> None:
-    with running_bridge(tmp_path) as b:
+def test_webhook_is_answered_without_calling_the_shop(tmp_path: Path) -> None:
+    """The answer never waits for the shop's API (WooCommerce gives up on slow endpoints): the
+    delivery is stored and acknowledged; reading the order is the ingest job's business."""
+    with woo_bridge(tmp_path) as b:
         b.wc.fail_next(5, None, delay=2.0)  # the shop's API is slow: irrelevant to the answer
-        started = time.monotonic()
+        calls_before = len(b.wc.requests)
         [r] = b.wc.deliver_webhook(b.webhook_url, 1001)
-        assert r.status == 200 and time.monotonic() - started < 1.0
+        assert r.status == 200
+        assert len(b.wc.requests) == calls_before
+        assert _ingest_jobs(b) == 1
         b.wc.faults.clear()
 
 

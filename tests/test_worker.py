@@ -17,16 +17,11 @@ from bridge.logs import configure_logging
 from bridge.pipeline import Services, submit_order
 from bridge.store import JobRecord
 from bridge.worker import Backoff, run_job, work
-from tests.helpers_pipeline import (
-    SMTP_PASSWORD,
-    SMTP_USER,
-    Clock,
-    Hook,
-    ScriptedHandler,
-    SMTPServer,
-    orders_by_id,
-    settings_for,
-)
+from tests.support.clock import Clock
+from tests.support.config import settings_for
+from tests.support.hook import Hook
+from tests.support.orders import orders_by_id
+from tests.support.smtp import SMTP_PASSWORD, SMTP_USER, ScriptedHandler, SMTPServer
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning"),

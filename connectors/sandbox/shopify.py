@@ -15,7 +15,7 @@ selection), speaks the real contract where it matters to us:
 * `deliver_webhook(...)` POSTs a signed, REST-shaped `orders/paid` body (no transactions) to our
   endpoint — with duplicates, another secret, or another shop domain when asked.
 
-Seeded by `seed_orders()` with orders shaped like the shared fixtures plus French ones.
+Seeded by `seed_orders()` with orders shaped like the real payloads in `tests/fixtures/shopify/` plus French ones.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -119,9 +120,13 @@ def build_order(
     created_at: datetime | None = None,
     test: bool = False,
 ) -> dict[str, Any]:
-    """A GraphQL Order node as Shopify would return it (taxes per line, rounded per line)."""
+    """A GraphQL Order node as Shopify would return it (taxes per line, rounded per line).
+
+    Without `created_at` the order was placed an hour ago (and, when `paid`, paid a minute
+    later): sandboxes are never pinned to a calendar date, so polls that look back from now
+    see them whatever the day."""
     rate_fx = Decimal(fx)
-    created = created_at or datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    created = created_at or datetime.now(UTC) - timedelta(hours=1)
     money = lambda a: _bag(a, currency, shop_currency, rate_fx)  # noqa: E731
     apps = []
     if discount_code:
@@ -271,9 +276,11 @@ def _add_payment(node: dict[str, Any], when: datetime) -> None:
     node["updatedAt"] = _iso(when)
 
 
-def seed_orders() -> list[dict[str, Any]]:
-    """French orders plus orders shaped like the shared fixtures, all paid."""
-    base = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+def seed_orders(now: datetime | None = None) -> list[dict[str, Any]]:
+    """French orders plus orders shaped like the fixtures in `tests/fixtures/`, all paid,
+    placed ten minutes apart from two hours before `now` (the sandbox's clock, by default the
+    wall clock)."""
+    base = (now or datetime.now(UTC)) - timedelta(hours=2)
     return [
         # EUR, taxes included, 5,5 % and 20 %, a discount code, taxed shipping.
         build_order(
@@ -388,7 +395,9 @@ class ShopifySandbox:
         restore_rate: float = 1000.0,
         throttle_seconds: float = 0.02,
         seed: bool = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.now = clock or (lambda: datetime.now(UTC))
         self.domain = domain
         self.token = token
         self.scopes = list(scopes)
@@ -408,7 +417,7 @@ class ShopifySandbox:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         if seed:
-            for node in seed_orders():
+            for node in seed_orders(self.now()):
                 self.add_order(node)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -441,11 +450,11 @@ class ShopifySandbox:
 
     def mark_paid(self, order_id: str | int, at: datetime | None = None) -> None:
         with self.lock:
-            _add_payment(self.orders[str(order_id)], at or datetime.now(UTC))
+            _add_payment(self.orders[str(order_id)], at or self.now())
 
     def touch(self, order_id: str | int, at: datetime | None = None) -> None:
         with self.lock:
-            self.orders[str(order_id)]["updatedAt"] = _iso(at or datetime.now(UTC))
+            self.orders[str(order_id)]["updatedAt"] = _iso(at or self.now())
 
     def throttle_next(self, n: int = 1, mode: str = "200") -> None:
         assert mode in ("200", "429")
@@ -508,7 +517,7 @@ class ShopifySandbox:
             "X-Shopify-Shop-Domain": shop_domain or self.domain,
             "X-Shopify-API-Version": "2025-10",
             "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": _iso(datetime.now(UTC)),
+            "X-Shopify-Triggered-At": _iso(self.now()),
         }
         if event_id != "":
             headers["X-Shopify-Event-Id"] = event_id or str(uuid.uuid4())
@@ -749,7 +758,7 @@ class ShopifySandbox:
             error = {"field": ["id"], "message": "Order does not exist"}
             return {"orderUpdate": {"order": None, "userErrors": [error]}}
         node["note"] = data.get("note")
-        node["updatedAt"] = _iso(datetime.now(UTC))
+        node["updatedAt"] = _iso(self.now())
         return {
             "orderUpdate": {"order": {"id": node["id"], "note": node["note"]}, "userErrors": []}
         }

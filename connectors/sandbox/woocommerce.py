@@ -38,7 +38,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -492,7 +492,9 @@ class WooSandbox:
         basic_auth: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.webhook_secret = webhook_secret
@@ -513,7 +515,7 @@ class WooSandbox:
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         if seed:
-            for order in french_orders():
+            for order in french_orders(self.now()):
                 self.add_order(order, notify=False)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -541,7 +543,8 @@ class WooSandbox:
     # -- the shop's data ------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        """The shop's clock: seeded orders and every date the shop writes come from it."""
+        return self._clock()
 
     def add_order(self, raw: Mapping[str, Any], *, notify: bool = True) -> int:
         order = copy.deepcopy(dict(raw))
@@ -1032,7 +1035,7 @@ def _handler(sandbox: WooSandbox) -> type[BaseHTTPRequestHandler]:
 
 
 def load_orders(paths: Iterable[Any]) -> list[dict[str, Any]]:
-    """Orders from JSON files (a single order or a list), e.g. the shared fixtures."""
+    """Orders from JSON files (a single order or a list), e.g. the fixtures in `tests/fixtures/`."""
     found = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:

@@ -1,0 +1,16 @@
+"""The clock tests hand to the store: real time plus an offset the test moves forward."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.offset = timedelta() if start is None else start - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += timedelta(**kwargs)
