@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -44,10 +43,8 @@ from bridge.model import Order  # noqa: E402
 from bridge.pipeline import Services, submit_order, verify_archive  # noqa: E402
 from bridge.store.schema import events as events_table  # noqa: E402
 from bridge.store.schema import jobs as jobs_table  # noqa: E402
+from tests.support.postgres import drop_schema, new_schema_url  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get(
-    "QUITTANCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SAMPLE = ROOT / "bridge" / "samples" / "01_fr_b2c_card_coupon.json"
 FLAT_WINDOW = 100  # RSS is compared between "first 100 done" and "last 100 done"
 
@@ -93,23 +90,6 @@ def ten_line_order(i: int) -> Order:
     data["customer"]["email"] = f"client{i:05d}@example.fr"
     data["payment"].update(amount=f"{total:.2f}", transaction_ref=f"ch_bench_{i:05d}")
     return Order.model_validate(data)
-
-
-def new_pg_schema() -> tuple[str, str]:
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_ADMIN_URL else "?"
-    return f"{PG_ADMIN_URL}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def drop_pg_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # -- process memory -----------------------------------------------------------------------------
@@ -200,7 +180,7 @@ def run_one(db: str, orders: list[Order], workers: int) -> Result:
         if db == "sqlite":
             url = f"sqlite:///{workdir / 'quittance.db'}"
         else:
-            url, schema = new_pg_schema()
+            url, schema = new_schema_url("bench")
         try:
             cfg = write_demo_config(workdir, smtp.port, database_url=url, log_level="WARNING")
             svc = Services.from_settings(load_settings(cfg, environ={}))
@@ -258,7 +238,7 @@ def run_one(db: str, orders: list[Order], workers: int) -> Result:
                 svc.close()
         finally:
             if schema:
-                drop_pg_schema(schema)
+                drop_schema(schema)
         assert t_first_mark is not None and t_last_mark is not None and first_s is not None
         steady = (
             (last_mark - first_mark) / (t_last_mark - t_first_mark)

@@ -31,9 +31,13 @@ def poll_shop(
     since: datetime | None = None,
     send_email: bool = True,
     on_page: Callable[[OrderPage], None] | None = None,
+    claimed_at: datetime | None = None,
 ) -> PollReport:
     """Read paid orders modified since the cursor (minus the overlap window) and record each
-    page with its issue jobs and the new cursor in one transaction."""
+    page with its issue jobs and the new cursor in one transaction.
+
+    `claimed_at` is when the scheduler won the shop's poll lease; the `poll.done` event keeps
+    it, so the rhythm of polls across replicas can be read back from the database."""
     config = svc.settings.shop(shop)
     if config is None:
         raise PermanentStepError(f"shop {shop!r} is not configured (or disabled)")
@@ -71,7 +75,8 @@ def poll_shop(
     svc.store.append_event(
         "poll.done", shop=shop,
         detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders,
-                "errors": report.errors[:20]},
+                "errors": report.errors[:20],
+                "claimed_at": claimed_at.isoformat() if claimed_at else None},
     )  # fmt: skip
     if report.errors:
         # Paid orders the connector could not read: polling moves past them, so a person

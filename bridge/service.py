@@ -52,10 +52,11 @@ def poll_tick(svc: Services, shop: str, owner: str) -> PollReport | None:
     # A poll that runs longer than the lease could overlap another process's: keep it long.
     lease = max(interval, timedelta(minutes=10))
     # Slightly less than the interval, so a tick arriving a few ms early is not skipped.
-    if not svc.store.claim_poll(shop, owner, lease=lease, interval=interval * 0.9):
+    claimed_at = svc.store.claim_poll(shop, owner, lease=lease, interval=interval * 0.9)
+    if claimed_at is None:
         return None
     try:
-        report = poll_shop(svc, shop)
+        report = poll_shop(svc, shop, claimed_at=claimed_at)
     except Exception as exc:
         svc.store.finish_poll(shop, owner, error=f"{type(exc).__name__}: {exc}")
         log.warning("poll failed", shop=shop, error=str(exc))

@@ -23,11 +23,12 @@ from bridge.worker import work
 from tests.support.config import write_config
 from tests.support.documents import pdf_text
 from tests.support.orders import orders_by_id, sample_path
+from tests.support.paths import ROOT
 from tests.support.smtp import ScriptedHandler, SMTPServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
-ROOT = Path(__file__).resolve().parent.parent
+
 COMMANDS = ("issue", "render", "verify", "worker", "failures", "retry", "demo")
 
 

@@ -22,8 +22,8 @@ from bridge.config import (
     load_settings,
 )
 from tests.support.config import merged, toml_text
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
 
 SIREN = "732829320"

@@ -5,11 +5,8 @@ from __future__ import annotations
 import base64
 import email
 import logging
-import socket
 import traceback
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from html import unescape
@@ -25,104 +22,15 @@ from pydantic import SecretStr
 
 from bridge.delivery.email import build_receipt_email, greeting_name, send_email
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
-from bridge.invoicing.snapshot import (
-    BuyerSnapshot,
-    DocumentKind,
-    InvoiceLine,
-    InvoiceSnapshot,
-    OrderRef,
-    PaymentSnapshot,
-    SellerSnapshot,
-    Totals,
-    VatBucket,
-)
+from bridge.devsmtp import free_port
+from bridge.invoicing.snapshot import DocumentKind
+from tests.support.snapshots import receipt_snapshot
 
 PDF = b"%PDF-1.4\n% fake but binary \x00\x01\x02\xff\n%%EOF\n"
 PASSWORD = "S3cr3t-pa55"
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def make_snapshot(
-    *,
-    locale: str = "fr",
-    name: str = "Marie Dupont",
-    company: str = "",
-    is_business: bool = False,
-    email_address: str = "marie.dupont@example.org",
-    kind: DocumentKind = DocumentKind.invoice,
-    number: str = "FA-2026-000042",
-) -> InvoiceSnapshot:
-    paid_at = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
-    return InvoiceSnapshot(
-        kind=kind,
-        series="FA",
-        number=number,
-        sequence=42,
-        issued_at=paid_at,
-        issue_date=date(2026, 11, 27),
-        timezone="Europe/Paris",
-        locale=locale,
-        currency="EUR",
-        seller=SellerSnapshot(
-            legal_name="Boutique X SAS",
-            trade_name="Boutique X",
-            legal_form="SAS",
-            share_capital="10 000 €",
-            address_lines=["1 rue de la Paix", "75002 Paris"],
-            siren="732829320",
-            rcs_city="RCS Paris",
-            vat_number="FR44732829320",
-            email="contact@boutique-x.fr",
-            phone="01 23 45 67 89",
-            website="https://boutique-x.fr",
-        ),
-        buyer=BuyerSnapshot(
-            name=name,
-            company=company,
-            email=email_address,
-            billing_lines=["3 place du Marché", "69001 Lyon"],
-            billing_country="FR",
-            is_business=is_business,
-        ),
-        order=OrderRef(
-            shop="boutique-x",
-            platform="woocommerce",
-            order_id="1042",
-            reference="1042",
-            ordered_at=paid_at,
-        ),
-        lines=[
-            InvoiceLine(
-                kind="product",
-                description="Tasse en grès",
-                quantity=Decimal(2),
-                unit_price_excl=Decimal("17.50"),
-                total_excl=Decimal("35.00"),
-                vat_rate=Decimal(20),
-                vat_amount=Decimal("7.00"),
-                total_incl=Decimal("42.00"),
-            )
-        ],
-        vat_breakdown=[VatBucket(rate=Decimal(20), base=Decimal("35.00"), amount=Decimal("7.00"))],
-        totals=Totals(
-            discount_excl=Decimal(0),
-            total_excl=Decimal("35.00"),
-            total_vat=Decimal("7.00"),
-            total_incl=Decimal("1234.50"),
-            amount_paid=Decimal("1234.50"),
-            amount_due=Decimal(0),
-        ),
-        payment=PaymentSnapshot(
-            method="card",
-            method_label="carte bancaire" if locale == "fr" else "card",
-            paid_at=paid_at,
-            paid_on=date(2026, 11, 27),
-            reference="ch_123",
-        ),
-        nature="goods",
-    )
 
 
 def make_cfg(port: int, **overrides: Any) -> SimpleNamespace:
@@ -141,12 +49,6 @@ def make_cfg(port: int, **overrides: Any) -> SimpleNamespace:
     }
     values.update(overrides)
     return SimpleNamespace(**values)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Recorder:
@@ -226,7 +128,7 @@ def parts(message: EmailMessage) -> dict[str, Any]:
 
 
 def test_build_structure_and_headers() -> None:
-    snap = make_snapshot()
+    snap = receipt_snapshot()
     msg = build_receipt_email(snap, PDF, make_cfg(25))
     assert msg.get_content_type() == "multipart/mixed"
     alternative = next(iter(msg.iter_parts()))
@@ -237,7 +139,7 @@ def test_build_structure_and_headers() -> None:
     assert attachment.get_filename() == "FA-2026-000042.pdf"
     assert attachment.get_content() == PDF
 
-    assert msg["Subject"] == "Marie, votre facture FA-2026-000042 — Boutique X"
+    assert msg["Subject"] == "Marie, votre facture FA-2026-000042 — La Théière"
     assert msg["From"].addresses[0].addr_spec == "factures@boutique-x.fr"
     assert msg["From"].addresses[0].display_name == "Boutique X"
     assert msg["To"].addresses[0].addr_spec == "marie.dupont@example.org"
@@ -247,67 +149,67 @@ def test_build_structure_and_headers() -> None:
 
 
 def test_reply_to_defaults_to_from_address() -> None:
-    msg = build_receipt_email(make_snapshot(), PDF, make_cfg(25, reply_to=""))
+    msg = build_receipt_email(receipt_snapshot(), PDF, make_cfg(25, reply_to=""))
     assert msg["Reply-To"].addresses[0].addr_spec == "factures@boutique-x.fr"
 
 
 def test_french_rendering() -> None:
-    msg = build_receipt_email(make_snapshot(locale="fr"), PDF, make_cfg(25))
+    msg = build_receipt_email(receipt_snapshot(locale="fr"), PDF, make_cfg(25))
     body = parts(msg)
     text, html = body["text"], body["html"]
     assert text.startswith("Bonjour Marie,")
     assert "merci pour votre commande" in text
     assert "FA-2026-000042" in text and "FA-2026-000042" in html
-    assert "1\u00a0234,50\u00a0€" in text and "1\u00a0234,50\u00a0€" in unescape(html)
+    assert "115,39\u00a0€" in text and "115,39\u00a0€" in unescape(html)
     assert "27 novembre 2026" in text
     assert "carte bancaire" in text
-    assert "contact@boutique-x.fr" in text  # follow-up line with the shop's contact
+    assert "bonjour@latheiere.example.fr" in text  # follow-up line with the shop's contact
     assert "Bonjour Marie," in html
     assert msg["Content-Language"] == "fr"
 
 
 def test_english_rendering_and_unknown_locale_falls_back_to_english() -> None:
     for locale in ("en", "de"):
-        snap = make_snapshot(locale=locale)
+        snap = receipt_snapshot(locale=locale)
         msg = build_receipt_email(snap, PDF, make_cfg(25))
         text = parts(msg)["text"]
-        assert msg["Subject"] == "Marie, your invoice FA-2026-000042 — Boutique X"
+        assert msg["Subject"] == "Marie, your invoice FA-2026-000042 — La Théière"
         assert text.startswith("Hello Marie,")
         assert "Thank you" in text
-        assert "€1,234.50" in text
+        assert "€115.39" in text
         assert "27 November 2026" in text
         assert "Bonjour" not in text
         assert msg["Content-Language"] == "en"
 
 
 def test_html_has_inlined_styles() -> None:
-    html = parts(build_receipt_email(make_snapshot(), PDF, make_cfg(25)))["html"]
+    html = parts(build_receipt_email(receipt_snapshot(), PDF, make_cfg(25)))["html"]
     assert 'style="' in html
     assert "<style" not in html
-    assert "#1f3a5f" in html  # brand colour reached the inline styles
+    assert "#2f5d50" in html  # brand colour reached the inline styles
 
 
 def test_company_buyer_without_contact_gets_neutral_greeting() -> None:
-    snap = make_snapshot(
+    snap = receipt_snapshot(
         name="Atelier Durand SARL", company="Atelier Durand SARL", is_business=True
     )
     msg = build_receipt_email(snap, PDF, make_cfg(25))
     body = parts(msg)
-    assert msg["Subject"] == "Votre facture FA-2026-000042 — Boutique X"
+    assert msg["Subject"] == "Votre facture FA-2026-000042 — La Théière"
     assert body["text"].startswith("Bonjour,")
     assert "Bonjour ," not in body["text"] and "Bonjour ," not in body["html"]
     assert "Bonjour,</p>" in body["html"]
     en = build_receipt_email(
-        make_snapshot(locale="en", name="ACME Ltd", company="ACME Ltd", is_business=True),
+        receipt_snapshot(locale="en", name="ACME Ltd", company="ACME Ltd", is_business=True),
         PDF,
         make_cfg(25),
     )
-    assert en["Subject"] == "Your invoice FA-2026-000042 — Boutique X"
+    assert en["Subject"] == "Your invoice FA-2026-000042 — La Théière"
     assert parts(en)["text"].startswith("Hello,")
 
 
 def test_company_buyer_with_contact_uses_contact_first_name() -> None:
-    snap = make_snapshot(name="paul MARTIN", company="Atelier Durand SARL", is_business=True)
+    snap = receipt_snapshot(name="paul MARTIN", company="Atelier Durand SARL", is_business=True)
     msg = build_receipt_email(snap, PDF, make_cfg(25))
     assert msg["Subject"].startswith("Paul, votre facture")
     assert parts(msg)["text"].startswith("Bonjour Paul,")
@@ -324,16 +226,16 @@ def test_company_buyer_with_contact_uses_contact_first_name() -> None:
     ],
 )
 def test_greeting_name(name: str, expected: str) -> None:
-    assert greeting_name(make_snapshot(name=name)) == expected
+    assert greeting_name(receipt_snapshot(name=name)) == expected
 
 
 def test_links_only_when_given() -> None:
-    plain = parts(build_receipt_email(make_snapshot(), PDF, make_cfg(25)))
+    plain = parts(build_receipt_email(receipt_snapshot(), PDF, make_cfg(25)))
     assert "http" not in plain["text"].replace("https://boutique-x.fr", "")
     assert "score=" not in plain["html"]
 
     msg = build_receipt_email(
-        make_snapshot(),
+        receipt_snapshot(),
         PDF,
         make_cfg(25),
         invoices_url="https://boutique-x.fr/mes-factures?t=abc",
@@ -350,9 +252,9 @@ def test_links_only_when_given() -> None:
 
 
 def test_credit_note_wording() -> None:
-    snap = make_snapshot(kind=DocumentKind.credit_note, number="AV-2026-000003")
+    snap = receipt_snapshot(kind=DocumentKind.credit_note, number="AV-2026-000003")
     msg = build_receipt_email(snap, PDF, make_cfg(25))
-    assert msg["Subject"] == "Marie, votre avoir AV-2026-000003 — Boutique X"
+    assert msg["Subject"] == "Marie, votre avoir AV-2026-000003 — La Théière"
     (attachment,) = msg.iter_attachments()
     assert attachment.get_filename() == "AV-2026-000003.pdf"
 
@@ -362,7 +264,7 @@ def test_shop_override_with_fallback(tmp_path: Path) -> None:
     (tmp_path / "email" / "receipt.fr.subject.txt").write_text(
         "{{ first_name }}, merci ! Facture {{ number }}", encoding="utf-8"
     )
-    msg = build_receipt_email(make_snapshot(), PDF, make_cfg(25), templates_dir=tmp_path)
+    msg = build_receipt_email(receipt_snapshot(), PDF, make_cfg(25), templates_dir=tmp_path)
     assert msg["Subject"] == "Marie, merci ! Facture FA-2026-000042"
     assert parts(msg)["text"].startswith("Bonjour Marie,")  # not overridden: ours
 
@@ -372,7 +274,7 @@ def test_render_templates_object_is_accepted(tmp_path: Path) -> None:
 
     (tmp_path / "email").mkdir()
     (tmp_path / "email" / "receipt.en.subject.txt").write_text("Thanks {{ first_name }}!")
-    msg = build_receipt_email(make_snapshot(locale="en"), PDF, make_cfg(25), Templates(tmp_path))
+    msg = build_receipt_email(receipt_snapshot(locale="en"), PDF, make_cfg(25), Templates(tmp_path))
     assert msg["Subject"] == "Thanks Marie!"
 
 
@@ -389,12 +291,12 @@ def test_broken_override_template_is_permanent(tmp_path: Path) -> None:
     (tmp_path / "email").mkdir()
     (tmp_path / "email" / "receipt.fr.txt").write_text("Bonjour {{ first_name ")
     with pytest.raises(PermanentDeliveryError, match=r"receipt\.fr\.txt"):
-        build_receipt_email(make_snapshot(), PDF, make_cfg(25), templates_dir=tmp_path)
+        build_receipt_email(receipt_snapshot(), PDF, make_cfg(25), templates_dir=tmp_path)
 
 
 def test_buyer_without_email_is_permanent() -> None:
     with pytest.raises(PermanentDeliveryError):
-        build_receipt_email(make_snapshot(email_address=""), PDF, make_cfg(25))
+        build_receipt_email(receipt_snapshot(email_address=""), PDF, make_cfg(25))
 
 
 # --------------------------------------------------------------------------- sending
@@ -402,7 +304,7 @@ def test_buyer_without_email_is_permanent() -> None:
 
 def test_send_success(server: Server) -> None:
     cfg = make_cfg(server.port)
-    msg = build_receipt_email(make_snapshot(), PDF, cfg)
+    msg = build_receipt_email(receipt_snapshot(), PDF, cfg)
     message_id = send_email(msg, cfg)
 
     assert len(server.handler.envelopes) == 1
@@ -426,7 +328,7 @@ def test_send_success(server: Server) -> None:
 
 def test_send_without_bcc(server: Server) -> None:
     cfg = make_cfg(server.port, bcc="")
-    send_email(build_receipt_email(make_snapshot(), PDF, cfg), cfg)
+    send_email(build_receipt_email(receipt_snapshot(), PDF, cfg), cfg)
     assert server.handler.envelopes[0].rcpt_tos == ["marie.dupont@example.org"]
 
 
@@ -434,7 +336,7 @@ def test_4xx_data_twice_then_success() -> None:
     with Server(Recorder(data_failures=2)) as srv:
         cfg = make_cfg(srv.port)
         message_id = send_email(
-            build_receipt_email(make_snapshot(), PDF, cfg), cfg, wait_initial=0.01
+            build_receipt_email(receipt_snapshot(), PDF, cfg), cfg, wait_initial=0.01
         )
         assert srv.handler.data_calls == 3
         assert len(srv.handler.envelopes) == 1
@@ -444,7 +346,7 @@ def test_4xx_data_twice_then_success() -> None:
 def test_4xx_rcpt_twice_then_success() -> None:
     with Server(Recorder(rcpt_failures=2)) as srv:
         cfg = make_cfg(srv.port, bcc="")
-        send_email(build_receipt_email(make_snapshot(), PDF, cfg), cfg, wait_initial=0.01)
+        send_email(build_receipt_email(receipt_snapshot(), PDF, cfg), cfg, wait_initial=0.01)
         assert srv.handler.rcpt_calls == ["marie.dupont@example.org"] * 3
         assert len(srv.handler.envelopes) == 1
 
@@ -452,7 +354,7 @@ def test_4xx_rcpt_twice_then_success() -> None:
 def test_4xx_after_quick_attempts_is_transient() -> None:
     with Server(Recorder(data_failures=-1)) as srv:
         cfg = make_cfg(srv.port)
-        msg = build_receipt_email(make_snapshot(), PDF, cfg)
+        msg = build_receipt_email(receipt_snapshot(), PDF, cfg)
         with pytest.raises(TransientDeliveryError) as info:
             send_email(msg, cfg, attempts=2, wait_initial=0.01)
         assert info.value.smtp_code == 451
@@ -463,7 +365,7 @@ def test_5xx_recipient_is_permanent_at_once() -> None:
     handler = Recorder(rcpt_failures=-1, rcpt_reply="550 5.1.1 No such user here")
     with Server(handler) as srv:
         cfg = make_cfg(srv.port, bcc="")
-        msg = build_receipt_email(make_snapshot(), PDF, cfg)
+        msg = build_receipt_email(receipt_snapshot(), PDF, cfg)
         with pytest.raises(PermanentDeliveryError) as info:
             send_email(msg, cfg, wait_initial=0.01)
         assert info.value.smtp_code == 550
@@ -476,7 +378,7 @@ def test_5xx_data_is_permanent_at_once() -> None:
     with Server(handler) as srv:
         cfg = make_cfg(srv.port)
         with pytest.raises(PermanentDeliveryError) as info:
-            send_email(build_receipt_email(make_snapshot(), PDF, cfg), cfg, wait_initial=0.01)
+            send_email(build_receipt_email(receipt_snapshot(), PDF, cfg), cfg, wait_initial=0.01)
         assert info.value.smtp_code == 554
         assert handler.data_calls == 1
 
@@ -484,7 +386,7 @@ def test_5xx_data_is_permanent_at_once() -> None:
 def test_server_down_is_transient_then_up_succeeds() -> None:
     port = free_port()
     cfg = make_cfg(port, timeout=2.0)
-    msg = build_receipt_email(make_snapshot(), PDF, cfg)
+    msg = build_receipt_email(receipt_snapshot(), PDF, cfg)
     with pytest.raises(TransientDeliveryError):
         send_email(msg, cfg, attempts=2, wait_initial=0.01)
     with Server(Recorder(), port=port) as srv:
@@ -505,7 +407,7 @@ def test_login_success() -> None:
     kwargs = {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": False}
     with Server(Recorder(), **kwargs) as srv:
         cfg = make_cfg(srv.port, username="shop", password=SecretStr(PASSWORD))
-        send_email(build_receipt_email(make_snapshot(), PDF, cfg), cfg)
+        send_email(build_receipt_email(receipt_snapshot(), PDF, cfg), cfg)
         assert len(srv.handler.envelopes) == 1
 
 
@@ -518,7 +420,7 @@ def test_login_failure_is_permanent_and_never_leaks_password(
     caplog.set_level(logging.DEBUG)
     with Server(Recorder(), **kwargs) as srv, structlog.testing.capture_logs() as events:
         cfg = make_cfg(srv.port, username="someone-else", password=SecretStr(wrong))
-        msg = build_receipt_email(make_snapshot(), PDF, cfg)
+        msg = build_receipt_email(receipt_snapshot(), PDF, cfg)
         with pytest.raises(PermanentDeliveryError) as info:
             send_email(msg, cfg, wait_initial=0.01)
         assert srv.handler.envelopes == []
@@ -547,11 +449,11 @@ def test_login_failure_is_permanent_and_never_leaks_password(
 def test_starttls_required_but_not_offered_is_permanent(server: Server) -> None:
     cfg = make_cfg(server.port, security="starttls")
     with pytest.raises(PermanentDeliveryError, match="STARTTLS"):
-        send_email(build_receipt_email(make_snapshot(), PDF, cfg), cfg, wait_initial=0.01)
+        send_email(build_receipt_email(receipt_snapshot(), PDF, cfg), cfg, wait_initial=0.01)
     assert server.handler.envelopes == []
 
 
 def test_unconfigured_host_is_permanent() -> None:
     cfg = make_cfg(25, host="")
     with pytest.raises(PermanentDeliveryError):
-        send_email(build_receipt_email(make_snapshot(), PDF, cfg), cfg)
+        send_email(build_receipt_email(receipt_snapshot(), PDF, cfg), cfg)

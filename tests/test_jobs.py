@@ -7,37 +7,27 @@ import queue
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_store import make_order
 
 from bridge.store import JOB_STATES, Store
+from tests.support.clock import FrozenClock
+from tests.support.orders import make_order
+from tests.support.snapshots import T0
 
-T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(db_url: str, clock: Clock) -> Iterator[Store]:
+def store(db_url: str, clock: FrozenClock) -> Iterator[Store]:
     with Store.open(db_url, clock=clock) as s:
         yield s
 
@@ -54,7 +44,7 @@ def test_enqueue_dedupes_on_key_whatever_the_state(store: Store) -> None:
     assert store.job_counts() == {**dict.fromkeys(JOB_STATES, 0), "done": 1}
 
 
-def test_claim_sets_lease_and_respects_run_at_and_kinds(store: Store, clock: Clock) -> None:
+def test_claim_sets_lease_and_respects_run_at_and_kinds(store: Store, clock: FrozenClock) -> None:
     a = store.enqueue("render", {"n": 1}, dedupe_key="a", invoice_id=7, order_id="1001")
     b = store.enqueue("email", {"n": 2}, dedupe_key="b")
     later = store.enqueue("render", {}, dedupe_key="c", run_at=T0 + timedelta(hours=1))
@@ -72,7 +62,7 @@ def test_claim_sets_lease_and_respects_run_at_and_kinds(store: Store, clock: Clo
 
 
 def test_expired_lease_is_reclaimed_and_stale_worker_cannot_finish(
-    store: Store, clock: Clock
+    store: Store, clock: FrozenClock
 ) -> None:
     job_id = store.enqueue("render", {}, dedupe_key="r1")
     [first] = store.claim_jobs("w-old", lease=LEASE)
@@ -93,7 +83,7 @@ def test_expired_lease_is_reclaimed_and_stale_worker_cannot_finish(
     assert store.get_job(job_id).state == "done"  # type: ignore[union-attr]
 
 
-def test_retry_waits_for_run_at(store: Store, clock: Clock) -> None:
+def test_retry_waits_for_run_at(store: Store, clock: FrozenClock) -> None:
     job_id = store.enqueue("email", {}, dedupe_key="e1")
     store.claim_jobs("w1", lease=LEASE)
     assert store.retry_job(job_id, "w1", error="SMTP 451", run_at=T0 + timedelta(minutes=10))
@@ -110,7 +100,7 @@ def test_retry_waits_for_run_at(store: Store, clock: Clock) -> None:
     assert (job.id, job.attempts, job.state) == (job_id, 2, "running")
 
 
-def test_kill_skip_requeue_and_release(store: Store, clock: Clock) -> None:
+def test_kill_skip_requeue_and_release(store: Store, clock: FrozenClock) -> None:
     dead = store.enqueue("email", {}, dedupe_key="d")
     skipped = store.enqueue("sms", {}, dedupe_key="s")
     released = store.enqueue("render", {}, dedupe_key="r")

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from test_store import issue, make_snapshot
 
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.store import GENESIS_HASH, Store, chain_problems
 from bridge.store.schema import series_counters
+from tests.support.snapshots import issue, make_snapshot
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -43,10 +43,9 @@ from bridge.render import (
     render_pdf,
 )
 from bridge.render import pdf as pdf_mod
+from tests.support.paths import ROOT as REPO
 
 D = Decimal
-REPO = Path(__file__).resolve().parent.parent
-
 
 # --------------------------------------------------------------------------- helpers
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -17,6 +17,12 @@ from connectors.shopify import ShopifyConnector, api_version
 def sandbox() -> Iterator[ShopifySandbox]:
     with ShopifySandbox() as sb:
         yield sb
+
+
+def updated_at(sb: ShopifySandbox, reference: str) -> datetime:
+    """When a seeded order was last updated (its payment): seeds follow the sandbox's clock."""
+    (node,) = [n for n in sb.orders.values() if n["name"] == reference]
+    return datetime.fromisoformat(node["updatedAt"])
 
 
 def make(sb: ShopifySandbox, **extra: object) -> tuple[ShopifyConnector, list[float]]:
@@ -131,7 +137,7 @@ def test_network_down_is_transient() -> None:
 def test_polling_three_pages_with_cursors(sandbox: ShopifySandbox) -> None:
     conn, _ = make(sandbox)
     conn.page_size = 2
-    base = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    base = updated_at(sandbox, "#1005") + timedelta(hours=1)
     for n in range(6):  # the 5 seeds are older; these 6 take updatedAt after `since`
         node = build_order(7000 + n, f"#70{n}", [Item("Tea", "10.00")], created_at=base)
         node["updatedAt"] = (base + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -149,7 +155,7 @@ def test_polling_three_pages_with_cursors(sandbox: ShopifySandbox) -> None:
 
 def test_poll_query_quotes_the_date(sandbox: ShopifySandbox) -> None:
     conn, _ = make(sandbox)
-    late = datetime(2026, 11, 27, 9, 25, tzinfo=UTC)  # after #1001-#1003 were paid, same day
+    late = updated_at(sandbox, "#1003") + timedelta(minutes=4)  # before #1004 was paid
     refs = [o.reference for p in conn.iter_paid_pages(late) for o in p.orders]
     assert refs == ["#1004", "#1005"]  # unquoted, the sandbox (like Shopify) would return all 5
 

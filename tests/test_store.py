@@ -1,7 +1,6 @@
 """Store foundation: migrations, orders, issuing, immutability, events, alerts.
 
-Also home of the small helpers (`make_snapshot`, `make_order`, `issue`) the other store test
-files import: a hand-built snapshot keeps these tests independent of `bridge.invoicing`.
+Snapshots come from `tests/support/snapshots.py` (the b2c case, renumbered as a test needs).
 """
 
 from __future__ import annotations
@@ -9,8 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import multiprocessing as mp
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,131 +18,18 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from bridge.invoicing.snapshot import (
-    BuyerSnapshot,
-    InvoiceLine,
     InvoiceSnapshot,
-    OrderRef,
-    PaymentSnapshot,
-    SellerSnapshot,
-    Totals,
-    VatBucket,
 )
-from bridge.model import Line, Order, Party, Payment, TaxLine
 from bridge.store import (
     GENESIS_HASH,
     InvoiceImmutableError,
-    IssueResult,
     Store,
     chain_hash,
     chain_problems,
 )
 from bridge.store.schema import metadata
-
-T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-
-
-def make_snapshot(
-    seq: int,
-    number: str | None = None,
-    *,
-    shop: str = "shop-a",
-    order_id: str = "1001",
-    series: str = "FA",
-    issued_at: datetime = T0,
-    issue_date: date | None = None,
-) -> InvoiceSnapshot:
-    """A tiny but complete snapshot: one 10 € + 20 % VAT line, paid by card."""
-    return InvoiceSnapshot(
-        series=series,
-        number=number or f"{series}-{issued_at.year}-{seq:06d}",
-        sequence=seq,
-        issued_at=issued_at,
-        issue_date=issue_date or issued_at.date(),
-        timezone="Europe/Paris",
-        locale="fr",
-        currency="EUR",
-        seller=SellerSnapshot(legal_name="Atelier Test SAS", address_lines=["1 rue de Paris"]),
-        buyer=BuyerSnapshot(name="Jeanne Client", billing_lines=["2 avenue Foch", "75016 Paris"]),
-        order=OrderRef(
-            shop=shop,
-            platform="manual",
-            order_id=order_id,
-            reference=f"#{order_id}",
-            ordered_at=issued_at,
-        ),
-        lines=[
-            InvoiceLine(
-                kind="product",
-                description="Bol en grès",
-                quantity=Decimal(1),
-                unit_price_excl=Decimal("10.00"),
-                total_excl=Decimal("10.00"),
-                vat_rate=Decimal(20),
-                vat_amount=Decimal("2.00"),
-                total_incl=Decimal("12.00"),
-            )
-        ],
-        vat_breakdown=[VatBucket(rate=Decimal(20), base=Decimal("10.00"), amount=Decimal("2.00"))],
-        totals=Totals(
-            discount_excl=Decimal(0),
-            total_excl=Decimal("10.00"),
-            total_vat=Decimal("2.00"),
-            total_incl=Decimal("12.00"),
-            amount_paid=Decimal("12.00"),
-            amount_due=Decimal(0),
-        ),
-        payment=PaymentSnapshot(
-            method="stripe",
-            method_label="Carte bancaire",
-            paid_at=issued_at,
-            paid_on=issued_at.date(),
-            reference="ch_1",
-        ),
-        nature="goods",
-    )
-
-
-def make_order(order_id: str = "1001", shop: str = "shop-a") -> Order:
-    return Order(
-        shop=shop,
-        order_id=order_id,
-        reference=f"#{order_id}",
-        created_at=T0,
-        customer=Party(first_name="Jeanne", last_name="Client", email="j@example.org"),
-        lines=[
-            Line(
-                name="Bol en grès",
-                subtotal=Decimal("10.00"),
-                taxes=[TaxLine(rate=Decimal(20), amount=Decimal("2.00"))],
-            )
-        ],
-        total=Decimal("12.00"),
-        total_tax=Decimal("2.00"),
-        payment=Payment(method="stripe", paid_at=T0),
-    )
-
-
-def issue(
-    store: Store,
-    order_id: str,
-    *,
-    shop: str = "shop-a",
-    series: str = "FA",
-    period: str = "2026",
-    issued_at: datetime = T0,
-    follow_up_jobs: list[tuple[str, dict[str, Any]]] | None = None,
-) -> IssueResult:
-    return store.issue_invoice(
-        shop=shop,
-        order_id=order_id,
-        kind="invoice",
-        series=series,
-        period=period,
-        build=lambda seq: make_snapshot(
-            seq, shop=shop, order_id=order_id, series=series, issued_at=issued_at
-        ),
-        follow_up_jobs=follow_up_jobs or [],
-    )
+from tests.support.orders import make_order
+from tests.support.snapshots import T0, issue, make_snapshot
 
 
 @pytest.fixture

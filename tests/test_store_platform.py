@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bridge.model import Order
 from bridge.store import Store
+from tests.support.clock import FrozenClock
+from tests.support.paths import SAMPLES
+from tests.support.snapshots import T0
 
-SAMPLE = (
-    Path(__file__).resolve().parent.parent / "bridge" / "samples" / "01_fr_b2c_card_coupon.json"
-)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+SAMPLE = SAMPLES / "01_fr_b2c_card_coupon.json"
 
 
 def order(order_id: str) -> Order:
@@ -58,7 +50,7 @@ def test_polled_page_records_orders_and_cursor_together_and_never_rewinds(db_url
 
 
 def test_one_poller_per_shop_per_interval(db_url: str) -> None:
-    clock = Clock()
+    clock = FrozenClock(T0)
     with Store.open(db_url, clock=clock) as store:
         lease, interval = timedelta(seconds=60), timedelta(seconds=30)
         assert store.claim_poll("woo", "a", lease=lease, interval=interval)
@@ -95,3 +87,13 @@ def test_quarantined_order_stays_quarantined_until_its_content_changes(db_url: s
         assert record is not None and record.status == "received"
         [again] = store.claim_jobs("w")
         assert again.id == job.id and again.kind == "issue"
+
+
+def test_a_won_poll_claim_returns_the_claim_time_and_a_lost_one_none(db_url: str) -> None:
+    clock = FrozenClock(T0)
+    with Store.open(db_url, clock=clock) as store:
+        lease, interval = timedelta(seconds=60), timedelta(seconds=30)
+        assert store.claim_poll("woo", "a", lease=lease, interval=interval) == clock.now
+        assert store.claim_poll("woo", "b", lease=lease, interval=interval) is None
+        state = store.poll_state("woo")
+        assert state is not None and state.last_poll_at == clock.now

@@ -317,12 +317,15 @@ class Store:
                 inbox.advance_cursor(conn, shop, cursor)
         return created
 
-    def claim_poll(self, shop: str, owner: str, *, lease: timedelta, interval: timedelta) -> bool:
-        """True when this process should poll `shop` now (lease taken, interval elapsed)."""
+    def claim_poll(
+        self, shop: str, owner: str, *, lease: timedelta, interval: timedelta
+    ) -> datetime | None:
+        """The claim time when this process should poll `shop` now (lease taken, interval
+        elapsed since the last claim); None when it should not."""
         with self._write() as conn:
-            return inbox.claim_poll(
-                conn, shop, owner, now=self._now(), lease=lease, interval=interval
-            )
+            now = self._now()  # under the write lock, as the WHERE that compares it
+            won = inbox.claim_poll(conn, shop, owner, now=now, lease=lease, interval=interval)
+        return now if won else None
 
     def finish_poll(self, shop: str, owner: str, *, error: str | None = None) -> None:
         with self._write() as conn:

@@ -14,3 +14,16 @@ class Clock:
 
     def advance(self, **kwargs: float) -> None:
         self.offset += timedelta(**kwargs)
+
+
+class FrozenClock:
+    """A clock that stands still at `now` until the test moves it (`advance`, or set `now`)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)

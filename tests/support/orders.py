@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bridge.demo import sample_orders
+from bridge.invoicing import cases
 from bridge.model import Order
 from tests.support.paths import SAMPLES
 
@@ -42,3 +43,10 @@ def distinct_orders(count: int, *, first_id: int = 50000) -> list[Order]:
             )
         )
     return orders
+
+
+def make_order(order_id: str = "1001", shop: str = "shop-a") -> Order:
+    """The b2c case's order (`bridge/invoicing/cases.py`) as order `order_id` of `shop`."""
+    return cases.b2c_order().model_copy(
+        update={"shop": shop, "order_id": order_id, "reference": f"#{order_id}"}
+    )
