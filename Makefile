@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-clock lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 -q
+
+# The suite with every Python process's wall clock moved (tests/clock_shift/sitecustomize.py):
+# 45 and 400 days ahead, from 31 December 23:58 and from 01:59 on the last Sunday of March,
+# Paris time. PostgreSQL's own clock cannot be moved, so its tests sit this one out.
+CLOCKS ?= +45d +400d new-year dst
+test-clock: $(STAMP)
+	set -e; for clock in $(CLOCKS); do \
+	  echo "== clock: $$clock"; \
+	  QUITTANCE_TEST_CLOCK=$$clock PYTHONPATH=tests/clock_shift $(BIN)/pytest -n 2 -q -p no:cacheprovider -m "not postgres"; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
