@@ -15,7 +15,8 @@ selection), speaks the real contract where it matters to us:
 * `deliver_webhook(...)` POSTs a signed, REST-shaped `orders/paid` body (no transactions) to our
   endpoint — with duplicates, another secret, or another shop domain when asked.
 
-Seeded by `seed_orders()` with orders shaped like the real payloads in `tests/fixtures/shopify/` plus French ones.
+Seeded by `seed_orders()` with orders shaped like the real payloads in
+`tests/fixtures/shopify/` plus French ones, dated relative to the sandbox's clock.
 """
 
 from __future__ import annotations
