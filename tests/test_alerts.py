@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import structlog
 from pydantic import SecretStr
 
 from bridge.delivery.alerts import Alerter
+from tests.support.hook import Hook
 
 TOKEN = "T0KEN-abc123"
 
@@ -21,47 +19,10 @@ TOKEN = "T0KEN-abc123"
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
 
-class Hook:
-    """An HTTP endpoint that records every JSON POST it receives."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                hook.posts.append(json.loads(self.rfile.read(length) or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.server_port}/hooks/{TOKEN}"
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    h = Hook()
-    h.start()
-    try:
+    with Hook(f"hooks/{TOKEN}") as h:  # a token in the URL, as real webhook URLs carry
         yield h
-    finally:
-        h.stop()
 
 
 def memory_claim(now: Callable[[], datetime] = datetime.now) -> Callable[[str, timedelta], bool]:

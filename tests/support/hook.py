@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Hook:
-    """An HTTP endpoint that records every JSON POST (apprise `json://` alerts)."""
+    """`with Hook() as hook:` → `hook.url` for apprise, `hook.posts` as received."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str = "alerts") -> None:
+        self.path = path
         self.posts: list[dict] = []
         hook = self
 
@@ -30,7 +31,7 @@ class Hook:
 
     @property
     def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.server_port}/alerts"
+        return f"json://127.0.0.1:{self.server.server_port}/{self.path}"
 
     def __enter__(self) -> Hook:
         self.thread.start()
