@@ -27,7 +27,9 @@ CLOCKS ?= +45d +400d new-year new-year+75s dst
 test-clock: $(STAMP)
 	set -e; for clock in $(CLOCKS); do \
 	  echo "== clock: $$clock"; \
-	  TEST_CLOCK=$$clock PYTHONPATH=tests/clock_shift $(BIN)/pytest -n 2 -q -p no:cacheprovider -p no:time_machine -m "not postgres"; \
+	  TEST_CLOCK=$$clock PYTHONPATH=$(CURDIR)/tests/clock_shift $(BIN)/pytest -n 2 -q \
+	    -p no:cacheprovider -p no:time_machine -W ignore::pytest.PytestAssertRewriteWarning \
+	    -m "not postgres"; \
 	done
 
 lint: $(STAMP)

@@ -29,24 +29,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """One line, not a hundred connection errors, when the selected tests need PostgreSQL and
+    it does not answer. (Under xdist the controller checks once, before the workers start.)"""
+    if _is_xdist_process(session.config) or session.config.option.collectonly:
+        return
+    if any(item.get_closest_marker("postgres") for item in session.items):
+        _refuse_without_postgres()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """One line, not a hundred connection errors, when PostgreSQL is down."""
-    if session.config.option.collectonly or _postgres_deselected(session.config):
-        return
-    if hasattr(session.config, "workerinput"):  # xdist workers: the controller checked
-        return
+    config = session.config
+    if _is_xdist_controller(config) and "not postgres" not in (config.option.markexpr or ""):
+        _refuse_without_postgres()
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def _is_xdist_process(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput") or _is_xdist_controller(config)
+
+
+def _refuse_without_postgres() -> None:
     reason = postgres.unreachable_reason()
     if reason is not None:
         raise pytest.UsageError(
-            f"PostgreSQL is not reachable at {postgres.ADMIN_URL} ({reason}). "
+            f"PostgreSQL is not reachable at {postgres.display_url()} ({reason}). "
             f"Start it with: {postgres.START_HINT} "
-            '(or run without it: pytest -m "not postgres").'
+            '(or leave its tests out: pytest -m "not postgres").'
         )
-
-
-def _postgres_deselected(config: pytest.Config) -> bool:
-    markexpr = config.option.markexpr or ""
-    return "not postgres" in markexpr
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ worker) on a config file in tmp_path."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from tests.support.config import write_config
 from tests.support.documents import pdf_text
 from tests.support.orders import orders_by_id, sample_path
 from tests.support.paths import ROOT
+from tests.support.service import child_env
 from tests.support.smtp import ScriptedHandler, SMTPServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
@@ -290,12 +290,11 @@ def test_worker_once_processes_queued_jobs(tmp_path: Path) -> None:
                 submit_order(svc, order)
         finally:
             svc.close()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUITTANCE_")}
         script = Path(sys.executable).parent / "quittance"
         proc = subprocess.run(
             [str(script), "worker", "--once", "--concurrency", "1", "-c", str(config)],
             cwd=ROOT,
-            env=env,
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=60,

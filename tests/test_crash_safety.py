@@ -12,18 +12,16 @@ come back when their 1 s lease runs out). Then:
   SMTP "250" and the job's `done` is the only way to send twice; one worker = one in flight),
 - no job is dead, none is left waiting or running (invariant 4).
 
-The suite runs 60 orders and 10 kills; `--full-size` runs 200 orders and 20 kills.
+The suite runs 100 orders and 10 kills; `--full-size` runs 200 orders and 20 kills.
 Run: `.venv/bin/pytest -m slow tests/test_crash_safety.py -s --full-size` (-s prints the tally).
 """
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from bridge.store.schema import jobs as jobs_table
 from tests.support.config import smtp_table, write_config
 from tests.support.orders import distinct_orders
 from tests.support.paths import ROOT
+from tests.support.service import child_env, queue_idle, quittance_cmd
 from tests.support.waiting import HANG, eventually
 
 LEASE_SECONDS = 1
@@ -55,7 +54,8 @@ class Campaign:
 
 @pytest.fixture
 def campaign(full_size: bool) -> Campaign:
-    return Campaign(200, 20) if full_size else Campaign(60, 10)
+    # as many jobs per kill either way (30), so the queue never drains before the last kill
+    return Campaign(200, 20) if full_size else Campaign(100, 10)
 
 
 def crash_config(tmp_path: Path, database_url: str, smtp_port: int) -> Path:
@@ -75,23 +75,18 @@ def crash_config(tmp_path: Path, database_url: str, smtp_port: int) -> Path:
 
 
 def worker_cmd(cfg: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "bridge.cli", "worker", "--config", str(cfg), *extra]
+    return quittance_cmd("worker", "--config", cfg, "--concurrency", "1", *extra)
 
 
 def spawn_worker(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
         return subprocess.Popen(
-            worker_cmd(cfg, "--concurrency", "1"),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env={**os.environ, "QUITTANCE_CONFIG": ""},
+            worker_cmd(cfg), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, env=child_env()
         )
 
 
-def unfinished(svc: Services) -> int:
-    counts = svc.store.job_counts()
-    return counts["pending"] + counts["retry"] + counts["running"]
+def unfinished(svc: Services) -> bool:
+    return not queue_idle(svc)
 
 
 def has_claimed(svc: Services, worker_id: str) -> bool:
@@ -153,11 +148,12 @@ def test_sigkilled_worker_loses_nothing_and_numbers_stay_gapless(
                     break
                 with log.open("ab") as err:
                     subprocess.run(
-                        worker_cmd(cfg, "--concurrency", "1", "--once"),
+                        worker_cmd(cfg, "--once"),
                         cwd=ROOT,
                         check=True,
                         stdout=subprocess.DEVNULL,
                         stderr=err,
+                        env=child_env(),
                         timeout=HANG,
                     )
                 if unfinished(svc):

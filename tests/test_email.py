@@ -24,7 +24,7 @@ from bridge.delivery.email import build_receipt_email, greeting_name, send_email
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.devsmtp import free_port
 from bridge.invoicing.snapshot import DocumentKind
-from tests.support.snapshots import receipt_snapshot
+from tests.support.snapshots import case, receipt_snapshot
 
 PDF = b"%PDF-1.4\n% fake but binary \x00\x01\x02\xff\n%%EOF\n"
 PASSWORD = "S3cr3t-pa55"
@@ -182,6 +182,14 @@ def test_english_rendering_and_unknown_locale_falls_back_to_english() -> None:
         assert msg["Content-Language"] == "en"
 
 
+def test_amounts_are_grouped_the_way_each_language_writes_them() -> None:
+    big = case("hundred_lines")  # 1 865,57 €
+    fr = parts(build_receipt_email(big.model_copy(update={"locale": "fr"}), PDF, make_cfg(25)))
+    en = parts(build_receipt_email(big.model_copy(update={"locale": "en"}), PDF, make_cfg(25)))
+    assert "1\u00a0865,57\u00a0€" in fr["text"] and "1\u00a0865,57\u00a0€" in unescape(fr["html"])
+    assert "€1,865.57" in en["text"] and "€1,865.57" in unescape(en["html"])
+
+
 def test_html_has_inlined_styles() -> None:
     html = parts(build_receipt_email(receipt_snapshot(), PDF, make_cfg(25)))["html"]
     assert 'style="' in html
@@ -231,7 +239,7 @@ def test_greeting_name(name: str, expected: str) -> None:
 
 def test_links_only_when_given() -> None:
     plain = parts(build_receipt_email(receipt_snapshot(), PDF, make_cfg(25)))
-    assert "http" not in plain["text"].replace("https://boutique-x.fr", "")
+    assert "http" not in plain["text"]
     assert "score=" not in plain["html"]
 
     msg = build_receipt_email(

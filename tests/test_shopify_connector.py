@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -259,3 +259,11 @@ def test_poll_does_not_reread_orders_already_invoiced() -> None:
         assert again == []
         # only the light list query ran: no per-order read for known orders
         assert len(sandbox.calls) - reads_before == 1
+
+
+def test_seeded_orders_follow_the_sandbox_clock() -> None:
+    moment = datetime.now(UTC) - timedelta(days=400)
+    with ShopifySandbox(clock=lambda: moment) as sb:
+        paid = [datetime.fromisoformat(node["updatedAt"]) for node in sb.orders.values()]
+    assert len(paid) == 5
+    assert all(moment - timedelta(hours=2) <= at <= moment for at in paid)

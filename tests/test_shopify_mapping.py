@@ -24,9 +24,9 @@ from connectors.shopify_mapping import (
     rest_order_to_node,
     webhook_hmac,
 )
-from tests.support.paths import FIXTURES as FIXTURES_DIR
+from tests.support import paths
 
-FIXTURES = FIXTURES_DIR / "shopify"
+FIXTURES = paths.FIXTURES / "shopify"
 D = Decimal
 
 

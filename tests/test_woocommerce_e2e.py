@@ -258,3 +258,13 @@ def test_webhooks_install_ping_and_doctor_sees_disabled(tmp_path: Path) -> None:
         assert all(c.ok for c in conn.check() if c.name.startswith("webhook"))
         b.wc.touch(1001)
         assert [r.status for r in b.wc.flush_webhooks()] == [200]
+
+
+def test_a_scheduled_poll_records_when_it_won_the_shop_lease(tmp_path: Path) -> None:
+    with woo_bridge(tmp_path) as b:
+        assert poll_tick(b.svc, SHOP, "test-owner") is not None
+        (done,) = b.svc.store.events(10, "poll.done")
+        state = b.svc.store.poll_state(SHOP)
+        assert state is not None and state.last_poll_at is not None
+        assert datetime.fromisoformat(done.detail["claimed_at"]) == state.last_poll_at
+        assert poll_tick(b.svc, SHOP, "another-replica") is None  # not due again yet

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -293,3 +293,16 @@ def test_wcpdf_number_detected() -> None:
 def test_not_an_order() -> None:
     with pytest.raises(MappingError):
         map_order({"foo": 1}, OPTS)
+
+
+def test_seeded_orders_follow_the_sandbox_clock() -> None:
+    from connectors.sandbox.woocommerce import WooSandbox
+
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
+    with WooSandbox(clock=lambda: moment) as sandbox:
+        created = [
+            datetime.fromisoformat(o["date_created_gmt"]).replace(tzinfo=UTC)
+            for o in sandbox.orders.values()
+        ]
+    assert created
+    assert all(moment - timedelta(hours=3) <= at <= moment for at in created)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,6 +53,13 @@ def smtp_table(port: int, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in table.items() if v is not None}
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -59,7 +67,14 @@ def toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, str | Path):
+        return json.dumps(str(value), ensure_ascii=False)
+    raise TypeError(f"no TOML for {type(value).__name__} {value!r}: write it as a string")
+
+
+def _pairs(table: Table) -> list[str]:
+    # None means "leave the key out", as in `merged`: never the string "None"
+    return [f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items() if v is not None]
 
 
 def toml_text(data: Table, prefix: str = "") -> str:
@@ -68,13 +83,15 @@ def toml_text(data: Table, prefix: str = "") -> str:
     tables = {k: v for k, v in data.items() if isinstance(v, Mapping)}
     scalars = {k: v for k, v in data.items() if k not in arrays and k not in tables}
     out = [f"[{prefix}]"] if prefix and (scalars or not tables) else []
-    out += [f"{k} = {toml_value(v)}" for k, v in scalars.items()]
+    out += _pairs(scalars)
     for name, table in tables.items():
-        out.append(toml_text(table, f"{prefix}.{name}" if prefix else name))
+        out.append(toml_text(table, f"{prefix}.{toml_key(name)}" if prefix else toml_key(name)))
     for name, items in arrays.items():
         for item in items:
-            out.append(f"[[{prefix + '.' if prefix else ''}{name}]]")
-            out += [f"{k} = {toml_value(v)}" for k, v in item.items()]
+            if any(isinstance(v, Mapping) for v in item.values()):
+                raise TypeError(f"[[{name}]] entries take plain values only: {item!r}")
+            out.append(f"[[{prefix + '.' if prefix else ''}{toml_key(name)}]]")
+            out += _pairs(item)
     return "\n".join(out) + "\n"
 
 

@@ -15,6 +15,13 @@ ADMIN_URL = os.environ.get("QUITTANCE_TEST_PG", "postgresql+psycopg://postgres@1
 START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
+def display_url() -> str:
+    """The server's URL as it may be printed: without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(ADMIN_URL).render_as_string(hide_password=True)
+
+
 def _libpq_url() -> str:
     return ADMIN_URL.replace("+psycopg", "")
 

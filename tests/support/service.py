@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,23 @@ from tests.support.paths import ROOT
 from tests.support.waiting import eventually
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a `quittance` subprocess: ours without any QUITTANCE_* variable (a
+    developer's overrides, e.g. a database URL or a password, must not reach a test's config)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUITTANCE_")}
+    return {**env, "PYTHONUNBUFFERED": "1"}
+
+
+def quittance_cmd(*args: str | Path) -> list[str]:
+    """`quittance …` run by this interpreter."""
+    return [sys.executable, "-m", "bridge.cli", *(str(a) for a in args)]
+
+
 def start_service(config: Path, log: Path, *, workers: int = 2) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "bridge.cli", "run", "-c", str(config), "--workers", str(workers)]
+    cmd = quittance_cmd("run", "-c", config, "--workers", str(workers))
     with log.open("ab") as sink:
         return subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "QUITTANCE_CONFIG": ""},
+            cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=child_env()
         )
 
 
@@ -69,19 +78,33 @@ def queue_idle(svc: Services) -> bool:
 
 
 def polls_of(svc: Services, shops: tuple[str, ...]) -> dict[str, int]:
+    """How many polls of each shop have finished (failed ones included)."""
     states = {shop: svc.store.poll_state(shop) for shop in shops}
     return {shop: state.polls if state else 0 for shop, state in states.items()}
 
 
-def settled(svc: Services, shops: tuple[str, ...]) -> None:
-    """Wait until nothing more can happen: the queue is idle, then every shop completed one more
-    poll, then the queue is idle again. A late duplicate (a second email, a second note) would
-    need a job, and that job would exist by then: no sleep needed to "see nothing happen"."""
-    eventually("an idle queue", lambda: queue_idle(svc))
-    before = polls_of(svc, shops)
-    eventually(
-        "one more poll of every shop",
-        lambda: all(n > before[s] for s, n in polls_of(svc, shops).items()),
-        step=0.2,
+def polls_claimed_since(svc: Services, shop: str, moment: datetime) -> int:
+    """Finished polls of `shop` whose lease was won at or after `moment` (the store's clock)."""
+    return sum(
+        1
+        for e in svc.store.events(5000, "poll.done")
+        if e.shop == shop
+        and e.detail.get("claimed_at")
+        and datetime.fromisoformat(e.detail["claimed_at"]) >= moment
     )
-    eventually("an idle queue after that poll", lambda: queue_idle(svc))
+
+
+def settled(svc: Services, shops: tuple[str, ...]) -> None:
+    """Wait until nothing more can happen: the queue is idle, then every shop finished a poll
+    that began after that, then the queue is idle again. A late duplicate (a second email, a
+    second note) would need a job, and that job would exist by then: no sleep needed to "see
+    nothing happen"."""
+    eventually("an idle queue", lambda: queue_idle(svc))
+    idle_at = svc.store.clock()
+    for shop in shops:
+        eventually(
+            f"a poll of {shop} begun after the queue went idle",
+            lambda shop=shop: polls_claimed_since(svc, shop, idle_at) > 0,
+            step=0.2,
+        )
+    eventually("an idle queue after those polls", lambda: queue_idle(svc))

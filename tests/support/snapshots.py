@@ -6,7 +6,6 @@ totals and VAT again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -62,9 +61,10 @@ def issue(
     follow_up_jobs: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> IssueResult:
     """Issue the b2c case for `order_id` through the store's numbering."""
-    build: Callable[[int], InvoiceSnapshot] = lambda seq: make_snapshot(  # noqa: E731
-        seq, shop=shop, order_id=order_id, series=series, issued_at=issued_at
-    )
+
+    def build(seq: int) -> InvoiceSnapshot:
+        return make_snapshot(seq, shop=shop, order_id=order_id, series=series, issued_at=issued_at)
+
     return store.issue_invoice(
         shop=shop,
         order_id=order_id,
