@@ -8,24 +8,15 @@ from pathlib import Path
 import pytest
 
 from bridge.config import load_settings
-from bridge.demo import sample_orders, write_demo_config
+from bridge.demo import sample_orders
 from bridge.failures import TransientStepError
 from bridge.pipeline import Services, accept_order
-
-
-class SteppingClock:
-    """Each reading is `step` later than the previous one."""
-
-    def __init__(self, start: datetime, step: timedelta) -> None:
-        self.now, self.step = start, step
-
-    def __call__(self) -> datetime:
-        self.now += self.step
-        return self.now
+from tests.support.clock import SteppingClock
+from tests.support.config import write_config
 
 
 def services(tmp_path: Path, clock: SteppingClock) -> Services:
-    config = write_demo_config(tmp_path, smtp_port=1)
+    config = write_config(tmp_path / "quittance.toml", smtp_port=1)
     return Services.from_settings(load_settings(config, environ={}), clock=clock)
 
 

@@ -31,7 +31,7 @@ WOO_KEY, WOO_SECRET, WOO_HOOK_SECRET = "ck_test_123", "cs_test_456", "whsec-test
 @dataclass
 class Bridge:
     platform: str
-    sandbox: Any  # WooSandbox | ShopifySandbox
+    sandbox: WooSandbox | ShopifySandbox
     smtp: CaptureSMTPServer
     svc: Services
     config_path: Path
@@ -43,13 +43,13 @@ class Bridge:
 
     @property
     def wc(self) -> WooSandbox:
-        assert self.platform == "woocommerce"
-        return self.sandbox  # type: ignore[no-any-return]
+        assert isinstance(self.sandbox, WooSandbox)
+        return self.sandbox
 
     @property
     def shopify(self) -> ShopifySandbox:
-        assert self.platform == "shopify"
-        return self.sandbox  # type: ignore[no-any-return]
+        assert isinstance(self.sandbox, ShopifySandbox)
+        return self.sandbox
 
     def work(self) -> int:
         return work(self.svc, once=True, worker_id="test")

@@ -27,3 +27,15 @@ class FrozenClock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+class SteppingClock(FrozenClock):
+    """Each reading is `step` later than the previous one (time passes with every question)."""
+
+    def __init__(self, start: datetime, step: timedelta) -> None:
+        super().__init__(start)
+        self.step = step
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
