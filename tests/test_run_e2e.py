@@ -26,11 +26,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer, free_port
 from bridge.pipeline import Services
-from bridge.store import EventRecord
+from bridge.store import EventRecord, InvoiceRecord
 from connectors.sandbox import shopify as shopify_sb
 from connectors.sandbox.shopify import ShopifySandbox, build_order
 from connectors.sandbox.woocommerce import Item, WooSandbox, make_order
 from tests.support.config import SERVER, SOON_RETRY_JOBS, smtp_table, write_config
+from tests.support.numbering import assert_gapless
 from tests.support.service import (
     log_lines,
     polls_of,
@@ -106,7 +107,7 @@ def shopify_order(n: int, *, paid: bool = True) -> dict:
     )
 
 
-def invoices_by_order(svc: Services) -> dict[tuple[str, str], object]:
+def invoices_by_order(svc: Services) -> dict[tuple[str, str], InvoiceRecord]:
     return {(i.shop, i.order_id): i for i in svc.store.iter_invoices()}
 
 
@@ -210,7 +211,7 @@ def test_run_serves_webhooks_polls_lost_ones_and_reports_health(tmp_path: Path) 
 
             invs = invoices_by_order(svc)
             assert len(invs) == 6
-            assert sorted(i.sequence for i in invs.values()) == list(range(1, 7))
+            assert_gapless(invs.values(), 6)
             for n in (101, 102, 103):
                 (note,) = wc.our_notes(n)
                 assert invs[(WOO, str(n))].number in note["note"]
@@ -393,7 +394,7 @@ def test_two_services_on_postgresql_share_the_work_exactly_once(
         try:
             invoices = list(svc.store.iter_invoices())
             assert len(invoices) == total
-            assert sorted(i.sequence for i in invoices) == list(range(1, total + 1))
+            assert_gapless(invoices, total)
             assert {(i.shop, i.order_id) for i in invoices} == {
                 (WOO, str(n)) for n in range(1, n_woo + 1)
             } | {(SHOPIFY, str(9000 + n)) for n in range(1, n_shopify + 1)}
