@@ -151,7 +151,7 @@ def test_out_of_order_stale_payload_is_only_a_trigger(tmp_path: Path) -> None:
 
 def test_backfill_archives_without_email(tmp_path: Path) -> None:
     with woo_bridge(tmp_path) as b:
-        old = datetime(2026, 2, 3, 10, tzinfo=UTC)
+        old = b.svc.store.clock() - timedelta(days=300)  # long before the first poll's window
         b.wc.add_order(
             make_order(
                 2500,
@@ -169,7 +169,8 @@ def test_backfill_archives_without_email(tmp_path: Path) -> None:
             ),
             notify=False,
         )
-        report = poll_shop(b.svc, SHOP, since=datetime(2026, 1, 1, tzinfo=UTC), send_email=False)
+        since = old - timedelta(days=30)
+        report = poll_shop(b.svc, SHOP, since=since, send_email=False)
         assert report.new_orders == 3  # 1001, 1004 and the old one
         b.work()
         assert b.svc.store.list_quarantined() == []
