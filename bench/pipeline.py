@@ -40,7 +40,8 @@ from bridge.config import load_settings  # noqa: E402
 from bridge.demo import write_demo_config  # noqa: E402
 from bridge.devsmtp import CaptureSMTPServer  # noqa: E402
 from bridge.model import Order  # noqa: E402
-from bridge.pipeline import Services, submit_order, verify_archive  # noqa: E402
+from bridge.pipeline import submit_order, verify_archive  # noqa: E402
+from bridge.services import Services  # noqa: E402
 from bridge.store.schema import events as events_table  # noqa: E402
 from bridge.store.schema import jobs as jobs_table  # noqa: E402
 from tests.support.postgres import drop_schema, new_schema_url  # noqa: E402

@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from bridge.config import ConfigError, Settings, load_settings
-from bridge.logs import configure_logging
+from bridge.config import ConfigError, Settings
 
 app = typer.Typer(
     help="Quittance: paid shop orders → archived, emailed factures acquittées.",
@@ -42,17 +41,17 @@ ConfigOption = Annotated[
 
 
 def settings_or_exit(config: Path | None) -> Settings:
+    from bridge.services import load_process_settings  # lazy: start-up speed
+
     try:
-        settings = load_settings(config)
+        return load_process_settings(config)
     except ConfigError as exc:
         err_console.print(f"[bold red]Configuration error[/]\n{exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
-    configure_logging(settings.logging.level, settings.logging.format)
-    return settings
 
 
 def services_for(config: Path | None):  # -> Services (import kept lazy: start-up speed)
-    from bridge.pipeline import Services
+    from bridge.services import Services
 
     return Services.from_settings(settings_or_exit(config))
 

@@ -31,7 +31,7 @@ from bridge.config import load_settings
 from bridge.model import Order
 
 if TYPE_CHECKING:
-    from bridge.pipeline import Services
+    from bridge.services import Services
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
@@ -122,7 +122,8 @@ poll_interval_seconds = {poll_interval}
 
 def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> int:
     from bridge.devsmtp import CaptureSMTPServer, free_port
-    from bridge.pipeline import Services, submit_order
+    from bridge.pipeline import submit_order
+    from bridge.services import Services
     from connectors.sandbox.shopify import ShopifySandbox
     from connectors.sandbox.woocommerce import WooSandbox
 

@@ -28,6 +28,10 @@ class TransientStepError(Exception):
     """A step knows a later attempt will succeed (e.g. a race it lost): retry, no alarm."""
 
 
+class PdfMismatchError(Exception):
+    """Re-rendering an invoice did not give the bytes recorded at issue: never overwrite."""
+
+
 @dataclass(frozen=True)
 class Failure:
     retry_class: RetryClass
@@ -47,8 +51,6 @@ def classify_failure(exc: BaseException) -> Failure:
         return Failure(cls, str(exc))
     if isinstance(exc, PermanentStepError | ArchiveCorruptError):
         return Failure(RetryClass.permanent, text)
-    from bridge.pipeline import PdfMismatchError  # pipeline imports us: avoid the cycle
-
     if isinstance(exc, PdfMismatchError):
         return Failure(RetryClass.permanent, text)
     if isinstance(exc, TransientStepError | OperationalError | DBAPIError | OSError | TimeoutError):

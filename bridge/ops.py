@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import requests
 from rich.table import Table
 
-from bridge.pipeline import Services
+from bridge.services import Services
 from connectors.base import CheckLine
 
 

@@ -17,26 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 
 import structlog
 
 from bridge.archive import Archive, ArchiveCorruptError, FileState
-from bridge.config import SellerConfig, Settings
-from bridge.delivery.alerts import Alerter
+from bridge.config import Settings
 from bridge.delivery.email import build_receipt_email, send_email
-from bridge.failures import PermanentStepError, TransientStepError
+from bridge.failures import PdfMismatchError, PermanentStepError, TransientStepError
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.links import signed_invoice_url
 from bridge.model import Order
-from bridge.render import Templates, render_pdf
+from bridge.render import render_pdf
+from bridge.services import Services, alert_owner
 from bridge.store import InvoiceRecord, JobRecord, Store
-from connectors.base import Connector
-from connectors.registry import connector_for
 
 log = structlog.get_logger()
 
@@ -56,64 +53,6 @@ class AcceptResult:
     outcome: Outcome
     invoice: InvoiceRecord | None = None
     reasons: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Services:
-    """Everything a step may touch, built once per process from the settings."""
-
-    settings: Settings
-    store: Store
-    archive: Archive
-    templates: Templates
-    alerter: Alerter
-    _connectors: dict[str, Connector] = field(default_factory=dict)
-    _archived_logo: Path | None = None
-
-    def seller_for_snapshot(self) -> SellerConfig:
-        """The seller, with the logo replaced by its content-addressed archived copy."""
-        seller = self.settings.seller
-        if seller.logo is None:
-            return seller
-        if self._archived_logo is None:
-            self._archived_logo = self.archive.put_asset(
-                Path(seller.logo).read_bytes(), Path(seller.logo).suffix
-            )
-        return seller.model_copy(update={"logo": self._archived_logo})
-
-    def connector(self, shop: str) -> Connector:
-        """The shop's platform connector (one per shop per process, built on first use)."""
-        if shop not in self._connectors:
-            config = self.settings.shop(shop)
-            if config is None:
-                raise PermanentStepError(
-                    f"shop {shop!r} is not configured (or disabled): add it under [[shops]]"
-                )
-            self._connectors[shop] = connector_for(config)
-        return self._connectors[shop]
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, clock: Callable[[], datetime] | None = None
-    ) -> Services:
-        """`clock` (tests only) replaces the store's UTC clock: leases, backoff, give-up."""
-        templates = Templates(settings.templates.dir)
-        templates.check()
-        store = Store.open(settings.storage.database_url, **({"clock": clock} if clock else {}))
-        return cls(
-            settings=settings,
-            store=store,
-            archive=Archive(Path(settings.storage.archive_dir)),
-            templates=templates,
-            alerter=Alerter(
-                settings.alerts.urls,
-                claim=store.claim_alert,
-                window=timedelta(minutes=settings.alerts.dedupe_window_minutes),
-            ),
-        )
-
-    def close(self) -> None:
-        self.store.close()
 
 
 def delivery_steps(svc: Services, order: Order, *, send_email: bool = True) -> list[str]:
@@ -204,10 +143,6 @@ def accept_order(
     return AcceptResult(outcome, invoice=result.invoice)
 
 
-class PdfMismatchError(Exception):
-    """Re-rendering an invoice did not give the bytes recorded at issue: never overwrite."""
-
-
 def ensure_pdf(svc: Services, invoice: InvoiceRecord) -> bytes:
     """The invoice's PDF, rendering and archiving it the first time.
 
@@ -262,12 +197,6 @@ def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProb
                 path = archive.path_for(invoice.pdf_sha256)
                 problems.append(VerifyProblem(invoice.number, f"PDF {state.value}: {path}"))
     return checked, problems
-
-
-def alert_owner(svc: Services, *, key: str, title: str, body: str) -> bool:
-    """Tell the owner, at most once per dedupe window per key (one outage = one alert)."""
-    svc.store.append_event("alert", detail={"key": key, "title": title})
-    return svc.alerter.alert(key, title, body)
 
 
 def submit_order(svc: Services, order: Order) -> int | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bridge.failures import PermanentStepError
-from bridge.pipeline import Services, alert_owner
+from bridge.services import Services, alert_owner
 from connectors.base import OrderPage
 
 FIRST_POLL_LOOKBACK = timedelta(days=1)

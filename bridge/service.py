@@ -30,8 +30,8 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Settings
-from bridge.pipeline import Services, alert_owner
 from bridge.polling import PollReport, poll_shop
+from bridge.services import Services, alert_owner
 from bridge.web.app import Draining, create_app
 from bridge.worker import signal_processes, spawn_worker, start_worker_processes
 

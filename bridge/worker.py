@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,9 +23,11 @@ from pathlib import Path
 
 import structlog
 
+from bridge.config import ConfigError
 from bridge.failures import RetryClass, classify_failure
 from bridge.logs import bind, unbind_all
-from bridge.pipeline import JOB_HANDLERS, Services, Skipped, alert_owner
+from bridge.pipeline import JOB_HANDLERS, Skipped
+from bridge.services import Services, alert_owner, load_process_settings
 from bridge.store import JobRecord
 
 log = structlog.get_logger()
@@ -162,12 +165,14 @@ def work(
 
 
 def _worker_process(config_path: str | None, once: bool, index: int) -> None:
-    from bridge.cli import settings_or_exit
-
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    settings = settings_or_exit(Path(config_path) if config_path else None)
+    try:
+        settings = load_process_settings(Path(config_path) if config_path else None)
+    except ConfigError as exc:  # the file changed since `run` checked it
+        print(f"Configuration error\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     svc = Services.from_settings(settings)
     try:
         work(svc, worker_id=f"{default_worker_id()}/{index}", once=once, stop=stop)

@@ -51,9 +51,10 @@ def test_logo_is_frozen_into_the_archive_so_old_invoices_rerender_identically(
 ) -> None:
     from bridge.config import load_settings
     from bridge.demo import DEMO_CONFIG, sample_orders
-    from bridge.pipeline import Services, accept_order, ensure_pdf
+    from bridge.pipeline import accept_order, ensure_pdf
     from bridge.render import render_pdf
     from bridge.render.preview import write_previews
+    from bridge.services import Services
 
     logo_dir = tmp_path / "brand"
     write_previews(logo_dir, png=False)  # draws sample logos we can use as real files

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 import bridge.cli as cli_module
 from bridge.archive import Archive
 from bridge.cli import app
-from bridge.pipeline import Services, submit_order
+from bridge.pipeline import submit_order
+from bridge.services import Services
 from bridge.store import Store
 from bridge.worker import work
 from tests.support.config import write_config

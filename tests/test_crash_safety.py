@@ -32,7 +32,8 @@ from sqlalchemy import select
 
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer
-from bridge.pipeline import Services, submit_order, verify_archive
+from bridge.pipeline import submit_order, verify_archive
+from bridge.services import Services
 from bridge.store.schema import jobs as jobs_table
 from tests.support.config import smtp_table, write_config
 from tests.support.numbering import assert_gapless

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from bridge.config import load_settings
 from bridge.links import invoice_token
-from bridge.pipeline import Services
+from bridge.services import Services
 from bridge.web.app import create_app
 from tests.support.config import write_config
 

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from bridge.config import load_settings
 from bridge.demo import sample_orders, write_demo_config
 from bridge.devsmtp import CaptureSMTPServer
-from bridge.pipeline import Services, submit_order
+from bridge.pipeline import submit_order
+from bridge.services import Services
 from bridge.web.app import create_app
 from bridge.worker import work
 

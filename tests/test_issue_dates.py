@@ -10,7 +10,8 @@ import pytest
 from bridge.config import load_settings
 from bridge.demo import sample_orders
 from bridge.failures import TransientStepError
-from bridge.pipeline import Services, accept_order
+from bridge.pipeline import accept_order
+from bridge.services import Services
 from tests.support.clock import SteppingClock
 from tests.support.config import write_config
 

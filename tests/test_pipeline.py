@@ -10,7 +10,8 @@ import pytest
 import structlog
 
 from bridge.logs import configure_logging
-from bridge.pipeline import Services, submit_order, verify_archive
+from bridge.pipeline import submit_order, verify_archive
+from bridge.services import Services
 from bridge.worker import work
 from tests.support.clock import Clock
 from tests.support.config import settings_for

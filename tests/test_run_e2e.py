@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer, free_port
-from bridge.pipeline import Services
+from bridge.services import Services
 from bridge.store import EventRecord, InvoiceRecord
 from connectors.sandbox import shopify as shopify_sb
 from connectors.sandbox.shopify import ShopifySandbox, build_order

@@ -9,7 +9,8 @@ import requests
 
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer, free_port
-from bridge.pipeline import Services, submit_order, verify_archive
+from bridge.pipeline import submit_order, verify_archive
+from bridge.services import Services
 from tests.support.config import SOON_RETRY_JOBS, smtp_table, write_config
 from tests.support.numbering import assert_gapless
 from tests.support.orders import distinct_orders

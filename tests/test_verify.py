@@ -8,7 +8,8 @@ from sqlalchemy import text
 
 from bridge.config import load_settings
 from bridge.demo import sample_orders, write_demo_config
-from bridge.pipeline import Services, accept_order, ensure_pdf, verify_archive
+from bridge.pipeline import accept_order, ensure_pdf, verify_archive
+from bridge.services import Services
 
 
 def issued_services(tmp_path: Path, count: int) -> Services:

@@ -14,7 +14,8 @@ import structlog
 
 from bridge.devsmtp import free_port
 from bridge.logs import configure_logging
-from bridge.pipeline import Services, submit_order
+from bridge.pipeline import submit_order
+from bridge.services import Services
 from bridge.store import JobRecord
 from bridge.worker import Backoff, run_job, work
 from tests.support.clock import Clock

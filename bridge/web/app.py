@@ -15,7 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from bridge.links import token_is_valid
-from bridge.pipeline import Services
+from bridge.services import Services
 from bridge.store import WebhookIn
 from bridge.web import metrics
 from bridge.web.inbox_writer import InboxWriter

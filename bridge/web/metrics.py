@@ -17,7 +17,7 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from bridge.pipeline import Services
+    from bridge.services import Services
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 WEBHOOKS = Counter(

@@ -15,7 +15,7 @@ from typing import Any
 
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer
-from bridge.pipeline import Services
+from bridge.services import Services
 from bridge.web.app import create_app
 from bridge.worker import work
 from connectors.sandbox.shopify import ShopifySandbox

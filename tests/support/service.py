@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from bridge.pipeline import Services
+from bridge.services import Services
 from tests.support.paths import ROOT
 from tests.support.waiting import eventually
 

@@ -1,0 +1,95 @@
+"""The composition root: everything a step may touch (`Services`), built once per process from
+the settings, and the process start-up that loads those settings.
+
+Job handlers (`bridge.pipeline`), the worker, the web app, polling, the CLI and the demo all
+take a `Services`; none of them builds the parts itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bridge.archive import Archive
+from bridge.config import SellerConfig, Settings, load_settings
+from bridge.delivery.alerts import Alerter
+from bridge.failures import PermanentStepError
+from bridge.logs import configure_logging
+from bridge.render import Templates
+from bridge.store import Store
+from connectors.base import Connector
+from connectors.registry import connector_for
+
+
+def load_process_settings(config: Path | None) -> Settings:
+    """The settings a process starts with, its logging configured from them. Raises
+    `ConfigError` (naming every bad key) for the caller to report its own way."""
+    settings = load_settings(config)
+    configure_logging(settings.logging.level, settings.logging.format)
+    return settings
+
+
+@dataclass
+class Services:
+    """Everything a step may touch, built once per process from the settings."""
+
+    settings: Settings
+    store: Store
+    archive: Archive
+    templates: Templates
+    alerter: Alerter
+    _connectors: dict[str, Connector] = field(default_factory=dict)
+    _archived_logo: Path | None = None
+
+    def seller_for_snapshot(self) -> SellerConfig:
+        """The seller, with the logo replaced by its content-addressed archived copy."""
+        seller = self.settings.seller
+        if seller.logo is None:
+            return seller
+        if self._archived_logo is None:
+            self._archived_logo = self.archive.put_asset(
+                Path(seller.logo).read_bytes(), Path(seller.logo).suffix
+            )
+        return seller.model_copy(update={"logo": self._archived_logo})
+
+    def connector(self, shop: str) -> Connector:
+        """The shop's platform connector (one per shop per process, built on first use)."""
+        if shop not in self._connectors:
+            config = self.settings.shop(shop)
+            if config is None:
+                raise PermanentStepError(
+                    f"shop {shop!r} is not configured (or disabled): add it under [[shops]]"
+                )
+            self._connectors[shop] = connector_for(config)
+        return self._connectors[shop]
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, clock: Callable[[], datetime] | None = None
+    ) -> Services:
+        """`clock` (tests only) replaces the store's UTC clock: leases, backoff, give-up."""
+        templates = Templates(settings.templates.dir)
+        templates.check()
+        store = Store.open(settings.storage.database_url, **({"clock": clock} if clock else {}))
+        return cls(
+            settings=settings,
+            store=store,
+            archive=Archive(Path(settings.storage.archive_dir)),
+            templates=templates,
+            alerter=Alerter(
+                settings.alerts.urls,
+                claim=store.claim_alert,
+                window=timedelta(minutes=settings.alerts.dedupe_window_minutes),
+            ),
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def alert_owner(svc: Services, *, key: str, title: str, body: str) -> bool:
+    """Tell the owner, at most once per dedupe window per key (one outage = one alert)."""
+    svc.store.append_event("alert", detail={"key": key, "title": title})
+    return svc.alerter.alert(key, title, body)
