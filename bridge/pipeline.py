@@ -37,10 +37,6 @@ from bridge.store import InvoiceRecord, JobRecord, Store
 
 log = structlog.get_logger()
 
-# The issuing transaction enqueues "render" (outbox); render fans out to the delivery steps
-# once the PDF exists, so two workers never render the same invoice at the same time.
-DELIVERY_STEPS: tuple[str, ...] = ("email", "attach")
-
 
 class Outcome(StrEnum):
     issued = "issued"
@@ -56,7 +52,10 @@ class AcceptResult:
 
 
 def delivery_steps(svc: Services, order: Order, *, send_email: bool = True) -> list[str]:
-    """What runs once the PDF exists: email (unless off) and attach-back (platform shops)."""
+    """What runs once the PDF exists: email (unless off) and attach-back (platform shops).
+
+    The issuing transaction enqueues only "render" (outbox); render fans out to these once the
+    PDF exists, so two workers never render the same invoice at the same time."""
     shop = svc.settings.shop(order.shop)
     steps: list[str] = []
     if send_email and (shop is None or shop.send_email):

@@ -1,7 +1,7 @@
 """Legal mentions that depend on the seller's regime, the buyer and where the goods go.
 
 One function per mention family; each returns `(rule, sentence)` pairs already in the
-document's language. `legal_mentions` concatenates them in print order; `bridge.invoicing.legal`
+document's language. `legal_mentions_by_rule` lists them in print order; `bridge.invoicing.legal`
 checks an issued snapshot against the same facts (`vat_situation`, `is_business_invoice`), so
 what we print and what we check cannot drift apart.
 
@@ -214,22 +214,4 @@ def legal_mentions_by_rule(
         *exemption_mentions(situation, buyer, nature, locale),
         *b2b_payment_terms_mentions(buyer, locale, terms),
         *guarantee_mentions(nature, locale, terms),
-    ]
-
-
-def legal_mentions(
-    seller: SellerSnapshot,
-    buyer: BuyerSnapshot,
-    locale: str,
-    *,
-    nature: str = "goods",
-    situation: VatSituation = VatSituation.vat_charged,
-    terms: LegalTerms = STANDARD_TERMS,
-) -> list[str]:
-    """The sentences to print, in order."""
-    return [
-        sentence
-        for _, sentence in legal_mentions_by_rule(
-            seller, buyer, locale, nature=nature, situation=situation, terms=terms
-        )
     ]
