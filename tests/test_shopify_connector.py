@@ -10,6 +10,7 @@ import pytest
 from bridge.config import ShopifyShop
 from connectors.base import Connector, PermanentConnectorError, TransientConnectorError
 from connectors.sandbox.shopify import DOMAIN, SECRET, TOKEN, Item, ShopifySandbox, build_order
+from connectors.sandbox.woocommerce import WooSandbox
 from connectors.shopify import ShopifyConnector, api_version
 
 
@@ -267,3 +268,8 @@ def test_seeded_orders_follow_the_sandbox_clock() -> None:
         paid = [datetime.fromisoformat(node["updatedAt"]) for node in sb.orders.values()]
     assert len(paid) == 5
     assert all(moment - timedelta(hours=2) <= at <= moment for at in paid)
+
+
+def test_a_sandbox_never_started_stops_at_once() -> None:
+    ShopifySandbox(seed=False).stop()  # used to wait forever in socketserver.shutdown()
+    WooSandbox(seed=False).stop()

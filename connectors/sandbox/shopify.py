@@ -432,7 +432,8 @@ class ShopifySandbox:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits forever for a server never started
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self) -> ShopifySandbox:

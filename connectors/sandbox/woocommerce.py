@@ -531,7 +531,8 @@ class WooSandbox:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits forever for a server never started
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self) -> WooSandbox:
