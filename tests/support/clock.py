@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 
 class Clock:
-    def __init__(self, start: datetime | None = None) -> None:
-        self.offset = timedelta() if start is None else start - datetime.now(UTC)
+    def __init__(self) -> None:
+        self.offset = timedelta()
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
