@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from bridge.failures import StepError
 
-class ArchiveCorruptError(Exception):
+
+class ArchiveCorruptError(StepError):
     """A stored file is missing or its bytes no longer match the hash it was filed under."""
+
+    transient = False
+    show_type = True
 
 
 class FileState(StrEnum):

@@ -1,7 +1,17 @@
-"""The one place that decides what a failed step does next: retry later, or stop (dead).
+"""The failure vocabulary: every error a step raises says whether a later attempt can help.
 
-Channels sort their own protocol errors (`bridge.delivery.errors` for SMTP); this module maps
-everything a job handler can raise to a retry class, so the worker never guesses.
+    StepError                 base: `transient` (retry later) or not (dead, owner alerted)
+    ├── TransientStepError    a step knows a later attempt will succeed (a race it lost)
+    ├── PermanentStepError    a step knows retrying cannot help (bad data, missing invoice)
+    ├── ConnectorError        the shop's API (connectors.base: Transient…/Permanent…)
+    ├── DeliveryError         a channel (bridge.delivery.errors sorts SMTP replies into it)
+    ├── ArchiveCorruptError   an archived file is missing or altered (permanent)
+    └── PdfMismatchError      a re-render does not match the recorded hash (permanent)
+
+Where an error comes from a protocol, the module that speaks it translates once, at the edge
+(`connectors.http` for HTTP statuses, `bridge.delivery.errors` for SMTP replies); this module
+only reads the answer, and treats what no step foresaw (database restarts, disk, bugs) here.
+It imports nothing of the project, so connectors and channels can all raise its errors.
 """
 
 from __future__ import annotations
@@ -11,24 +21,36 @@ from enum import StrEnum
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bridge.archive import ArchiveCorruptError
-from bridge.delivery.errors import DeliveryError
-
 
 class RetryClass(StrEnum):
     transient = "transient"  # retry with backoff; dead only after the give-up delay
     permanent = "permanent"  # dead at once, owner alerted
 
 
-class PermanentStepError(Exception):
-    """A step knows retrying cannot help (bad data, missing invoice, tampered archive)."""
+class StepError(Exception):
+    """An error a step foresaw. `unexpected` flags a transient one a human should look at."""
+
+    transient: bool = True
+    unexpected: bool = False
+    # The message alone is what the owner reads; errors whose name adds meaning keep it.
+    show_type: bool = False
 
 
-class TransientStepError(Exception):
+class TransientStepError(StepError):
     """A step knows a later attempt will succeed (e.g. a race it lost): retry, no alarm."""
 
+    transient = True
+    show_type = True
 
-class PdfMismatchError(Exception):
+
+class PermanentStepError(StepError):
+    """A step knows retrying cannot help (bad data, missing invoice, tampered archive)."""
+
+    transient = False
+    show_type = True
+
+
+class PdfMismatchError(PermanentStepError):
     """Re-rendering an invoice did not give the bytes recorded at issue: never overwrite."""
 
 
@@ -41,19 +63,10 @@ class Failure:
 
 def classify_failure(exc: BaseException) -> Failure:
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, DeliveryError):
+    if isinstance(exc, StepError):
         cls = RetryClass.transient if exc.transient else RetryClass.permanent
-        return Failure(cls, str(exc), unexpected=exc.unexpected)
-    from connectors.base import ConnectorError
-
-    if isinstance(exc, ConnectorError):
-        cls = RetryClass.transient if exc.transient else RetryClass.permanent
-        return Failure(cls, str(exc))
-    if isinstance(exc, PermanentStepError | ArchiveCorruptError):
-        return Failure(RetryClass.permanent, text)
-    if isinstance(exc, PdfMismatchError):
-        return Failure(RetryClass.permanent, text)
-    if isinstance(exc, TransientStepError | OperationalError | DBAPIError | OSError | TimeoutError):
+        return Failure(cls, text if exc.show_type else str(exc), unexpected=exc.unexpected)
+    if isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError):
         return Failure(RetryClass.transient, text)  # DB restarting, disk full, network
     # A bug in a step: keep retrying with backoff (a fix + retry replays it), but flag it.
     return Failure(RetryClass.transient, text, unexpected=True)

@@ -11,7 +11,7 @@ A connector translates and talks HTTP; it never touches the database. The pipeli
 
 Errors: `TransientConnectorError` (network, 429, 5xx: retry later) and
 `PermanentConnectorError` (401/403/404, bad payload: a person must act; the message names the
-shop and what to fix). `bridge.failures` maps them to retry classes.
+shop and what to fix). Both belong to the failure vocabulary of `bridge.failures`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from bridge.failures import StepError
 from bridge.model import Order
 
 
-class ConnectorError(Exception):
-    transient: bool = True
+class ConnectorError(StepError):
+    """The shop's API failed; the message names the shop and, when a person must act, what to
+    fix (`connectors.http` decides transient or permanent from the HTTP answer)."""
+
+    transient = True
 
 
 class TransientConnectorError(ConnectorError):

@@ -1,4 +1,5 @@
-"""Delivery failures, and the ONE place that sorts them into transient and permanent.
+"""Delivery failures: where SMTP replies are sorted into the failure vocabulary
+(`bridge.failures`) as transient or permanent.
 
 - `TransientDeliveryError`: worth retrying later (server busy, greylisting, network down,
   timeouts, DNS hiccups). Quick retries happen in-process; long outages are the job queue's.
@@ -19,10 +20,12 @@ import socket
 import ssl
 from collections.abc import Iterable
 
+from bridge.failures import StepError
+
 _MASK = "***"
 
 
-class DeliveryError(Exception):
+class DeliveryError(StepError):
     """A message could not be delivered.
 
     `smtp_code` is the server's reply code when there was one; `unexpected` is True when the
