@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from datetime import UTC, datetime
 
 import requests
 from rich.table import Table
 
+from bridge.delivery.errors import as_delivery_error
+from bridge.delivery.secrets import reveal
+from bridge.delivery.smtp import smtp_session
 from bridge.services import Services
 from connectors.base import CheckLine
 
@@ -78,25 +79,12 @@ def check_smtp(svc: Services) -> CheckLine:
         return CheckLine("smtp", True, "email disabled ([email] host empty): nothing to check")
     where = f"{cfg.host}:{cfg.port} ({cfg.security})"
     try:
-        if cfg.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context()
-            )
-        else:
-            client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
-        with client:
-            client.ehlo()
-            if cfg.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
-            if cfg.username and cfg.password is not None:
-                client.login(cfg.username, cfg.password.get_secret_value())
-        return CheckLine(
-            "smtp", True, f"{where} reachable" + (", login ok" if cfg.username else "")
-        )
-    except (OSError, smtplib.SMTPException) as exc:
-        # str(exc) of smtplib never contains the password; the username is fine to show.
-        return CheckLine("smtp", False, f"{where}: {type(exc).__name__}: {exc}")
+        with smtp_session(cfg):
+            pass
+    except Exception as exc:
+        error = as_delivery_error(exc, secrets=[reveal(cfg.password)])
+        return CheckLine("smtp", False, f"{where}: {error}")
+    return CheckLine("smtp", True, f"{where} reachable" + (", login ok" if cfg.username else ""))
 
 
 def check_public_url(svc: Services) -> CheckLine:

@@ -27,7 +27,6 @@ and the scope to grant.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import deque
@@ -39,9 +38,9 @@ import requests
 import shopify
 import structlog
 from shopify.api_version import ApiVersion, Release, Unstable
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from bridge.config import ShopifyShop
+from bridge.quick_retry import RetryLater
 from connectors.base import (
     AttachResult,
     CheckLine,
@@ -52,6 +51,7 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.http import HttpRules, read_json, unreachable, with_quick_retries
 from connectors.shopify_mapping import (
     MappingError,
     hmac_matches,
@@ -99,13 +99,16 @@ def api_version(name: str) -> ApiVersion:
         return ApiVersion.versions[name]
 
 
-class _Retry(Exception):
-    """One attempt failed in a way worth retrying after `wait` seconds."""
-
-    def __init__(self, message: str, wait: float, throttled: bool = False) -> None:
-        super().__init__(message)
-        self.wait = wait
-        self.throttled = throttled
+def shopify_throttle(status: int, body: Any) -> float | None:
+    """Shopify's own throttle signal: THROTTLED in `errors` (HTTP 200), or a 429 carrying the
+    bucket's cost; the wait is what the bucket needs to pay for the query again."""
+    if not isinstance(body, Mapping):
+        return None
+    errors = body.get("errors") or []
+    codes = {str((e.get("extensions") or {}).get("code") or "") for e in errors}
+    if "THROTTLED" in codes or (status == 429 and (body.get("extensions") or {}).get("cost")):
+        return throttle_wait(body)
+    return None
 
 
 def throttle_wait(body: Mapping[str, Any] | None, fallback: float = 1.0) -> float:
@@ -168,28 +171,15 @@ class ShopifyGraphQL:
         if self._refill_wait > 0:
             self._pause(self._refill_wait)
             self._refill_wait = 0.0
+        return with_quick_retries(
+            self.rules, "Shopify GraphQL", lambda: self._attempt(query, dict(variables or {})),
+            attempts=self.attempts, backoff=self.backoff, sleep=self.sleep,
+            on_retry=self._log_retry,
+        )  # fmt: skip
 
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            seconds = exc.wait if isinstance(exc, _Retry) else self.backoff
-            self.waits.append(seconds)
-            log.info("shopify retry", shop=self.shop, reason=str(exc), wait_seconds=seconds)
-            return seconds
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait,
-            retry=retry_if_exception_type(_Retry),
-            sleep=self.sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(self._attempt, query, dict(variables or {}))
-        except _Retry as exc:
-            what = "still throttled" if exc.throttled else "unreachable"
-            raise TransientConnectorError(
-                f"shop {self.shop}: Shopify {what} after {self.attempts} attempts: {exc}"
-            ) from None
+    def _log_retry(self, error: BaseException | None, wait: float, attempt: int) -> None:
+        self.waits.append(wait)
+        log.info("shopify retry", shop=self.shop, reason=str(error), wait_seconds=wait)
 
     def _pause(self, seconds: float) -> None:
         self.waits.append(seconds)
@@ -203,39 +193,12 @@ class ShopifyGraphQL:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise _Retry(f"{type(exc).__name__}: {exc}", self.backoff) from None
-        status = response.status_code
-        body: dict[str, Any] | None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if status == 429:
-            retry_after = response.headers.get("Retry-After")
-            fallback = 1.0
-            with contextlib.suppress(ValueError):
-                fallback = min(float(retry_after), MAX_WAIT_SECONDS) if retry_after else 1.0
-            raise _Retry("HTTP 429 throttled", throttle_wait(body, fallback), throttled=True)
-        if status in (401, 403):
-            raise PermanentConnectorError(
-                f"shop {self.shop}: Shopify refused the access token (HTTP {status}). "
-                f"Check [[shops]] access_token for {self.shop}; {SCOPE_HELP}."
-            )
-        if status == 404:
-            raise PermanentConnectorError(
-                f"shop {self.shop}: {self.endpoint} not found (HTTP 404): check the shop domain "
-                f"and api_version {self.version.name}"
-            )
-        if status >= 500 or body is None:
-            raise _Retry(f"HTTP {status}", self.backoff)
-        if status >= 400:
-            raise PermanentConnectorError(f"shop {self.shop}: HTTP {status}: {body}")
+            raise unreachable(exc, self.endpoint) from None
+        body = read_json(response, "Shopify GraphQL", self.rules)
         cost = (body.get("extensions") or {}).get("cost") or {}
         self.last_cost = cost
         errors = body.get("errors") or []
         codes = {str((e.get("extensions") or {}).get("code") or "") for e in errors}
-        if "THROTTLED" in codes:
-            raise _Retry("THROTTLED", throttle_wait(body), throttled=True)
         if "ACCESS_DENIED" in codes:
             message = "; ".join(str(e.get("message")) for e in errors)
             scopes = sorted({s for e in errors for s in scopes_in(str(e.get("message", "")))})
@@ -245,7 +208,7 @@ class ShopifyGraphQL:
                 f"({message}); {SCOPE_HELP}."
             )
         if "INTERNAL_SERVER_ERROR" in codes:
-            raise _Retry("INTERNAL_SERVER_ERROR", self.backoff)
+            raise RetryLater("INTERNAL_SERVER_ERROR")
         if errors:
             raise PermanentConnectorError(
                 f"shop {self.shop}: GraphQL errors: "
@@ -253,6 +216,21 @@ class ShopifyGraphQL:
             )
         self._plan_refill(cost)
         return body.get("data") or {}
+
+    @property
+    def rules(self) -> HttpRules:
+        return HttpRules(
+            shop=self.shop,
+            refused=lambda status, _resp: (
+                f"Shopify refused the access token (HTTP {status}). "
+                f"Check [[shops]] access_token for {self.shop}; {SCOPE_HELP}."
+            ),
+            not_found=lambda _what, _resp: (
+                f"{self.endpoint} not found (HTTP 404): check the shop domain "
+                f"and api_version {self.version.name}"
+            ),
+            throttle=shopify_throttle,
+        )
 
     def _plan_refill(self, cost: Mapping[str, Any]) -> None:
         """If the bucket cannot pay for this query again, wait for it before the next one."""

@@ -26,53 +26,21 @@ What reading the package's source showed (woocommerce/api.py, oauth.py, 3.0.0):
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
 import structlog
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 from woocommerce import API
 
-from connectors.base import PermanentConnectorError, TransientConnectorError
+from connectors.base import PermanentConnectorError
+from connectors.http import HttpRules, read_json, unreachable, with_quick_retries
 
 log = structlog.get_logger()
 
 PER_PAGE = 100
-MAX_RETRY_AFTER = 60.0  # longer than this: give the job back to the durable queue
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @dataclass
@@ -131,32 +99,18 @@ class WooClient:
 
     # -- one request, retried ---------------------------------------------------------------
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return exc.retry_after
-        return wait_exponential(multiplier=self.backoff, max=10)(state)
-
     def request(
         self, method: str, endpoint: str, *, params: dict[str, Any] | None = None, data: Any = None
     ) -> Response:
         if method.upper() == "POST" and "/refunds" in endpoint:
             # Creating a refund moves money on the payment gateway: never, whatever the caller.
             raise PermanentConnectorError(f"shop {self.shop}: refusing to POST {endpoint}")
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            sleep=self.sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(self._once, method, endpoint, params, data)
-        except _Retryable as exc:
-            raise TransientConnectorError(
-                f"shop {self.shop}: {method} {endpoint} failed after {self.attempts} attempts: "
-                f"{exc}"
-            ) from exc
+        return with_quick_retries(
+            self.rules, f"{method} {endpoint}",
+            lambda: self._once(method, endpoint, params, data),
+            attempts=self.attempts, backoff=self.backoff, sleep=self.sleep,
+            on_retry=self._log_retry,
+        )  # fmt: skip
 
     def _once(
         self, method: str, endpoint: str, params: dict[str, Any] | None, data: Any
@@ -172,42 +126,29 @@ class WooClient:
             else:  # pragma: no cover - we use no other verb
                 raise ValueError(method)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retryable(f"{type(exc).__name__}: cannot reach {self.url}") from exc
-        status = resp.status_code
-        if status == 429 or status >= 500:
-            after = _retry_after(resp.headers.get("Retry-After"))
-            if after is not None and after > MAX_RETRY_AFTER:
-                raise TransientConnectorError(
-                    f"shop {self.shop}: HTTP {status} with Retry-After {after:.0f}s on "
-                    f"{method} {endpoint}: retrying later"
-                )
-            log.info("woocommerce retryable", shop=self.shop, status=status, retry_after=after)
-            raise _Retryable(f"HTTP {status} on {method} {endpoint}", after)
-        if status in (401, 403):
-            raise PermanentConnectorError(
-                f"shop {self.shop}: WooCommerce refused the REST API key (HTTP {status}, "
-                f"{_wc_message(resp)}): check consumer_key/consumer_secret of [[shops]] "
-                f"'{self.shop}' and that the key has Read/Write permission "
-                "(WooCommerce › Settings › Advanced › REST API)"
-            )
-        if status == 404:
-            raise PermanentConnectorError(
-                f"shop {self.shop}: {method} {endpoint} → 404 ({_wc_message(resp)}): check the "
-                f"shop url {self.url!r} (the REST API lives at /wp-json/wc/v3; permalinks must "
-                "not be 'Plain') and that the object still exists"
-            )
-        if status >= 400:
-            raise PermanentConnectorError(
-                f"shop {self.shop}: {method} {endpoint} → HTTP {status}: {_wc_message(resp)}"
-            )
-        try:
-            payload = resp.json()
-        except ValueError:
-            # A maintenance page or a caching proxy answering HTML: usually temporary.
-            raise _Retryable(
-                f"{method} {endpoint} answered non-JSON ({resp.headers.get('Content-Type')})"
-            ) from None
-        return Response(status, payload, resp.headers)
+            raise unreachable(exc, self.url) from exc
+        payload = read_json(resp, f"{method} {endpoint}", self.rules)
+        return Response(resp.status_code, payload, resp.headers)
+
+    def _log_retry(self, error: BaseException | None, wait: float, attempt: int) -> None:
+        log.info("woocommerce retry", shop=self.shop, reason=str(error), wait_seconds=wait)
+
+    @property
+    def rules(self) -> HttpRules:
+        return HttpRules(
+            shop=self.shop,
+            refused=lambda status, resp: (
+                f"WooCommerce refused the REST API key (HTTP {status}, {_wc_message(resp)}): "
+                f"check consumer_key/consumer_secret of [[shops]] '{self.shop}' and that the "
+                "key has Read/Write permission (WooCommerce › Settings › Advanced › REST API)"
+            ),
+            not_found=lambda what, resp: (
+                f"{what} → 404 ({_wc_message(resp)}): check the shop url {self.url!r} (the "
+                "REST API lives at /wp-json/wc/v3; permalinks must not be 'Plain') and that "
+                "the object still exists"
+            ),
+            detail=_wc_message,
+        )
 
     def get(self, endpoint: str, **params: Any) -> Any:
         return self.request("GET", endpoint, params=params).data

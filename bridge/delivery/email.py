@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import ssl
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -30,13 +29,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import css_inline
 import jinja2
 import structlog
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from bridge.delivery.errors import (
     DeliveryError,
@@ -45,7 +37,9 @@ from bridge.delivery.errors import (
     as_delivery_error,
 )
 from bridge.delivery.secrets import reveal
+from bridge.delivery.smtp import smtp_session
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
+from bridge.quick_retry import quick_retries
 from bridge.render.formatting import format_date, format_money
 from bridge.render.templates import TemplateCheckError, Templates
 
@@ -310,11 +304,6 @@ def build_receipt_email(
 # --------------------------------------------------------------------------- send
 
 
-def _security(email_cfg: EmailSettings) -> str:
-    value = getattr(email_cfg.security, "value", email_cfg.security)
-    return str(value or "none").lower()
-
-
 def _bcc_list(bcc: Any) -> list[str]:
     if not bcc:
         return []
@@ -330,41 +319,19 @@ def _envelope_recipients(message: EmailMessage) -> list[str]:
 def _send_once(
     message: EmailMessage, email_cfg: EmailSettings, recipients: Sequence[str], bcc: Sequence[str]
 ) -> None:
-    security = _security(email_cfg)
-    host, port, timeout = email_cfg.host, int(email_cfg.port), float(email_cfg.timeout)
-    smtp: smtplib.SMTP
-    if security == "ssl":
-        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
-    try:
-        smtp.ehlo()
-        if security == "starttls":
-            if not smtp.has_extn("starttls"):
-                raise PermanentDeliveryError(
-                    f"{host}:{port} does not offer STARTTLS, which security=starttls requires"
-                )
-            smtp.starttls(context=ssl.create_default_context())
-            smtp.ehlo()
-        if email_cfg.username:
-            smtp.login(email_cfg.username, reveal(email_cfg.password))
+    with smtp_session(email_cfg) as smtp:
         del message["Bcc"]  # never a visible header: the archive copy is envelope-only
         refused = smtp.send_message(
             message, from_addr=email_cfg.from_address, to_addrs=[*recipients, *bcc]
         )
-    finally:
-        try:
-            smtp.quit()
-        except Exception:  # the message is accepted (or not) already; QUIT does not matter
-            smtp.close()
     if refused:
         customer = {r: v for r, v in refused.items() if r in recipients}
         if customer:
             raise smtplib.SMTPRecipientsRefused(customer)
         _log().warning(
             "email.bcc_refused",
-            host=host,
-            port=port,
+            host=email_cfg.host,
+            port=int(email_cfg.port),
             bcc_domains=sorted({_domain(r) for r in refused}),
             codes=sorted({code for code, _ in refused.values()}),
         )
@@ -411,23 +378,19 @@ def send_email(
             error = as_delivery_error(exc, secrets=secrets, context=where)
         raise error  # outside the except block: the raw exception is not chained implicitly
 
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
+    def log_retry(exc: BaseException | None, wait: float, attempt: int) -> None:
         _log().warning(
             "email.retry",
-            attempt=state.attempt_number,
+            attempt=attempt,
             error=type(exc).__name__ if exc else None,
             smtp_code=getattr(exc, "smtp_code", None),
             **log_fields,
         )
 
-    retrying = Retrying(
-        stop=stop_after_attempt(max(1, attempts)),
-        wait=wait_exponential(multiplier=wait_initial, min=wait_initial, max=wait_max),
-        retry=retry_if_exception_type(TransientDeliveryError),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
+    retrying = quick_retries(
+        attempts=attempts, initial=wait_initial, maximum=wait_max,
+        retry_on=TransientDeliveryError, on_retry=log_retry,
+    )  # fmt: skip
     try:
         retrying(attempt)
     except DeliveryError as exc:

@@ -14,7 +14,8 @@ from aiosmtpd.smtp import AuthResult
 from bridge.devsmtp import free_port
 
 SMTP_USER = "shop"
-SMTP_PASSWORD = "Sup3r-S3cret-Passw0rd-xyz"
+SMTP_PASSWORD = "Sup3r-S3cret-Passw0rd-xyz"  # a wrong one: the server refuses it
+SMTP_ACCEPTED_PASSWORD = "the-right-one"
 
 
 class ScriptedHandler:
@@ -45,7 +46,10 @@ class ScriptedHandler:
 
 
 def _authenticator(server: Any, session: Any, envelope: Any, mechanism: Any, auth_data: Any):
-    ok = auth_data.login == SMTP_USER.encode() and auth_data.password == b"the-right-one"
+    ok = (auth_data.login, auth_data.password) == (
+        SMTP_USER.encode(),
+        SMTP_ACCEPTED_PASSWORD.encode(),
+    )
     return AuthResult(success=ok, handled=False)
 
 
