@@ -69,6 +69,7 @@ def issue_command(
     """
     from bridge.model import Order
     from bridge.pipeline import Outcome, accept_order, ensure_pdf
+    from bridge.steps import STEPS, Flow
 
     try:
         order = Order.model_validate_json(order_file.read_bytes())
@@ -80,7 +81,9 @@ def issue_command(
         raise typer.Exit(2) from None
     svc = services_for(config)
     try:
-        result = accept_order(svc, order)
+        # The invoice then lives its normal life: the worker emails it and attaches it back.
+        then = STEPS.follow_ups(svc, "issue", Flow(order.shop, {}))
+        result = accept_order(svc, order, then=then)
         if result.outcome is Outcome.quarantined:
             err_console.print(
                 f"order {order.shop}/{order.order_id} quarantined, no invoice issued:\n- "

@@ -1,21 +1,17 @@
-"""The pipeline steps: the only place that orchestrates I/O across store, archive, render and
-delivery. Each step is a small function with a written contract; job handlers call them.
+"""What the steps do: the only place that orchestrates I/O across store, archive, render and
+delivery. `bridge.steps` declares the order, the rules and the jobs; these do the work.
 
     submit_order   Order → recorded + an "issue" job (the durable intent), nothing else.
     accept_order   Order → invoice issued (number + follow-up jobs in one transaction)
                    or order quarantined with the reason; idempotent per (shop, order, kind).
     ensure_pdf     invoice → its PDF bytes, rendered and archived once; the recorded SHA-256
                    is the proof; re-rendering is deterministic, so a retry is harmless.
-    send_receipt   invoice → the customer's personal email with the PDF; skipped (with the
-                   reason) when there is no address or email is not configured.
-
-Job handlers (`JOB_HANDLERS`) wrap these: they return a result dict (→ done) or `Skipped`
-(→ skipped), and raise on failure; `bridge.worker` and `bridge.failures` decide what next.
+    send_receipt   invoice → the customer's personal email with the PDF.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,7 +29,7 @@ from bridge.links import signed_invoice_url
 from bridge.model import Order
 from bridge.render import render_pdf
 from bridge.services import Services, alert_owner
-from bridge.store import InvoiceRecord, JobRecord, Store
+from bridge.store import FollowUp, InvoiceRecord, Store
 
 log = structlog.get_logger()
 
@@ -51,32 +47,16 @@ class AcceptResult:
     reasons: list[str] = field(default_factory=list)
 
 
-def delivery_steps(svc: Services, order: Order, *, send_email: bool = True) -> list[str]:
-    """What runs once the PDF exists: email (unless off) and attach-back (platform shops).
-
-    The issuing transaction enqueues only "render" (outbox); render fans out to these once the
-    PDF exists, so two workers never render the same invoice at the same time."""
-    shop = svc.settings.shop(order.shop)
-    steps: list[str] = []
-    if send_email and (shop is None or shop.send_email):
-        steps.append("email")
-    if shop is not None:
-        steps.append("attach")
-    return steps
-
-
 def accept_order(
     svc: Services,
     order: Order,
     *,
+    then: Sequence[FollowUp],
     now: datetime | None = None,
-    then: Sequence[str] | None = None,
 ) -> AcceptResult:
     """Issue the facture acquittée of a paid order, or quarantine it with the reason.
 
-    `then`: the delivery steps the render job fans out to (default: `delivery_steps`)."""
-    if then is None:
-        then = delivery_steps(svc, order)
+    `then`: the jobs that follow the number, enqueued in the issuing transaction (outbox)."""
     numbering_cfg = svc.settings.numbering
     seller = svc.seller_for_snapshot()
     svc.store.record_order(order)
@@ -110,7 +90,7 @@ def accept_order(
             series=numbering_cfg.series,
             period=expected_period,
             build=build,
-            follow_up_jobs=[("render", {"then": list(then)})],
+            follow_up_jobs=then,
         )
     except OrderNotInvoiceable as exc:
         reasons = [str(p) for p in exc.problems]
@@ -205,59 +185,12 @@ def submit_order(svc: Services, order: Order) -> int | None:
     )
 
 
-@dataclass(frozen=True)
-class Skipped:
-    reason: str
-
-
-JobResult = dict[str, object] | Skipped
-
-
-def _invoice_of(svc: Services, job: JobRecord) -> InvoiceRecord:
-    invoice = svc.store.get_invoice_by_id(job.invoice_id) if job.invoice_id else None
-    if invoice is None:
-        raise PermanentStepError(f"job {job.id} ({job.kind}) refers to no invoice")
-    return invoice
-
-
-def handle_issue(svc: Services, job: JobRecord) -> JobResult:
-    record = svc.store.get_order(job.shop or "", job.order_id or "")
-    if record is None or record.payload is None:
-        raise PermanentStepError(f"order {job.shop}/{job.order_id} is not recorded")
-    send = bool(job.payload.get("send_email", True))
-    result = accept_order(
-        svc, record.payload, then=delivery_steps(svc, record.payload, send_email=send)
-    )
-    if result.outcome is Outcome.quarantined:
-        return Skipped("quarantined: " + "; ".join(result.reasons))
-    assert result.invoice is not None
-    return {"invoice": result.invoice.number, "outcome": result.outcome.value}
-
-
-def handle_render(svc: Services, job: JobRecord) -> JobResult:
-    """Render + archive, then fan out to the delivery steps (dedupe keys make a re-run after
-    a crash between the two harmless)."""
-    invoice = _invoice_of(svc, job)
-    ensure_pdf(svc, invoice)
-    for step in job.payload.get("then", []):
-        svc.store.enqueue(
-            step, {}, dedupe_key=f"{step}:{invoice.id}", shop=invoice.shop,
-            order_id=invoice.order_id, invoice_id=invoice.id,
-        )  # fmt: skip
-    return {"pdf_sha256": svc.store.get_invoice_by_id(invoice.id).pdf_sha256}  # type: ignore[union-attr]
-
-
-def handle_email(svc: Services, job: JobRecord) -> JobResult:
-    return send_receipt(svc, _invoice_of(svc, job))
-
-
-def send_receipt(svc: Services, invoice: InvoiceRecord) -> JobResult:
+def send_receipt(svc: Services, invoice: InvoiceRecord) -> dict[str, object]:
+    """Email the invoice to its buyer (the `email` step checks there is an address first)."""
     email_cfg = svc.settings.email
     snapshot = invoice.snapshot
     if not snapshot.buyer.email:
-        return Skipped("no email address on the order: print or send the PDF yourself")
-    if not email_cfg.enabled:
-        return Skipped("email is not configured ([email] host is empty)")
+        raise PermanentStepError(f"invoice {invoice.number} has no email address to send to")
     pdf = ensure_pdf(svc, invoice)
     message = build_receipt_email(
         snapshot, pdf, email_cfg, svc.templates,
@@ -274,40 +207,6 @@ def send_receipt(svc: Services, invoice: InvoiceRecord) -> JobResult:
     return {"message_id": message_id}
 
 
-def handle_ingest(svc: Services, job: JobRecord) -> JobResult:
-    """A verified webhook is only a trigger: re-read the order, then decide (paid or not)."""
-    event = svc.store.get_webhook(int(job.payload["event_id"]))
-    if event is None:
-        raise PermanentStepError(f"webhook event {job.payload['event_id']} is missing")
-    fetched = svc.connector(event.shop).fetch_order(event.order_ref)
-    if fetched.order is None:
-        raise PermanentStepError(
-            f"shop {event.shop}: order {event.order_ref} could not be read: "
-            f"{fetched.not_paid_reason} (raw event kept as #{event.id})"
-        )
-    if not fetched.paid:
-        return {"paid": False, "reason": fetched.not_paid_reason}
-    order = fetched.order
-    svc.store.record_order(order, enqueue=("issue", {}, f"issue:{order.shop}:{order.order_id}"))
-    return {"paid": True, "order": order.order_id}
-
-
 def invoice_link(settings: Settings, number: str) -> str:
     """The customer-facing download URL of an invoice ("" when no public URL is set)."""
     return signed_invoice_url(settings.server, number)
-
-
-def handle_attach(svc: Services, job: JobRecord) -> JobResult:
-    invoice = _invoice_of(svc, job)
-    url = invoice_link(svc.settings, invoice.number)
-    result = svc.connector(invoice.shop).attach_invoice(invoice.order_id, invoice.number, url)
-    return {"attached": result.attached, "detail": result.detail}
-
-
-JOB_HANDLERS: dict[str, Callable[[Services, JobRecord], JobResult]] = {
-    "ingest": handle_ingest,
-    "issue": handle_issue,
-    "render": handle_render,
-    "email": handle_email,
-    "attach": handle_attach,
-}

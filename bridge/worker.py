@@ -1,6 +1,9 @@
 """The job worker: claim a job under a lease, run its step, record what happened.
 
-    pending ─► running (lease) ─► done | skipped | retry at T | dead (owner alerted)
+    pending ─► running (lease) ─► done (+ what follows) | skipped | retry at T | dead
+
+The steps, their order and their rules are declared in `bridge.steps`; this loop only runs
+them, and decides from the failure vocabulary (`bridge.failures`) what a failure does next.
 
 Quick retries of transient errors happen inside a step (tenacity, seconds); this loop owns the
 durable backoff (minutes to hours) and the decision to give up, so a long SMTP outage costs a
@@ -26,8 +29,8 @@ import structlog
 from bridge.config import ConfigError
 from bridge.failures import RetryClass, classify_failure
 from bridge.logs import bind, unbind_all
-from bridge.pipeline import JOB_HANDLERS, Skipped
 from bridge.services import Services, alert_owner, load_process_settings
+from bridge.steps import STEPS, Pipeline, Skipped, StepRun
 from bridge.store import JobRecord
 
 log = structlog.get_logger()
@@ -59,41 +62,49 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_job(svc: Services, job: JobRecord, worker_id: str) -> str:
+def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STEPS) -> str:
     """Run one claimed job to its next state; returns that state. Never raises for a step."""
-    store = svc.store
     bind(job=job.id, job_kind=job.kind, shop=job.shop, order=job.order_id)
-    handler = JOB_HANDLERS.get(job.kind)
     try:
         if job.attempts > MAX_ATTEMPTS:
-            # Normal backoff reaches ~20 attempts in the 72 h give-up window; this many means
-            # the step keeps killing or hanging its worker past the lease: stop the loop.
-            store.kill_job(
-                job.id, worker_id,
-                error=f"the step never finished in {MAX_ATTEMPTS} attempts (worker lost each time)",
-            )  # fmt: skip
-            alert_owner(
-                svc,
-                key=f"dead:{job.kind}:lost",
-                title=f"Quittance: a {job.kind} step keeps crashing its worker",
-                body=f"Job {job.id} (shop {job.shop}, order {job.order_id}). See the logs.",
-            )
+            return _give_up_lost(svc, job, worker_id)
+        step = steps.step(job.kind)
+        if step is None:
+            svc.store.kill_job(job.id, worker_id, error=f"no step for job kind {job.kind!r}")
             return "dead"
-        if handler is None:
-            store.kill_job(job.id, worker_id, error=f"no handler for job kind {job.kind!r}")
-            return "dead"
+        run = StepRun(svc, job, then=steps.follow_ups_of(svc, job))
         try:
-            result = handler(svc, job)
+            reason = step.skip(run)
+            result = Skipped(reason) if reason else step.run(run)
         except Exception as exc:
             return _after_failure(svc, job, worker_id, exc)
         if isinstance(result, Skipped):
-            store.skip_job(job.id, worker_id, reason=result.reason)
+            svc.store.skip_job(job.id, worker_id, reason=result.reason)
             log.info("step skipped", reason=result.reason)
             return "skipped"
-        store.complete_job(job.id, worker_id, result=result)
+        # The followers of a document step commit with its "done"; `issue` committed its own
+        # with the number (there was no document before it).
+        then = run.then if job.invoice_id is not None else ()
+        svc.store.complete_job(job.id, worker_id, result=result, then=then)
         return "done"
     finally:
         unbind_all()
+
+
+def _give_up_lost(svc: Services, job: JobRecord, worker_id: str) -> str:
+    # Normal backoff reaches ~20 attempts in the 72 h give-up window; this many means the
+    # step keeps killing or hanging its worker past the lease: stop the loop.
+    svc.store.kill_job(
+        job.id, worker_id,
+        error=f"the step never finished in {MAX_ATTEMPTS} attempts (worker lost each time)",
+    )  # fmt: skip
+    alert_owner(
+        svc,
+        key=f"dead:{job.kind}:lost",
+        title=f"Quittance: a {job.kind} step keeps crashing its worker",
+        body=f"Job {job.id} (shop {job.shop}, order {job.order_id}). See the logs.",
+    )
+    return "dead"
 
 
 def _after_failure(svc: Services, job: JobRecord, worker_id: str, exc: Exception) -> str:
@@ -136,6 +147,7 @@ def work(
     once: bool = False,
     stop: threading.Event | None = None,
     idle_sleep: float = 0.5,
+    steps: Pipeline = STEPS,
 ) -> int:
     """Process jobs until `stop` is set (or, with `once`, until nothing is ready). Returns count."""
     worker_id = worker_id or default_worker_id()
@@ -146,7 +158,7 @@ def work(
         try:
             jobs = svc.store.claim_jobs(worker_id, limit=1, lease=lease)
             for job in jobs:
-                run_job(svc, job, worker_id)
+                run_job(svc, job, worker_id, steps)
                 done += 1
             outage = 0
         except Exception:

@@ -26,7 +26,7 @@ def test_dates_follow_numbers(tmp_path: Path) -> None:
     svc = services(tmp_path, clock)
     try:
         for _path, order in sample_orders()[:5]:
-            accept_order(svc, order)
+            accept_order(svc, order, then=())
         issued = [(inv.sequence, inv.issued_at) for inv in svc.store.iter_invoices()]
         assert [seq for seq, _ in issued] == [1, 2, 3, 4, 5]
         assert [at for _, at in issued] == sorted(at for _, at in issued)
@@ -48,9 +48,9 @@ def test_waiting_across_new_year_burns_nothing_and_retries(tmp_path: Path) -> No
     svc.store.issue_invoice = issue_after_waiting_for_the_lock  # type: ignore[method-assign]
     try:
         with pytest.raises(TransientStepError):
-            accept_order(svc, orders[0])
+            accept_order(svc, orders[0], then=())
         assert list(svc.store.iter_invoices()) == []  # nothing written, no number burnt
-        result = accept_order(svc, orders[0])  # the job's retry, now in the new year
+        result = accept_order(svc, orders[0], then=())  # the job's retry, now in the new year
         assert result.invoice is not None
         assert result.invoice.number == "FA-2027-000001"
         assert result.invoice.snapshot.issue_date.year == 2027

@@ -16,7 +16,7 @@ def issued_services(tmp_path: Path, count: int) -> Services:
     config = write_demo_config(tmp_path, smtp_port=1)
     svc = Services.from_settings(load_settings(config, environ={}))
     for _path, order in sample_orders()[:count]:
-        result = accept_order(svc, order)
+        result = accept_order(svc, order, then=())
         assert result.invoice is not None
         ensure_pdf(svc, result.invoice)
     return svc

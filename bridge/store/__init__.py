@@ -4,7 +4,7 @@ Every SQL statement of Quittance lives in this package; import `Store` and the r
 """
 
 from bridge.store.errors import InvoiceImmutableError, StoreError
-from bridge.store.invoices import chain_hash, chain_problems
+from bridge.store.invoices import FollowUp, chain_hash, chain_problems
 from bridge.store.records import (
     GENESIS_HASH,
     JOB_STATES,
@@ -25,6 +25,7 @@ __all__ = [
     "JOB_STATES",
     "ORDER_STATUSES",
     "EventRecord",
+    "FollowUp",
     "InvoiceImmutableError",
     "InvoiceRecord",
     "IssueResult",

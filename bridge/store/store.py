@@ -21,6 +21,7 @@ from bridge.model import Order
 from bridge.store import events, invoices, jobs, orders, reports
 from bridge.store import platform as inbox
 from bridge.store.engine import create_store_engine, writer
+from bridge.store.invoices import FollowUp
 from bridge.store.migrate import upgrade_to_head
 from bridge.store.records import (
     JOB_STATES,
@@ -156,7 +157,7 @@ class Store:
         series: str,
         period: str,
         build: Callable[[int], InvoiceSnapshot],
-        follow_up_jobs: Iterable[tuple[str, Mapping[str, Any]]] = (),
+        follow_up_jobs: Iterable[FollowUp] = (),
     ) -> IssueResult:
         # Cheap path for duplicates (most webhooks are): no lock, no write transaction.
         existing = self.get_invoice_for_order(shop, order_id, kind)
@@ -418,10 +419,28 @@ class Store:
             )
 
     def complete_job(
-        self, job_id: int, worker_id: str, result: Mapping[str, Any] | None = None
+        self,
+        job_id: int,
+        worker_id: str,
+        result: Mapping[str, Any] | None = None,
+        *,
+        then: Sequence[FollowUp] = (),
     ) -> bool:
+        """Mark the job done and, in the same transaction, enqueue the steps that follow it on
+        the same document (dedupe key `<kind>:<invoice_id>`: a replay adds nothing)."""
         with self._write() as conn:
-            return jobs.complete(conn, job_id, worker_id, result, self._now())
+            now = self._now()
+            if not jobs.complete(conn, job_id, worker_id, result, now):
+                return False
+            done = jobs.get(conn, job_id)
+            for kind, payload in then:
+                if done is None or done.invoice_id is None:
+                    raise ValueError(f"job {job_id} has no document for its follow-up {kind!r}")
+                jobs.enqueue(
+                    conn, kind, payload, dedupe_key=f"{kind}:{done.invoice_id}", run_at=now,
+                    now=now, shop=done.shop, order_id=done.order_id, invoice_id=done.invoice_id,
+                )  # fmt: skip
+            return True
 
     def retry_job(self, job_id: int, worker_id: str, *, error: str, run_at: datetime) -> bool:
         with self._write() as conn:

@@ -1,0 +1,216 @@
+"""The pipeline, declared: every job kind in the order it runs, each with its contract.
+
+    kind      the job kind the worker claims
+    after     the step whose success enqueues this one; None for an entry step, which intake
+              enqueues itself (webhook → ingest; ingest, polling, import → issue)
+    applies   whether the step belongs to a document's flow at all, read from configuration
+              and the options intake set (a shop that sends no email, an order with no shop
+              to attach to); a step that does not apply is not enqueued: nothing to report
+    skip      why, when its turn comes, the step has nothing to do (no address on the
+              order…); the job is recorded `skipped` with that reason for the owner to see
+    run       what it does; returns a result dict (the job is `done`) or `Skipped(reason)`,
+              or raises an error of the failure vocabulary (`bridge.failures`)
+
+The worker (`bridge.worker`) runs a step and, in the transaction that marks it done, enqueues
+the steps declared `after` it that apply, keyed by the document so a replay adds nothing. The
+followers of `issue` are enqueued in the issuing transaction itself, with the number (the
+outbox): an invoice may be issued outside a job (`quittance issue`) and still gets its PDF,
+email and attach-back. Adding a step (credit note, Factur-X, SMS) is one entry in `STEPS`.
+
+Jobs queued before steps were declared carry their followers in the payload (`"then"`); those
+lists are honoured as they are, so a database written by an older version drains unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.failures import PermanentStepError
+from bridge.pipeline import (
+    Outcome,
+    accept_order,
+    ensure_pdf,
+    invoice_link,
+    send_receipt,
+    submit_order,
+)
+from bridge.services import Services
+from bridge.store import FollowUp, InvoiceRecord, JobRecord
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+
+
+JobResult = dict[str, object] | Skipped
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What an `applies` rule reads: the document's shop and the options its intake set
+    (`{"send_email": False}` from `quittance backfill --no-email`)."""
+
+    shop: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """What a step's `run` and `skip` receive: the services, the job, and what follows it."""
+
+    svc: Services
+    job: JobRecord
+    then: Sequence[FollowUp]
+
+
+def _always(svc: Services, flow: Flow) -> bool:
+    return True
+
+
+def _never(run: StepRun) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    run: Callable[[StepRun], JobResult]
+    after: str | None = None
+    applies: Callable[[Services, Flow], bool] = _always
+    skip: Callable[[StepRun], str | None] = _never
+
+
+class Pipeline:
+    """An ordered, checked list of steps: kinds unique, every `after` declared before."""
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        seen: set[str] = set()
+        for step in steps:
+            if step.kind in seen:
+                raise ValueError(f"step {step.kind!r} is declared twice")
+            if step.after is not None and step.after not in seen:
+                raise ValueError(f"step {step.kind!r} follows {step.after!r}, not declared before")
+            seen.add(step.kind)
+        self.steps = tuple(steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def step(self, kind: str) -> Step | None:
+        return next((step for step in self.steps if step.kind == kind), None)
+
+    def follow_ups(self, svc: Services, after: str, flow: Flow) -> list[FollowUp]:
+        """The steps that come once `after` is done, each with the flow's options."""
+        return [
+            (step.kind, dict(flow.options))
+            for step in self.steps
+            if step.after == after and step.applies(svc, flow)
+        ]
+
+    def follow_ups_of(self, svc: Services, job: JobRecord) -> list[FollowUp]:
+        """What follows this job: its legacy `"then"` list if it has one, else the declaration."""
+        if "then" in job.payload:
+            return [(str(kind), {}) for kind in job.payload["then"]]
+        return self.follow_ups(svc, job.kind, Flow(job.shop or "", _flow_options(job.payload)))
+
+
+# Options intake may set on an entry job; they travel with the document to every step.
+FLOW_OPTIONS = ("send_email",)
+
+
+def _flow_options(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: payload[key] for key in FLOW_OPTIONS if key in payload}
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def _invoice_of(run: StepRun) -> InvoiceRecord:
+    job = run.job
+    invoice = run.svc.store.get_invoice_by_id(job.invoice_id) if job.invoice_id else None
+    if invoice is None:
+        raise PermanentStepError(f"job {job.id} ({job.kind}) refers to no invoice")
+    return invoice
+
+
+def ingest(run: StepRun) -> JobResult:
+    """A verified webhook is only a trigger: re-read the order, then submit it if it is paid."""
+    svc, payload = run.svc, run.job.payload
+    event = svc.store.get_webhook(int(payload["event_id"]))
+    if event is None:
+        raise PermanentStepError(f"webhook event {payload['event_id']} is missing")
+    fetched = svc.connector(event.shop).fetch_order(event.order_ref)
+    if fetched.order is None:
+        raise PermanentStepError(
+            f"shop {event.shop}: order {event.order_ref} could not be read: "
+            f"{fetched.not_paid_reason} (raw event kept as #{event.id})"
+        )
+    if not fetched.paid:
+        return {"paid": False, "reason": fetched.not_paid_reason}
+    submit_order(svc, fetched.order)
+    return {"paid": True, "order": fetched.order.order_id}
+
+
+def issue(run: StepRun) -> JobResult:
+    """Number and freeze the invoice of a recorded order, or quarantine it with the reasons."""
+    svc, job = run.svc, run.job
+    record = svc.store.get_order(job.shop or "", job.order_id or "")
+    if record is None or record.payload is None:
+        raise PermanentStepError(f"order {job.shop}/{job.order_id} is not recorded")
+    result = accept_order(svc, record.payload, then=run.then)
+    if result.outcome is Outcome.quarantined:
+        return Skipped("quarantined: " + "; ".join(result.reasons))
+    assert result.invoice is not None
+    return {"invoice": result.invoice.number, "outcome": result.outcome.value}
+
+
+def render(run: StepRun) -> JobResult:
+    """Render and archive the PDF once; its SHA-256 is recorded as the proof."""
+    invoice = _invoice_of(run)
+    ensure_pdf(run.svc, invoice)
+    return {"pdf_sha256": run.svc.store.get_invoice_by_id(invoice.id).pdf_sha256}  # type: ignore[union-attr]
+
+
+def shop_sends_email(svc: Services, flow: Flow) -> bool:
+    shop = svc.settings.shop(flow.shop)
+    return bool(flow.options.get("send_email", True)) and (shop is None or shop.send_email)
+
+
+def email_skip_reason(run: StepRun) -> str | None:
+    if not _invoice_of(run).snapshot.buyer.email:
+        return "no email address on the order: print or send the PDF yourself"
+    if not run.svc.settings.email.enabled:
+        return "email is not configured ([email] host is empty)"
+    return None
+
+
+def email(run: StepRun) -> JobResult:
+    """The customer's personal email with the PDF attached."""
+    return send_receipt(run.svc, _invoice_of(run))
+
+
+def has_platform_shop(svc: Services, flow: Flow) -> bool:
+    """Only orders of a configured shop can be written back to (not a manual import)."""
+    return svc.settings.shop(flow.shop) is not None
+
+
+def attach(run: StepRun) -> JobResult:
+    """Write the invoice number and link back onto the order (note or metafield), once."""
+    invoice = _invoice_of(run)
+    url = invoice_link(run.svc.settings, invoice.number)
+    result = run.svc.connector(invoice.shop).attach_invoice(invoice.order_id, invoice.number, url)
+    return {"attached": result.attached, "detail": result.detail}
+
+
+STEPS = Pipeline(
+    [
+        Step("ingest", ingest),
+        Step("issue", issue),
+        Step("render", render, after="issue"),
+        Step("email", email, after="render", applies=shop_sends_email, skip=email_skip_reason),
+        Step("attach", attach, after="render", applies=has_platform_shop),
+    ]
+)
