@@ -149,7 +149,10 @@ def work(
     idle_sleep: float = 0.5,
     steps: Pipeline = STEPS,
 ) -> int:
-    """Process jobs until `stop` is set (or, with `once`, until nothing is ready). Returns count."""
+    """Process jobs until `stop` is set (or, with `once`, until nothing is ready). Returns count.
+
+    A job claimed as the stop arrives is handed back (`release_job`): the next worker takes it
+    at once instead of waiting for the lease to expire, and it does not count as an attempt."""
     worker_id = worker_id or default_worker_id()
     lease = timedelta(seconds=svc.settings.jobs.lease_seconds)
     done = 0
@@ -158,6 +161,10 @@ def work(
         try:
             jobs = svc.store.claim_jobs(worker_id, limit=1, lease=lease)
             for job in jobs:
+                if stop is not None and stop.is_set():
+                    svc.store.release_job(job.id, worker_id)
+                    log.info("job handed back on shutdown", job=job.id, job_kind=job.kind)
+                    continue
                 run_job(svc, job, worker_id, steps)
                 done += 1
             outage = 0

@@ -312,3 +312,28 @@ def test_worker_survives_a_database_outage(tmp_path: Path) -> None:
         assert calls["n"] == 3  # two failures survived, third claim went through
     finally:
         svc.close()
+
+
+def test_a_job_claimed_as_shutdown_arrives_is_handed_back_unrun(tmp_path: Path) -> None:
+    """SIGTERM landing between a claim and its run: the job goes back to pending at once (not
+    after its lease), without counting an attempt, and its step did not run."""
+    import threading
+
+    svc = Services.from_settings(settings_for(tmp_path))
+    stop = threading.Event()
+    claim = svc.store.claim_jobs
+
+    def claim_then_signal(*args: object, **kwargs: object) -> list[JobRecord]:
+        claimed = claim(*args, **kwargs)  # type: ignore[arg-type]
+        stop.set()  # the signal handler of `quittance worker` sets this event
+        return claimed
+
+    try:
+        submit_order(svc, orders_by_id()["1001"])
+        svc.store.claim_jobs = claim_then_signal  # type: ignore[method-assign]
+        assert work(svc, worker_id="w1", stop=stop) == 0
+        (job,) = svc.store.list_jobs(("pending",))
+        assert (job.kind, job.attempts, job.lease_owner) == ("issue", 0, None)
+        assert list(svc.store.iter_invoices()) == []
+    finally:
+        svc.close()
