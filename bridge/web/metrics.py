@@ -12,7 +12,6 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     generate_latest,
 )
 
@@ -24,15 +23,6 @@ WEBHOOKS = Counter(
     "quittance_webhooks_total",
     "Webhook requests by platform and outcome (stored, duplicate, ping, rejected_401…)",
     ["platform", "outcome"],
-    registry=REGISTRY,
-)
-INVOICES_ISSUED = Counter(
-    "quittance_invoices_issued_total", "Invoices issued by this process", registry=REGISTRY
-)
-SEND_LATENCY = Histogram(
-    "quittance_email_send_seconds",
-    "Time to hand one email to the SMTP server",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
     registry=REGISTRY,
 )
 _JOBS = Gauge("quittance_jobs", "Jobs by state (whole database)", ["state"], registry=REGISTRY)
