@@ -11,7 +11,7 @@ delivery. `bridge.steps` declares the order, the rules and the jobs; these do th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -57,19 +57,45 @@ def accept_order(
     """Issue the facture acquittée of a paid order, or quarantine it with the reason.
 
     `then`: the jobs that follow the number, enqueued in the issuing transaction (outbox)."""
+    svc.store.record_order(order)
+    period = svc.settings.numbering.period_for(
+        local_date(now or svc.store.clock(), svc.seller_for_snapshot().timezone)
+    )
+    try:
+        result = svc.store.issue_invoice(
+            shop=order.shop,
+            order_id=order.order_id,
+            kind=DocumentKind.invoice.value,
+            series=svc.settings.numbering.series,
+            period=period,
+            build=_invoice_builder(svc, order, period, now),
+            follow_up_jobs=then,
+        )
+    except OrderNotInvoiceable as exc:
+        return _quarantine(svc, order, [str(p) for p in exc.problems])
+    log.info(
+        "invoice issued" if result.created else "invoice already issued",
+        shop=order.shop,
+        order=order.order_id,
+        invoice=result.invoice.number,
+    )
+    outcome = Outcome.issued if result.created else Outcome.already_issued
+    return AcceptResult(outcome, invoice=result.invoice)
+
+
+def _invoice_builder(
+    svc: Services, order: Order, period: str, now: datetime | None
+) -> Callable[[int], InvoiceSnapshot]:
+    """The snapshot for the sequence number the store allocates, under the series lock."""
     numbering_cfg = svc.settings.numbering
     seller = svc.seller_for_snapshot()
-    svc.store.record_order(order)
-    expected_period = numbering_cfg.period_for(
-        local_date(now or svc.store.clock(), seller.timezone)
-    )
 
     def build(sequence: int) -> InvoiceSnapshot:
         # The issue date is read here, under the series lock, not before waiting for it:
         # numbers and dates must both be chronological (n+1 never dated before n).
         issued_at = now or svc.store.clock()
         issue_day = local_date(issued_at, seller.timezone)
-        if numbering_cfg.period_for(issue_day) != expected_period:
+        if numbering_cfg.period_for(issue_day) != period:
             # We waited across the yearly reset (New Year's Eve): the number allocated is
             # from last year's run. Roll back and let the job run again in the new period.
             raise TransientStepError("the numbering period changed while waiting: retry")
@@ -82,44 +108,26 @@ def accept_order(
             terms=LegalTerms(**svc.settings.legal.model_dump()),
         )
 
-    try:
-        result = svc.store.issue_invoice(
-            shop=order.shop,
-            order_id=order.order_id,
-            kind=DocumentKind.invoice.value,
-            series=numbering_cfg.series,
-            period=expected_period,
-            build=build,
-            follow_up_jobs=then,
-        )
-    except OrderNotInvoiceable as exc:
-        reasons = [str(p) for p in exc.problems]
-        svc.store.quarantine_order(order.shop, order.order_id, "; ".join(reasons))
-        svc.store.append_event(
-            "order.quarantined",
-            shop=order.shop,
-            order_id=order.order_id,
-            detail={"reasons": reasons},
-        )
-        log.warning("order quarantined", shop=order.shop, order=order.order_id, reasons=reasons)
-        alert_owner(
-            svc,
-            key=f"quarantine:{order.shop}",
-            title=f"Quittance: order {order.display_reference} needs you (shop {order.shop})",
-            body="No invoice was issued because:\n- "
-            + "\n- ".join(reasons)
-            + "\nFix the order on the shop, then `quittance retry`. "
-            "`quittance failures` lists every quarantined order.",
-        )
-        return AcceptResult(Outcome.quarantined, reasons=reasons)
-    outcome = Outcome.issued if result.created else Outcome.already_issued
-    log.info(
-        "invoice issued" if result.created else "invoice already issued",
-        shop=order.shop,
-        order=order.order_id,
-        invoice=result.invoice.number,
+    return build
+
+
+def _quarantine(svc: Services, order: Order, reasons: list[str]) -> AcceptResult:
+    svc.store.quarantine_order(order.shop, order.order_id, "; ".join(reasons))
+    svc.store.append_event(
+        "order.quarantined", shop=order.shop, order_id=order.order_id,
+        detail={"reasons": reasons},
+    )  # fmt: skip
+    log.warning("order quarantined", shop=order.shop, order=order.order_id, reasons=reasons)
+    alert_owner(
+        svc,
+        key=f"quarantine:{order.shop}",
+        title=f"Quittance: order {order.display_reference} needs you (shop {order.shop})",
+        body="No invoice was issued because:\n- "
+        + "\n- ".join(reasons)
+        + "\nFix the order on the shop, then `quittance retry`. "
+        "`quittance failures` lists every quarantined order.",
     )
-    return AcceptResult(outcome, invoice=result.invoice)
+    return AcceptResult(Outcome.quarantined, reasons=reasons)
 
 
 def ensure_pdf(svc: Services, invoice: InvoiceRecord) -> bytes:
