@@ -124,8 +124,8 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
     from bridge.devsmtp import CaptureSMTPServer, free_port
     from bridge.pipeline import submit_order
     from bridge.services import Services
-    from connectors.sandbox.shopify import ShopifySandbox
-    from connectors.sandbox.woocommerce import WooSandbox
+    from connectors.shopify.sandbox import ShopifySandbox
+    from connectors.woocommerce.sandbox import WooSandbox
 
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -186,7 +186,7 @@ def _narrator(console: Console) -> Callable[[str], None]:
 
 
 def _seed_shopify(shopify: object) -> None:
-    from connectors.sandbox.shopify import Item, Shipping, build_order
+    from connectors.shopify.sandbox import Item, Shipping, build_order
 
     recent = datetime.now(UTC) - timedelta(minutes=45)
     lea = {"firstName": "Léa", "lastName": "Dubois", "email": "lea@bureau.example.fr"}
@@ -224,7 +224,7 @@ def _seed_shopify(shopify: object) -> None:
 
 
 def _play_the_day(say: Callable[[str], None], woo: object, shopify: object, port: int) -> None:
-    from connectors.sandbox.woocommerce import Item, make_order
+    from connectors.woocommerce.sandbox import Item, make_order
 
     woo_url = f"http://127.0.0.1:{port}/webhooks/woocommerce/woo"
     shop_url = f"http://127.0.0.1:{port}/webhooks/shopify/shopify"

@@ -1,19 +1,43 @@
-"""Shop config → its connector. Platform modules are imported lazily, so `bridge` can ask for a
-connector without importing a platform's client library itself."""
+"""The platforms Quittance speaks: each one's `[[shops]]` schema, and its connector, imported
+only when a shop needs it (loading the configuration never loads a platform's library).
+
+A new platform is one package (connector, client, mapping, settings, sandbox) and one entry
+here; it is done when it passes the connector contract suite (`tests/connectors/`)."""
 
 from __future__ import annotations
 
-from bridge.config import ShopConfig, ShopifyShop, WooCommerceShop
+import importlib
+from dataclasses import dataclass
+
 from connectors.base import Connector
+from connectors.shop_settings import ShopSettings
+from connectors.shopify.settings import ShopifyShop
+from connectors.woocommerce.settings import WooCommerceShop
 
 
-def connector_for(shop: ShopConfig) -> Connector:
-    if isinstance(shop, WooCommerceShop):
-        from connectors.woocommerce import WooCommerceConnector
+@dataclass(frozen=True)
+class Platform:
+    name: str  # the `platform` key of `[[shops]]`, and the webhook path /webhooks/<name>/<shop>
+    settings: type[ShopSettings]
+    connector: str  # "module:Class", built with the shop's settings
 
-        return WooCommerceConnector(shop)
-    if isinstance(shop, ShopifyShop):
-        from connectors.shopify import ShopifyConnector
 
-        return ShopifyConnector(shop)
-    raise ValueError(f"no connector for platform {shop.platform!r}")  # pragma: no cover
+PLATFORMS = (
+    Platform(
+        "woocommerce", WooCommerceShop, "connectors.woocommerce.connector:WooCommerceConnector"
+    ),
+    Platform("shopify", ShopifyShop, "connectors.shopify.connector:ShopifyConnector"),
+)
+
+
+def platform(name: str) -> Platform:
+    found = next((p for p in PLATFORMS if p.name == name), None)
+    if found is None:
+        known = ", ".join(p.name for p in PLATFORMS)
+        raise ValueError(f"no platform {name!r} (known: {known})")
+    return found
+
+
+def connector_for(shop: ShopSettings) -> Connector:
+    module, _, cls = platform(shop.platform).connector.partition(":")  # type: ignore[attr-defined]
+    return getattr(importlib.import_module(module), cls)(shop)

@@ -93,7 +93,9 @@ def test_example_documents_every_key() -> None:
         for name, field in Settings.model_fields.items()
         if name not in ("seller", "shops")
     }
-    from bridge.config import AddressConfig, SellerConfig, ShopifyShop, WooCommerceShop
+    from bridge.config import AddressConfig, SellerConfig
+    from connectors.shopify.settings import ShopifyShop
+    from connectors.woocommerce.settings import WooCommerceShop
 
     assert "[[shops]]" in text
     for model in (WooCommerceShop, ShopifyShop):

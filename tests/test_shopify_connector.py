@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.config import ShopifyShop
 from connectors.base import Connector, PermanentConnectorError, TransientConnectorError
-from connectors.sandbox.shopify import DOMAIN, SECRET, TOKEN, Item, ShopifySandbox, build_order
-from connectors.sandbox.woocommerce import WooSandbox
-from connectors.shopify import ShopifyConnector, api_version
+from connectors.shopify.connector import ShopifyConnector, api_version
+from connectors.shopify.sandbox import DOMAIN, SECRET, TOKEN, Item, ShopifySandbox, build_order
+from connectors.shopify.settings import ShopifyShop
+from connectors.woocommerce.sandbox import WooSandbox
 
 
 @pytest.fixture
@@ -239,9 +239,9 @@ def test_doctor_reports_bad_token_and_missing_scopes() -> None:
 
 
 def test_poll_does_not_reread_orders_already_invoiced() -> None:
-    from bridge.config import ShopifyShop
-    from connectors.sandbox.shopify import DOMAIN, SECRET, TOKEN, ShopifySandbox
-    from connectors.shopify import ShopifyConnector
+    from connectors.shopify.connector import ShopifyConnector
+    from connectors.shopify.sandbox import DOMAIN, SECRET, TOKEN, ShopifySandbox
+    from connectors.shopify.settings import ShopifyShop
 
     with ShopifySandbox() as sandbox:
         config = ShopifyShop(

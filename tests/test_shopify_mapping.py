@@ -7,12 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.config import ShopifyShop
 from bridge.invoicing.amounts import check_order
 from connectors.base import WebhookRejected
-from connectors.sandbox.shopify import Item, Shipping, build_order, seed_orders
-from connectors.shopify import ShopifyConnector, throttle_wait
-from connectors.shopify_mapping import (
+from connectors.shopify.connector import ShopifyConnector, throttle_wait
+from connectors.shopify.mapping import (
     MappingError,
     hmac_matches,
     map_order,
@@ -24,6 +22,8 @@ from connectors.shopify_mapping import (
     rest_order_to_node,
     webhook_hmac,
 )
+from connectors.shopify.sandbox import Item, Shipping, build_order, seed_orders
+from connectors.shopify.settings import ShopifyShop
 from tests.support import paths
 
 FIXTURES = paths.FIXTURES / "shopify"

@@ -16,7 +16,7 @@ from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.steps import STEPS, Flow, Pipeline, Step, StepRun
 from bridge.worker import work
-from connectors.sandbox.woocommerce import WooSandbox
+from connectors.woocommerce.sandbox import WooSandbox
 from tests.support.bridges import SHOP, WOO_HOOK_SECRET, WOO_KEY, WOO_SECRET
 from tests.support.config import settings_for, write_config
 from tests.support.orders import orders_by_id

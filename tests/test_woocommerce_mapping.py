@@ -10,8 +10,7 @@ import pytest
 
 from bridge.invoicing.amounts import check_order
 from bridge.model import LineKind
-from connectors.sandbox.woocommerce import Item, french_orders, make_order
-from connectors.woocommerce_mapping import (
+from connectors.woocommerce.mapping import (
     MappingError,
     MappingOptions,
     dec,
@@ -24,6 +23,7 @@ from connectors.woocommerce_mapping import (
     paid_verdict,
     wcpdf_invoice_number,
 )
+from connectors.woocommerce.sandbox import Item, french_orders, make_order
 from tests.support.paths import FIXTURES
 
 WC_FIXTURES = FIXTURES / "woocommerce"
@@ -296,7 +296,7 @@ def test_not_an_order() -> None:
 
 
 def test_seeded_orders_follow_the_sandbox_clock() -> None:
-    from connectors.sandbox.woocommerce import WooSandbox
+    from connectors.woocommerce.sandbox import WooSandbox
 
     moment = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
     with WooSandbox(clock=lambda: moment) as sandbox:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.config import WooCommerceShop
 from connectors.base import PermanentConnectorError, TransientConnectorError, WebhookRejected
-from connectors.sandbox.woocommerce import WooSandbox
-from connectors.woocommerce import WooCommerceConnector, sign
+from connectors.woocommerce.connector import WooCommerceConnector, sign
+from connectors.woocommerce.sandbox import WooSandbox
+from connectors.woocommerce.settings import WooCommerceShop
 from tests.support.bridges import WOO_HOOK_SECRET as HOOK_SECRET
 from tests.support.bridges import woo_bridge
 

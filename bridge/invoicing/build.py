@@ -24,6 +24,7 @@ from bridge.invoicing.amounts import (
     unit_price_excl,
 )
 from bridge.invoicing.legal import MissingMention, check_invoice, situation_of
+from bridge.invoicing.legal_forms import printed_legal_form
 from bridge.invoicing.mentions import STANDARD_TERMS, LegalTerms, legal_mentions_by_rule
 from bridge.invoicing.payment_labels import payment_label
 from bridge.invoicing.snapshot import (
@@ -79,10 +80,7 @@ def seller_snapshot(seller: SellerConfig) -> SellerSnapshot:
     address = seller.address
     city = " ".join(p for p in (address.postcode, address.city) if p)
     capital = ""
-    legal_form = seller.legal_form
-    if seller.is_sole_trader and legal_form.strip().upper() not in ("EI", "EIRL"):
-        # micro-entreprise, auto-entrepreneur… are tax regimes; the legal status printed is EI
-        legal_form = "EI"
+    legal_form = printed_legal_form(seller.legal_form)
     if seller.share_capital is not None and not seller.is_sole_trader:
         capital = format_currency(seller.share_capital, "EUR", locale="fr_FR").replace(
             "\u202f", " "

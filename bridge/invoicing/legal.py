@@ -20,6 +20,7 @@ from decimal import Decimal
 from stdnum.fr import siren as fr_siren
 
 from bridge.invoicing import mentions as m
+from bridge.invoicing.legal_forms import is_sole_trader_form
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
 
 ZERO = Decimal(0)
@@ -27,9 +28,6 @@ CENT = Decimal("0.01")
 FINE_PER_MISSING_MENTION = Decimal(15)
 MAX_NUMBER_LENGTH = 35
 _NUMBER = re.compile(r"^[A-Za-z0-9+\-_/]+$")
-# Legal forms of a sole trader: no share capital; the form printed must say "EI" (law of
-# 14 Feb 2022) — EIRL is the legacy form, still accepted.
-SOLE_TRADER_MARKS = ("EI", "EIRL")
 
 
 @dataclass(frozen=True)
@@ -122,12 +120,6 @@ def seller_registration(s: InvoiceSnapshot) -> list[MissingMention]:
             "'RCS <city>' (or RM for an artisan)",
         )
     return out
-
-
-def is_sole_trader_form(legal_form: str) -> bool:
-    """The printed legal form is a sole trader's: "EI" or "EIRL" (optionally followed by more)."""
-    words = legal_form.strip().upper().split()
-    return bool(words) and words[0].strip("()") in SOLE_TRADER_MARKS
 
 
 def _is_sole_trader(s: InvoiceSnapshot) -> bool:

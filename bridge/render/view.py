@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bridge.invoicing.legal import is_sole_trader_form
+from bridge.invoicing.legal_forms import is_sole_trader_form
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
 from bridge.render.formatting import (
     country_name,

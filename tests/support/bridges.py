@@ -18,8 +18,8 @@ from bridge.devsmtp import CaptureSMTPServer
 from bridge.services import Services
 from bridge.web.app import create_app
 from bridge.worker import work
-from connectors.sandbox.shopify import ShopifySandbox
-from connectors.sandbox.woocommerce import WooSandbox
+from connectors.shopify.sandbox import ShopifySandbox
+from connectors.woocommerce.sandbox import WooSandbox
 from tests.support.app import AppServer
 from tests.support.config import SERVER, write_config
 from tests.support.shops import shopify_shop, woo_shop

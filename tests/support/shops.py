@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.sandbox import shopify as shopify_sandbox
-from connectors.sandbox.shopify import ShopifySandbox
-from connectors.sandbox.woocommerce import WooSandbox
+from connectors.shopify import sandbox as shopify_sandbox
+from connectors.shopify.sandbox import ShopifySandbox
+from connectors.woocommerce.sandbox import WooSandbox
 
 PREVIOUS_SHOPIFY_SECRET = "the-old-secret"
 

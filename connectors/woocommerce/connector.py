@@ -8,7 +8,7 @@
   date, 100 per page; the pipeline stores each page with its cursor in one transaction.
 - Attach-back is idempotent: we look for our meta, then for our note, before writing.
 
-Mapping lives in `connectors.woocommerce_mapping`, HTTP in `connectors.woocommerce_client`.
+Mapping lives in `connectors.woocommerce.mapping`, HTTP in `connectors.woocommerce.client`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 
 import structlog
 
-from bridge.config import WooCommerceShop
 from connectors.base import (
     AttachResult,
     CheckLine,
@@ -37,8 +36,8 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
-from connectors.woocommerce_client import WooClient
-from connectors.woocommerce_mapping import (
+from connectors.woocommerce.client import WooClient
+from connectors.woocommerce.mapping import (
     MappingError,
     MappingOptions,
     map_note,
@@ -49,6 +48,7 @@ from connectors.woocommerce_mapping import (
     paid_verdict,
     wcpdf_invoice_number,
 )
+from connectors.woocommerce.settings import WooCommerceShop
 
 log = structlog.get_logger()
 

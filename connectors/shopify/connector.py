@@ -39,7 +39,6 @@ import shopify
 import structlog
 from shopify.api_version import ApiVersion, Release, Unstable
 
-from bridge.config import ShopifyShop
 from bridge.quick_retry import RetryLater
 from connectors.base import (
     AttachResult,
@@ -52,7 +51,7 @@ from connectors.base import (
     WebhookRejected,
 )
 from connectors.http import HttpRules, read_json, unreachable, with_quick_retries
-from connectors.shopify_mapping import (
+from connectors.shopify.mapping import (
     MappingError,
     hmac_matches,
     map_order,
@@ -63,7 +62,7 @@ from connectors.shopify_mapping import (
     scopes_in,
     webhook_order_ref,
 )
-from connectors.shopify_queries import (
+from connectors.shopify.queries import (
     CHECK_QUERY,
     INVOICE_METAFIELDS_QUERY,
     LINE_ITEMS_QUERY,
@@ -76,6 +75,7 @@ from connectors.shopify_queries import (
     WEBHOOKS_QUERY_LEGACY,
     WEBHOOKS_QUERY_URI,
 )
+from connectors.shopify.settings import ShopifyShop
 
 log = structlog.get_logger()
 

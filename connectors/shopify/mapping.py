@@ -1,7 +1,7 @@
 """Shopify payloads → the normalised `Order`. Pure functions, no I/O.
 
 The canonical input is a GraphQL Admin `Order` node as selected by
-`connectors.shopify_queries.ORDER_FIELDS`. REST-shaped payloads (the `orders/paid` webhook body,
+`connectors.shopify.queries.ORDER_FIELDS`. REST-shaped payloads (the `orders/paid` webhook body,
 old REST fixtures) are first converted to that shape by `rest_order_to_node`, so there is only
 one mapping to keep right.
 

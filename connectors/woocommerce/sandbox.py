@@ -1048,7 +1048,7 @@ def load_orders(paths: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - manual use
-    """`python -m connectors.sandbox.woocommerce --port 8899`: a shop to point a config at."""
+    """`python -m connectors.woocommerce.sandbox --port 8899`: a shop to point a config at."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -404,7 +404,7 @@ class ShopifySandbox:
         self.scopes = list(scopes)
         self.shop_currency = shop_currency
         self.restore_rate = restore_rate
-        self.line_page = 30  # as LINE_PAGE in connectors.shopify_queries
+        self.line_page = 30  # as LINE_PAGE in connectors.shopify.queries
         self.throttle_seconds = throttle_seconds
         self.lock = threading.RLock()
         self.orders: dict[str, dict[str, Any]] = {}
@@ -805,7 +805,7 @@ class ShopifySandbox:
         }
 
 
-def main() -> None:  # pragma: no cover - manual exploration: python -m connectors.sandbox.shopify
+def main() -> None:  # pragma: no cover - manual exploration: python -m connectors.shopify.sandbox
     with ShopifySandbox() as sandbox:
         print(f"Shopify sandbox on {sandbox.base_url} (domain {sandbox.domain}, token {TOKEN})")
         threading.Event().wait()

@@ -2,7 +2,7 @@
 
 Every operation is named (`Quittance…`): the sandbox dispatches on the operation name, and the
 name shows up in Shopify's API logs, which makes support easier. Field selections are the ones
-`connectors.shopify_mapping` reads; keep both in step.
+`connectors.shopify.mapping` reads; keep both in step.
 """
 
 from __future__ import annotations

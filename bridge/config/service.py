@@ -1,0 +1,66 @@
+"""`[server]`, `[logging]` and `[jobs]`: how the service listens, logs and retries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from bridge.settings_types import (
+    Secret,
+    Section,
+    Text,
+    blank_to_none,
+    fail,
+    lower,
+    upper,
+)
+
+
+class ServerConfig(Section):
+    host: str = Field(default="127.0.0.1", description="listen address (0.0.0.0 in Docker)")
+    port: int = Field(default=8080, ge=1, le=65535, description="listen port")
+    public_url: Text = Field(
+        default="", description="the https URL shops reach us at (webhooks, invoice links)"
+    )
+    link_secret: Annotated[Secret | None, BeforeValidator(blank_to_none)] = Field(
+        default=None, description="signs invoice download links (QUITTANCE_SERVER__LINK_SECRET)"
+    )
+
+
+class LoggingConfig(Section):
+    level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(upper)
+    ] = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    format: Annotated[Literal["auto", "json", "console"], BeforeValidator(lower)] = Field(
+        default="auto", description="'auto' (console in a terminal, else json), 'json', 'console'"
+    )
+
+
+class JobsConfig(Section):
+    lease_seconds: int = Field(default=300, gt=0, description="seconds a worker holds a job")
+    backoff_initial_seconds: int = Field(
+        default=60, gt=0, description="first retry delay in seconds"
+    )
+    backoff_max_seconds: int = Field(
+        default=21600, gt=0, description="longest retry delay in seconds"
+    )
+    give_up_after_hours: int = Field(
+        default=72, gt=0, description="hours after the first attempt before a job goes dead"
+    )
+    quick_retries: int = Field(
+        default=3, ge=0, description="immediate in-process retries before a delayed retry"
+    )
+
+    @field_validator("backoff_max_seconds")
+    @classmethod
+    def _max(cls, value: int, info: ValidationInfo) -> int:
+        initial = info.data.get("backoff_initial_seconds")
+        if initial is not None and value < initial:
+            raise fail(f"at least backoff_initial_seconds ({initial})")
+        return value

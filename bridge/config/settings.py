@@ -1,0 +1,206 @@
+"""`Settings`, assembled from every section and each platform's `[[shops]]` schema, and
+`load_settings`: the TOML file plus `QUITTANCE_<SECTION>__<KEY>` environment overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from bridge.config.alerts import AlertsConfig
+from bridge.config.documents import LegalConfig, TemplatesConfig
+from bridge.config.email import EmailConfig
+from bridge.config.numbering import NumberingConfig
+from bridge.config.problems import (
+    ENV_DELIMITER,
+    ENV_PREFIX,
+    ConfigError,
+    ConfigProblem,
+    env_problem,
+    toml_problem,
+)
+from bridge.config.seller import SellerConfig
+from bridge.config.service import JobsConfig, LoggingConfig, ServerConfig
+from bridge.config.shops import ShopConfig
+from bridge.config.storage import StorageConfig
+from bridge.settings_types import (
+    LOAD_CONTEXT,
+    fail,
+)
+
+CONFIG_ENV_VAR = "QUITTANCE_CONFIG"
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The standard env source, reading an explicit mapping instead of `os.environ`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+# Keys holding paths; relative values written in the file are relative to the file's folder.
+_FILE_PATH_KEYS = (("seller", "logo"), ("templates", "dir"), ("storage", "archive_dir"))
+
+
+class _TomlFileSource(TomlConfigSettingsSource):
+    """The TOML source, with relative paths resolved against the file's folder."""
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:  # type: ignore[override]
+        data = super()._read_file(file_path)
+        return _resolve_file_paths(data, Path(file_path).resolve().parent)
+
+
+def _resolve_file_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    def resolve(raw: str) -> str:
+        path = Path(raw.strip()).expanduser()
+        return str(path if path.is_absolute() else base / path)
+
+    for section, key in _FILE_PATH_KEYS:
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str) and table[key].strip():
+            table[key] = resolve(table[key])
+    storage = data.get("storage")
+    url = storage.get("database_url") if isinstance(storage, dict) else None
+    if isinstance(url, str) and url.startswith("sqlite:///"):
+        rest = url[len("sqlite:///") :]
+        path, sep, query = rest.partition("?")
+        if path and path != ":memory:" and not path.startswith("/"):
+            storage["database_url"] = f"sqlite:///{resolve(path)}{sep}{query}"
+    return data
+
+
+class Settings(BaseSettings):
+    """All of Quittance's configuration. Build it with `load_settings()`.
+
+    Constructed directly (`Settings(seller=...)`), keyword arguments win over `QUITTANCE_*`
+    variables of `os.environ`; no file is read.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+
+    seller: SellerConfig = Field(description="the [seller] table")
+    numbering: NumberingConfig = Field(default_factory=NumberingConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
+    legal: LegalConfig = Field(default_factory=LegalConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    shops: list[ShopConfig] = Field(default_factory=list)
+
+    @field_validator("shops")
+    @classmethod
+    def _unique_shop_names(cls, shops: list[ShopConfig]) -> list[ShopConfig]:
+        names = [shop.name for shop in shops]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise fail(f"unique shop names; {', '.join(duplicates)} appear more than once")
+        return shops
+
+    def shop(self, name: str) -> ShopConfig | None:
+        return next((s for s in self.shops if s.name == name and s.enabled), None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        context = LOAD_CONTEXT.get()
+        if context is None:
+            return (init_settings, env_settings)
+        path, environ = context
+        return (
+            init_settings,
+            _MappingEnvSource(settings_cls, environ),
+            _TomlFileSource(settings_cls, toml_file=path),
+        )
+
+
+def load_settings(
+    path: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file at `path` (else `$QUITTANCE_CONFIG`), apply `QUITTANCE_*` overrides
+    from `environ` (default `os.environ`), validate everything.
+
+    Raises `ConfigError` listing every problem found (never a secret's value).
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    if path is None or str(path).strip() == "":
+        from_env = env.get(CONFIG_ENV_VAR, "").strip()
+        if not from_env:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "config",
+                        "<not set>",
+                        "a configuration file: pass --config PATH or set "
+                        f"{CONFIG_ENV_VAR}=PATH (start from a copy of config.example.toml)",
+                    )
+                ]
+            )
+        path = from_env
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "config",
+                    repr(str(path)),
+                    "an existing TOML file (nothing there; start from a copy of "
+                    "config.example.toml)",
+                )
+            ]
+        )
+    token = LOAD_CONTEXT.set((file, env))
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError.from_validation_error(
+            exc, root=Settings, source=file, environ=env
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([toml_problem(file, exc)], source=file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            [ConfigProblem("config", repr(str(file)), f"a readable UTF-8 TOML file ({exc})")],
+            source=file,
+        ) from None
+    except SettingsError as exc:
+        raise ConfigError([env_problem(exc, env)], source=file) from None
+    finally:
+        LOAD_CONTEXT.reset(token)

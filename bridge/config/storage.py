@@ -1,0 +1,50 @@
+"""`[storage]`: the database URL (SQLite or PostgreSQL) and the archive folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    field_validator,
+)
+
+from bridge.settings_types import (
+    Section,
+    expand_user,
+    fail,
+    redact_url,
+)
+
+
+class StorageConfig(Section):
+    database_url: str = Field(
+        default="sqlite:///var/quittance.db",
+        description="sqlite:///path/to/file.db or postgresql://user@host:5432/dbname",
+    )
+    archive_dir: Annotated[Path, BeforeValidator(expand_user)] = Field(
+        default=Path("var/archive"), description="the folder keeping the PDFs (10 years)"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value[len("postgresql://") :]
+        if value.startswith("postgres://"):
+            raise fail(
+                "postgresql://… (not postgres://), e.g. postgresql://quittance@db:5432/quittance"
+            )
+        if value.startswith(("sqlite:///", "postgresql+psycopg://")) and len(value) > 12:
+            return value
+        raise fail(
+            "a database URL starting with sqlite:/// (e.g. sqlite:///var/quittance.db) or "
+            "postgresql:// (e.g. postgresql://quittance@127.0.0.1:5432/quittance)"
+        )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "database_url" else value
