@@ -82,7 +82,7 @@ def issue_command(
     svc = services_for(config)
     try:
         # The invoice then lives its normal life: the worker emails it and attaches it back.
-        then = STEPS.follow_ups(svc, "issue", Flow(order.shop, {}))
+        then = STEPS.declared_follow_ups(svc, "issue", Flow(order.shop, {}))
         result = accept_order(svc, order, then=then)
         if result.outcome is Outcome.quarantined:
             err_console.print(

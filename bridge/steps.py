@@ -12,13 +12,15 @@
               or raises an error of the failure vocabulary (`bridge.failures`)
 
 The worker (`bridge.worker`) runs a step and, in the transaction that marks it done, enqueues
-the steps declared `after` it that apply, keyed by the document so a replay adds nothing. The
-followers of `issue` are enqueued in the issuing transaction itself, with the number (the
-outbox): an invoice may be issued outside a job (`quittance issue`) and still gets its PDF,
-email and attach-back. Adding a step (credit note, Factur-X, SMS) is one entry in `STEPS`.
+the steps declared `after` it that apply, keyed by the document so a replay adds nothing.
+Followers need a document: the step that opens it (`issue`, `opens_document`) enqueues its
+own in the issuing transaction, with the number (the outbox), because an invoice may be
+issued outside a job (`quittance issue`) and must still get its PDF, email and attach-back.
+Adding a step (credit note, Factur-X, SMS) is one entry in `STEPS`.
 
-Jobs queued before steps were declared carry their followers in the payload (`"then"`); those
-lists are honoured as they are, so a database written by an older version drains unchanged.
+Render jobs queued before steps were declared carry their followers in the payload (`"then"`);
+those lists are honoured as they are, so a database written by an older version drains
+unchanged.
 """
 
 from __future__ import annotations
@@ -81,19 +83,33 @@ class Step:
     after: str | None = None
     applies: Callable[[Services, Flow], bool] = _always
     skip: Callable[[StepRun], str | None] = _never
+    # The step that creates the document (`issue`) enqueues its followers with it, in its own
+    # transaction; every other document step's followers commit with its "done".
+    opens_document: bool = False
+
+    @property
+    def on_document(self) -> bool:
+        return self.opens_document or self.after is not None
 
 
 class Pipeline:
-    """An ordered, checked list of steps: kinds unique, every `after` declared before."""
+    """An ordered, checked list of steps: kinds unique, every `after` declared before it and
+    on a document (followers are keyed by it: `<kind>:<invoice_id>`)."""
 
     def __init__(self, steps: Sequence[Step]) -> None:
-        seen: set[str] = set()
+        seen: dict[str, Step] = {}
         for step in steps:
             if step.kind in seen:
                 raise ValueError(f"step {step.kind!r} is declared twice")
-            if step.after is not None and step.after not in seen:
+            before = seen.get(step.after or "")
+            if step.after is not None and before is None:
                 raise ValueError(f"step {step.kind!r} follows {step.after!r}, not declared before")
-            seen.add(step.kind)
+            if before is not None and not before.on_document:
+                raise ValueError(
+                    f"step {step.kind!r} follows {step.after!r}, which has no document yet: "
+                    "follow the step that opens it (issue) or one after it"
+                )
+            seen[step.kind] = step
         self.steps = tuple(steps)
 
     def __iter__(self) -> Iterator[Step]:
@@ -102,19 +118,21 @@ class Pipeline:
     def step(self, kind: str) -> Step | None:
         return next((step for step in self.steps if step.kind == kind), None)
 
-    def follow_ups(self, svc: Services, after: str, flow: Flow) -> list[FollowUp]:
-        """The steps that come once `after` is done, each with the flow's options."""
+    def declared_follow_ups(self, svc: Services, after: str, flow: Flow) -> list[FollowUp]:
+        """The steps declared after `after` that apply to this flow, with its options."""
         return [
             (step.kind, dict(flow.options))
             for step in self.steps
             if step.after == after and step.applies(svc, flow)
         ]
 
-    def follow_ups_of(self, svc: Services, job: JobRecord) -> list[FollowUp]:
-        """What follows this job: its legacy `"then"` list if it has one, else the declaration."""
-        if "then" in job.payload:
+    def follow_ups_for_job(self, svc: Services, job: JobRecord) -> list[FollowUp]:
+        """What follows this job. A render job queued before steps were declared carries its
+        followers as `"then"` (the only job kind that version gave one): they are kept."""
+        if job.kind == "render" and "then" in job.payload:
             return [(str(kind), {}) for kind in job.payload["then"]]
-        return self.follow_ups(svc, job.kind, Flow(job.shop or "", _flow_options(job.payload)))
+        flow = Flow(job.shop or "", _flow_options(job.payload))
+        return self.declared_follow_ups(svc, job.kind, flow)
 
 
 # Options intake may set on an entry job; they travel with the document to every step.
@@ -208,7 +226,7 @@ def attach(run: StepRun) -> JobResult:
 STEPS = Pipeline(
     [
         Step("ingest", ingest),
-        Step("issue", issue),
+        Step("issue", issue, opens_document=True),
         Step("render", render, after="issue"),
         Step("email", email, after="render", applies=shop_sends_email, skip=email_skip_reason),
         Step("attach", attach, after="render", applies=has_platform_shop),

@@ -72,8 +72,8 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
         if step is None:
             svc.store.kill_job(job.id, worker_id, error=f"no step for job kind {job.kind!r}")
             return "dead"
-        run = StepRun(svc, job, then=steps.follow_ups_of(svc, job))
         try:
+            run = StepRun(svc, job, then=steps.follow_ups_for_job(svc, job))
             reason = step.skip(run)
             result = Skipped(reason) if reason else step.run(run)
         except Exception as exc:
@@ -82,10 +82,13 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
             svc.store.skip_job(job.id, worker_id, reason=result.reason)
             log.info("step skipped", reason=result.reason)
             return "skipped"
-        # The followers of a document step commit with its "done"; `issue` committed its own
-        # with the number (there was no document before it).
-        then = run.then if job.invoice_id is not None else ()
-        svc.store.complete_job(job.id, worker_id, result=result, then=then)
+        # `issue` committed its followers with the number; the others' commit with "done".
+        then = () if step.opens_document else run.then
+        if not svc.store.complete_job(job.id, worker_id, result=result, then=then):
+            # Our lease ran out mid-step and another worker holds the job: its run records
+            # the outcome and enqueues the followers (dedupe keys make both runs one).
+            log.warning("step finished after its lease was taken over", attempts=job.attempts)
+            return "lost"
         return "done"
     finally:
         unbind_all()

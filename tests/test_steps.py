@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,20 +56,24 @@ def test_jobs_queued_with_then_lists_by_the_previous_version_drain(tmp_path: Pat
         buyers = {order: inv.snapshot.buyer.email for order, inv in invoices.items()}
         notes = {order: len(sandbox.our_notes(int(order))) for order in invoices}
     assert jobs == []
-    assert sorted(invoices) == ["1001", "1002", "1003"]
-    # 1003 was issued by `backfill --no-email`: its queued "then" said attach only.
+    assert sorted(invoices) == ["1001", "1002", "1003", "1004"]
+    # 1003 and 1004 came from `backfill --no-email`: 1003's queued "then" said attach only,
+    # 1004's queued issue job said send_email = false.
     assert sorted(r for m in received for r in m.rcpt_tos) == sorted(
         [buyers["1001"], buyers["1002"]]
     )
-    assert notes == {"1001": 1, "1002": 1, "1003": 1}
+    assert notes == {"1001": 1, "1002": 1, "1003": 1, "1004": 1}
 
 
-def test_a_step_queued_by_the_previous_version_runs_to_the_same_archive(tmp_path: Path) -> None:
+def test_invoices_queued_by_the_previous_version_are_rendered_and_archived(
+    tmp_path: Path,
+) -> None:
     with _old_database_with_its_shop(tmp_path) as (svc, _, _):
         work(svc, once=True, worker_id="test")
         invoices = list(svc.store.iter_invoices())
+        # `read` re-hashes the file against the hash recorded on the invoice
         archived = [svc.archive.read(inv.pdf_sha256 or "") for inv in invoices]
-    assert len(archived) == 3 and all(pdf.startswith(b"%PDF") for pdf in archived)
+    assert len(archived) == 4 and all(pdf.startswith(b"%PDF") for pdf in archived)
 
 
 # ---------------------------------------------------------------- a step added by one entry
@@ -118,8 +123,10 @@ def test_a_step_added_by_one_entry_is_skipped_by_its_own_rule(stamped_run: Servi
 def test_a_step_that_does_not_apply_is_not_enqueued(tmp_path: Path) -> None:
     svc = Services.from_settings(settings_for(tmp_path))
     try:
-        assert STEPS.follow_ups(svc, "render", Flow("demo", {"send_email": False})) == []
-        assert [k for k, _ in STEPS.follow_ups(svc, "render", Flow("demo", {}))] == ["email"]
+        no_email = Flow("demo", {"send_email": False})
+        assert STEPS.declared_follow_ups(svc, "render", no_email) == []
+        followers = STEPS.declared_follow_ups(svc, "render", Flow("demo", {}))
+        assert [kind for kind, _ in followers] == ["email"]
     finally:
         svc.close()
 
@@ -127,3 +134,33 @@ def test_a_step_that_does_not_apply_is_not_enqueued(tmp_path: Path) -> None:
 def test_a_pipeline_refuses_a_step_following_one_not_declared_before() -> None:
     with pytest.raises(ValueError, match="'stamp' follows 'print'"):
         Pipeline([*STEPS, Step("stamp", _stamp, after="print")])
+
+
+def test_a_pipeline_refuses_a_step_following_one_without_a_document() -> None:
+    with pytest.raises(ValueError, match="'stamp' follows 'ingest', which has no document"):
+        Pipeline([*STEPS, Step("stamp", _stamp, after="ingest")])
+
+
+def _broken_rule(*_: object) -> Any:
+    raise KeyError("stamp_policy")
+
+
+@pytest.mark.parametrize(
+    ("broken", "failing_job"),
+    # `skip` is read when the stamp job runs; `applies` when render, before it, finishes
+    [("skip", "stamp"), ("applies", "render")],
+)
+def test_a_rule_that_raises_is_a_failed_step_not_a_failed_worker(
+    tmp_path: Path, broken: str, failing_job: str
+) -> None:
+    stamp = Step("stamp", _stamp, after="render", **{broken: _broken_rule})
+    pipeline = Pipeline([*STEPS, stamp])
+    svc = Services.from_settings(settings_for(tmp_path))
+    try:
+        submit_order(svc, orders_by_id()["1001"])
+        work(svc, once=True, worker_id="test", steps=pipeline)
+        retrying = svc.store.list_jobs(("retry",))
+    finally:
+        svc.close()
+    (job,) = retrying
+    assert (job.kind, job.last_error) == (failing_job, "KeyError: 'stamp_policy'")
