@@ -222,3 +222,48 @@ def test_concurrent_claims_postgresql_4_workers_200_jobs(pg_url: str) -> None:
 @pytest.mark.slow
 def test_concurrent_claims_sqlite_3_workers_90_jobs(tmp_path: Path) -> None:
     _run_claimers(f"sqlite:///{tmp_path / 'q.db'}", workers=3, jobs=90)
+
+
+def test_a_released_first_attempt_does_not_start_the_give_up_clock(store: Store) -> None:
+    job_id = store.enqueue("render", {}, dedupe_key="r")
+    store.claim_jobs("w1", lease=LEASE)
+    assert store.release_job(job_id, "w1")
+    released = store.get_job(job_id)
+    assert released is not None and released.first_attempt_at is None
+
+
+def _document_job(store: Store) -> int:
+    job_id = store.enqueue(
+        "render", {}, dedupe_key="render:7", shop="s", order_id="o", invoice_id=7
+    )
+    assert job_id is not None
+    return job_id
+
+
+def test_completing_a_job_enqueues_its_followers_on_the_same_document(store: Store) -> None:
+    job_id = _document_job(store)
+    store.claim_jobs("w1", lease=LEASE)
+    assert store.complete_job(job_id, "w1", {}, then=[("email", {"send_email": True})])
+    (email,) = [j for j in store.list_jobs(("pending",)) if j.kind == "email"]
+    assert (email.dedupe_key, email.shop, email.order_id, email.invoice_id, email.payload) == (
+        "email:7", "s", "o", 7, {"send_email": True},
+    )  # fmt: skip
+
+
+def test_a_worker_that_lost_its_lease_enqueues_no_followers(
+    store: Store, clock: FrozenClock
+) -> None:
+    job_id = _document_job(store)
+    store.claim_jobs("w-old", lease=LEASE)
+    clock.advance(minutes=6)
+    store.claim_jobs("w-new", lease=LEASE)
+    assert not store.complete_job(job_id, "w-old", {}, then=[("email", {})])
+    assert [j.kind for j in store.list_jobs(("pending",))] == []
+
+
+def test_followers_enqueued_twice_are_one_job(store: Store) -> None:
+    store.enqueue("email", {}, dedupe_key="email:7", invoice_id=7)  # a replay's, already there
+    job_id = _document_job(store)
+    store.claim_jobs("w1", kinds=["render"], lease=LEASE)
+    assert store.complete_job(job_id, "w1", {}, then=[("email", {})])
+    assert [j.kind for j in store.list_jobs(("pending",))] == ["email"]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import and_, case, func, literal, null, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.store._sql import dump_json, insert_for, load_json
@@ -129,6 +129,8 @@ def release(conn: Connection, job_id: int, worker_id: str, now: datetime) -> boo
         attempts=func.max(jobs.c.attempts - 1, 0)
         if conn.dialect.name == "sqlite"
         else func.greatest(jobs.c.attempts - 1, 0),
+        # Nor did the give-up clock start, if this was the first attempt.
+        first_attempt_at=case((jobs.c.attempts <= 1, null()), else_=jobs.c.first_attempt_at),
     )
 
 
