@@ -2,7 +2,7 @@
 
 A dropped connection or a 429 that says "wait 2 s" is retried here, within seconds; anything
 longer goes back to the durable job queue (`bridge.worker`), which retries over hours. Each
-caller raises `RetryLater` (or names its own exception class) for an attempt worth repeating,
+caller raises `RetrySoon` (or names its own exception class) for an attempt worth repeating,
 optionally with the wait the server asked for; otherwise the wait doubles from `initial`.
 """
 
@@ -23,7 +23,7 @@ from tenacity import (
 OnRetry = Callable[[BaseException | None, float, int], None]
 
 
-class RetryLater(Exception):
+class RetrySoon(Exception):
     """This attempt failed in a way worth repeating in a few seconds.
 
     `wait`: what the server asked for (Retry-After, a rate-limit bucket), None for our backoff;
@@ -40,7 +40,7 @@ def quick_retries(
     attempts: int,
     initial: float,
     maximum: float = 10.0,
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] = RetryLater,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = RetrySoon,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: OnRetry | None = None,
 ) -> Retrying:
@@ -51,15 +51,20 @@ def quick_retries(
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         told = getattr(error, "wait", None)
-        seconds = float(told) if told is not None else float(backoff(state))
+        return float(told) if told is not None else float(backoff(state))
+
+    def before_sleep(state: RetryCallState) -> None:
+        # Only when a retry really follows (tenacity computes the wait before it decides).
         if on_retry is not None:
+            error = state.outcome.exception() if state.outcome else None
+            seconds = state.next_action.sleep if state.next_action else 0.0
             on_retry(error, seconds, state.attempt_number)
-        return seconds
 
     return Retrying(
         stop=stop_after_attempt(max(1, attempts)),
         wait=wait,
         retry=retry_if_exception_type(retry_on),
         sleep=sleep,
+        before_sleep=before_sleep,
         reraise=True,
     )

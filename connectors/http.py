@@ -1,15 +1,16 @@
 """What an HTTP answer means for a step: the one place every connector turns statuses and
-headers into "retry in a moment", "retry later (the job queue)" or "a person must act".
+headers into "retry in a moment" (`RetrySoon`), "retry in minutes" (the durable job queue) or
+"a person must act".
 
-    network error, timeout        → RetryLater (our backoff)
-    429, 5xx                      → RetryLater, waiting what the platform's throttle hook or
+    network error, timeout        → RetrySoon (our backoff)
+    429, 5xx                      → RetrySoon, waiting what the platform's throttle hook or
                                     Retry-After asks; asked for more than MAX_RETRY_AFTER →
                                     TransientConnectorError (the durable queue waits instead)
     401, 403                      → PermanentConnectorError with the platform's credential help
     404                           → PermanentConnectorError with the platform's URL help
     other 4xx                     → PermanentConnectorError with the platform's error text
-    2xx that is not JSON          → RetryLater (a maintenance page, a caching proxy)
-    2xx the throttle hook flags   → RetryLater (Shopify answers THROTTLED with HTTP 200)
+    2xx that is not JSON          → RetrySoon (a maintenance page, a caching proxy)
+    2xx the throttle hook flags   → RetrySoon (Shopify answers THROTTLED with HTTP 200)
 
 Platform knowledge comes in through `HttpRules`; nothing here knows a platform.
 """
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from bridge.quick_retry import OnRetry, RetryLater, quick_retries
+from bridge.quick_retry import OnRetry, RetrySoon, quick_retries
 from connectors.base import PermanentConnectorError, TransientConnectorError
 
 MAX_RETRY_AFTER = 60.0  # longer than this: give the job back to the durable queue
@@ -73,8 +74,10 @@ def retry_after(value: str | None, *, now: datetime | None = None) -> float | No
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def unreachable(exc: requests.RequestException, where: str) -> RetryLater:
-    return RetryLater(f"{type(exc).__name__}: cannot reach {where}")
+def unreachable(exc: requests.RequestException, where: str) -> RetrySoon:
+    # Not str(exc): requests puts the whole URL in it, and a WooCommerce URL over plain HTTP
+    # carries the OAuth key and signature in its query string.
+    return RetrySoon(f"{type(exc).__name__}: cannot reach {where}")
 
 
 def read_json(response: requests.Response, what: str, rules: HttpRules) -> Any:
@@ -90,7 +93,7 @@ def read_json(response: requests.Response, what: str, rules: HttpRules) -> Any:
                 f"shop {rules.shop}: HTTP {status} with Retry-After {wait:.0f}s on {what}: "
                 "retrying later"
             )
-        raise RetryLater(f"HTTP {status} on {what}", wait, throttled=status == 429)
+        raise RetrySoon(f"HTTP {status} on {what}", wait, throttled=status == 429)
     if status in (401, 403):
         raise PermanentConnectorError(f"shop {rules.shop}: {rules.refused(status, response)}")
     if status == 404:
@@ -101,10 +104,10 @@ def read_json(response: requests.Response, what: str, rules: HttpRules) -> Any:
         )
     if body is None:
         content_type = response.headers.get("Content-Type")
-        raise RetryLater(f"{what} answered non-JSON ({content_type})")
+        raise RetrySoon(f"{what} answered non-JSON ({content_type})")
     wait = rules.throttle(status, body)
     if wait is not None:
-        raise RetryLater(f"throttled on {what}", wait, throttled=True)
+        raise RetrySoon(f"throttled on {what}", wait, throttled=True)
     return body
 
 
@@ -129,7 +132,7 @@ def with_quick_retries(
     retrying = quick_retries(attempts=attempts, initial=backoff, sleep=sleep, on_retry=on_retry)
     try:
         return retrying(attempt)
-    except RetryLater as exc:
+    except RetrySoon as exc:
         how = "still throttled" if exc.throttled else "still failing"
         raise TransientConnectorError(
             f"shop {rules.shop}: {what} {how} after {attempts} attempts: {exc}"

@@ -20,6 +20,9 @@ Throttling: Shopify's cost-based limit answers THROTTLED as HTTP 200 with
 seconds (429 without a cost: `Retry-After`), through tenacity; after a call that left the bucket
 too low for the same query again, the next call first waits for the bucket to refill.
 
+A Retry-After longer than a minute is not waited for here: the job goes back to the durable
+queue (`connectors.http`), as for WooCommerce.
+
 Errors: network, 5xx and throttling that outlasts the retries → `TransientConnectorError`
 (the job queue retries later); 401/403/ACCESS_DENIED → `PermanentConnectorError` naming the shop
 and the scope to grant.
@@ -39,7 +42,7 @@ import shopify
 import structlog
 from shopify.api_version import ApiVersion, Release, Unstable
 
-from bridge.quick_retry import RetryLater
+from bridge.quick_retry import RetrySoon
 from connectors.base import (
     AttachResult,
     CheckLine,
@@ -50,7 +53,13 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
-from connectors.http import HttpRules, read_json, unreachable, with_quick_retries
+from connectors.http import (
+    MAX_RETRY_AFTER,
+    HttpRules,
+    read_json,
+    unreachable,
+    with_quick_retries,
+)
 from connectors.shopify.mapping import (
     MappingError,
     hmac_matches,
@@ -87,7 +96,6 @@ SCOPE_HELP = (
 )
 WEBHOOK_TOPICS = ("ORDERS_PAID",)  # REFUNDS_CREATE once credit notes exist
 METAFIELD_NAMESPACE = "quittance"
-MAX_WAIT_SECONDS = 60.0
 _VERSION_LOCK = threading.Lock()
 
 
@@ -106,9 +114,10 @@ def shopify_throttle(status: int, body: Any) -> float | None:
         return None
     errors = body.get("errors") or []
     codes = {str((e.get("extensions") or {}).get("code") or "") for e in errors}
-    if "THROTTLED" in codes or (status == 429 and (body.get("extensions") or {}).get("cost")):
-        return throttle_wait(body)
-    return None
+    has_cost = bool((body.get("extensions") or {}).get("cost"))
+    if status == 429:
+        return throttle_wait(body) if has_cost else None  # else Retry-After, else our backoff
+    return throttle_wait(body) if "THROTTLED" in codes else None
 
 
 def throttle_wait(body: Mapping[str, Any] | None, fallback: float = 1.0) -> float:
@@ -123,7 +132,7 @@ def throttle_wait(body: Mapping[str, Any] | None, fallback: float = 1.0) -> floa
         return fallback
     if rate <= 0 or requested <= 0:
         return fallback
-    return min(max(requested - available, 1.0) / rate, MAX_WAIT_SECONDS)
+    return min(max(requested - available, 1.0) / rate, MAX_RETRY_AFTER)
 
 
 class ShopifyGraphQL:
@@ -208,7 +217,7 @@ class ShopifyGraphQL:
                 f"({message}); {SCOPE_HELP}."
             )
         if "INTERNAL_SERVER_ERROR" in codes:
-            raise RetryLater("INTERNAL_SERVER_ERROR")
+            raise RetrySoon("INTERNAL_SERVER_ERROR")
         if errors:
             raise PermanentConnectorError(
                 f"shop {self.shop}: GraphQL errors: "
@@ -242,7 +251,7 @@ class ShopifyGraphQL:
         except (TypeError, ValueError):
             return
         if rate > 0 and requested > available:
-            self._refill_wait = min((requested - available) / rate, MAX_WAIT_SECONDS)
+            self._refill_wait = min((requested - available) / rate, MAX_RETRY_AFTER)
 
 
 def _iso(moment: datetime) -> str:
