@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import smtplib
 
 from sqlalchemy.exc import OperationalError
@@ -9,27 +11,49 @@ from sqlalchemy.exc import OperationalError
 from bridge.archive import ArchiveCorruptError
 from bridge.delivery.errors import as_delivery_error
 from bridge.failures import (
-    PdfMismatchError,
-    PermanentStepError,
     RetryClass,
     StepError,
-    TransientStepError,
     classify_failure,
 )
-from connectors.base import PermanentConnectorError, TransientConnectorError
+from bridge.store import InvoiceImmutableError
+from connectors.base import PermanentConnectorError
+
+# Errors of ours that never leave a step as they are, each with where it stops.
+NOT_RAISED_BY_STEPS = {
+    "ConfigError": "start-up: the service refuses to start and names the keys",
+    "TemplateCheckError": "start-up, and email turns it into a PermanentDeliveryError",
+    "OrderNotInvoiceable": "accept_order quarantines the order with its reasons",
+    "MappingError": "connectors report it as an unmappable order (FetchedOrder, OrderPage)",
+    "WebhookRejected": "the web layer answers it with its HTTP status",
+    "RetrySoon": "in-step quick retries; a ConnectorError when they run out",
+}
 
 
-def test_every_foreseen_error_of_the_project_is_a_step_error() -> None:
-    foreseen = [
-        TransientStepError("x"),
-        PermanentStepError("x"),
-        PdfMismatchError("x"),
-        ArchiveCorruptError("x"),
-        TransientConnectorError("x"),
-        PermanentConnectorError("x"),
-        as_delivery_error(smtplib.SMTPDataError(550, b"no")),
-    ]
-    assert all(isinstance(error, StepError) for error in foreseen)
+def _project_exceptions() -> list[type[BaseException]]:
+    import bridge
+    import connectors
+
+    for package in (bridge, connectors):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if ".migrations" not in module.name:
+                importlib.import_module(module.name)
+    found: list[type[BaseException]] = []
+    todo: list[type[BaseException]] = [BaseException]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith(("bridge.", "connectors.")):
+                found.append(sub)
+    return found
+
+
+def test_every_error_of_the_project_a_step_can_raise_is_a_step_error() -> None:
+    outside = sorted(
+        cls.__name__
+        for cls in _project_exceptions()
+        if not issubclass(cls, StepError) and cls.__name__ not in NOT_RAISED_BY_STEPS
+    )
+    assert outside == []
 
 
 def test_a_permanent_connector_error_is_permanent_with_its_own_message() -> None:
@@ -50,6 +74,11 @@ def test_a_tampered_archive_is_permanent_and_named() -> None:
     failure = classify_failure(ArchiveCorruptError("/archive/ab/abcd.pdf was altered"))
     assert failure.retry_class is RetryClass.permanent
     assert failure.message.startswith("ArchiveCorruptError: ")
+
+
+def test_refusing_to_change_an_issued_invoice_is_permanent() -> None:
+    failure = classify_failure(InvoiceImmutableError("invoice FA-2026-000001 is issued"))
+    assert failure.retry_class is RetryClass.permanent
 
 
 def test_a_database_restart_is_transient_and_not_flagged() -> None:

@@ -23,6 +23,7 @@ import re
 import threading
 from functools import lru_cache
 
+from bridge.failures import StepError
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.render.templates import Templates
 from bridge.render.view import build_view
@@ -54,8 +55,15 @@ _setup_lock = threading.Lock()
 _setup_done = False
 
 
-class RenderError(Exception):
-    """The PDF could not be produced (template error, xhtml2pdf error)."""
+class RenderError(StepError):
+    """The PDF could not be produced (template error, xhtml2pdf error).
+
+    Retried, so that fixing a broken template override heals the queue by itself, and flagged
+    for a human, because nothing else will fix it."""
+
+    transient = True
+    unexpected = True
+    show_type = True
 
 
 def setup() -> None:

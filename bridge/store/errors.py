@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from bridge.failures import StepError
 
-class StoreError(Exception):
-    """Base class of the store's own errors."""
+
+class StoreError(StepError):
+    """Base class of the store's own errors: refusals a retry would meet again."""
+
+    transient = False
+    show_type = True
 
 
 class InvoiceImmutableError(StoreError):
