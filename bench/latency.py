@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from bridge.demo import write_demo_config  # noqa: E402
 from bridge.devsmtp import CaptureSMTPServer, free_port  # noqa: E402
-from connectors.woocommerce.sandbox import Item, WooSandbox, make_order  # noqa: E402
+from connectors.woocommerce.sandbox import WooSandbox  # noqa: E402
+from connectors.woocommerce.sandbox_orders import Item, make_order  # noqa: E402
 
 
 def main() -> int:

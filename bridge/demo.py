@@ -186,7 +186,7 @@ def _narrator(console: Console) -> Callable[[str], None]:
 
 
 def _seed_shopify(shopify: object) -> None:
-    from connectors.shopify.sandbox import Item, Shipping, build_order
+    from connectors.shopify.sandbox_orders import Item, Shipping, build_order
 
     recent = datetime.now(UTC) - timedelta(minutes=45)
     lea = {"firstName": "Léa", "lastName": "Dubois", "email": "lea@bureau.example.fr"}
@@ -224,7 +224,7 @@ def _seed_shopify(shopify: object) -> None:
 
 
 def _play_the_day(say: Callable[[str], None], woo: object, shopify: object, port: int) -> None:
-    from connectors.woocommerce.sandbox import Item, make_order
+    from connectors.woocommerce.sandbox_orders import Item, make_order
 
     woo_url = f"http://127.0.0.1:{port}/webhooks/woocommerce/woo"
     shop_url = f"http://127.0.0.1:{port}/webhooks/shopify/shopify"

@@ -27,9 +27,11 @@ from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer, free_port
 from bridge.services import Services
 from bridge.store import EventRecord, InvoiceRecord
-from connectors.shopify import sandbox as shopify_sb
-from connectors.shopify.sandbox import ShopifySandbox, build_order
-from connectors.woocommerce.sandbox import Item, WooSandbox, make_order
+from connectors.shopify import sandbox_orders as shopify_sb
+from connectors.shopify.sandbox import ShopifySandbox
+from connectors.shopify.sandbox_orders import build_order
+from connectors.woocommerce.sandbox import WooSandbox
+from connectors.woocommerce.sandbox_orders import Item, make_order
 from tests.support.config import SERVER, SOON_RETRY_JOBS, smtp_table, write_config
 from tests.support.numbering import assert_gapless
 from tests.support.service import (

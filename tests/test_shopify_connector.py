@@ -9,7 +9,8 @@ import pytest
 
 from connectors.base import Connector, PermanentConnectorError, TransientConnectorError
 from connectors.shopify.connector import ShopifyConnector, api_version
-from connectors.shopify.sandbox import DOMAIN, SECRET, TOKEN, Item, ShopifySandbox, build_order
+from connectors.shopify.sandbox import DOMAIN, SECRET, TOKEN, ShopifySandbox
+from connectors.shopify.sandbox_orders import Item, build_order
 from connectors.shopify.settings import ShopifyShop
 from connectors.woocommerce.sandbox import WooSandbox
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bridge.polling import poll_shop
-from connectors.shopify.sandbox import seed_orders
+from connectors.shopify.sandbox_orders import seed_orders
 from tests.support.bridges import SHOP, Bridge, shopify_bridge
 from tests.support.shops import PREVIOUS_SHOPIFY_SECRET
 
@@ -73,7 +73,7 @@ def test_missed_webhooks_are_caught_by_polling(tmp_path: Path) -> None:
 def test_webhook_then_payment_order_paid_later_via_poll(tmp_path: Path) -> None:
     """orders/paid arrives but the order reads as unpaid (replica lag): the poll catches it."""
     with shopify_bridge(tmp_path, seed=False) as b:
-        from connectors.shopify.sandbox import Item, build_order
+        from connectors.shopify.sandbox_orders import Item, build_order
 
         b.shopify.add_order(build_order(8001, "#8001", [Item("Thé noir", "9.90", 2, rate="5.5")],
                                         paid=False))  # fmt: skip

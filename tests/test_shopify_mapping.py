@@ -22,7 +22,7 @@ from connectors.shopify.mapping import (
     rest_order_to_node,
     webhook_hmac,
 )
-from connectors.shopify.sandbox import Item, Shipping, build_order, seed_orders
+from connectors.shopify.sandbox_orders import Item, Shipping, build_order, seed_orders
 from connectors.shopify.settings import ShopifyShop
 from tests.support import paths
 

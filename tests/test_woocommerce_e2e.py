@@ -9,7 +9,7 @@ from pathlib import Path
 from bridge.polling import poll_shop
 from bridge.service import poll_tick
 from connectors.woocommerce.connector import META_NUMBER, META_URL
-from connectors.woocommerce.sandbox import Item, make_order
+from connectors.woocommerce.sandbox_orders import Item, make_order
 from tests.support.bridges import SHOP, Bridge, woo_bridge
 
 

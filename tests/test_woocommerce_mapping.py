@@ -23,7 +23,7 @@ from connectors.woocommerce.mapping import (
     paid_verdict,
     wcpdf_invoice_number,
 )
-from connectors.woocommerce.sandbox import Item, french_orders, make_order
+from connectors.woocommerce.sandbox_orders import Item, french_orders, make_order
 from tests.support.paths import FIXTURES
 
 WC_FIXTURES = FIXTURES / "woocommerce"
