@@ -7,7 +7,8 @@ A connector translates and talks HTTP; it never touches the database. The pipeli
     iter_paid_pages(since)         → pages of paid orders modified since `since` (polling)
     attach_invoice(order_ref, number, url) → idempotent: a retry never adds a second note
     install_webhooks(target_url)   → what was created/updated
-    check()                        → doctor lines (credentials, webhooks status…)
+    check()                        → doctor lines: "credentials" first, then the platform's own
+                                     (scopes, https, one "webhook <topic>" line per topic)
 
 Errors: `TransientConnectorError` (network, 429, 5xx: retry later) and
 `PermanentConnectorError` (401/403/404, bad payload: a person must act; the message names the
@@ -90,6 +91,7 @@ class CheckLine:
 class Connector(Protocol):
     platform: str
     shop: str
+    page_size: int  # orders per page while polling
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
 

@@ -2,7 +2,7 @@
 only when a shop needs it (loading the configuration never loads a platform's library).
 
 A new platform is one package (connector, client, mapping, settings, sandbox) and one entry
-here; it is done when it passes the connector contract suite (`tests/connectors/`)."""
+here; it is done when it passes the connector contract suite (`tests/contract/`)."""
 
 from __future__ import annotations
 

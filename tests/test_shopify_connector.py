@@ -207,14 +207,10 @@ def test_order_note_appended_once(sandbox: ShopifySandbox) -> None:
 def test_install_webhooks_and_doctor(sandbox: ShopifySandbox) -> None:
     conn, _ = make(sandbox)
     lines = {line.name: line for line in conn.check()}
-    assert (
-        lines["theiere: token"].ok and "la-theiere.myshopify.com" in lines["theiere: token"].detail
-    )
-    assert lines["theiere: scopes"].ok
-    assert not lines["theiere: webhook ORDERS_PAID"].ok
-    assert (
-        "quittance webhooks install --shop theiere" in lines["theiere: webhook ORDERS_PAID"].detail
-    )
+    assert lines["credentials"].ok and "la-theiere.myshopify.com" in lines["credentials"].detail
+    assert lines["scopes"].ok
+    assert not lines["webhook ORDERS_PAID"].ok
+    assert "quittance webhooks install --shop theiere" in lines["webhook ORDERS_PAID"].detail
     done = conn.install_webhooks("https://q.example.fr")
     assert done[0].startswith(
         "ORDERS_PAID → https://q.example.fr/webhooks/shopify/theiere (created"
@@ -232,7 +228,7 @@ def test_install_webhooks_and_doctor(sandbox: ShopifySandbox) -> None:
 def test_doctor_reports_bad_token_and_missing_scopes() -> None:
     with ShopifySandbox(scopes=("read_orders",)) as sb:
         conn, _ = make(sb)
-        scopes = {line.name: line for line in conn.check()}["theiere: scopes"]
+        scopes = {line.name: line for line in conn.check()}["scopes"]
         assert not scopes.ok and "write_orders" in scopes.detail
         bad, _ = make(sb, access_token="nope")
         (token,) = bad.check()

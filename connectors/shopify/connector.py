@@ -107,13 +107,23 @@ def api_version(name: str) -> ApiVersion:
         return ApiVersion.versions[name]
 
 
+def error_codes(body: Mapping[str, Any]) -> set[str]:
+    """The `extensions.code` of each GraphQL error; Shopify's 4xx/5xx pages answer
+    `{"errors": "Internal Server Error"}`, a plain string, instead of a list."""
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        return set()
+    return {
+        str((e.get("extensions") or {}).get("code") or "") for e in errors if isinstance(e, Mapping)
+    }
+
+
 def shopify_throttle(status: int, body: Any) -> float | None:
     """Shopify's own throttle signal: THROTTLED in `errors` (HTTP 200), or a 429 carrying the
     bucket's cost; the wait is what the bucket needs to pay for the query again."""
     if not isinstance(body, Mapping):
         return None
-    errors = body.get("errors") or []
-    codes = {str((e.get("extensions") or {}).get("code") or "") for e in errors}
+    codes = error_codes(body)
     has_cost = bool((body.get("extensions") or {}).get("cost"))
     if status == 429:
         return throttle_wait(body) if has_cost else None  # else Retry-After, else our backoff
@@ -206,8 +216,8 @@ class ShopifyGraphQL:
         body = read_json(response, "Shopify GraphQL", self.rules)
         cost = (body.get("extensions") or {}).get("cost") or {}
         self.last_cost = cost
-        errors = body.get("errors") or []
-        codes = {str((e.get("extensions") or {}).get("code") or "") for e in errors}
+        errors = [e for e in body.get("errors") or [] if isinstance(e, Mapping)]
+        codes = error_codes(body)
         if "ACCESS_DENIED" in codes:
             message = "; ".join(str(e.get("message")) for e in errors)
             scopes = sorted({s for e in errors for s in scopes_in(str(e.get("message", "")))})
@@ -537,11 +547,11 @@ class ShopifyConnector:
         try:
             data = self.client.execute(CHECK_QUERY)
         except (PermanentConnectorError, TransientConnectorError) as exc:
-            return [CheckLine(f"{self.shop}: token", False, str(exc))]
+            return [CheckLine("credentials", False, str(exc))]
         shop = data.get("shop") or {}
         lines = [
             CheckLine(
-                f"{self.shop}: token",
+                "credentials",
                 True,
                 f"{shop.get('name')} ({shop.get('myshopifyDomain')}, "
                 f"currency {shop.get('currencyCode')}), API {self.client.version.name}",
@@ -556,7 +566,7 @@ class ShopifyConnector:
         missing = [s for s in REQUIRED_SCOPES if s not in granted]
         lines.append(
             CheckLine(
-                f"{self.shop}: scopes",
+                "scopes",
                 not missing,
                 f"missing {', '.join(missing)}: {SCOPE_HELP}"
                 if missing
@@ -568,13 +578,13 @@ class ShopifyConnector:
         try:
             subs = self._subscriptions()
         except (PermanentConnectorError, TransientConnectorError) as exc:
-            lines.append(CheckLine(f"{self.shop}: webhooks", False, str(exc)))
+            lines.append(CheckLine("webhooks", False, str(exc)))
             return lines
         for topic in WEBHOOK_TOPICS:
             uris = [s["uri"] for s in subs if s["topic"] == topic]
             lines.append(
                 CheckLine(
-                    f"{self.shop}: webhook {topic}",
+                    f"webhook {topic}",
                     bool(uris),
                     ", ".join(uris)
                     if uris

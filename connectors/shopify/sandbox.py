@@ -92,6 +92,7 @@ class ShopifySandbox(SandboxServer):
         self.subscriptions: list[dict[str, Any]] = []
         self.calls: list[str] = []  # operation names, in order (throttled ones included)
         self.metafield_writes = 0
+        self.invoice_number_writes: dict[str, int] = {}  # order id → metafieldsSet of the number
         self._throttle: list[str] = []
         if seed:
             for node in seed_orders(self.now()):
@@ -159,9 +160,8 @@ class ShopifySandbox(SandboxServer):
         }  # fmt: skip
         return json.dumps(body).encode()
 
-    def deliver_webhook(
+    def webhook_request(
         self,
-        target_url: str,
         order_id: str | int,
         *,
         secret: str = SECRET,
@@ -169,11 +169,10 @@ class ShopifySandbox(SandboxServer):
         webhook_id: str | None = None,
         shop_domain: str | None = None,
         topic: str = "orders/paid",
-        duplicate: int = 1,
         body: bytes | None = None,
-        tamper: bool = False,
-    ) -> list[int]:
-        """POST a signed webhook `duplicate` times (same ids: what Shopify retries look like)."""
+    ) -> tuple[dict[str, str], bytes]:
+        """The headers and body Shopify POSTs for `topic` on this order, HMAC-signed with
+        `secret`; `event_id=""` leaves the event id out (older API versions)."""
         raw = body if body is not None else self.webhook_body(order_id)
         headers = {
             "Content-Type": "application/json",
@@ -186,6 +185,20 @@ class ShopifySandbox(SandboxServer):
         }
         if event_id != "":
             headers["X-Shopify-Event-Id"] = event_id or str(uuid.uuid4())
+        return headers, raw
+
+    def deliver_webhook(
+        self,
+        target_url: str,
+        order_id: str | int,
+        *,
+        duplicate: int = 1,
+        tamper: bool = False,
+        **request: Any,
+    ) -> list[int]:
+        """POST a signed webhook `duplicate` times (same ids: what Shopify retries look like);
+        `request` as for `webhook_request`."""
+        headers, raw = self.webhook_request(order_id, **request)
         if tamper:
             raw = raw.replace(b'"name"', b'"Name"')
         return [
@@ -392,6 +405,8 @@ class ShopifySandbox(SandboxServer):
             oid = self._order_by_gid(item["ownerId"])["legacyResourceId"]  # type: ignore[index]
             self.metafields.setdefault(oid, {})[(item["namespace"], item["key"])] = item["value"]
             self.metafield_writes += 1
+            if item["key"] == "invoice_number":
+                self.invoice_number_writes[oid] = self.invoice_number_writes.get(oid, 0) + 1
             written.append({k: item[k] for k in ("namespace", "key", "value")})
         return {"metafieldsSet": {"metafields": written, "userErrors": []}}
 

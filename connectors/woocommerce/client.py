@@ -159,12 +159,14 @@ class WooClient:
     def put(self, endpoint: str, data: Any) -> Any:
         return self.request("PUT", endpoint, data=data).data
 
-    def pages(self, endpoint: str, **params: Any) -> Iterator[Response]:
-        """Every page of a collection (`per_page=100`, until `X-WP-TotalPages`)."""
+    def pages(
+        self, endpoint: str, *, per_page: int = PER_PAGE, **params: Any
+    ) -> Iterator[Response]:
+        """Every page of a collection (`per_page` ≤ 100, until `X-WP-TotalPages`)."""
         page = 1
         while True:
             resp = self.request(
-                "GET", endpoint, params={**params, "per_page": PER_PAGE, "page": page}
+                "GET", endpoint, params={**params, "per_page": per_page, "page": page}
             )
             yield resp
             if page >= resp.total_pages or not resp.data:

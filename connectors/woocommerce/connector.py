@@ -76,6 +76,7 @@ def _iso_gmt(when: datetime) -> str:
 
 class WooCommerceConnector:
     platform = "woocommerce"
+    page_size = 100  # orders per REST page while polling (WooCommerce allows up to 100)
 
     def __init__(self, config: WooCommerceShop, *, client: WooClient | None = None) -> None:
         self.config = config
@@ -184,7 +185,7 @@ class WooCommerceConnector:
         params = {"dates_are_gmt": "true", "orderby": "modified", "order": "asc"}
         if since is not None:
             params["modified_after"] = _iso_gmt(since)
-        for resp in self.client.pages("orders", **params):
+        for resp in self.client.pages("orders", per_page=self.page_size, **params):
             orders, errors, skipped = [], [], 0
             cursor: datetime | None = None
             for raw in resp.data or []:

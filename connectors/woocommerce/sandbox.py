@@ -212,6 +212,37 @@ class WooSandbox(SandboxServer):
             body = _public(self.orders[int(order_id)])
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
+    def webhook_request(
+        self,
+        order_id: int,
+        topic: str = "order.updated",
+        *,
+        secret: str | None = None,
+        body: bytes | None = None,
+        hook_id: int = 1,
+        signed: bool = True,
+    ) -> tuple[dict[str, str], bytes]:
+        """The headers and body WooCommerce POSTs for `topic` on this order (its current
+        payload, or `body`), signed with `secret` (default: the sandbox's)."""
+        body = self.payload(order_id) if body is None else body
+        resource, _, event = topic.partition(".")
+        delivery = hashlib.sha1(f"{hook_id}{int(time.time())}".encode()).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "WooCommerce/8.0.2 Hookshot (WordPress/6.3)",
+            "X-WC-Webhook-Source": self.url + "/",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": resource,
+            "X-WC-Webhook-Event": event,
+            "X-WC-Webhook-ID": str(hook_id),
+            "X-WC-Webhook-Delivery-ID": delivery,
+        }
+        if signed:
+            headers["X-WC-Webhook-Signature"] = webhook_signature(
+                secret or self.webhook_secret, body
+            )
+        return headers, body
+
     def deliver_webhook(
         self,
         target_url: str,
@@ -227,27 +258,14 @@ class WooSandbox(SandboxServer):
     ) -> list[DeliveryResult]:
         """POST the order's current payload (or `body`, e.g. an older snapshot to play an
         out-of-order delivery) to `target_url`, signed like WooCommerce, `duplicate` times."""
-        body = self.payload(order_id) if body is None else body
-        signature = webhook_signature(secret or self.webhook_secret, body)
-        if tamper:
-            body = body.replace(b'"total":"', b'"total":"1', 1)
-        resource, _, event = topic.partition(".")
         results = []
         for _ in range(duplicate):
-            delivery = hashlib.sha1(f"{hook_id}{int(time.time())}".encode()).hexdigest()
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "WooCommerce/8.0.2 Hookshot (WordPress/6.3)",
-                "X-WC-Webhook-Source": self.url + "/",
-                "X-WC-Webhook-Topic": topic,
-                "X-WC-Webhook-Resource": resource,
-                "X-WC-Webhook-Event": event,
-                "X-WC-Webhook-ID": str(hook_id),
-                "X-WC-Webhook-Delivery-ID": delivery,
-            }
-            if signed:
-                headers["X-WC-Webhook-Signature"] = signature
-            results.append(self._post(target_url, body, headers))
+            headers, raw = self.webhook_request(
+                order_id, topic, secret=secret, body=body, hook_id=hook_id, signed=signed
+            )
+            if tamper:
+                raw = raw.replace(b'"total":"', b'"total":"1', 1)
+            results.append(self._post(target_url, raw, headers))
             self.deliveries.append((topic, int(order_id), results[-1].status))
         return results
 

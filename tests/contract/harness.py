@@ -1,0 +1,220 @@
+"""One small harness per platform: what the connector contract suite needs to drive it.
+
+A harness knows its platform's sandbox and `[[shops]]` table, how to make an order paid or
+not at a given modification time, how the platform signs a delivery (through the sandbox's
+own, independent, signing code) and where an attach-back shows on the shop. The suite itself
+(`test_contract.py`) never names a platform.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from connectors.base import Connector
+from connectors.registry import connector_for, platform
+from connectors.sandbox_server import SandboxServer
+from connectors.shopify.sandbox import ShopifySandbox
+from connectors.shopify.sandbox_orders import Item as ShopifyItem
+from connectors.shopify.sandbox_orders import build_order
+from connectors.woocommerce.sandbox import WooSandbox
+from connectors.woocommerce.sandbox_orders import Item as WooItem
+from connectors.woocommerce.sandbox_orders import make_order
+from tests.support.bridges import SHOP, WOO_HOOK_SECRET, WOO_KEY, WOO_SECRET, Bridge
+from tests.support.bridges import shopify_bridge as _shopify_bridge
+from tests.support.bridges import woo_bridge as _woo_bridge
+from tests.support.shops import shopify_shop, woo_shop
+
+Delivery = tuple[dict[str, str], bytes]  # headers, body
+CUSTOMER = {
+    "first_name": "Camille", "last_name": "Roux", "address_1": "3 rue Mercière",
+    "postcode": "69002", "city": "Lyon", "country": "FR", "email": "camille.roux@example.fr",
+}  # fmt: skip
+
+
+class Harness(Protocol):
+    platform: str
+    bad_credentials: dict[str, str]  # [[shops]] keys the shop refuses
+    no_ping: str  # why the platform sends no ping ("" when it does)
+
+    def sandbox(self) -> SandboxServer: ...
+
+    def shop(self, sandbox: Any, **overrides: Any) -> dict[str, Any]: ...
+
+    def add_order(self, sandbox: Any, number: int, *, paid: bool, modified: datetime) -> str:
+        """A new order on the shop, last modified at `modified`; returns its order id."""
+        ...
+
+    def pay(self, sandbox: Any, order_id: str) -> None: ...
+
+    def delivery(self, sandbox: Any, order_id: str, **signing: Any) -> Delivery:
+        """The platform's paid-order webhook for `order_id`, signed as the platform signs."""
+        ...
+
+    def other_topic(self, sandbox: Any, order_id: str) -> Delivery: ...
+
+    def signed(self, sandbox: Any, body: bytes) -> Delivery: ...
+
+    def unsigned(self, delivery: Delivery) -> Delivery: ...
+
+    def ping(self, sandbox: Any) -> Delivery: ...
+
+    def attachments(self, sandbox: Any, order_id: str) -> int:
+        """How many times an invoice of ours shows on the order (notes, metafields)."""
+        ...
+
+    def webhooks(self, sandbox: Any) -> int:
+        """How many webhook subscriptions the shop holds."""
+        ...
+
+    def bridge(self, tmp_path: Path) -> AbstractContextManager[Bridge]: ...
+
+    def deliver(self, bridge: Bridge, order_id: str, duplicate: int) -> list[int]: ...
+
+
+def build_connector(
+    harness: Harness, sandbox: Any, *, slept: list[float] | None = None, **overrides: Any
+) -> Connector:
+    """The connector the service would build for this shop (through the registry), waiting
+    into `slept` instead of sleeping."""
+    settings = platform(harness.platform).settings.model_validate(
+        harness.shop(sandbox, **overrides)
+    )
+    connector = connector_for(settings)
+    sleep: Callable[[float], None] = (slept if slept is not None else []).append
+    if isinstance(sandbox, WooSandbox):
+        connector.client.sleep = sleep  # type: ignore[attr-defined]
+    else:
+        connector._sleep = sleep  # type: ignore[attr-defined]
+    return connector
+
+
+@dataclass
+class WooHarness:
+    platform: str = "woocommerce"
+    bad_credentials = {"consumer_secret": "cs_wrong"}  # noqa: RUF012 - read only
+    no_ping: str = ""
+
+    def sandbox(self) -> WooSandbox:
+        return WooSandbox(
+            consumer_key=WOO_KEY,
+            consumer_secret=WOO_SECRET,
+            webhook_secret=WOO_HOOK_SECRET,
+            seed=False,
+        )
+
+    def shop(self, sandbox: WooSandbox, **overrides: Any) -> dict[str, Any]:
+        return woo_shop(SHOP, sandbox, **overrides)
+
+    def add_order(self, sandbox: WooSandbox, number: int, *, paid: bool, modified: datetime) -> str:
+        status = "processing" if paid else "on-hold"
+        raw = make_order(
+            number, items=[WooItem("Thé vert", "12.50", 2)], created=modified,
+            paid_at=modified if paid else None, status=status, paid=paid,
+            payment_method="bacs" if not paid else "stripe", billing=CUSTOMER,
+        )  # fmt: skip
+        return str(sandbox.add_order(raw, notify=False))
+
+    def pay(self, sandbox: WooSandbox, order_id: str) -> None:
+        sandbox.set_status(int(order_id), "processing", paid=True)
+
+    def delivery(self, sandbox: WooSandbox, order_id: str, **signing: Any) -> Delivery:
+        return sandbox.webhook_request(int(order_id), **signing)
+
+    def other_topic(self, sandbox: WooSandbox, order_id: str) -> Delivery:
+        body = json.dumps({"id": 12, "name": "Thé vert"}).encode()
+        return sandbox.webhook_request(int(order_id), "product.updated", body=body)
+
+    def signed(self, sandbox: WooSandbox, body: bytes) -> Delivery:
+        return sandbox.webhook_request(0, body=body)
+
+    def unsigned(self, delivery: Delivery) -> Delivery:
+        headers, body = delivery
+        return {k: v for k, v in headers.items() if k != "X-WC-Webhook-Signature"}, body
+
+    def ping(self, sandbox: WooSandbox) -> Delivery:
+        return {"Content-Type": "application/x-www-form-urlencoded"}, b"webhook_id=42"
+
+    def attachments(self, sandbox: WooSandbox, order_id: str) -> int:
+        return len(sandbox.our_notes(int(order_id)))
+
+    def webhooks(self, sandbox: WooSandbox) -> int:
+        return len(sandbox.webhooks)
+
+    def bridge(self, tmp_path: Path) -> AbstractContextManager[Bridge]:
+        return _woo_bridge(tmp_path, seed=False)
+
+    def deliver(self, bridge: Bridge, order_id: str, duplicate: int) -> list[int]:
+        results = bridge.wc.deliver_webhook(bridge.webhook_url, int(order_id), duplicate=duplicate)
+        return [r.status for r in results]
+
+
+@dataclass
+class ShopifyHarness:
+    platform: str = "shopify"
+    bad_credentials = {"access_token": "shpat_wrong"}  # noqa: RUF012 - read only
+    no_ping: str = (
+        "Shopify sends no ping: a new subscription starts with real events, and its admin's "
+        "test notification is an ordinary signed event"
+    )
+
+    def sandbox(self) -> ShopifySandbox:
+        return ShopifySandbox(seed=False)
+
+    def shop(self, sandbox: ShopifySandbox, **overrides: Any) -> dict[str, Any]:
+        return shopify_shop(SHOP, sandbox, **overrides)
+
+    def add_order(
+        self, sandbox: ShopifySandbox, number: int, *, paid: bool, modified: datetime
+    ) -> str:
+        node = build_order(
+            number, f"#{number}", [ShopifyItem("Thé vert", "12.50", 2)], paid=paid,
+            created_at=modified,
+        )  # fmt: skip
+        node["updatedAt"] = modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return sandbox.add_order(node)
+
+    def pay(self, sandbox: ShopifySandbox, order_id: str) -> None:
+        sandbox.mark_paid(order_id)
+
+    def delivery(self, sandbox: ShopifySandbox, order_id: str, **signing: Any) -> Delivery:
+        return sandbox.webhook_request(order_id, **signing)
+
+    def other_topic(self, sandbox: ShopifySandbox, order_id: str) -> Delivery:
+        body = json.dumps({"id": 12, "title": "Thé vert"}).encode()
+        return sandbox.webhook_request(order_id, topic="products/update", body=body)
+
+    def signed(self, sandbox: ShopifySandbox, body: bytes) -> Delivery:
+        return sandbox.webhook_request(0, body=body)
+
+    def unsigned(self, delivery: Delivery) -> Delivery:
+        headers, body = delivery
+        return {k: v for k, v in headers.items() if k != "X-Shopify-Hmac-Sha256"}, body
+
+    def ping(self, sandbox: ShopifySandbox) -> Delivery:
+        raise NotImplementedError(self.no_ping)
+
+    def attachments(self, sandbox: ShopifySandbox, order_id: str) -> int:
+        return sandbox.invoice_number_writes.get(order_id, 0)
+
+    def webhooks(self, sandbox: ShopifySandbox) -> int:
+        return len(sandbox.subscriptions)
+
+    def bridge(self, tmp_path: Path) -> AbstractContextManager[Bridge]:
+        return _shopify_bridge(tmp_path, seed=False)
+
+    def deliver(self, bridge: Bridge, order_id: str, duplicate: int) -> list[int]:
+        return bridge.shopify.deliver_webhook(bridge.webhook_url, order_id, duplicate=duplicate)
+
+
+HARNESSES: dict[str, Harness] = {"woocommerce": WooHarness(), "shopify": ShopifyHarness()}
+
+
+def lowercase(headers: dict[str, str]) -> dict[str, str]:
+    """As the web layer hands headers to a connector (Starlette lower-cases them)."""
+    return {k.lower(): v for k, v in headers.items()}

@@ -1,0 +1,258 @@
+"""The connector contract: what every registered platform must do, with the same test names
+for each. A platform is done when it passes this suite; its own files test only what is its
+own (OAuth 1.0a query signing, GraphQL cost throttling, metafield digests…).
+
+Each platform plugs in through a small harness (`harness.py`): its sandbox, its `[[shops]]`
+table, how it pays an order and signs a delivery, where an attach-back shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.polling import poll_shop
+from connectors.base import (
+    Connector,
+    PermanentConnectorError,
+    TransientConnectorError,
+    WebhookRejected,
+)
+from connectors.registry import PLATFORMS
+from tests.contract.harness import HARNESSES, Harness, build_connector, lowercase
+from tests.support.bridges import SHOP
+
+PAID, UNPAID = 2001, 2002
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+def harness(request: pytest.FixtureRequest) -> Harness:
+    return HARNESSES[request.param]
+
+
+@pytest.fixture
+def shop(harness: Harness) -> Iterator[Any]:
+    """The platform's sandbox, started, with one paid and one unpaid order."""
+    with harness.sandbox() as sandbox:
+        an_hour_ago = sandbox.now() - timedelta(hours=1)
+        harness.add_order(sandbox, PAID, paid=True, modified=an_hour_ago)
+        harness.add_order(sandbox, UNPAID, paid=False, modified=an_hour_ago)
+        yield sandbox
+
+
+@pytest.fixture
+def slept() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def connector(harness: Harness, shop: Any, slept: list[float]) -> Connector:
+    return build_connector(harness, shop, slept=slept)
+
+
+def test_every_registered_platform_has_a_harness() -> None:
+    assert sorted(p.name for p in PLATFORMS) == sorted(HARNESSES)
+
+
+def test_the_registry_builds_a_connector_of_its_platform(harness, connector) -> None:
+    assert isinstance(connector, Connector)
+    assert (connector.platform, connector.shop) == (harness.platform, SHOP)
+
+
+# --------------------------------------------------------------------------------- webhooks
+
+
+def test_a_signed_delivery_is_an_event_of_its_order(harness, shop, connector) -> None:
+    headers, body = harness.delivery(shop, str(PAID))
+    event = connector.verify_webhook(lowercase(headers), body)
+    assert not event.ping and event.event_key
+    assert connector.fetch_order(event.order_ref).order.order_id == str(PAID)  # type: ignore[union-attr]
+
+
+def test_two_deliveries_of_one_event_share_its_key(harness, shop, connector) -> None:
+    headers, body = harness.delivery(shop, str(PAID))
+    first = connector.verify_webhook(lowercase(headers), body)
+    again = connector.verify_webhook(lowercase(headers), body)
+    assert first.event_key == again.event_key
+
+
+def test_a_delivery_signed_with_another_secret_is_refused_401(harness, shop, connector) -> None:
+    headers, body = harness.delivery(shop, str(PAID), secret="not-the-shop-s-secret")
+    with pytest.raises(WebhookRejected) as refused:
+        connector.verify_webhook(lowercase(headers), body)
+    assert refused.value.status == 401
+
+
+def test_a_tampered_body_is_refused_401(harness, shop, connector) -> None:
+    headers, body = harness.delivery(shop, str(PAID))
+    with pytest.raises(WebhookRejected) as refused:
+        # still valid JSON, one byte more: only the signature can tell
+        connector.verify_webhook(lowercase(headers), body.rstrip()[:-1] + b" }")
+    assert refused.value.status == 401
+
+
+def test_an_unsigned_delivery_is_refused_401(harness, shop, connector) -> None:
+    headers, body = harness.unsigned(harness.delivery(shop, str(PAID)))
+    with pytest.raises(WebhookRejected) as refused:
+        connector.verify_webhook(lowercase(headers), body)
+    assert refused.value.status == 401
+
+
+def test_a_ping_is_acknowledged_and_stores_nothing(harness, shop, connector) -> None:
+    if harness.no_ping:
+        pytest.skip(harness.no_ping)
+    headers, body = harness.ping(shop)
+    assert connector.verify_webhook(lowercase(headers), body).ping
+
+
+def test_a_topic_we_do_not_act_on_is_acknowledged_not_stored(harness, shop, connector) -> None:
+    headers, body = harness.other_topic(shop, str(PAID))
+    event = connector.verify_webhook(lowercase(headers), body)
+    assert event.ping and event.order_ref == ""
+
+
+def test_a_signed_body_that_is_not_json_is_refused_400(harness, shop, connector) -> None:
+    headers, body = harness.signed(shop, b'{"id": 2001,')
+    with pytest.raises(WebhookRejected) as refused:
+        connector.verify_webhook(lowercase(headers), body)
+    assert refused.value.status == 400 and refused.value.reason
+
+
+# ----------------------------------------------------------------------------------- orders
+
+
+def test_a_paid_order_is_fetched_paid_and_mapped(harness, shop, connector) -> None:
+    fetched = connector.fetch_order(str(PAID))
+    assert fetched.paid and fetched.order is not None
+    assert (fetched.order.shop, fetched.order.order_id) == (SHOP, str(PAID))
+    assert fetched.order.lines and fetched.order.total > 0
+
+
+def test_an_unpaid_order_is_fetched_not_paid_with_the_reason(harness, shop, connector) -> None:
+    fetched = connector.fetch_order(str(UNPAID))
+    assert not fetched.paid and fetched.not_paid_reason
+
+
+def test_an_order_paid_later_is_fetched_paid(harness, shop, connector) -> None:
+    harness.pay(shop, str(UNPAID))
+    assert connector.fetch_order(str(UNPAID)).paid
+
+
+def test_polling_pages_every_paid_order_once_oldest_first(harness, shop, connector) -> None:
+    start = shop.now() - timedelta(minutes=30)
+    made = [
+        harness.add_order(shop, 3000 + n, paid=n != 3, modified=start + timedelta(minutes=n))
+        for n in range(6)
+    ]
+    connector.page_size = 2
+    pages = list(connector.iter_paid_pages(start - timedelta(seconds=1)))
+    assert len(pages) >= 2 and all(len(page.orders) <= 2 for page in pages)
+    polled = [order.order_id for page in pages for order in page.orders]
+    assert polled == [order_id for n, order_id in enumerate(made) if n != 3]
+
+
+def test_polling_cursors_rise_to_the_last_modification(harness, shop, connector) -> None:
+    start = shop.now() - timedelta(minutes=30)
+    for n in range(5):
+        harness.add_order(shop, 3000 + n, paid=True, modified=start + timedelta(minutes=n))
+    connector.page_size = 2
+    cursors = [page.cursor for page in connector.iter_paid_pages(start - timedelta(seconds=1))]
+    assert cursors == sorted(cursors)  # type: ignore[type-var]
+    assert cursors[-1] == (start + timedelta(minutes=4)).replace(microsecond=0)
+
+
+def test_polling_since_a_cursor_skips_what_was_modified_before(harness, shop, connector) -> None:
+    start = shop.now() - timedelta(minutes=30)
+    harness.add_order(shop, 3000, paid=True, modified=start)
+    harness.add_order(shop, 3001, paid=True, modified=start + timedelta(minutes=10))
+    since = start + timedelta(minutes=5)
+    polled = [o.order_id for page in connector.iter_paid_pages(since) for o in page.orders]
+    assert polled == ["3001"]
+
+
+# ------------------------------------------------------------------------ writing back
+
+
+def test_attaching_an_invoice_twice_attaches_it_once(harness, shop, connector) -> None:
+    first = connector.attach_invoice(str(PAID), "FA-2026-000001", "https://q.example/i/1")
+    again = connector.attach_invoice(str(PAID), "FA-2026-000001", "https://q.example/i/1")
+    assert (first.attached, again.attached) == (True, False)
+    assert harness.attachments(shop, str(PAID)) == 1
+
+
+def test_installing_webhooks_twice_installs_them_once(harness, shop, connector) -> None:
+    connector.install_webhooks("https://q.example.fr")
+    installed = harness.webhooks(shop)
+    connector.install_webhooks("https://q.example.fr")
+    assert installed > 0 and harness.webhooks(shop) == installed
+
+
+def test_check_reports_working_credentials_first(harness, shop, connector) -> None:
+    lines = connector.check()
+    assert lines[0].name == "credentials" or lines[1].name == "credentials"
+    assert next(line for line in lines if line.name == "credentials").ok
+
+
+def test_check_reports_refused_credentials_naming_the_status(harness, shop) -> None:
+    refused = build_connector(harness, shop, **harness.bad_credentials)
+    (credentials,) = [line for line in refused.check() if line.name == "credentials"]
+    assert not credentials.ok and "401" in credentials.detail
+
+
+# ------------------------------------------------------------------------------- faults
+
+
+def test_a_429_then_ok_is_retried_in_the_step(harness, shop, connector, slept) -> None:
+    shop.fail_next(1, 429, retry_after=0)
+    assert connector.fetch_order(str(PAID)).paid
+    assert slept == [0.0]
+
+
+def test_a_5xx_that_lasts_is_transient_and_names_the_shop(harness, shop, connector) -> None:
+    shop.fail_next(20, 503)
+    with pytest.raises(TransientConnectorError, match=f"shop {SHOP}"):
+        connector.fetch_order(str(PAID))
+
+
+def test_a_retry_after_beyond_a_minute_goes_back_to_the_job_queue(harness, shop, connector) -> None:
+    shop.fail_next(1, 429, retry_after=3600)
+    with pytest.raises(TransientConnectorError, match="Retry-After 3600s"):
+        connector.fetch_order(str(PAID))
+
+
+def test_an_unreachable_shop_is_transient_and_names_the_shop(harness) -> None:
+    with harness.sandbox() as gone:
+        connector = build_connector(harness, gone)
+    with pytest.raises(TransientConnectorError, match=f"shop {SHOP}"):
+        connector.fetch_order(str(PAID))
+
+
+def test_refused_credentials_are_permanent_and_name_the_shop(harness, shop) -> None:
+    refused = build_connector(harness, shop, **harness.bad_credentials)
+    with pytest.raises(PermanentConnectorError, match=f"shop {SHOP}.*401"):
+        refused.fetch_order(str(PAID))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_duplicate_webhooks_and_an_overlapping_poll_give_one_of_everything(
+    harness: Harness, tmp_path: Path
+) -> None:
+    with harness.bridge(tmp_path) as b:
+        order_id = harness.add_order(
+            b.sandbox, PAID, paid=True, modified=b.sandbox.now() - timedelta(minutes=5)
+        )
+        assert harness.deliver(b, order_id, duplicate=3) == [200, 200, 200]
+        b.work()
+        poll_shop(b.svc, SHOP)  # the safety net sees the same paid order again
+        b.work()
+        invoices = [i for i in b.invoices() if i.order_id == order_id]
+        buyer = invoices[0].snapshot.buyer.email if invoices else None
+        emails = [m for m in b.smtp.received if buyer in m.rcpt_tos]
+        attached = harness.attachments(b.sandbox, order_id)
+    assert (len(invoices), len(emails), attached) == (1, 1, 1)
