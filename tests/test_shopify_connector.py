@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import Connector, PermanentConnectorError, TransientConnectorError
-from connectors.shopify.connector import ShopifyConnector, api_version
+from connectors.shopify.client import api_version
+from connectors.shopify.connector import ShopifyConnector
 from connectors.shopify.sandbox import DOMAIN, SECRET, TOKEN, ShopifySandbox
 from connectors.shopify.sandbox_orders import Item, build_order
 from connectors.shopify.settings import ShopifyShop

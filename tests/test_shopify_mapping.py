@@ -9,21 +9,17 @@ import pytest
 
 from bridge.invoicing.amounts import check_order
 from connectors.base import WebhookRejected
-from connectors.shopify.connector import ShopifyConnector, throttle_wait
-from connectors.shopify.mapping import (
-    MappingError,
-    hmac_matches,
-    map_order,
-    numeric_id,
-    order_gid,
-    paid_status,
+from connectors.shopify.client import throttle_wait
+from connectors.shopify.connector import ShopifyConnector
+from connectors.shopify.mapping import MappingError, map_order, numeric_id, order_gid, paid_status
+from connectors.shopify.rest import (
     payment_from_rest_transactions,
     refund_from_rest,
     rest_order_to_node,
-    webhook_hmac,
 )
 from connectors.shopify.sandbox_orders import Item, Shipping, build_order, seed_orders
 from connectors.shopify.settings import ShopifyShop
+from connectors.shopify.webhooks import hmac_matches, webhook_hmac
 from tests.support import paths
 
 FIXTURES = paths.FIXTURES / "shopify"

@@ -11,19 +11,17 @@ import pytest
 from bridge.invoicing.amounts import check_order
 from bridge.model import LineKind
 from connectors.woocommerce.mapping import (
-    MappingError,
     MappingOptions,
-    dec,
-    derive_rate,
     map_note,
     map_order,
     map_refund,
     map_webhook,
-    missing_rate_ids,
     paid_verdict,
     wcpdf_invoice_number,
 )
 from connectors.woocommerce.sandbox_orders import Item, french_orders, make_order
+from connectors.woocommerce.tax_rates import derive_rate, missing_rate_ids
+from connectors.woocommerce.values import MappingError, dec
 from tests.support.paths import FIXTURES
 
 WC_FIXTURES = FIXTURES / "woocommerce"

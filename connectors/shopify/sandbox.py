@@ -27,12 +27,9 @@ import hmac
 import json
 import re
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import requests
 
 from connectors.sandbox_server import Reply, Request, SandboxServer
 from connectors.shopify.sandbox_orders import (
@@ -41,29 +38,19 @@ from connectors.shopify.sandbox_orders import (
     _parse,
     seed_orders,
 )
+from connectors.shopify.sandbox_webhooks import SECRET, WebhookSender
+
+__all__ = ["ALL_SCOPES", "DOMAIN", "SECRET", "TOKEN", "ShopifySandbox"]
 
 DOMAIN = "la-theiere.myshopify.com"
 TOKEN = "shpat_sandbox_token"
-SECRET = "sandbox-client-secret"
 ALL_SCOPES = ("read_orders", "write_orders", "read_all_orders")
 UNAUTHORIZED = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
 
 
-def signature(secret: str, body: bytes) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-# --------------------------------------------------------------------------------------------
-# Building orders the way Shopify computes them
-
-
-# --------------------------------------------------------------------------------------------
-# The server
-
-
-class ShopifySandbox(SandboxServer):
+class ShopifySandbox(WebhookSender, SandboxServer):
     """`with ShopifySandbox() as sb:` → sb.base_url for `api_base_url`; a Python API for tests."""
 
     def __init__(
@@ -132,79 +119,6 @@ class ShopifySandbox(SandboxServer):
 
     def note(self, order_id: str | int) -> str | None:
         return self.orders[str(order_id)].get("note")
-
-    def webhook_body(self, order_id: str | int) -> bytes:
-        """The REST-shaped `orders/paid` body: no transactions (read them through GraphQL)."""
-        node = self.orders[str(order_id)]
-        pres = node["totalPriceSet"]["presentmentMoney"]
-        body = {
-            "id": int(node["legacyResourceId"]),
-            "admin_graphql_api_id": node["id"],
-            "name": node["name"],
-            "email": node.get("email"),
-            "created_at": node["createdAt"],
-            "updated_at": node["updatedAt"],
-            "processed_at": node["processedAt"],
-            "currency": node["currencyCode"],
-            "presentment_currency": pres["currencyCode"],
-            "financial_status": str(node["displayFinancialStatus"]).lower(),
-            "total_price": pres["amount"],
-            "total_tax": node["totalTaxSet"]["presentmentMoney"]["amount"],
-            "taxes_included": node["taxesIncluded"],
-            "line_items": [
-                {"title": e["node"]["title"], "quantity": e["node"]["quantity"],
-                 "sku": e["node"]["sku"],
-                 "price": e["node"]["originalUnitPriceSet"]["presentmentMoney"]["amount"]}
-                for e in node["lineItems"]["edges"]
-            ],
-        }  # fmt: skip
-        return json.dumps(body).encode()
-
-    def webhook_request(
-        self,
-        order_id: str | int,
-        *,
-        secret: str = SECRET,
-        event_id: str | None = None,
-        webhook_id: str | None = None,
-        shop_domain: str | None = None,
-        topic: str = "orders/paid",
-        body: bytes | None = None,
-    ) -> tuple[dict[str, str], bytes]:
-        """The headers and body Shopify POSTs for `topic` on this order, HMAC-signed with
-        `secret`; `event_id=""` leaves the event id out (older API versions)."""
-        raw = body if body is not None else self.webhook_body(order_id)
-        headers = {
-            "Content-Type": "application/json",
-            "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": signature(secret, raw),
-            "X-Shopify-Shop-Domain": shop_domain or self.domain,
-            "X-Shopify-API-Version": "2025-10",
-            "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": _iso(self.now()),
-        }
-        if event_id != "":
-            headers["X-Shopify-Event-Id"] = event_id or str(uuid.uuid4())
-        return headers, raw
-
-    def deliver_webhook(
-        self,
-        target_url: str,
-        order_id: str | int,
-        *,
-        duplicate: int = 1,
-        tamper: bool = False,
-        **request: Any,
-    ) -> list[int]:
-        """POST a signed webhook `duplicate` times (same ids: what Shopify retries look like);
-        `request` as for `webhook_request`."""
-        headers, raw = self.webhook_request(order_id, **request)
-        if tamper:
-            raw = raw.replace(b'"name"', b'"Name"')
-        return [
-            requests.post(target_url, data=raw, headers=headers, timeout=5).status_code
-            for _ in range(duplicate)
-        ]
 
     # -- GraphQL ---------------------------------------------------------------------------
 

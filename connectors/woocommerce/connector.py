@@ -38,17 +38,16 @@ from connectors.base import (
 )
 from connectors.woocommerce.client import WooClient
 from connectors.woocommerce.mapping import (
-    MappingError,
     MappingOptions,
     map_note,
     map_order,
     map_webhook,
-    missing_rate_ids,
-    order_date,
     paid_verdict,
     wcpdf_invoice_number,
 )
 from connectors.woocommerce.settings import WooCommerceShop
+from connectors.woocommerce.tax_rates import missing_rate_ids
+from connectors.woocommerce.values import MappingError, order_date
 
 log = structlog.get_logger()
 

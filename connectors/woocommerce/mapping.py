@@ -23,17 +23,26 @@ What WooCommerce gives, and what we take:
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund, TaxLine
+from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund
+from connectors.woocommerce.tax_rates import (
+    line_taxes,
+    rate_table,
+)
+from connectors.woocommerce.values import (
+    MappingError,
+    dec,
+    meta_value,
+    order_date,
+    text,
+)
 
-ZERO = Decimal(0)
 PLATFORM = "woocommerce"
 
 # Cash on delivery: the money is only in hand once the parcel is delivered (status completed).
@@ -42,111 +51,9 @@ COD_METHODS = frozenset({"cod"})
 WCPDF_META_KEYS = ("_wcpdf_invoice_number", "wpo_wcpdf_invoice_number")
 WCPDF_FIELDS = ("wpo_wcpdf_invoice_number", "wcpdf_invoice_number")
 
-# VAT rates a derived rate is snapped to: French ones are preferred (the shop is French),
-# then other EU standard/reduced rates.
-FRENCH_RATES = tuple(
-    Decimal(r) for r in ("20", "10", "5.5", "2.1", "0", "8.5", "13", "1.75", "1.05", "0.9")
-)
-OTHER_RATES = tuple(
-    Decimal(r)
-    for r in (
-        "21",
-        "19",
-        "7",
-        "22",
-        "23",
-        "24",
-        "25",
-        "27",
-        "9",
-        "6",
-        "12",
-        "15",
-        "16",
-        "17",
-        "18",
-        "3",
-        "4",
-        "5",
-        "8",
-        "13.5",
-        "14",
-        "4.8",
-        "7.5",
-    )
-)
-
-
-class MappingError(ValueError):
-    """The payload cannot be turned into an order (the message says which field and why)."""
-
 
 # --------------------------------------------------------------------------------------------
 # Scalars
-
-
-def dec(value: Any, where: str = "amount") -> Decimal:
-    """A WooCommerce amount: "6.00", "0.9", 3, 8.6, "" or None (= 0)."""
-    if value is None or value == "":
-        return ZERO
-    if isinstance(value, bool):
-        raise MappingError(f"{where}: expected an amount, got {value!r}")
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        result = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise MappingError(f"{where}: expected an amount, got {value!r}") from None
-    if not result.is_finite():
-        raise MappingError(f"{where}: expected an amount, got {value!r}")
-    return result
-
-
-def parse_gmt(value: Any) -> datetime | None:
-    """A WooCommerce `*_gmt` date ("2017-03-22T19:28:08", naive = UTC) → aware UTC datetime."""
-    if value in (None, "") or not isinstance(value, str):
-        return None
-    text = value.strip().replace(" ", "T")
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise MappingError(
-            f"date: expected an ISO date such as 2026-11-27T10:00:00, got {value!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def order_date(raw: Mapping[str, Any], name: str) -> datetime | None:
-    """`date_paid` → `date_paid_gmt` (fallback: the local field, read as UTC)."""
-    found = parse_gmt(raw.get(f"{name}_gmt"))
-    if found is None and f"{name}_gmt" not in raw:
-        found = parse_gmt(raw.get(name))
-    return found
-
-
-def text(value: Any) -> str:
-    """Plain text from WooCommerce strings (names carry HTML entities such as &ndash;)."""
-    if value is None:
-        return ""
-    return html.unescape(str(value)).strip()
-
-
-def meta_value(raw: Mapping[str, Any], keys: Iterable[str]) -> str:
-    """The first non-empty scalar value among `keys` in the order's `meta_data`."""
-    meta = {}
-    for item in raw.get("meta_data") or []:
-        if isinstance(item, Mapping) and "key" in item:
-            value = item.get("value")
-            if isinstance(value, str | int | float) and str(value).strip():
-                meta.setdefault(str(item["key"]), str(value).strip())
-    for key in keys:
-        if key in meta:
-            return meta[key]
-    return ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,125 +103,6 @@ def wcpdf_invoice_number(raw: Mapping[str, Any]) -> str:
 # Tax rates
 
 
-@dataclass
-class _RateAcc:
-    tax: Decimal = ZERO
-    base: Decimal = ZERO
-    lines: int = 0
-
-
-def derive_rate(tax: Decimal, base: Decimal, lines: int = 1) -> Decimal | None:
-    """The VAT percent that turned `base` into `tax` (summed over `lines` rounded lines).
-
-    Snapped to a known rate when it explains the amounts within the rounding error (half a
-    cent per line) — French rates first, then other EU rates; otherwise the raw ratio to 2
-    decimals (and `check_order` will say whether the line adds up). None when the base is
-    zero (nothing to learn from)."""
-    if base == 0:
-        return None
-    ratio = tax / base * 100
-    slack = Decimal("0.005") * max(lines, 1) + Decimal("0.000001")  # half a cent per line
-
-    def explains(rate: Decimal) -> bool:
-        return abs(base * rate / 100 - tax) <= slack
-
-    for family in (FRENCH_RATES, OTHER_RATES):
-        fits = [r for r in family if explains(r)]
-        if fits:
-            return min(fits, key=lambda r: abs(r - ratio))
-    return ratio.quantize(Decimal("0.01"))
-
-
-def _taxed_items(raw: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    for key in ("line_items", "shipping_lines", "fee_lines"):
-        for item in raw.get(key) or []:
-            if isinstance(item, Mapping):
-                yield item
-
-
-def rate_table(
-    raw: Mapping[str, Any], known: Mapping[int, Decimal] | None = None
-) -> tuple[dict[int, Decimal], dict[int, str]]:
-    """rate_id → percent and rate_id → label, for every rate the order's lines use.
-
-    Priority: `tax_lines[].rate_percent`, then `known` (from `GET /taxes/<id>`), then a rate
-    derived from the order's own amounts."""
-    percents: dict[int, Decimal] = {}
-    labels: dict[int, str] = {}
-    for tl in raw.get("tax_lines") or []:
-        if not isinstance(tl, Mapping) or tl.get("rate_id") in (None, ""):
-            continue
-        rid = int(tl["rate_id"])
-        labels[rid] = text(tl.get("label") or tl.get("rate_code"))
-        if tl.get("rate_percent") not in (None, ""):
-            percents[rid] = dec(tl["rate_percent"], f"tax_lines[{rid}].rate_percent")
-    for rid, pct in (known or {}).items():
-        percents.setdefault(int(rid), pct)
-    acc: dict[int, _RateAcc] = {}
-    for item in _taxed_items(raw):
-        for tax in item.get("taxes") or []:
-            if not isinstance(tax, Mapping) or tax.get("id") in (None, ""):
-                continue
-            rid = int(tax["id"])
-            if rid in percents or tax.get("total") in (None, ""):
-                continue
-            a = acc.setdefault(rid, _RateAcc())
-            a.tax += dec(tax.get("total"))
-            a.base += dec(item.get("total"))
-            a.lines += 1
-    for rid, a in acc.items():
-        derived = derive_rate(a.tax, a.base, a.lines)
-        if derived is None:
-            if a.tax == 0:
-                percents[rid] = ZERO
-                continue
-            raise MappingError(
-                f"tax rate {rid}: no rate_percent in tax_lines and no taxed base to derive it "
-                f"from (tax {a.tax} on a zero base)"
-            )
-        percents[rid] = derived
-    return percents, labels
-
-
-def missing_rate_ids(raw: Mapping[str, Any]) -> set[int]:
-    """Rate ids used by lines whose percent the payload does not state (ask /taxes/<id>)."""
-    stated = {
-        int(tl["rate_id"])
-        for tl in raw.get("tax_lines") or []
-        if isinstance(tl, Mapping)
-        and tl.get("rate_id") not in (None, "")
-        and tl.get("rate_percent") not in (None, "")
-    }
-    used = {
-        int(t["id"])
-        for item in _taxed_items(raw)
-        for t in item.get("taxes") or []
-        if isinstance(t, Mapping) and t.get("id") not in (None, "") and t.get("total") not in ("",)
-    }
-    return used - stated
-
-
-def _line_taxes(
-    item: Mapping[str, Any], percents: Mapping[int, Decimal], labels: Mapping[int, str], where: str
-) -> list[TaxLine]:
-    taxes: list[TaxLine] = []
-    for tax in item.get("taxes") or []:
-        if not isinstance(tax, Mapping) or tax.get("total") in (None, ""):
-            continue  # "" = this rate does not apply to the line (compound/zero setups)
-        rid = int(tax["id"])
-        amount = dec(tax.get("total"), f"{where}.taxes[{rid}].total")
-        if rid not in percents:
-            raise MappingError(f"{where}: tax rate id {rid} is not in the order's tax_lines")
-        taxes.append(TaxLine(rate=percents[rid], amount=amount, label=labels.get(rid, "")))
-    if not taxes:
-        # No per-rate split: an untaxed line, or a plugin that only fills total_tax.
-        total_tax = dec(item.get("total_tax"), f"{where}.total_tax")
-        if total_tax != 0:
-            rate = derive_rate(total_tax, dec(item.get("total"))) or ZERO
-            taxes.append(TaxLine(rate=rate, amount=total_tax))
-    return taxes
-
-
 # --------------------------------------------------------------------------------------------
 # Lines
 
@@ -353,7 +141,7 @@ def _product_line(
         quantity=quantity,
         subtotal=subtotal,
         discount=subtotal - total,
-        taxes=_line_taxes(item, percents, labels, where),
+        taxes=line_taxes(item, percents, labels, where),
     )
 
 
@@ -365,7 +153,7 @@ def _shipping_line(
         kind=LineKind.shipping,
         name=text(item.get("method_title")) or "Livraison",
         subtotal=dec(item.get("total"), f"{where}.total"),
-        taxes=_line_taxes(item, percents, labels, where),
+        taxes=line_taxes(item, percents, labels, where),
     )
 
 
@@ -377,7 +165,7 @@ def _fee_line(
         kind=LineKind.fee,
         name=text(item.get("name")) or "Frais",
         subtotal=dec(item.get("total"), f"{where}.total"),
-        taxes=_line_taxes(item, percents, labels, where),
+        taxes=line_taxes(item, percents, labels, where),
     )
 
 
