@@ -35,7 +35,7 @@ def _project_exceptions() -> list[type[BaseException]]:
 
     for package in (bridge, connectors):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
-            if ".migrations" not in module.name:
+            if ".migrations" not in module.name and not module.name.endswith("__main__"):
                 importlib.import_module(module.name)
     found: list[type[BaseException]] = []
     todo: list[type[BaseException]] = [BaseException]

@@ -22,13 +22,12 @@ from bridge.store import events, invoices, jobs, orders, reports
 from bridge.store import platform as inbox
 from bridge.store.engine import create_store_engine, writer
 from bridge.store.invoices import FollowUp
+from bridge.store.job_queue import JobQueue
 from bridge.store.migrate import upgrade_to_head
 from bridge.store.records import (
-    JOB_STATES,
     EventRecord,
     InvoiceRecord,
     IssueResult,
-    JobRecord,
     OrderRecord,
     PollStateRecord,
     WebhookIn,
@@ -36,14 +35,13 @@ from bridge.store.records import (
 )
 
 Clock = Callable[[], datetime]
-DEFAULT_LEASE = timedelta(seconds=300)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store:
+class Store(JobQueue):
     def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
         self._writer = writer(engine)
@@ -377,112 +375,6 @@ class Store:
         """True = send now (first occurrence in the window); False = already alerted."""
         with self._write() as conn:
             return events.claim_alert(conn, key, window, self._now())
-
-    # -- jobs -----------------------------------------------------------------------------
-
-    def enqueue(
-        self,
-        kind: str,
-        payload: Mapping[str, Any],
-        *,
-        dedupe_key: str,
-        run_at: datetime | None = None,
-        shop: str | None = None,
-        order_id: str | None = None,
-        invoice_id: int | None = None,
-    ) -> int | None:
-        """New job id, or None when a job with this dedupe_key already exists (any state)."""
-        with self._write() as conn:
-            return jobs.enqueue(
-                conn,
-                kind,
-                payload,
-                dedupe_key=dedupe_key,
-                run_at=run_at,
-                now=self._now(),
-                shop=shop,
-                order_id=order_id,
-                invoice_id=invoice_id,
-            )
-
-    def claim_jobs(
-        self,
-        worker_id: str,
-        *,
-        limit: int = 1,
-        lease: timedelta = DEFAULT_LEASE,
-        kinds: Iterable[str] | None = None,
-    ) -> list[JobRecord]:
-        with self._write() as conn:
-            return jobs.claim(
-                conn, worker_id, limit=limit, lease=lease, kinds=kinds, now=self._now()
-            )
-
-    def complete_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        result: Mapping[str, Any] | None = None,
-        *,
-        then: Sequence[FollowUp] = (),
-    ) -> bool:
-        """Mark the job done and, in the same transaction, enqueue the steps that follow it on
-        the same document (dedupe key `<kind>:<invoice_id>`: a replay adds nothing)."""
-        with self._write() as conn:
-            now = self._now()
-            if not jobs.complete(conn, job_id, worker_id, result, now):
-                return False
-            done = jobs.get(conn, job_id)
-            for kind, payload in then:
-                if done is None or done.invoice_id is None:
-                    raise ValueError(f"job {job_id} has no document for its follow-up {kind!r}")
-                jobs.enqueue(
-                    conn, kind, payload, dedupe_key=f"{kind}:{done.invoice_id}", run_at=now,
-                    now=now, shop=done.shop, order_id=done.order_id, invoice_id=done.invoice_id,
-                )  # fmt: skip
-            return True
-
-    def retry_job(self, job_id: int, worker_id: str, *, error: str, run_at: datetime) -> bool:
-        with self._write() as conn:
-            return jobs.finish(
-                conn, job_id, worker_id, self._now(), state="retry", run_at=run_at, last_error=error
-            )
-
-    def kill_job(self, job_id: int, worker_id: str, *, error: str) -> bool:
-        with self._write() as conn:
-            return jobs.finish(conn, job_id, worker_id, self._now(), state="dead", last_error=error)
-
-    def skip_job(self, job_id: int, worker_id: str, *, reason: str) -> bool:
-        with self._write() as conn:
-            return jobs.finish(
-                conn, job_id, worker_id, self._now(), state="skipped", last_error=reason
-            )
-
-    def release_job(self, job_id: int, worker_id: str) -> bool:
-        with self._write() as conn:
-            return jobs.release(conn, job_id, worker_id, self._now())
-
-    def requeue_job(self, job_id: int) -> bool:
-        with self._write() as conn:
-            return jobs.requeue(conn, job_id, self._now())
-
-    def get_job(self, job_id: int) -> JobRecord | None:
-        with self._read() as conn:
-            return jobs.get(conn, job_id)
-
-    def list_jobs(
-        self, states: Sequence[str] = ("dead", "skipped"), *, limit: int | None = None
-    ) -> list[JobRecord]:
-        unknown = set(states) - set(JOB_STATES)
-        if unknown:
-            raise ValueError(f"unknown job states {sorted(unknown)}; expected {JOB_STATES}")
-        with self._read() as conn:
-            return jobs.list_by_state(conn, states, limit)
-
-    def job_counts(self) -> dict[str, int]:
-        """Every state, zeros included."""
-        with self._read() as conn:
-            return jobs.counts(conn)
 
 
 def _not_after(record: InvoiceRecord, heads: Mapping[str, tuple[str, int, str]]) -> bool:

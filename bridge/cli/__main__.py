@@ -1,0 +1,7 @@
+"""`python -m bridge.cli …`, as the service spawns itself."""
+
+import sys
+
+from bridge.cli import app
+
+sys.exit(app())
