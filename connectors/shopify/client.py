@@ -83,18 +83,25 @@ def shopify_throttle(status: int, body: Any) -> float | None:
     return throttle_wait(body) if "THROTTLED" in codes else None
 
 
-def throttle_wait(body: Mapping[str, Any] | None, fallback: float = 1.0) -> float:
-    """Seconds until the bucket holds enough points for the throttled query."""
-    cost = ((body or {}).get("extensions") or {}).get("cost") or {}
+def bucket(cost: Mapping[str, Any]) -> tuple[float, float, float] | None:
+    """(requested query cost, points available, restore rate per second) of an answer's
+    `extensions.cost`, or None when it says nothing usable."""
     status = cost.get("throttleStatus") or {}
     try:
         requested = float(cost.get("requestedQueryCost") or 0)
         available = float(status.get("currentlyAvailable") or 0)
         rate = float(status.get("restoreRate") or 0)
     except (TypeError, ValueError):
+        return None
+    return requested, available, rate
+
+
+def throttle_wait(body: Mapping[str, Any] | None, fallback: float = 1.0) -> float:
+    """Seconds until the bucket holds enough points for the throttled query."""
+    found = bucket(((body or {}).get("extensions") or {}).get("cost") or {})
+    if found is None or found[2] <= 0 or found[0] <= 0:
         return fallback
-    if rate <= 0 or requested <= 0:
-        return fallback
+    requested, available, rate = found
     return min(max(requested - available, 1.0) / rate, MAX_RETRY_AFTER)
 
 
@@ -206,12 +213,9 @@ class ShopifyGraphQL:
 
     def _plan_refill(self, cost: Mapping[str, Any]) -> None:
         """If the bucket cannot pay for this query again, wait for it before the next one."""
-        status = cost.get("throttleStatus") or {}
-        try:
-            requested = float(cost.get("requestedQueryCost") or 0)
-            available = float(status.get("currentlyAvailable") or 0)
-            rate = float(status.get("restoreRate") or 0)
-        except (TypeError, ValueError):
+        found = bucket(cost)
+        if found is None:
             return
+        requested, available, rate = found
         if rate > 0 and requested > available:
             self._refill_wait = min((requested - available) / rate, MAX_RETRY_AFTER)
