@@ -33,8 +33,8 @@ def poll_shop(
     on_page: Callable[[OrderPage], None] | None = None,
     claimed_at: datetime | None = None,
 ) -> PollReport:
-    """Read paid orders modified since the cursor (minus the overlap window) and record each
-    page with its issue jobs and the new cursor in one transaction.
+    """Read paid orders modified since the cursor (minus the overlap window), record each page
+    with its issue jobs as it is read, and move the cursor once the whole run is through.
 
     `claimed_at` is when the scheduler won the shop's poll lease; the `poll.done` event keeps
     it, so the rhythm of polls across replicas can be read back from the database."""

@@ -2,7 +2,7 @@
 
 One function per mention family; each returns `(rule, sentence)` pairs already in the
 document's language. `legal_mentions_by_rule` lists them in print order; `bridge.invoicing.legal`
-checks an issued snapshot against the same facts (`vat_situation`, `is_business_invoice`), so
+checks an issued snapshot against the same facts (`vat_situation`), so
 what we print and what we check cannot drift apart.
 
 Sources: CGI art. 242 nonies A (mentions obligatoires), art. 293 B (franchise en base),

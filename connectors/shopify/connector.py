@@ -1,6 +1,6 @@
 """Shopify connector: `orders/paid` webhooks, GraphQL Admin API polling, metafield attach-back.
 
-Client choice (see DESIGN.md, "The two platform client libraries"): `ShopifyAPI` is used for
+Client choice: `ShopifyAPI` is used for
 what it is good at — `shopify.Session` validates the shop domain and the API version and builds
 the Admin API base URL — but the request itself is POSTed by us through one `requests.Session`
 per connector, with the shop's timeout. We do NOT call `ShopifyResource.activate_session` /

@@ -311,15 +311,6 @@ class WooCommerceConnector:
     def check(self) -> list[CheckLine]:
         lines: list[CheckLine] = []
         auth = self.client.auth_mode
-        if auth != "basic":
-            lines.append(
-                CheckLine(
-                    "https",
-                    False,
-                    f"{self.config.url} is plain http: credentials go as OAuth 1.0a in the query "
-                    "string. Use the https:// URL of the shop (Basic auth over TLS).",
-                )
-            )
         try:
             resp = self.client.request("GET", "orders", params={"per_page": 1})
             total = resp.total
@@ -333,6 +324,16 @@ class WooCommerceConnector:
             )
         except ConnectorError as exc:
             lines.append(CheckLine("credentials", False, str(exc)))
+        if auth != "basic":
+            lines.append(
+                CheckLine(
+                    "https",
+                    False,
+                    f"{self.config.url} is plain http: credentials go as OAuth 1.0a in the query "
+                    "string. Use the https:// URL of the shop (Basic auth over TLS).",
+                )
+            )
+        if not lines[0].ok:
             return lines
         try:
             hooks = self._webhooks()

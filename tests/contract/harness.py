@@ -3,7 +3,7 @@
 A harness knows its platform's sandbox and `[[shops]]` table, how to make an order paid or
 not at a given modification time, how the platform signs a delivery (through the sandbox's
 own, independent, signing code) and where an attach-back shows on the shop. The suite itself
-(`test_contract.py`) never names a platform.
+(`test_connector_contract.py`) never names a platform.
 """
 
 from __future__ import annotations
