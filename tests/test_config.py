@@ -634,3 +634,52 @@ def test_demo_sample_config_loads() -> None:
         pytest.skip("no demo config")
     assert tomllib.loads(demo.read_text(encoding="utf-8"))
     assert load(demo).seller.siren == SIREN
+
+
+# --- [[shops]]: each table is read with its own platform's schema ---------------------------
+
+SHOPS = {
+    "woocommerce": {
+        "name": "theiere", "platform": "woocommerce", "url": "https://shop.fr",
+        "consumer_key": "ck_1", "consumer_secret": "cs_1", "webhook_secret": "wh_1",
+    },
+    "shopify": {
+        "name": "theiere", "platform": "shopify", "domain": "theiere.myshopify.com",
+        "access_token": "shpat_1", "client_secret": "cs_1",
+    },
+}  # fmt: skip
+SECRET_KEY = {"woocommerce": "webhook_secret", "shopify": "client_secret"}
+OWN_KEY = {"woocommerce": "consumer_key", "shopify": "access_token"}
+
+
+def _shop_config(tmp_path: Path, kind: str, **keys: Any) -> Path:
+    shop = {k: v for k, v in {**SHOPS[kind], **keys}.items() if v is not None}
+    return write_config(tmp_path, {**BASE, "shops": [shop]})
+
+
+@pytest.mark.parametrize("platform", sorted(SHOPS))
+def test_a_shop_secret_written_as_a_number_is_masked(tmp_path: Path, platform: str) -> None:
+    key = SECRET_KEY[platform]
+    problem = only_problem(_shop_config(tmp_path, platform, **{key: 12345678}), f"shops[0].{key}")
+    assert problem.value == "'**********'" and "12345678" not in str(problem)
+
+
+@pytest.mark.parametrize("platform", sorted(SHOPS))
+def test_a_mistyped_shop_key_lists_its_own_platform_s_keys(tmp_path: Path, platform: str) -> None:
+    problem = only_problem(_shop_config(tmp_path, platform, colour="red"), "shops[0].colour")
+    others = [p for p in SHOPS if p != platform]
+    assert OWN_KEY[platform] in problem.expected
+    assert all(OWN_KEY[other] not in problem.expected for other in others)
+
+
+def test_an_unknown_platform_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    problem = only_problem(
+        _shop_config(tmp_path, "shopify", platform="magento"), "shops[0].platform"
+    )
+    assert problem.value == "'magento'"
+    assert "shopify" in problem.expected and "woocommerce" in problem.expected
+
+
+def test_a_shop_without_a_platform_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    problem = only_problem(_shop_config(tmp_path, "shopify", platform=None), "shops[0].platform")
+    assert problem.value == "<missing>" and "woocommerce" in problem.expected

@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -129,24 +129,60 @@ def _has_secret(annotation: Any) -> bool:
 
 def _walk(
     root: type[BaseModel], loc: tuple[str | int, ...]
-) -> tuple[type[BaseModel] | None, Any, bool]:
-    """(model owning the last named key, its FieldInfo or None, whether the value is secret)."""
+) -> tuple[type[BaseModel] | None, Any, bool, tuple[str | int, ...]]:
+    """(model owning the last named key, its FieldInfo or None, whether the value is secret,
+    the key path as the user wrote it).
+
+    A discriminated union (`[[shops]]`) puts the chosen tag in pydantic's path
+    (`shops, 0, shopify, client_secret`): that step picks the model and is not a key."""
     model: type[BaseModel] | None = root
-    field = None
+    union: list[type[BaseModel]] = []
+    tag_key = ""
+    field, secret, known = None, False, True
+    written: list[str | int] = []
     for part in loc:
-        if isinstance(part, int):
+        tagged = [m for m in union if part in _tags(m, tag_key)] if isinstance(part, str) else []
+        if tagged:
+            model, union = tagged[0], []
+            continue
+        written.append(part)
+        if isinstance(part, int) or secret or not known:
             continue
         if model is None:
-            return None, None, False
+            known = False
+            continue
         field = model.model_fields.get(part)
         if field is None:
-            return model, None, False
+            known = False
+            continue
         if _has_secret(field.annotation):
-            return model, field, True
+            secret = True
+            continue
         subs = _sub_models(field.annotation)
         if subs:
-            model = subs[0]
-    return model, field, False
+            tag_key = _discriminator(field.annotation) or ""
+            model, union = subs[0], subs if tag_key else []
+    return model, field if known or secret else None, secret, tuple(written)
+
+
+def _discriminator(annotation: Any) -> str | None:
+    """The key that chooses a union's member (`Field(discriminator="platform")`), if any."""
+    for arg in get_args(annotation):
+        key = getattr(arg, "discriminator", None)
+        if isinstance(key, str):
+            return key
+        found = _discriminator(arg)
+        if found:
+            return found
+    return None
+
+
+def _tags(model: type[BaseModel], key: str) -> set[str]:
+    """The values `key` is pinned to in `model` (`platform: Literal["shopify"]`)."""
+    field = model.model_fields.get(key)
+    if field is None or get_origin(field.annotation) is not Literal:
+        return set()
+    return {value for value in get_args(field.annotation) if isinstance(value, str)}
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
@@ -182,9 +218,18 @@ def _problem_from_error(err: Any, env_names: set[str], root: type[BaseModel]) ->
     if kind == "config_field":
         loc = (*loc, ctx["field"])
         value = ctx.get("value")
-    owner, field, secret = _walk(root, loc)
+    tags: list[str] = []
+    if kind in ("union_tag_invalid", "union_tag_not_found"):  # the table's kind is not known
+        _, union_field, _, _ = _walk(root, loc)
+        annotation = union_field.annotation if union_field is not None else None
+        key = _discriminator(annotation) or str(ctx.get("discriminator", "")).strip("'")
+        tags = sorted({tag for member in _sub_models(annotation) for tag in _tags(member, key)})
+        loc, value = (*loc, key), (value or {}).get(key) if isinstance(value, dict) else None
+    owner, field, secret, loc = _walk(root, loc)
     expected: str
-    if kind in ("config", "config_field"):
+    if tags:
+        expected = f"one of {', '.join(tags)}: which platform this table describes"
+    elif kind in ("config", "config_field"):
         expected = str(ctx.get("expected", err.get("msg", "")))
     elif kind == "extra_forbidden":
         name = str(loc[-1]) if loc else ""
