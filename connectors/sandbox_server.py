@@ -39,7 +39,10 @@ class Request:
 
 
 class SandboxServer:
-    """Subclasses answer `route(request)`; `fault_body(status)` is their error shape."""
+    """Subclasses answer `route(request)`; `fault_body(status)` is their error shape; the
+    verbs the platform's API takes are `methods` (any other gets 501, as http.server says)."""
+
+    methods: tuple[str, ...] = ("GET", "POST", "PUT")
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.lock = threading.RLock()
@@ -127,6 +130,9 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _serve(self) -> None:
+            if self.command not in sandbox.methods:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             request = Request(

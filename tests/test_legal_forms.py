@@ -10,7 +10,16 @@ from bridge.invoicing.legal_forms import is_sole_trader_form, printed_legal_form
 
 @pytest.mark.parametrize(
     "form",
-    ["EI", "eirl", "E.I.", "micro-entreprise", "Auto entrepreneur", "EI (entrepreneur individuel)"],
+    [
+        "EI",
+        "eirl",
+        "E.I.",
+        "micro-entreprise",
+        "Auto entrepreneur",
+        "EI (entrepreneur individuel)",
+        "micro-entreprise (EI)",
+        "auto-entrepreneur (E.I.)",
+    ],
 )
 def test_every_way_of_writing_a_sole_trader_is_recognised(form: str) -> None:
     assert is_sole_trader_form(form)
@@ -23,7 +32,15 @@ def test_companies_and_blanks_are_not_sole_traders(form: str) -> None:
 
 @pytest.mark.parametrize(
     ("written", "printed"),
-    [("micro-entreprise", "EI"), ("auto-entrepreneur", "EI"), ("EIRL", "EIRL"), ("SAS", "SAS")],
+    [
+        ("micro-entreprise", "EI"),
+        ("auto-entrepreneur", "EI"),
+        ("micro-entreprise (EI)", "EI"),
+        ("EIRL", "EIRL"),
+        ("EIRL.", "EIRL."),
+        ("E.I.", "E.I."),
+        ("SAS", "SAS"),
+    ],
 )
 def test_a_tax_regime_name_is_printed_as_ei(written: str, printed: str) -> None:
     assert printed_legal_form(written) == printed

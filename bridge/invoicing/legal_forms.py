@@ -26,19 +26,26 @@ SOLE_TRADER_FORMS = frozenset(
 )
 
 
+def _words(legal_form: str) -> list[str]:
+    """Upper case, dots dropped, a parenthesised gloss dropped: "micro-entreprise (EI)" and
+    "EI (entrepreneur individuel)" are read by their first words."""
+    text = re.sub(r"\([^)]*\)", " ", legal_form.upper().replace(".", ""))
+    return text.split()
+
+
 def is_sole_trader_form(legal_form: str) -> bool:
-    """EI, EIRL, micro-entreprise, auto-entrepreneur… in any case, with spaces or dashes, and
-    "EI" followed by more words ("EI (entrepreneur individuel)")."""
-    words = legal_form.strip().upper().replace(".", "").split()
+    """EI, EIRL, micro-entreprise, auto-entrepreneur… in any case, with spaces, dashes or dots,
+    whatever gloss follows in parentheses."""
+    words = _words(legal_form)
     if not words:
-        return False
+        return "(EI)" in legal_form.upper().replace(".", "")
     joined = re.sub(r"[\s_]+", "-", " ".join(words))
-    return joined in SOLE_TRADER_FORMS or words[0].strip("()") in PRINTED_SOLE_TRADER_FORMS
+    return joined in SOLE_TRADER_FORMS or words[0] in PRINTED_SOLE_TRADER_FORMS
 
 
 def printed_legal_form(legal_form: str) -> str:
     """The form the invoice prints: a sole trader's tax-regime name becomes "EI"."""
-    words = legal_form.strip().upper().split()
-    if is_sole_trader_form(legal_form) and words[0].strip("()") not in PRINTED_SOLE_TRADER_FORMS:
+    words = _words(legal_form)
+    if is_sole_trader_form(legal_form) and (not words or words[0] not in PRINTED_SOLE_TRADER_FORMS):
         return "EI"
     return legal_form

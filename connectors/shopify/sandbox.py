@@ -53,6 +53,8 @@ UNAUTHORIZED = {
 class ShopifySandbox(WebhookSender, SandboxServer):
     """`with ShopifySandbox() as sb:` → sb.base_url for `api_base_url`; a Python API for tests."""
 
+    methods = ("POST",)  # GraphQL only
+
     def __init__(
         self,
         *,

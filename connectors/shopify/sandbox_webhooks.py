@@ -26,14 +26,6 @@ def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-# --------------------------------------------------------------------------------------------
-# Building orders the way Shopify computes them
-
-
-# --------------------------------------------------------------------------------------------
-# The server
-
-
 class WebhookSender:
     orders: dict[str, dict[str, Any]]
     domain: str

@@ -28,10 +28,6 @@ def webhook_signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-# --------------------------------------------------------------------------------------------
-# The server
-
-
 @dataclass
 class Delivery:
     hook_id: int

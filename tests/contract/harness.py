@@ -44,6 +44,10 @@ class Harness(Protocol):
 
     def sandbox(self) -> SandboxServer: ...
 
+    def wait_into(self, connector: Connector, sleep: Callable[[float], None]) -> None:
+        """Make the connector's quick retries call `sleep` instead of sleeping."""
+        ...
+
     def shop(self, sandbox: Any, **overrides: Any) -> dict[str, Any]: ...
 
     def add_order(self, sandbox: Any, number: int, *, paid: bool, modified: datetime) -> str:
@@ -86,11 +90,7 @@ def build_connector(
         harness.shop(sandbox, **overrides)
     )
     connector = connector_for(settings)
-    sleep: Callable[[float], None] = (slept if slept is not None else []).append
-    if isinstance(sandbox, WooSandbox):
-        connector.client.sleep = sleep  # type: ignore[attr-defined]
-    else:
-        connector._sleep = sleep  # type: ignore[attr-defined]
+    harness.wait_into(connector, (slept if slept is not None else []).append)
     return connector
 
 
@@ -107,6 +107,9 @@ class WooHarness:
             webhook_secret=WOO_HOOK_SECRET,
             seed=False,
         )
+
+    def wait_into(self, connector: Connector, sleep: Callable[[float], None]) -> None:
+        connector.client.sleep = sleep  # type: ignore[attr-defined]
 
     def shop(self, sandbox: WooSandbox, **overrides: Any) -> dict[str, Any]:
         return woo_shop(SHOP, sandbox, **overrides)
@@ -165,6 +168,9 @@ class ShopifyHarness:
 
     def sandbox(self) -> ShopifySandbox:
         return ShopifySandbox(seed=False)
+
+    def wait_into(self, connector: Connector, sleep: Callable[[float], None]) -> None:
+        connector._sleep = sleep  # type: ignore[attr-defined]  # its client is built lazily
 
     def shop(self, sandbox: ShopifySandbox, **overrides: Any) -> dict[str, Any]:
         return shopify_shop(SHOP, sandbox, **overrides)
