@@ -353,7 +353,7 @@ def _where_to_look(console: Console, workdir: Path, emails: int) -> None:
         f"  .venv/bin/quittance failures -c {cfg}\n"
         f"  .venv/bin/quittance verify -c {cfg}\n"
         f"  .venv/bin/quittance check-invoice FA-{year}-000001 -c {cfg}\n"
-        f"  .venv/bin/quittance render FA-{year}-000001 --out /tmp/copy.pdf -c {cfg}\n"
+        f"  .venv/bin/quittance render FA-{year}-000001 --out copy.pdf -c {cfg}\n"
         f"  .venv/bin/quittance preview --out var/preview\n"
         "  your own shop: cp config.example.toml quittance.toml, then see README.md",
         highlight=False,

@@ -70,7 +70,7 @@ def render_command(
 ) -> None:
     """Re-render an issued invoice from its immutable snapshot.
 
-    Example: `quittance render FA-2026-000042 --out /tmp/FA-2026-000042.pdf`
+    Example: `quittance render FA-2026-000042 --out FA-2026-000042.pdf`
     """
     from bridge.render import render_pdf
 
