@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bridge.model import Order
 from bridge.store import Store
@@ -36,12 +36,14 @@ def test_duplicate_webhook_is_stored_and_queued_once(db_url: str) -> None:
         assert event is not None and event.platform == "woocommerce" and event.body == "{}"
         ingest = store.claim_jobs("w", limit=10)
         assert [(j.kind, j.payload["event_id"]) for j in ingest] == [("ingest", first)]
-        assert store.webhook_counts_since(datetime(2026, 1, 1, tzinfo=UTC)) == {"woo": 1}
+        hour = timedelta(hours=1)
+        assert store.webhook_counts_since(store.clock() - hour) == {"woo": 1}
+        assert store.webhook_counts_since(store.clock() + hour) == {}
 
 
 def test_polled_page_records_orders_and_cursor_together_and_never_rewinds(db_url: str) -> None:
     with Store.open(db_url) as store:
-        t1 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        t1 = (store.clock() - timedelta(hours=2)).replace(microsecond=0)
         assert store.record_polled_page("woo", [order("1"), order("2")], cursor=t1) == 2
         assert store.record_polled_page("woo", [order("2")], cursor=t1 - timedelta(hours=1)) == 0
         state = store.poll_state("woo")
