@@ -37,7 +37,7 @@ from bridge.delivery.errors import (
     as_delivery_error,
 )
 from bridge.delivery.secrets import reveal
-from bridge.delivery.smtp import smtp_session
+from bridge.delivery.smtp import SmtpSettings, smtp_session
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.quick_retry import quick_retries
 from bridge.render.formatting import format_date, format_money
@@ -59,24 +59,16 @@ _TITLES = frozenset(_TITLE_WORDS.split())
 _COMPANY_WORDS = frozenset(_COMPANY_WORDS_TEXT.split())
 
 
-class EmailSettings(Protocol):
-    """What this module reads from `Settings.email` (any object with these attributes).
-
-    `password` is a pydantic `SecretStr` (or a plain str, or None); `security` is "none",
-    "starttls" or "ssl" (a str or a str enum); `bcc` is an address, a comma-separated list or a
-    sequence of addresses ("" / None for none).
+class EmailSettings(SmtpSettings, Protocol):
+    """What this module reads from `Settings.email` (any object with these attributes): the
+    SMTP connection (`SmtpSettings`) plus the sender; `bcc` is an address, a comma-separated
+    list or a sequence of addresses ("" / None for none).
     """
 
-    host: str
-    port: int
-    security: Any
-    username: str | None
-    password: Any
     from_address: str
     from_name: str
     reply_to: str | None
     bcc: Any
-    timeout: float
 
 
 def _log() -> Any:

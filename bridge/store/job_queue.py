@@ -83,7 +83,7 @@ class JobQueue:
             now = self._now()
             if not jobs.complete(conn, job_id, worker_id, result, now):
                 return False
-            done = jobs.get(conn, job_id)
+            done = jobs.get(conn, job_id) if then else None  # most completions have none
             for kind, payload in then:
                 if done is None or done.invoice_id is None:
                     raise ValueError(f"job {job_id} has no document for its follow-up {kind!r}")

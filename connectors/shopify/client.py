@@ -141,6 +141,7 @@ class ShopifyGraphQL:
         self.waits: deque[float] = deque(maxlen=100)  # recent throttle/backoff waits
         self.last_cost: dict[str, Any] = {}
         self._refill_wait = 0.0
+        self.rules = self._http_rules()  # built once: every request reads it
 
     def close(self) -> None:
         self.http.close()
@@ -150,6 +151,7 @@ class ShopifyGraphQL:
         if self._refill_wait > 0:
             self._pause(self._refill_wait)
             self._refill_wait = 0.0
+        self.rules = self._http_rules()  # built once: every request reads it
         return with_quick_retries(
             self.rules, "Shopify GraphQL", lambda: self._attempt(query, dict(variables or {})),
             attempts=self.attempts, backoff=self.backoff, sleep=self.sleep,
@@ -196,8 +198,7 @@ class ShopifyGraphQL:
         self._plan_refill(cost)
         return body.get("data") or {}
 
-    @property
-    def rules(self) -> HttpRules:
+    def _http_rules(self) -> HttpRules:
         return HttpRules(
             shop=self.shop,
             refused=lambda status, _resp: (

@@ -92,6 +92,7 @@ class WooClient:
         self.attempts = attempts
         self.backoff = backoff
         self.sleep = sleep
+        self.rules = self._http_rules()  # built once: every request reads it
 
     @property
     def auth_mode(self) -> str:
@@ -133,8 +134,7 @@ class WooClient:
     def _log_retry(self, error: BaseException | None, wait: float, attempt: int) -> None:
         log.info("woocommerce retry", shop=self.shop, reason=str(error), wait_seconds=wait)
 
-    @property
-    def rules(self) -> HttpRules:
+    def _http_rules(self) -> HttpRules:
         return HttpRules(
             shop=self.shop,
             refused=lambda status, resp: (
