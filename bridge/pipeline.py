@@ -11,7 +11,7 @@ delivery. `bridge.steps` declares the order, the rules and the jobs; these do th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -117,17 +117,30 @@ def _quarantine(svc: Services, order: Order, reasons: list[str]) -> AcceptResult
         "order.quarantined", shop=order.shop, order_id=order.order_id,
         detail={"reasons": reasons},
     )  # fmt: skip
-    log.warning("order quarantined", shop=order.shop, order=order.order_id, reasons=reasons)
+    _alert_quarantine(svc, order.shop, order.display_reference, reasons)
+    return AcceptResult(Outcome.quarantined, reasons=reasons)
+
+
+def quarantine_unreadable(
+    svc: Services, shop: str, order_id: str, reason: str, raw: Mapping[str, object]
+) -> None:
+    """A paid order its connector could not map: quarantined with the field named, the raw
+    payload kept; `quittance retry` reads it from the shop again."""
+    svc.store.quarantine_unreadable(shop, order_id, reason, raw)
+    _alert_quarantine(svc, shop, order_id, [reason])
+
+
+def _alert_quarantine(svc: Services, shop: str, reference: str, reasons: list[str]) -> None:
+    log.warning("order quarantined", shop=shop, order=reference, reasons=reasons)
     alert_owner(
         svc,
-        key=f"quarantine:{order.shop}",
-        title=f"Quittance: order {order.display_reference} needs you (shop {order.shop})",
+        key=f"quarantine:{shop}",
+        title=f"Quittance: order {reference} needs you (shop {shop})",
         body="No invoice was issued because:\n- "
         + "\n- ".join(reasons)
-        + "\nFix the order on the shop, then `quittance retry`. "
-        "`quittance failures` lists every quarantined order.",
+        + "\nFix the order on the shop (or the configuration, as said), then "
+        "`quittance retry --all`. `quittance failures` lists every quarantined order.",
     )
-    return AcceptResult(Outcome.quarantined, reasons=reasons)
 
 
 def ensure_pdf(svc: Services, invoice: InvoiceRecord) -> bytes:

@@ -22,6 +22,7 @@ class PollReport:
     new_orders: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)  # paid but unreadable: quarantined
 
 
 def poll_shop(
@@ -64,8 +65,9 @@ def poll_shop(
         report.skipped += page.skipped
         report.errors.extend(page.errors)
         report.new_orders += svc.store.record_polled_page(
-            shop, page.orders, cursor=None, send_email=send_email
+            shop, page.orders, cursor=None, send_email=send_email, unreadable=page.unreadable
         )
+        report.quarantined.extend(f"order {u.order_id}: {u.reason}" for u in page.unreadable)
         if page.cursor is not None and (newest is None or page.cursor > newest):
             newest = page.cursor
         if on_page is not None:
@@ -75,9 +77,20 @@ def poll_shop(
     svc.store.append_event(
         "poll.done", shop=shop,
         detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders,
-                "errors": report.errors[:20],
+                "errors": report.errors[:20], "quarantined": len(report.quarantined),
                 "claimed_at": claimed_at.isoformat() if claimed_at else None},
     )  # fmt: skip
+    if report.quarantined:
+        alert_owner(
+            svc,
+            key=f"quarantine:{shop}",
+            title=f"Quittance: {len(report.quarantined)} paid order(s) of shop {shop} could "
+            "not be read and are quarantined",
+            body="No invoice was issued because:\n- "
+            + "\n- ".join(report.quarantined[:20])
+            + "\nFix each order on the shop, then `quittance retry --all` (it reads them "
+            "again); `quittance failures` lists them.",
+        )
     if report.errors:
         # Paid orders the connector could not read: polling moves past them, so a person
         # must look (their webhook, if it came, went through the same mapping).

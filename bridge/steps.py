@@ -35,6 +35,7 @@ from bridge.pipeline import (
     accept_order,
     ensure_pdf,
     invoice_link,
+    quarantine_unreadable,
     send_receipt,
     submit_order,
 )
@@ -155,21 +156,32 @@ def _invoice_of(run: StepRun) -> InvoiceRecord:
 
 
 def ingest(run: StepRun) -> JobResult:
-    """A verified webhook is only a trigger: re-read the order, then submit it if it is paid."""
-    svc, payload = run.svc, run.job.payload
-    event = svc.store.get_webhook(int(payload["event_id"]))
-    if event is None:
-        raise PermanentStepError(f"webhook event {payload['event_id']} is missing")
-    fetched = svc.connector(event.shop).fetch_order(event.order_ref)
-    if fetched.order is None:
-        raise PermanentStepError(
-            f"shop {event.shop}: order {event.order_ref} could not be read: "
-            f"{fetched.not_paid_reason} (raw event kept as #{event.id})"
-        )
+    """Read the order from the shop and submit it if it is paid. A verified webhook is only a
+    trigger (`event_id`); `quittance retry` of an order that could not be read re-reads it by
+    `order_ref`. A paid order that cannot be read is quarantined, its raw payload kept."""
+    svc, shop, order_ref = run.svc, *_ingest_target(run)
+    fetched = svc.connector(shop).fetch_order(order_ref)
     if not fetched.paid:
         return {"paid": False, "reason": fetched.not_paid_reason}
+    if fetched.order is None:
+        order_id = fetched.order_id or order_ref
+        quarantine_unreadable(svc, shop, order_id, fetched.not_paid_reason, fetched.raw)
+        return Skipped(f"quarantined: {fetched.not_paid_reason}")
     submit_order(svc, fetched.order)
     return {"paid": True, "order": fetched.order.order_id}
+
+
+def _ingest_target(run: StepRun) -> tuple[str, str]:
+    """(shop, order_ref) of an ingest job: from its webhook event, or given directly."""
+    payload = run.job.payload
+    if "event_id" not in payload:
+        if not run.job.shop or not payload.get("order_ref"):
+            raise PermanentStepError(f"job {run.job.id} names neither an event nor an order")
+        return run.job.shop, str(payload["order_ref"])
+    event = run.svc.store.get_webhook(int(payload["event_id"]))
+    if event is None:
+        raise PermanentStepError(f"webhook event {payload['event_id']} is missing")
+    return event.shop, event.order_ref
 
 
 def issue(run: StepRun) -> JobResult:

@@ -60,9 +60,27 @@ class WebhookEvent:
 
 @dataclass(frozen=True)
 class FetchedOrder:
-    order: Order | None  # None when the payload could not be mapped (see not_paid_reason)
+    """One order read from the shop. The paid rule runs first, on the raw payload: an unpaid
+    order is never mapped in full (`order` None, `paid` False). A paid order that cannot be
+    mapped has `order` None, `paid` True and the reason naming the field, for quarantine."""
+
+    order: Order | None
     paid: bool
-    not_paid_reason: str = ""
+    not_paid_reason: str = ""  # why not paid, or why a paid order could not be read
+    raw: Mapping[str, object] = field(default_factory=dict)
+    order_id: str = ""  # the platform's id, known even when the mapping failed
+
+    @property
+    def unreadable(self) -> bool:
+        return self.paid and self.order is None
+
+
+@dataclass(frozen=True)
+class UnreadableOrder:
+    """A paid order listed while polling that could not be mapped: it is quarantined."""
+
+    order_id: str
+    reason: str
     raw: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -70,8 +88,9 @@ class FetchedOrder:
 class OrderPage:
     orders: list[Order]  # paid ones only, already normalised
     cursor: datetime | None  # the newest modification time covered by this page
-    skipped: int = 0  # seen but not paid (or unmappable: see errors)
-    errors: list[str] = field(default_factory=list)
+    skipped: int = 0  # seen but not paid
+    errors: list[str] = field(default_factory=list)  # what could not be listed at all
+    unreadable: list[UnreadableOrder] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

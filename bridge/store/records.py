@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
@@ -119,3 +120,17 @@ class WebhookIn:
     order_ref: str
     headers: dict[str, str]
     body: str
+
+
+class UnreadableIn(Protocol):
+    """A paid order polled from a shop that could not be mapped (see
+    `Store.record_polled_page`): its id, why, and the raw payload to keep."""
+
+    @property
+    def order_id(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def raw(self) -> Mapping[str, object]: ...

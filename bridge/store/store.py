@@ -7,6 +7,7 @@ SQLite), reads in a plain one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -30,11 +31,15 @@ from bridge.store.records import (
     IssueResult,
     OrderRecord,
     PollStateRecord,
+    UnreadableIn,
     WebhookIn,
     WebhookRecord,
 )
 
 Clock = Callable[[], datetime]
+# The job that reads an order from its shop again ("ingest" without a webhook event): how an
+# order quarantined before it could be read is replayed by `quittance retry`.
+REREAD_JOB = "ingest"
 
 
 def utc_now() -> datetime:
@@ -123,18 +128,35 @@ class Store(JobQueue):
     def requeue_order(self, shop: str, order_id: str) -> bool:
         """Release a quarantined order (quittance retry): status back to `received` and its
         finished pre-invoice jobs (those without invoice_id, e.g. "issue") pending again, in
-        one transaction. False (and nothing changed) when the order is not quarantined."""
+        one transaction. An order quarantined before it could be read gets a job that reads
+        it from the shop again. False (and nothing changed) when it is not quarantined."""
         with self._write() as conn:
             now = self._now()
+            record = orders.get(conn, shop, order_id)
             if not orders.release_quarantined(conn, shop, order_id, now):
                 return False
             jobs.requeue_for_order(conn, shop, order_id, now)
+            if record is not None and record.payload is None:
+                jobs.enqueue(
+                    conn, REREAD_JOB, {"order_ref": order_id},
+                    dedupe_key=f"reread:{shop}:{order_id}", run_at=now, now=now,
+                    shop=shop, order_id=order_id,
+                )  # fmt: skip
             return True
 
     def quarantine_order(self, shop: str, order_id: str, reason: str) -> None:
         """Mark (or create) the order quarantined with `reason`; an issued order is left as is."""
         with self._write() as conn:
             orders.quarantine(conn, shop, order_id, reason, self._now())
+
+    def quarantine_unreadable(
+        self, shop: str, order_id: str, reason: str, raw: Mapping[str, object]
+    ) -> None:
+        """A paid order the connector could not map: quarantined, its raw payload kept in the
+        `order.quarantined` event (there is no `Order` to store), in one transaction."""
+        with self._write() as conn:
+            now = self._now()
+            _quarantine_unreadable(conn, shop, order_id, reason, raw, now)
 
     def get_order(self, shop: str, order_id: str) -> OrderRecord | None:
         with self._read() as conn:
@@ -296,13 +318,18 @@ class Store(JobQueue):
         *,
         cursor: datetime | None,
         send_email: bool = True,
+        unreadable: Sequence[UnreadableIn] = (),
     ) -> int:
         """Record a page of paid orders with their "issue" jobs AND advance the shop's cursor,
-        in one transaction: the cursor never runs ahead of what is durably recorded.
+        in one transaction: the cursor never runs ahead of what is durably recorded. Paid
+        orders that could not be read (`unreadable`) are quarantined in the same transaction,
+        so polling moves past them without losing them.
         Returns how many issue jobs were new (duplicates of earlier polls/webhooks: 0)."""
         created = 0
         with self._write() as conn:
             now = self._now()
+            for item in unreadable:
+                _quarantine_unreadable(conn, shop, item.order_id, item.reason, item.raw, now)
             for order in orders_:
                 if orders.record(conn, order, "received", now):
                     jobs.requeue_for_order(conn, order.shop, order.order_id, now)
@@ -383,3 +410,22 @@ def _not_after(record: InvoiceRecord, heads: Mapping[str, tuple[str, int, str]])
         return False  # its series did not exist when the heads were read
     period, sequence, _hash = head
     return record.period < period or (record.period == period and record.sequence <= sequence)
+
+
+def _quarantine_unreadable(
+    conn: Connection,
+    shop: str,
+    order_id: str,
+    reason: str,
+    raw: Mapping[str, object],
+    now: datetime,
+) -> None:
+    before = orders.get(conn, shop, order_id)
+    if before is not None and (before.status, before.reason) == ("quarantined", reason):
+        return  # re-listed by a poll's overlap window: nothing new to keep
+    orders.quarantine(conn, shop, order_id, reason, now)
+    events.append(
+        conn, "order.quarantined", now=now, shop=shop, order_id=order_id,
+        # default=str: a raw payload may hold parsed Decimals; it is kept to be read, not used
+        detail={"reasons": [reason], "raw": json.loads(json.dumps(raw, default=str))},
+    )  # fmt: skip

@@ -38,6 +38,7 @@ from connectors.base import (
     OrderPage,
     PermanentConnectorError,
     TransientConnectorError,
+    UnreadableOrder,
     WebhookEvent,
     WebhookRejected,
 )
@@ -49,6 +50,7 @@ from connectors.shopify.client import (
 from connectors.shopify.mapping import (
     MappingError,
     map_order,
+    numeric_id,
     order_gid,
     paid_status,
     parse_time,
@@ -68,6 +70,7 @@ from connectors.shopify.queries import (
 )
 from connectors.shopify.settings import ShopifyShop
 from connectors.shopify.webhooks import hmac_matches, parse_json_object, webhook_order_ref
+from connectors.unreadable import unreadable_reason
 
 log = structlog.get_logger()
 
@@ -134,11 +137,15 @@ class ShopifyConnector:
 
     def _map(self, node: Mapping[str, Any]) -> FetchedOrder:
         paid, reason = paid_status(node)
+        order_id = str(node.get("legacyResourceId") or numeric_id(str(node.get("id") or "")))
+        if not paid:  # never mapped in full: its data may be half-typed
+            return FetchedOrder(None, False, f"not paid, skipped: {reason}", dict(node), order_id)
         try:
             order = map_order(node, shop=self.shop, default_locale=self.config.default_locale)
-        except (MappingError, ValueError) as exc:
-            return FetchedOrder(None, False, f"cannot map the order: {exc}", raw=dict(node))
-        return FetchedOrder(order, paid, reason, raw=dict(node))
+        except Exception as exc:  # any mapping failure quarantines the order, never the job
+            log.warning("order not readable", shop=self.shop, order=order_id, err=str(exc))
+            return FetchedOrder(None, True, unreadable_reason(exc), dict(node), order_id)
+        return FetchedOrder(order, True, reason, dict(node), order.order_id)
 
     def fetch_order(self, order_ref: str) -> FetchedOrder:
         """The order with its transactions, read through GraphQL (webhook bodies have none)."""
@@ -193,6 +200,7 @@ class ShopifyConnector:
             )
             connection = data.get("orders") or {}
             orders, errors, skipped = [], [], 0
+            unreadable: list[UnreadableOrder] = []
             newest: datetime | None = None
             for edge in connection.get("edges") or []:
                 summary = edge.get("node") or {}
@@ -204,8 +212,7 @@ class ShopifyConnector:
                 if not paid_status(summary)[0]:
                     skipped += 1
                     continue
-                numeric_id = str(summary.get("id") or "").rsplit("/", 1)[-1]
-                if is_known is not None and is_known(numeric_id):
+                if is_known is not None and is_known(numeric_id(str(summary.get("id") or ""))):
                     continue
                 try:
                     node = self.read_order(str(summary.get("id") or ""))
@@ -214,16 +221,17 @@ class ShopifyConnector:
                     errors.append(str(exc))
                     continue
                 fetched = self._map(node)
-                if fetched.order is None:
-                    skipped += 1
-                    errors.append(
-                        f"{node.get('name') or node.get('id')}: {fetched.not_paid_reason}"
-                    )
-                elif not fetched.paid:
-                    skipped += 1
-                else:
+                if fetched.order is not None:
                     orders.append(fetched.order)
-            yield OrderPage(orders=orders, cursor=newest, skipped=skipped, errors=errors)
+                elif fetched.unreadable:
+                    unreadable.append(
+                        UnreadableOrder(fetched.order_id, fetched.not_paid_reason, fetched.raw)
+                    )
+                else:
+                    skipped += 1
+            yield OrderPage(
+                orders=orders, cursor=newest, skipped=skipped, errors=errors, unreadable=unreadable
+            )
             info = connection.get("pageInfo") or {}
             after = info.get("endCursor")
             if not info.get("hasNextPage") or not after:

@@ -33,9 +33,11 @@ from connectors.base import (
     OrderPage,
     PermanentConnectorError,
     TransientConnectorError,
+    UnreadableOrder,
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.unreadable import unreadable_reason
 from connectors.woocommerce.client import WooClient
 from connectors.woocommerce.mapping import (
     MappingOptions,
@@ -157,14 +159,23 @@ class WooCommerceConnector:
     def map(self, raw: Mapping[str, Any]) -> FetchedOrder:
         """Map one raw order (already fetched) and apply the paid rule."""
         self._warn_wcpdf(raw)
+        order_id = str(raw.get("id") or "")
         try:
             verdict = paid_verdict(raw, self.config.paid_statuses)
+        except MappingError as exc:  # cannot tell: a person looks, rather than a silent skip
+            return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
+        if not verdict.paid:  # never mapped in full: its data may be half-typed
+            return FetchedOrder(None, False, f"not paid, skipped: {verdict.reason}", raw, order_id)
+        try:
             if missing_rate_ids(raw):
                 self._learn_rates(raw)
             order = map_order(raw, self._options())
-        except MappingError as exc:
-            return FetchedOrder(None, False, f"cannot map order: {exc}", raw)
-        return FetchedOrder(order, verdict.paid, verdict.reason, raw)
+        except ConnectorError:
+            raise
+        except Exception as exc:  # any mapping failure quarantines the order, never the job
+            log.warning("order not readable", shop=self.shop, order=order_id, err=str(exc))
+            return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
+        return FetchedOrder(order, True, verdict.reason, raw, order.order_id)
 
     def fetch_order(self, order_ref: str) -> FetchedOrder:
         if not str(order_ref).isdigit():
@@ -186,6 +197,7 @@ class WooCommerceConnector:
             params["modified_after"] = _iso_gmt(since)
         for resp in self.client.pages("orders", per_page=self.page_size, **params):
             orders, errors, skipped = [], [], 0
+            unreadable: list[UnreadableOrder] = []
             cursor: datetime | None = None
             for raw in resp.data or []:
                 if not isinstance(raw, Mapping):
@@ -198,14 +210,17 @@ class WooCommerceConnector:
                 if modified is not None and (cursor is None or modified > cursor):
                     cursor = modified
                 fetched = self.map(raw)
-                if fetched.order is None:
-                    skipped += 1
-                    errors.append(f"order {raw.get('id')}: {fetched.not_paid_reason}")
-                elif fetched.paid:
+                if fetched.order is not None:
                     orders.append(fetched.order)
+                elif fetched.unreadable:
+                    unreadable.append(
+                        UnreadableOrder(fetched.order_id, fetched.not_paid_reason, raw)
+                    )
                 else:
                     skipped += 1
-            yield OrderPage(orders=orders, cursor=cursor, skipped=skipped, errors=errors)
+            yield OrderPage(
+                orders=orders, cursor=cursor, skipped=skipped, errors=errors, unreadable=unreadable
+            )
 
     # -- attach back ------------------------------------------------------------------------
 

@@ -50,8 +50,15 @@ class Harness(Protocol):
 
     def shop(self, sandbox: Any, **overrides: Any) -> dict[str, Any]: ...
 
-    def add_order(self, sandbox: Any, number: int, *, paid: bool, modified: datetime) -> str:
-        """A new order on the shop, last modified at `modified`; returns its order id."""
+    def add_order(
+        self, sandbox: Any, number: int, *, paid: bool, modified: datetime, country: str = "FR"
+    ) -> str:
+        """A new order on the shop, last modified at `modified`, billed to `country` (written
+        as the shop owner's data has it: "India" is possible); returns its order id."""
+        ...
+
+    def set_country(self, sandbox: Any, order_id: str, country: str) -> None:
+        """The owner corrects the order's billing country on the shop."""
         ...
 
     def pay(self, sandbox: Any, order_id: str) -> None: ...
@@ -114,14 +121,28 @@ class WooHarness:
     def shop(self, sandbox: WooSandbox, **overrides: Any) -> dict[str, Any]:
         return woo_shop(SHOP, sandbox, **overrides)
 
-    def add_order(self, sandbox: WooSandbox, number: int, *, paid: bool, modified: datetime) -> str:
+    def add_order(
+        self,
+        sandbox: WooSandbox,
+        number: int,
+        *,
+        paid: bool,
+        modified: datetime,
+        country: str = "FR",
+    ) -> str:
         status = "processing" if paid else "on-hold"
         raw = make_order(
             number, items=[WooItem("Thé vert", "12.50", 2)], created=modified,
             paid_at=modified if paid else None, status=status, paid=paid,
-            payment_method="bacs" if not paid else "stripe", billing=CUSTOMER,
+            payment_method="bacs" if not paid else "stripe",
+            billing={**CUSTOMER, "country": country},
         )  # fmt: skip
         return str(sandbox.add_order(raw, notify=False))
+
+    def set_country(self, sandbox: WooSandbox, order_id: str, country: str) -> None:
+        for part in ("billing", "shipping"):  # the sandbox ships to the billing address
+            sandbox.orders[int(order_id)][part]["country"] = country
+        sandbox.touch(int(order_id), notify=False)
 
     def pay(self, sandbox: WooSandbox, order_id: str) -> None:
         sandbox.set_status(int(order_id), "processing", paid=True)
@@ -176,14 +197,27 @@ class ShopifyHarness:
         return shopify_shop(SHOP, sandbox, **overrides)
 
     def add_order(
-        self, sandbox: ShopifySandbox, number: int, *, paid: bool, modified: datetime
+        self,
+        sandbox: ShopifySandbox,
+        number: int,
+        *,
+        paid: bool,
+        modified: datetime,
+        country: str = "FR",
     ) -> str:
         node = build_order(
             number, f"#{number}", [ShopifyItem("Thé vert", "12.50", 2)], paid=paid,
             created_at=modified,
         )  # fmt: skip
+        for part in ("billingAddress", "shippingAddress"):
+            node[part]["countryCodeV2"] = country
         node["updatedAt"] = modified.strftime("%Y-%m-%dT%H:%M:%SZ")
         return sandbox.add_order(node)
+
+    def set_country(self, sandbox: ShopifySandbox, order_id: str, country: str) -> None:
+        for part in ("billingAddress", "shippingAddress"):  # shipped to the billing address
+            sandbox.orders[order_id][part]["countryCodeV2"] = country
+        sandbox.touch(order_id)
 
     def pay(self, sandbox: ShopifySandbox, order_id: str) -> None:
         sandbox.mark_paid(order_id)

@@ -138,6 +138,36 @@ def test_an_unpaid_order_is_fetched_not_paid_with_the_reason(harness, shop, conn
     assert not fetched.paid and fetched.not_paid_reason
 
 
+def test_an_unpaid_order_is_not_mapped(harness, shop, connector) -> None:
+    fetched = connector.fetch_order(str(UNPAID))
+    assert fetched.order is None and fetched.not_paid_reason.startswith("not paid, skipped")
+
+
+def test_an_unpaid_order_with_a_bad_field_is_skipped_not_unreadable(
+    harness, shop, connector
+) -> None:
+    order_id = harness.add_order(shop, 3100, paid=False, modified=shop.now(), country="India")
+    fetched = connector.fetch_order(order_id)
+    assert (fetched.paid, fetched.unreadable) == (False, False)
+
+
+def test_a_paid_order_that_cannot_be_read_names_the_field(harness, shop, connector) -> None:
+    order_id = harness.add_order(shop, 3101, paid=True, modified=shop.now(), country="India")
+    fetched = connector.fetch_order(order_id)
+    assert fetched.unreadable and fetched.order_id == order_id
+    assert "country" in fetched.not_paid_reason and "'India'" in fetched.not_paid_reason
+    assert "pydantic" not in fetched.not_paid_reason
+
+
+def test_polling_reports_an_unreadable_paid_order_and_carries_on(harness, shop, connector) -> None:
+    start = shop.now() - timedelta(minutes=10)
+    bad = harness.add_order(shop, 3102, paid=True, modified=start, country="India")
+    good = harness.add_order(shop, 3103, paid=True, modified=start + timedelta(minutes=1))
+    pages = list(connector.iter_paid_pages(start - timedelta(seconds=1)))
+    assert [u.order_id for page in pages for u in page.unreadable] == [bad]
+    assert [o.order_id for page in pages for o in page.orders] == [good]
+
+
 def test_an_order_paid_later_is_fetched_paid(harness, shop, connector) -> None:
     harness.pay(shop, str(UNPAID))
     assert connector.fetch_order(str(UNPAID)).paid
@@ -256,3 +286,35 @@ def test_duplicate_webhooks_and_an_overlapping_poll_give_one_of_everything(
         emails = [m for m in b.smtp.received if buyer in m.rcpt_tos]
         attached = harness.attachments(b.sandbox, order_id)
     assert (report.seen_paid, len(invoices), len(emails), attached) == (1, 1, 1, 1)
+
+
+def test_an_unreadable_paid_order_is_quarantined_then_issued_once_fixed(
+    harness: Harness, tmp_path: Path
+) -> None:
+    with harness.bridge(tmp_path) as b:
+        modified = b.sandbox.now() - timedelta(minutes=5)
+        order_id = harness.add_order(b.sandbox, PAID, paid=True, modified=modified, country="India")
+        assert harness.deliver(b, order_id, duplicate=1) == [200]
+        b.work()
+        quarantined = {o.order_id: o.reason for o in b.svc.store.list_quarantined()}
+        dead = b.svc.store.list_jobs(states=("dead",))
+        harness.set_country(b.sandbox, order_id, "FR")
+        assert b.svc.store.requeue_order(SHOP, order_id)
+        b.work()
+        issued = [i.order_id for i in b.invoices()]
+    assert "'India'" in quarantined[order_id] and not dead
+    assert issued == [order_id]
+
+
+def test_polling_quarantines_an_unreadable_paid_order_keeping_its_payload(
+    harness: Harness, tmp_path: Path
+) -> None:
+    with harness.bridge(tmp_path) as b:
+        modified = b.sandbox.now() - timedelta(minutes=5)
+        order_id = harness.add_order(b.sandbox, PAID, paid=True, modified=modified, country="India")
+        poll_shop(b.svc, SHOP)
+        poll_shop(b.svc, SHOP)  # the overlap window lists it again
+        quarantined = [o.order_id for o in b.svc.store.list_quarantined()]
+        kept = [e.detail.get("raw") for e in b.svc.store.events(kind="order.quarantined")]
+    assert quarantined == [order_id]
+    assert len(kept) == 1 and kept[0]
