@@ -46,6 +46,10 @@ class Nature(StrEnum):
 
 
 class Address(_Frozen):
+    # Who the parcel is for and their company: on a delivery address this may be someone
+    # other than the buyer (a gift, an office). Not part of the postal address itself.
+    name: str = ""
+    company: str = ""
     line1: str = ""
     line2: str = ""
     postcode: str = ""
@@ -62,6 +66,7 @@ class Address(_Frozen):
         return value
 
     def is_empty(self) -> bool:
+        """No postal address: a recipient's name or company alone is nowhere to deliver to."""
         return not (self.line1 or self.line2 or self.postcode or self.city)
 
     def lines(self) -> list[str]:

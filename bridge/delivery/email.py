@@ -38,6 +38,7 @@ from bridge.delivery.errors import (
 )
 from bridge.delivery.secrets import reveal
 from bridge.delivery.smtp import SmtpSettings, smtp_session
+from bridge.invoicing.payment_labels import is_free_order_label
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.quick_retry import quick_retries
 from bridge.render.formatting import format_date, format_money
@@ -253,6 +254,7 @@ def build_receipt_email(
         "amount": format_money(amount, snapshot.currency, locale),
         "paid_on": format_date(snapshot.payment.paid_on, locale, long=True),
         "payment_method": snapshot.payment.method_label,
+        "free_order": is_free_order_label(snapshot.payment.method_label),
         "issue_date": format_date(snapshot.issue_date, locale, long=True),
         "shop_contact": shop_contact or _default_contact(snapshot, email_cfg),
         "invoices_url": invoices_url,

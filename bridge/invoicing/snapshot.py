@@ -15,8 +15,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 SNAPSHOT_VERSION = 1
-# Top-level fields added to version 1 after snapshots were first stored, with their defaults.
-_ADDED_FIELDS: dict[str, object] = {"legal": {}}
+# Fields added to version 1 after snapshots were first stored, with their defaults; a dotted
+# name reaches into a nested object ("buyer.shipping_name": the buyer's `shipping_name`).
+_ADDED_FIELDS: dict[str, object] = {
+    "legal": {},
+    "buyer.shipping_name": "",
+    "buyer.shipping_company": "",
+}
 
 
 class _Frozen(BaseModel):
@@ -61,6 +66,10 @@ class BuyerSnapshot(_Frozen):
     billing_country: str = ""
     shipping_lines: list[str] = Field(default_factory=list)  # only when it differs
     shipping_country: str = ""
+    # The delivery block's recipient when the platform names one (may not be the buyer);
+    # "" = the buyer, which is all snapshots stored before these fields could say.
+    shipping_name: str = ""
+    shipping_company: str = ""
     vat_number: str = ""
     siren: str = ""
     is_business: bool = False
@@ -71,7 +80,7 @@ class InvoiceLine(_Frozen):
     description: str
     sku: str = ""
     quantity: Decimal
-    unit_price_excl: Decimal  # rounded ROUND_HALF_UP to the cent, per line
+    unit_price_excl: Decimal  # subtotal / quantity, ROUND_HALF_UP at 4 decimals (min. 2)
     discount_excl: Decimal = Decimal(0)
     total_excl: Decimal  # after discount
     vat_rate: Decimal  # percent; sum of the line's rates
@@ -151,8 +160,12 @@ class InvoiceSnapshot(_Frozen):
         """
         data = self.model_dump(mode="json")
         for name, default in _ADDED_FIELDS.items():
-            if data.get(name) == default:
-                data.pop(name, None)
+            *parents, leaf = name.split(".")
+            holder: object = data
+            for parent in parents:
+                holder = holder.get(parent) if isinstance(holder, dict) else None
+            if isinstance(holder, dict) and holder.get(leaf) == default:
+                holder.pop(leaf, None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod

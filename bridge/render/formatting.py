@@ -9,7 +9,7 @@ text extraction reads it back as a space. Reuse these in emails too.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from babel import Locale
@@ -41,6 +41,30 @@ def _clean(text: str) -> str:
 def format_money(amount: Decimal, currency: str, locale: str) -> str:
     """ "1 234,56 €" (fr), "€1,234.56" (en), "1 234,56 $US" (fr, USD); spaces are U+00A0."""
     return _clean(_babel_currency(amount, currency, locale=_locale(locale)))
+
+
+# Unit prices are stored with up to four decimals (bridge/invoicing/amounts.py, unit_price_excl).
+UNIT_PRICE_MAX_DECIMALS = 4
+
+
+def format_unit_price(amount: Decimal, currency: str, locale: str) -> str:
+    """A unit price with the decimals it carries, at most four: "3,3333 €", "0,125 €" (fr),
+    "€3.3333" (en).
+
+    An amount of whole cents ("8,00 €") goes through `format_money`, so every snapshot stored
+    when unit prices were rounded to the cent prints exactly as it did then.
+    """
+    exponent = amount.normalize().as_tuple().exponent  # an int for any finite amount
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if places <= 2:
+        return format_money(amount, currency, locale)
+    if places > UNIT_PRICE_MAX_DECIMALS:
+        amount = amount.quantize(Decimal(1).scaleb(-UNIT_PRICE_MAX_DECIMALS), ROUND_HALF_UP)
+    # decimal_quantization=False: Babel keeps the amount's own decimals instead of rounding
+    # them to the currency's two (it still pads to two).
+    return _clean(
+        _babel_currency(amount, currency, locale=_locale(locale), decimal_quantization=False)
+    )
 
 
 def format_date(d: date | datetime, locale: str, *, long: bool = False) -> str:

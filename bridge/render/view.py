@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bridge.invoicing.legal_forms import is_sole_trader_form
+from bridge.invoicing.payment_labels import is_free_order_label
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
 from bridge.render.formatting import (
     country_name,
@@ -24,6 +25,7 @@ from bridge.render.formatting import (
     format_money,
     format_quantity,
     format_rate,
+    format_unit_price,
 )
 from bridge.render.labels import labels
 
@@ -212,7 +214,7 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
             description=line.description,
             sku=line.sku,
             quantity=format_quantity(line.quantity, loc),
-            unit_price=money(line.unit_price_excl),
+            unit_price=format_unit_price(line.unit_price_excl, cur, loc),
             discount=money(-line.discount_excl) if line.discount_excl else "",
             vat_rate=format_rate(line.vat_rate, loc),
             total_excl=money(line.total_excl),
@@ -248,7 +250,9 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
         )
 
     pay = s.payment
-    stamp_text = L["paid_text"].format(date=day(pay.paid_on), method=pay.method_label)
+    # A free order was paid by nothing: "soldée le … : commande gratuite, aucun paiement".
+    sentence = L["free_text"] if is_free_order_label(pay.method_label) else L["paid_text"]
+    stamp_text = sentence.format(date=day(pay.paid_on), method=pay.method_label)
     if pay.reference:
         stamp_text += f" ({L['paid_ref'].format(reference=pay.reference)})"
 

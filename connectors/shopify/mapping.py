@@ -277,7 +277,11 @@ def _address(raw: Mapping[str, Any] | None) -> Address | None:
     if not raw:
         return None
     country = str(raw.get("countryCodeV2") or raw.get("countryCode") or "").strip()
+    # MailingAddress.name is Shopify's "first last"; selections without it still have both.
+    names = (str(raw.get("firstName") or "").strip(), str(raw.get("lastName") or "").strip())
     return Address(
+        name=str(raw.get("name") or "").strip() or " ".join(part for part in names if part),
+        company=str(raw.get("company") or "").strip(),
         line1=str(raw.get("address1") or ""),
         line2=str(raw.get("address2") or ""),
         postcode=str(raw.get("zip") or ""),

@@ -31,7 +31,7 @@ LINE_CONNECTION = f"""
 """
 
 ADDRESS = (
-    "firstName lastName company address1 address2 zip city province provinceCode "
+    "name firstName lastName company address1 address2 zip city province provinceCode "
     "countryCodeV2 phone"
 )
 

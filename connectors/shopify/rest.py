@@ -63,6 +63,7 @@ def _rest_address(raw: Mapping[str, Any] | None) -> dict | None:
     if not raw:
         return None
     return {
+        "name": raw.get("name"),
         "firstName": raw.get("first_name"),
         "lastName": raw.get("last_name"),
         "company": raw.get("company"),

@@ -27,15 +27,16 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund
+from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund, TaxLine
 from connectors.woocommerce.tax_rates import (
     line_taxes,
     rate_table,
 )
 from connectors.woocommerce.values import (
+    ZERO,
     MappingError,
     dec,
     meta_value,
@@ -44,6 +45,8 @@ from connectors.woocommerce.values import (
 )
 
 PLATFORM = "woocommerce"
+CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
 
 # Cash on delivery: the money is only in hand once the parcel is delivered (status completed).
 COD_METHODS = frozenset({"cod"})
@@ -157,16 +160,71 @@ def _shipping_line(
     )
 
 
-def _fee_line(
+def _fee_lines(
     item: Mapping[str, Any], i: int, percents: Mapping[int, Decimal], labels: Mapping[int, str]
-) -> Line:
+) -> list[Line]:
+    """A fee, or a discount when its total is negative (discount plugins add a negative fee).
+
+    WooCommerce (≥ 3.2) spreads a negative fee's VAT over the order's tax classes in
+    proportion to what each class sells, whatever the fee's own tax class, so that it works
+    as a true discount: one fee then carries several rates, each on its share of the total,
+    and a share on the untaxed items carries none. Such a fee becomes one negative line per
+    rate (and one untaxed line for the untaxed share), each base recovered from its VAT, so
+    that each line's VAT is its rate of its base and the VAT breakdown per rate is right.
+    """
     where = f"fee_lines[{i}]"
-    return Line(
-        kind=LineKind.fee,
-        name=text(item.get("name")) or "Frais",
-        subtotal=dec(item.get("total"), f"{where}.total"),
-        taxes=line_taxes(item, percents, labels, where),
-    )
+    total = dec(item.get("total"), f"{where}.total")
+    name = text(item.get("name")) or ("Remise" if total < 0 else "Frais")
+    taxes = line_taxes(item, percents, labels, where)
+    whole = Line(kind=LineKind.fee, name=name, subtotal=total, taxes=taxes)
+    if total >= 0 or _vat_matches(total, taxes):
+        return [whole]
+    return _negative_fee_by_rate(name, total, taxes)
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _vat_matches(base: Decimal, taxes: Sequence[TaxLine]) -> bool:
+    """The taxes are their rates of the whole base, within the cent a platform's rounding
+    leaves (the tolerance the invoicing checks apply to a line)."""
+    rate = sum((t.rate for t in taxes), ZERO)
+    tax = sum((t.amount for t in taxes), ZERO)
+    return abs(_cents(tax) - _cents(base * rate / 100)) <= CENT
+
+
+def _negative_fee_by_rate(name: str, total: Decimal, taxes: Sequence[TaxLine]) -> list[Line]:
+    """One line per rate, highest first, then the untaxed share if there is one."""
+    vat: dict[Decimal, Decimal] = {}
+    label: dict[Decimal, str] = {}
+    for tax in taxes:
+        if tax.rate > 0:
+            vat[tax.rate] = vat.get(tax.rate, ZERO) + tax.amount
+            label.setdefault(tax.rate, tax.label)
+    if not vat:  # only 0 % taxes that do not add up: the invoicing checks will say so
+        return [Line(kind=LineKind.fee, name=name, subtotal=total, taxes=list(taxes))]
+    # Each rate's share of the fee is its VAT / rate. A VAT given to the cent knows its base
+    # only to within half a cent / rate (0,025 € at 20 %, 0,09 € at 5,5 %): a remainder within
+    # that is rounding; beyond it, the fee also discounted untaxed items.
+    bases = {rate: _cents(amount * 100 / rate) for rate, amount in vat.items()}
+    rest = total - sum(bases.values(), ZERO)
+    noise = sum((HALF_CENT * 100 / rate for rate in bases), ZERO) + CENT
+    if abs(rest) <= noise:
+        bases[min(bases)] += rest  # the lowest rate: where a cent of base moves VAT the least
+        rest = ZERO
+    lines = [
+        Line(
+            kind=LineKind.fee,
+            name=name,
+            subtotal=bases[rate],
+            taxes=[TaxLine(rate=rate, amount=vat[rate], label=label[rate])],
+        )
+        for rate in sorted(bases, reverse=True)
+    ]
+    if rest:
+        lines.append(Line(kind=LineKind.fee, name=name, subtotal=rest))
+    return lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +234,10 @@ def _fee_line(
 def _address(block: Any) -> Address:
     if not isinstance(block, Mapping):
         return Address(country="")
+    names = (text(block.get("first_name")), text(block.get("last_name")))
     return Address(
+        name=" ".join(part for part in names if part),
+        company=text(block.get("company")),
         line1=text(block.get("address_1")),
         line2=text(block.get("address_2")),
         postcode=text(block.get("postcode")),
@@ -253,7 +314,7 @@ def map_order(raw: Mapping[str, Any], opts: MappingOptions) -> Order:
         for i, item in enumerate(raw.get("shipping_lines") or []):
             lines.append(_shipping_line(item, i, percents, labels))
         for i, item in enumerate(raw.get("fee_lines") or []):
-            lines.append(_fee_line(item, i, percents, labels))
+            lines.extend(_fee_lines(item, i, percents, labels))
         coupons = [
             Coupon(code=text(c.get("code")), amount=dec(c.get("discount"), "coupon.discount"))
             for c in raw.get("coupon_lines") or []
