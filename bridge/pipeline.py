@@ -19,11 +19,13 @@ from enum import StrEnum
 import structlog
 
 from bridge.archive import Archive, ArchiveCorruptError, FileState
-from bridge.config import Settings
+from bridge.config import SellerConfig, Settings
 from bridge.delivery.email import build_receipt_email, send_email
 from bridge.failures import PdfMismatchError, PermanentStepError, TransientStepError
+from bridge.invoicing.amounts import Inconsistency
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
 from bridge.invoicing.mentions import LegalTerms
+from bridge.invoicing.shipping_vat import shipping_vat_notes
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.links import signed_invoice_url
 from bridge.model import Order
@@ -79,8 +81,74 @@ def accept_order(
         order=order.order_id,
         invoice=result.invoice.number,
     )
+    if result.created:
+        _tell_owner_what_to_check(svc, order, result.invoice)
     outcome = Outcome.issued if result.created else Outcome.already_issued
     return AcceptResult(outcome, invoice=result.invoice)
+
+
+def _tell_owner_what_to_check(svc: Services, order: Order, invoice: InvoiceRecord) -> None:
+    """What an issued invoice leaves to the owner: a SIREN to collect, shipping taxed unlike
+    its goods. The invoice is right as issued; the shop's data should be corrected."""
+    buyer = invoice.snapshot.buyer
+    collect = siren_note(order, invoice.snapshot)
+    if collect:
+        alert_owner(
+            svc,
+            key=f"collect-siren:{order.shop}:{order.order_id}",
+            title=f"Quittance: collect the SIREN of {buyer.company} (invoice {invoice.number})",
+            body=collect,
+        )
+    notes = shipping_vat_notes(order)
+    if notes:
+        alert_owner(
+            svc,
+            key=f"shipping-vat:{order.shop}",
+            title=f"Quittance: shipping VAT on invoice {invoice.number} does not follow the goods",
+            body="\n".join(notes),
+        )
+
+
+def siren_note(order: Order, snapshot: InvoiceSnapshot) -> str:
+    """The owner's to-do when a company without SIREN was invoiced as a business ("" if none)."""
+    buyer = snapshot.buyer
+    if not buyer.is_business or buyer.siren or buyer.vat_number:
+        return ""
+    return (
+        f"Order {order.display_reference} is invoiced to the company {buyer.company!r} as a "
+        "business sale (B2B payment terms printed) but has no SIREN or VAT number: ask the "
+        "customer for their SIREN and add it to their account on the shop "
+        "([rules] company_without_identifier sets this policy)."
+    )
+
+
+def owner_notes(order: Order, snapshot: InvoiceSnapshot) -> list[str]:
+    """Everything an issued invoice would tell the owner to check."""
+    return [note for note in (siren_note(order, snapshot), *shipping_vat_notes(order)) if note]
+
+
+def trial_invoice(svc: Services, order: Order, *, at: datetime) -> InvoiceSnapshot:
+    """The invoice `order` would get if issued at `at`: the same rules and configuration, a
+    sample number in the configured format. Nothing is stored, numbered or archived."""
+    seller = svc.settings.seller
+    numbering_cfg = svc.settings.numbering
+    number = numbering_cfg.format_number(1, local_date(at, seller.timezone))
+    return _checked_build(
+        order, lambda: _build(svc, order, seller, Numbering(numbering_cfg.series, number, 1), at)
+    )
+
+
+def _build(
+    svc: Services, order: Order, seller: SellerConfig, numbering: Numbering, issued_at: datetime
+) -> InvoiceSnapshot:
+    return build_invoice(
+        order,
+        seller,
+        numbering,
+        issued_at=issued_at,
+        terms=LegalTerms(**svc.settings.legal.model_dump()),
+        company_policy=svc.settings.rules.company_without_identifier,
+    )
 
 
 def _invoice_builder(
@@ -100,15 +168,30 @@ def _invoice_builder(
             # from last year's run. Roll back and let the job run again in the new period.
             raise TransientStepError("the numbering period changed while waiting: retry")
         number = numbering_cfg.format_number(sequence, issue_day)
-        return build_invoice(
-            order,
-            seller,
-            Numbering(series=numbering_cfg.series, number=number, sequence=sequence),
-            issued_at=issued_at,
-            terms=LegalTerms(**svc.settings.legal.model_dump()),
-        )
+        numbering = Numbering(series=numbering_cfg.series, number=number, sequence=sequence)
+        return _checked_build(order, lambda: _build(svc, order, seller, numbering, issued_at))
 
     return build
+
+
+def _checked_build(order: Order, build: Callable[[], InvoiceSnapshot]) -> InvoiceSnapshot:
+    """Any error while checking or building an order quarantines it, rolling the number
+    back: a value no rule foresaw must not kill the job or block the orders after it."""
+    try:
+        return build()
+    except (OrderNotInvoiceable, TransientStepError):
+        raise
+    except Exception as exc:
+        log.exception("order could not be checked", shop=order.shop, order=order.order_id)
+        raise OrderNotInvoiceable(
+            [
+                Inconsistency(
+                    "order",
+                    f"could not be checked ({type(exc).__name__}: {str(exc)[:200]}): check "
+                    "its figures on the shop; if they are right, report this order to us",
+                )
+            ]
+        ) from exc
 
 
 def _quarantine(svc: Services, order: Order, reasons: list[str]) -> AcceptResult:

@@ -26,6 +26,9 @@ NOT_RAISED_BY_STEPS = {
     "MappingError": "connectors report it as an unmappable order (FetchedOrder, OrderPage)",
     "WebhookRejected": "the web layer answers it with its HTTP status",
     "RetrySoon": "in-step quick retries; a ConnectorError when they run out",
+    "UnknownTerritory": "check_rates reports an unplaceable address on the order; a seller "
+    "country outside the EU quarantines the order through accept_order's safety net",
+    "DateNotCovered": "check_rates reports it on the order (an order older than the rate table)",
 }
 
 

@@ -14,6 +14,7 @@ from bridge.config import load_settings
 from bridge.demo import DEMO_CONFIG, SAMPLES_DIR
 from bridge.invoicing.amounts import cents, check_order
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice
+from bridge.invoicing.mentions import LegalTerms
 from bridge.model import Address, Line, Order, Party, Payment, TaxLine
 
 D = Decimal
@@ -72,12 +73,12 @@ def test_two_rates_coupon_and_shipping_add_up_to_what_the_customer_paid(seller) 
     assert snap.lines[0].description == "Tisane verveine bio — Format : 100 g"
 
 
-def test_unit_price_excl_is_rounded_half_up_per_line(seller) -> None:
+def test_unit_price_excl_is_rounded_half_up_at_the_fourth_decimal(seller) -> None:
     line = Line(
-        name="x", quantity=D(8), subtotal=D("1.00"), taxes=[TaxLine(rate=D(20), amount=D("0.20"))]
+        name="x", quantity=D(32), subtotal=D("1.00"), taxes=[TaxLine(rate=D(20), amount=D("0.20"))]
     )
     snap = build_invoice(make_order([line]), seller, NUMBERING, issued_at=ISSUED)
-    assert snap.lines[0].unit_price_excl == D("0.13")  # 0.125 → 0.13, not banker's 0.12
+    assert snap.lines[0].unit_price_excl == D("0.0313")  # 0.03125 → 0.0313, not banker's 0.0312
 
 
 def test_totals_that_do_not_add_up_are_refused_with_the_figures(seller) -> None:
@@ -189,7 +190,8 @@ def random_lines(draw) -> list[Line]:
 def test_property_totals_add_up_to_the_cent(lines: list[Line]) -> None:
     seller = load_settings(DEMO_CONFIG, environ={}).seller
     order = make_order(lines)
-    snap = build_invoice(order, seller, NUMBERING, issued_at=ISSUED)
+    exempt = LegalTerms(vat_exemption="Exonération de TVA, art. 261-4-4° a du CGI")  # 0 % drawn
+    snap = build_invoice(order, seller, NUMBERING, issued_at=ISSUED, terms=exempt)
     totals = snap.totals
     assert totals.total_excl + totals.total_vat == totals.total_incl == order.total
     assert sum(b.amount for b in snap.vat_breakdown) == totals.total_vat

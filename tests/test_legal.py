@@ -140,7 +140,7 @@ def test_the_delivery_address_is_printed_only_when_it_differs(issued) -> None:
 def test_a_b2b_invoice_carries_the_buyer_siren_and_vat_number(issued) -> None:
     buyer = issued["b2b"].buyer
     assert buyer.is_business and buyer.siren == "552100554" and buyer.vat_number
-    no_ids = update(issued["b2b"], "buyer", siren="", vat_number="")
+    no_ids = update(issued["b2b"], "buyer", siren="", vat_number="", company="")
     assert "buyer_business_ids" in rules_failed(no_ids)
 
 
@@ -262,10 +262,11 @@ def test_an_export_without_vat_carries_art_262_i(issued) -> None:
     assert "vat_exemption" in rules_failed(without_mention(snap, "262 I"))
 
 
-def test_zero_rated_domestic_lines_need_no_exemption_mention() -> None:
-    order = cases.franchise_order()  # all lines at 0 %, buyer in France
-    snap = issue(order)
-    assert snap.seller.vat_regime is VatRegime.normal and check_invoice(snap) == []
+def test_zero_rated_domestic_lines_without_a_reason_are_refused() -> None:
+    order = cases.franchise_order()  # all lines at 0 %, buyer in France, seller liable to VAT
+    with pytest.raises(OrderNotInvoiceable) as err:
+        issue(order)
+    assert [m.rule for m in err.value.missing_mentions] == ["zero_rate_reason"]
 
 
 # --------------------------------------------------------------------------- B2B terms

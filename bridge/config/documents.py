@@ -1,5 +1,6 @@
-"""`[templates]` and `[legal]`: the owner's template overrides and their wording of the
-mentions the law lets them choose."""
+"""`[templates]`, `[legal]` and `[rules]`: the owner's template overrides, their wording of the
+mentions the law lets them choose, and how the fiscal rules treat the cases the law leaves to
+them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import (
     field_validator,
 )
 
+from bridge.invoicing.buyer import CompanyPolicy
 from bridge.settings_types import (
     OptPath,
     Section,
@@ -43,3 +45,19 @@ class LegalConfig(Section):
     early_payment_discount_en: str = ""
     legal_guarantee: str = Field(default="", description="legal-guarantee text for goods")
     legal_guarantee_en: str = ""
+    vat_exemption: str = Field(
+        default="",
+        description="the legal text printed when a French sale carries 0 % lines, e.g. "
+        "'Exonération de TVA, art. 261-4-4° a du CGI'; empty = such an order is quarantined",
+    )
+    vat_exemption_en: str = ""
+
+
+class RulesConfig(Section):
+    """How the fiscal rules treat what the law leaves to the seller."""
+
+    company_without_identifier: CompanyPolicy = Field(
+        default=CompanyPolicy.b2b,
+        description="a buyer with a company name but no SIREN or VAT number: b2b (issue with "
+        "the B2B terms and alert you to collect the SIREN), quarantine, or b2c",
+    )

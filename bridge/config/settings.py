@@ -25,7 +25,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from bridge.config.alerts import AlertsConfig
-from bridge.config.documents import LegalConfig, TemplatesConfig
+from bridge.config.documents import LegalConfig, RulesConfig, TemplatesConfig
 from bridge.config.email import EmailConfig
 from bridge.config.numbering import NumberingConfig
 from bridge.config.problems import (
@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     templates: TemplatesConfig = Field(default_factory=TemplatesConfig)
     legal: LegalConfig = Field(default_factory=LegalConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from bridge.model import Line, Order
+from bridge.model import Line, LineKind, Order
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -38,10 +38,24 @@ def cents(amount: Decimal) -> Decimal:
 
 
 def unit_price_excl(line: Line) -> Decimal:
-    """Unit price excl. VAT before discount, rounded to the cent for display."""
+    """Unit price excl. VAT before discount: subtotal / quantity, exact to four decimals.
+
+    Rounded ROUND_HALF_UP at the fourth decimal, then written with as few decimals as it
+    needs but never fewer than two: 8.00, 0.125, 3.3333. A price that is whole cents keeps
+    the two-decimal form every snapshot had before, so those print as they always did.
+    """
+    # Four decimals is the usual precision of unit prices on French invoices (fuel,
+    # electricity, goods sold per litre, kWh or gram). It lets quantity × unit, rounded to the
+    # cent, give back the line's subtotal (3 × 3,3333 € = 9,9999 € → 10,00 €) where a price
+    # rounded to the cent cannot (3 × 3,33 € = 9,99 €): the rounding error per unit is at most
+    # 0,00005 €, under half a cent for any quantity below 100. Line amounts stay to the cent.
+    step = Decimal("0.0001")
     if line.quantity == 0:
         return cents(line.subtotal)
-    return cents(line.subtotal / line.quantity)
+    unit = (line.subtotal / line.quantity).quantize(step, rounding=ROUND_HALF_UP)
+    if unit == unit.quantize(CENT):
+        return unit.quantize(CENT)
+    return unit.normalize()
 
 
 def line_rate(line: Line) -> Decimal:
@@ -59,9 +73,73 @@ class Inconsistency:
         return f"{self.field}: {self.message}"
 
 
+# What a web order can really hold, checked before any arithmetic: a 31-digit price or a
+# quantity of 1e999999 would raise in the middle of issuing, or take a number whose PDF can
+# never be rendered. A billion in the order's currency, to the hundred-millionth (platforms
+# keep unrounded taxes to 6 decimals at most); quantities up to a million, to the thousandth.
+MAX_AMOUNT = Decimal(10) ** 9
+MAX_AMOUNT_DECIMALS = 8
+MAX_QUANTITY = Decimal(10) ** 6
+MAX_QUANTITY_DECIMALS = 3
+MAX_RATE = Decimal(100)
+MAX_RATE_DECIMALS = 4
+
+
+def check_magnitudes(order: Order) -> list[Inconsistency]:
+    """Every amount, quantity and rate of the order within what a shop can really send."""
+    problems = [
+        _out_of_range(name, value, MAX_AMOUNT, MAX_AMOUNT_DECIMALS)
+        for name, value in _order_amounts(order)
+    ]
+    for index, line in enumerate(order.lines):
+        where = f"lines[{index}] ({line.name[:40]!r})"
+        problems.append(
+            _out_of_range(f"{where} quantity", line.quantity, MAX_QUANTITY, MAX_QUANTITY_DECIMALS)
+        )
+        for name, value in (("subtotal", line.subtotal), ("discount", line.discount)):
+            problems.append(
+                _out_of_range(f"{where} {name}", value, MAX_AMOUNT, MAX_AMOUNT_DECIMALS)
+            )
+        for tax in line.taxes:
+            problems.append(
+                _out_of_range(f"{where} VAT", tax.amount, MAX_AMOUNT, MAX_AMOUNT_DECIMALS)
+            )
+            problems.append(
+                _out_of_range(f"{where} VAT rate", tax.rate, MAX_RATE, MAX_RATE_DECIMALS)
+            )
+    return [p for p in problems if p is not None]
+
+
+def _order_amounts(order: Order) -> list[tuple[str, Decimal]]:
+    amounts = [("total", order.total), ("total_tax", order.total_tax)]
+    amounts += [(f"coupons[{i}]", c.amount) for i, c in enumerate(order.coupons)]
+    amounts += [(f"refunds[{i}]", r.amount) for i, r in enumerate(order.refunds)]
+    extra = (order.payment.amount, order.shop_currency_total, order.shop_currency_tax)
+    names = ("payment.amount", "shop_currency_total", "shop_currency_tax")
+    return amounts + [(n, v) for n, v in zip(names, extra, strict=True) if v is not None]
+
+
+def _out_of_range(
+    field: str, value: Decimal, limit: Decimal, decimals: int
+) -> Inconsistency | None:
+    value = Decimal(value)  # a copied model may hold an int where a Decimal was validated
+    if value.is_finite() and abs(value) <= limit:
+        exponent = value.normalize().as_tuple().exponent  # "12.50" has 1 decimal that counts
+        if isinstance(exponent, int) and -exponent <= decimals:
+            return None
+    shown = str(value) if len(str(value)) <= 40 else str(value)[:39] + "…"
+    return Inconsistency(
+        field,
+        f"{shown} is not a value a shop sends (at most {limit:,} with {decimals} decimals): "
+        "check the order on the shop",
+    )
+
+
 def check_order(order: Order) -> list[Inconsistency]:
     """Every reason this order's figures do not add up (empty list = consistent)."""
-    problems: list[Inconsistency] = []
+    problems = check_magnitudes(order)
+    if problems:  # no arithmetic on values that could overflow or mean nothing
+        return problems
     if not order.lines:
         problems.append(Inconsistency("lines", "the order has no line to invoice"))
     for index, line in enumerate(order.lines):
@@ -74,7 +152,8 @@ def check_order(order: Order) -> list[Inconsistency]:
             Inconsistency(
                 "total",
                 f"lines add up to {lines_total} {order.currency} incl. VAT but the order total is "
-                f"{order.total} (difference {lines_total - order.total}, tolerance {tolerance})",
+                f"{order.total} (difference {lines_total - order.total}, tolerance {tolerance})"
+                " — fix the order's lines or total on the shop",
             )
         )
     if abs(lines_tax - order.total_tax) > tolerance:
@@ -83,7 +162,7 @@ def check_order(order: Order) -> list[Inconsistency]:
                 "total_tax",
                 f"line taxes add up to {lines_tax} {order.currency} but the order says "
                 f"{order.total_tax} (difference {lines_tax - order.total_tax}, "
-                f"tolerance {tolerance})",
+                f"tolerance {tolerance}) — fix the order's taxes on the shop",
             )
         )
     if order.total < 0:
@@ -96,7 +175,18 @@ def _check_line(index: int, line: Line) -> list[Inconsistency]:
     problems: list[Inconsistency] = []
     if line.quantity <= 0:
         problems.append(Inconsistency(where, f"quantity {line.quantity} must be positive"))
-    if line.discount < 0 or line.discount > line.subtotal:
+    if line.subtotal < 0:
+        # A discount sent as its own line (a WooCommerce negative fee): only a fee may be
+        # negative, without a discount of its own; its VAT is checked below like any line's.
+        if line.kind is not LineKind.fee or line.discount != 0:
+            problems.append(
+                Inconsistency(
+                    where,
+                    f"negative subtotal {line.subtotal} (discount {line.discount}): only a "
+                    "fee line without discount may be negative",
+                )
+            )
+    elif line.discount < 0 or line.discount > line.subtotal:
         problems.append(
             Inconsistency(where, f"discount {line.discount} outside 0..subtotal {line.subtotal}")
         )
@@ -110,7 +200,7 @@ def _check_line(index: int, line: Line) -> list[Inconsistency]:
             Inconsistency(
                 where,
                 f"VAT {line.tax} does not match {line_rate(line)} % of {line.total} "
-                f"(expected {expected} ± {allowed})",
+                f"(expected {expected} ± {allowed}) — fix the line's tax on the shop",
             )
         )
     return problems

@@ -23,7 +23,14 @@ from bridge.invoicing.amounts import (
     line_rate,
     unit_price_excl,
 )
-from bridge.invoicing.legal import MissingMention, check_invoice, situation_of
+from bridge.invoicing.buyer import BuyerStatus, CompanyPolicy, buyer_status, held_reason
+from bridge.invoicing.legal import (
+    MissingMention,
+    check_invoice,
+    situation_of,
+    untaxed_lines,
+    with_remedy,
+)
 from bridge.invoicing.legal_forms import printed_legal_form
 from bridge.invoicing.mentions import STANDARD_TERMS, LegalTerms, legal_mentions_by_rule
 from bridge.invoicing.payment_labels import payment_label
@@ -38,6 +45,7 @@ from bridge.invoicing.snapshot import (
     VatBucket,
     VatRegime,
 )
+from bridge.invoicing.vat_rates import check_rates
 from bridge.model import Line, LineKind, Nature, Order
 
 if TYPE_CHECKING:
@@ -108,38 +116,76 @@ def seller_snapshot(seller: SellerConfig) -> SellerSnapshot:
     )
 
 
-def buyer_snapshot(order: Order) -> BuyerSnapshot:
+def buyer_snapshot(order: Order, status: BuyerStatus | None = None) -> BuyerSnapshot:
+    """`status`: consumer or business under the owner's policy (default: the plain rule)."""
     customer = order.customer
+    status = status or buyer_status(customer)
+    name = customer.full_name or customer.company or customer.email
+    shipping = customer.shipping
+
+    # "Livré à" is the recipient (name, company) above a postal address, printed when it says
+    # something "Facturé à" does not: the parcel goes elsewhere, or to someone else at the
+    # billing address (a gift to a neighbour, a colleague at the company's address). A
+    # recipient the platform leaves empty is the buyer; case and spacing ("JOE DOE",
+    # "Joe Doe") make no other person.
+    def someone_else(given: str, printed: str) -> bool:
+        def norm(text: str) -> str:
+            return " ".join(text.split()).casefold()
+
+        return bool(norm(given)) and norm(given) != norm(printed)
+
     shipping_lines: list[str] = []
-    shipping_country = ""
-    if (
-        customer.shipping
-        and not customer.shipping.is_empty()
-        and customer.shipping != customer.billing
-    ):
-        shipping_lines = customer.shipping.lines()
-        shipping_country = customer.shipping.country
+    shipping_country = shipping_name = shipping_company = ""
+    if shipping and not shipping.is_empty():
+        elsewhere = (shipping.lines(), shipping.country) != (
+            customer.billing.lines(),
+            customer.billing.country,
+        )
+        other_recipient = someone_else(shipping.name, name) or someone_else(
+            shipping.company, customer.company
+        )
+        if elsewhere or other_recipient:
+            shipping_lines = shipping.lines()
+            shipping_country = shipping.country
+            shipping_name = shipping.name.strip()
+            shipping_company = shipping.company.strip()
     return BuyerSnapshot(
         # No placeholder: a buyer without any name fails the buyer_identity rule.
-        name=customer.full_name or customer.company or customer.email,
+        name=name,
         company=customer.company,
         email=customer.email,
         billing_lines=customer.billing.lines(),
         billing_country=customer.billing.country,
         shipping_lines=shipping_lines,
         shipping_country=shipping_country,
+        shipping_name=shipping_name,
+        shipping_company=shipping_company,
         vat_number=customer.vat_number,
-        siren=customer.siren,
-        is_business=customer.is_business,
+        siren=status.siren,
+        is_business=status.is_business,
     )
 
 
 def describe(line: Line) -> str:
-    """Product name plus its variation attributes: "T-shirt — Taille : M, Couleur : bleu"."""
-    if not line.attributes:
-        return line.name
-    attrs = ", ".join(f"{key} : {value}" for key, value in line.attributes.items())
-    return f"{line.name} — {attrs}"
+    """Product name plus its variation attributes: "T-shirt — Taille : M, Couleur : bleu".
+
+    WooCommerce often names a variation after its attributes already ("Ship Your Idea –
+    Color: Black, Size: M Test"): an attribute whose value the name's last part states is not
+    repeated, and one without a value is left out rather than printed as "Gravure : ".
+    """
+
+    def norm(text: str) -> str:  # "Bleu-Marine" and its slug "bleu marine" are one value
+        return " ".join(text.replace("-", " ").split()).casefold()
+
+    parts = line.name.replace("–", " - ").replace("—", " - ").split(" - ")
+    # "Color: Black, Size: M Test" → {"black", "m test"}: the value after each label
+    stated = {norm(p.rsplit(":", 1)[-1]) for p in parts[-1].split(",")} if len(parts) > 1 else set()
+    attrs = ", ".join(
+        f"{key} : {value}"
+        for key, value in line.attributes.items()
+        if norm(value) and norm(value) not in stated
+    )
+    return f"{line.name} — {attrs}" if attrs else line.name
 
 
 def invoice_line(line: Line) -> InvoiceLine:
@@ -201,6 +247,26 @@ def _rounding_line(difference: Decimal, locale: str) -> InvoiceLine:
     )
 
 
+def order_problems(order: Order, seller: SellerConfig, status: BuyerStatus) -> list[Inconsistency]:
+    """Why the order cannot be invoiced as sent, before anything is built (empty = go on)."""
+    problems = check_order(order)
+    if problems:  # figures out of range or not adding up: nothing further is meaningful
+        return problems
+    if seller.vat_regime == VatRegime.franchise.value and any(ln.tax for ln in order.lines):
+        problems.append(
+            Inconsistency(
+                "taxes",
+                "the seller is in franchise en base (art. 293 B du CGI) but the order charges "
+                "VAT: fix the shop's tax settings, then `quittance retry --all`",
+            )
+        )
+    tax_point = local_date(order.payment.paid_at, seller.timezone)
+    problems += check_rates(order, seller_country=seller.address.country, on=tax_point)
+    if status.held:
+        problems.append(Inconsistency("customer.company", held_reason(order.customer)))
+    return problems
+
+
 def build_invoice(
     order: Order,
     seller: SellerConfig,
@@ -208,6 +274,7 @@ def build_invoice(
     *,
     issued_at: datetime,
     terms: LegalTerms = STANDARD_TERMS,
+    company_policy: CompanyPolicy = CompanyPolicy.b2b,
 ) -> InvoiceSnapshot:
     """The snapshot of the facture acquittée for a paid order.
 
@@ -220,22 +287,16 @@ def build_invoice(
     information; the refund itself is corrected by a credit note (avoir), never by lowering
     the invoice — an invoice states what was sold and paid.
     """
-    problems = check_order(order)
-    if seller.vat_regime == VatRegime.franchise.value and any(ln.tax for ln in order.lines):
-        problems.append(
-            Inconsistency(
-                "taxes",
-                "the seller is in franchise en base (art. 293 B du CGI) but the order charges "
-                "VAT: fix the shop's tax settings, then replay the order",
-            )
-        )
+    status = buyer_status(order.customer, company_policy)
+    problems = order_problems(order, seller, status)
     if problems:
         raise OrderNotInvoiceable(problems)
 
     locale = document_locale(order, seller.default_locale)
     seller_snap = seller_snapshot(seller)
-    buyer = buyer_snapshot(order)
+    buyer = buyer_snapshot(order, status)
     lines = [invoice_line(ln) for ln in order.lines]
+    sold_untaxed = bool(untaxed_lines(lines))
     breakdown = vat_breakdown(order)
     total_excl = sum((ln.total_excl for ln in lines), ZERO)
     total_vat = sum((ln.vat_amount for ln in lines), ZERO)
@@ -261,7 +322,9 @@ def build_invoice(
     )
     payment = PaymentSnapshot(
         method=order.payment.method,
-        method_label=payment_label(order.payment.method, order.payment.method_label, locale),
+        method_label=payment_label(
+            order.payment.method, order.payment.method_label, locale, total=order.total
+        ),
         paid_at=order.payment.paid_at,
         paid_on=local_date(order.payment.paid_at, seller.timezone),
         reference=order.payment.transaction_ref,
@@ -298,6 +361,7 @@ def build_invoice(
         nature=nature,
         situation=situation_of(snapshot),
         terms=terms,
+        untaxed_lines=sold_untaxed,
     )
     snapshot = snapshot.model_copy(
         update={"mentions": [text for _, text in by_rule], "legal": dict(by_rule)}
@@ -305,7 +369,7 @@ def build_invoice(
     missing = check_invoice(snapshot)
     if missing:
         raise OrderNotInvoiceable(
-            [Inconsistency(f"mention {x.rule}", x.message) for x in missing], missing
+            [Inconsistency(f"mention {x.rule}", with_remedy(x)) for x in missing], missing
         )
     return snapshot
 

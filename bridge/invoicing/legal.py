@@ -21,7 +21,7 @@ from stdnum.fr import siren as fr_siren
 
 from bridge.invoicing import mentions as m
 from bridge.invoicing.legal_forms import is_sole_trader_form
-from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
+from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot, VatRegime
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -158,25 +158,43 @@ def buyer_identity(s: InvoiceSnapshot) -> list[MissingMention]:
         out += _miss("buyer_identity", "the buyer's name is missing")
     if not any(x.strip() for x in s.buyer.billing_lines):
         out += _miss("buyer_identity", "the buyer's billing address is missing")
-    if (
-        s.buyer.shipping_lines
-        and s.buyer.shipping_lines == s.buyer.billing_lines
-        and (s.buyer.shipping_country == s.buyer.billing_country)
-    ):
-        out += _miss("buyer_identity", "the delivery address is printed but is the billing address")
+    b = s.buyer
+    repeated = (
+        b.shipping_lines
+        and (b.shipping_lines, b.shipping_country) == (b.billing_lines, b.billing_country)
+        and _same_person(b.shipping_name, b.name)
+        and _same_person(b.shipping_company, b.company)
+    )
+    if repeated:
+        out += _miss(
+            "buyer_identity",
+            "the delivery block is printed but repeats the billing one (same recipient, same "
+            "address)",
+        )
     return out
+
+
+def _same_person(given: str, printed: str) -> bool:
+    """An empty recipient field is the buyer's; case and spacing make no other person."""
+    return " ".join(given.split()).casefold() in ("", " ".join(printed.split()).casefold())
 
 
 def buyer_business_ids(s: InvoiceSnapshot) -> list[MissingMention]:
-    """A business buyer: company name and its SIREN and/or VAT number."""
+    """A business buyer: its company name, and its SIREN and/or VAT number when known.
+
+    A buyer known only by a company name is invoiced as a business under the owner's policy
+    (`[rules] company_without_identifier`, see bridge/invoicing/buyer.py), and the owner is
+    alerted to collect the SIREN: the rule asks for an identifier only when there is no
+    company name to stand for one."""
     if not s.buyer.is_business:
         return []
-    out: list[MissingMention] = []
-    if not (s.buyer.company.strip() or s.buyer.name.strip()):
-        out += _miss("buyer_business_ids", "the business buyer's company name is missing")
+    if s.buyer.company.strip():
+        return []
+    if not s.buyer.name.strip():
+        return _miss("buyer_business_ids", "the business buyer's company name is missing")
     if not (s.buyer.siren.strip() or s.buyer.vat_number.strip()):
-        out += _miss("buyer_business_ids", "the business buyer's SIREN or VAT number is missing")
-    return out
+        return _miss("buyer_business_ids", "the business buyer's SIREN or VAT number is missing")
+    return []
 
 
 # --------------------------------------------------------------------------- document
@@ -319,7 +337,7 @@ def vat_exemption(s: InvoiceSnapshot) -> list[MissingMention]:
         return _miss(
             "vat_exemption",
             f"no VAT charged on a sale to {dest} but the buyer has no valid EU VAT number "
-            f"({number}): VAT is due — fix the order's taxes or the buyer's VAT number",
+            f"({number}): VAT is due",
         )
     exported = situation is m.VatSituation.export and (goods or s.buyer.is_business)
     if exported and not has_mention(s, m.EXPORT_EXEMPTION):
@@ -327,6 +345,43 @@ def vat_exemption(s: InvoiceSnapshot) -> list[MissingMention]:
             "vat_exemption", "export without VAT: the art. 262 I du CGI mention is missing"
         )
     return []
+
+
+# Lines that are not a sale at 0 %: the rounding line a within-tolerance total adds.
+ROUNDING_LABELS = frozenset({"Arrondi", "Rounding"})
+
+
+def is_rounding_line(line: InvoiceLine) -> bool:
+    return line.kind == "fee" and line.description in ROUNDING_LABELS and not line.vat_rate
+
+
+def untaxed_lines(lines: list[InvoiceLine]) -> list[InvoiceLine]:
+    """Lines sold at 0 % VAT. A free line (0,00 €) owes nothing and needs no reason, and a
+    negative one (a discount's share on untaxed items) follows the lines it discounts."""
+    return [
+        ln for ln in lines if not ln.vat_rate and ln.total_excl > 0 and not is_rounding_line(ln)
+    ]
+
+
+def zero_rate_reason(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Every 0 % line has a reason: the franchise, the sale's exemption (intra-EU B2B,
+    export) or the owner's exemption text (`[legal] vat_exemption`), printed."""
+    if s.kind is not DocumentKind.invoice or is_franchise(s):
+        return []
+    zero = untaxed_lines(s.lines)
+    situation = situation_of(s)
+    if not zero or situation is m.VatSituation.intra_eu_unjustified:  # vat_exemption says it
+        return []
+    if m.exemption_explains_zero_rate(situation, s.buyer, s.nature):
+        return []
+    if has_mention(s, m.CONFIGURED_EXEMPTION):
+        return []
+    names = ", ".join(repr(ln.description) for ln in zero[:3]) + (", …" if len(zero) > 3 else "")
+    return _miss(
+        "zero_rate_reason",
+        f"{len(zero)} line(s) at 0 % VAT ({names}) with no exemption reason on a sale "
+        "taxable in France",
+    )
 
 
 # --------------------------------------------------------------------------- B2B, receipt
@@ -392,10 +447,44 @@ RULES: dict[str, Rule] = {
     "vat_per_rate": vat_per_rate,
     "vat_regime": vat_regime,
     "vat_exemption": vat_exemption,
+    "zero_rate_reason": zero_rate_reason,
     "b2b_payment_terms": b2b_payment_terms,
     "receipt": receipt,
     "credit_note_reference": credit_note_reference,
 }
+
+
+# What to change when a rule fails: where the fact comes from (the config, or the order on
+# the shop), for `quittance failures`, the owner's alert and `check-invoice`.
+REMEDIES: dict[str, str] = {
+    "seller_identity": "set [seller] legal_name and the [seller.address] in the config",
+    "seller_registration": "set [seller] siren (and rcs_city for a company) in the config",
+    "seller_legal_form": "set [seller] legal_form (and share_capital for a company)",
+    "seller_vat_number": 'set [seller] vat_number, or vat_regime = "franchise" if you are '
+    "under the franchise en base",
+    "buyer_identity": "add the customer's name and billing address to the order on the shop",
+    "buyer_business_ids": "add the company name, SIREN or VAT number to the order on the shop",
+    "document_identity": "fix [numbering] format in the config",
+    "sale_date": "check the order's payment date on the shop and this machine's clock",
+    "operation_nature": "report this order to us: the nature is derived from its lines",
+    "line_details": "fix the line (quantity, price, discount) on the shop",
+    "totals": "fix the order's totals on the shop",
+    "vat_per_rate": "fix the order's taxes on the shop",
+    "vat_regime": "set [seller] vat_regime in the config, or the shop's tax settings to match",
+    "vat_exemption": "fix the buyer's VAT number or country, or the taxes, on the shop",
+    "zero_rate_reason": "fix the line's tax class on the shop, or, if the sale is exempt, "
+    "state why in [legal] vat_exemption (e.g. 'Exonération de TVA, art. 261-4-4° a du CGI')",
+    "b2b_payment_terms": "set [legal] late_payment_penalties and early_payment_discount, or "
+    "leave them empty for the standard wording",
+    "receipt": "check the order is fully paid on the shop",
+    "credit_note_reference": "report this document to us: a credit note names its invoice",
+}
+
+
+def with_remedy(missing: MissingMention) -> str:
+    """The rule's message (the fact) and its remedy (what to change, and where)."""
+    remedy = REMEDIES.get(missing.rule, "")
+    return f"{missing.message} — {remedy}" if remedy else missing.message
 
 
 def check_invoice(snapshot: InvoiceSnapshot) -> list[MissingMention]:
@@ -414,5 +503,5 @@ def check_invoice_text(snapshot: InvoiceSnapshot) -> str:
         return f"{head}: complete — {len(RULES)} rules passed"
     fine = FINE_PER_MISSING_MENTION * len(missing)
     lines = [f"{head}: {len(missing)} missing mention(s), up to {fine} € in fines"]
-    lines += [f"  - {x}" for x in missing]
+    lines += [f"  - {x.rule}: {with_remedy(x)}" for x in missing]
     return "\n".join(lines)

@@ -30,6 +30,9 @@ LATE_PENALTIES = "late_payment_penalties"
 RECOVERY_INDEMNITY = "recovery_indemnity"
 EARLY_PAYMENT = "early_payment_discount"
 LEGAL_GUARANTEE = "legal_guarantee"
+# The owner's own reason for 0 % lines of a sale taxable in France (an exempt activity,
+# art. 261 ff. du CGI), from `[legal] vat_exemption`: only the owner knows which case is theirs.
+CONFIGURED_EXEMPTION = "vat_exemption"
 
 # EU member states by ISO 3166 code (stdnum lists them by VAT prefix: "gr", and "xi" for
 # Northern Ireland, which is in the EU VAT area for goods only).
@@ -90,6 +93,8 @@ class LegalTerms:
     early_payment_discount_en: str = ""
     legal_guarantee: str = ""  # printed for goods only; empty = not printed
     legal_guarantee_en: str = ""
+    vat_exemption: str = ""  # why 0 % lines are exempt; empty = such orders are quarantined
+    vat_exemption_en: str = ""
 
     def wording(self, rule: str, locale: str) -> str:
         own = getattr(self, rule, "").strip()
@@ -177,6 +182,36 @@ def exemption_mentions(
     return []
 
 
+def exemption_explains_zero_rate(
+    situation: VatSituation, buyer: BuyerSnapshot, nature: str
+) -> bool:
+    """Whether the sale's own exemption mention is the reason for its 0 % lines: intra-EU
+    B2B (reverse charge), or an export of goods or a service to a business outside the EU.
+    Anything else at 0 % (a French sale, B2C services abroad) needs the owner's stated reason."""
+    if situation is VatSituation.intra_eu_b2b:
+        return True
+    return situation is VatSituation.export and (nature in ("goods", "both") or buyer.is_business)
+
+
+def configured_exemption_mentions(
+    seller: SellerSnapshot,
+    buyer: BuyerSnapshot,
+    locale: str,
+    *,
+    situation: VatSituation,
+    nature: str,
+    untaxed_lines: bool,
+    terms: LegalTerms,
+) -> list[tuple[str, str]]:
+    """The owner's exemption text, printed when 0 % lines have no other reason."""
+    if not untaxed_lines or seller.vat_regime is VatRegime.franchise:
+        return []
+    if exemption_explains_zero_rate(situation, buyer, nature):
+        return []
+    wording = terms.wording(CONFIGURED_EXEMPTION, locale)
+    return [(CONFIGURED_EXEMPTION, wording)] if wording else []
+
+
 def b2b_payment_terms_mentions(
     buyer: BuyerSnapshot, locale: str, terms: LegalTerms = STANDARD_TERMS
 ) -> list[tuple[str, str]]:
@@ -208,10 +243,22 @@ def legal_mentions_by_rule(
     nature: str = "goods",
     situation: VatSituation = VatSituation.vat_charged,
     terms: LegalTerms = STANDARD_TERMS,
+    untaxed_lines: bool = False,
 ) -> list[tuple[str, str]]:
+    """Every mention the document prints, in print order. `untaxed_lines`: some line of
+    the sale is at 0 % (other than a free one or the rounding line)."""
     return [
         *vat_regime_mentions(seller, locale),
         *exemption_mentions(situation, buyer, nature, locale),
+        *configured_exemption_mentions(
+            seller,
+            buyer,
+            locale,
+            situation=situation,
+            nature=nature,
+            untaxed_lines=untaxed_lines,
+            terms=terms,
+        ),
         *b2b_payment_terms_mentions(buyer, locale, terms),
         *guarantee_mentions(nature, locale, terms),
     ]

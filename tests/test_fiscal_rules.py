@@ -1,0 +1,205 @@
+"""What is fiscally wrong is refused before a number is taken, or told to the owner: a reason
+for every 0 % line, the B2B policy for a company without an identifier, shipping VAT that does
+not follow the goods, amounts no shop can send. Invoices come from the real `build_invoice`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bridge.invoicing import cases
+from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice
+from bridge.invoicing.buyer import CompanyPolicy, buyer_siren
+from bridge.invoicing.legal import REMEDIES, RULES, check_invoice
+from bridge.invoicing.mentions import LegalTerms
+from bridge.invoicing.shipping_vat import shipping_vat_notes
+from bridge.model import Address, Line, LineKind, Nature, Order, Party, TaxLine
+
+D = Decimal
+NUMBERING = Numbering(series="FA", number="FA-2026-000001", sequence=1)
+EXEMPTION = "Exonération de TVA, art. 261-4-4° a du CGI"
+LYON = Address(line1="2 place Bellecour", postcode="69002", city="Lyon")
+
+
+def issue(order: Order, *, terms: LegalTerms = cases.CASE_TERMS, **kwargs):
+    return build_invoice(
+        order, cases.company_seller(), NUMBERING, issued_at=cases.ISSUED, terms=terms, **kwargs
+    )
+
+
+def refused_rules(order: Order, **kwargs) -> list[str]:
+    with pytest.raises(OrderNotInvoiceable) as err:
+        issue(order, **kwargs)
+    return [problem.field for problem in err.value.problems]
+
+
+def order_of(lines, customer: Party | None = None) -> Order:
+    customer = customer or Party(first_name="Léa", last_name="Moreau", billing=LYON)
+    return cases._order("2001", customer, lines)
+
+
+# --------------------------------------------------------------------------- 0 % lines
+
+
+def test_a_french_sale_at_zero_percent_without_a_reason_is_refused() -> None:
+    order = order_of([cases._line("Cours de cuisine", "40.00", "0", nature=Nature.services)])
+    assert refused_rules(order) == ["mention zero_rate_reason"]
+
+
+def test_a_zero_percent_line_in_a_taxed_french_order_is_refused_without_a_reason() -> None:
+    order = order_of(
+        [cases._line("Théière", "48.00", "20"), cases._line("Carte cadeau", "20.00", "0")]
+    )
+    assert refused_rules(order) == ["mention zero_rate_reason"]
+
+
+def test_a_french_sale_at_zero_percent_prints_the_configured_exemption() -> None:
+    order = order_of([cases._line("Cours de cuisine", "40.00", "0", nature=Nature.services)])
+    snap = issue(order, terms=LegalTerms(vat_exemption=EXEMPTION))
+    assert EXEMPTION in snap.mentions and check_invoice(snap) == []
+
+
+def test_a_free_line_at_zero_percent_needs_no_reason() -> None:
+    order = order_of([cases._line("Théière", "48.00", "20"), cases._line("Échantillon", "0", "0")])
+    assert check_invoice(issue(order)) == []
+
+
+def test_b2c_services_outside_the_eu_at_zero_percent_need_a_reason() -> None:
+    swiss = Party(
+        first_name="Luca", last_name="Meier",
+        billing=Address(line1="Bahnhofstrasse 1", postcode="8001", city="Zürich", country="CH"),
+    )  # fmt: skip
+    lesson = cases._line("Atelier en ligne", "30.00", "0", nature=Nature.services)
+    assert refused_rules(order_of([lesson], swiss)) == ["mention zero_rate_reason"]
+
+
+def test_an_export_of_goods_at_zero_percent_is_explained_by_its_export_mention() -> None:
+    snap = issue(cases.export_order())
+    assert "vat_export_exemption" in snap.legal and check_invoice(snap) == []
+
+
+def test_check_invoice_flags_a_french_zero_percent_invoice_without_a_reason() -> None:
+    snap = issue(
+        order_of([cases._line("Cours", "40.00", "0")]), terms=LegalTerms(vat_exemption=EXEMPTION)
+    )
+    without = snap.model_copy(update={"mentions": [], "legal": {}})
+    assert [m.rule for m in check_invoice(without)] == ["zero_rate_reason"]
+
+
+# --------------------------------------------------------------------------- B2B policy
+
+BUREAU = Party(first_name="Paul", last_name="Dubois", company="Bureau Dubois SARL", billing=LYON)
+
+
+def test_a_company_without_identifier_is_invoiced_b2b_by_default() -> None:
+    snap = issue(order_of([cases._line("Ramette", "6.00", "20")], BUREAU))
+    assert snap.buyer.is_business and "recovery_indemnity" in snap.legal
+    assert check_invoice(snap) == []
+
+
+def test_a_company_without_identifier_is_held_under_the_quarantine_policy() -> None:
+    order = order_of([cases._line("Ramette", "6.00", "20")], BUREAU)
+    assert refused_rules(order, company_policy=CompanyPolicy.quarantine) == ["customer.company"]
+
+
+def test_a_company_without_identifier_is_a_consumer_under_the_b2c_policy() -> None:
+    snap = issue(order_of([cases._line("Ramette", "6.00", "20")], BUREAU), company_policy="b2c")
+    assert not snap.buyer.is_business and "recovery_indemnity" not in snap.legal
+
+
+def test_a_consumer_without_company_stays_a_consumer() -> None:
+    snap = issue(order_of([cases._line("Ramette", "6.00", "20")]))
+    assert not snap.buyer.is_business
+
+
+def test_the_siren_is_derived_from_a_french_vat_number_and_printed() -> None:
+    buyer = BUREAU.model_copy(update={"vat_number": "FR40303265045"})
+    snap = issue(order_of([cases._line("Ramette", "6.00", "20")], buyer))
+    assert snap.buyer.siren == "303265045"
+
+
+def test_no_siren_is_derived_from_an_invalid_french_vat_number() -> None:
+    assert buyer_siren(BUREAU.model_copy(update={"vat_number": "FR00303265045"})) == ""
+
+
+def test_a_siren_given_with_spaces_is_kept_compact() -> None:
+    assert buyer_siren(BUREAU.model_copy(update={"siren": "303 265 045"})) == "303265045"
+
+
+# --------------------------------------------------------------------------- shipping VAT
+
+
+def shipping(rate: str, excl: str = "10.00", taxes: list[TaxLine] | None = None):
+    line = cases._line("Colissimo", excl, rate, kind=LineKind.shipping, prices_include_tax=False)
+    return line if taxes is None else line.model_copy(update={"taxes": taxes})
+
+
+def test_shipping_at_the_goods_rate_says_nothing() -> None:
+    tea = cases._line("Thé vert", "30.00", "5.5", prices_include_tax=False)
+    assert shipping_vat_notes(order_of([tea, shipping("5.5")])) == []
+
+
+def test_shipping_at_20_percent_on_a_5_5_percent_basket_is_told_with_the_figures() -> None:
+    tea = cases._line("Thé vert", "30.00", "5.5", prices_include_tax=False)
+    [note] = shipping_vat_notes(order_of([tea, shipping("20")]))
+    assert "2.00 EUR of VAT at 20 %" in note and "0.55 EUR at the goods' 5.5 %" in note
+
+
+def test_shipping_split_pro_rata_over_the_goods_rates_says_nothing() -> None:
+    tea = cases._line("Thé vert", "30.00", "5.5", prices_include_tax=False)
+    pot = cases._line("Théière", "10.00", "20", prices_include_tax=False)
+    split = [TaxLine(rate=D("5.5"), amount=D("0.41")), TaxLine(rate=D("20"), amount=D("0.50"))]
+    assert shipping_vat_notes(order_of([tea, pot, shipping("0", taxes=split)])) == []
+
+
+def test_shipping_at_the_highest_rate_of_a_mixed_basket_says_nothing() -> None:
+    tea = cases._line("Thé vert", "30.00", "5.5", prices_include_tax=False)
+    pot = cases._line("Théière", "10.00", "20", prices_include_tax=False)
+    assert shipping_vat_notes(order_of([tea, pot, shipping("20")])) == []
+
+
+def test_shipping_taxed_unlike_its_goods_is_still_invoiced_as_charged() -> None:
+    tea = cases._line("Thé vert", "30.00", "5.5", prices_include_tax=False)
+    snap = issue(order_of([tea, shipping("20")]))
+    assert snap.lines[-1].vat_rate == D("20") and snap.lines[-1].vat_amount == D("2.00")
+
+
+# --------------------------------------------------------------------------- magnitudes
+
+
+def test_a_31_digit_price_is_refused_naming_the_field() -> None:
+    huge = Line(name="Thé", subtotal=D("1" * 31), taxes=[TaxLine(rate=D(20), amount=D("0"))])
+    good = order_of([cases._line("Thé vert", "3.00", "20")])
+    fields = refused_rules(good.model_copy(update={"lines": [*good.lines, huge]}))
+    assert "lines[1] ('Thé') subtotal" in fields
+
+
+def test_a_quantity_of_1e999999_is_refused_before_any_arithmetic() -> None:
+    line = cases._line("Thé", "3.00", "20").model_copy(update={"quantity": D("1e999999")})
+    assert refused_rules(order_of([line])) == ["lines[0] ('Thé') quantity"]
+
+
+def test_a_price_with_more_decimals_than_a_shop_keeps_is_refused() -> None:
+    line = cases._line("Thé", "3.00", "20").model_copy(update={"subtotal": D("2.5000000001")})
+    assert "lines[0] ('Thé') subtotal" in refused_rules(order_of([line]))
+
+
+def test_trailing_zeros_are_not_decimals_that_count() -> None:
+    line = cases._line("Thé", "3.00", "20", prices_include_tax=False)
+    padded = line.model_copy(update={"subtotal": D("3.000000000000")})
+    assert issue(order_of([padded])).lines[0].total_excl == D("3.00")
+
+
+# --------------------------------------------------------------------------- remedies
+
+
+def test_every_legal_rule_names_its_remedy() -> None:
+    assert set(REMEDIES) == set(RULES)
+
+
+def test_a_refusal_says_what_to_change_and_where() -> None:
+    order = order_of([cases._line("Cours de cuisine", "40.00", "0")])
+    with pytest.raises(OrderNotInvoiceable) as err:
+        issue(order)
+    assert "[legal] vat_exemption" in str(err.value)
