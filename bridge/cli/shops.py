@@ -1,7 +1,8 @@
-"""`quittance poll`, `backfill`, `webhooks install`: the shops."""
+"""`quittance poll`, `backfill`, `check-orders`, `webhooks install`: the shops."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -51,19 +52,11 @@ def backfill_command(
 
     Example: `quittance backfill --shop boutique --since 2026-01-01 -c quittance.toml`
     """
-    from datetime import UTC, datetime
-
     from rich.progress import Progress
 
     from bridge.polling import poll_shop
 
-    try:
-        start = datetime.fromisoformat(since)
-    except ValueError:
-        err_console.print(f"--since {since!r}: expected an ISO date such as 2026-01-01")
-        raise typer.Exit(2) from None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
+    start = _since_or_exit(since)
     svc = services_for(config)
     try:
         shop_or_exit(svc, shop)
@@ -81,6 +74,55 @@ def backfill_command(
         + ("" if send else "; no email will be sent (use --send)"),
         highlight=False,
     )
+
+
+def _since_or_exit(since: str) -> datetime:
+    """`--since 2026-01-01` (UTC midnight) or an ISO date-time with its offset."""
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError:
+        err_console.print(f"--since {since!r}: expected an ISO date such as 2026-01-01")
+        raise typer.Exit(2) from None
+    return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+
+
+@app.command("check-orders")
+def check_orders_command(
+    shop: ShopOption,
+    since: Annotated[str, typer.Option("--since", help="ISO date, e.g. 2026-11-01 (UTC).")],
+    config: ConfigOption = None,
+) -> None:
+    """Run the fiscal rules over the shop's paid orders since DATE, issuing nothing (exit 1
+    when one would be quarantined).
+
+    Example: `quittance check-orders --shop boutique --since 2026-11-01 -c quittance.toml`
+    """
+    from collections import Counter
+
+    from rich.table import Table
+
+    from bridge.order_check import Verdict, check_shop_orders
+
+    start = _since_or_exit(since)
+    svc = services_for(config)
+    try:
+        shop_or_exit(svc, shop)
+        verdicts = list(check_shop_orders(svc, shop, start))
+    finally:
+        svc.close()
+    table = Table(title=f"Paid orders of {shop} since {start.date()} (nothing issued)")
+    for column in ("order", "verdict", "why / what to check"):
+        table.add_column(column, overflow="fold")
+    for v in verdicts:
+        table.add_row(v.order, v.verdict.value, "\n".join(v.reasons))
+    console.print(table)
+    counts = Counter(v.verdict for v in verdicts)
+    console.print(
+        f"{len(verdicts)} paid order(s): " + ", ".join(f"{counts[k]} {k.value}" for k in Verdict),
+        highlight=False,
+    )
+    if counts[Verdict.quarantine]:
+        raise typer.Exit(1)
 
 
 webhooks_app = typer.Typer(help="Manage the shops' webhooks.", no_args_is_help=True)
