@@ -96,11 +96,6 @@ class Party(_Frozen):
     def display_name(self) -> str:
         return self.company or self.full_name or self.email
 
-    @property
-    def is_business(self) -> bool:
-        """B2B in the sense of the French rules: the buyer gave a VAT number or a SIREN."""
-        return bool(self.vat_number or self.siren)
-
 
 class TaxLine(_Frozen):
     rate: Decimal = Field(description="percent, e.g. 20 or 5.5")

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bridge.invoicing.amounts import check_order
+from bridge.invoicing.buyer import buyer_status
 from bridge.model import LineKind
 from connectors.woocommerce.mapping import (
     MappingOptions,
@@ -214,7 +215,7 @@ def test_b2b_vat_and_siren_from_meta() -> None:
     order = map_order(raw, OPTS)
     assert order.customer.company == "Bistrot du Port SARL"
     assert order.customer.vat_number == "FR96552100554" and order.customer.siren == "552100554"
-    assert order.customer.is_business
+    assert buyer_status(order.customer).is_business
     custom = MappingOptions(shop="wc", vat_meta_keys=("my_vat",), siren_meta_keys=())
     raw["meta_data"].append({"id": 1, "key": "my_vat", "value": "fr 96 552 100 554"})
     mapped = map_order(raw, custom)
