@@ -203,3 +203,33 @@ def test_a_refusal_says_what_to_change_and_where() -> None:
     with pytest.raises(OrderNotInvoiceable) as err:
         issue(order)
     assert "[legal] vat_exemption" in str(err.value)
+
+
+# --------------------------------------------------------------------------- rates on the document
+
+
+def with_rate(snap, rate: str):
+    """The issued document, its single line and breakdown restated at `rate` (tampered)."""
+    line = snap.lines[0].model_copy(update={"vat_rate": D(rate)})
+    bucket = snap.vat_breakdown[0].model_copy(update={"rate": D(rate)})
+    return snap.model_copy(update={"lines": [line], "vat_breakdown": [bucket]})
+
+
+def test_check_invoice_flags_a_rate_that_does_not_exist_where_the_sale_is_taxed() -> None:
+    snap = with_rate(issue(order_of([cases._line("Thé", "10.00", "20")])), "13")
+    assert [m.rule for m in check_invoice(snap)] == ["vat_rate"]
+
+
+def test_check_invoice_accepts_the_corsican_13_percent_delivered_in_ajaccio() -> None:
+    ajaccio = Party(
+        first_name="Léa", last_name="Moreau",
+        billing=Address(line1="1 cours Napoléon", postcode="20000", city="Ajaccio"),
+    )  # fmt: skip
+    snap = with_rate(issue(order_of([cases._line("Thé", "10.00", "20")], ajaccio)), "13")
+    assert "vat_rate" not in {m.rule for m in check_invoice(snap)}
+
+
+def test_an_order_at_13_percent_delivered_to_lyon_is_refused_naming_the_territory() -> None:
+    with pytest.raises(OrderNotInvoiceable) as err:
+        issue(order_of([cases._line("Thé", "10.00", "13")]))
+    assert "vat_rate: 13 % is not a VAT rate of FR" in str(err.value)

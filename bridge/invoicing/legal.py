@@ -20,6 +20,7 @@ from decimal import Decimal
 from stdnum.fr import siren as fr_siren
 
 from bridge.invoicing import mentions as m
+from bridge.invoicing import vat_rates
 from bridge.invoicing.legal_forms import is_sole_trader_form
 from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot, VatRegime
 
@@ -294,6 +295,36 @@ def vat_per_rate(s: InvoiceSnapshot) -> list[MissingMention]:
 # --------------------------------------------------------------------------- VAT regime
 
 
+_POSTCODE = re.compile(r"^(\d{5})\b")
+
+
+def vat_rate(s: InvoiceSnapshot) -> list[MissingMention]:
+    """Each VAT rate of the breakdown is in force where the sale is taxed, on the payment day
+    (the dated table of `vat_rates`; the delivery postcode places Corsica and the DOM)."""
+    rates = {b.rate for b in s.vat_breakdown if b.rate}
+    if is_franchise(s) or not rates:
+        return []
+    delivered = bool(s.buyer.shipping_lines)
+    country = (s.buyer.shipping_country if delivered else s.buyer.billing_country) or "FR"
+    lines = s.buyer.shipping_lines if delivered else s.buyer.billing_lines
+    postcode = next((m[1] for ln in lines if (m := _POSTCODE.match(ln.strip()))), "")
+    try:
+        territory = vat_rates.territory_of(s.seller.country, country.upper(), postcode)
+        valid = vat_rates.rates_in_force(territory, s.payment.paid_on) if territory else None
+    except (vat_rates.UnknownTerritory, vat_rates.DateNotCovered):
+        return []  # not checkable from the document alone; issuing checked it on the order
+    if valid is None:
+        return []  # no VAT territory (outside the EU): vat_exemption checks the 0 %
+    return [
+        MissingMention(
+            "vat_rate",
+            f"{rate.normalize():f} % is not a VAT rate of {territory} on {s.payment.paid_on} "
+            f"(valid: {', '.join(f'{r.normalize():f}' for r in sorted(valid))})",
+        )
+        for rate in sorted(rates - valid)
+    ]
+
+
 def vat_regime(s: InvoiceSnapshot) -> list[MissingMention]:
     """Franchise en base: "TVA non applicable, art. 293 B du CGI" and no VAT at all;
     option sur les débits: its mention."""
@@ -445,6 +476,7 @@ RULES: dict[str, Rule] = {
     "line_details": line_details,
     "totals": totals,
     "vat_per_rate": vat_per_rate,
+    "vat_rate": vat_rate,
     "vat_regime": vat_regime,
     "vat_exemption": vat_exemption,
     "zero_rate_reason": zero_rate_reason,
@@ -470,6 +502,8 @@ REMEDIES: dict[str, str] = {
     "line_details": "fix the line (quantity, price, discount) on the shop",
     "totals": "fix the order's totals on the shop",
     "vat_per_rate": "fix the order's taxes on the shop",
+    "vat_rate": "fix the tax rate on the shop (WooCommerce: Settings → Tax; Shopify: Settings → "
+    "Taxes and duties), or the delivery address if it is in the wrong territory",
     "vat_regime": "set [seller] vat_regime in the config, or the shop's tax settings to match",
     "vat_exemption": "fix the buyer's VAT number or country, or the taxes, on the shop",
     "zero_rate_reason": "fix the line's tax class on the shop, or, if the sale is exempt, "

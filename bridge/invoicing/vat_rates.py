@@ -269,15 +269,20 @@ def taxing_territory(order: Order, seller_country: str) -> str | None:
     Raises `UnknownTerritory` when `seller_country` is not a member state, or when a French
     delivery postcode is in no French territory.
     """
+    address = delivery_address(order)
+    return territory_of(seller_country, address.country, address.postcode)
+
+
+def territory_of(seller_country: str, country: str, postcode: str) -> str | None:
+    """`taxing_territory` for a delivery to `country` / `postcode` (what a snapshot keeps)."""
     seller = _member_state(seller_country)
     if seller != FRANCE:
         return seller
-    address = delivery_address(order)
-    country = address.country or FRANCE
+    country = country or FRANCE
     if country in _FRENCH_COUNTRIES:
         return _FRENCH_COUNTRIES[country]
     if country == FRANCE:
-        return french_territory(address.postcode)
+        return french_territory(postcode)
     if country in member_states():
         return FRANCE
     return None
