@@ -6,7 +6,9 @@
     ├── ConnectorError        the shop's API (connectors.base: Transient…/Permanent…)
     ├── DeliveryError         a channel (bridge.delivery.errors sorts SMTP replies into it)
     ├── ArchiveCorruptError   an archived file is missing or altered (permanent)
+    ├── PdfIncompleteError    a rendered PDF lacks a mandatory mention: not archived, not sent
     └── PdfMismatchError      a re-render does not match the recorded hash (permanent)
+        └── RenderProfileError    the document's recorded render profile cannot be used here
 
 Where an error comes from a protocol, the module that speaks it translates once, at the edge
 (`connectors.http` for HTTP statuses, `bridge.delivery.errors` for SMTP replies); this module
@@ -52,6 +54,18 @@ class PermanentStepError(StepError):
 
 class PdfMismatchError(PermanentStepError):
     """Re-rendering an invoice did not give the bytes recorded at issue: never overwrite."""
+
+
+class PdfIncompleteError(PermanentStepError):
+    """The rendered PDF lacks a mandatory mention (a template override dropped it): nothing is
+    archived or sent. Permanent: retrying renders the same document until the template is
+    fixed, and the owner must hear of it at once (15 € per missing mention per invoice)."""
+
+
+class RenderProfileError(PdfMismatchError):
+    """A document's recorded render profile cannot be reproduced (its frozen templates are
+    missing or altered, or its profile record is unreadable): it is never re-rendered with
+    other templates in its place."""
 
 
 @dataclass(frozen=True)

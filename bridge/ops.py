@@ -122,5 +122,18 @@ def doctor_checks(svc: Services) -> list[CheckLine]:
         except Exception as exc:
             lines = [CheckLine("connection", False, f"{type(exc).__name__}: {exc}")]
         checks.extend(CheckLine(f"shop {shop.name}: {c.name}", c.ok, c.detail) for c in lines)
+    checks.append(check_templates(svc))
     checks.append(check_public_url(svc))
     return checks
+
+
+def check_templates(svc: Services) -> CheckLine:
+    """A template override renders every preview case with every mandatory mention."""
+    from bridge.render.override_check import check_override, problems_text
+
+    if svc.templates.override_dir is None:
+        return CheckLine("templates", True, "ours (no override)")
+    problems = check_override(svc.templates)
+    if problems:
+        return CheckLine("templates", False, problems_text(problems))
+    return CheckLine("templates", True, "every preview case carries every mandatory mention")

@@ -31,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Settings
 from bridge.polling import PollReport, poll_shop
+from bridge.render.override_check import refuse_incomplete_override
 from bridge.services import Services, alert_owner
 from bridge.web.app import Draining, create_app
 from bridge.worker import signal_processes, spawn_worker, start_worker_processes
@@ -86,7 +87,8 @@ def daily_digest(svc: Services) -> None:
 
 def startup_warnings(svc: Services) -> None:
     """Things the owner should know at start (e.g. a second invoice numbering on the shop).
-    Run in the scheduler, not before serving: they call the shops, which may be slow."""
+    Run in the scheduler, not before serving: they call the shops, which may be slow. (A
+    template override missing a mandatory mention is refused before serving: `run_service`.)"""
     for shop in svc.settings.shops:
         if not shop.enabled:
             continue
@@ -159,6 +161,13 @@ def run_service(
     started = time.monotonic()
     owner = service_id()
     svc = Services.from_settings(settings)
+    try:
+        # Before serving: an override that drops a mandatory mention would have every
+        # invoice refused after its number is taken; better not to start at all.
+        refuse_incomplete_override(svc.templates)
+    except Exception:
+        svc.close()
+        raise
     draining = Draining()
     app = create_app(svc, draining=draining)
     procs = start_worker_processes(config_path, workers) if workers > 0 else []

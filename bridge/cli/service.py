@@ -12,6 +12,7 @@ from bridge.cli.app import (
     ConfigOption,
     app,
     console,
+    err_console,
     services_for,
     settings_or_exit,
 )
@@ -32,11 +33,17 @@ def run_command(
     """
     import os
 
+    from bridge.render import TemplateCheckError
     from bridge.service import run_service
 
     settings = settings_or_exit(config)
     count = workers if workers >= 0 else (os.cpu_count() or 1)
-    raise typer.Exit(run_service(settings, config, workers=count, host=host, port=port))
+    try:
+        code = run_service(settings, config, workers=count, host=host, port=port)
+    except TemplateCheckError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command("doctor")

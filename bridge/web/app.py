@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from bridge.failures import StepError
 from bridge.links import token_is_valid
 from bridge.services import Services
 from bridge.store import WebhookIn
@@ -112,7 +113,11 @@ def create_app(
             raise HTTPException(status_code=404, detail="no such invoice")
         from bridge.pipeline import ensure_pdf
 
-        data = ensure_pdf(services, invoice)
+        try:
+            data = ensure_pdf(services, invoice)
+        except StepError as exc:  # e.g. a template override that drops a mention: retry later
+            log.warning("invoice download not ready", invoice=number, err=str(exc))
+            raise HTTPException(status_code=503, detail="invoice not available yet") from None
         filename = number.replace("/", "_") + ".pdf"
         return Response(
             data,
