@@ -3,13 +3,23 @@
 Files are written atomically (temp file in the same folder, fsync, rename) so a crash never
 leaves a half-written PDF under a valid name, and every read re-hashes the bytes. A readable
 alias `by-number/<invoice number>.pdf` (a relative symlink) lets a person find a document.
+
+What re-rendering a document needs is kept next to it, content-addressed as well:
+
+    sha256/ab/<sha256>.pdf          the documents
+    assets/<sha256>.png             the logo each snapshot names
+    template-sets/<set hash>/       the templates folder a document was rendered with
+    profiles/ab/<pdf sha256>.json   how that PDF was rendered (template set, renderer versions)
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +48,13 @@ class ArchivedFile:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def tree_hash(files: Mapping[str, bytes]) -> str:
+    """The SHA-256 of a set of files: of its `sha256sum` listing ("<sha256>  <name>" lines,
+    sorted by name), so that names and bytes both count and `sha256sum -c` checks a copy."""
+    listing = "".join(f"{sha256_hex(files[name])}  {name}\n" for name in sorted(files))
+    return sha256_hex(listing.encode("utf-8"))
 
 
 def alias_name(number: str) -> str:
@@ -72,6 +89,72 @@ class Archive:
         if not target.is_file() or sha256_hex(target.read_bytes()) != sha256_hex(data):
             _atomic_write(target, data)
         return target
+
+    # ------------------------------------------------------------------ template sets
+
+    def template_set_dir(self, digest: str) -> Path:
+        return self.root / "template-sets" / digest
+
+    def put_template_set(self, files: Mapping[str, bytes]) -> str:
+        """Store a templates folder under its `tree_hash` (idempotent); returns the hash.
+
+        Written beside its final place and renamed into it, so a crash never leaves half a set
+        under a valid name; the files are read-only, like the PDFs they reproduce."""
+        digest = tree_hash(files)
+        if self.template_set_state(digest) is FileState.ok:
+            return digest
+        target = self.template_set_dir(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+        try:
+            for name, data in files.items():
+                _atomic_write(staging / name, data)
+            if self.template_set_state(digest) is FileState.altered:
+                # kept aside, not deleted: an altered frozen set is evidence for a person
+                target.rename(target.with_name(f".altered-{digest}-{time.time_ns()}"))
+            try:
+                staging.rename(target)
+            except OSError:
+                if self.template_set_state(digest) is not FileState.ok:
+                    raise
+                # another process stored the same set first: same bytes, nothing to do
+            _fsync_dir(target.parent)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return digest
+
+    def template_set_state(self, digest: str) -> FileState:
+        root = self.template_set_dir(digest)
+        if not root.is_dir():
+            return FileState.missing
+        files = {
+            path.relative_to(root).as_posix(): path.read_bytes()
+            for path in root.rglob("*")
+            if path.is_file()
+        }
+        return FileState.ok if files and tree_hash(files) == digest else FileState.altered
+
+    # ------------------------------------------------------------------ render profiles
+
+    def profile_path(self, pdf_sha256: str) -> Path:
+        return self.root / "profiles" / pdf_sha256[:2] / f"{pdf_sha256}.json"
+
+    def put_profile(self, pdf_sha256: str, data: bytes) -> Path:
+        """Record how the PDF `pdf_sha256` was rendered. Called with the recipe that has just
+        produced those bytes, so a different record in its place (hand-edited) is replaced."""
+        target = self.profile_path(pdf_sha256)
+        if not target.is_file() or target.read_bytes() != data:
+            _atomic_write(target, data)
+        return target
+
+    def read_profile(self, pdf_sha256: str) -> bytes | None:
+        """The PDF's render profile record, or None for a document archived without one."""
+        try:
+            return self.profile_path(pdf_sha256).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    # ------------------------------------------------------------------ documents
 
     def read(self, sha256: str) -> bytes:
         path = self.path_for(sha256)
@@ -121,7 +204,11 @@ def _atomic_write(target: Path, data: bytes) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:

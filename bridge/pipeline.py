@@ -21,7 +21,7 @@ import structlog
 from bridge.archive import Archive, ArchiveCorruptError, FileState
 from bridge.config import SellerConfig, Settings
 from bridge.delivery.email import build_receipt_email, send_email
-from bridge.failures import PdfMismatchError, PermanentStepError, TransientStepError
+from bridge.failures import PermanentStepError, TransientStepError
 from bridge.invoicing.amounts import Inconsistency
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
 from bridge.invoicing.mentions import LegalTerms
@@ -29,7 +29,7 @@ from bridge.invoicing.shipping_vat import shipping_vat_notes
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.links import signed_invoice_url
 from bridge.model import Order
-from bridge.render import render_pdf
+from bridge.render.archived import ProfileCheck, render_for_archive, restore
 from bridge.services import Services, alert_owner
 from bridge.store import FollowUp, InvoiceRecord, Store
 
@@ -229,24 +229,23 @@ def _alert_quarantine(svc: Services, shop: str, reference: str, reasons: list[st
 def ensure_pdf(svc: Services, invoice: InvoiceRecord) -> bytes:
     """The invoice's PDF, rendering and archiving it the first time.
 
-    Rendering is deterministic, so a crash between archive and `set_pdf_sha256` is healed by
-    running this again. A recorded file that went missing is restored only if the fresh render
-    hashes to the recorded value; anything else is tampering and is refused loudly.
+    The first render uses the service's templates, frozen into the archive with a render
+    profile, and the PDF's own text is checked for every mandatory mention BEFORE anything is
+    archived: a template override that drops one raises `PdfIncompleteError` (permanent: the
+    owner is alerted, nothing is archived, and the email step, which comes through here, sends
+    nothing). Rendering is deterministic, so a crash between archive and `set_pdf_sha256` is
+    healed by running this again. A recorded file that went missing is restored only if a
+    re-render with the document's own profile hashes to the recorded value; anything else is
+    refused loudly (`PdfMismatchError`, `RenderProfileError`).
     """
     if invoice.pdf_sha256:
         try:
             return svc.archive.read(invoice.pdf_sha256)
         except ArchiveCorruptError:
-            data = render_pdf(invoice.snapshot, svc.templates)
-            archived = svc.archive.put(data, number=invoice.number)
-            if archived.sha256 != invoice.pdf_sha256:
-                raise PdfMismatchError(
-                    f"invoice {invoice.number}: archived PDF is missing or altered and a fresh "
-                    f"render does not match the recorded SHA-256 {invoice.pdf_sha256}"
-                ) from None
+            data = restore(svc.archive, invoice.snapshot, invoice.pdf_sha256, svc.templates)
             log.warning("archived PDF restored from snapshot", invoice=invoice.number)
             return data
-    data = render_pdf(invoice.snapshot, svc.templates)
+    data, profile = render_for_archive(svc.archive, invoice.snapshot, svc.templates)
     archived = svc.archive.put(data, number=invoice.number)
     svc.store.set_pdf_sha256(invoice.id, archived.sha256)
     svc.store.append_event(
@@ -254,7 +253,12 @@ def ensure_pdf(svc: Services, invoice: InvoiceRecord) -> bytes:
         shop=invoice.shop,
         order_id=invoice.order_id,
         invoice_number=invoice.number,
-        detail={"sha256": archived.sha256},
+        # the profile again, in the append-only log: the archive's record has a witness
+        detail={
+            "sha256": archived.sha256,
+            "template_set": profile.template_set,
+            "renderers": profile.renderers,
+        },
     )
     return data
 
@@ -266,11 +270,14 @@ class VerifyProblem:
 
 
 def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProblem]]:
-    """Re-check every chain link, number and archived file. Returns (checked, problems)."""
+    """Re-check every chain link, number and archived file, and that each archived PDF can
+    still be rendered again (its frozen templates intact, its renderer versions installed).
+    Returns (checked, problems)."""
     problems = [
         VerifyProblem(*text.split(": ", 1)) if ": " in text else VerifyProblem("?", text)
         for text in store.chain_problems()
     ]
+    profiles = ProfileCheck(archive)
     checked = 0
     for invoice in store.iter_invoices():
         checked += 1
@@ -279,6 +286,8 @@ def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProb
             if state is not FileState.ok:
                 path = archive.path_for(invoice.pdf_sha256)
                 problems.append(VerifyProblem(invoice.number, f"PDF {state.value}: {path}"))
+            for what in profiles.problems(invoice.pdf_sha256):
+                problems.append(VerifyProblem(invoice.number, what))
     return checked, problems
 
 

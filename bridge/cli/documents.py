@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -17,6 +17,9 @@ from bridge.cli.app import (
     settings_or_exit,
 )
 
+if TYPE_CHECKING:
+    from bridge.render.archived import Reproduction
+
 
 @app.command("issue")
 def issue_command(
@@ -29,6 +32,7 @@ def issue_command(
 
     Example: `quittance issue -c quittance.toml --order bridge/samples/01_fr_b2c_card_coupon.json`
     """
+    from bridge.failures import StepError
     from bridge.model import Order
     from bridge.pipeline import Outcome, accept_order, ensure_pdf
     from bridge.steps import STEPS, Flow
@@ -54,7 +58,14 @@ def issue_command(
             )
             raise typer.Exit(1)
         assert result.invoice is not None
-        ensure_pdf(svc, result.invoice)
+        try:
+            ensure_pdf(svc, result.invoice)
+        except StepError as exc:  # e.g. an override that drops a mandatory mention
+            err_console.print(
+                f"{result.invoice.number} issued, but its PDF was not archived:\n{exc}",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         pdf_path = svc.archive.alias_for(result.invoice.number)
         note = "" if result.outcome is Outcome.issued else " (already issued earlier)"
         typer.echo(f"{result.invoice.number}\t{pdf_path}{note}")
@@ -68,11 +79,14 @@ def render_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the PDF.")],
     config: ConfigOption = None,
 ) -> None:
-    """Re-render an issued invoice from its immutable snapshot.
+    """Re-render an issued invoice from its immutable snapshot, with the templates and
+    renderer it was archived with (its render profile), whatever the templates are today.
 
     Example: `quittance render FA-2026-000042 --out FA-2026-000042.pdf`
     """
+    from bridge.failures import RenderProfileError
     from bridge.render import render_pdf
+    from bridge.render.archived import Reproduction, rerender
 
     svc = services_for(config)
     try:
@@ -80,27 +94,34 @@ def render_command(
         if invoice is None:
             err_console.print(f"no invoice numbered {number!r}")
             raise typer.Exit(1)
-        data = render_pdf(invoice.snapshot, svc.templates)
-        out.write_bytes(data)
-        same = (
-            "identical to"
-            if invoice.pdf_sha256 and _sha(data) == invoice.pdf_sha256
-            else ("differs from" if invoice.pdf_sha256 else "no archived copy to compare with")
-        )
-        console.print(f"{out} ({len(data)} bytes; {same} the archived PDF)", highlight=False)
+        if invoice.pdf_sha256 is None:  # never archived: today's templates are its templates
+            again = Reproduction(render_pdf(invoice.snapshot, svc.templates), None)
+        else:
+            try:
+                again = rerender(svc.archive, invoice.snapshot, invoice.pdf_sha256, svc.templates)
+            except RenderProfileError as exc:
+                err_console.print(f"{number} cannot be re-rendered: {exc}", highlight=False)
+                raise typer.Exit(1) from None
+        out.write_bytes(again.pdf)
+        compared = _compared(again, invoice.pdf_sha256)
+        console.print(f"{out} ({len(again.pdf)} bytes; {compared})", highlight=False)
     finally:
         svc.close()
 
 
-def _sha(data: bytes) -> str:
-    from bridge.archive import sha256_hex
-
-    return sha256_hex(data)
+def _compared(again: Reproduction, recorded: str | None) -> str:
+    if recorded is None:
+        return "no archived copy to compare with"
+    if again.sha256 == recorded:
+        return "identical to the archived PDF"
+    drift = f", rendered then with {', '.join(again.drift)}" if again.drift else ""
+    return f"differs from the archived PDF{drift}"
 
 
 @app.command("verify")
 def verify_command(config: ConfigOption = None) -> None:
-    """Re-check every archived PDF and every link of the invoice hash chain.
+    """Re-check every archived PDF and every link of the invoice hash chain, and that each PDF
+    can still be re-rendered here (frozen templates intact, same renderer versions).
 
     Exits 1 naming each altered or missing file. Example: `quittance verify -c quittance.toml`
     """
@@ -150,17 +171,49 @@ def preview_command(
     ),
     config: ConfigOption = None,
 ) -> None:
-    """Render a sample invoice for each case (B2C, B2B, franchise, intra-EU, export, foreign
-    currency, 100 lines…) with your templates and logo, to PDF and PNG (pdftoppm if present).
+    """Render an invoice for each case (B2C, B2B, franchise, intra-EU, export, foreign
+    currency, 100 lines…) to PDF and PNG (pdftoppm if present). With a config: as YOUR
+    invoices — your seller identity, numbering format (a sample number: none is taken), brand
+    colour, logo, legal wording and template overrides — each checked for every mandatory
+    mention (exit 1 naming what is missing). Without one: the built-in sample sellers.
 
     Example: `quittance preview -c quittance.toml --out var/preview`
     """
-    from bridge.render import Templates
     from bridge.render.preview import write_previews
 
+    if config is None:
+        for path in write_previews(out):
+            console.print(str(path), highlight=False)
+        return
+    _owner_preview(out, config)
+
+
+def _owner_preview(out: Path, config: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bridge.render import TemplateCheckError, Templates
+    from bridge.render.override_check import OverrideProblem, override_file, problems_text
+    from bridge.render.pdf_check import missing_on_pdf
+    from bridge.render.preview import owner_cases, write_previews
+
     settings = settings_or_exit(config)
-    paths = write_previews(
-        out, templates=Templates(settings.templates.dir), logo=settings.seller.logo
-    )
+    try:
+        templates = Templates(settings.templates.dir)
+    except TemplateCheckError as exc:
+        err_console.print(f"[bold red]Template error[/]\n{exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    preview = owner_cases(settings, now=datetime.now(UTC))  # the clock is read at the edge
+    paths = write_previews(out, templates=templates, cases=preview.cases)
     for path in paths:
         console.print(str(path), highlight=False)
+    for name, why in preview.skipped.items():
+        console.print(f"{name}: not previewed ({why})", highlight=False)
+    problems = [
+        OverrideProblem(override_file(templates), path.stem, missing)
+        for path in paths
+        if path.suffix == ".pdf"
+        for missing in missing_on_pdf(preview.cases[path.stem], path.read_bytes())
+    ]
+    if problems:
+        err_console.print(problems_text(problems), highlight=False)
+        raise typer.Exit(1)

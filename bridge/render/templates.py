@@ -4,15 +4,25 @@
 a file in `override_dir` wins, any file it lacks falls back to ours. A broken override is
 reported when the `Templates` is built — `TemplateCheckError("…/invoice.html:12: unexpected
 '}'")` — not in the middle of a render job.
+
+`templates.files` holds the bytes of the effective folder (ours overlaid with the override,
+images included), read once when the `Templates` is built, like the compiled templates: it is
+the template set an archived document is frozen with (`bridge.render.archived`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import jinja2
 
 TEMPLATE_SUFFIXES = (".html", ".htm", ".xml", ".txt", ".css", ".j2", ".jinja")
+# Every invoice freezes a copy of the set when it changes: a folder holding more than
+# templates and a few images (a photo library, a build output) is a mistake to say out loud.
+MAX_TEMPLATE_SET_BYTES = 16 * 1024 * 1024
+_SKIPPED_PARTS = ("__pycache__",)
 
 
 class TemplateCheckError(Exception):
@@ -62,6 +72,22 @@ class Templates:
         )
         if self.override_dir is not None:
             self.check(only_overrides=True)
+        self.files: Mapping[str, bytes] = MappingProxyType(self._read_files())
+
+    def _read_files(self) -> dict[str, bytes]:
+        files: dict[str, bytes] = {}
+        for root in (self.base_dir, self.override_dir):  # the override's files win
+            if root is not None:
+                files.update({name: path.read_bytes() for name, path in folder_files(root)})
+        size = sum(len(data) for data in files.values())
+        if size > MAX_TEMPLATE_SET_BYTES:
+            where = self.override_dir or self.base_dir
+            raise TemplateCheckError(
+                f"the templates in {where} weigh {size // 1024} KiB (at most "
+                f"{MAX_TEMPLATE_SET_BYTES // 1024} KiB): keep only templates and their images",
+                filename=str(where),
+            )
+        return files
 
     def names(self, *, only_overrides: bool = False) -> list[str]:
         dirs = [self.override_dir] if only_overrides else [self.override_dir, self.base_dir]
@@ -92,3 +118,16 @@ class Templates:
 
     def render(self, name: str, **context: object) -> str:
         return self.get(name).render(**context)
+
+
+def folder_files(root: Path) -> list[tuple[str, Path]]:
+    """(posix name, path) of every regular file under `root`, hidden files and caches aside."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        parts = path.relative_to(root).parts
+        # a name with a line break could not be listed in the set's `sha256sum`-style hash
+        if any(p.startswith(".") or p in _SKIPPED_PARTS for p in parts) or "\n" in str(path):
+            continue
+        if path.is_file():
+            found.append(("/".join(parts), path))
+    return found

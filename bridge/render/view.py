@@ -129,6 +129,14 @@ def logo_data_uri(path: str) -> str:
         return ""
 
 
+def rcs_text(rcs_city: str) -> str:
+    """ "RCS Lyon" from "Lyon"; a value already naming its registry (RCS, RM, RSAC) as is."""
+    rcs = rcs_city.strip()
+    if not rcs:
+        return ""
+    return rcs if rcs.upper().startswith(("RCS", "RM", "RSAC")) else f"RCS {rcs}"
+
+
 def _local_date(snapshot: InvoiceSnapshot) -> date:
     try:
         return snapshot.order.ordered_at.astimezone(ZoneInfo(snapshot.timezone)).date()
@@ -194,9 +202,8 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
         ids.append(f"{L['siren']} {seller.siren}")
     if seller.siret:
         ids.append(f"{L['siret']} {seller.siret}")
-    rcs = seller.rcs_city.strip()
+    rcs = rcs_text(seller.rcs_city)
     if rcs:
-        rcs = rcs if rcs.upper().startswith(("RCS", "RM", "RSAC")) else f"RCS {rcs}"
         ids.append(rcs)
     if seller.vat_number:
         ids.append(f"{L['vat_number']} {seller.vat_number}")
