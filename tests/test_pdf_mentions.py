@@ -22,6 +22,7 @@ from bridge.cli import app
 from bridge.config import load_settings
 from bridge.failures import PdfIncompleteError
 from bridge.invoicing import cases
+from bridge.invoicing.legal import check_invoice
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.links import signed_invoice_url
 from bridge.logs import configure_logging
@@ -93,6 +94,12 @@ def ours(snaps) -> dict[str, bytes]:
 @pytest.mark.parametrize("name", CASES)
 def test_our_templates_print_everything_the_check_requires(snaps, ours, name: str) -> None:
     assert missing_on_pdf(snaps[name], ours[name]) == []
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_check_invoice_and_the_pdf_text_agree_on_every_preview_case(snaps, ours, name) -> None:
+    # complete by the rules on the snapshot, and every required text found on its PDF
+    assert (check_invoice(snaps[name]), missing_on_pdf(snaps[name], ours[name])) == ([], [])
 
 
 def test_a_credit_note_from_our_templates_is_complete() -> None:
