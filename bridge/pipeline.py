@@ -23,7 +23,14 @@ from bridge.config import SellerConfig, Settings
 from bridge.delivery.email import build_receipt_email, send_email
 from bridge.failures import PermanentStepError, TransientStepError
 from bridge.invoicing.amounts import Inconsistency
-from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice, local_date
+from bridge.invoicing.build import (
+    NO_FACTS,
+    IssueFacts,
+    Numbering,
+    OrderNotInvoiceable,
+    build_invoice,
+    local_date,
+)
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.shipping_vat import shipping_vat_notes
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
@@ -55,10 +62,12 @@ def accept_order(
     *,
     then: Sequence[FollowUp],
     now: datetime | None = None,
+    facts: IssueFacts = NO_FACTS,
 ) -> AcceptResult:
     """Issue the facture acquittée of a paid order, or quarantine it with the reason.
 
-    `then`: the jobs that follow the number, enqueued in the issuing transaction (outbox)."""
+    `then`: the jobs that follow the number, enqueued in the issuing transaction (outbox).
+    `facts`: what the invoice needs from outside (VIES, ECB), read before (bridge.issue_facts)."""
     svc.store.record_order(order)
     period = svc.settings.numbering.period_for(
         local_date(now or svc.store.clock(), svc.seller_for_snapshot().timezone)
@@ -70,11 +79,11 @@ def accept_order(
             kind=DocumentKind.invoice.value,
             series=svc.settings.numbering.series,
             period=period,
-            build=_invoice_builder(svc, order, period, now),
+            build=_invoice_builder(svc, order, period, now, facts),
             follow_up_jobs=then,
         )
     except OrderNotInvoiceable as exc:
-        return _quarantine(svc, order, [str(p) for p in exc.problems])
+        return quarantine(svc, order, [str(p) for p in exc.problems])
     log.info(
         "invoice issued" if result.created else "invoice already issued",
         shop=order.shop,
@@ -127,19 +136,27 @@ def owner_notes(order: Order, snapshot: InvoiceSnapshot) -> list[str]:
     return [note for note in (siren_note(order, snapshot), *shipping_vat_notes(order)) if note]
 
 
-def trial_invoice(svc: Services, order: Order, *, at: datetime) -> InvoiceSnapshot:
+def trial_invoice(
+    svc: Services, order: Order, *, at: datetime, facts: IssueFacts = NO_FACTS
+) -> InvoiceSnapshot:
     """The invoice `order` would get if issued at `at`: the same rules and configuration, a
     sample number in the configured format. Nothing is stored, numbered or archived."""
     seller = svc.settings.seller
     numbering_cfg = svc.settings.numbering
     number = numbering_cfg.format_number(1, local_date(at, seller.timezone))
     return _checked_build(
-        order, lambda: _build(svc, order, seller, Numbering(numbering_cfg.series, number, 1), at)
+        order,
+        lambda: _build(svc, order, seller, Numbering(numbering_cfg.series, number, 1), at, facts),
     )
 
 
 def _build(
-    svc: Services, order: Order, seller: SellerConfig, numbering: Numbering, issued_at: datetime
+    svc: Services,
+    order: Order,
+    seller: SellerConfig,
+    numbering: Numbering,
+    issued_at: datetime,
+    facts: IssueFacts,
 ) -> InvoiceSnapshot:
     return build_invoice(
         order,
@@ -148,11 +165,12 @@ def _build(
         issued_at=issued_at,
         terms=LegalTerms(**svc.settings.legal.model_dump()),
         company_policy=svc.settings.rules.company_without_identifier,
+        facts=facts,
     )
 
 
 def _invoice_builder(
-    svc: Services, order: Order, period: str, now: datetime | None
+    svc: Services, order: Order, period: str, now: datetime | None, facts: IssueFacts
 ) -> Callable[[int], InvoiceSnapshot]:
     """The snapshot for the sequence number the store allocates, under the series lock."""
     numbering_cfg = svc.settings.numbering
@@ -169,7 +187,9 @@ def _invoice_builder(
             raise TransientStepError("the numbering period changed while waiting: retry")
         number = numbering_cfg.format_number(sequence, issue_day)
         numbering = Numbering(series=numbering_cfg.series, number=number, sequence=sequence)
-        return _checked_build(order, lambda: _build(svc, order, seller, numbering, issued_at))
+        return _checked_build(
+            order, lambda: _build(svc, order, seller, numbering, issued_at, facts)
+        )
 
     return build
 
@@ -194,7 +214,8 @@ def _checked_build(order: Order, build: Callable[[], InvoiceSnapshot]) -> Invoic
         ) from exc
 
 
-def _quarantine(svc: Services, order: Order, reasons: list[str]) -> AcceptResult:
+def quarantine(svc: Services, order: Order, reasons: list[str]) -> AcceptResult:
+    """No invoice for `order` until a person acts: recorded with the reasons, owner alerted."""
     svc.store.quarantine_order(order.shop, order.order_id, "; ".join(reasons))
     svc.store.append_event(
         "order.quarantined", shop=order.shop, order_id=order.order_id,

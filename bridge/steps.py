@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.failures import PermanentStepError
+from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
 from bridge.pipeline import (
     Outcome,
     accept_order,
     ensure_pdf,
     invoice_link,
+    quarantine,
     quarantine_unreadable,
     send_receipt,
     submit_order,
@@ -190,7 +192,16 @@ def issue(run: StepRun) -> JobResult:
     record = svc.store.get_order(job.shop or "", job.order_id or "")
     if record is None or record.payload is None:
         raise PermanentStepError(f"order {job.shop}/{job.order_id} is not recorded")
-    result = accept_order(svc, record.payload, then=run.then)
+    order = record.payload
+    try:
+        facts = gather_issue_facts(svc, order)
+    except OutsideFactUnavailable as exc:
+        waited = svc.store.clock() - (job.first_attempt_at or svc.store.clock())
+        if waited < exc.max_wait:
+            raise  # transient: the job retries with backoff
+        result = quarantine(svc, order, [f"{exc} (still so after {waited}, retry when it answers)"])
+        return Skipped("quarantined: " + "; ".join(result.reasons))
+    result = accept_order(svc, order, then=run.then, facts=facts)
     if result.outcome is Outcome.quarantined:
         return Skipped("quarantined: " + "; ".join(result.reasons))
     assert result.invoice is not None

@@ -36,6 +36,7 @@ from bridge.invoicing.mentions import STANDARD_TERMS, LegalTerms, legal_mentions
 from bridge.invoicing.payment_labels import payment_label
 from bridge.invoicing.snapshot import (
     BuyerSnapshot,
+    EurRate,
     InvoiceLine,
     InvoiceSnapshot,
     OrderRef,
@@ -43,6 +44,7 @@ from bridge.invoicing.snapshot import (
     SellerSnapshot,
     Totals,
     VatBucket,
+    VatCheck,
     VatRegime,
 )
 from bridge.invoicing.vat_rates import check_rates
@@ -65,6 +67,20 @@ class OrderNotInvoiceable(Exception):
         self.problems = problems
         self.missing_mentions = list(missing_mentions or [])
         super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class IssueFacts:
+    """What issuing needs from outside Quittance, looked up before the number is taken
+    (`bridge.issue_facts`), so that `build_invoice` stays pure and fast under the series lock.
+
+    None = not needed for this order (no intra-EU exemption claimed, paid in euros)."""
+
+    vat_check: VatCheck | None = None
+    eur_rate: EurRate | None = None
+
+
+NO_FACTS = IssueFacts()
 
 
 @dataclass(frozen=True)
@@ -275,6 +291,7 @@ def build_invoice(
     issued_at: datetime,
     terms: LegalTerms = STANDARD_TERMS,
     company_policy: CompanyPolicy = CompanyPolicy.b2b,
+    facts: IssueFacts = NO_FACTS,
 ) -> InvoiceSnapshot:
     """The snapshot of the facture acquittée for a paid order.
 

@@ -125,6 +125,28 @@ class OrderRef(_Frozen):
     ordered_at: datetime
 
 
+class VatCheck(_Frozen):
+    """The VIES answer for the buyer's VAT number: the proof an intra-EU exemption rests on
+    (a valid number confirmed by VIES is a substantive condition of art. 262 ter I)."""
+
+    number: str  # as checked, with its country prefix: "DE136695976"
+    valid: bool
+    checked_at: datetime  # UTC, when VIES answered
+    consultation_number: str = ""  # VIES's requestIdentifier (checkVatApprox)
+    name: str = ""  # as VIES knows the trader ("---" when the member state does not say)
+    address: str = ""
+
+
+class EurRate(_Frozen):
+    """The euro rate of the order's currency used for the VAT in euros (CGI art. 242 nonies A,
+    I-13°): the ECB reference rate last published on or before the tax point."""
+
+    currency: str  # "USD"
+    rate: Decimal  # units of `currency` for 1 EUR, as the ECB publishes it: 1.0842
+    published_on: date
+    source: str = "ECB euro foreign exchange reference rates"
+
+
 class InvoiceSnapshot(_Frozen):
     version: int = SNAPSHOT_VERSION
     kind: DocumentKind = DocumentKind.invoice
