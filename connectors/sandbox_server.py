@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-Reply = tuple[int, Any, dict[str, str]]  # status, JSON body, extra headers
+Reply = tuple[int, Any, dict[str, str]]  # status, JSON body (or bytes), extra headers
 
 
 @dataclass
@@ -144,9 +144,13 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 body=self.rfile.read(length) if length else b"",
             )
             status, body, headers = sandbox.serve(request)
-            data = json.dumps(body, ensure_ascii=False).encode()
+            # Bytes are sent as they are, typed by the reply's own Content-Type (a SOAP
+            # sandbox answers XML); anything else is JSON.
+            raw = isinstance(body, bytes)
+            data = body if raw else json.dumps(body, ensure_ascii=False).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            if not raw:
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
             for key, value in headers.items():
                 self.send_header(key, value)

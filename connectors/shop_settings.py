@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from bridge.settings_types import Section, lower
+from bridge.settings_types import Section, Text, lower
 
 SHOP_NAME = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 
@@ -25,3 +25,8 @@ class ShopSettings(Section):
     )
     send_email: bool = Field(default=True, description="email the invoice to the customer")
     timeout_seconds: float = Field(default=20.0, gt=0, le=120, description="HTTP timeout")
+    operation_date_property: Text = Field(
+        default="",
+        description="the name of the line property holding the date of the operation, "
+        "looked for before the usual ones (Date, Date de la prestation…)",
+    )

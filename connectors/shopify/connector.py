@@ -141,7 +141,12 @@ class ShopifyConnector:
         if not paid:  # never mapped in full: its data may be half-typed
             return FetchedOrder(None, False, f"not paid, skipped: {reason}", dict(node), order_id)
         try:
-            order = map_order(node, shop=self.shop, default_locale=self.config.default_locale)
+            order = map_order(
+                node,
+                shop=self.shop,
+                default_locale=self.config.default_locale,
+                operation_date_property=self.config.operation_date_property,
+            )
         except Exception as exc:  # any mapping failure quarantines the order, never the job
             log.warning("order not readable", shop=self.shop, order=order_id, err=str(exc))
             return FetchedOrder(None, True, unreadable_reason(exc), dict(node), order_id)

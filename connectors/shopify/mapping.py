@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, TaxLine
+from bridge.model import Address, Coupon, Line, LineKind, Nature, Order, Party, Payment, TaxLine
+from connectors.operation_dates import find_operation_date, property_names
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -226,9 +227,11 @@ def _line(
     presentment: bool,
     taxes_included: bool,
     coupon_share: dict[int | None, Decimal],
+    date_properties: tuple[str, ...] = (),
 ) -> Line:
     taxes = _taxes(node, presentment)
     allocations = _allocations(node, presentment)
+    nature, when = Nature.goods, None
     if kind is LineKind.product:
         quantity = Decimal(int(node.get("quantity") or 0))
         discount = sum((amount for _, amount in allocations), ZERO)
@@ -242,11 +245,21 @@ def _line(
         variant = str(node.get("variantTitle") or "")
         if node.get("title") and variant and variant not in name:
             name = f"{node['title']} - {variant}"
+        # A line property the shop dates the operation with is printed as that date, not as
+        # an attribute of the article.
+        when, date_key = find_operation_date(
+            ((str(a.get("key") or ""), a.get("value")) for a in node.get("customAttributes") or []),
+            date_properties,
+        )
         attributes = {
             str(a["key"]): str(a.get("value") or "")
             for a in node.get("customAttributes") or []
-            if a.get("key") and not str(a["key"]).startswith("_")
+            if a.get("key") and not str(a["key"]).startswith("_") and a["key"] != date_key
         }
+        # Nothing to ship is a service (a training, a download): `requiresShipping` is
+        # Shopify's own answer. Absent (older selections, fixtures): goods, as before.
+        if node.get("requiresShipping") is False:
+            nature = Nature.services
     else:
         quantity = Decimal(1)
         gross = money(node.get("originalPriceSet"), presentment)
@@ -270,6 +283,8 @@ def _line(
         subtotal=subtotal,
         discount=discount_excl,
         taxes=taxes,
+        nature=nature,
+        operation_date=when,
     )
 
 
@@ -321,8 +336,17 @@ def _party(node: Mapping[str, Any]) -> Party:
     )
 
 
-def map_order(node: Mapping[str, Any], *, shop: str, default_locale: str = "") -> Order:
-    """A GraphQL Order node → `Order`. Raises `MappingError` naming what is missing."""
+def map_order(
+    node: Mapping[str, Any],
+    *,
+    shop: str,
+    default_locale: str = "",
+    operation_date_property: str = "",
+) -> Order:
+    """A GraphQL Order node → `Order`. Raises `MappingError` naming what is missing.
+
+    `operation_date_property`: the shop's own line property dating the operation, looked for
+    before the usual names (`connectors.operation_dates`)."""
     if not node.get("id") and not node.get("legacyResourceId"):
         raise MappingError("the order has no id")
     order_id = str(node.get("legacyResourceId") or numeric_id(str(node["id"])))
@@ -344,8 +368,9 @@ def map_order(node: Mapping[str, Any], *, shop: str, default_locale: str = "") -
         raise MappingError(f"order {order_id} has no currencyCode")
     taxes_included = bool(node.get("taxesIncluded"))
     share: dict[int | None, Decimal] = {}
+    dates = property_names(operation_date_property)
     lines = [
-        _line(item, LineKind.product, True, taxes_included, share)
+        _line(item, LineKind.product, True, taxes_included, share, dates)
         for item in edges(node.get("lineItems"))
         if int(item.get("quantity") or 0) > 0  # fully removed by an order edit
     ]

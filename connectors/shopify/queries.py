@@ -21,7 +21,7 @@ LINE_PAGE = 30
 LINE_CONNECTION = f"""
     pageInfo {{ hasNextPage endCursor }}
     edges {{ node {{
-      id name title variantTitle sku quantity
+      id name title variantTitle sku quantity requiresShipping
       customAttributes {{ key value }}
       originalUnitPriceSet {{ {MONEY_BAG} }}
       originalTotalSet {{ {MONEY_BAG} }}

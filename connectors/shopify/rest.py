@@ -140,6 +140,7 @@ def rest_order_to_node(payload: Mapping[str, Any]) -> dict[str, Any]:
                 "variantTitle": item.get("variant_title"),
                 "sku": item.get("sku"),
                 "quantity": qty,
+                "requiresShipping": item.get("requires_shipping"),
                 "customAttributes": [
                     {"key": p.get("name"), "value": p.get("value")}
                     for p in item.get("properties") or []

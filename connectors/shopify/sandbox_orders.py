@@ -34,6 +34,7 @@ class Item:
     sku: str = ""
     discount: str = "0"  # allocated to this line, same basis as the price
     properties: dict[str, str] = field(default_factory=dict)
+    requires_shipping: bool = True  # False: a service or a download (LineItem.requiresShipping)
 
 
 @dataclass
@@ -116,6 +117,7 @@ def build_order(
                     "variantTitle": item.variant or None,
                     "sku": item.sku,
                     "quantity": item.quantity,
+                    "requiresShipping": item.requires_shipping,
                     "customAttributes": [
                         {"key": k, "value": v} for k, v in item.properties.items()
                     ],

@@ -52,6 +52,7 @@ class WebhookSender:
             "line_items": [
                 {"title": e["node"]["title"], "quantity": e["node"]["quantity"],
                  "sku": e["node"]["sku"],
+                 "requires_shipping": e["node"].get("requiresShipping", True),
                  "price": e["node"]["originalUnitPriceSet"]["presentmentMoney"]["amount"]}
                 for e in node["lineItems"]["edges"]
             ],

@@ -47,6 +47,8 @@ from connectors.woocommerce.mapping import (
     paid_verdict,
     wcpdf_invoice_number,
 )
+from connectors.woocommerce.natures import ProductFacts, ServiceRules, products_to_read
+from connectors.woocommerce.products import ProductCatalog
 from connectors.woocommerce.settings import WooCommerceShop
 from connectors.woocommerce.tax_rates import missing_rate_ids
 from connectors.woocommerce.values import MappingError, order_date
@@ -91,6 +93,10 @@ class WooCommerceConnector:
         )
         self._rates: dict[int, Decimal] = {}  # /taxes/<id> answers, per process
         self._wcpdf_warned = False
+        self.products = ProductCatalog(self.client, config.name)
+        self._service_rules = ServiceRules.of(
+            config.service_skus, config.service_categories, config.service_tax_classes
+        )
 
     # -- webhooks ----------------------------------------------------------------------------
 
@@ -132,7 +138,7 @@ class WooCommerceConnector:
 
     # -- orders ------------------------------------------------------------------------------
 
-    def _options(self) -> MappingOptions:
+    def _options(self, products: Mapping[int, ProductFacts] | None = None) -> MappingOptions:
         c = self.config
         return MappingOptions(
             shop=c.name,
@@ -142,6 +148,9 @@ class WooCommerceConnector:
             default_locale=c.default_locale,
             paid_statuses=tuple(c.paid_statuses),
             known_rates=dict(self._rates),
+            products=dict(products or {}),
+            service_rules=self._service_rules,
+            operation_date_property=c.operation_date_property,
         )
 
     def _learn_rates(self, raw: Mapping[str, Any]) -> None:
@@ -169,7 +178,9 @@ class WooCommerceConnector:
         try:
             if missing_rate_ids(raw):
                 self._learn_rates(raw)
-            order = map_order(raw, self._options())
+            # Goods or services is the product's to say: read once paid, as nothing else is.
+            products = self.products.facts(products_to_read(raw, self._service_rules))
+            order = map_order(raw, self._options(products))
         except ConnectorError:
             raise
         except Exception as exc:  # any mapping failure quarantines the order, never the job

@@ -31,6 +31,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund, TaxLine
+from connectors.operation_dates import find_operation_date, property_names
+from connectors.woocommerce.natures import ProductFacts, ServiceRules, line_nature
 from connectors.woocommerce.tax_rates import (
     line_taxes,
     rate_table,
@@ -110,14 +112,17 @@ def wcpdf_invoice_number(raw: Mapping[str, Any]) -> str:
 # Lines
 
 
-def _attributes(item: Mapping[str, Any]) -> dict[str, str]:
-    """Variation attributes and visible item meta (hidden keys start with "_")."""
+def _attributes(item: Mapping[str, Any], skip: str = "") -> dict[str, str]:
+    """Variation attributes and visible item meta (hidden keys start with "_"); `skip` is the
+    meta read as the date of the operation, printed as such rather than as an attribute."""
     attrs: dict[str, str] = {}
     for meta in item.get("meta_data") or []:
         if not isinstance(meta, Mapping):
             continue
         key = str(meta.get("key") or "")
         if not key or key.startswith("_"):
+            continue
+        if skip and skip in (key, meta.get("display_key")):
             continue
         value = meta.get("display_value", meta.get("value"))
         if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -129,22 +134,43 @@ def _attributes(item: Mapping[str, Any]) -> dict[str, str]:
     return attrs
 
 
+def _meta_pairs(item: Mapping[str, Any]) -> list[tuple[str, object]]:
+    """(name, value) of each item meta, under its key and its display key: a plugin's raw
+    value ("2026-12-12") is tried before the text it shows ("12 décembre 2026")."""
+    pairs: list[tuple[str, object]] = []
+    for meta in item.get("meta_data") or []:
+        if isinstance(meta, Mapping):
+            for name in dict.fromkeys((meta.get("key"), meta.get("display_key"))):
+                if isinstance(name, str) and name:
+                    pairs += [(name, meta.get("value")), (name, meta.get("display_value"))]
+    return pairs
+
+
 def _product_line(
-    item: Mapping[str, Any], i: int, percents: Mapping[int, Decimal], labels: Mapping[int, str]
+    item: Mapping[str, Any],
+    i: int,
+    percents: Mapping[int, Decimal],
+    labels: Mapping[int, str],
+    opts: MappingOptions,
 ) -> Line:
     where = f"line_items[{i}]"
     quantity = dec(item.get("quantity"), f"{where}.quantity")
     subtotal = dec(item.get("subtotal"), f"{where}.subtotal")
     total = dec(item.get("total"), f"{where}.total")
+    when, date_meta = find_operation_date(
+        _meta_pairs(item), property_names(opts.operation_date_property)
+    )
     return Line(
         kind=LineKind.product,
         name=text(item.get("name")) or f"Article {item.get('product_id', '')}".strip(),
         sku=text(item.get("sku")),
-        attributes=_attributes(item),
+        attributes=_attributes(item, skip=date_meta),
         quantity=quantity,
         subtotal=subtotal,
         discount=subtotal - total,
         taxes=line_taxes(item, percents, labels, where),
+        nature=line_nature(item, opts.products, opts.service_rules),
+        operation_date=when,
     )
 
 
@@ -268,6 +294,11 @@ class MappingOptions:
     default_locale: str = ""
     paid_statuses: Sequence[str] = ("processing", "completed")
     known_rates: dict[int, Decimal] = field(default_factory=dict)
+    # Goods or services (see natures.py): the catalogue entries the connector could read, by
+    # post id, and the shop's rules. Neither given: every line is goods.
+    products: Mapping[int, ProductFacts] = field(default_factory=dict)
+    service_rules: ServiceRules = field(default_factory=ServiceRules)
+    operation_date_property: str = ""  # the shop's own line meta holding the date
 
 
 def _customer(raw: Mapping[str, Any], opts: MappingOptions) -> Party:
@@ -310,7 +341,7 @@ def map_order(raw: Mapping[str, Any], opts: MappingOptions) -> Order:
         percents, labels = rate_table(raw, opts.known_rates)
         lines: list[Line] = []
         for i, item in enumerate(raw.get("line_items") or []):
-            lines.append(_product_line(item, i, percents, labels))
+            lines.append(_product_line(item, i, percents, labels, opts))
         for i, item in enumerate(raw.get("shipping_lines") or []):
             lines.append(_shipping_line(item, i, percents, labels))
         for i, item in enumerate(raw.get("fee_lines") or []):

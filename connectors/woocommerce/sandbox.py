@@ -12,7 +12,14 @@ Endpoints (under /wp-json/wc/v3): `GET orders` (modified_after, dates_are_gmt, p
 ≤ 100, orderby, order, status; X-WP-Total / X-WP-TotalPages), `GET/PUT orders/<id>` (status,
 meta_data), `GET/POST orders/<id>/notes`, `GET orders/<id>/refunds` (a POST is recorded in
 `refund_posts` so tests can prove we never move money), `GET/POST webhooks`,
-`GET/PUT webhooks/<id>`, `GET taxes/<id>`.
+`GET/PUT webhooks/<id>`, `GET taxes/<id>`, `GET products/<id>` and
+`GET products/<id>/variations/<vid>` (404 `woocommerce_rest_product_invalid_id` /
+`…_product_variation_invalid_id` once deleted; 403 `woocommerce_rest_cannot_view` when
+`product_access` is False, as for a key whose user may not read products).
+
+The catalogue: every product an added order names exists as a physical product (a variation
+of a variable one for a line with a `variation_id`) unless `add_product` / `add_variation`
+said otherwise first; `delete_product` removes one, as the owner deleting it after the sale.
 
 Auth, as WooCommerce does it: HTTP Basic (`consumer_key:consumer_secret`; real shops accept it
 over HTTPS only — the sandbox accepts it on plain HTTP unless `basic_auth=False`, as if behind
@@ -47,6 +54,9 @@ from connectors.sandbox_server import Reply, Request, SandboxServer
 from connectors.woocommerce.sandbox_orders import (
     TAX_RATES,
     french_orders,
+    french_products,
+    make_product,
+    make_variation,
     wc_dates,
 )
 from connectors.woocommerce.sandbox_webhooks import Delivery, WebhookQueue
@@ -96,7 +106,12 @@ class WooSandbox(WebhookQueue, SandboxServer):
         self.deliveries: list[tuple[str, int, int]] = []  # (topic, order id, status)
         self._nonces: set[str] = set()
         self._ids = itertools.count(10_000)
+        self.products: dict[int, dict[str, Any]] = {}
+        self.variations: dict[tuple[int, int], dict[str, Any]] = {}  # (product id, variation id)
+        self.product_access = True
         if seed:
+            for product in french_products(self.now()):
+                self.add_product(product)
             for order in french_orders(self.now()):
                 self.add_order(order, notify=False)
 
@@ -106,9 +121,70 @@ class WooSandbox(WebhookQueue, SandboxServer):
         """The shop's clock: seeded orders and every date the shop writes come from it."""
         return self._clock()
 
+    def add_product(self, product: Mapping[str, Any]) -> int:
+        """A catalogue entry (`sandbox_orders.make_product`), replacing one with its id."""
+        with self.lock:
+            self.products[int(product["id"])] = copy.deepcopy(dict(product))
+        return int(product["id"])
+
+    def add_variation(self, product_id: int, variation: Mapping[str, Any]) -> int:
+        """A variation (`sandbox_orders.make_variation`) of product `product_id`."""
+        with self.lock:
+            self.variations[(int(product_id), int(variation["id"]))] = copy.deepcopy(
+                dict(variation)
+            )
+            parent = self.products.get(int(product_id))
+            if parent is not None and int(variation["id"]) not in parent["variations"]:
+                parent["type"] = "variable"
+                parent["variations"].append(int(variation["id"]))
+        return int(variation["id"])
+
+    def delete_product(self, product_id: int) -> None:
+        """The owner deletes the product (and so its variations) after the sale."""
+        with self.lock:
+            self.products.pop(int(product_id), None)
+            for key in [k for k in self.variations if k[0] == int(product_id)]:
+                del self.variations[key]
+
+    def _stock(self, order: Mapping[str, Any]) -> None:
+        """Put in the catalogue, as physical products, what the order sells and it lacks."""
+        for item in order.get("line_items") or []:
+            product, variation = (
+                int(item.get("product_id") or 0),
+                int(item.get("variation_id") or 0),
+            )
+            if product and product not in self.products:
+                self.add_product(
+                    make_product(
+                        product,
+                        str(item.get("parent_name") or item.get("name") or f"Produit {product}"),
+                        sku="" if variation else str(item.get("sku") or ""),
+                        tax_class=str(item.get("tax_class") or ""),
+                        now=self.now(),
+                    )
+                )
+            if product and variation and (product, variation) not in self.variations:
+                attributes = {
+                    str(m.get("display_key") or m.get("key")): str(m.get("value"))
+                    for m in item.get("meta_data") or []
+                    if str(m.get("key") or "").startswith("pa_")
+                }
+                self.add_variation(
+                    product,
+                    make_variation(
+                        variation,
+                        product,
+                        sku=str(item.get("sku") or ""),
+                        tax_class=str(item.get("tax_class") or ""),
+                        attributes=attributes,
+                        now=self.now(),
+                    ),
+                )
+
     def add_order(self, raw: Mapping[str, Any], *, notify: bool = True) -> int:
         order = copy.deepcopy(dict(raw))
         with self.lock:
+            self._stock(order)
             self.orders[int(order["id"])] = order
             self.notes.setdefault(int(order["id"]), [])
             if notify:
@@ -298,6 +374,9 @@ class WooSandbox(WebhookQueue, SandboxServer):
                         hook["failure_count"] = 0
                     hook.update(wc_dates("date_modified", self.now()))
                 return 200, _public_hook(hook), {}
+            m = re.fullmatch(r"products/(\d+)(?:/variations/(\d+))?", route)
+            if m and method == "GET":  # the catalogue is read, never written, by Quittance
+                return self._product(int(m[1]), int(m[2] or 0))
             if m := re.fullmatch(r"taxes/(\d+)", route):
                 rate = TAX_RATES.get(int(m[1]))
                 if rate is None:
@@ -314,6 +393,21 @@ class WooSandbox(WebhookQueue, SandboxServer):
                     {},
                 )
         return _err(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+    def _product(self, product_id: int, variation_id: int) -> Reply:
+        if not self.product_access:
+            return _err(
+                403, "woocommerce_rest_cannot_view", "Sorry, you cannot view this resource."
+            )
+        if variation_id:
+            found = self.variations.get((product_id, variation_id))
+            code = "woocommerce_rest_product_variation_invalid_id"
+        else:
+            found = self.products.get(product_id)
+            code = "woocommerce_rest_product_invalid_id"
+        if found is None:
+            return _err(404, code, "Invalid ID.")
+        return 200, copy.deepcopy(found), {}
 
     def _list_orders(self, query: Mapping[str, str]) -> tuple[int, Any, dict[str, str]]:
         try:

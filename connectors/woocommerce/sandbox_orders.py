@@ -1,6 +1,9 @@
 """Orders in WooCommerce's REST shape, for the sandbox: `make_order` builds one from items
 (taxes, coupons, shipping, payment dates like WooCommerce writes them), `french_orders` is
-the seeded shop, `load_orders` reads real payloads (e.g. `tests/fixtures/woocommerce/`)."""
+the seeded shop, `load_orders` reads real payloads (e.g. `tests/fixtures/woocommerce/`).
+
+The catalogue too: `make_product` / `make_variation` build `GET products/<id>` and
+`GET products/<id>/variations/<vid>` answers, `french_products` the seeded shop's services."""
 
 from __future__ import annotations
 
@@ -56,6 +59,9 @@ class Item:
     sku: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
     product_id: int = 0
+    # Item meta that is no variation attribute (a booking's "Date", an engraving): shown
+    # under its own name, as plugins add it.
+    meta: dict[str, str] = field(default_factory=dict)
 
 
 def _rate(rate_id: int | None) -> Decimal:
@@ -133,6 +139,16 @@ def make_order(
                         "display_value": v,
                     }
                     for i, (k, v) in enumerate(item.attributes.items())
+                ]
+                + [
+                    {
+                        "id": 6000 + order_id * 10 + i,
+                        "key": k,
+                        "value": v,
+                        "display_key": k,
+                        "display_value": v,
+                    }
+                    for i, (k, v) in enumerate(item.meta.items())
                 ],
                 "sku": item.sku,
                 "price": float(total / qty) if qty else 0,
@@ -277,7 +293,8 @@ def make_order(
 
 def french_orders(now: datetime | None = None) -> list[dict[str, Any]]:
     """The seeded shop: card with coupon (20 % + 5,5 %), a B2B bank transfer on hold, cash on
-    delivery in processing, prices incl. tax paid by PayPal and completed."""
+    delivery in processing, prices incl. tax paid by PayPal and completed, and a B2B training
+    session (a virtual product, `french_products`) dated a month ahead, bank transfer on hold."""
     now = now or datetime.now(UTC)
     marie = {
         "first_name": "Marie",
@@ -394,6 +411,185 @@ def french_orders(now: datetime | None = None) -> list[dict[str, Any]]:
             billing=lea,
             created=now - timedelta(minutes=45),
         ),
+        make_order(
+            1006,
+            items=[
+                Item(
+                    TRAINING_NAME,
+                    "450.00",
+                    1,
+                    rate_id=1,
+                    sku="FORM-TORR-1J",
+                    product_id=TRAINING_ID,
+                    meta={
+                        "Date": (now + timedelta(days=30)).astimezone(SHOP_TZ).strftime("%d/%m/%Y")
+                    },
+                )
+            ],
+            status="on-hold",
+            payment_method="bacs",
+            payment_method_title="Virement bancaire",
+            paid=False,
+            billing=bistrot,
+            meta={"_billing_vat_number": "FR96552100554", "_billing_siren": "552100554"},
+            created=now - timedelta(minutes=20),
+        ),
+    ]
+
+
+TRAINING_ID = 300
+TRAINING_NAME = "Formation « Torréfaction artisanale » (1 jour)"
+
+
+def make_product(
+    product_id: int,
+    name: str,
+    *,
+    virtual: bool = False,
+    downloadable: bool = False,
+    sku: str = "",
+    price: str = "",
+    tax_class: str = "",
+    categories: Sequence[str] = (),
+    variations: Sequence[int] = (),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A `GET products/<id>` answer (WooCommerce REST v3), the fields a shop fills in."""
+    now = now or datetime.now(UTC)
+    slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+    return {
+        "id": product_id,
+        "name": name,
+        "slug": slug,
+        "permalink": f"https://boutique.example.fr/produit/{slug}/",
+        **wc_dates("date_created", now),
+        **wc_dates("date_modified", now),
+        "type": "variable" if variations else "simple",
+        "status": "publish",
+        "featured": False,
+        "catalog_visibility": "visible",
+        "description": "",
+        "short_description": "",
+        "sku": sku,
+        "price": price,
+        "regular_price": price,
+        "sale_price": "",
+        "on_sale": False,
+        "purchasable": True,
+        "total_sales": 0,
+        "virtual": virtual,
+        "downloadable": downloadable,
+        "downloads": [],
+        "download_limit": -1,
+        "download_expiry": -1,
+        "external_url": "",
+        "button_text": "",
+        "tax_status": "taxable",
+        "tax_class": tax_class,
+        "manage_stock": False,
+        "stock_quantity": None,
+        "stock_status": "instock",
+        "backorders": "no",
+        "backorders_allowed": False,
+        "backordered": False,
+        "sold_individually": False,
+        "weight": "",
+        "dimensions": {"length": "", "width": "", "height": ""},
+        "shipping_required": not virtual,
+        "shipping_taxable": not virtual,
+        "shipping_class": "",
+        "shipping_class_id": 0,
+        "reviews_allowed": True,
+        "average_rating": "0.00",
+        "rating_count": 0,
+        "related_ids": [],
+        "upsell_ids": [],
+        "cross_sell_ids": [],
+        "parent_id": 0,
+        "purchase_note": "",
+        "categories": [
+            {"id": 20 + n, "name": category, "slug": "-".join(category.lower().split())}
+            for n, category in enumerate(categories)
+        ],
+        "tags": [],
+        "images": [],
+        "attributes": [],
+        "default_attributes": [],
+        "variations": list(variations),
+        "grouped_products": [],
+        "menu_order": 0,
+        "meta_data": [],
+    }
+
+
+def make_variation(
+    variation_id: int,
+    product_id: int,
+    *,
+    virtual: bool = False,
+    downloadable: bool = False,
+    sku: str = "",
+    price: str = "",
+    tax_class: str = "",
+    attributes: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A `GET products/<product_id>/variations/<id>` answer: its own `virtual` flag, no
+    categories (those are its parent's)."""
+    now = now or datetime.now(UTC)
+    return {
+        "id": variation_id,
+        **wc_dates("date_created", now),
+        **wc_dates("date_modified", now),
+        "description": "",
+        "permalink": f"https://boutique.example.fr/?p={product_id}&variation={variation_id}",
+        "sku": sku,
+        "price": price,
+        "regular_price": price,
+        "sale_price": "",
+        "on_sale": False,
+        "status": "publish",
+        "purchasable": True,
+        "virtual": virtual,
+        "downloadable": downloadable,
+        "downloads": [],
+        "download_limit": -1,
+        "download_expiry": -1,
+        "tax_status": "taxable",
+        "tax_class": tax_class,
+        "manage_stock": False,
+        "stock_quantity": None,
+        "stock_status": "instock",
+        "backorders": "no",
+        "backorders_allowed": False,
+        "backordered": False,
+        "weight": "",
+        "dimensions": {"length": "", "width": "", "height": ""},
+        "shipping_class": "",
+        "shipping_class_id": 0,
+        "image": None,
+        "attributes": [
+            {"id": n, "name": name, "option": option}
+            for n, (name, option) in enumerate((attributes or {}).items(), start=1)
+        ],
+        "menu_order": 0,
+        "meta_data": [],
+    }
+
+
+def french_products(now: datetime | None = None) -> list[dict[str, Any]]:
+    """The seeded shop's catalogue entries that are not plain parcels (every product an order
+    names is otherwise a physical one, see `WooSandbox.add_order`)."""
+    return [
+        make_product(
+            TRAINING_ID,
+            TRAINING_NAME,
+            virtual=True,
+            sku="FORM-TORR-1J",
+            price="450.00",
+            categories=("Formations",),
+            now=now,
+        )
     ]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from bridge.settings_types import Secret
 from connectors.shop_settings import ShopSettings
+
+# One entry of a service_* list: blank entries would match nothing and hide a typo.
+RuleEntry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class WooCommerceShop(ShopSettings):
@@ -34,4 +37,16 @@ class WooCommerceShop(ShopSettings):
     locale_meta_keys: list[str] = Field(
         default_factory=lambda: ["wpml_language", "_locale", "locale", "pll_language"],
         description="order meta keys holding the customer's language",
+    )
+    # Lines sold as services besides virtual products (connectors/woocommerce/natures.py).
+    service_skus: list[RuleEntry] = Field(
+        default_factory=list,
+        description='SKUs sold as services, * matching any characters (e.g. ["FORM-*"])',
+    )
+    service_categories: list[RuleEntry] = Field(
+        default_factory=list, description="product categories (name or slug) sold as services"
+    )
+    service_tax_classes: list[RuleEntry] = Field(
+        default_factory=list,
+        description='tax classes (slug, "standard" for the standard one) sold as services',
     )

@@ -9,7 +9,7 @@ own, independent, signing code) and where an attach-back shows on the shop. The 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +24,7 @@ from connectors.shopify.sandbox_orders import Item as ShopifyItem
 from connectors.shopify.sandbox_orders import build_order
 from connectors.woocommerce.sandbox import WooSandbox
 from connectors.woocommerce.sandbox_orders import Item as WooItem
-from connectors.woocommerce.sandbox_orders import make_order
+from connectors.woocommerce.sandbox_orders import make_order, make_product
 from tests.support.bridges import SHOP, WOO_HOOK_SECRET, WOO_KEY, WOO_SECRET, Bridge
 from tests.support.bridges import shopify_bridge as _shopify_bridge
 from tests.support.bridges import woo_bridge as _woo_bridge
@@ -51,10 +51,21 @@ class Harness(Protocol):
     def shop(self, sandbox: Any, **overrides: Any) -> dict[str, Any]: ...
 
     def add_order(
-        self, sandbox: Any, number: int, *, paid: bool, modified: datetime, country: str = "FR"
+        self,
+        sandbox: Any,
+        number: int,
+        *,
+        paid: bool,
+        modified: datetime,
+        country: str = "FR",
+        service: bool = False,
+        properties: Mapping[str, str] | None = None,
     ) -> str:
         """A new order on the shop, last modified at `modified`, billed to `country` (written
-        as the shop owner's data has it: "India" is possible); returns its order id."""
+        as the shop owner's data has it: "India" is possible); returns its order id. Its one
+        line is a service when `service` (as the platform tells: a virtual product, a line
+        that needs no shipping), and carries `properties` as the shop shows them on a line
+        (WooCommerce item meta, Shopify line item properties)."""
         ...
 
     def set_country(self, sandbox: Any, order_id: str, country: str) -> None:
@@ -129,10 +140,17 @@ class WooHarness:
         paid: bool,
         modified: datetime,
         country: str = "FR",
+        service: bool = False,
+        properties: Mapping[str, str] | None = None,
     ) -> str:
         status = "processing" if paid else "on-hold"
+        item = WooItem("Thé vert", "12.50", 2, meta=dict(properties or {}))
+        if service:  # a virtual product in the shop's catalogue
+            item = WooItem("Atelier dégustation", "45.00", 1, product_id=70_000 + number,
+                           meta=dict(properties or {}))  # fmt: skip
+            sandbox.add_product(make_product(item.product_id, item.name, virtual=True))
         raw = make_order(
-            number, items=[WooItem("Thé vert", "12.50", 2)], created=modified,
+            number, items=[item], created=modified,
             paid_at=modified if paid else None, status=status, paid=paid,
             payment_method="bacs" if not paid else "stripe",
             billing={**CUSTOMER, "country": country},
@@ -204,10 +222,15 @@ class ShopifyHarness:
         paid: bool,
         modified: datetime,
         country: str = "FR",
+        service: bool = False,
+        properties: Mapping[str, str] | None = None,
     ) -> str:
+        item = ShopifyItem("Thé vert", "12.50", 2, properties=dict(properties or {}))
+        if service:  # nothing to ship: LineItem.requiresShipping is false
+            item = ShopifyItem("Atelier dégustation", "45.00", 1, requires_shipping=False,
+                               properties=dict(properties or {}))  # fmt: skip
         node = build_order(
-            number, f"#{number}", [ShopifyItem("Thé vert", "12.50", 2)], paid=paid,
-            created_at=modified,
+            number, f"#{number}", [item], paid=paid, created_at=modified,
         )  # fmt: skip
         for part in ("billingAddress", "shippingAddress"):
             node[part]["countryCodeV2"] = country

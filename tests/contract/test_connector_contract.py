@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bridge.model import LineKind, Nature
 from bridge.polling import poll_shop
 from connectors.base import (
     Connector,
@@ -203,6 +204,66 @@ def test_polling_since_a_cursor_skips_what_was_modified_before(harness, shop, co
     since = start + timedelta(minutes=5)
     polled = [o.order_id for page in connector.iter_paid_pages(since) for o in page.orders]
     assert polled == ["3001"]
+
+
+# ------------------------------------------------------ goods or services, and their date
+
+
+def _products(connector: Connector, order_id: str) -> list[Any]:
+    order = connector.fetch_order(order_id).order
+    assert order is not None
+    return [line for line in order.lines if line.kind is LineKind.product]
+
+
+def test_a_service_line_is_mapped_as_a_service(harness, shop, connector) -> None:
+    order_id = harness.add_order(shop, 3200, paid=True, modified=shop.now(), service=True)
+    assert [line.nature for line in _products(connector, order_id)] == [Nature.services]
+
+
+def test_a_goods_line_is_mapped_as_goods(harness, shop, connector) -> None:
+    order_id = harness.add_order(shop, 3201, paid=True, modified=shop.now(), service=False)
+    assert [line.nature for line in _products(connector, order_id)] == [Nature.goods]
+
+
+def _day(shop: Any, days: int) -> tuple[Any, str]:
+    """A day relative to the shop's clock, and how a French shop writes it on a line."""
+    day = (shop.now() + timedelta(days=days)).date()
+    return day, day.strftime("%d/%m/%Y")
+
+
+def test_a_line_dated_by_its_property_has_that_operation_date(harness, shop, connector) -> None:
+    day, written = _day(shop, 30)
+    order_id = harness.add_order(
+        shop, 3202, paid=True, modified=shop.now(), service=True, properties={"Date": written}
+    )
+    assert [line.operation_date for line in _products(connector, order_id)] == [day]
+
+
+def test_the_date_property_is_not_repeated_as_an_attribute(harness, shop, connector) -> None:
+    _, written = _day(shop, 30)
+    order_id = harness.add_order(
+        shop, 3203, paid=True, modified=shop.now(), properties={"Date": written, "Gravure": "A"}
+    )
+    assert [line.attributes for line in _products(connector, order_id)] == [{"Gravure": "A"}]
+
+
+def test_a_date_property_that_states_no_date_stays_an_attribute(harness, shop, connector) -> None:
+    order_id = harness.add_order(
+        shop, 3204, paid=True, modified=shop.now(), properties={"Date": "à convenir"}
+    )
+    (line,) = _products(connector, order_id)
+    assert (line.operation_date, line.attributes) == (None, {"Date": "à convenir"})
+
+
+def test_the_shop_s_own_date_property_comes_before_the_usual_names(harness, shop) -> None:
+    own, own_written = _day(shop, 40)
+    _, usual_written = _day(shop, 50)
+    connector = build_connector(harness, shop, operation_date_property="Date de l'atelier")
+    order_id = harness.add_order(
+        shop, 3205, paid=True, modified=shop.now(),
+        properties={"Date": usual_written, "Date de l'atelier": own_written},
+    )  # fmt: skip
+    assert [line.operation_date for line in _products(connector, order_id)] == [own]
 
 
 # ------------------------------------------------------------------------ writing back
