@@ -64,10 +64,12 @@ def poll_shop(
         report.seen_paid += len(page.orders)
         report.skipped += page.skipped
         report.errors.extend(page.errors)
+        newly = set(svc.store.quarantine_unreadable(shop, page.unreadable))
+        report.quarantined += [f"order {u.order_id}: {u.reason}" for u in page.unreadable
+                               if u.order_id in newly]  # fmt: skip
         report.new_orders += svc.store.record_polled_page(
-            shop, page.orders, cursor=None, send_email=send_email, unreadable=page.unreadable
+            shop, page.orders, cursor=None, send_email=send_email
         )
-        report.quarantined.extend(f"order {u.order_id}: {u.reason}" for u in page.unreadable)
         if page.cursor is not None and (newest is None or page.cursor > newest):
             newest = page.cursor
         if on_page is not None:

@@ -15,6 +15,7 @@ from bridge.model import Address, LineKind, Order, Party
 from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.worker import work
+from connectors.base import UnreadableOrder
 from tests.support.config import settings_for
 
 LYON = Address(line1="2 place Bellecour", postcode="69002", city="Lyon")
@@ -76,3 +77,31 @@ def test_an_error_no_rule_foresaw_quarantines_the_order_instead_of_killing_the_j
     [held] = svc.store.list_quarantined()
     assert "ZeroDivisionError" in (held.reason or "")
     assert svc.store.list_jobs(states=("dead",)) == []
+
+
+def test_an_issued_order_listed_again_unreadable_stays_issued(svc) -> None:
+    submit_order(svc, order("3006", [cases._line("Thé vert", "12.00", "5.5")]))
+    work(svc, once=True)
+    later_edit = UnreadableOrder("3006", "cannot read the order: country", {"id": 3006})
+    assert svc.store.quarantine_unreadable("demo", [later_edit]) == []
+    assert svc.store.list_quarantined() == []
+    assert svc.store.get_order("demo", "3006").status == "issued"
+
+
+def test_an_unreadable_order_listed_again_is_quarantined_once(svc) -> None:
+    unreadable = UnreadableOrder("3007", "cannot read the order: country", {"id": 3007})
+    assert svc.store.quarantine_unreadable("demo", [unreadable]) == ["3007"]
+    assert svc.store.quarantine_unreadable("demo", [unreadable]) == []
+    assert len(svc.store.events(kind="order.quarantined")) == 1
+
+
+def test_shipping_vat_figures_are_kept_for_each_invoice(svc) -> None:
+    for order_id in ("3008", "3009"):
+        tea = cases._line("Thé vert", "30.00", "5.5", prices_include_tax=False)
+        ship = cases._line(
+            "Colissimo", "10.00", "20", kind=LineKind.shipping, prices_include_tax=False
+        )
+        submit_order(svc, order(order_id, [tea, ship]))
+    work(svc, once=True)
+    kept = {e.invoice_number for e in svc.store.events(kind="invoice.shipping_vat")}
+    assert len(kept) == 2

@@ -269,6 +269,17 @@ def test_verify_lists_an_unreadable_profile(svc: Services) -> None:
     assert [(p.number, "unreadable" in p.what) for p in problems] == [(invoice.number, True)]
 
 
+def test_verify_lists_a_document_whose_profile_file_was_lost(svc: Services) -> None:
+    invoice, _ = archived(svc)
+    profile = svc.archive.profile_path(invoice.pdf_sha256 or "")
+    profile.chmod(0o644)
+    profile.unlink()
+    _checked, problems = verify_archive(svc.store, svc.archive)
+    assert [(p.number, "render profile missing" in p.what) for p in problems] == [
+        (invoice.number, True)
+    ]
+
+
 # --------------------------------------------------------------------------- before profiles
 
 

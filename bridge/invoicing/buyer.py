@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from stdnum.fr import siren as fr_siren
+from stdnum.fr import siret as fr_siret
 from stdnum.fr import tva as fr_tva
 
 from bridge.model import Party
@@ -28,17 +29,19 @@ class CompanyPolicy(StrEnum):
 class BuyerStatus:
     is_business: bool
     siren: str  # given, or derived from a French VAT number; "" when unknown
-    # A company name without SIREN or VAT number, invoiced B2B: the owner collects the SIREN.
-    needs_identifier: bool = False
     # The policy is `quarantine` and the SIREN is missing: no invoice yet.
     held: bool = False
 
 
 def buyer_siren(party: Party) -> str:
-    """The buyer's SIREN as given, else the one inside a valid French VAT number (FRkk + SIREN)."""
+    """The buyer's SIREN as given (a SIRET typed in its place gives its first nine digits),
+    else the one inside a valid French VAT number (FRkk + SIREN); "" when neither is valid —
+    a wrong identifier is never printed as the buyer's."""
     given = fr_siren.compact(party.siren) if party.siren.strip() else ""
-    if given:
+    if fr_siren.is_valid(given):
         return given
+    if fr_siret.is_valid(given):
+        return given[:9]
     number = party.vat_number.strip()
     if number.upper().startswith("FR") and fr_tva.is_valid(number):
         try:
@@ -57,7 +60,7 @@ def buyer_status(party: Party, policy: CompanyPolicy | str = CompanyPolicy.b2b) 
         return BuyerStatus(is_business=False, siren="")
     if policy is CompanyPolicy.quarantine:
         return BuyerStatus(is_business=True, siren="", held=True)
-    return BuyerStatus(is_business=True, siren="", needs_identifier=True)
+    return BuyerStatus(is_business=True, siren="")
 
 
 def held_reason(party: Party) -> str:

@@ -148,8 +148,9 @@ class ProfileCheck:
     """`quittance verify`'s question for each archived PDF: could it be rendered again here?
     Each frozen set is hashed once per check, however many documents share it."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, witnessed: dict[str, str] | None = None) -> None:
         self.archive = archive
+        self.witnessed = witnessed or {}  # PDF SHA-256 → template set, from the event log
         self._states: dict[str, FileState] = {}
 
     def problems(self, pdf_sha256: str) -> list[str]:
@@ -157,6 +158,12 @@ class ProfileCheck:
             profile = recorded_profile(self.archive, pdf_sha256)
         except RenderProfileError as exc:
             return [str(exc)]
+        if profile is None and pdf_sha256 in self.witnessed:
+            return [
+                f"render profile missing: {self.archive.profile_path(pdf_sha256)} (the event "
+                f"log recorded template set {self.witnessed[pdf_sha256]}); restore it from "
+                "the archive's backup"
+            ]
         if profile is None:
             return []  # archived before profiles: the current templates are its profile
         out = []

@@ -74,12 +74,12 @@ def _check_case(
 ) -> list[OverrideProblem]:
     file = override_file(templates)
     try:
-        pdf = render_pdf(snapshot, templates)
-    except Exception as exc:  # whatever breaks the render: the override must not go live
+        missing = missing_on_pdf(snapshot, render_pdf(snapshot, templates))
+    except Exception as exc:  # whatever breaks the render or its reading: not live
         return [
             OverrideProblem(file, name, MissingMention("render", f"{type(exc).__name__}: {exc}"))
         ]
-    return [OverrideProblem(file, name, missing) for missing in missing_on_pdf(snapshot, pdf)]
+    return [OverrideProblem(file, name, m) for m in missing]
 
 
 def problems_text(problems: list[OverrideProblem]) -> str:

@@ -66,6 +66,16 @@ class RenderError(StepError):
     show_type = True
 
 
+def drawable_code_points() -> frozenset[int]:
+    """The characters our font draws. Any other (Ł, Greek, emoji…) prints as a blank and
+    cannot be read back from the PDF: the mention check must not count it as left out."""
+    setup()
+    from reportlab.pdfbase import pdfmetrics
+
+    face = pdfmetrics.getFont(_FONT_FILES[(0, 0)][0]).face
+    return frozenset(face.charToGlyph)
+
+
 def setup() -> None:
     """Register fonts and set ReportLab's invariant mode. Idempotent; called by render_pdf."""
     global _setup_done

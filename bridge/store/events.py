@@ -56,6 +56,17 @@ def recent(conn: Connection, limit: int, kind: str | None) -> list[EventRecord]:
     ]
 
 
+def archived_template_sets(conn: Connection) -> dict[str, str]:
+    """PDF SHA-256 → the template set its `invoice.archived` event recorded."""
+    rows = conn.execute(select(events.c.detail).where(events.c.kind == "invoice.archived"))
+    found: dict[str, str] = {}
+    for (detail,) in rows:
+        data = load_json(detail) or {}
+        if data.get("sha256") and data.get("template_set"):
+            found[str(data["sha256"])] = str(data["template_set"])
+    return found
+
+
 def claim_alert(conn: Connection, key: str, window: timedelta, now: datetime) -> bool:
     """One atomic upsert: a new window starts (count 1 -> send) or the alert is counted only.
 

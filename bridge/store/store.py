@@ -149,14 +149,17 @@ class Store(JobQueue):
         with self._write() as conn:
             orders.quarantine(conn, shop, order_id, reason, self._now())
 
-    def quarantine_unreadable(
-        self, shop: str, order_id: str, reason: str, raw: Mapping[str, object]
-    ) -> None:
-        """A paid order the connector could not map: quarantined, its raw payload kept in the
-        `order.quarantined` event (there is no `Order` to store), in one transaction."""
+    def quarantine_unreadable(self, shop: str, items: Sequence[UnreadableIn]) -> list[str]:
+        """Paid orders the connector could not map: quarantined, each raw payload kept in its
+        `order.quarantined` event (there is no `Order` to store), in one transaction. Returns
+        the ids newly quarantined (one already so for the same reason, or issued, is not)."""
         with self._write() as conn:
             now = self._now()
-            _quarantine_unreadable(conn, shop, order_id, reason, raw, now)
+            return [
+                item.order_id
+                for item in items
+                if _quarantine_unreadable(conn, shop, item.order_id, item.reason, item.raw, now)
+            ]
 
     def get_order(self, shop: str, order_id: str) -> OrderRecord | None:
         with self._read() as conn:
@@ -318,18 +321,13 @@ class Store(JobQueue):
         *,
         cursor: datetime | None,
         send_email: bool = True,
-        unreadable: Sequence[UnreadableIn] = (),
     ) -> int:
         """Record a page of paid orders with their "issue" jobs AND advance the shop's cursor,
-        in one transaction: the cursor never runs ahead of what is durably recorded. Paid
-        orders that could not be read (`unreadable`) are quarantined in the same transaction,
-        so polling moves past them without losing them.
+        in one transaction: the cursor never runs ahead of what is durably recorded.
         Returns how many issue jobs were new (duplicates of earlier polls/webhooks: 0)."""
         created = 0
         with self._write() as conn:
             now = self._now()
-            for item in unreadable:
-                _quarantine_unreadable(conn, shop, item.order_id, item.reason, item.raw, now)
             for order in orders_:
                 if orders.record(conn, order, "received", now):
                     jobs.requeue_for_order(conn, order.shop, order.order_id, now)
@@ -393,6 +391,11 @@ class Store(JobQueue):
                 detail=detail,
             )
 
+    def archived_template_sets(self) -> dict[str, str]:
+        """PDF SHA-256 → template set, as the append-only event log witnessed it."""
+        with self._read() as conn:
+            return events.archived_template_sets(conn)
+
     def events(self, limit: int = 100, kind: str | None = None) -> list[EventRecord]:
         """Newest first."""
         with self._read() as conn:
@@ -419,13 +422,16 @@ def _quarantine_unreadable(
     reason: str,
     raw: Mapping[str, object],
     now: datetime,
-) -> None:
+) -> bool:
     before = orders.get(conn, shop, order_id)
+    if before is not None and before.status == "issued":
+        return False  # its invoice exists for good: a later unreadable edit changes nothing
     if before is not None and (before.status, before.reason) == ("quarantined", reason):
-        return  # re-listed by a poll's overlap window: nothing new to keep
+        return False  # re-listed by a poll's overlap window: nothing new to keep
     orders.quarantine(conn, shop, order_id, reason, now)
     events.append(
         conn, "order.quarantined", now=now, shop=shop, order_id=order_id,
         # default=str: a raw payload may hold parsed Decimals; it is kept to be read, not used
         detail={"reasons": [reason], "raw": json.loads(json.dumps(raw, default=str))},
     )  # fmt: skip
+    return True
