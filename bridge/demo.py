@@ -74,6 +74,12 @@ archive_dir = "{workdir / "archive"}"
 [logging]
 level = "{log_level}"
 format = "json"
+
+# Offline: never downloads; the bundled ECB rates carried forward past today (stand-in
+# figures for the demo's orders paid today, see bridge/ecb_sandbox.py).
+[currency]
+refresh_url = ""
+rates_file = "{_stand_in_rates(workdir)}"
 """
     )
     if smtp_port is not None:
@@ -118,6 +124,13 @@ poll_interval_seconds = {poll_interval}
 """
     path.write_text(text + extra, encoding="utf-8")
     return path
+
+
+def _stand_in_rates(workdir: Path) -> Path:
+    from bridge.ecb_sandbox import write_carried_forward
+
+    through = datetime.now(UTC).date() + timedelta(days=7)
+    return write_carried_forward(workdir / "ecb" / "eurofxref-hist.zip", through)
 
 
 def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> int:

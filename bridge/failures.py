@@ -2,6 +2,7 @@
 
     StepError                 base: `transient` (retry later) or not (dead, owner alerted)
     ├── TransientStepError    a step knows a later attempt will succeed (a race it lost)
+    │   └── OutsideFactUnavailable  VIES or the ECB cannot answer yet (bridge.issue_facts)
     ├── PermanentStepError    a step knows retrying cannot help (bad data, missing invoice)
     ├── ConnectorError        the shop's API (connectors.base: Transient…/Permanent…)
     ├── DeliveryError         a channel (bridge.delivery.errors sorts SMTP replies into it)
@@ -19,6 +20,7 @@ It imports nothing of the project, so connectors and channels can all raise its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -43,6 +45,17 @@ class TransientStepError(StepError):
 
     transient = True
     show_type = True
+
+
+class OutsideFactUnavailable(TransientStepError):
+    """VIES or the ECB rates cannot answer now; after `max_wait` a person must look.
+
+    Here, not in `bridge.issue_facts`, so that the sources it gathers (bridge.vies,
+    bridge.ecb) raise it without importing back the module that imports them."""
+
+    def __init__(self, message: str, *, max_wait: timedelta) -> None:
+        super().__init__(message)
+        self.max_wait = max_wait
 
 
 class PermanentStepError(StepError):

@@ -10,22 +10,18 @@ retries with backoff) and never replaced by a guess; past the source's own patie
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from bridge.failures import TransientStepError
-from bridge.invoicing.build import NO_FACTS, IssueFacts
+from bridge.ecb import order_eur_rate
+from bridge.failures import OutsideFactUnavailable
+from bridge.invoicing.build import IssueFacts
 from bridge.model import Order
 from bridge.services import Services
+from bridge.vies import buyer_vat_check
 
-
-class OutsideFactUnavailable(TransientStepError):
-    """VIES or the ECB rates cannot answer now; after `max_wait` a person must look."""
-
-    def __init__(self, message: str, *, max_wait: timedelta) -> None:
-        super().__init__(message)
-        self.max_wait = max_wait
+# OutsideFactUnavailable lives in bridge.failures (the sources raise it without importing
+# this module back); the `issue` step reads it here, beside what raises it.
+__all__ = ["OutsideFactUnavailable", "gather_issue_facts"]
 
 
 def gather_issue_facts(svc: Services, order: Order) -> IssueFacts:
     """The outside facts `order` needs (none for a plain French sale in euros)."""
-    return NO_FACTS
+    return IssueFacts(vat_check=buyer_vat_check(svc, order), eur_rate=order_eur_rate(svc, order))

@@ -9,7 +9,7 @@ per-line tax amounts are the truth we must reproduce to the cent.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -115,6 +115,9 @@ class Line(_Frozen):
     discount: Decimal = Decimal(0)
     taxes: list[TaxLine] = Field(default_factory=list)
     nature: Nature = Nature.goods
+    # When the goods are delivered or the service is done, if the platform says (a workshop's
+    # date, a pre-order's delivery date); None = not known at issue, so not printed.
+    operation_date: date | None = None
 
     @property
     def total(self) -> Decimal:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bridge.failures import OutsideFactUnavailable
 from bridge.invoicing.build import OrderNotInvoiceable
+from bridge.issue_facts import gather_issue_facts
 from bridge.model import Order
 from bridge.pipeline import owner_notes, trial_invoice
 from bridge.services import Services
@@ -24,6 +26,7 @@ class Verdict(StrEnum):
     issue = "would issue"
     issue_with_notes = "would issue, tells you"
     quarantine = "would quarantine"
+    waits = "would wait"  # VIES or the ECB rates cannot answer now: issuing retries
     invoiced = "already invoiced"
 
 
@@ -51,7 +54,13 @@ def order_verdict(svc: Services, order: Order, now: datetime) -> OrderVerdict:
     if invoice is not None:
         return OrderVerdict(order.display_reference, Verdict.invoiced, [invoice.number])
     try:
-        snapshot = trial_invoice(svc, order, at=now)
+        # What the issue step reads first: the ECB rate from this machine's file, and VIES
+        # for a claimed intra-EU exemption (a read-only question, as issuing would ask it).
+        facts = gather_issue_facts(svc, order)
+        snapshot = trial_invoice(svc, order, at=now, facts=facts)
+    except OutsideFactUnavailable as exc:  # issuing waits for it, unless waiting cannot help
+        verdict = Verdict.waits if exc.max_wait else Verdict.quarantine
+        return OrderVerdict(order.display_reference, verdict, [str(exc)])
     except OrderNotInvoiceable as exc:
         return OrderVerdict(
             order.display_reference, Verdict.quarantine, [str(p) for p in exc.problems]

@@ -39,6 +39,7 @@ from bridge.model import Order
 from bridge.render.archived import ProfileCheck, render_for_archive, restore
 from bridge.services import Services, alert_owner
 from bridge.store import FollowUp, InvoiceRecord, Store
+from connectors.base import UnreadableOrder
 
 log = structlog.get_logger()
 
@@ -91,7 +92,10 @@ def accept_order(
         invoice=result.invoice.number,
     )
     if result.created:
-        _tell_owner_what_to_check(svc, order, result.invoice)
+        try:
+            _tell_owner_what_to_check(svc, order, result.invoice)
+        except Exception:  # the invoice is issued: a failed alert must not fail the job
+            log.exception("owner notes failed", invoice=result.invoice.number)
     outcome = Outcome.issued if result.created else Outcome.already_issued
     return AcceptResult(outcome, invoice=result.invoice)
 
@@ -110,6 +114,12 @@ def _tell_owner_what_to_check(svc: Services, order: Order, invoice: InvoiceRecor
         )
     notes = shipping_vat_notes(order)
     if notes:
+        # Kept per invoice: the alert is sent once per dedupe window, the figures are needed
+        # for every invoice when the VAT return is corrected.
+        svc.store.append_event(
+            "invoice.shipping_vat", shop=order.shop, order_id=order.order_id,
+            invoice_number=invoice.number, detail={"notes": notes},
+        )  # fmt: skip
         alert_owner(
             svc,
             key=f"shipping-vat:{order.shop}",
@@ -230,8 +240,8 @@ def quarantine_unreadable(
 ) -> None:
     """A paid order its connector could not map: quarantined with the field named, the raw
     payload kept; `quittance retry` reads it from the shop again."""
-    svc.store.quarantine_unreadable(shop, order_id, reason, raw)
-    _alert_quarantine(svc, shop, order_id, [reason])
+    if svc.store.quarantine_unreadable(shop, [UnreadableOrder(order_id, reason, raw)]):
+        _alert_quarantine(svc, shop, order_id, [reason])
 
 
 def _alert_quarantine(svc: Services, shop: str, reference: str, reasons: list[str]) -> None:
@@ -298,7 +308,7 @@ def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProb
         VerifyProblem(*text.split(": ", 1)) if ": " in text else VerifyProblem("?", text)
         for text in store.chain_problems()
     ]
-    profiles = ProfileCheck(archive)
+    profiles = ProfileCheck(archive, store.archived_template_sets())
     checked = 0
     for invoice in store.iter_invoices():
         checked += 1

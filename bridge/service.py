@@ -30,6 +30,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Settings
+from bridge.ecb import refresh_rates
 from bridge.polling import PollReport, poll_shop
 from bridge.render.override_check import refuse_incomplete_override
 from bridge.services import Services, alert_owner
@@ -116,6 +117,17 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
             next_run_time=_now(),
         )
     scheduler.add_job(daily_digest, "cron", hour=7, args=(svc,), id="digest")
+    # The ECB publishes around 16:00 CET (15:00 UTC, 14:00 in summer): fetch after, and at
+    # start, so orders waiting for the day's rate are issued that evening (bridge/ecb.py).
+    scheduler.add_job(
+        refresh_rates,
+        "cron",
+        hour=16,
+        minute=30,
+        args=(svc.settings,),
+        id="ecb-rates",
+        next_run_time=_now(),
+    )
     scheduler.add_job(startup_warnings, args=(svc,), id="startup", next_run_time=_now())
     return scheduler
 

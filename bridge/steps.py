@@ -199,7 +199,9 @@ def issue(run: StepRun) -> JobResult:
         waited = svc.store.clock() - (job.first_attempt_at or svc.store.clock())
         if waited < exc.max_wait:
             raise  # transient: the job retries with backoff
-        result = quarantine(svc, order, [f"{exc} (still so after {waited}, retry when it answers)"])
+        # max_wait 0: waiting cannot mend it (a currency the ECB does not publish): say so plainly
+        waiting = f" (still so after {waited}, retry when it answers)" if exc.max_wait else ""
+        result = quarantine(svc, order, [f"{exc}{waiting}"])
         return Skipped("quarantined: " + "; ".join(result.reasons))
     result = accept_order(svc, order, then=run.then, facts=facts)
     if result.outcome is Outcome.quarantined:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bridge.invoicing import cases
 from bridge.invoicing.amounts import cents, check_order, unit_price_excl
-from bridge.invoicing.build import Numbering, build_invoice
+from bridge.invoicing.build import IssueFacts, Numbering, build_invoice
 from bridge.invoicing.legal import check_invoice
 from bridge.invoicing.mentions import LegalTerms
 from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund, TaxLine
@@ -101,11 +101,20 @@ def platform_orders(draw) -> Order:
     )
 
 
+def eur_facts(order: Order) -> IssueFacts:
+    """The sample ECB rate the issue step would hand in for an order in another currency."""
+    if order.currency == "EUR":
+        return IssueFacts()
+    return IssueFacts(eur_rate=cases.sample_eur_rate(order.payment.paid_at.date(), order.currency))
+
+
 @settings(max_examples=300, deadline=None)
 @given(order=platform_orders())
 def test_random_platform_orders_add_up_to_what_the_customer_paid(order: Order) -> None:
     assert check_order(order) == []
-    snap = build_invoice(order, SELLER, NUMBERING, issued_at=ISSUED, terms=EXEMPT_TERMS)
+    snap = build_invoice(
+        order, SELLER, NUMBERING, issued_at=ISSUED, terms=EXEMPT_TERMS, facts=eur_facts(order)
+    )
     t = snap.totals
     assert t.total_excl + t.total_vat == t.total_incl == order.total == t.amount_paid
     assert sum(b.amount for b in snap.vat_breakdown) == t.total_vat
@@ -131,7 +140,9 @@ def test_random_b2b_orders_are_legally_complete(order: Order, siren: str) -> Non
             )
         }
     )
-    snap = build_invoice(b2b, SELLER, NUMBERING, issued_at=ISSUED, terms=EXEMPT_TERMS)
+    snap = build_invoice(
+        b2b, SELLER, NUMBERING, issued_at=ISSUED, terms=EXEMPT_TERMS, facts=eur_facts(b2b)
+    )
     assert check_invoice(snap) == []
     assert "Indemnité forfaitaire pour frais de recouvrement : 40 €" in snap.mentions
 

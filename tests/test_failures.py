@@ -29,6 +29,8 @@ NOT_RAISED_BY_STEPS = {
     "UnknownTerritory": "check_rates reports an unplaceable address on the order; a seller "
     "country outside the EU quarantines the order through accept_order's safety net",
     "DateNotCovered": "check_rates reports it on the order (an order older than the rate table)",
+    "RatesFileError": "order_eur_rate turns it into OutsideFactUnavailable (the order waits); "
+    "the rates refresh logs it and keeps the previous file",
 }
 
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from bridge.config.seller import french_vat_for
 from bridge.invoicing import cases
-from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice
+from bridge.invoicing.build import IssueFacts, Numbering, OrderNotInvoiceable, build_invoice
 from bridge.invoicing.buyer import CompanyPolicy, buyer_siren
 from bridge.invoicing.legal import REMEDIES, RULES, check_invoice
 from bridge.invoicing.mentions import LegalTerms
@@ -233,3 +234,121 @@ def test_an_order_at_13_percent_delivered_to_lyon_is_refused_naming_the_territor
     with pytest.raises(OrderNotInvoiceable) as err:
         issue(order_of([cases._line("Thé", "10.00", "13")]))
     assert "vat_rate: 13 % is not a VAT rate of FR" in str(err.value)
+
+
+# --------------------------------------------------------------------------- 0 % shipping, exports
+
+
+def test_untaxed_shipping_on_a_french_sale_is_issued_and_told_to_the_owner() -> None:
+    tea = cases._line("Thé vert", "30.00", "20", prices_include_tax=False)
+    free_tax_shipping = shipping("0", excl="4.90")
+    order = order_of([tea, free_tax_shipping])
+    assert check_invoice(issue(order)) == []
+    assert shipping_vat_notes(order)
+
+
+def test_exported_goods_with_taxed_shipping_keep_their_export_mention() -> None:
+    swiss = Party(
+        first_name="Luca", last_name="Meier",
+        billing=Address(line1="Bahnhofstrasse 1", postcode="8001", city="Zürich", country="CH"),
+    )  # fmt: skip
+    tea = cases._line("Coffret", "35.00", "0", prices_include_tax=False)
+    snap = issue(order_of([tea, shipping("20")], swiss))
+    assert "vat_export_exemption" in snap.legal and check_invoice(snap) == []
+
+
+# --------------------------------------------------------------------------- overseas, Monaco
+
+
+REUNION = Address(line1="3 rue de Paris", postcode="97400", city="Saint-Denis")
+MONACO = Address(line1="2 bd des Moulins", postcode="98000", city="Monaco", country="MC")
+
+
+def test_goods_to_reunion_at_zero_percent_are_an_export_with_its_mention() -> None:
+    buyer = Party(first_name="Léa", last_name="Payet", billing=REUNION)
+    snap = issue(order_of([cases._line("Théière", "40.00", "0")], buyer))
+    assert "vat_export_exemption" in snap.legal and check_invoice(snap) == []
+
+
+def test_goods_to_reunion_with_french_vat_are_refused_as_an_export() -> None:
+    buyer = Party(first_name="Léa", last_name="Payet", billing=REUNION)
+    assert refused_rules(order_of([cases._line("Théière", "40.00", "20")], buyer)) == [
+        "lines[0] ('Théière')"
+    ]
+
+
+def test_a_monaco_buyer_pays_french_vat_without_an_export_mention() -> None:
+    buyer = Party(first_name="Jean", last_name="Rossi", billing=MONACO)
+    snap = issue(order_of([cases._line("Théière", "40.00", "20")], buyer))
+    assert "vat_export_exemption" not in snap.legal and check_invoice(snap) == []
+
+
+def test_a_monaco_buyer_at_zero_percent_is_refused_as_a_french_sale() -> None:
+    buyer = Party(first_name="Jean", last_name="Rossi", billing=MONACO)
+    assert refused_rules(order_of([cases._line("Théière", "40.00", "0")], buyer)) == [
+        "mention zero_rate_reason"
+    ]
+
+
+def test_a_siret_typed_as_the_siren_gives_its_first_nine_digits() -> None:
+    assert buyer_siren(BUREAU.model_copy(update={"siren": "30326504500003"})) == "303265045"
+
+
+def test_an_invalid_siren_is_not_printed_and_the_vat_number_s_is_used() -> None:
+    buyer = BUREAU.model_copy(update={"siren": "12345", "vat_number": "FR40303265045"})
+    assert buyer_siren(buyer) == "303265045"
+    assert buyer_siren(BUREAU.model_copy(update={"siren": "abc-def"})) == ""
+
+
+# --------------------------------------------------------------------------- franchise abroad
+
+BERLIN_GMBH = Party(
+    first_name="Jonas", last_name="Weber", company="Weber Design GmbH",
+    vat_number="DE136695976",
+    billing=Address(line1="Unter den Linden 1", postcode="10117", city="Berlin", country="DE"),
+)  # fmt: skip
+
+
+def franchise_issue(line, buyer: Party, *, confirmed: bool = True):
+    facts = IssueFacts(vat_check=cases.sample_vat_check(buyer.vat_number)) if confirmed else None
+    return build_invoice(
+        order_of([line], buyer), FRANCHISE_SELLER, NUMBERING,
+        issued_at=cases.ISSUED, terms=cases.CASE_TERMS, facts=facts or IssueFacts(),
+    )  # fmt: skip
+
+
+# A franchise seller who serves EU businesses holds a VAT number (art. 286 ter).
+FRANCHISE_SELLER = cases.sole_trader_seller().model_copy(
+    update={"vat_number": french_vat_for(cases.sole_trader_seller().siren)}
+)
+
+
+def test_a_franchise_seller_s_service_to_an_eu_business_is_reverse_charged_not_293_b() -> None:
+    design = cases._line("Création de logo", "300.00", "0", nature=Nature.services)
+    snap = franchise_issue(design, BERLIN_GMBH)
+    assert "vat_reverse_charge" in snap.legal and "vat_franchise" not in snap.legal
+    assert check_invoice(snap) == []
+
+
+def test_a_franchise_seller_s_service_abroad_needs_its_own_vat_number() -> None:
+    design = cases._line("Création de logo", "300.00", "0", nature=Nature.services)
+    with pytest.raises(OrderNotInvoiceable) as err:
+        build_invoice(
+            order_of([design], BERLIN_GMBH), cases.sole_trader_seller(), NUMBERING,
+            issued_at=cases.ISSUED, terms=cases.CASE_TERMS,
+            facts=IssueFacts(vat_check=cases.sample_vat_check(BERLIN_GMBH.vat_number)),
+        )  # fmt: skip
+    assert [m.rule for m in err.value.missing_mentions] == ["seller_vat_number"]
+
+
+def test_a_franchise_seller_s_goods_to_an_eu_business_keep_293_b() -> None:
+    bowl = cases._line("Bol émaillé", "30.00", "0")
+    snap = franchise_issue(bowl, BERLIN_GMBH, confirmed=False)
+    assert "vat_franchise" in snap.legal and check_invoice(snap) == []
+
+
+def test_a_franchise_seller_s_service_to_an_eu_consumer_keeps_293_b() -> None:
+    consumer = BERLIN_GMBH.model_copy(update={"company": "", "vat_number": ""})
+    design = cases._line("Création de logo", "300.00", "0", nature=Nature.services)
+    snap = franchise_issue(design, consumer, confirmed=False)
+    assert "vat_franchise" in snap.legal and check_invoice(snap) == []

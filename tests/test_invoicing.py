@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from bridge.config import load_settings
 from bridge.demo import DEMO_CONFIG, SAMPLES_DIR
 from bridge.invoicing.amounts import cents, check_order
-from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice
+from bridge.invoicing.build import IssueFacts, Numbering, OrderNotInvoiceable, build_invoice
+from bridge.invoicing.cases import sample_eur_rate
 from bridge.invoicing.mentions import LegalTerms
 from bridge.model import Address, Line, Order, Party, Payment, TaxLine
 
@@ -143,7 +144,9 @@ def test_delivery_address_only_when_it_differs(seller) -> None:
 
 
 def test_language_follows_the_customer_then_the_shop(seller) -> None:
-    usd = build_invoice(sample("03_ie_b2c_usd_paypal.json"), seller, NUMBERING, issued_at=ISSUED)
+    order = sample("03_ie_b2c_usd_paypal.json")
+    rate = sample_eur_rate(order.payment.paid_at.date())
+    usd = build_invoice(order, seller, NUMBERING, issued_at=ISSUED, facts=IssueFacts(eur_rate=rate))
     assert usd.locale == "en" and usd.currency == "USD"
     assert usd.totals.shop_currency_total_incl == D("77.42")
     assert (

@@ -10,6 +10,7 @@ import pytest
 from bridge.config import load_settings
 from bridge.demo import sample_orders
 from bridge.failures import TransientStepError
+from bridge.issue_facts import gather_issue_facts
 from bridge.pipeline import accept_order
 from bridge.services import Services
 from tests.support.clock import SteppingClock
@@ -25,8 +26,8 @@ def test_dates_follow_numbers(tmp_path: Path) -> None:
     clock = SteppingClock(datetime(2026, 11, 27, 10, 0, tzinfo=UTC), timedelta(minutes=7))
     svc = services(tmp_path, clock)
     try:
-        for _path, order in sample_orders()[:5]:
-            accept_order(svc, order, then=())
+        for _path, order in sample_orders()[:5]:  # one in USD: the ECB rate is read first
+            accept_order(svc, order, then=(), facts=gather_issue_facts(svc, order))
         issued = [(inv.sequence, inv.issued_at) for inv in svc.store.iter_invoices()]
         assert [seq for seq, _ in issued] == [1, 2, 3, 4, 5]
         assert [at for _, at in issued] == sorted(at for _, at in issued)

@@ -12,7 +12,13 @@ from decimal import Decimal
 import pytest
 
 from bridge.invoicing import cases
-from bridge.invoicing.build import Numbering, OrderNotInvoiceable, build_invoice
+from bridge.invoicing.build import (
+    NO_FACTS,
+    IssueFacts,
+    Numbering,
+    OrderNotInvoiceable,
+    build_invoice,
+)
 from bridge.invoicing.legal import RULES, check_invoice, check_invoice_text
 from bridge.invoicing.mentions import LegalTerms, valid_eu_vat_number
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
@@ -42,9 +48,14 @@ def update(snapshot: InvoiceSnapshot, part: str, **changes) -> InvoiceSnapshot:
     return snapshot.model_copy(update={part: getattr(snapshot, part).model_copy(update=changes)})
 
 
-def issue(order, seller=None, terms: LegalTerms = cases.CASE_TERMS) -> InvoiceSnapshot:
+def issue(
+    order, seller=None, terms: LegalTerms = cases.CASE_TERMS, facts: IssueFacts = NO_FACTS
+) -> InvoiceSnapshot:
     seller = seller or cases.company_seller()
-    return build_invoice(order, seller, NUMBERING, issued_at=cases.ISSUED, terms=terms)
+    return build_invoice(order, seller, NUMBERING, issued_at=cases.ISSUED, terms=terms, facts=facts)
+
+
+VIES_CONFIRMED = cases.case_facts("intra_eu")  # VIES's answer for the intra_eu buyer
 
 
 # --------------------------------------------------------------------------- complete invoices
@@ -225,7 +236,7 @@ def test_intra_eu_b2b_without_vat_carries_autoliquidation_and_262_ter_i(issued) 
 
 def test_intra_eu_b2b_in_french_uses_the_french_wording() -> None:
     order = cases.intra_eu_order().model_copy(update={"locale": "fr_FR"})
-    snap = issue(order)
+    snap = issue(order, facts=VIES_CONFIRMED)
     assert "Autoliquidation" in snap.mentions
     assert "Exonération de TVA, art. 262 ter I du CGI" in snap.mentions
 
@@ -234,7 +245,8 @@ def test_intra_eu_services_are_reverse_charged_without_the_goods_exemption() -> 
     order = cases.intra_eu_order()
     services = [ln.model_copy(update={"nature": Nature.services}) for ln in order.lines[:1]]
     total = services[0].total
-    snap = issue(order.model_copy(update={"lines": services, "total": total, "total_tax": 0}))
+    services_order = order.model_copy(update={"lines": services, "total": total, "total_tax": 0})
+    snap = issue(services_order, facts=VIES_CONFIRMED)
     assert "vat_reverse_charge" in snap.legal and "vat_intra_eu_exemption" not in snap.legal
 
 
@@ -314,7 +326,7 @@ def test_standard_terms_when_none_are_configured() -> None:
 
 def test_a_french_only_term_is_printed_as_is_on_an_english_invoice() -> None:
     terms = LegalTerms(early_payment_discount="Escompte : néant")
-    snap = issue(cases.intra_eu_order(), terms=terms)
+    snap = issue(cases.intra_eu_order(), terms=terms, facts=VIES_CONFIRMED)
     assert snap.locale == "en" and "Escompte : néant" in snap.mentions
 
 

@@ -140,7 +140,7 @@ def test_b2b_invoice_carries_buyer_ids_and_payment_terms(text) -> None:
         "Indemnité forfaitaire pour frais de recouvrement : 40 €",
         "Pas d'escompte pour paiement anticipé",
         "par virement bancaire (réf. VIR-20261127-0042)",
-        "Formation barista (demi-journée) FORM-BAR-H 1 250,00 € 20 % 250,00 €",
+        "Formation barista (demi-journée) (prestation du 27/12/2026) FORM-BAR-H 1 250,00 € 20 %",
         "Total TTC 507,90 €",
     ):
         assert needle in t, needle
@@ -181,7 +181,10 @@ def test_foreign_currency_invoice_prints_dollars_and_the_eur_vat(text) -> None:
     t = text["foreign_currency"]
     assert "Linen apron — Colour : natural APR-LIN-NAT 2 $30.00 20% $60.00" in t
     assert "Total incl. VAT $108.00" in t and "Amount paid $108.00" in t
-    assert "Equivalent in EUR: total incl. VAT €101.12, of which VAT €16.85" in t
+    # the VAT in euros at the ECB rate, not the shop's own counter-value (€16.85)
+    assert "1 EUR = 1.0842 USD, ECB rate of 27 Nov 2026" in t
+    assert "VAT 20%: €16.60" in t and "Total VAT in euros: €16.60" in t
+    assert "Equivalent in EUR" not in t
     assert "PAID INVOICE — paid on 27 Nov 2026 by PayPal (ref. 8MC58520)" in t
 
 

@@ -14,6 +14,7 @@ from bridge.invoicing.vat_rates import (
     DateNotCovered,
     UnknownTerritory,
     check_rates,
+    french_place,
     french_territory,
     member_states,
     rates_in_force,
@@ -53,8 +54,14 @@ def order(*rates: str, billing: Address = LYON, shipping: Address | None = None)
     )  # fmt: skip
 
 
-def refused(o: Order, *, seller: str = "FR", on: date = TODAY) -> list[str]:
-    return [problem.message for problem in check_rates(o, seller_country=seller, on=on)]
+def refused(
+    o: Order, *, seller: str = "FR", on: date = TODAY, seller_postcode: str = ""
+) -> list[str]:
+    found = check_rates(o, seller_country=seller, on=on, seller_postcode=seller_postcode)
+    return [problem.message for problem in found]
+
+
+REUNION_SELLER = "97490"  # a seller established in La Réunion charges its rates there
 
 
 def test_19_6_percent_is_refused_for_a_french_sale_after_2014() -> None:
@@ -109,30 +116,51 @@ def test_reunion_8_5_percent_is_refused_for_delivery_in_lyon() -> None:
     assert "8.5 % is a rate of FR-GP, FR-MQ, FR-RE" in message
 
 
-def test_reunion_8_5_percent_is_accepted_for_delivery_in_saint_denis() -> None:
-    assert refused(order("8.5", "2.1", billing=SAINT_DENIS)) == []
+def test_reunion_8_5_percent_is_accepted_from_a_seller_in_reunion() -> None:
+    assert refused(order("8.5", "2.1", billing=SAINT_DENIS), seller_postcode=REUNION_SELLER) == []
 
 
-def test_metropolitan_20_percent_is_refused_for_delivery_in_saint_denis() -> None:
-    (message,) = refused(order("20", billing=SAINT_DENIS))
+def test_metropolitan_20_percent_is_refused_in_reunion_from_a_seller_there() -> None:
+    (message,) = refused(order("20", billing=SAINT_DENIS), seller_postcode=REUNION_SELLER)
     assert "is not a VAT rate of FR-RE on" in message
     assert "(valid: 1.05, 1.75, 2.1, 8.5)" in message
 
 
+def test_goods_from_metropolitan_france_to_reunion_are_an_export_without_vat() -> None:
+    (message,) = refused(order("8.5", billing=SAINT_DENIS))
+    assert "exported (CGI art. 294-2): no VAT is due" in message
+    assert refused(order("0", billing=SAINT_DENIS)) == []
+
+
 def test_the_shipping_address_decides_over_the_billing_one() -> None:
-    assert refused(order("8.5", billing=LYON, shipping=SAINT_DENIS)) == []
+    assert (
+        refused(order("8.5", billing=LYON, shipping=SAINT_DENIS), seller_postcode=REUNION_SELLER)
+        == []
+    )
     assert len(refused(order("8.5", billing=SAINT_DENIS, shipping=LYON))) == 1
 
 
+def test_a_postcode_typo_on_a_french_address_keeps_the_metropolitan_rates() -> None:
+    typo = LYON.model_copy(update={"postcode": "6900"})
+    assert refused(order("20", billing=typo)) == []
+    (message,) = refused(order("8.5", billing=typo))
+    assert "could not be placed" in message
+
+
+def test_a_monaco_seller_charges_the_french_rates() -> None:
+    assert refused(order("20"), seller="MC") == []
+
+
 def test_an_empty_shipping_address_falls_back_to_billing() -> None:
-    assert refused(order("8.5", billing=SAINT_DENIS, shipping=Address())) == []
+    empty = Address()
+    assert refused(order("8.5", billing=SAINT_DENIS, shipping=empty), seller_postcode="97490") == []
 
 
 def test_guyane_and_mayotte_have_no_positive_rate() -> None:
     assert rates_in_force("FR-GF", TODAY) == frozenset()
     assert rates_in_force("FR-YT", TODAY) == frozenset()
     cayenne = Address(line1="4 avenue du Général de Gaulle", postcode="97300", city="Cayenne")
-    (message,) = refused(order("8.5", billing=cayenne))
+    (message,) = refused(order("8.5", billing=cayenne), seller_postcode="97300")
     assert "is not a VAT rate of FR-GF on" in message
     assert "(valid: none)" in message
 
@@ -166,12 +194,11 @@ def test_a_postcode_in_no_french_territory_is_a_clear_error(postcode: str) -> No
         french_territory(postcode)
 
 
-def test_an_unplaceable_french_postcode_is_reported_on_the_order() -> None:
+def test_an_unplaceable_french_postcode_is_named_when_a_rate_does_not_fit() -> None:
     nowhere = Address(line1="5 rue Inconnue", postcode="97900", city="?")
-    (problem,) = check_rates(order("20", "20", billing=nowhere), seller_country="FR", on=TODAY)
+    (problem,) = check_rates(order("8.5", "20", billing=nowhere), seller_country="FR", on=TODAY)
     assert problem.field == "lines[0] ('Thé vert')"
-    assert problem.message.startswith("vat_rate: 20 % cannot be checked: ")
-    assert "fix the delivery address" in problem.message
+    assert "the delivery address could not be placed" in problem.message
 
 
 def test_monaco_is_taxed_as_france() -> None:
@@ -184,8 +211,7 @@ def test_monaco_is_taxed_as_france() -> None:
 
 
 def test_an_overseas_country_code_is_the_same_french_territory_as_its_postcode() -> None:
-    reunion = SAINT_DENIS.model_copy(update={"country": "RE"})
-    assert taxing_territory(order("8.5", billing=reunion), "FR") == "FR-RE"
+    assert french_place("RE", "97400") == french_place("FR", "97400") == "FR-RE"
 
 
 def test_a_french_sale_to_another_member_state_is_taxed_as_french_for_now() -> None:

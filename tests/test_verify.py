@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from bridge.config import load_settings
 from bridge.demo import sample_orders, write_demo_config
+from bridge.issue_facts import gather_issue_facts
 from bridge.pipeline import accept_order, ensure_pdf, verify_archive
 from bridge.services import Services
 
@@ -16,7 +17,8 @@ def issued_services(tmp_path: Path, count: int) -> Services:
     config = write_demo_config(tmp_path, smtp_port=1)
     svc = Services.from_settings(load_settings(config, environ={}))
     for _path, order in sample_orders()[:count]:
-        result = accept_order(svc, order, then=())
+        # one in USD: the ECB rate is read first, as the issue step does
+        result = accept_order(svc, order, then=(), facts=gather_issue_facts(svc, order))
         assert result.invoice is not None
         ensure_pdf(svc, result.invoice)
     return svc

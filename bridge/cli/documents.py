@@ -33,6 +33,7 @@ def issue_command(
     Example: `quittance issue -c quittance.toml --order bridge/samples/01_fr_b2c_card_coupon.json`
     """
     from bridge.failures import StepError
+    from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
     from bridge.model import Order
     from bridge.pipeline import Outcome, accept_order, ensure_pdf
     from bridge.steps import STEPS, Flow
@@ -49,7 +50,12 @@ def issue_command(
     try:
         # The invoice then lives its normal life: the worker emails it and attaches it back.
         then = STEPS.declared_follow_ups(svc, "issue", Flow(order.shop, {}))
-        result = accept_order(svc, order, then=then)
+        try:  # what the `issue` step reads from outside first (the ECB rate, VIES)
+            facts = gather_issue_facts(svc, order)
+        except OutsideFactUnavailable as exc:
+            err_console.print(f"order {order.shop}/{order.order_id} not issued: {exc}")
+            raise typer.Exit(1) from None
+        result = accept_order(svc, order, then=then, facts=facts)
         if result.outcome is Outcome.quarantined:
             err_console.print(
                 f"order {order.shop}/{order.order_id} quarantined, no invoice issued:\n- "

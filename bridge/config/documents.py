@@ -47,8 +47,9 @@ class LegalConfig(Section):
     legal_guarantee_en: str = ""
     vat_exemption: str = Field(
         default="",
-        description="the legal text printed when a French sale carries 0 % lines, e.g. "
-        "'Exonération de TVA, art. 261-4-4° a du CGI'; empty = such an order is quarantined",
+        description="the legal text printed when a French sale carries 0 % lines (the "
+        "exemption your activity falls under, with its article); empty = such an order is "
+        "quarantined",
     )
     vat_exemption_en: str = ""
 

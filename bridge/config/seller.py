@@ -94,6 +94,12 @@ class SellerConfig(Section):
         validate_default=True,
         description="the intra-community VAT number, e.g. FR44732829320",
     )
+    eu_distance_sales: Annotated[Literal["french_vat", "oss"], BeforeValidator(lower)] = Field(
+        default="french_vat",
+        description="your goods sold to consumers in other EU countries: 'french_vat' (under "
+        "the 10 000 € a year EU threshold: French VAT) or 'oss' (declared through the One-Stop "
+        "Shop: the customer's country's VAT)",
+    )
     email: Text = Field(default="", description="contact email printed on invoices")
     phone: Text = Field(default="", description="contact phone printed on invoices")
     website: Text = Field(default="", description="website printed on invoices")

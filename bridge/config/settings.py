@@ -25,6 +25,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from bridge.config.alerts import AlertsConfig
+from bridge.config.currency import CurrencyConfig
 from bridge.config.documents import LegalConfig, RulesConfig, TemplatesConfig
 from bridge.config.email import EmailConfig
 from bridge.config.numbering import NumberingConfig
@@ -40,6 +41,7 @@ from bridge.config.seller import SellerConfig
 from bridge.config.service import JobsConfig, LoggingConfig, ServerConfig
 from bridge.config.shops import ShopConfig
 from bridge.config.storage import StorageConfig
+from bridge.config.vies import ViesConfig
 from bridge.settings_types import (
     LOAD_CONTEXT,
     fail,
@@ -62,7 +64,12 @@ class _MappingEnvSource(EnvSettingsSource):
 
 
 # Keys holding paths; relative values written in the file are relative to the file's folder.
-_FILE_PATH_KEYS = (("seller", "logo"), ("templates", "dir"), ("storage", "archive_dir"))
+_FILE_PATH_KEYS = (
+    ("seller", "logo"),
+    ("templates", "dir"),
+    ("storage", "archive_dir"),
+    ("currency", "rates_file"),
+)
 
 
 class _TomlFileSource(TomlConfigSettingsSource):
@@ -118,6 +125,8 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    currency: CurrencyConfig = Field(default_factory=CurrencyConfig)
+    vies: ViesConfig = Field(default_factory=ViesConfig)
     shops: list[ShopConfig] = Field(default_factory=list)
 
     @field_validator("shops")

@@ -30,13 +30,21 @@ from bridge.invoicing.legal import (
     situation_of,
     untaxed_lines,
     with_remedy,
+    zero_rate_situation,
 )
 from bridge.invoicing.legal_forms import printed_legal_form
-from bridge.invoicing.mentions import STANDARD_TERMS, LegalTerms, legal_mentions_by_rule
+from bridge.invoicing.mentions import (
+    STANDARD_TERMS,
+    LegalTerms,
+    VatSituation,
+    legal_mentions_by_rule,
+)
 from bridge.invoicing.payment_labels import payment_label
 from bridge.invoicing.snapshot import (
     BuyerSnapshot,
+    EurConversion,
     EurRate,
+    EurVat,
     InvoiceLine,
     InvoiceSnapshot,
     OrderRef,
@@ -47,8 +55,10 @@ from bridge.invoicing.snapshot import (
     VatCheck,
     VatRegime,
 )
-from bridge.invoicing.vat_rates import check_rates
+from bridge.invoicing.text import folded, same_person
+from bridge.invoicing.vat_rates import UnknownTerritory, check_rates, taxing_territory
 from bridge.model import Line, LineKind, Nature, Order
+from bridge.render.formatting import format_date
 
 if TYPE_CHECKING:
     from bridge.config import SellerConfig
@@ -142,13 +152,7 @@ def buyer_snapshot(order: Order, status: BuyerStatus | None = None) -> BuyerSnap
     # "Livré à" is the recipient (name, company) above a postal address, printed when it says
     # something "Facturé à" does not: the parcel goes elsewhere, or to someone else at the
     # billing address (a gift to a neighbour, a colleague at the company's address). A
-    # recipient the platform leaves empty is the buyer; case and spacing ("JOE DOE",
-    # "Joe Doe") make no other person.
-    def someone_else(given: str, printed: str) -> bool:
-        def norm(text: str) -> str:
-            return " ".join(text.split()).casefold()
-
-        return bool(norm(given)) and norm(given) != norm(printed)
+    # recipient the platform leaves empty is the buyer (text.same_person).
 
     shipping_lines: list[str] = []
     shipping_country = shipping_name = shipping_company = ""
@@ -157,8 +161,8 @@ def buyer_snapshot(order: Order, status: BuyerStatus | None = None) -> BuyerSnap
             customer.billing.lines(),
             customer.billing.country,
         )
-        other_recipient = someone_else(shipping.name, name) or someone_else(
-            shipping.company, customer.company
+        other_recipient = not (
+            same_person(shipping.name, name) and same_person(shipping.company, customer.company)
         )
         if elsewhere or other_recipient:
             shipping_lines = shipping.lines()
@@ -191,7 +195,7 @@ def describe(line: Line) -> str:
     """
 
     def norm(text: str) -> str:  # "Bleu-Marine" and its slug "bleu marine" are one value
-        return " ".join(text.replace("-", " ").split()).casefold()
+        return folded(text.replace("-", " "))
 
     parts = line.name.replace("–", " - ").replace("—", " - ").split(" - ")
     # "Color: Black, Size: M Test" → {"black", "m test"}: the value after each label
@@ -204,12 +208,13 @@ def describe(line: Line) -> str:
     return f"{line.name} — {attrs}" if attrs else line.name
 
 
-def invoice_line(line: Line) -> InvoiceLine:
+def invoice_line(line: Line, note: str = "") -> InvoiceLine:
+    """`note`: what the description adds in brackets (a date of its own, `dated_lines`)."""
     total_excl = cents(line.total)
     vat = cents(line.tax)
     return InvoiceLine(
         kind=line.kind.value,
-        description=describe(line),
+        description=f"{describe(line)} ({note})" if note else describe(line),
         sku=line.sku,
         quantity=line.quantity,
         unit_price_excl=unit_price_excl(line),
@@ -220,6 +225,33 @@ def invoice_line(line: Line) -> InvoiceLine:
         total_incl=total_excl + vat,
         nature=line.nature.value,
     )
+
+
+def operation_date(order: Order) -> date | None:
+    """The date of the operation of the whole document: the one date every product line
+    states. A line without one may be delivered any day, so a date shared by only some lines
+    is theirs, not the document's (`dated_lines`)."""
+    dates = {ln.operation_date for ln in order.lines if ln.kind is LineKind.product}
+    return next(iter(dates)) if len(dates) == 1 else None
+
+
+def dated_lines(order: Order, issue_date: date, locale: str) -> list[InvoiceLine]:
+    """The invoice's lines. When the lines do not share one date of the operation, a line
+    whose own date is not the issue date states it: "Atelier (prestation du 12/12/2026)"."""
+    shared = operation_date(order)
+    out = []
+    for line in order.lines:
+        when = line.operation_date
+        if shared is not None or when is None or when == issue_date:
+            out.append(invoice_line(line))
+            continue
+        day = format_date(when, locale)
+        if line.nature is Nature.services:
+            note = f"prestation du {day}" if locale == "fr" else f"service on {day}"
+        else:
+            note = f"livraison du {day}" if locale == "fr" else f"delivery on {day}"
+        out.append(invoice_line(line, note))
+    return out
 
 
 def vat_breakdown(order: Order) -> list[VatBucket]:
@@ -238,6 +270,37 @@ def vat_breakdown(order: Order) -> list[VatBucket]:
         VatBucket(rate=rate, base=base[rate], amount=amount[rate])
         for rate in sorted(base, reverse=True)
     ]
+
+
+def eur_conversion(
+    currency: str, breakdown: list[VatBucket], exchange: EurRate | None
+) -> EurConversion | None:
+    """The VAT of each rate in euros at `exchange`, rounded half-up to the cent rate by rate,
+    and their sum as the total (see `EurConversion`); None for an invoice in euros.
+
+    A rate for another currency than the invoice's is still recorded: `legal.vat_in_euros`
+    refuses the document, naming both, rather than this function hiding the mistake."""
+    if exchange is None or currency.upper() == "EUR":
+        return None
+    rows = [EurVat(rate=b.rate, amount=cents(b.amount / exchange.rate)) for b in breakdown]
+    total = sum((row.amount for row in rows), ZERO)
+    return EurConversion(exchange=exchange, vat_by_rate=rows, total_vat=total)
+
+
+def needs_eur_rate(order: Order, seller: SellerConfig) -> bool:
+    """The invoice states VAT in euros at an ECB rate: it is in another currency and the
+    seller charges VAT (a seller in franchise en base has none to state)."""
+    return order.currency.upper() != "EUR" and seller.vat_regime != VatRegime.franchise.value
+
+
+def _eur_rate_not_read(order: Order) -> Inconsistency:
+    """The document needs the ECB rate and none was handed in: never issued without its VAT in
+    euros (the `issue` step reads the rate before it takes a number; a trial build may not)."""
+    return Inconsistency(
+        "currency",
+        f"an invoice in {order.currency} states its VAT in euros at the ECB rate of the payment "
+        "day, and that rate has not been read yet: issuing reads it first",
+    )
 
 
 def operation_nature(order: Order) -> str:
@@ -263,6 +326,34 @@ def _rounding_line(difference: Decimal, locale: str) -> InvoiceLine:
     )
 
 
+def _declares_oss(seller: SellerConfig) -> bool:
+    return seller.eu_distance_sales == "oss"
+
+
+def taxing_country(order: Order, seller: SellerConfig) -> str:
+    """Whose VAT the goods bear, as recorded on the document ("" when it cannot be placed:
+    issuing refused a taxed order with that address already, and an untaxed one needs none)."""
+    try:
+        territory = taxing_territory(
+            order,
+            seller.address.country,
+            oss=_declares_oss(seller),
+            seller_postcode=seller.address.postcode,
+        )
+    except UnknownTerritory:
+        return ""
+    return territory or ""
+
+
+def _mentioned_situation(snapshot: InvoiceSnapshot, sold_untaxed: bool) -> VatSituation:
+    """The situation whose mentions the document prints: the whole sale's, except that 0 %
+    lines beside taxed ones (exported goods with taxed shipping) keep their own exemption."""
+    situation = situation_of(snapshot)
+    if sold_untaxed and situation is VatSituation.vat_charged:
+        return zero_rate_situation(snapshot)
+    return situation
+
+
 def order_problems(order: Order, seller: SellerConfig, status: BuyerStatus) -> list[Inconsistency]:
     """Why the order cannot be invoiced as sent, before anything is built (empty = go on)."""
     problems = check_order(order)
@@ -277,7 +368,13 @@ def order_problems(order: Order, seller: SellerConfig, status: BuyerStatus) -> l
             )
         )
     tax_point = local_date(order.payment.paid_at, seller.timezone)
-    problems += check_rates(order, seller_country=seller.address.country, on=tax_point)
+    problems += check_rates(
+        order,
+        seller_country=seller.address.country,
+        on=tax_point,
+        oss=_declares_oss(seller),
+        seller_postcode=seller.address.postcode,
+    )
     if status.held:
         problems.append(Inconsistency("customer.company", held_reason(order.customer)))
     return problems
@@ -308,11 +405,13 @@ def build_invoice(
     problems = order_problems(order, seller, status)
     if problems:
         raise OrderNotInvoiceable(problems)
+    if facts.eur_rate is None and needs_eur_rate(order, seller):
+        raise OrderNotInvoiceable([_eur_rate_not_read(order)])
 
     locale = document_locale(order, seller.default_locale)
     seller_snap = seller_snapshot(seller)
     buyer = buyer_snapshot(order, status)
-    lines = [invoice_line(ln) for ln in order.lines]
+    lines = dated_lines(order, local_date(issued_at, seller.timezone), locale)
     sold_untaxed = bool(untaxed_lines(lines))
     breakdown = vat_breakdown(order)
     total_excl = sum((ln.total_excl for ln in lines), ZERO)
@@ -333,6 +432,9 @@ def build_invoice(
         amount_paid=order.total,
         amount_due=ZERO,
         refunded=refunded,
+        # The platform's own euro figures (Shopify's shop money, at its checkout rate) are kept
+        # as sent, to reconcile with its payouts; the VAT in euros the law asks for is the ECB
+        # conversion (`eur`), and the document prints only that one when it has it.
         shop_currency="EUR" if order.shop_currency_total is not None else "",
         shop_currency_total_incl=order.shop_currency_total,
         shop_currency_total_vat=order.shop_currency_tax,
@@ -348,6 +450,7 @@ def build_invoice(
     )
     nature = operation_nature(order)
     snapshot = InvoiceSnapshot(
+        taxing_country=taxing_country(order, seller),
         series=numbering.series,
         number=numbering.number,
         sequence=numbering.sequence,
@@ -367,18 +470,26 @@ def build_invoice(
         ),
         lines=lines,
         vat_breakdown=breakdown,
+        eur=eur_conversion(order.currency, breakdown, facts.eur_rate),
         totals=totals,
         payment=payment,
         nature=nature,
+        vat_check=facts.vat_check,
+        operation_date=operation_date(order),
     )
+    if _mentioned_situation(snapshot, sold_untaxed) is VatSituation.intra_eu_unverified:
+        raise OrderNotInvoiceable([_vies_not_asked(buyer)])
     by_rule = legal_mentions_by_rule(
         seller_snap,
         buyer,
         locale,
         nature=nature,
-        situation=situation_of(snapshot),
+        situation=_mentioned_situation(snapshot, sold_untaxed),
         terms=terms,
         untaxed_lines=sold_untaxed,
+        taxing_country=snapshot.taxing_country,
+        vat_check=facts.vat_check,
+        timezone=seller.timezone,
     )
     snapshot = snapshot.model_copy(
         update={"mentions": [text for _, text in by_rule], "legal": dict(by_rule)}
@@ -389,6 +500,17 @@ def build_invoice(
             [Inconsistency(f"mention {x.rule}", with_remedy(x)) for x in missing], missing
         )
     return snapshot
+
+
+def _vies_not_asked(buyer: BuyerSnapshot) -> Inconsistency:
+    """The exemption is claimed but no VIES answer was handed in: never issued on the checksum
+    alone (the `issue` step asks VIES before it takes a number; a trial build does not)."""
+    return Inconsistency(
+        "customer.vat_number",
+        f"the intra-EU exemption rests on VIES confirming the buyer's VAT number "
+        f"{buyer.vat_number} (art. 262 ter I du CGI), and VIES has not been asked yet: "
+        "issuing asks it first",
+    )
 
 
 def _add_to_zero_bucket(breakdown: list[VatBucket], amount: Decimal) -> list[VatBucket]:

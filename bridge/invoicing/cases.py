@@ -12,14 +12,14 @@ hundred_lines (100 lines, long names and addresses).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from bridge.config import AddressConfig, SellerConfig
-from bridge.invoicing.build import Numbering, build_invoice
+from bridge.invoicing.build import NO_FACTS, IssueFacts, Numbering, build_invoice, local_date
 from bridge.invoicing.mentions import LegalTerms
-from bridge.invoicing.snapshot import InvoiceSnapshot
+from bridge.invoicing.snapshot import EurRate, InvoiceSnapshot, VatCheck
 from bridge.model import (
     Address,
     Coupon,
@@ -216,7 +216,8 @@ def b2b_order() -> Order:
                 sku="FORM-BAR-H",
                 nature=Nature.services,
                 prices_include_tax=False,
-            ),
+            ).model_copy(update={"operation_date": (PAID + timedelta(days=30)).date()}),
+            # paid now, the training in a month: the date of the operation is printed
             _line("Frais de dossier", "15.00", "20", kind=LineKind.fee, prices_include_tax=False),
         ],
         prices_include_tax=False,
@@ -408,13 +409,55 @@ def case_seller(name: str, *, logos: Mapping[str, Path] | None = None) -> Seller
     )
 
 
+# VIES's answer for the intra_eu buyer, as the issue step records it (a fixed sample
+# consultation number: previews and tests never ask the real VIES).
+SAMPLE_CONSULTATION_NUMBER = "WAPIAAAAW1234567"
+
+
+def sample_vat_check(number: str = "DE136695976", *, at: datetime = ISSUED) -> VatCheck:
+    return VatCheck(
+        number=number,
+        valid=True,
+        checked_at=at,
+        consultation_number=SAMPLE_CONSULTATION_NUMBER,
+        name="Teehaus Schmidt GmbH",
+        address="Hauptstraße 12, 10115 Berlin",
+    )
+
+
+# The ECB rate of the foreign_currency case: a sample figure dated its payment day (a
+# publication day), standing for what bridge/ecb.py reads from the ECB's file.
+SAMPLE_USD_RATE = D("1.0842")
+
+
+def sample_eur_rate(paid_on: date, currency: str = "USD") -> EurRate:
+    return EurRate(currency=currency, rate=SAMPLE_USD_RATE, published_on=paid_on)
+
+
+def case_facts(name: str, *, at: datetime = ISSUED) -> IssueFacts:
+    """What the issue step reads from outside for the case, as of `at` (just before issue)."""
+    if name == "intra_eu":
+        return IssueFacts(vat_check=sample_vat_check(case_order(name).customer.vat_number, at=at))
+    if name == "foreign_currency":  # paid the day before issue, as the case moved to `at` is
+        paid = PAID + (at - ISSUED)
+        return IssueFacts(eur_rate=sample_eur_rate(local_date(paid, case_seller(name).timezone)))
+    return NO_FACTS
+
+
 def case_snapshot(
     name: str, *, sequence: int = 1, logos: Mapping[str, Path] | None = None
 ) -> InvoiceSnapshot:
     seller = case_seller(name, logos=logos)
     series = "FA"
     numbering = Numbering(series=series, number=f"{series}-2026-{sequence:06d}", sequence=sequence)
-    return build_invoice(case_order(name), seller, numbering, issued_at=ISSUED, terms=CASE_TERMS)
+    return build_invoice(
+        case_order(name),
+        seller,
+        numbering,
+        issued_at=ISSUED,
+        terms=CASE_TERMS,
+        facts=case_facts(name),
+    )
 
 
 def lines_snapshot(count: int) -> InvoiceSnapshot:

@@ -21,8 +21,10 @@ from stdnum.fr import siren as fr_siren
 
 from bridge.invoicing import mentions as m
 from bridge.invoicing import vat_rates
+from bridge.invoicing.amounts import cents
 from bridge.invoicing.legal_forms import is_sole_trader_form
 from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot, VatRegime
+from bridge.invoicing.text import same_person
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -37,6 +39,8 @@ class MissingMention:
 
     rule: str
     message: str
+    # What to do when the rule's usual remedy (REMEDIES) does not fit this case.
+    remedy: str = ""
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.message}"
@@ -86,6 +90,22 @@ def situation_of(snapshot: InvoiceSnapshot) -> m.VatSituation:
         snapshot.buyer,
         vat_charged=t.total_vat != 0 or any(ln.vat_amount for ln in snapshot.lines),
         amount_excl_positive=t.total_excl > 0,
+        vat_check=snapshot.vat_check,
+        nature=snapshot.nature,
+    )
+
+
+def zero_rate_situation(snapshot: InvoiceSnapshot) -> m.VatSituation:
+    """Where the 0 % lines stand, apart from the taxed ones: goods exported at 0 % with their
+    shipping taxed are still an export (the shipping's VAT is the owner's to check, not a
+    reason to call the goods a French sale)."""
+    return m.vat_situation(
+        snapshot.seller,
+        snapshot.buyer,
+        vat_charged=False,
+        amount_excl_positive=True,
+        vat_check=snapshot.vat_check,
+        nature=snapshot.nature,
     )
 
 
@@ -143,8 +163,12 @@ def seller_legal_form(s: InvoiceSnapshot) -> list[MissingMention]:
 
 
 def seller_vat_number(s: InvoiceSnapshot) -> list[MissingMention]:
-    """The seller's intra-community VAT number (not required under the franchise en base)."""
-    if is_franchise(s) or s.seller.vat_number.strip():
+    """The seller's intra-community VAT number: not required under the franchise en base,
+    except for services to a business in another member state, which the franchise seller
+    must declare under a VAT number (CGI art. 286 ter)."""
+    if s.seller.vat_number.strip():
+        return []
+    if is_franchise(s) and situation_of(s) is not m.VatSituation.intra_eu_b2b:
         return []
     return _miss("seller_vat_number", "the seller's intra-community VAT number is missing")
 
@@ -163,8 +187,8 @@ def buyer_identity(s: InvoiceSnapshot) -> list[MissingMention]:
     repeated = (
         b.shipping_lines
         and (b.shipping_lines, b.shipping_country) == (b.billing_lines, b.billing_country)
-        and _same_person(b.shipping_name, b.name)
-        and _same_person(b.shipping_company, b.company)
+        and same_person(b.shipping_name, b.name)
+        and same_person(b.shipping_company, b.company)
     )
     if repeated:
         out += _miss(
@@ -173,11 +197,6 @@ def buyer_identity(s: InvoiceSnapshot) -> list[MissingMention]:
             "address)",
         )
     return out
-
-
-def _same_person(given: str, printed: str) -> bool:
-    """An empty recipient field is the buyer's; case and spacing make no other person."""
-    return " ".join(given.split()).casefold() in ("", " ".join(printed.split()).casefold())
 
 
 def buyer_business_ids(s: InvoiceSnapshot) -> list[MissingMention]:
@@ -295,9 +314,6 @@ def vat_per_rate(s: InvoiceSnapshot) -> list[MissingMention]:
 # --------------------------------------------------------------------------- VAT regime
 
 
-_POSTCODE = re.compile(r"^(\d{5})\b")
-
-
 def vat_rate(s: InvoiceSnapshot) -> list[MissingMention]:
     """Each VAT rate of the breakdown is in force where the sale is taxed, on the payment day
     (the dated table of `vat_rates`; the delivery postcode places Corsica and the DOM)."""
@@ -307,10 +323,17 @@ def vat_rate(s: InvoiceSnapshot) -> list[MissingMention]:
     delivered = bool(s.buyer.shipping_lines)
     country = (s.buyer.shipping_country if delivered else s.buyer.billing_country) or "FR"
     lines = s.buyer.shipping_lines if delivered else s.buyer.billing_lines
-    postcode = next((m[1] for ln in lines if (m := _POSTCODE.match(ln.strip()))), "")
     try:
-        territory = vat_rates.territory_of(s.seller.country, country.upper(), postcode)
+        territory = s.taxing_country or vat_rates.territory_of(
+            s.seller.country,
+            country.upper(),
+            m.printed_postcode(lines),
+            seller_postcode=m.printed_postcode(s.seller.address_lines),
+        )
         valid = vat_rates.rates_in_force(territory, s.payment.paid_on) if territory else None
+        if valid is not None and s.nature != "goods" and territory != "FR":
+            # services to a consumer bear French VAT even beside OSS goods (line_territory)
+            valid |= vat_rates.rates_in_force("FR", s.payment.paid_on)
     except (vat_rates.UnknownTerritory, vat_rates.DateNotCovered):
         return []  # not checkable from the document alone; issuing checked it on the order
     if valid is None:
@@ -329,8 +352,9 @@ def vat_regime(s: InvoiceSnapshot) -> list[MissingMention]:
     """Franchise en base: "TVA non applicable, art. 293 B du CGI" and no VAT at all;
     option sur les débits: its mention."""
     out: list[MissingMention] = []
+    services_abroad = situation_of(s) is m.VatSituation.intra_eu_b2b  # vat_exemption checks it
     if is_franchise(s):
-        if not has_mention(s, m.VAT_FRANCHISE):
+        if not services_abroad and not has_mention(s, m.VAT_FRANCHISE):
             out += _miss(
                 "vat_regime", "franchise en base without 'TVA non applicable, art. 293 B du CGI'"
             )
@@ -362,9 +386,17 @@ def vat_exemption(s: InvoiceSnapshot) -> list[MissingMention]:
                 "intra-EU supply of goods: 'Exonération de TVA, art. 262 ter I du CGI' missing",
             )
         return out
+    if situation is m.VatSituation.intra_eu_unverified:
+        return [_without_vies_proof(s)]
     if situation is m.VatSituation.intra_eu_unjustified:
-        dest = m.destination_country(s.buyer, s.seller.country)
+        dest = m.destination_country(s.buyer, s.seller.country, s.seller.address_lines)
         number = s.buyer.vat_number or "none"
+        if s.vat_check is not None and m.valid_eu_vat_number(number, not_from=s.seller.country):
+            return _miss(
+                "vat_exemption",
+                f"no VAT charged on a sale to {dest} but VIES does not confirm the buyer's VAT "
+                f"number {number} (asked {s.vat_check.checked_at:%Y-%m-%d %H:%M} UTC): VAT is due",
+            )
         return _miss(
             "vat_exemption",
             f"no VAT charged on a sale to {dest} but the buyer has no valid EU VAT number "
@@ -378,6 +410,19 @@ def vat_exemption(s: InvoiceSnapshot) -> list[MissingMention]:
     return []
 
 
+def _without_vies_proof(s: InvoiceSnapshot) -> MissingMention:
+    """An intra-EU exemption with no VIES answer recorded. Issuing never stores one (the issue
+    step asks VIES first), so this is an invoice issued before VIES checks: reported, never
+    re-issued, since an issued invoice is immutable."""
+    return MissingMention(
+        "vat_exemption",
+        f"no VIES check of the buyer's VAT number {s.buyer.vat_number} is recorded: issued "
+        "before VIES checks, its intra-EU exemption rests on the number's checksum alone",
+        remedy="nothing to re-issue: keep with this invoice a VIES check of the number made "
+        "when it was issued, if you have one",
+    )
+
+
 # Lines that are not a sale at 0 %: the rounding line a within-tolerance total adds.
 ROUNDING_LABELS = frozenset({"Arrondi", "Rounding"})
 
@@ -387,10 +432,17 @@ def is_rounding_line(line: InvoiceLine) -> bool:
 
 
 def untaxed_lines(lines: list[InvoiceLine]) -> list[InvoiceLine]:
-    """Lines sold at 0 % VAT. A free line (0,00 €) owes nothing and needs no reason, and a
-    negative one (a discount's share on untaxed items) follows the lines it discounts."""
+    """Lines sold at 0 % VAT. A free line (0,00 €) owes nothing and needs no reason, a
+    negative one (a discount's share on untaxed items) follows the lines it discounts, and
+    shipping follows its goods: untaxed shipping is told to the owner (shipping_vat), not
+    refused."""
     return [
-        ln for ln in lines if not ln.vat_rate and ln.total_excl > 0 and not is_rounding_line(ln)
+        ln
+        for ln in lines
+        if not ln.vat_rate
+        and ln.total_excl > 0
+        and ln.kind != "shipping"
+        and not is_rounding_line(ln)
     ]
 
 
@@ -400,10 +452,12 @@ def zero_rate_reason(s: InvoiceSnapshot) -> list[MissingMention]:
     if s.kind is not DocumentKind.invoice or is_franchise(s):
         return []
     zero = untaxed_lines(s.lines)
-    situation = situation_of(s)
-    if not zero or situation is m.VatSituation.intra_eu_unjustified:  # vat_exemption says it
+    unjustified = (m.VatSituation.intra_eu_unjustified, m.VatSituation.intra_eu_unverified)
+    if not zero or situation_of(s) in unjustified:  # vat_exemption says it
         return []
-    if m.exemption_explains_zero_rate(situation, s.buyer, s.nature):
+    situation = zero_rate_situation(s)
+    explained = m.exemption_explains_zero_rate(situation, s.buyer, s.nature)
+    if explained and any(has_mention(s, r) for r in (m.REVERSE_CHARGE, m.EXPORT_EXEMPTION)):
         return []
     if has_mention(s, m.CONFIGURED_EXEMPTION):
         return []
@@ -463,6 +517,71 @@ def credit_note_reference(s: InvoiceSnapshot) -> list[MissingMention]:
     return []
 
 
+# --------------------------------------------------------------------------- currency
+
+
+def vat_in_euros(s: InvoiceSnapshot) -> list[MissingMention]:
+    """A document in another currency states its VAT in euros (CGI art. 242 nonies A, I-13°):
+    the ECB rate used and its publication date (never after the payment day), and each rate's
+    VAT converted — rounded half-up to the cent rate by rate — adding up to the total."""
+    if s.currency.upper() == "EUR" or is_franchise(s):
+        return []  # nothing to convert, or no VAT at all
+    if s.eur is None:
+        return [_eur_not_recorded(s)]
+    x = s.eur.exchange
+    if x.currency.upper() != s.currency.upper():
+        return _miss(
+            "vat_in_euros", f"the euro rate is for {x.currency}, the invoice is in {s.currency}"
+        )
+    if x.rate <= 0:
+        return _miss("vat_in_euros", f"the euro rate {x.rate} {x.currency} is not positive")
+    out: list[MissingMention] = []
+    if s.kind is DocumentKind.invoice and x.published_on > s.payment.paid_on:
+        out += _miss(
+            "vat_in_euros",
+            f"the ECB rate of {x.published_on} is later than the payment ({s.payment.paid_on}): "
+            "the VAT in euros is at the rate last published on or before it",
+        )
+    rows = s.eur.vat_by_rate
+    if [row.rate for row in rows] != [b.rate for b in s.vat_breakdown]:
+        out += _miss("vat_in_euros", "the VAT in euros does not list the rates of the breakdown")
+    else:
+        for row, bucket in zip(rows, s.vat_breakdown, strict=True):
+            expected = cents(bucket.amount / x.rate)
+            if row.amount != expected:
+                out += _miss(
+                    "vat_in_euros",
+                    f"VAT at {row.rate.normalize():f} %: {bucket.amount} {s.currency} at "
+                    f"{x.rate} is {expected} €, not {row.amount} €",
+                )
+    added = sum((row.amount for row in rows), ZERO)
+    if added != s.eur.total_vat:
+        out += _miss(
+            "vat_in_euros",
+            f"the VAT in euros adds up to {added} €, its total says {s.eur.total_vat} €",
+        )
+    return out
+
+
+def _eur_not_recorded(s: InvoiceSnapshot) -> MissingMention:
+    """No VAT in euros on a document in another currency. Issuing never stores one without it
+    (the issue step reads the ECB rate first), so this invoice was issued before the rule."""
+    shop = s.totals.shop_currency_total_vat
+    printed = (
+        f"; it printed the shop's own counter-value instead (VAT {shop} {s.totals.shop_currency}, "
+        "at the platform's rate, not the ECB's)"
+        if shop is not None
+        else ""
+    )
+    return MissingMention(
+        "vat_in_euros",
+        f"this {s.currency} invoice records no VAT in euros at the ECB rate: it predates the "
+        f"vat_in_euros rule (issued before Quittance stated it){printed}",
+        remedy="nothing to re-issue (an issued invoice is immutable): give your accountant the "
+        "ECB rate of the payment day for this invoice's VAT in euros",
+    )
+
+
 RULES: dict[str, Rule] = {
     "seller_identity": seller_identity,
     "seller_registration": seller_registration,
@@ -483,6 +602,7 @@ RULES: dict[str, Rule] = {
     "b2b_payment_terms": b2b_payment_terms,
     "receipt": receipt,
     "credit_note_reference": credit_note_reference,
+    "vat_in_euros": vat_in_euros,
 }
 
 
@@ -507,17 +627,20 @@ REMEDIES: dict[str, str] = {
     "vat_regime": "set [seller] vat_regime in the config, or the shop's tax settings to match",
     "vat_exemption": "fix the buyer's VAT number or country, or the taxes, on the shop",
     "zero_rate_reason": "fix the line's tax class on the shop, or, if the sale is exempt, "
-    "state why in [legal] vat_exemption (e.g. 'Exonération de TVA, art. 261-4-4° a du CGI')",
+    "state why in [legal] vat_exemption (the exemption your activity falls under, with its "
+    "article)",
     "b2b_payment_terms": "set [legal] late_payment_penalties and early_payment_discount, or "
     "leave them empty for the standard wording",
     "receipt": "check the order is fully paid on the shop",
     "credit_note_reference": "report this document to us: a credit note names its invoice",
+    "vat_in_euros": "report this order to us: the VAT in euros is computed from the ECB rate of "
+    "the payment day ([currency] in the config)",
 }
 
 
 def with_remedy(missing: MissingMention) -> str:
     """The rule's message (the fact) and its remedy (what to change, and where)."""
-    remedy = REMEDIES.get(missing.rule, "")
+    remedy = missing.remedy or REMEDIES.get(missing.rule, "")
     return f"{missing.message} — {remedy}" if remedy else missing.message
 
 

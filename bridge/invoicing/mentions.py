@@ -13,18 +13,26 @@ art. 262 ter I (livraisons intracommunautaires), art. 262 I (exportations), art.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_date
 from stdnum.eu import vat as eu_vat
 
-from bridge.invoicing.snapshot import BuyerSnapshot, SellerSnapshot, VatRegime
+from bridge.invoicing import vat_rates
+from bridge.invoicing.snapshot import BuyerSnapshot, SellerSnapshot, VatCheck, VatRegime
 
 # Rule names (also the keys of InvoiceSnapshot.legal).
 VAT_FRANCHISE = "vat_franchise"
 VAT_DEBITS = "vat_debits"
 REVERSE_CHARGE = "vat_reverse_charge"
 INTRA_EU_EXEMPTION = "vat_intra_eu_exemption"
+# The VIES check the intra-EU exemption rests on: date and consultation number, printed
+# beside the autoliquidation so the buyer and an inspector see the proof on the document.
+VIES_CHECK = "vat_vies_check"
 EXPORT_EXEMPTION = "vat_export_exemption"
 LATE_PENALTIES = "late_payment_penalties"
 RECOVERY_INDEMNITY = "recovery_indemnity"
@@ -33,6 +41,8 @@ LEGAL_GUARANTEE = "legal_guarantee"
 # The owner's own reason for 0 % lines of a sale taxable in France (an exempt activity,
 # art. 261 ff. du CGI), from `[legal] vat_exemption`: only the owner knows which case is theirs.
 CONFIGURED_EXEMPTION = "vat_exemption"
+# A distance sale taxed in the customer's member state, declared through the One-Stop Shop.
+OSS_TAXATION = "vat_oss"
 
 # EU member states by ISO 3166 code (stdnum lists them by VAT prefix: "gr", and "xi" for
 # Northern Ireland, which is in the EU VAT area for goods only).
@@ -114,8 +124,11 @@ class VatSituation(StrEnum):
 
     vat_charged = "vat_charged"  # VAT on the invoice (or a free order): nothing to justify
     domestic_untaxed = "domestic_untaxed"  # sold in France with no VAT (0 % lines)
-    intra_eu_b2b = "intra_eu_b2b"  # EU business with a valid VAT number: exempt / reverse charge
+    intra_eu_b2b = "intra_eu_b2b"  # EU business, VAT number confirmed by VIES: reverse charge
     intra_eu_unjustified = "intra_eu_unjustified"  # EU, no VAT, no valid buyer VAT number
+    # EU business, checksum-valid VAT number, no VIES answer recorded: what an issue step asks
+    # VIES about, and how invoices issued before VIES checks stand.
+    intra_eu_unverified = "intra_eu_unverified"
     export = "export"  # outside the EU, no VAT
 
 
@@ -135,29 +148,81 @@ def valid_eu_vat_number(number: str, *, not_from: str = "FR") -> bool:
     return ok and vat_number_country(number) != not_from.upper()
 
 
-def destination_country(buyer: BuyerSnapshot, seller_country: str) -> str:
-    """Where the goods go: the delivery address when it differs, else the billing address."""
-    return (buyer.shipping_country or buyer.billing_country or seller_country).upper()
+_POSTCODE = re.compile(r"^(\d{5})\b")
+
+
+def printed_postcode(lines: list[str]) -> str:
+    """The 5-digit postcode of a French address as the document prints it ("69002 Lyon")."""
+    return next((m[1] for line in lines if (m := _POSTCODE.match(line.strip()))), "")
+
+
+def destination_country(
+    buyer: BuyerSnapshot, seller_country: str, seller_lines: list[str] | None = None
+) -> str:
+    """Where the goods go, for VAT: the delivery address when it differs, else the billing
+    address; seen from a French seller, Monaco is France and a French overseas address outside
+    the seller's VAT area is its own territory ("RE"): an export (vat_rates.vat_country)."""
+    delivered = bool(buyer.shipping_lines)
+    country = (buyer.shipping_country if delivered else buyer.billing_country) or seller_country
+    if (seller_country or "FR").upper() != "FR":
+        return country.upper()
+    postcode = printed_postcode(buyer.shipping_lines if delivered else buyer.billing_lines)
+    seller_postcode = printed_postcode(seller_lines or [])
+    return vat_rates.vat_country(country, postcode, seller_postcode=seller_postcode)
+
+
+def vies_confirms(check: VatCheck | None, number: str) -> bool:
+    """VIES said `number` (not another one) is a valid VAT number."""
+    if check is None or not check.valid:
+        return False
+    return eu_vat.compact(check.number) == eu_vat.compact(number)
 
 
 def vat_situation(
-    seller: SellerSnapshot, buyer: BuyerSnapshot, *, vat_charged: bool, amount_excl_positive: bool
+    seller: SellerSnapshot,
+    buyer: BuyerSnapshot,
+    *,
+    vat_charged: bool,
+    amount_excl_positive: bool,
+    vat_check: VatCheck | None = None,
+    nature: str = "goods",
 ) -> VatSituation:
-    if vat_charged or not amount_excl_positive or seller.vat_regime is VatRegime.franchise:
+    """`vat_check`: VIES's answer for the buyer's number. The exemption rests on a number VIES
+    confirmed (art. 262 ter I: a substantive condition); the checksum only decides whether
+    asking VIES is worth it, so a made-up number never reaches it.
+
+    A seller in franchise en base charges no VAT, so its sales are `vat_charged` (nothing to
+    justify beyond 293 B) — except services to a business in another member state: they are
+    taxed there, by the customer (CGI art. 259-1, autoliquidation), and the franchise, which
+    only exempts what is taxable in France, has nothing to say about them."""
+    franchise = seller.vat_regime is VatRegime.franchise
+    if franchise and nature != "services":
+        return VatSituation.vat_charged
+    if vat_charged or not amount_excl_positive:
         return VatSituation.vat_charged
     home = (seller.country or "FR").upper()
-    dest = destination_country(buyer, home)
+    dest = destination_country(buyer, home, seller.address_lines)
     if dest == home:
-        return VatSituation.domestic_untaxed
+        return VatSituation.vat_charged if franchise else VatSituation.domestic_untaxed
+    if franchise and dest not in EU_COUNTRIES:
+        return VatSituation.vat_charged
     if dest in EU_COUNTRIES:
-        if buyer.is_business and valid_eu_vat_number(buyer.vat_number, not_from=home):
+        # Not a business VIES confirms: VAT is due in France, which the franchise exempts.
+        unjustified = VatSituation.vat_charged if franchise else VatSituation.intra_eu_unjustified
+        if not (buyer.is_business and valid_eu_vat_number(buyer.vat_number, not_from=home)):
+            return unjustified
+        if vat_check is None:
+            return VatSituation.intra_eu_unverified
+        if vies_confirms(vat_check, buyer.vat_number):
             return VatSituation.intra_eu_b2b
-        return VatSituation.intra_eu_unjustified
+        return unjustified
     return VatSituation.export
 
 
-def vat_regime_mentions(seller: SellerSnapshot, locale: str) -> list[tuple[str, str]]:
-    if seller.vat_regime is VatRegime.franchise:
+def vat_regime_mentions(
+    seller: SellerSnapshot, locale: str, situation: VatSituation = VatSituation.vat_charged
+) -> list[tuple[str, str]]:
+    if seller.vat_regime is VatRegime.franchise and situation is not VatSituation.intra_eu_b2b:
         return [(VAT_FRANCHISE, text(VAT_FRANCHISE, locale))]
     if seller.vat_regime is VatRegime.debits:
         return [(VAT_DEBITS, text(VAT_DEBITS, locale))]
@@ -180,6 +245,23 @@ def exemption_mentions(
         if buyer.is_business:
             return [(EXPORT_EXEMPTION, text("services_outside_france", locale))]
     return []
+
+
+def vies_check_mentions(
+    situation: VatSituation, check: VatCheck | None, locale: str, timezone: str
+) -> list[tuple[str, str]]:
+    """The VIES consultation the reverse charge rests on: its date (the seller's day) and the
+    consultation number VIES returned, the proof the seller checked the number that day."""
+    if situation is not VatSituation.intra_eu_b2b or check is None:
+        return []
+    day = check.checked_at.astimezone(ZoneInfo(timezone)).date()
+    ref = check.consultation_number.strip()
+    if locale == "fr":
+        sentence = f"N° de TVA de l'acquéreur validé par VIES le {day:%d/%m/%Y}"
+        return [(VIES_CHECK, sentence + (f" (consultation n° {ref})" if ref else ""))]
+    on = format_date(day, format="d MMM y", locale="en")
+    sentence = f"Buyer's VAT number confirmed by VIES on {on}"
+    return [(VIES_CHECK, sentence + (f" (consultation number {ref})" if ref else ""))]
 
 
 def exemption_explains_zero_rate(
@@ -210,6 +292,19 @@ def configured_exemption_mentions(
         return []
     wording = terms.wording(CONFIGURED_EXEMPTION, locale)
     return [(CONFIGURED_EXEMPTION, wording)] if wording else []
+
+
+def oss_mentions(taxing_country: str, locale: str) -> list[tuple[str, str]]:
+    """Whose VAT an OSS distance sale bears: the customer reads their own country's VAT on a
+    French invoice, and the accountant sees why it is not French VAT."""
+    if not taxing_country or taxing_country == "FR" or taxing_country.startswith("FR-"):
+        return []
+    country = Locale.parse(locale).territories.get(taxing_country, taxing_country)
+    if locale == "fr":
+        return [(OSS_TAXATION, f"TVA du pays de livraison ({country}), déclarée au guichet "
+                 "unique de l'Union (OSS)")]  # fmt: skip
+    return [(OSS_TAXATION, f"VAT of the country of delivery ({country}), declared through the "
+             "EU One-Stop Shop (OSS)")]  # fmt: skip
 
 
 def b2b_payment_terms_mentions(
@@ -244,12 +339,18 @@ def legal_mentions_by_rule(
     situation: VatSituation = VatSituation.vat_charged,
     terms: LegalTerms = STANDARD_TERMS,
     untaxed_lines: bool = False,
+    taxing_country: str = "",
+    vat_check: VatCheck | None = None,
+    timezone: str = "Europe/Paris",
 ) -> list[tuple[str, str]]:
     """Every mention the document prints, in print order. `untaxed_lines`: some line of
-    the sale is at 0 % (other than a free one or the rounding line)."""
+    the sale is at 0 % (other than a free one or the rounding line). `vat_check`: VIES's
+    answer for the buyer's number, dated in the seller's `timezone`."""
     return [
-        *vat_regime_mentions(seller, locale),
+        *vat_regime_mentions(seller, locale, situation),
         *exemption_mentions(situation, buyer, nature, locale),
+        *vies_check_mentions(situation, vat_check, locale, timezone),
+        *oss_mentions(taxing_country, locale),
         *configured_exemption_mentions(
             seller,
             buyer,

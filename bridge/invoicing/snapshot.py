@@ -18,9 +18,13 @@ SNAPSHOT_VERSION = 1
 # Fields added to version 1 after snapshots were first stored, with their defaults; a dotted
 # name reaches into a nested object ("buyer.shipping_name": the buyer's `shipping_name`).
 _ADDED_FIELDS: dict[str, object] = {
+    "operation_date": None,
     "legal": {},
     "buyer.shipping_name": "",
     "buyer.shipping_company": "",
+    "vat_check": None,
+    "taxing_country": "",
+    "eur": None,
 }
 
 
@@ -147,6 +151,25 @@ class EurRate(_Frozen):
     source: str = "ECB euro foreign exchange reference rates"
 
 
+class EurVat(_Frozen):
+    """One VAT rate's amount in euros (a row of `vat_breakdown`, converted)."""
+
+    rate: Decimal  # the VAT rate, percent, as in `vat_breakdown`
+    amount: Decimal  # that rate's VAT in euros
+
+
+class EurConversion(_Frozen):
+    """The VAT of an invoice in another currency, in euros (CGI art. 242 nonies A, I-13°).
+
+    Each rate's VAT is divided by `exchange.rate` and rounded half-up to the cent, one rate at a
+    time; `total_vat` is the sum of those rounded amounts, so the printed rows add up to the
+    printed total (converting the VAT total at once may differ from it by a cent per rate)."""
+
+    exchange: EurRate
+    vat_by_rate: list[EurVat]
+    total_vat: Decimal
+
+
 class InvoiceSnapshot(_Frozen):
     version: int = SNAPSHOT_VERSION
     kind: DocumentKind = DocumentKind.invoice
@@ -169,10 +192,25 @@ class InvoiceSnapshot(_Frozen):
     mentions: list[str] = Field(default_factory=list)  # legal mentions, already in `locale`
     credited_number: str = ""  # for a credit note: the invoice it corrects
     credited_issue_date: date | None = None
+    # The date of the operation when every product line states the same one (a workshop's
+    # day, a pre-order's delivery) and it is known at issue; printed only when it is not the
+    # issue date. Lines dated apart carry their date in their description instead. None =
+    # not known, and every invoice issued before it was recorded.
+    operation_date: date | None = None
     # The legal mentions again, keyed by the rule that requires them ("vat_franchise",
     # "recovery_indemnity", …; see bridge/invoicing/mentions.py): lets `check_invoice` tell a
     # configured wording from a missing mention. `mentions` stays the printed list, in order.
     legal: dict[str, str] = Field(default_factory=dict)
+    # VIES's answer for the buyer's VAT number when the sale claims the intra-EU exemption: the
+    # proof it rests on (see bridge/vies.py). None for every other sale, and for invoices issued
+    # before VIES was asked (their exemption rests on the number's checksum alone).
+    vat_check: VatCheck | None = None
+    # Whose VAT the goods bear ("FR", "FR-COR", or "IE" for an OSS distance sale; see
+    # bridge/invoicing/vat_rates.taxing_territory); "" when issued before it was recorded.
+    taxing_country: str = ""
+    # An invoice in another currency than the euro: its VAT in euros at the ECB rate (see
+    # bridge/ecb.py). None in euros, and for invoices issued before it was recorded.
+    eur: EurConversion | None = None
 
     def canonical_json(self) -> str:
         """Stable serialisation (sorted keys, Decimals as strings): the bytes we hash.

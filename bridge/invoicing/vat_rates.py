@@ -21,7 +21,7 @@ from importlib.resources import files
 from typing import Any
 
 from bridge.invoicing.amounts import Inconsistency
-from bridge.model import Address, Line, Order
+from bridge.model import Address, Line, Nature, Order
 
 RULE = "vat_rate"
 RATE_REMEDY = (
@@ -250,15 +250,21 @@ def delivery_address(order: Order) -> Address:
     return order.customer.billing
 
 
-def taxing_territory(order: Order, seller_country: str) -> str | None:
-    """The territory whose VAT rates the order's lines must use — the rule as built.
+def taxing_territory(
+    order: Order, seller_country: str, *, oss: bool = False, seller_postcode: str = ""
+) -> str | None:
+    """The territory whose VAT rates the order's goods (and their shipping and fees) must use —
+    the rule as built.
 
     - A French seller's sale delivered to a French address (FR, Monaco, or an overseas code such
       as GP or RE) is taxed in the French territory of the delivery postcode (`french_territory`;
       an overseas country code decides on its own). An address without country is taken as FR.
-    - Delivered to another EU member state: "FR", the seller's French VAT, which applies below
-      the EU distance-sales threshold; choosing OSS, the customer's country's VAT, is a later
-      change.
+    - Delivered to a consumer in another EU member state (a distance sale, CGI art. 258 A):
+      "FR", the seller's French VAT, while the seller's EU distance sales stay under the
+      10 000 € a year threshold (`[seller] eu_distance_sales = "french_vat"`); the customer's
+      country once the seller declares them through the One-Stop Shop (`oss=True`). A business
+      buyer with a VAT number buys exempt (intra-EU supply): its 0 % lines are checked
+      elsewhere, any rate it was charged is French.
     - Delivered outside the EU: None. There is no VAT territory: 0 % is expected, and another
       rule checks the exemption.
     - A seller established in another member state: its own country code.
@@ -270,25 +276,96 @@ def taxing_territory(order: Order, seller_country: str) -> str | None:
     delivery postcode is in no French territory.
     """
     address = delivery_address(order)
-    return territory_of(seller_country, address.country, address.postcode)
+    consumer = not (order.customer.vat_number.strip() or order.customer.siren.strip())
+    return territory_of(
+        seller_country,
+        address.country,
+        address.postcode,
+        destination=oss and consumer,
+        seller_postcode=seller_postcode,
+    )
 
 
-def territory_of(seller_country: str, country: str, postcode: str) -> str | None:
-    """`taxing_territory` for a delivery to `country` / `postcode` (what a snapshot keeps)."""
+def territory_of(
+    seller_country: str,
+    country: str,
+    postcode: str,
+    *,
+    destination: bool = False,
+    seller_postcode: str = "",
+) -> str | None:
+    """`taxing_territory` for a delivery to `country` / `postcode` (what a snapshot keeps);
+    `destination`: an EU distance sale is taxed in the customer's member state (OSS)."""
     seller = _member_state(seller_country)
     if seller != FRANCE:
         return seller
-    country = country or FRANCE
+    place = french_place(country, postcode)
+    if place is not None:
+        return place if _same_vat_area(place, _seller_place(seller_postcode)) else None
+    if country in member_states():
+        return country if destination else FRANCE
+    return None
+
+
+# Metropolitan France and Corsica: one VAT territory, where a metropolitan seller charges VAT.
+METROPOLITAN = frozenset({FRANCE, "FR-COR"})
+
+
+def _seller_place(seller_postcode: str) -> str:
+    try:
+        return french_territory(seller_postcode) if seller_postcode.strip() else FRANCE
+    except UnknownTerritory:
+        return FRANCE
+
+
+def _same_vat_area(delivery: str, seller: str) -> bool:
+    """Goods taxed where they are delivered only within the seller's own VAT area: metropolitan
+    France with Corsica, or the seller's own overseas department. From one to the other they
+    are exported (CGI art. 294-2): no French VAT territory, 0 % expected."""
+    if delivery in METROPOLITAN:
+        return seller in METROPOLITAN
+    return delivery == seller
+
+
+def french_place(country: str, postcode: str) -> str | None:
+    """The French territory of an address (FR, Monaco, an overseas code or FR + 97x postcode),
+    None when the address is not French. Raises `UnknownTerritory` for an unplaceable French
+    postcode."""
+    country = (country or FRANCE).upper()
     if country in _FRENCH_COUNTRIES:
         return _FRENCH_COUNTRIES[country]
     if country == FRANCE:
         return french_territory(postcode)
-    if country in member_states():
-        return FRANCE
     return None
 
 
+def vat_country(country: str, postcode: str, *, seller_postcode: str = "") -> str:
+    """The country a delivery counts as for VAT, seen from a French seller: "FR" within the
+    seller's VAT area (Monaco included), the overseas code ("RE", "GF"…) for a French address
+    outside it (an export), the address's own country otherwise. An unplaceable French
+    postcode counts as metropolitan France (the rates check says so when it matters)."""
+    try:
+        place = french_place(country, postcode)
+    except UnknownTerritory:
+        return FRANCE
+    if place is None:
+        return (country or FRANCE).upper()
+    if _same_vat_area(place, _seller_place(seller_postcode)):
+        return FRANCE
+    return place.removeprefix("FR-") if place.startswith("FR-") else place
+
+
+def line_territory(line: Line, goods_territory: str | None) -> str | None:
+    """A service to a consumer is taxed where the seller is established (CGI art. 259 B): in
+    France even when the goods of the same order go to another member state under OSS.
+    (Electronically supplied services, taxed where the consumer is, are not told apart yet.)"""
+    abroad = goods_territory is not None and not _territory(goods_territory).is_french
+    return FRANCE if line.nature is Nature.services and abroad else goods_territory
+
+
 def _member_state(country: str) -> str:
+    if country.upper() == "MC":  # Monaco is in the French VAT territory (convention of 1963)
+        return FRANCE
     entry = _territory(country)
     if entry.part_of is not None:
         raise UnknownTerritory(f"{country!r} is a French territory, not a seller's country")
@@ -310,7 +387,14 @@ class _TaxedRate:
         return f"lines[{self.index}] ({self.line.name!r})"
 
 
-def check_rates(order: Order, *, seller_country: str, on: date) -> list[Inconsistency]:
+def check_rates(
+    order: Order,
+    *,
+    seller_country: str,
+    on: date,
+    oss: bool = False,
+    seller_postcode: str = "",
+) -> list[Inconsistency]:
     """Every positive tax rate of the order that is not in force on `on` where the sale is taxed.
 
     Empty list = every rate exists there that day. Zero rates are left to the exemption rules,
@@ -326,18 +410,47 @@ def check_rates(order: Order, *, seller_country: str, on: date) -> list[Inconsis
     ]
     if not taxed:
         return []
+    unplaced = ""
     try:
-        territory = taxing_territory(order, seller)
+        goods_territory = taxing_territory(order, seller, oss=oss, seller_postcode=seller_postcode)
     except UnknownTerritory as error:
-        # The address is wrong, not the lines: said once, on the first taxed line.
-        return [_unchecked(taxed[0], str(error), ADDRESS_REMEDY)]
-    if territory is None:
-        return []
+        # A postcode typo ("7500", "92400 CEDEX") on a French address: its rates are
+        # metropolitan unless a rate says otherwise, and then the address is named.
+        goods_territory, unplaced = FRANCE, f" (the delivery address could not be placed: {error})"
+    exported = goods_territory is None and _is_french_address(order)
+    problems: list[Inconsistency] = []
+    for item in taxed:
+        territory = line_territory(item.line, goods_territory)
+        if exported:
+            problems.append(_exported(item))
+            continue
+        if territory is None:
+            continue
+        try:
+            valid = rates_in_force(territory, on)
+        except DateNotCovered as error:
+            return [_unchecked(taxed[0], str(error), OLD_ORDER_REMEDY)]
+        if item.rate not in valid:
+            refusal = _refusal(item, territory, valid, on)
+            problems.append(Inconsistency(refusal.field, refusal.message + unplaced))
+    return problems
+
+
+def _is_french_address(order: Order) -> bool:
+    address = delivery_address(order)
     try:
-        valid = rates_in_force(territory, on)
-    except DateNotCovered as error:
-        return [_unchecked(taxed[0], str(error), OLD_ORDER_REMEDY)]
-    return [_refusal(item, territory, valid, on) for item in taxed if item.rate not in valid]
+        return french_place(address.country, address.postcode) is not None
+    except UnknownTerritory:
+        return True
+
+
+def _exported(item: _TaxedRate) -> Inconsistency:
+    return Inconsistency(
+        item.where,
+        f"{RULE}: {_percent(item.rate)} % charged, but goods delivered overseas from the "
+        "seller's VAT area are exported (CGI art. 294-2): no VAT is due; fix the shop's tax "
+        "zone for the overseas departments (0 %), then `quittance retry --all`",
+    )
 
 
 def _unchecked(item: _TaxedRate, reason: str, remedy: str) -> Inconsistency:

@@ -98,3 +98,9 @@ def country_name(code: str, locale: str) -> str:
     if not code:
         return ""
     return _locale(locale).territories.get(code.upper(), code)
+
+
+def format_exchange_rate(rate: Decimal, locale: str) -> str:
+    """An exchange rate with the decimals the ECB published it with: "1,0842", "20 275,17" (fr);
+    "1.0842" (en)."""
+    return _clean(_babel_decimal(rate, format="#,##0.##########", locale=_locale(locale)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from io import BytesIO
 
 from bridge.invoicing.legal import MissingMention
@@ -39,7 +40,8 @@ _TOTAL_RULES = {
     "refunded": "receipt",
     "amount_due": "receipt",
 }
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+# Invisible characters, and what a glyph the font lacks extracts as (NUL, U+FFFD).
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\x00\ufffd"))
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _SPACE = re.compile(r"\s+")
 _WRAP_HYPHEN = re.compile(r"-[^\S\n]*\n\s*")
@@ -58,6 +60,20 @@ def squeeze(text: str) -> str:
     """The comparison form: NFKC, case-folded, quotes unified, no whitespace at all."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_QUOTES)
     return _SPACE.sub("", text.casefold())
+
+
+def drawn(text: str) -> str:
+    """`text` as the PDF can show it: without the characters the font has no glyph for (Ł,
+    Greek, emoji, an accent typed apart from its letter): they print blank on every template."""
+    glyphs = _glyphs()
+    return "".join(c for c in text if ord(c) in glyphs or c.isspace())
+
+
+@cache
+def _glyphs() -> frozenset[int]:
+    from bridge.render.pdf import drawable_code_points
+
+    return drawable_code_points()
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -97,7 +113,7 @@ def missing_in_text(snapshot: InvoiceSnapshot, text: str) -> list[MissingMention
     return [
         MissingMention(item.rule, f"{item.what} ({item.text!r}) is not printed on the PDF")
         for item in required_on_pdf(snapshot)
-        if not any(squeeze(item.text) in variant for variant in printed)
+        if not any(squeeze(drawn(item.text)) in variant for variant in printed)
     ]
 
 
@@ -112,6 +128,8 @@ def _document(s: InvoiceSnapshot, view: InvoiceView) -> list[Required]:
     ]
     nature = next((row.value for row in view.meta if row.label == view.L["nature"]), "")
     out.append(Required("operation_nature", "the nature of the operation", nature))
+    operation = next((r.value for r in view.meta if r.label == view.L["operation_date"]), "")
+    out.append(Required("sale_date", "the date of the operation", operation))
     if s.kind is DocumentKind.credit_note:
         out.append(Required("credit_note_reference", "the credited invoice", s.credited_number))
     return out
@@ -168,6 +186,9 @@ def _amounts(s: InvoiceSnapshot, view: InvoiceView) -> list[Required]:
     ]
     if view.shop_currency_note:
         out.append(Required("totals", "the counter-value in the shop's currency", _note(s, view)))
+    if view.eur_vat is not None:  # label and amount together, as for the totals rows
+        out.append(Required("vat_in_euros", "the VAT total in euros", view.eur_vat.total))
+        out.append(Required("vat_in_euros", "the ECB rate and its date", view.eur_vat.rate))
     return out
 
 

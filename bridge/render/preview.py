@@ -73,6 +73,7 @@ def owner_cases(settings: Settings, *, now: datetime) -> OwnerPreview:
                 Numbering(series=numbering.series, number=number, sequence=1),
                 issued_at=now,
                 terms=terms,
+                facts=samples.case_facts(name, at=now),
             )
         except OrderNotInvoiceable as exc:
             preview.skipped[name] = str(exc)

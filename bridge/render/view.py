@@ -22,6 +22,7 @@ from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
 from bridge.render.formatting import (
     country_name,
     format_date,
+    format_exchange_rate,
     format_money,
     format_quantity,
     format_rate,
@@ -66,6 +67,16 @@ class Row:
 
 
 @dataclass(frozen=True)
+class EurVatView:
+    """The VAT in euros of an invoice in another currency (CGI art. 242 nonies A, I-13°)."""
+
+    title: str  # "TVA en euros"
+    rate: str  # "1 EUR = 1,0842 USD, taux BCE du 27/11/2026"
+    rows: list[Row]  # "TVA 20 %" → "16,60 €", for each rate that carries VAT
+    total: str  # "Total TVA en euros : 16,60 €"
+
+
+@dataclass(frozen=True)
 class InvoiceView:
     locale: str
     L: dict[str, str]
@@ -100,6 +111,7 @@ class InvoiceView:
     mentions: list[str]
     seller_footer: str
     footer_legal: str  # the seller's legal identity on one line, printed on every page
+    eur_vat: EurVatView | None = None  # an invoice in another currency charging VAT
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -174,6 +186,9 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
     meta.append(Row(L["order_date"], day(_local_date(s))))
     if not is_credit:
         meta.append(Row(L["payment_date"], day(s.payment.paid_on)))
+    # CGI art. 242 nonies A, I-7°: the date of the operation, when it is not the issue date.
+    if s.operation_date is not None and s.operation_date != s.issue_date:
+        meta.append(Row(L["operation_date"], day(s.operation_date)))
     nature_key = f"nature_{s.nature}"
     if nature_key in L:
         meta.append(Row(L["nature"], L[nature_key]))
@@ -247,8 +262,12 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
             totals.append(Row(L["refunded"], money(t.refunded)))
         totals.append(Row(L["amount_due"], money(t.amount_due)))
 
+    eur_vat = eur_vat_view(s) if show_vat else None
     shop_note = ""
-    if t.shop_currency and t.shop_currency_total_incl is not None:
+    # The shop's own euro figures (Shopify's, at its checkout rate) print only on documents
+    # without the ECB conversion, as they always did: two VAT amounts in euros would contradict
+    # each other, and the law's is the ECB one. They stay in the snapshot for reconciliation.
+    if t.shop_currency and t.shop_currency_total_incl is not None and eur_vat is None:
         vat = t.shop_currency_total_vat if t.shop_currency_total_vat is not None else Decimal(0)
         shop_note = L["shop_currency"].format(
             currency=t.shop_currency,
@@ -318,4 +337,29 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
         mentions=list(s.mentions),
         seller_footer=footer,
         footer_legal=footer_legal,
+        eur_vat=eur_vat,
     )
+
+
+def eur_vat_view(s: InvoiceSnapshot) -> EurVatView | None:
+    """What the document prints of `s.eur`: the rate, its date, each rate's VAT in euros."""
+    if s.eur is None:
+        return None
+    L = labels(s.locale)
+    x = s.eur.exchange
+    rate = L["eur_rate"].format(
+        rate=format_exchange_rate(x.rate, s.locale),
+        currency=x.currency,
+        date=format_date(x.published_on, s.locale),
+    )
+    rows = [
+        Row(f"{L['vat_short']} {format_rate(row.rate, s.locale)}", euros(row.amount, s.locale))
+        for row in s.eur.vat_by_rate
+        if row.amount
+    ]
+    total = f"{L['eur_total_vat']}{L['colon']} {euros(s.eur.total_vat, s.locale)}"
+    return EurVatView(title=L["eur_vat"], rate=rate, rows=rows, total=total)
+
+
+def euros(amount: Decimal, locale: str) -> str:
+    return format_money(amount, "EUR", locale)

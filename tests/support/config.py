@@ -6,16 +6,22 @@ two tests never disagree about the rest. `shops` become `[[shops]]` entries (see
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import re
+import shutil
+import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from bridge.config import Settings, load_settings
 from bridge.demo import DEMO_CONFIG
+from bridge.ecb_sandbox import write_carried_forward
 
 Table = Mapping[str, Any]
 
@@ -37,6 +43,21 @@ SERVER: dict[str, Any] = {
     "public_url": "https://factures.latheiere.example.fr",
     "link_secret": "a-long-link-secret-for-tests-0123456789",
 }
+
+
+@cache
+def stand_in_rates() -> Path:
+    """The ECB rates file every test config reads unless it names its own: the bundled history
+    carried forward a week past today (bridge/ecb_sandbox.py), so that an order paid today
+    finds a rate offline. Written once per process, removed at its exit."""
+    folder = Path(tempfile.mkdtemp(prefix="quittance-ecb-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return write_carried_forward(folder / "eurofxref-hist.zip", date.today() + timedelta(days=7))
+
+
+def currency_table(**overrides: Any) -> dict[str, Any]:
+    """`[currency]` of the tests: never downloads (no test reaches the ECB), stand-in rates."""
+    return {"refresh_url": "", "rates_file": str(stand_in_rates()), **overrides}
 
 
 def smtp_table(port: int, **overrides: Any) -> dict[str, Any]:
@@ -137,6 +158,7 @@ def write_config(
         storage=storage,
         jobs={**TEST_JOBS, **(jobs or {})},
         email=smtp_table(smtp_port) if smtp_port is not None else None,
+        currency=currency_table(),
     )
     data = merged(data, **tables)
     if shops:
