@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.failures import PermanentStepError
+from bridge.invoicing.build import NO_FACTS
 from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
 from bridge.pipeline import (
     Outcome,
@@ -194,7 +195,9 @@ def issue(run: StepRun) -> JobResult:
         raise PermanentStepError(f"order {job.shop}/{job.order_id} is not recorded")
     order = record.payload
     try:
-        facts = gather_issue_facts(svc, order)
+        # Already issued (a replay after a crash): nothing to ask VIES or the ECB again.
+        issued = svc.store.get_invoice_for_order(order.shop, order.order_id) is not None
+        facts = NO_FACTS if issued else gather_issue_facts(svc, order)
     except OutsideFactUnavailable as exc:
         waited = svc.store.clock() - (job.first_attempt_at or svc.store.clock())
         if waited < exc.max_wait:

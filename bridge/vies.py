@@ -64,9 +64,10 @@ def claimed_number(svc: Services, order: Order) -> str:
     """The buyer's VAT number (compact) when the sale claims the intra-EU exemption on it and
     the number passes its checksum; "" when there is nothing to ask VIES."""
     untaxed = [ln for ln in order.lines if not ln.tax and ln.total > 0]
-    taxed = any(ln.tax for ln in order.lines)
-    # Untaxed shipping beside taxed goods follows its goods: still a VAT-charged sale.
-    if not untaxed or (taxed and all(ln.kind is LineKind.shipping for ln in untaxed)):
+    # An exemption is claimed only when no VAT is charged but on shipping (legal.
+    # only_shipping_taxed): VAT on goods makes the sale a taxed one, nothing to ask VIES.
+    goods_taxed = any(ln.tax and ln.kind is not LineKind.shipping for ln in order.lines)
+    if goods_taxed or all(ln.kind is LineKind.shipping for ln in untaxed):
         return ""
     settings = svc.settings
     status = buyer_status(order.customer, settings.rules.company_without_identifier)

@@ -93,3 +93,25 @@ def test_an_unknown_distance_sales_situation_is_a_config_error_naming_the_key(tm
     with pytest.raises(ConfigError) as err:
         load_settings(path, environ={})
     assert "eu_distance_sales" in str(err.value)
+
+
+def test_under_oss_a_services_only_order_stays_french_and_names_no_country() -> None:
+    lesson = cases._line("Atelier en ligne", "30.00", "20", nature=Nature.services)
+    snap = issue(order(lesson), "oss")
+    assert snap.taxing_country == "FR" and "vat_oss" not in snap.legal
+
+
+def test_under_oss_a_made_up_vat_number_does_not_make_a_consumer_a_business() -> None:
+    typed = DUBLIN.model_copy(update={"vat_number": "N/A"})
+    o = cases._order("5002", typed, [cases._line("Théière", "48.00", "23")])
+    assert issue(o, "oss").taxing_country == "IE"
+
+
+def test_a_franchise_seller_cannot_declare_oss(tmp_path) -> None:
+    path = write_config(
+        tmp_path / "q.toml",
+        seller={"eu_distance_sales": "oss", "vat_regime": "franchise", "vat_number": ""},
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={})
+    assert "eu_distance_sales" in str(err.value) and "franchise" in str(err.value)

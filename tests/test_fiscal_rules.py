@@ -352,3 +352,45 @@ def test_a_franchise_seller_s_service_to_an_eu_consumer_keeps_293_b() -> None:
     design = cases._line("Création de logo", "300.00", "0", nature=Nature.services)
     snap = franchise_issue(design, consumer, confirmed=False)
     assert "vat_franchise" in snap.legal and check_invoice(snap) == []
+
+
+def test_a_zero_percent_line_beside_taxed_goods_to_an_eu_business_is_not_reverse_charged() -> None:
+    pot = cases._line("Théière", "40.00", "20")
+    gift = cases._line("Échantillon de thé", "5.00", "0")
+    o = order_of([pot, gift], BERLIN_GMBH)
+    with pytest.raises(OrderNotInvoiceable) as err:
+        build_invoice(
+            o, cases.company_seller(), NUMBERING, issued_at=cases.ISSUED, terms=cases.CASE_TERMS,
+            facts=IssueFacts(vat_check=cases.sample_vat_check(BERLIN_GMBH.vat_number)),
+        )  # fmt: skip
+    assert [m.rule for m in err.value.missing_mentions] == ["zero_rate_reason"]
+
+
+def test_an_export_in_a_currency_the_ecb_does_not_publish_needs_no_rate() -> None:
+    swiss = Party(
+        first_name="Luca", last_name="Meier",
+        billing=Address(line1="Bahnhofstrasse 1", postcode="8001", city="Zürich", country="CH"),
+    )  # fmt: skip
+    o = order_of([cases._line("Coffret", "35.00", "0")], swiss).model_copy(
+        update={"currency": "AED"}
+    )
+    snap = issue(o)
+    assert snap.eur is None and check_invoice(snap) == []
+
+
+def test_a_service_to_reunion_from_metropolitan_france_keeps_french_vat() -> None:
+    buyer = Party(first_name="Léa", last_name="Payet", billing=REUNION)
+    lesson = cases._line("Atelier en ligne", "30.00", "20", nature=Nature.services)
+    assert check_invoice(issue(order_of([lesson], buyer))) == []
+
+
+def test_goods_from_a_seller_in_reunion_to_lyon_are_an_export() -> None:
+    seller = cases.company_seller().model_copy(
+        update={"address": cases.company_seller().address.model_copy(
+            update={"postcode": "97400", "city": "Saint-Denis"})}
+    )  # fmt: skip
+    snap = build_invoice(
+        order_of([cases._line("Théière", "40.00", "0")]), seller, NUMBERING,
+        issued_at=cases.ISSUED, terms=cases.CASE_TERMS,
+    )  # fmt: skip
+    assert "vat_export_exemption" in snap.legal and check_invoice(snap) == []

@@ -120,6 +120,19 @@ class SellerConfig(Section):
     def zoneinfo(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @model_validator(mode="after")
+    def _oss_needs_vat(self) -> SellerConfig:
+        # The One-Stop Shop declares VAT charged abroad; a seller in franchise en base charges
+        # none, and printing "293 B" beside "TVA du pays de livraison" would contradict itself.
+        if self.vat_regime == "franchise" and self.eu_distance_sales == "oss":
+            raise fail_field(
+                "eu_distance_sales",
+                self.eu_distance_sales,
+                "'french_vat' for a seller in franchise en base (vat_regime = 'franchise'): "
+                "the One-Stop Shop is for sellers who charge VAT",
+            )
+        return self
+
     @field_validator("share_capital")
     @classmethod
     def _capital(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:

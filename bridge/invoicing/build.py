@@ -27,6 +27,7 @@ from bridge.invoicing.buyer import BuyerStatus, CompanyPolicy, buyer_status, hel
 from bridge.invoicing.legal import (
     MissingMention,
     check_invoice,
+    only_shipping_taxed,
     situation_of,
     untaxed_lines,
     with_remedy,
@@ -56,7 +57,12 @@ from bridge.invoicing.snapshot import (
     VatRegime,
 )
 from bridge.invoicing.text import folded, same_person
-from bridge.invoicing.vat_rates import UnknownTerritory, check_rates, taxing_territory
+from bridge.invoicing.vat_rates import (
+    UnknownTerritory,
+    check_rates,
+    line_territory,
+    taxing_territory,
+)
 from bridge.model import Line, LineKind, Nature, Order
 from bridge.render.formatting import format_date
 
@@ -288,9 +294,14 @@ def eur_conversion(
 
 
 def needs_eur_rate(order: Order, seller: SellerConfig) -> bool:
-    """The invoice states VAT in euros at an ECB rate: it is in another currency and the
-    seller charges VAT (a seller in franchise en base has none to state)."""
-    return order.currency.upper() != "EUR" and seller.vat_regime != VatRegime.franchise.value
+    """The invoice states VAT in euros at an ECB rate: it is in another currency and charges
+    VAT (an export, an intra-EU supply or a seller in franchise en base has none to state)."""
+    charged = any(ln.tax for ln in order.lines) or order.total_tax != 0
+    return (
+        order.currency.upper() != "EUR"
+        and seller.vat_regime != VatRegime.franchise.value
+        and charged
+    )
 
 
 def _eur_rate_not_read(order: Order) -> Inconsistency:
@@ -342,6 +353,9 @@ def taxing_country(order: Order, seller: SellerConfig) -> str:
         )
     except UnknownTerritory:
         return ""
+    products = [ln for ln in order.lines if ln.kind is LineKind.product]
+    if territory and products and all(ln.nature is Nature.services for ln in products):
+        territory = line_territory(products[0], territory)  # services stay French (OSS)
     return territory or ""
 
 
@@ -349,7 +363,7 @@ def _mentioned_situation(snapshot: InvoiceSnapshot, sold_untaxed: bool) -> VatSi
     """The situation whose mentions the document prints: the whole sale's, except that 0 %
     lines beside taxed ones (exported goods with taxed shipping) keep their own exemption."""
     situation = situation_of(snapshot)
-    if sold_untaxed and situation is VatSituation.vat_charged:
+    if sold_untaxed and situation is VatSituation.vat_charged and only_shipping_taxed(snapshot):
         return zero_rate_situation(snapshot)
     return situation
 

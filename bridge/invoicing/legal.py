@@ -109,6 +109,13 @@ def zero_rate_situation(snapshot: InvoiceSnapshot) -> m.VatSituation:
     )
 
 
+def only_shipping_taxed(snapshot: InvoiceSnapshot) -> bool:
+    """The VAT the document charges is on shipping alone: its 0 % goods keep their own
+    exemption (an export with taxed shipping). VAT on goods makes the whole sale taxed: a
+    0 % line beside it needs the owner's reason, never a reverse-charge mention."""
+    return all(ln.kind == "shipping" for ln in snapshot.lines if ln.vat_amount or ln.vat_rate)
+
+
 def is_franchise(snapshot: InvoiceSnapshot) -> bool:
     return snapshot.seller.vat_regime is VatRegime.franchise
 
@@ -455,7 +462,7 @@ def zero_rate_reason(s: InvoiceSnapshot) -> list[MissingMention]:
     unjustified = (m.VatSituation.intra_eu_unjustified, m.VatSituation.intra_eu_unverified)
     if not zero or situation_of(s) in unjustified:  # vat_exemption says it
         return []
-    situation = zero_rate_situation(s)
+    situation = zero_rate_situation(s) if only_shipping_taxed(s) else situation_of(s)
     explained = m.exemption_explains_zero_rate(situation, s.buyer, s.nature)
     if explained and any(has_mention(s, r) for r in (m.REVERSE_CHARGE, m.EXPORT_EXEMPTION)):
         return []
@@ -524,7 +531,7 @@ def vat_in_euros(s: InvoiceSnapshot) -> list[MissingMention]:
     """A document in another currency states its VAT in euros (CGI art. 242 nonies A, I-13°):
     the ECB rate used and its publication date (never after the payment day), and each rate's
     VAT converted — rounded half-up to the cent rate by rate — adding up to the total."""
-    if s.currency.upper() == "EUR" or is_franchise(s):
+    if s.currency.upper() == "EUR" or is_franchise(s) or not s.totals.total_vat:
         return []  # nothing to convert, or no VAT at all
     if s.eur is None:
         return [_eur_not_recorded(s)]

@@ -20,6 +20,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from stdnum.eu import vat as eu_vat
+
 from bridge.invoicing.amounts import Inconsistency
 from bridge.model import Address, Line, Nature, Order
 
@@ -276,7 +278,7 @@ def taxing_territory(
     delivery postcode is in no French territory.
     """
     address = delivery_address(order)
-    consumer = not (order.customer.vat_number.strip() or order.customer.siren.strip())
+    consumer = not _eu_business(order.customer.vat_number, seller_country)
     return territory_of(
         seller_country,
         address.country,
@@ -284,6 +286,22 @@ def taxing_territory(
         destination=oss and consumer,
         seller_postcode=seller_postcode,
     )
+
+
+def _eu_business(vat_number: str, seller_country: str) -> bool:
+    """A buyer with a checksum-valid VAT number of another member state buys as a business
+    (an intra-EU supply); anything else typed in the field ("N/A", a French number) does not
+    make a consumer a business."""
+    number = vat_number.strip()
+    if not number:
+        return False
+    try:
+        if not eu_vat.is_valid(number):
+            return False
+        prefix = eu_vat.compact(number)[:2].upper()
+    except Exception:  # stdnum raises on some malformed inputs instead of returning False
+        return False
+    return _ALIASES.get(prefix, prefix) != _ALIASES.get(seller_country, seller_country)
 
 
 def territory_of(
@@ -309,6 +327,14 @@ def territory_of(
 
 # Metropolitan France and Corsica: one VAT territory, where a metropolitan seller charges VAT.
 METROPOLITAN = frozenset({FRANCE, "FR-COR"})
+# ISO 3166's reserved code for metropolitan France: what a delivery there counts as, seen
+# from a seller established overseas (outside the EU VAT area, hence an export for them).
+METROPOLITAN_CODE = "FX"
+
+
+def _seller_territory(seller_postcode: str) -> str:
+    """A service to a consumer is taxed where the seller is established (CGI art. 259-2°)."""
+    return _seller_place(seller_postcode)
 
 
 def _seller_place(seller_postcode: str) -> str:
@@ -350,8 +376,11 @@ def vat_country(country: str, postcode: str, *, seller_postcode: str = "") -> st
         return FRANCE
     if place is None:
         return (country or FRANCE).upper()
-    if _same_vat_area(place, _seller_place(seller_postcode)):
+    seller_place = _seller_place(seller_postcode)
+    if _same_vat_area(place, seller_place):
         return FRANCE
+    if place in METROPOLITAN:  # from an overseas seller to metropolitan France: an export
+        return METROPOLITAN_CODE
     return place.removeprefix("FR-") if place.startswith("FR-") else place
 
 
@@ -421,7 +450,9 @@ def check_rates(
     problems: list[Inconsistency] = []
     for item in taxed:
         territory = line_territory(item.line, goods_territory)
-        if exported:
+        if exported and item.line.nature is Nature.services:
+            territory = _seller_territory(seller_postcode)  # taxed where the seller is
+        elif exported:
             problems.append(_exported(item))
             continue
         if territory is None:

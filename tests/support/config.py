@@ -159,6 +159,9 @@ def write_config(
         jobs={**TEST_JOBS, **(jobs or {})},
         email=smtp_table(smtp_port) if smtp_port is not None else None,
         currency=currency_table(),
+        # No test reaches the Commission's VIES: a test that needs one starts the local fake
+        # and names it; any other asks a port where nothing listens and is told so at once.
+        vies={"wsdl_url": "http://127.0.0.1:9/checkVatService.wsdl"},
     )
     data = merged(data, **tables)
     if shops:
