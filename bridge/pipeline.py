@@ -37,6 +37,7 @@ from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.links import signed_invoice_url
 from bridge.model import Order
 from bridge.render.archived import ProfileCheck, render_for_archive, restore
+from bridge.render.printable import unprintable_fields
 from bridge.services import Services, alert_owner
 from bridge.store import FollowUp, InvoiceRecord, Store
 from connectors.base import UnreadableOrder
@@ -168,6 +169,9 @@ def _build(
     issued_at: datetime,
     facts: IssueFacts,
 ) -> InvoiceSnapshot:
+    unprintable = unprintable_fields(order)
+    if unprintable:  # before the number is kept: blank mentions cannot be fixed afterwards
+        raise OrderNotInvoiceable(unprintable)
     return build_invoice(
         order,
         seller,

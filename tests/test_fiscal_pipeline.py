@@ -105,3 +105,23 @@ def test_shipping_vat_figures_are_kept_for_each_invoice(svc) -> None:
     work(svc, once=True)
     kept = {e.invoice_number for e in svc.store.events(kind="invoice.shipping_vat")}
     assert len(kept) == 2
+
+
+def test_a_buyer_written_only_in_greek_letters_is_quarantined_before_a_number(svc) -> None:
+    athens = Address(line1="Οδός Ερμού 10", postcode="10563", city="Αθήνα", country="GR")
+    buyer = Party(first_name="Νίκος", last_name="Παπαδόπουλος", billing=athens)
+    submit_order(svc, order("3010", [cases._line("Thé vert", "12.00", "20")], buyer))
+    submit_order(svc, order("3011", [cases._line("Thé vert", "12.00", "20")]))
+    work(svc, once=True)
+    [held] = svc.store.list_quarantined()
+    assert held.order_id == "3010" and "Latin letters" in (held.reason or "")
+    assert [(i.order_id, i.sequence) for i in svc.store.iter_invoices()] == [("3011", 1)]
+
+
+def test_a_polish_address_with_an_emoji_in_a_product_name_is_issued(svc) -> None:
+    lodz = Address(line1="ul. Piotrkowska 1", postcode="90-001", city="Łódź", country="PL")
+    buyer = Party(first_name="Łucja", last_name="Nowak", billing=lodz)
+    submit_order(svc, order("3012", [cases._line("🎁 Coffret thé", "12.00", "20")], buyer))
+    work(svc, once=True)
+    [invoice] = svc.store.iter_invoices()
+    assert invoice.order_id == "3012" and invoice.pdf_sha256  # rendered, checked, archived

@@ -333,7 +333,7 @@ METROPOLITAN_CODE = "FX"
 
 
 def _seller_territory(seller_postcode: str) -> str:
-    """A service to a consumer is taxed where the seller is established (CGI art. 259-2°)."""
+    """A service to a consumer is taxed where the seller is established (CGI art. 259, 2°)."""
     return _seller_place(seller_postcode)
 
 
@@ -385,7 +385,7 @@ def vat_country(country: str, postcode: str, *, seller_postcode: str = "") -> st
 
 
 def line_territory(line: Line, goods_territory: str | None) -> str | None:
-    """A service to a consumer is taxed where the seller is established (CGI art. 259 B): in
+    """A service to a consumer is taxed where the seller is established (CGI art. 259, 2°): in
     France even when the goods of the same order go to another member state under OSS.
     (Electronically supplied services, taxed where the consumer is, are not told apart yet.)"""
     abroad = goods_territory is not None and not _territory(goods_territory).is_french
