@@ -117,12 +117,14 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
             next_run_time=_now(),
         )
     scheduler.add_job(daily_digest, "cron", hour=7, args=(svc,), id="digest")
-    # The ECB publishes around 16:00 CET (15:00 UTC, 14:00 in summer): fetch after, and at
-    # start, so orders waiting for the day's rate are issued that evening (bridge/ecb.py).
+    # The ECB publishes around 16:00 CET (15:00 UTC, 14:00 in summer): fetch after, hourly
+    # until midnight so one failed download does not cost a day, and at start, so orders
+    # waiting for the day's rate are issued that evening (bridge/ecb.py). A download that
+    # brings nothing newer keeps the file in place.
     scheduler.add_job(
         refresh_rates,
         "cron",
-        hour=16,
+        hour="15-23",
         minute=30,
         args=(svc.settings,),
         id="ecb-rates",

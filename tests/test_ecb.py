@@ -389,13 +389,13 @@ def test_no_refresh_url_means_no_download(tmp_path: Path, ecb: EcbSandbox) -> No
     assert not refreshed_file(settings).exists() and ecb.requests == []
 
 
-def test_the_service_refreshes_at_start_and_daily_after_the_ecb_publishes(
+def test_the_service_refreshes_at_start_and_hourly_after_the_ecb_publishes(
     svc: Services,
 ) -> None:
     job = build_scheduler(svc, "test").get_job("ecb-rates")
     assert job is not None and job.next_run_time is not None  # at start
     fields = {f.name: str(f) for f in job.trigger.fields}
-    assert (fields["hour"], fields["minute"]) == ("16", "30")  # UTC, after ~16:00 CET
+    assert (fields["hour"], fields["minute"]) == ("15-23", "30")  # UTC, after ~16:00 CET
 
 
 # --------------------------------------------------------------------------- old snapshots
