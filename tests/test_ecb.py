@@ -46,11 +46,11 @@ from bridge.render.pdf_check import missing_on_pdf, pdf_text
 from bridge.render.view import build_view
 from bridge.service import build_scheduler
 from bridge.services import Services
-from bridge.store import JobRecord, Store
+from bridge.store import JobRecord
 from bridge.worker import work
 from tests.support.clock import Clock
 from tests.support.config import write_config
-from tests.support.paths import FIXTURES, ROOT
+from tests.support.paths import ROOT
 
 D = Decimal
 FRIDAY = date(2026, 3, 13)  # USD 1.1476 in the ECB's history
@@ -399,20 +399,6 @@ def test_the_service_refreshes_at_start_and_hourly_after_the_ecb_publishes(
 
 
 # --------------------------------------------------------------------------- old snapshots
-
-
-def test_snapshots_stored_before_the_conversion_keep_their_hash(tmp_path: Path) -> None:
-    database = tmp_path / "old.sqlite3"
-    shutil.copyfile(FIXTURES / "databases" / "queued_by_b85858e.sqlite", database)
-    store = Store.open(f"sqlite:///{database}")
-    try:
-        invoices = list(store.iter_invoices())
-        assert invoices and store.chain_problems() == []
-        for invoice in invoices:
-            assert invoice.snapshot.eur is None
-            assert invoice.snapshot.canonical_json() == invoice.snapshot_json
-    finally:
-        store.close()
 
 
 def test_a_foreign_currency_snapshot_without_the_conversion_hashes_without_the_field() -> None:

@@ -7,7 +7,6 @@ moved by the tests: nothing waits.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,12 +21,11 @@ from bridge.model import Order
 from bridge.pipeline import submit_order
 from bridge.render.pdf_check import pdf_text
 from bridge.services import Services
-from bridge.store import JobRecord, Store
+from bridge.store import JobRecord
 from bridge.vies_sandbox import Check, ViesSandbox
 from bridge.worker import work
 from tests.support.clock import Clock
 from tests.support.config import write_config
-from tests.support.paths import FIXTURES
 
 SELLER_VAT = "FR44732829320"  # the demo seller's, the requester of every check
 CONFIRMED = "DE136695976"
@@ -215,20 +213,6 @@ def test_a_french_or_vat_charged_order_never_calls_vies(
     work(svc, once=True)
     assert issue_job(svc).state == outcome  # quarantined (0 % in France) or issued, no VIES
     assert vies.requests == []
-
-
-def test_an_old_snapshot_without_vat_check_keeps_its_hash(tmp_path: Path) -> None:
-    database = tmp_path / "old.sqlite3"
-    shutil.copyfile(FIXTURES / "databases" / "queued_by_b85858e.sqlite", database)
-    store = Store.open(f"sqlite:///{database}")
-    try:
-        invoices = list(store.iter_invoices())
-        assert invoices and store.chain_problems() == []
-        for invoice in invoices:
-            assert invoice.snapshot.vat_check is None
-            assert invoice.snapshot.canonical_json() == invoice.snapshot_json
-    finally:
-        store.close()
 
 
 def _issued_before_vies_checks() -> InvoiceSnapshot:

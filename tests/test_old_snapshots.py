@@ -1,0 +1,37 @@
+"""Invoices issued by an older version keep their hash: every field added to the snapshot
+since is absent from them and left out of the hashed text while it holds its default."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bridge.invoicing.snapshot import _ADDED_FIELDS
+from bridge.store import Store
+from tests.support.paths import ROOT
+
+# Added before that version was written: its invoices carry it.
+WRITTEN_BY_THAT_VERSION = {"legal"}
+OLD_DATABASE = ROOT / "tests" / "fixtures" / "databases" / "queued_by_b85858e.sqlite"
+
+
+def test_invoices_stored_by_an_older_version_hash_as_they_did(tmp_path: Path) -> None:
+    database = tmp_path / "old.sqlite3"
+    shutil.copyfile(OLD_DATABASE, database)
+    store = Store.open(f"sqlite:///{database}")
+    try:
+        invoices = list(store.iter_invoices())
+        assert invoices and store.chain_problems() == []
+        for invoice in invoices:
+            data = invoice.snapshot.model_dump(mode="json")
+            for name, default in _ADDED_FIELDS.items():
+                if name in WRITTEN_BY_THAT_VERSION:
+                    continue
+                *parents, leaf = name.split(".")
+                holder = data
+                for parent in parents:
+                    holder = holder[parent]
+                assert holder[leaf] == default, name
+            assert invoice.snapshot.canonical_json() == invoice.snapshot_json
+    finally:
+        store.close()
