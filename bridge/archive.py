@@ -77,7 +77,7 @@ class Archive:
         digest = sha256_hex(data)
         target = self.path_for(digest)
         if self.state(digest) is not FileState.ok:
-            _atomic_write(target, data)
+            write_atomically(target, data)
         if number:
             self._link_alias(number, target)
         return ArchivedFile(sha256=digest, path=target)
@@ -87,7 +87,7 @@ class Archive:
         these exact bytes forever, so re-rendering an old invoice uses the old logo."""
         target = self.root / "assets" / f"{sha256_hex(data)}{suffix.lower()}"
         if not target.is_file() or sha256_hex(target.read_bytes()) != sha256_hex(data):
-            _atomic_write(target, data)
+            write_atomically(target, data)
         return target
 
     # ------------------------------------------------------------------ template sets
@@ -108,7 +108,7 @@ class Archive:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
         try:
             for name, data in files.items():
-                _atomic_write(staging / name, data)
+                write_atomically(staging / name, data)
             if self.template_set_state(digest) is FileState.altered:
                 # kept aside, not deleted: an altered frozen set is evidence for a person
                 target.rename(target.with_name(f".altered-{digest}-{time.time_ns()}"))
@@ -144,7 +144,7 @@ class Archive:
         produced those bytes, so a different record in its place (hand-edited) is replaced."""
         target = self.profile_path(pdf_sha256)
         if not target.is_file() or target.read_bytes() != data:
-            _atomic_write(target, data)
+            write_atomically(target, data)
         return target
 
     def read_profile(self, pdf_sha256: str) -> bytes | None:
@@ -191,15 +191,18 @@ class Archive:
         temp.replace(alias)
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def write_atomically(target: Path, data: bytes, *, read_only: bool = True) -> None:
+    """Readers see the old file or the new one, never half of one (same-folder rename,
+    fsynced). Archived files are read-only; a file meant to be replaced (the ECB rates) is not."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o444)
+        if read_only:
+            os.chmod(temp_name, 0o444)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -26,8 +26,6 @@ the invoices whose VAT in euros it justifies. The lookup reads the newest of the
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -41,6 +39,7 @@ import requests
 import structlog
 from currency_converter import CurrencyConverter, RateNotFoundError
 
+from bridge.archive import write_atomically
 from bridge.failures import OutsideFactUnavailable
 from bridge.invoicing.build import local_date, needs_eur_rate
 from bridge.invoicing.snapshot import EurRate
@@ -281,7 +280,7 @@ def refresh_rates(settings: Settings, *, timeout: float = DOWNLOAD_TIMEOUT_SECON
         kept = _kept_publication(target)
         if kept is not None and latest < kept:
             raise RatesFileError(f"it ends on {latest}, before the file in place ({kept})")
-        _atomic_write(target, data)
+        write_atomically(target, data, read_only=False)
     except (requests.RequestException, RatesFileError, OSError) as exc:
         log.warning("ECB rates not refreshed, the previous file is kept", url=url, error=str(exc))
         return Refresh(False, f"not refreshed: {exc}")
@@ -301,18 +300,3 @@ def _download(url: str, timeout: float) -> bytes:
     response = requests.get(url, timeout=timeout)
     response.raise_for_status()
     return response.content
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never half of one (same-folder rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
