@@ -332,11 +332,6 @@ METROPOLITAN = frozenset({FRANCE, "FR-COR"})
 METROPOLITAN_CODE = "FX"
 
 
-def _seller_territory(seller_postcode: str) -> str:
-    """A service to a consumer is taxed where the seller is established (CGI art. 259, 2°)."""
-    return _seller_place(seller_postcode)
-
-
 def _seller_place(seller_postcode: str) -> str:
     try:
         return french_territory(seller_postcode) if seller_postcode.strip() else FRANCE
@@ -451,7 +446,8 @@ def check_rates(
     for item in taxed:
         territory = line_territory(item.line, goods_territory)
         if exported and item.line.nature is Nature.services:
-            territory = _seller_territory(seller_postcode)  # taxed where the seller is
+            # a service to a consumer is taxed where the seller is established (art. 259, 2°)
+            territory = _seller_place(seller_postcode)
         elif exported:
             problems.append(_exported(item))
             continue

@@ -66,6 +66,7 @@ class RenderError(StepError):
     show_type = True
 
 
+@lru_cache(maxsize=1)
 def drawable_code_points() -> frozenset[int]:
     """The characters our font draws. Any other (Ł, Greek, emoji…) prints as a blank and
     cannot be read back from the PDF: the mention check must not count it as left out."""

@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 from io import BytesIO
 
 from bridge.invoicing.legal import MissingMention
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.render.formatting import format_date, format_money
+from bridge.render.pdf import drawable_code_points
 from bridge.render.view import InvoiceView, build_view, rcs_text
 
 # Labels of the totals rows, and the rule each one answers to.
@@ -65,15 +65,8 @@ def squeeze(text: str) -> str:
 def drawn(text: str) -> str:
     """`text` as the PDF can show it: without the characters the font has no glyph for (Ł,
     Greek, emoji, an accent typed apart from its letter): they print blank on every template."""
-    glyphs = _glyphs()
+    glyphs = drawable_code_points()
     return "".join(c for c in text if ord(c) in glyphs or c.isspace())
-
-
-@cache
-def _glyphs() -> frozenset[int]:
-    from bridge.render.pdf import drawable_code_points
-
-    return drawable_code_points()
 
 
 def pdf_text(pdf: bytes) -> str:

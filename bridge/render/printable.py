@@ -10,10 +10,9 @@ it in Latin letters on the shop before anything is issued.
 
 from __future__ import annotations
 
-from functools import cache
-
 from bridge.invoicing.amounts import Inconsistency
 from bridge.model import Address, Order
+from bridge.render.pdf import drawable_code_points
 
 
 def unprintable_fields(order: Order) -> list[Inconsistency]:
@@ -41,11 +40,4 @@ def _address(where: str, address: Address) -> list[tuple[str, str]]:
 
 def _prints_blank(text: str) -> bool:
     letters = [c for c in text if c.isalnum()]
-    return bool(letters) and not any(ord(c) in _glyphs() for c in letters)
-
-
-@cache
-def _glyphs() -> frozenset[int]:
-    from bridge.render.pdf import drawable_code_points
-
-    return drawable_code_points()
+    return bool(letters) and not any(ord(c) in drawable_code_points() for c in letters)
