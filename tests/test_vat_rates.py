@@ -89,7 +89,7 @@ def test_refusal_names_the_line_the_rate_the_territory_the_valid_rates_and_the_r
     assert "(valid: 2.1, 5.5, 10, 20)" in problem.message
     assert "WooCommerce → Settings → Tax" in problem.message
     assert "Shopify: Settings → Taxes and duties" in problem.message
-    assert problem.message.endswith("then `quittance retry`")
+    assert problem.message.endswith("then `quittance retry --all`")
 
 
 def test_rate_compares_by_value() -> None:

@@ -629,8 +629,7 @@ REMEDIES: dict[str, str] = {
     "line_details": "fix the line (quantity, price, discount) on the shop",
     "totals": "fix the order's totals on the shop",
     "vat_per_rate": "fix the order's taxes on the shop",
-    "vat_rate": "fix the tax rate on the shop (WooCommerce: Settings → Tax; Shopify: Settings → "
-    "Taxes and duties), or the delivery address if it is in the wrong territory",
+    "vat_rate": vat_rates.RATE_REMEDY,
     "vat_regime": "set [seller] vat_regime in the config, or the shop's tax settings to match",
     "vat_exemption": "fix the buyer's VAT number or country, or the taxes, on the shop",
     "zero_rate_reason": "fix the line's tax class on the shop, or, if the sale is exempt, "

@@ -26,11 +26,13 @@ from bridge.invoicing.amounts import Inconsistency
 from bridge.model import Address, Line, Nature, Order
 
 RULE = "vat_rate"
+# Also the vat_rate rule's remedy in legal.REMEDIES: one wording for issuing and check-invoice.
 RATE_REMEDY = (
-    "fix the tax rate on the shop (WooCommerce: WooCommerce → Settings → Tax; "
-    "Shopify: Settings → Taxes and duties), then `quittance retry`"
+    "fix the tax rate on the shop (WooCommerce: WooCommerce → Settings → Tax; Shopify: "
+    "Settings → Taxes and duties), or the delivery address if it is in the wrong territory, "
+    "then `quittance retry --all`"
 )
-ADDRESS_REMEDY = "fix the delivery address on the shop, then `quittance retry`"
+ADDRESS_REMEDY = "fix the delivery address on the shop, then `quittance retry --all`"
 OLD_ORDER_REMEDY = "check the rate by hand against the law of that day before issuing"
 
 KINDS = frozenset({"standard", "reduced", "super_reduced", "parking", "particular"})
