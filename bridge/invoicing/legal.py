@@ -327,14 +327,12 @@ def vat_rate(s: InvoiceSnapshot) -> list[MissingMention]:
     rates = {b.rate for b in s.vat_breakdown if b.rate}
     if is_franchise(s) or not rates:
         return []
-    delivered = bool(s.buyer.shipping_lines)
-    country = (s.buyer.shipping_country if delivered else s.buyer.billing_country) or "FR"
-    lines = s.buyer.shipping_lines if delivered else s.buyer.billing_lines
+    country, postcode = m.delivery_place(s.buyer, "FR")
     try:
         territory = s.taxing_country or vat_rates.territory_of(
             s.seller.country,
-            country.upper(),
-            m.printed_postcode(lines),
+            country,
+            postcode,
             seller_postcode=m.printed_postcode(s.seller.address_lines),
         )
         valid = vat_rates.rates_in_force(territory, s.payment.paid_on) if territory else None

@@ -156,17 +156,24 @@ def printed_postcode(lines: list[str]) -> str:
     return next((m[1] for line in lines if (m := _POSTCODE.match(line.strip()))), "")
 
 
+def delivery_place(buyer: BuyerSnapshot, seller_country: str) -> tuple[str, str]:
+    """(country, postcode) of where the goods go as the document prints it: the delivery
+    address when it differs, else the billing address."""
+    delivered = bool(buyer.shipping_lines)
+    country = (buyer.shipping_country if delivered else buyer.billing_country) or seller_country
+    lines = buyer.shipping_lines if delivered else buyer.billing_lines
+    return (country or "FR").upper(), printed_postcode(lines)
+
+
 def destination_country(
     buyer: BuyerSnapshot, seller_country: str, seller_lines: list[str] | None = None
 ) -> str:
     """Where the goods go, for VAT: the delivery address when it differs, else the billing
     address; seen from a French seller, Monaco is France and a French overseas address outside
     the seller's VAT area is its own territory ("RE"): an export (vat_rates.vat_country)."""
-    delivered = bool(buyer.shipping_lines)
-    country = (buyer.shipping_country if delivered else buyer.billing_country) or seller_country
+    country, postcode = delivery_place(buyer, seller_country)
     if (seller_country or "FR").upper() != "FR":
-        return country.upper()
-    postcode = printed_postcode(buyer.shipping_lines if delivered else buyer.billing_lines)
+        return country
     seller_postcode = printed_postcode(seller_lines or [])
     return vat_rates.vat_country(country, postcode, seller_postcode=seller_postcode)
 
