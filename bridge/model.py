@@ -142,10 +142,46 @@ class Payment(_Frozen):
     amount: Decimal | None = None
 
 
+class RefundLine(_Frozen):
+    """What one refund gives back on one line of the order (a product returned, the shipping,
+    a fee). Amounts are positive and excl. VAT, like the order's lines; `taxes` are the VAT
+    given back on it, as the platform computed it."""
+
+    kind: LineKind = LineKind.product
+    name: str
+    sku: str = ""
+    quantity: Decimal = Field(default=Decimal(0), description="units given back; 0 = amount only")
+    amount: Decimal = Field(description="refunded excl. VAT, positive")
+    taxes: list[TaxLine] = Field(default_factory=list)
+    nature: Nature = Nature.goods
+    # The platform's id of the order line it refunds ("" when it does not say): lets a credit
+    # note name the invoice line it corrects.
+    line_ref: str = ""
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((t.amount for t in self.taxes), Decimal(0))
+
+
 class Refund(_Frozen):
+    """Money given back on a paid order, as the platform records it. `amount` is what went
+    back, incl. VAT; `lines` what it was for, when the platform says. Any part of `amount` the
+    lines do not explain (an amount-only refund, an order adjustment) is credited pro rata
+    over the invoice's VAT rates."""
+
+    refund_id: str = Field(default="", description="the platform's stable id of the refund")
     amount: Decimal = Field(description="positive amount refunded, incl. VAT")
     reason: str = ""
     created_at: AwareDatetime | None = None
+    lines: list[RefundLine] = Field(default_factory=list)
+    # How the money went back, as the customer would say it: "Stripe", "Carte bancaire",
+    # "Avoir en boutique" (store credit). "" = the original payment method.
+    method: str = ""
+
+    @property
+    def lines_total(self) -> Decimal:
+        """What the lines explain, incl. VAT."""
+        return sum((ln.amount + ln.tax for ln in self.lines), Decimal(0))
 
 
 class Order(_Frozen):

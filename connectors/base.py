@@ -3,9 +3,13 @@
 A connector translates and talks HTTP; it never touches the database. The pipeline drives it:
 
     verify_webhook(headers, body)  → WebhookEvent, or raises WebhookRejected (401/400/…)
-    fetch_order(order_ref)         → FetchedOrder: the normalised Order + is it paid (and why not)
-    iter_paid_pages(since)         → pages of paid orders modified since `since` (polling)
-    attach_invoice(order_ref, number, url) → idempotent: a retry never adds a second note
+    fetch_order(order_ref)         → FetchedOrder: the normalised Order + is it paid (and why not);
+                                     the Order carries every refund of it, in detail (lines,
+                                     shipping, taxes, method), read without moving money
+    iter_paid_pages(since)         → pages of paid orders modified since `since` (polling),
+                                     fully refunded ones included: they were paid
+    attach_invoice(order_ref, number, url, kind=, replaces=) → idempotent: a retry never adds a
+                                     second note; a credit note is attached beside its invoice
     install_webhooks(target_url)   → what was created/updated
     check()                        → doctor lines: "credentials" first, then the platform's own
                                      (scopes, https, one "webhook <topic>" line per topic)
@@ -106,6 +110,10 @@ class CheckLine:
     detail: str
 
 
+# (order_id, ids of the refunds the listing shows) → nothing new to read for this order
+IsKnown = Callable[[str, frozenset[str]], bool]
+
+
 @runtime_checkable
 class Connector(Protocol):
     platform: str
@@ -117,12 +125,19 @@ class Connector(Protocol):
     def fetch_order(self, order_ref: str) -> FetchedOrder: ...
 
     def iter_paid_pages(
-        self, since: datetime | None, *, is_known: Callable[[str], bool] | None = None
+        self, since: datetime | None, *, is_known: IsKnown | None = None
     ) -> Iterator[OrderPage]:
-        """`is_known(order_id)`: already invoiced, a connector may skip re-reading it."""
+        """`is_known(order_id, refund_ids)`: the order is invoiced and its refunds are exactly
+        those listed (none new, none deleted): a connector may skip re-reading it."""
         ...
 
-    def attach_invoice(self, order_ref: str, number: str, url: str) -> AttachResult: ...
+    def attach_invoice(
+        self, order_ref: str, number: str, url: str, *, kind: str = "invoice", replaces: str = ""
+    ) -> AttachResult:
+        """`kind`: "invoice" or "credit_note". `replaces`: for an invoice issued again after
+        its predecessor was fully credited (`quittance credit --reissue`), that predecessor's
+        number, which the order may show instead of this one."""
+        ...
 
     def install_webhooks(self, target_url: str) -> list[str]: ...
 

@@ -364,8 +364,17 @@ def test_a_credit_note_must_name_the_invoice(issued) -> None:
         update={"kind": DocumentKind.credit_note, "credited_number": ""}
     )
     assert "credit_note_reference" in rules_failed(note)
-    ok = note.model_copy(update={"credited_number": "FA-2026-000001"})
+    ok = note.model_copy(
+        update={"credited_number": "FA-2026-000001", "credited_issue_date": note.issue_date}
+    )
     assert "credit_note_reference" not in rules_failed(ok)
+
+
+def test_a_credit_note_must_date_the_invoice(issued) -> None:
+    note = issued["b2c"].model_copy(
+        update={"kind": DocumentKind.credit_note, "credited_number": "FA-2026-000001"}
+    )
+    assert "credit_note_reference" in rules_failed(note)
 
 
 # --------------------------------------------------------------------------- check-invoice

@@ -41,24 +41,65 @@ class NumberingConfig(Section):
     yearly_reset: bool = Field(
         default=True, description="true to restart at 1 every 1 January (format needs {year})"
     )
+    # Credit notes (avoirs) have their own gapless series: numbered apart from the invoices,
+    # so that neither series shows a gap when a refund comes between two sales.
+    credit_note_series: str = Field(
+        default="AV",
+        pattern=r"^[A-Za-z0-9+\-_/]{1,20}$",
+        description=f"the credit notes' series name: 1-20 characters from {NUMBER_CHARS}",
+    )
+    credit_note_format: str = Field(
+        default="AV-{year}-{seq:06d}",
+        description="the credit note number template, e.g. 'AV-{year}-{seq:06d}'",
+    )
 
-    @field_validator("format")
+    @field_validator("format", "credit_note_format")
     @classmethod
     def _format(cls, value: str) -> str:
         _check_number_format(value)
         return value
 
     @model_validator(mode="after")
-    def _reset_needs_year(self) -> NumberingConfig:
-        if self.yearly_reset and "year" not in _placeholders(self.format):
+    def _credit_notes_apart(self) -> NumberingConfig:
+        if self.credit_note_series == self.series:
             raise fail_field(
-                "format",
-                self.format,
-                "a format containing {year} when yearly_reset = true (otherwise numbers would "
-                "repeat every January): add {year}, e.g. 'FA-{year}-{seq:06d}', or set "
-                "yearly_reset = false",
+                "credit_note_series",
+                self.credit_note_series,
+                f"a series other than the invoices' ({self.series!r}): credit notes are "
+                "numbered in their own gapless series, e.g. 'AV'",
+            )
+        probe = date(2026, 1, 1)
+        if self._render(self.format, 1, probe) == self._render(self.credit_note_format, 1, probe):
+            raise fail_field(
+                "credit_note_format",
+                self.credit_note_format,
+                "a template whose numbers differ from the invoices' (they share one "
+                "numbering space on the documents), e.g. 'AV-{year}-{seq:06d}'",
             )
         return self
+
+    def for_credit_notes(self) -> NumberingConfig:
+        """The same rules applied to the credit notes' series and template."""
+        return self.model_copy(
+            update={"series": self.credit_note_series, "format": self.credit_note_format}
+        )
+
+    @model_validator(mode="after")
+    def _reset_needs_year(self) -> NumberingConfig:
+        for key in ("format", "credit_note_format"):
+            if self.yearly_reset and "year" not in _placeholders(getattr(self, key)):
+                raise fail_field(
+                    key,
+                    getattr(self, key),
+                    "a format containing {year} when yearly_reset = true (otherwise numbers "
+                    "would repeat every January): add {year}, e.g. 'FA-{year}-{seq:06d}', or "
+                    "set yearly_reset = false",
+                )
+        return self
+
+    @staticmethod
+    def _render(fmt: str, seq: int, day: date) -> str:
+        return _render_number(fmt, seq, day)
 
     def period_for(self, issued_local_date: date) -> str:
         """The counter period the date belongs to: "2026" with a yearly reset, else ""."""
@@ -68,16 +109,16 @@ class NumberingConfig(Section):
         """Render the invoice number of sequence `seq` issued on `issued_local_date`."""
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
             raise ValueError(f"sequence must be a positive integer, got {seq!r}")
-        number = self.format.format(
-            year=f"{issued_local_date.year:04d}",
-            month=f"{issued_local_date.month:02d}",
-            seq=seq,
-        )
+        number = self._render(self.format, seq, issued_local_date)
         if len(number) > MAX_NUMBER_LENGTH:
             raise ValueError(
                 f"invoice number {number!r} is longer than {MAX_NUMBER_LENGTH} characters"
             )
         return number
+
+
+def _render_number(fmt: str, seq: int, day: date) -> str:
+    return fmt.format(year=f"{day.year:04d}", month=f"{day.month:02d}", seq=seq)
 
 
 def _placeholders(fmt: str) -> list[str]:

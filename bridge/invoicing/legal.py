@@ -516,9 +516,13 @@ def receipt(s: InvoiceSnapshot) -> list[MissingMention]:
 
 
 def credit_note_reference(s: InvoiceSnapshot) -> list[MissingMention]:
-    """A credit note names the invoice it corrects."""
-    if s.kind is DocumentKind.credit_note and not s.credited_number:
+    """A credit note names the invoice it corrects: its number and its date."""
+    if s.kind is not DocumentKind.credit_note:
+        return []
+    if not s.credited_number:
         return _miss("credit_note_reference", "the credit note does not name the invoice")
+    if s.credited_issue_date is None:
+        return _miss("credit_note_reference", "the credit note does not date the invoice")
     return []
 
 

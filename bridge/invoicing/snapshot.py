@@ -25,6 +25,7 @@ _ADDED_FIELDS: dict[str, object] = {
     "vat_check": None,
     "taxing_country": "",
     "eur": None,
+    "credit_reason": "",
 }
 
 
@@ -192,6 +193,10 @@ class InvoiceSnapshot(_Frozen):
     mentions: list[str] = Field(default_factory=list)  # legal mentions, already in `locale`
     credited_number: str = ""  # for a credit note: the invoice it corrects
     credited_issue_date: date | None = None
+    # For a credit note: why it was issued, as printed ("Retour du Carnet A5", "Erreur sur
+    # l'acheteur"); its `payment` is the refund (method, date, reference), `totals.amount_paid`
+    # the money given back. Amounts are positive: the kind says they are credited.
+    credit_reason: str = ""
     # The date of the operation when every product line states the same one (a workshop's
     # day, a pre-order's delivery) and it is known at issue; printed only when it is not the
     # issue date. Lines dated apart carry their date in their description instead. None =
