@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, literal, select, tuple_, update
@@ -29,6 +30,9 @@ NUMBER_RE = re.compile(r"[A-Za-z0-9+\-_/]{1,35}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 Build = Callable[[int], InvoiceSnapshot]
+# A credit note's build also gets the total incl. VAT already credited on its invoice, read
+# under the credit series lock: two refunds racing cannot credit more than was invoiced.
+CreditBuild = Callable[[int, Decimal], InvoiceSnapshot]
 FollowUp = tuple[str, Mapping[str, Any]]
 
 
@@ -44,23 +48,31 @@ def issue(
     kind: str,
     series: str,
     period: str,
-    build: Build,
+    build: Build | CreditBuild,
     follow_up_jobs: Iterable[FollowUp],
     now: datetime,
+    source: str = "",
+    credits: InvoiceRecord | None = None,
 ) -> IssueResult:
-    """Run inside a write transaction; the caller commits, or rolls back on any exception."""
+    """Run inside a write transaction; the caller commits, or rolls back on any exception.
+
+    `source`: what asked for the document (see the schema); `credits`: for a credit note, the
+    invoice it corrects (its build then receives the total already credited on it)."""
     counter = _lock_counter(conn, series, period)
     # Checked again under the counter lock: a racer on the same series that committed the
     # same order while we waited is visible now (READ COMMITTED takes a fresh snapshot per
     # statement; on SQLite BEGIN IMMEDIATE already serialised us), and build is not called.
-    existing = find_for_order(conn, shop, order_id, kind)
+    existing = find_for_order(conn, shop, order_id, kind, source)
     if existing is not None:
         return IssueResult(invoice=existing, created=False)
 
     # A new period restarts the sequence (yearly reset) but never the chain.
     sequence = counter["last_sequence"] + 1 if counter["period"] == period else 1
     prev_hash: str = counter["last_hash"]
-    snapshot = build(sequence)
+    if credits is None:
+        snapshot = build(sequence)
+    else:
+        snapshot = build(sequence, credited_total(conn, credits.id))  # type: ignore[call-arg]
     _check_snapshot(snapshot, shop=shop, order_id=order_id, series=series, sequence=sequence)
     snapshot_json = snapshot.canonical_json()
     digest = chain_hash(prev_hash, snapshot_json)
@@ -81,6 +93,8 @@ def issue(
                 pdf_sha256=None,
                 prev_hash=prev_hash,
                 hash=digest,
+                source=source,
+                credited_invoice_id=credits.id if credits is not None else None,
             )
             .returning(invoices.c.id)
         ).scalar_one()
@@ -111,9 +125,16 @@ def issue(
         shop=shop,
         order_id=order_id,
         invoice_number=snapshot.number,
-        detail={"invoice_id": invoice_id, "kind": kind, "series": series, "hash": digest},
-    )
+        detail={
+            "invoice_id": invoice_id, "kind": kind, "series": series, "hash": digest,
+            **({"source": source} if source else {}),
+            **({"credits": credits.number} if credits is not None else {}),
+        },
+    )  # fmt: skip
     orders.mark_issued(conn, shop, order_id, now)
+    if kind == "invoice":
+        # Refunds that came before their invoice waited for it: they are credited now.
+        jobs.rearm_waiting_credits(conn, shop, order_id, now)
     # Built from what we just wrote (no re-read while holding the counter lock); the snapshot
     # is re-parsed so the record is exactly what any later read returns.
     record = InvoiceRecord(
@@ -131,8 +152,35 @@ def issue(
         pdf_sha256=None,
         prev_hash=prev_hash,
         hash=digest,
+        source=source,
+        credited_invoice_id=credits.id if credits is not None else None,
     )
     return IssueResult(invoice=record, created=True)
+
+
+def credited_total(conn: Connection, invoice_id: int) -> Decimal:
+    """What the credit notes of an invoice credit in all, incl. VAT."""
+    rows = conn.execute(
+        select(invoices.c.snapshot).where(invoices.c.credited_invoice_id == invoice_id)
+    ).scalars()
+    return sum((InvoiceSnapshot.from_json(text).totals.total_incl for text in rows), Decimal(0))
+
+
+def credit_notes_of(conn: Connection, invoice_id: int) -> list[InvoiceRecord]:
+    rows = conn.execute(
+        select(invoices).where(invoices.c.credited_invoice_id == invoice_id).order_by(invoices.c.id)
+    ).mappings()
+    return [_record(row) for row in rows]
+
+
+def for_order(conn: Connection, shop: str, order_id: str) -> list[InvoiceRecord]:
+    """Every document of an order, invoices and credit notes, in the order they were issued."""
+    rows = conn.execute(
+        select(invoices)
+        .where(invoices.c.shop == shop, invoices.c.order_id == order_id)
+        .order_by(invoices.c.id)
+    ).mappings()
+    return [_record(row) for row in rows]
 
 
 def _lock_counter(conn: Connection, series: str, period: str) -> RowMapping:
@@ -178,11 +226,34 @@ def _check_snapshot(
         raise ValueError("invalid invoice snapshot: " + "; ".join(problems))
 
 
-def find_for_order(conn: Connection, shop: str, order_id: str, kind: str) -> InvoiceRecord | None:
+def find_for_order(
+    conn: Connection, shop: str, order_id: str, kind: str, source: str = ""
+) -> InvoiceRecord | None:
     return _one(
         conn,
-        (invoices.c.shop == shop) & (invoices.c.order_id == order_id) & (invoices.c.kind == kind),
+        (invoices.c.shop == shop)
+        & (invoices.c.order_id == order_id)
+        & (invoices.c.kind == kind)
+        & (invoices.c.source == source),
     )
+
+
+def current_invoice(conn: Connection, shop: str, order_id: str) -> InvoiceRecord | None:
+    """The order's invoice in force: the latest one (a reissue follows a fully credited one)."""
+    row = (
+        conn.execute(
+            select(invoices)
+            .where(
+                invoices.c.shop == shop,
+                invoices.c.order_id == order_id,
+                invoices.c.kind == "invoice",
+            )
+            .order_by(invoices.c.id.desc())
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else _record(row)
 
 
 def get_by_id(conn: Connection, invoice_id: int) -> InvoiceRecord | None:
@@ -301,4 +372,6 @@ def _record(row: RowMapping) -> InvoiceRecord:
         pdf_sha256=row["pdf_sha256"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        source=row["source"],
+        credited_invoice_id=row["credited_invoice_id"],
     )

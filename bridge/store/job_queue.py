@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from bridge.store import jobs
+from bridge.store import deliveries, jobs
+from bridge.store.deliveries import DeliveryIn
 from bridge.store.invoices import FollowUp
 from bridge.store.records import JOB_STATES, JobRecord
 
@@ -76,13 +77,16 @@ class JobQueue:
         result: Mapping[str, Any] | None = None,
         *,
         then: Sequence[FollowUp] = (),
+        delivery: DeliveryIn | None = None,
     ) -> bool:
         """Mark the job done and, in the same transaction, enqueue the steps that follow it on
-        the same document (dedupe key `<kind>:<invoice_id>`: a replay adds nothing)."""
+        the same document (dedupe key `<kind>:<invoice_id>`: a replay adds nothing) and move
+        its delivery row (a channel step's)."""
         with self._write() as conn:
             now = self._now()
             if not jobs.complete(conn, job_id, worker_id, result, now):
                 return False
+            _log_delivery(conn, job_id, delivery, now)
             done = jobs.get(conn, job_id) if then else None  # most completions have none
             for kind, payload in then:
                 if done is None or done.invoice_id is None:
@@ -93,21 +97,32 @@ class JobQueue:
                 )  # fmt: skip
             return True
 
-    def retry_job(self, job_id: int, worker_id: str, *, error: str, run_at: datetime) -> bool:
+    def retry_job(
+        self, job_id: int, worker_id: str, *, error: str, run_at: datetime,
+        delivery: DeliveryIn | None = None,
+    ) -> bool:  # fmt: skip
         with self._write() as conn:
-            return jobs.finish(
-                conn, job_id, worker_id, self._now(), state="retry", run_at=run_at, last_error=error
+            now = self._now()
+            moved = jobs.finish(
+                conn, job_id, worker_id, now, state="retry", run_at=run_at, last_error=error
             )
+            return moved and _log_delivery(conn, job_id, delivery, now)
 
-    def kill_job(self, job_id: int, worker_id: str, *, error: str) -> bool:
+    def kill_job(
+        self, job_id: int, worker_id: str, *, error: str, delivery: DeliveryIn | None = None
+    ) -> bool:
         with self._write() as conn:
-            return jobs.finish(conn, job_id, worker_id, self._now(), state="dead", last_error=error)
+            now = self._now()
+            moved = jobs.finish(conn, job_id, worker_id, now, state="dead", last_error=error)
+            return moved and _log_delivery(conn, job_id, delivery, now)
 
-    def skip_job(self, job_id: int, worker_id: str, *, reason: str) -> bool:
+    def skip_job(
+        self, job_id: int, worker_id: str, *, reason: str, delivery: DeliveryIn | None = None
+    ) -> bool:
         with self._write() as conn:
-            return jobs.finish(
-                conn, job_id, worker_id, self._now(), state="skipped", last_error=reason
-            )
+            now = self._now()
+            moved = jobs.finish(conn, job_id, worker_id, now, state="skipped", last_error=reason)
+            return moved and _log_delivery(conn, job_id, delivery, now)
 
     def release_job(self, job_id: int, worker_id: str) -> bool:
         with self._write() as conn:
@@ -134,3 +149,19 @@ class JobQueue:
         """Every state, zeros included."""
         with self._read() as conn:
             return jobs.counts(conn)
+
+
+def _log_delivery(
+    conn: Connection, job_id: int, delivery: DeliveryIn | None, now: datetime
+) -> bool:
+    """Record the delivery row of a channel job with its move (True: nothing else to say)."""
+    if delivery is None:
+        return True
+    job = jobs.get(conn, job_id)
+    if job is None or job.invoice_id is None:
+        return True
+    deliveries.record(
+        conn, job_id=job_id, invoice_id=job.invoice_id, attempts=job.attempts, entry=delivery,
+        now=now,
+    )  # fmt: skip
+    return True

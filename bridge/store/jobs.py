@@ -178,6 +178,25 @@ def requeue_for_order(conn: Connection, shop: str, order_id: str, now: datetime)
     return result.rowcount
 
 
+# How a credit job that ran before its invoice existed says so: issuing the invoice re-arms it.
+WAITING_FOR_INVOICE = "waiting for the invoice"
+
+
+def rearm_waiting_credits(conn: Connection, shop: str, order_id: str, now: datetime) -> int:
+    """The order's credit jobs skipped while it had no invoice go back to pending: the
+    refund seen before the invoice is credited after it."""
+    result = conn.execute(
+        update(jobs)
+        .where(jobs.c.shop == shop, jobs.c.order_id == order_id, jobs.c.kind == "credit")
+        .where(jobs.c.state == "skipped", jobs.c.last_error.like(f"{WAITING_FOR_INVOICE}%"))
+        .values(
+            state="pending", run_at=now, attempts=0, first_attempt_at=None,
+            lease_owner=None, lease_until=None, updated_at=now,
+        )
+    )  # fmt: skip
+    return result.rowcount
+
+
 def get(conn: Connection, job_id: int) -> JobRecord | None:
     row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
     return None if row is None else _record(row)

@@ -46,6 +46,23 @@ class InvoiceRecord:
     pdf_sha256: str | None
     prev_hash: str
     hash: str
+    source: str = ""  # "" the sale's invoice; "refund:<id>", "manual:<n>", "reissue:<n>"
+    credited_invoice_id: int | None = None  # a credit note: the invoice it corrects
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    id: int
+    invoice_id: int
+    job_id: int
+    channel: str  # email | attach (later sms, helpdesk)
+    target: str  # the address, the shop order…
+    status: str  # pending | sent | retrying | failed | skipped
+    attempts: int
+    external_id: str  # the SMTP Message-ID, the platform's note id…
+    detail: str  # the last error or skip reason
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

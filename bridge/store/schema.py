@@ -96,13 +96,20 @@ invoices = Table(
     Column("pdf_sha256", String(64)),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    # Invariant 1: one document of a kind per order, whatever races.
-    UniqueConstraint("shop", "order_id", "kind"),
+    # What asked for the document: "" for the sale's invoice, "refund:<platform id>" or
+    # "manual:<n>" for a credit note, "reissue:<n>" for an invoice issued again.
+    Column("source", String(200), nullable=False, server_default=""),
+    Column("credited_invoice_id", Integer),  # a credit note: the invoice it corrects
+    # Invariant 1: one document per order, kind and source, whatever races (one invoice per
+    # paid order, one credit note per refund).
+    UniqueConstraint("shop", "order_id", "kind", "source"),
     # Invariant 2: the database itself refuses a duplicate number.
     UniqueConstraint("series", "number"),
     UniqueConstraint("series", "period", "sequence"),
     CheckConstraint("sequence >= 1", name="sequence_positive"),
 )
+
+Index("ix_invoices_credited_invoice_id", invoices.c.credited_invoice_id)
 
 # One row per series: locking it serialises numbering AND gives the chain head, so the next
 # number and prev_hash always come from the same, latest committed invoice.
@@ -198,4 +205,36 @@ poll_state = Table(
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
     Column("polls", Integer, nullable=False),
+)
+
+# The delivery log: one row per job that hands a document over (email, attach, later SMS and
+# helpdesk), updated as the job moves; a resend is a new job, hence a new row.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("invoice_id", Integer, nullable=False),
+    Column("job_id", Integer, nullable=False),
+    Column("channel", String(30), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("external_id", String(300), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("job_id"),
+    CheckConstraint(
+        "status IN ('pending', 'sent', 'retrying', 'failed', 'skipped')", name="status"
+    ),
+)
+Index("ix_deliveries_invoice_id", deliveries.c.invoice_id)
+
+# When Quittance first ran for a shop: an order paid well before it is not Quittance's to
+# invoice (nor to credit) unless `quittance backfill` brings it.
+shop_starts = Table(
+    "shop_starts",
+    metadata,
+    Column("shop", String(200), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
 )

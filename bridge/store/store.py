@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal, Self
 
 from sqlalchemy import Engine
@@ -19,13 +20,16 @@ from sqlalchemy.exc import IntegrityError
 
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
-from bridge.store import events, invoices, jobs, orders, reports
+from bridge.store import deliveries, events, invoices, jobs, orders, reports, shops
 from bridge.store import platform as inbox
+from bridge.store.deliveries import DeliveryIn
 from bridge.store.engine import create_store_engine, writer
+from bridge.store.errors import StoreError
 from bridge.store.invoices import FollowUp
 from bridge.store.job_queue import JobQueue
 from bridge.store.migrate import upgrade_to_head
 from bridge.store.records import (
+    DeliveryRecord,
     EventRecord,
     InvoiceRecord,
     IssueResult,
@@ -100,17 +104,21 @@ class Store(JobQueue):
         status: str = "received",
         *,
         enqueue: tuple[str, Mapping[str, Any], str] | None = None,
+        credit_options: Mapping[str, Any] | None = None,
     ) -> int | None:
         """Upsert by (shop, order_id); an `issued` order keeps its status.
 
         `enqueue=(kind, payload, dedupe_key)` adds that job for the order in the SAME
         transaction (the durable intent cannot be lost between the two). Returns the new job
-        id, or None (no job asked, or its dedupe_key already existed).
+        id, or None (no job asked, or its dedupe_key already existed). `credit_options` (the
+        flow's options, `{}` for none): also one "credit" job per refund of the order.
         """
         with self._write() as conn:
             now = self._now()
             if orders.record(conn, order, status, now):
                 jobs.requeue_for_order(conn, order.shop, order.order_id, now)
+            if credit_options is not None:
+                _enqueue_credits(conn, order, credit_options, now)
             if enqueue is None:
                 return None
             kind, payload, dedupe_key = enqueue
@@ -181,9 +189,48 @@ class Store(JobQueue):
         period: str,
         build: Callable[[int], InvoiceSnapshot],
         follow_up_jobs: Iterable[FollowUp] = (),
+        source: str = "",
+    ) -> IssueResult:
+        """Number and store a document (see `invoices.issue`); idempotent per (shop, order,
+        kind, source)."""
+        return self._issue(
+            shop=shop, order_id=order_id, kind=kind, series=series, period=period,
+            build=build, follow_up_jobs=follow_up_jobs, source=source, credits=None,
+        )  # fmt: skip
+
+    def issue_credit_note(
+        self,
+        *,
+        original: InvoiceRecord,
+        source: str,
+        series: str,
+        period: str,
+        build: Callable[[int, Decimal], InvoiceSnapshot],
+        follow_up_jobs: Iterable[FollowUp] = (),
+    ) -> IssueResult:
+        """A credit note on `original`, one per `source`; `build(sequence, already_credited)`
+        runs under the credit series lock with the total its earlier credit notes credit."""
+        return self._issue(
+            shop=original.shop, order_id=original.order_id, kind="credit_note", series=series,
+            period=period, build=build, follow_up_jobs=follow_up_jobs, source=source,
+            credits=original,
+        )  # fmt: skip
+
+    def _issue(
+        self,
+        *,
+        shop: str,
+        order_id: str,
+        kind: str,
+        series: str,
+        period: str,
+        build: Callable[..., InvoiceSnapshot],
+        follow_up_jobs: Iterable[FollowUp],
+        source: str,
+        credits: InvoiceRecord | None,
     ) -> IssueResult:
         # Cheap path for duplicates (most webhooks are): no lock, no write transaction.
-        existing = self.get_invoice_for_order(shop, order_id, kind)
+        existing = self.get_invoice_for_order(shop, order_id, kind, source)
         if existing is not None:
             return IssueResult(invoice=existing, created=False)
         try:
@@ -198,12 +245,14 @@ class Store(JobQueue):
                     build=build,
                     follow_up_jobs=list(follow_up_jobs),
                     now=self._now(),
+                    source=source,
+                    credits=credits,
                 )
         except IntegrityError:
-            # Lost a race on (shop, order_id, kind) against an issuer of another series (same
-            # series racers are serialised by the counter lock). Our transaction, counter
-            # update included, is rolled back: nothing burnt; the winner's invoice is the one.
-            existing = self.get_invoice_for_order(shop, order_id, kind)
+            # Lost a race on (shop, order_id, kind, source) against an issuer of another
+            # series (same series racers are serialised by the counter lock). Our transaction,
+            # counter update included, is rolled back: nothing burnt; the winner's is the one.
+            existing = self.get_invoice_for_order(shop, order_id, kind, source)
             if existing is not None:
                 return IssueResult(invoice=existing, created=False)
             raise
@@ -217,10 +266,72 @@ class Store(JobQueue):
             return invoices.get_by_id(conn, invoice_id)
 
     def get_invoice_for_order(
-        self, shop: str, order_id: str, kind: str = "invoice"
+        self, shop: str, order_id: str, kind: str = "invoice", source: str = ""
     ) -> InvoiceRecord | None:
         with self._read() as conn:
-            return invoices.find_for_order(conn, shop, order_id, kind)
+            return invoices.find_for_order(conn, shop, order_id, kind, source)
+
+    def current_invoice(self, shop: str, order_id: str) -> InvoiceRecord | None:
+        """The order's invoice in force (the latest; a reissue follows a credited one)."""
+        with self._read() as conn:
+            return invoices.current_invoice(conn, shop, order_id)
+
+    def documents_for_order(self, shop: str, order_id: str) -> list[InvoiceRecord]:
+        with self._read() as conn:
+            return invoices.for_order(conn, shop, order_id)
+
+    def credit_notes_of(self, invoice_id: int) -> list[InvoiceRecord]:
+        with self._read() as conn:
+            return invoices.credit_notes_of(conn, invoice_id)
+
+    def credited_total(self, invoice_id: int) -> Decimal:
+        with self._read() as conn:
+            return invoices.credited_total(conn, invoice_id)
+
+    # -- deliveries -----------------------------------------------------------------------
+
+    def deliveries_for(self, invoice_ids: Sequence[int]) -> list[DeliveryRecord]:
+        with self._read() as conn:
+            return deliveries.for_invoices(conn, list(invoice_ids))
+
+    def deliveries_for_order(self, order_id: str, shop: str | None = None) -> list[DeliveryRecord]:
+        with self._read() as conn:
+            return deliveries.for_order(conn, shop, order_id)
+
+    def recent_deliveries(self, limit: int = 50) -> list[DeliveryRecord]:
+        """Newest first."""
+        with self._read() as conn:
+            return deliveries.recent(conn, limit)
+
+    def enqueue_delivery(
+        self, kind: str, invoice: InvoiceRecord, payload: Mapping[str, Any], *, target: str
+    ) -> int:
+        """One more hand-over of an issued document (`quittance resend`): a new job of the
+        channel step `kind` and its delivery row, pending, in one transaction. Never a new
+        document."""
+        with self._write() as conn:
+            now = self._now()
+            again = len(deliveries.for_invoices(conn, [invoice.id])) + 1
+            job_id = jobs.enqueue(
+                conn, kind, payload,
+                dedupe_key=f"{kind}:{invoice.id}:again:{again}:{now.isoformat()}",
+                run_at=now, now=now, shop=invoice.shop, order_id=invoice.order_id,
+                invoice_id=invoice.id,
+            )  # fmt: skip
+            if job_id is None:
+                raise StoreError(f"a {kind} of {invoice.number} was queued this very instant")
+            deliveries.record(
+                conn, job_id=job_id, invoice_id=invoice.id, attempts=0,
+                entry=DeliveryIn(kind, target, "pending"), now=now,
+            )  # fmt: skip
+            return job_id
+
+    # -- shops ----------------------------------------------------------------------------
+
+    def shop_started_at(self, shop: str) -> datetime:
+        """When Quittance first ran for `shop` (recorded now if this is the first time)."""
+        with self._write() as conn:
+            return shops.started_at(conn, shop, self._now())
 
     def iter_invoices(self, page_size: int = 500) -> Iterator[InvoiceRecord]:
         """Every invoice, per series in chain order; pages so no transaction stays open."""
@@ -331,12 +442,14 @@ class Store(JobQueue):
             for order in orders_:
                 if orders.record(conn, order, "received", now):
                     jobs.requeue_for_order(conn, order.shop, order.order_id, now)
+                options = {} if send_email else {"send_email": False}
                 job_id = jobs.enqueue(
-                    conn, "issue", {} if send_email else {"send_email": False},
+                    conn, "issue", options,
                     dedupe_key=f"issue:{order.shop}:{order.order_id}",
                     run_at=now, now=now, shop=order.shop, order_id=order.order_id,
                 )  # fmt: skip
                 created += job_id is not None
+                _enqueue_credits(conn, order, options, now)
             if cursor is not None:
                 inbox.advance_cursor(conn, shop, cursor)
         return created
@@ -405,6 +518,25 @@ class Store(JobQueue):
         """True = send now (first occurrence in the window); False = already alerted."""
         with self._write() as conn:
             return events.claim_alert(conn, key, window, self._now())
+
+
+def credit_dedupe_key(shop: str, order_id: str, refund_id: str) -> str:
+    return f"credit:{shop}:{order_id}:refund:{refund_id}"
+
+
+def _enqueue_credits(
+    conn: Connection, order: Order, options: Mapping[str, Any], now: datetime
+) -> None:
+    """One durable "credit" job per refund of the order, carrying the refund as read (a later
+    read that misses it cannot take it back); duplicates of a refund add nothing."""
+    for refund in sorted(order.refunds, key=lambda r: (r.created_at is None, r.created_at)):
+        if not refund.refund_id:
+            continue  # no id, no way to tell it from the next one: never credited twice
+        jobs.enqueue(
+            conn, "credit", {**options, "refund": refund.model_dump(mode="json")},
+            dedupe_key=credit_dedupe_key(order.shop, order.order_id, refund.refund_id),
+            run_at=now, now=now, shop=order.shop, order_id=order.order_id,
+        )  # fmt: skip
 
 
 def _not_after(record: InvoiceRecord, heads: Mapping[str, tuple[str, int, str]]) -> bool:
