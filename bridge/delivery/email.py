@@ -43,6 +43,7 @@ from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.quick_retry import quick_retries
 from bridge.render.formatting import format_date, format_money
 from bridge.render.templates import TemplateCheckError, Templates
+from bridge.render.view import refund_sentence
 
 LOCALES = ("fr", "en")
 DEFAULT_QUICK_ATTEMPTS = 3
@@ -229,7 +230,9 @@ def build_receipt_email(
     first_name = greeting_name(snapshot)
     totals = snapshot.totals
     is_credit_note = snapshot.kind == DocumentKind.credit_note
+    # The sentence says "an avoir of 12,50 €": the amount credited, positive (the PDF signs it).
     amount = abs(totals.total_incl) if is_credit_note else totals.total_incl
+    credited_on = snapshot.credited_issue_date if is_credit_note else None
 
     to = _address(buyer.name or buyer.company, buyer.email, "buyer email")
     sender = _address(email_cfg.from_name or shop_name, email_cfg.from_address, "from_address")
@@ -249,6 +252,14 @@ def build_receipt_email(
         "number": snapshot.number,
         "is_credit_note": is_credit_note,
         "credited_number": snapshot.credited_number,
+        "credited_issue_date": format_date(credited_on, locale, long=True) if credited_on else "",
+        "credit_reason": snapshot.credit_reason.strip() if is_credit_note else "",
+        # the PDF's own sentence, "" when nothing was paid back (a correction, not a refund)
+        "refund_text": (
+            refund_sentence(snapshot.payment, locale)
+            if is_credit_note and totals.amount_paid
+            else ""
+        ),
         "order_reference": snapshot.order.reference,
         "order_label": _order_label(snapshot.order.reference, locale),
         "amount": format_money(amount, snapshot.currency, locale),

@@ -13,6 +13,12 @@ value printed in one piece is found however it wraps (no false alarm on our temp
 preview case). What this cannot see as one value is one printed in pieces apart — a totals
 label in one column and its amount in another — and an override that does that is told so
 before any invoice is (start-up check, `quittance preview`), not guessed at with layout rules.
+
+A credit note must show, besides what any document does, the invoice it corrects (its number
+and its date), its title ("AVOIR" / "CREDIT NOTE") and its amounts negative: every amount is
+required as the view formats it, sign included, so a template printing the stored (positive)
+figures is caught. Its refund sentence is not required (no rule asks an avoir to state how the
+money went back), so an override written before credit notes had one still passes.
 """
 
 from __future__ import annotations
@@ -125,6 +131,14 @@ def _document(s: InvoiceSnapshot, view: InvoiceView) -> list[Required]:
     out.append(Required("sale_date", "the date of the operation", operation))
     if s.kind is DocumentKind.credit_note:
         out.append(Required("credit_note_reference", "the credited invoice", s.credited_number))
+        if s.credited_issue_date is not None:
+            out.append(
+                Required(
+                    "credit_note_reference",
+                    "the credited invoice's date",
+                    format_date(s.credited_issue_date, s.locale),
+                )
+            )
     return out
 
 
@@ -165,9 +179,11 @@ def _lines(s: InvoiceSnapshot) -> list[Required]:
 
 def _amounts(s: InvoiceSnapshot, view: InvoiceView) -> list[Required]:
     by_label = {view.L[key]: rule for key, rule in _TOTAL_RULES.items()}
+    # A credit note's amounts are required negative, as the view signs them: say so when missed.
+    sign = ", negative on a credit note" if view.is_credit else ""
     out = [
         # label and amount together: "Montant payé" often shows the same figure as the total
-        Required(by_label[row.label], f"the row {row.label!r}", f"{row.label} {row.value}")
+        Required(by_label[row.label], f"the row {row.label!r}{sign}", f"{row.label} {row.value}")
         for row in view.totals
         if row.label in by_label
     ]

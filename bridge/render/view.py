@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bridge.invoicing.legal_forms import is_sole_trader_form
 from bridge.invoicing.payment_labels import is_free_order_label
-from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, VatRegime
+from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot, PaymentSnapshot, VatRegime
 from bridge.render.formatting import (
     country_name,
     format_date,
@@ -39,6 +39,16 @@ _IMAGE_MAGIC = {
     b"GIF89a": "image/gif",
 }
 MAX_LOGO_BYTES = 2 * 1024 * 1024
+
+# The refund sentence of a credit note, by the refund's method code: codes that name no means
+# of payment get words of their own ("par avoir en boutique" would misstate a store credit);
+# every other code prints its label ("Remboursé le … par Carte bancaire").
+REFUND_WORDING = {
+    "": "refund_original",  # the platform names no gateway: the money went back the way it came
+    "store_credit": "refund_store_credit",
+    "manual": "refund_manual",
+}
+REFUND_BY_METHOD = "refund_text"
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,12 @@ class InvoiceView:
     seller_footer: str
     footer_legal: str  # the seller's legal identity on one line, printed on every page
     eur_vat: EurVatView | None = None  # an invoice in another currency charging VAT
+    # A credit note: "Motif : Retour du Carnet A5" ("" without a reason) and the refund
+    # sentence that stands where an invoice has its paid stamp ("" when nothing was paid back).
+    # Its amounts are already signed (negative) in `lines`, `vat_rows`, `totals`, `eur_vat`.
+    is_credit: bool = False
+    credit_reason: str = ""
+    refund_text: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -163,6 +179,39 @@ def _address(lines: list[str], country: str, home_country: str, locale: str) -> 
     return out
 
 
+def shown(amount: Decimal, kind: DocumentKind) -> Decimal:
+    """The amount as the document prints it: a credit note shows every amount negative.
+
+    The snapshot stores a credit note positive (its kind says it is credited); the document
+    mirrors the invoice figure by figure, as French practice has it (Dolibarr's avoirs: unit
+    price and totals negated, quantity kept; pretix's cancellations: line and tax values
+    negated), so that quantity × unit price = total still reads true and the accountant books
+    the figures as printed. Zero stays zero: no "-0,00 €"."""
+    return -amount if kind is DocumentKind.credit_note and amount else amount
+
+
+def refund_wording(method: str) -> str:
+    """The label key of the refund sentence for a refund method code (see `REFUND_WORDING`)."""
+    return REFUND_WORDING.get(method.strip().lower(), REFUND_BY_METHOD)
+
+
+def refund_sentence(payment: PaymentSnapshot, locale: str) -> str:
+    """ "Remboursé le 3 décembre 2026 par Carte bancaire (réf. re_123)": a credit note's refund.
+
+    A refund whose code has no wording of its own and that names no means either went back
+    by the original means of payment (what the platforms do when they say nothing)."""
+    L = labels(locale)
+    key = refund_wording(payment.method)
+    if key == REFUND_BY_METHOD and not payment.method_label.strip():
+        key = "refund_original"
+    text = L[key].format(
+        date=format_date(payment.paid_on, locale, long=True), method=payment.method_label.strip()
+    )
+    if payment.reference:
+        text += f" ({L['paid_ref'].format(reference=payment.reference)})"
+    return text
+
+
 def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
     s = snapshot
     loc = s.locale
@@ -170,7 +219,7 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
     cur = s.currency
 
     def money(x: Decimal) -> str:
-        return format_money(x, cur, loc)
+        return format_money(shown(x, s.kind), cur, loc)
 
     def day(d: date) -> str:
         return format_date(d, loc)
@@ -179,6 +228,9 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
     buyer = s.buyer
     show_vat = seller.vat_regime is not VatRegime.franchise
     is_credit = s.kind is DocumentKind.credit_note
+    # A credit note that gives money back says when and how; one that gives nothing back (a
+    # correction cancelling the invoice to issue it again) has no refund to state.
+    refunded = is_credit and s.totals.amount_paid != 0
 
     meta = [Row(L["issue_date"], day(s.issue_date))]
     if s.order.reference:
@@ -186,6 +238,8 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
     meta.append(Row(L["order_date"], day(_local_date(s))))
     if not is_credit:
         meta.append(Row(L["payment_date"], day(s.payment.paid_on)))
+    elif refunded:
+        meta.append(Row(L["refund_date"], day(s.payment.paid_on)))
     # CGI art. 242 nonies A, I-7°: the date of the operation, when it is not the issue date.
     if s.operation_date is not None and s.operation_date != s.issue_date:
         meta.append(Row(L["operation_date"], day(s.operation_date)))
@@ -236,7 +290,7 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
             description=line.description,
             sku=line.sku,
             quantity=format_quantity(line.quantity, loc),
-            unit_price=format_unit_price(line.unit_price_excl, cur, loc),
+            unit_price=format_unit_price(shown(line.unit_price_excl, s.kind), cur, loc),
             discount=money(-line.discount_excl) if line.discount_excl else "",
             vat_rate=format_rate(line.vat_rate, loc),
             total_excl=money(line.total_excl),
@@ -271,8 +325,8 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
         vat = t.shop_currency_total_vat if t.shop_currency_total_vat is not None else Decimal(0)
         shop_note = L["shop_currency"].format(
             currency=t.shop_currency,
-            total=format_money(t.shop_currency_total_incl, t.shop_currency, loc),
-            vat=format_money(vat, t.shop_currency, loc),
+            total=format_money(shown(t.shop_currency_total_incl, s.kind), t.shop_currency, loc),
+            vat=format_money(shown(vat, s.kind), t.shop_currency, loc),
         )
 
     pay = s.payment
@@ -338,6 +392,13 @@ def build_view(snapshot: InvoiceSnapshot) -> InvoiceView:
         seller_footer=footer,
         footer_legal=footer_legal,
         eur_vat=eur_vat,
+        is_credit=is_credit,
+        credit_reason=(
+            f"{L['credit_reason']}{L['colon']} {s.credit_reason.strip()}"
+            if is_credit and s.credit_reason.strip()
+            else ""
+        ),
+        refund_text=refund_sentence(s.payment, loc) if refunded else "",
     )
 
 
@@ -353,11 +414,15 @@ def eur_vat_view(s: InvoiceSnapshot) -> EurVatView | None:
         date=format_date(x.published_on, s.locale),
     )
     rows = [
-        Row(f"{L['vat_short']} {format_rate(row.rate, s.locale)}", euros(row.amount, s.locale))
+        Row(
+            f"{L['vat_short']} {format_rate(row.rate, s.locale)}",
+            euros(shown(row.amount, s.kind), s.locale),
+        )
         for row in s.eur.vat_by_rate
         if row.amount
     ]
-    total = f"{L['eur_total_vat']}{L['colon']} {euros(s.eur.total_vat, s.locale)}"
+    total_vat = euros(shown(s.eur.total_vat, s.kind), s.locale)
+    total = f"{L['eur_total_vat']}{L['colon']} {total_vat}"
     return EurVatView(title=L["eur_vat"], rate=rate, rows=rows, total=total)
 
 
