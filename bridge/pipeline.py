@@ -65,11 +65,14 @@ def accept_order(
     then: Sequence[FollowUp],
     now: datetime | None = None,
     facts: IssueFacts = NO_FACTS,
+    source: str = "",
 ) -> AcceptResult:
     """Issue the facture acquittée of a paid order, or quarantine it with the reason.
 
     `then`: the jobs that follow the number, enqueued in the issuing transaction (outbox).
-    `facts`: what the invoice needs from outside (VIES, ECB), read before (bridge.issue_facts)."""
+    `facts`: what the invoice needs from outside (VIES, ECB), read before (bridge.issue_facts).
+    `source`: "" for the sale's invoice, "reissue:<number>" for one issued again after that
+    number was fully credited (`bridge.crediting.reissue_invoice`)."""
     svc.store.record_order(order)
     period = svc.settings.numbering.period_for(
         local_date(now or svc.store.clock(), svc.seller_for_snapshot().timezone)
@@ -83,6 +86,7 @@ def accept_order(
             period=period,
             build=_invoice_builder(svc, order, period, now, facts),
             follow_up_jobs=then,
+            source=source,
         )
     except OrderNotInvoiceable as exc:
         return quarantine(svc, order, [str(p) for p in exc.problems])
@@ -327,21 +331,28 @@ def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProb
 
 
 def submit_order(svc: Services, order: Order) -> int | None:
-    """Record a paid order and its durable "issue" intent; the worker does the rest."""
+    """Record a paid order with its durable intents, "issue" and one "credit" per refund;
+    the worker does the rest."""
     return svc.store.record_order(
-        order, enqueue=("issue", {}, f"issue:{order.shop}:{order.order_id}")
+        order, enqueue=("issue", {}, f"issue:{order.shop}:{order.order_id}"), credit_options={}
     )
 
 
-def send_receipt(svc: Services, invoice: InvoiceRecord) -> dict[str, object]:
-    """Email the invoice to its buyer (the `email` step checks there is an address first)."""
+def send_receipt(svc: Services, invoice: InvoiceRecord, *, to: str = "") -> dict[str, object]:
+    """Email the document to `to`, by default its buyer (the `email` step checks there is an
+    address first)."""
     email_cfg = svc.settings.email
     snapshot = invoice.snapshot
-    if not snapshot.buyer.email:
+    to = to or snapshot.buyer.email
+    if not to:
         raise PermanentStepError(f"invoice {invoice.number} has no email address to send to")
     pdf = ensure_pdf(svc, invoice)
+    # Another address (`quittance resend --to`): the same letter to the buyer, sent there.
+    addressed = snapshot.model_copy(
+        update={"buyer": snapshot.buyer.model_copy(update={"email": to})}
+    )
     message = build_receipt_email(
-        snapshot, pdf, email_cfg, svc.templates,
+        addressed, pdf, email_cfg, svc.templates,
         invoices_url=invoice_link(svc.settings, invoice.number),
     )  # fmt: skip
     message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
@@ -350,7 +361,7 @@ def send_receipt(svc: Services, invoice: InvoiceRecord) -> dict[str, object]:
         shop=invoice.shop,
         order_id=invoice.order_id,
         invoice_number=invoice.number,
-        detail={"message_id": message_id, "to_domain": snapshot.buyer.email.rpartition("@")[2]},
+        detail={"message_id": message_id, "to_domain": to.rpartition("@")[2]},
     )
     return {"message_id": message_id}
 

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bridge.crediting import alert_foreign_refund, note_deleted_refunds, predates_quittance
 from bridge.failures import PermanentStepError
+from bridge.model import Order
 from bridge.services import Services, alert_owner
 from connectors.base import OrderPage
 
@@ -23,6 +25,19 @@ class PollReport:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)  # paid but unreadable: quarantined
+
+
+def _without_foreign_refunds(svc: Services, orders: list[Order]) -> list[Order]:
+    """The page less the refunded orders paid before Quittance ran for the shop (the owner
+    is told: their invoice was made elsewhere, so is their credit note)."""
+    ours = []
+    for order in orders:
+        started = predates_quittance(svc, order, FIRST_POLL_LOOKBACK)
+        if started is None:
+            ours.append(order)
+        else:
+            alert_foreign_refund(svc, order, started)
+    return ours
 
 
 def poll_shop(
@@ -42,6 +57,7 @@ def poll_shop(
     config = svc.settings.shop(shop)
     if config is None:
         raise PermanentStepError(f"shop {shop!r} is not configured (or disabled)")
+    backfill = since is not None  # asked for a past period on purpose: every order is ours
     if since is None:
         state = svc.store.poll_state(shop)
         if state is not None and state.cursor is not None:
@@ -52,8 +68,13 @@ def poll_shop(
             since = svc.store.clock() - FIRST_POLL_LOOKBACK
     report = PollReport(shop)
 
-    def is_known(order_id: str) -> bool:
-        return svc.store.get_invoice_for_order(shop, order_id) is not None
+    def is_known(order_id: str, refund_ids: frozenset[str]) -> bool:
+        """Invoiced, and no refund added or deleted since it was last read."""
+        if svc.store.get_invoice_for_order(shop, order_id) is None:
+            return False
+        record = svc.store.get_order(shop, order_id)
+        payload = record.payload if record is not None else None
+        return payload is not None and {r.refund_id for r in payload.refunds} == refund_ids
 
     # Each page's orders are recorded as soon as it is read, but the cursor only moves once
     # the whole run is through: with page-number pagination, an order modified mid-run jumps
@@ -67,9 +88,12 @@ def poll_shop(
         newly = set(svc.store.quarantine_unreadable(shop, page.unreadable))
         report.quarantined += [f"order {u.order_id}: {u.reason}" for u in page.unreadable
                                if u.order_id in newly]  # fmt: skip
+        ours = page.orders if backfill else _without_foreign_refunds(svc, page.orders)
         report.new_orders += svc.store.record_polled_page(
-            shop, page.orders, cursor=None, send_email=send_email
+            shop, ours, cursor=None, send_email=send_email
         )
+        for order in ours:
+            note_deleted_refunds(svc, order)
         if page.cursor is not None and (newest is None or page.cursor > newest):
             newest = page.cursor
         if on_page is not None:

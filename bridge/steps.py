@@ -1,8 +1,9 @@
 """The pipeline, declared: every job kind in the order it runs, each with its contract.
 
     kind      the job kind the worker claims
-    after     the step whose success enqueues this one; None for an entry step, which intake
-              enqueues itself (webhook → ingest; ingest, polling, import → issue)
+    after     the step(s) whose success enqueues this one; None for an entry step, which
+              intake enqueues itself (webhook → ingest; ingest, polling, import → issue and
+              one credit per refund)
     applies   whether the step belongs to a document's flow at all, read from configuration
               and the options intake set (a shop that sends no email, an order with no shop
               to attach to); a step that does not apply is not enqueued: nothing to report
@@ -10,13 +11,15 @@
               order…); the job is recorded `skipped` with that reason for the owner to see
     run       what it does; returns a result dict (the job is `done`) or `Skipped(reason)`,
               or raises an error of the failure vocabulary (`bridge.failures`)
+    channel   a step that hands the document over (email, attach): each of its jobs is a row
+              of the delivery log, moved with the job (`target` says to whom or where)
 
 The worker (`bridge.worker`) runs a step and, in the transaction that marks it done, enqueues
 the steps declared `after` it that apply, keyed by the document so a replay adds nothing.
-Followers need a document: the step that opens it (`issue`, `opens_document`) enqueues its
-own in the issuing transaction, with the number (the outbox), because an invoice may be
-issued outside a job (`quittance issue`) and must still get its PDF, email and attach-back.
-Adding a step (credit note, Factur-X, SMS) is one entry in `STEPS`.
+Followers need a document: the steps that open one (`issue`, `credit`, `opens_document`)
+enqueue their own in the issuing transaction, with the number (the outbox), because a
+document may be issued outside a job (`quittance issue`, `quittance credit`) and must still
+get its PDF, email and attach-back. Adding a step (Factur-X, SMS) is one entry in `STEPS`.
 
 Render jobs queued before steps were declared carry their followers in the payload (`"then"`);
 those lists are honoured as they are, so a database written by an older version drains
@@ -29,9 +32,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.crediting import (
+    alert_foreign_refund,
+    issue_credit,
+    note_deleted_refunds,
+    predates_quittance,
+    refuse_credit,
+)
 from bridge.failures import PermanentStepError
 from bridge.invoicing.build import NO_FACTS
+from bridge.invoicing.credit import CreditNotIssuable, credit_from_refund
 from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
+from bridge.model import Refund
 from bridge.pipeline import (
     Outcome,
     accept_order,
@@ -42,8 +54,10 @@ from bridge.pipeline import (
     send_receipt,
     submit_order,
 )
+from bridge.polling import FIRST_POLL_LOOKBACK
 from bridge.services import Services
 from bridge.store import FollowUp, InvoiceRecord, JobRecord
+from bridge.store.jobs import WAITING_FOR_INVOICE
 
 
 @dataclass(frozen=True)
@@ -80,20 +94,32 @@ def _never(run: StepRun) -> str | None:
     return None
 
 
+def _nowhere(run: StepRun) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class Step:
     kind: str
     run: Callable[[StepRun], JobResult]
-    after: str | None = None
+    after: str | tuple[str, ...] | None = None
     applies: Callable[[Services, Flow], bool] = _always
     skip: Callable[[StepRun], str | None] = _never
-    # The step that creates the document (`issue`) enqueues its followers with it, in its own
-    # transaction; every other document step's followers commit with its "done".
+    # The steps that create a document (`issue`, `credit`) enqueue their followers with it,
+    # in their own transaction; every other document step's followers commit with its "done".
     opens_document: bool = False
+    channel: str = ""
+    target: Callable[[StepRun], str] = _nowhere
 
     @property
     def on_document(self) -> bool:
         return self.opens_document or self.after is not None
+
+    @property
+    def follows(self) -> tuple[str, ...]:
+        if self.after is None:
+            return ()
+        return (self.after,) if isinstance(self.after, str) else self.after
 
 
 class Pipeline:
@@ -105,14 +131,15 @@ class Pipeline:
         for step in steps:
             if step.kind in seen:
                 raise ValueError(f"step {step.kind!r} is declared twice")
-            before = seen.get(step.after or "")
-            if step.after is not None and before is None:
-                raise ValueError(f"step {step.kind!r} follows {step.after!r}, not declared before")
-            if before is not None and not before.on_document:
-                raise ValueError(
-                    f"step {step.kind!r} follows {step.after!r}, which has no document yet: "
-                    "follow the step that opens it (issue) or one after it"
-                )
+            for after in step.follows:
+                before = seen.get(after)
+                if before is None:
+                    raise ValueError(f"step {step.kind!r} follows {after!r}, not declared before")
+                if not before.on_document:
+                    raise ValueError(
+                        f"step {step.kind!r} follows {after!r}, which has no document yet: "
+                        "follow a step that opens one (issue, credit) or one after it"
+                    )
             seen[step.kind] = step
         self.steps = tuple(steps)
 
@@ -127,7 +154,7 @@ class Pipeline:
         return [
             (step.kind, dict(flow.options))
             for step in self.steps
-            if step.after == after and step.applies(svc, flow)
+            if after in step.follows and step.applies(svc, flow)
         ]
 
     def follow_ups_for_job(self, svc: Services, job: JobRecord) -> list[FollowUp]:
@@ -170,8 +197,16 @@ def ingest(run: StepRun) -> JobResult:
         order_id = fetched.order_id or order_ref
         quarantine_unreadable(svc, shop, order_id, fetched.not_paid_reason, fetched.raw)
         return Skipped(f"quarantined: {fetched.not_paid_reason}")
-    submit_order(svc, fetched.order)
-    return {"paid": True, "order": fetched.order.order_id}
+    order = fetched.order
+    started = predates_quittance(svc, order, FIRST_POLL_LOOKBACK)
+    if started is not None:
+        return Skipped(alert_foreign_refund(svc, order, started))
+    submit_order(svc, order)
+    deleted = note_deleted_refunds(svc, order)
+    return {
+        "paid": True, "order": order.order_id, "refunds": len(order.refunds),
+        **({"refund_deleted": deleted} if deleted else {}),
+    }  # fmt: skip
 
 
 def _ingest_target(run: StepRun) -> tuple[str, str]:
@@ -213,6 +248,27 @@ def issue(run: StepRun) -> JobResult:
     return {"invoice": result.invoice.number, "outcome": result.outcome.value}
 
 
+def credit(run: StepRun) -> JobResult:
+    """One credit note for one refund, on the order's invoice in force. A refund seen before
+    its invoice waits for it (skipped, re-armed when the invoice is issued); one that cannot
+    be credited (more than remains, a rate never charged) is refused and the owner told."""
+    svc, job = run.svc, run.job
+    refund = Refund.model_validate(job.payload["refund"])
+    original = svc.store.current_invoice(job.shop or "", job.order_id or "")
+    if original is None:
+        return Skipped(
+            f"{WAITING_FOR_INVOICE} of order {job.order_id}: refund {refund.refund_id} is "
+            "credited once the invoice is issued"
+        )
+    credit_ = credit_from_refund(refund, fallback_at=svc.store.clock())
+    try:
+        result = issue_credit(svc, original, credit_, then=run.then)
+    except CreditNotIssuable as exc:
+        refuse_credit(svc, original, credit_, str(exc))
+        return Skipped(f"refused: {exc}")
+    return {"credit_note": result.invoice.number, "credits": original.number}
+
+
 def render(run: StepRun) -> JobResult:
     """Render and archive the PDF once; its SHA-256 is recorded as the proof."""
     invoice = _invoice_of(run)
@@ -226,16 +282,24 @@ def shop_sends_email(svc: Services, flow: Flow) -> bool:
 
 
 def email_skip_reason(run: StepRun) -> str | None:
-    if not _invoice_of(run).snapshot.buyer.email:
-        return "no email address on the order: print or send the PDF yourself"
+    if not email_target(run):
+        return (
+            "no email address on the order: `quittance resend NUMBER --to ADDRESS` sends it "
+            "once the customer gives one"
+        )
     if not run.svc.settings.email.enabled:
         return "email is not configured ([email] host is empty)"
     return None
 
 
+def email_target(run: StepRun) -> str:
+    """Where the email goes: the address `quittance resend --to` gave, else the buyer's."""
+    return str(run.job.payload.get("to") or _invoice_of(run).snapshot.buyer.email)
+
+
 def email(run: StepRun) -> JobResult:
     """The customer's personal email with the PDF attached."""
-    return send_receipt(run.svc, _invoice_of(run))
+    return send_receipt(run.svc, _invoice_of(run), to=email_target(run))
 
 
 def has_platform_shop(svc: Services, flow: Flow) -> bool:
@@ -243,11 +307,19 @@ def has_platform_shop(svc: Services, flow: Flow) -> bool:
     return svc.settings.shop(flow.shop) is not None
 
 
+def attach_target(run: StepRun) -> str:
+    return f"{run.job.shop} order {run.job.order_id}"
+
+
 def attach(run: StepRun) -> JobResult:
-    """Write the invoice number and link back onto the order (note or metafield), once."""
-    invoice = _invoice_of(run)
-    url = invoice_link(run.svc.settings, invoice.number)
-    result = run.svc.connector(invoice.shop).attach_invoice(invoice.order_id, invoice.number, url)
+    """Write the document's number and link back onto the order (note or metafield), once;
+    a credit note beside its invoice, a reissued invoice in place of the one it replaces."""
+    doc = _invoice_of(run)
+    url = invoice_link(run.svc.settings, doc.number)
+    replaces = doc.source.removeprefix("reissue:") if doc.source.startswith("reissue:") else ""
+    result = run.svc.connector(doc.shop).attach_invoice(
+        doc.order_id, doc.number, url, kind=doc.kind, replaces=replaces
+    )
     return {"attached": result.attached, "detail": result.detail}
 
 
@@ -255,8 +327,24 @@ STEPS = Pipeline(
     [
         Step("ingest", ingest),
         Step("issue", issue, opens_document=True),
-        Step("render", render, after="issue"),
-        Step("email", email, after="render", applies=shop_sends_email, skip=email_skip_reason),
-        Step("attach", attach, after="render", applies=has_platform_shop),
+        Step("credit", credit, opens_document=True),
+        Step("render", render, after=("issue", "credit")),
+        Step(
+            "email",
+            email,
+            after="render",
+            applies=shop_sends_email,
+            skip=email_skip_reason,
+            channel="email",
+            target=email_target,
+        ),
+        Step(
+            "attach",
+            attach,
+            after="render",
+            applies=has_platform_shop,
+            channel="attach",
+            target=attach_target,
+        ),
     ]
 )

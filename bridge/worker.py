@@ -30,8 +30,9 @@ from bridge.config import ConfigError
 from bridge.failures import RetryClass, classify_failure
 from bridge.logs import bind, unbind_all
 from bridge.services import Services, alert_owner, load_process_settings
-from bridge.steps import STEPS, Pipeline, Skipped, StepRun
+from bridge.steps import STEPS, Pipeline, Skipped, Step, StepRun
 from bridge.store import JobRecord
+from bridge.store.deliveries import DeliveryIn
 
 log = structlog.get_logger()
 MAX_ATTEMPTS = 50
@@ -72,19 +73,22 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
         if step is None:
             svc.store.kill_job(job.id, worker_id, error=f"no step for job kind {job.kind!r}")
             return "dead"
+        run = StepRun(svc, job, then=())
         try:
             run = StepRun(svc, job, then=steps.follow_ups_for_job(svc, job))
             reason = step.skip(run)
             result = Skipped(reason) if reason else step.run(run)
         except Exception as exc:
-            return _after_failure(svc, job, worker_id, exc)
+            return _after_failure(svc, job, worker_id, exc, step=step, run=run)
         if isinstance(result, Skipped):
-            svc.store.skip_job(job.id, worker_id, reason=result.reason)
+            skipped = _delivery(step, run, "skipped", detail=result.reason)
+            svc.store.skip_job(job.id, worker_id, reason=result.reason, delivery=skipped)
             log.info("step skipped", reason=result.reason)
             return "skipped"
         # `issue` committed its followers with the number; the others' commit with "done".
         then = () if step.opens_document else run.then
-        if not svc.store.complete_job(job.id, worker_id, result=result, then=then):
+        sent = _delivery(step, run, "sent", external_id=str(result.get("message_id") or ""))
+        if not svc.store.complete_job(job.id, worker_id, result=result, then=then, delivery=sent):
             # Our lease ran out mid-step and another worker holds the job: its run records
             # the outcome and enqueues the followers (dedupe keys make both runs one).
             log.warning("step finished after its lease was taken over", attempts=job.attempts)
@@ -92,6 +96,19 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
         return "done"
     finally:
         unbind_all()
+
+
+def _delivery(
+    step: Step, run: StepRun, status: str, *, external_id: str = "", detail: str = ""
+) -> DeliveryIn | None:
+    """The delivery log row of a channel step's job as it moves (None for other steps)."""
+    if not step.channel:
+        return None
+    try:
+        target = step.target(run)
+    except Exception:  # the document cannot be read: the job's own error says why
+        target = ""
+    return DeliveryIn(step.channel, target, status, external_id, detail[:2000])
 
 
 def _give_up_lost(svc: Services, job: JobRecord, worker_id: str) -> str:
@@ -110,7 +127,9 @@ def _give_up_lost(svc: Services, job: JobRecord, worker_id: str) -> str:
     return "dead"
 
 
-def _after_failure(svc: Services, job: JobRecord, worker_id: str, exc: Exception) -> str:
+def _after_failure(
+    svc: Services, job: JobRecord, worker_id: str, exc: Exception, *, step: Step, run: StepRun
+) -> str:
     failure = classify_failure(exc)
     now = svc.store.clock()  # the store's clock: tests move time without sleeping
     policy = backoff_from(svc)
@@ -122,7 +141,8 @@ def _after_failure(svc: Services, job: JobRecord, worker_id: str, exc: Exception
             if not too_long
             else f"gave up after {policy.give_up_after}: {failure.message}"
         )
-        svc.store.kill_job(job.id, worker_id, error=why)
+        failed = _delivery(step, run, "failed", detail=why)
+        svc.store.kill_job(job.id, worker_id, error=why, delivery=failed)
         log.error("job dead", error=why, attempts=job.attempts)
         alert_owner(
             svc,
@@ -133,7 +153,8 @@ def _after_failure(svc: Services, job: JobRecord, worker_id: str, exc: Exception
         )
         return "dead"
     run_at = now + policy.delay(job.attempts)
-    svc.store.retry_job(job.id, worker_id, error=failure.message, run_at=run_at)
+    retrying = _delivery(step, run, "retrying", detail=failure.message)
+    svc.store.retry_job(job.id, worker_id, error=failure.message, run_at=run_at, delivery=retrying)
     (log.exception if failure.unexpected else log.warning)(
         "step failed, will retry",
         error=failure.message,

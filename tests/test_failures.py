@@ -23,6 +23,8 @@ NOT_RAISED_BY_STEPS = {
     "ConfigError": "start-up: the service refuses to start and names the keys",
     "TemplateCheckError": "start-up, and email turns it into a PermanentDeliveryError",
     "OrderNotInvoiceable": "accept_order quarantines the order with its reasons",
+    "CreditNotIssuable": "the credit step refuses the refund (skipped, owner alerted); "
+    "`quittance credit` prints the reasons and exits 1",
     "MappingError": "connectors report it as an unmappable order (FetchedOrder, OrderPage)",
     "WebhookRejected": "the web layer answers it with its HTTP status",
     "RetrySoon": "in-step quick retries; a ConnectorError when they run out",

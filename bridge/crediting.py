@@ -1,0 +1,159 @@
+"""Corrections: credit notes (avoirs) for refunds and for the owner's `quittance credit`,
+an invoice issued again for a buyer whose details were wrong, and the refunds the shop no
+longer shows. Orchestrates store and invoicing like `bridge.pipeline` does for invoices.
+
+    issue_credit      invoice + Credit → credit note numbered in its own series, with its
+                      follow-up jobs (render, email, attach) in the same transaction; or
+                      refused (`CreditNotIssuable`: it would credit more than remains…)
+    reissue_invoice   a fully credited invoice → a new invoice of the same order, read again
+    note_deleted_refunds  the order's credited refunds the shop no longer lists → owner told
+    predates_quittance    a refunded order paid before Quittance ran for the shop
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import structlog
+
+from bridge.invoicing.amounts import Inconsistency
+from bridge.invoicing.build import IssueFacts, Numbering, local_date, seller_snapshot
+from bridge.invoicing.credit import Credit, CreditNotIssuable, build_credit_note
+from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
+from bridge.model import Order
+from bridge.pipeline import AcceptResult, accept_order
+from bridge.services import Services, alert_owner
+from bridge.store import FollowUp, InvoiceRecord, IssueResult
+
+log = structlog.get_logger()
+
+
+def issue_credit(
+    svc: Services, original: InvoiceRecord, credit: Credit, *, then: Sequence[FollowUp]
+) -> IssueResult:
+    """Number and freeze the credit note `credit` makes on `original` (idempotent per
+    `credit.source`). Raises `CreditNotIssuable` with the reasons; nothing is numbered then."""
+    numbering_cfg = svc.settings.numbering.for_credit_notes()
+    seller = svc.seller_for_snapshot()
+    period = numbering_cfg.period_for(local_date(svc.store.clock(), seller.timezone))
+
+    def build(sequence: int, already_credited: Decimal) -> InvoiceSnapshot:
+        issued_at = svc.store.clock()
+        number = numbering_cfg.format_number(sequence, local_date(issued_at, seller.timezone))
+        return build_credit_note(
+            original.snapshot,
+            credit,
+            Numbering(numbering_cfg.series, number, sequence),
+            seller=seller_snapshot(seller),
+            issued_at=issued_at,
+            already_credited=already_credited,
+        )
+
+    result = svc.store.issue_credit_note(
+        original=original, source=credit.source, series=numbering_cfg.series, period=period,
+        build=build, follow_up_jobs=then,
+    )  # fmt: skip
+    log.info(
+        "credit note issued" if result.created else "credit note already issued",
+        invoice=original.number, credit_note=result.invoice.number, source=credit.source,
+    )  # fmt: skip
+    return result
+
+
+def refuse_credit(svc: Services, original: InvoiceRecord, credit: Credit, why: str) -> None:
+    """A credit note that cannot be issued: recorded and the owner told, nothing numbered."""
+    svc.store.append_event(
+        "credit.refused", shop=original.shop, order_id=original.order_id,
+        invoice_number=original.number, detail={"source": credit.source, "reason": why},
+    )  # fmt: skip
+    alert_owner(
+        svc,
+        key=f"credit-refused:{original.shop}:{original.order_id}:{credit.source}",
+        title=f"Quittance: no credit note for {credit.source} on invoice {original.number}",
+        body=f"{why}\nCheck the refund on the shop; `quittance credit {original.number} "
+        '--reason "…" --amount A` issues a credit note by hand.',
+    )
+
+
+def fully_credited(svc: Services, invoice: InvoiceRecord) -> bool:
+    return svc.store.credited_total(invoice.id) >= invoice.snapshot.totals.total_incl
+
+
+def note_deleted_refunds(svc: Services, order: Order) -> list[str]:
+    """Credit notes whose refund the shop no longer lists (WooCommerce lets the owner delete
+    a refund, and sends no webhook for it): the credit note stays, issued for good; the owner
+    is told once per refund to settle it by hand. Returns the credit note numbers."""
+    listed = {r.refund_id for r in order.refunds}
+    gone = [
+        doc
+        for doc in svc.store.documents_for_order(order.shop, order.order_id)
+        if doc.kind == DocumentKind.credit_note.value
+        and doc.source.startswith("refund:")
+        and doc.source.removeprefix("refund:") not in listed
+    ]
+    for doc in gone:
+        refund_id = doc.source.removeprefix("refund:")
+        sent = alert_owner(
+            svc,
+            key=f"refund-deleted:{order.shop}:{order.order_id}:{refund_id}",
+            title=f"Quittance: refund {refund_id} of order {order.display_reference} was "
+            f"deleted on the shop; credit note {doc.number} stays",
+            body=f"Credit note {doc.number} credits refund {refund_id}, which the shop no longer "
+            "lists. An issued credit note cannot be deleted: if the money was not given back, "
+            f"invoice the amount again (`quittance credit` cannot undo it); if it was, nothing "
+            "to do but correct the shop.",
+        )
+        if sent:
+            svc.store.append_event(
+                "refund.deleted", shop=order.shop, order_id=order.order_id,
+                invoice_number=doc.number, detail={"refund_id": refund_id},
+            )  # fmt: skip
+    return [doc.number for doc in gone]
+
+
+def predates_quittance(svc: Services, order: Order, lookback: timedelta) -> datetime | None:
+    """When Quittance started on the shop, if `order` is a refunded order it never knew and
+    that was paid before (less `lookback`, the first poll's, whose orders are Quittance's):
+    its invoice was made elsewhere, so neither an invoice nor a credit note is ours to issue.
+    `quittance backfill` brings such orders in on purpose and is not asked."""
+    if not order.refunds or svc.store.get_order(order.shop, order.order_id) is not None:
+        return None
+    started = svc.store.shop_started_at(order.shop)
+    return started if order.payment.paid_at < started - lookback else None
+
+
+def alert_foreign_refund(svc: Services, order: Order, started: datetime) -> str:
+    """The owner's note for a refund on an order Quittance never invoiced; returns it."""
+    why = (
+        f"order {order.display_reference} was paid on {order.payment.paid_at:%Y-%m-%d}, before "
+        f"Quittance ran for shop {order.shop} ({started:%Y-%m-%d}): its refund gets no credit "
+        "note here; issue it where the invoice was made (or `quittance backfill --since` to "
+        "bring the order in first)"
+    )
+    alert_owner(
+        svc,
+        key=f"foreign-refund:{order.shop}:{order.order_id}",
+        title=f"Quittance: refund on order {order.display_reference}, never invoiced here",
+        body=why,
+    )
+    svc.store.append_event(
+        "refund.foreign", shop=order.shop, order_id=order.order_id, detail={"reason": why}
+    )
+    return why
+
+
+def reissue_invoice(
+    svc: Services, original: InvoiceRecord, order: Order, *, then: Sequence[FollowUp],
+    facts: IssueFacts,
+) -> AcceptResult:  # fmt: skip
+    """A new invoice (new number) for an order whose invoice `original` is fully credited:
+    the buyer's details were wrong, and are read again from `order`. An order never has two
+    invoices in force: refused while anything of `original` is left uncredited."""
+    if not fully_credited(svc, original):
+        left = original.snapshot.totals.total_incl - svc.store.credited_total(original.id)
+        raise CreditNotIssuable(
+            [Inconsistency("--reissue", f"invoice {original.number} still has {left} uncredited")]
+        )
+    return accept_order(svc, order, then=then, facts=facts, source=f"reissue:{original.number}")

@@ -1,0 +1,262 @@
+"""Refunds through the durable pipeline: one credit note per refund, in its own series, after
+its invoice, emailed with its PDF, logged as deliveries; real SQLite / PostgreSQL, a real
+SMTP server and a real alert endpoint on loopback, PDFs parsed back."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal as D
+from email.utils import parseaddr
+from pathlib import Path
+
+import pytest
+import structlog
+
+from bridge.crediting import issue_credit, note_deleted_refunds, predates_quittance
+from bridge.invoicing.credit import Credit
+from bridge.logs import configure_logging
+from bridge.model import Order, Refund, RefundLine
+from bridge.pipeline import submit_order
+from bridge.services import Services
+from bridge.store import InvoiceRecord
+from bridge.worker import work
+from tests.support.config import settings_for
+from tests.support.documents import attachment, pdf_text
+from tests.support.hook import Hook
+from tests.support.orders import make_order
+from tests.support.smtp import SMTPServer
+
+pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def _json_logs() -> Iterator[None]:
+    configure_logging("INFO", "json")
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    with Hook() as h:
+        yield h
+
+
+@pytest.fixture
+def svc(db_url: str, tmp_path: Path, smtp: SMTPServer, hook: Hook) -> Iterator[Services]:
+    services = Services.from_settings(
+        settings_for(tmp_path, db_url, smtp_port=smtp.port, alert_url=hook.url)
+    )
+    yield services
+    services.close()
+
+
+def refund(order: Order, refund_id: str, amount: str, *, line: int | None = None) -> Refund:
+    """A refund of `amount`, or of one whole product line of the order."""
+    at = order.payment.paid_at + timedelta(hours=1)
+    if line is None:
+        return Refund(refund_id=refund_id, amount=D(amount), reason="Geste", created_at=at)
+    ln = order.lines[line]
+    item = RefundLine(name=ln.name, quantity=ln.quantity, amount=ln.total, taxes=ln.taxes)
+    return Refund(refund_id=refund_id, amount=ln.total + ln.tax, reason="Retour", created_at=at,
+                  lines=[item])  # fmt: skip
+
+
+def refunded(order: Order, *refunds: Refund) -> Order:
+    return order.model_copy(update={"refunds": list(refunds)})
+
+
+def documents(svc: Services, order: Order) -> list[InvoiceRecord]:
+    return svc.store.documents_for_order(order.shop, order.order_id)
+
+
+def test_refund_seen_before_its_invoice_is_credited_after_it(svc: Services) -> None:
+    order = refunded(make_order("501"), refund(make_order("501"), "r1", "5.00"))
+    submit_order(svc, order)
+    work(svc, once=True)
+    docs = documents(svc, order)
+    assert [(d.kind, d.number) for d in docs] == [
+        ("invoice", docs[0].number), ("credit_note", docs[1].number),
+    ]  # fmt: skip
+    assert docs[0].number.startswith("FA-") and docs[1].number.startswith("AV-")
+    assert docs[1].snapshot.credited_number == docs[0].number
+
+
+def test_duplicate_refund_deliveries_make_one_credit_note(svc: Services) -> None:
+    base = make_order("502")
+    order = refunded(base, refund(base, "r1", "5.00"))
+    for _ in range(3):
+        submit_order(svc, order)
+    work(svc, once=True)
+    submit_order(svc, order)
+    work(svc, once=True)
+    assert [d.kind for d in documents(svc, order)] == ["invoice", "credit_note"]
+
+
+def test_two_partial_refunds_are_two_credit_notes_numbered_in_their_own_series(
+    svc: Services,
+) -> None:
+    base = make_order("503")
+    submit_order(svc, refunded(base, refund(base, "r1", "", line=0)))
+    work(svc, once=True)
+    submit_order(
+        svc, refunded(base, refund(base, "r1", "", line=0), refund(base, "r2", "", line=1))
+    )
+    work(svc, once=True)
+    notes = [d for d in documents(svc, base) if d.kind == "credit_note"]
+    assert [(n.series, n.sequence) for n in notes] == [("AV", 1), ("AV", 2)]
+    assert [n.snapshot.lines[0].description for n in notes] == [
+        base.lines[0].name,
+        base.lines[1].name,
+    ]
+    assert svc.store.chain_problems() == []
+
+
+def test_refunds_beyond_the_invoice_are_refused_and_the_owner_told(
+    svc: Services, hook: Hook
+) -> None:
+    base = make_order("504")
+    too_much = str(base.total - D("10.00"))
+    first = refund(base, "r1", too_much)
+    submit_order(svc, refunded(base, first))
+    work(svc, once=True)
+    submit_order(svc, refunded(base, first, refund(base, "r2", "10.01")))
+    work(svc, once=True)
+    notes = [d for d in documents(svc, base) if d.kind == "credit_note"]
+    assert [n.snapshot.totals.total_incl for n in notes] == [D(too_much)]
+    refused = [j for j in svc.store.list_jobs(("skipped",)) if j.kind == "credit"]
+    assert len(refused) == 1 and "would exceed it" in (refused[0].last_error or "")
+    assert any("no credit note for refund:r2" in a["title"] for a in hook.posts)
+
+
+def test_credit_note_is_emailed_with_its_pdf_and_logged_as_a_delivery(
+    svc: Services, smtp: SMTPServer
+) -> None:
+    base = make_order("505")
+    submit_order(svc, refunded(base, refund(base, "r1", "12.50")))
+    work(svc, once=True)
+    note = documents(svc, base)[1]
+    mails = [m for m in smtp.received if note.number in m["Subject"]]
+    assert len(mails) == 1
+    name, pdf = attachment(mails[0])
+    text = pdf_text(pdf)
+    assert name == f"{note.number}.pdf"
+    assert "AVOIR" in text and documents(svc, base)[0].number in text
+    [row] = svc.store.deliveries_for([note.id])
+    assert (row.channel, row.target, row.status, row.attempts) == (
+        "email", base.customer.email, "sent", 1,
+    )  # fmt: skip
+    assert row.external_id == mails[0]["Message-ID"]
+
+
+def test_resend_adds_a_delivery_never_a_document(svc: Services, smtp: SMTPServer) -> None:
+    base = make_order("506")
+    submit_order(svc, base)
+    work(svc, once=True)
+    [invoice] = documents(svc, base)
+    svc.store.enqueue_delivery(
+        "email", invoice, {"to": "compta@example.fr"}, target="compta@example.fr"
+    )
+    work(svc, once=True)
+    assert [d.id for d in documents(svc, base)] == [invoice.id]
+    rows = svc.store.deliveries_for([invoice.id])
+    assert [(r.target, r.status) for r in rows] == [
+        (base.customer.email, "sent"), ("compta@example.fr", "sent"),
+    ]  # fmt: skip
+    assert parseaddr(smtp.received[-1]["To"])[1] == "compta@example.fr"
+
+
+def test_invoice_without_an_address_is_sent_once_one_is_given(
+    svc: Services, smtp: SMTPServer
+) -> None:
+    base = make_order("507")
+    nobody = base.model_copy(update={"customer": base.customer.model_copy(update={"email": ""})})
+    submit_order(svc, nobody)
+    work(svc, once=True)
+    [invoice] = documents(svc, nobody)
+    assert [r.status for r in svc.store.deliveries_for([invoice.id])] == ["skipped"]
+    svc.store.enqueue_delivery(
+        "email", invoice, {"to": "marie@example.fr"}, target="marie@example.fr"
+    )
+    work(svc, once=True)
+    assert [r.status for r in svc.store.deliveries_for([invoice.id])] == ["skipped", "sent"]
+    assert parseaddr(smtp.received[-1]["To"])[1] == "marie@example.fr"
+
+
+def test_refund_deleted_on_the_shop_alerts_and_the_credit_note_stays(
+    svc: Services, hook: Hook
+) -> None:
+    base = make_order("508")
+    submit_order(svc, refunded(base, refund(base, "r1", "5.00")))
+    work(svc, once=True)
+    submit_order(svc, base)  # read again: the refund is gone
+    assert note_deleted_refunds(svc, base) == [documents(svc, base)[1].number]
+    assert [d.kind for d in documents(svc, base)] == ["invoice", "credit_note"]
+    assert any("deleted on the shop" in a["title"] for a in hook.posts)
+
+
+def test_refund_on_an_order_paid_before_quittance_is_not_its_own(svc: Services) -> None:
+    old = make_order("509")
+    svc.store.shop_started_at(old.shop)
+    paid = svc.store.clock() - timedelta(days=40)
+    old = old.model_copy(
+        update={"payment": old.payment.model_copy(update={"paid_at": paid}), "created_at": paid}
+    )
+    assert predates_quittance(svc, refunded(old, refund(old, "r1", "5.00")), timedelta(days=1))
+    assert predates_quittance(svc, old, timedelta(days=1)) is None  # no refund: not asked
+
+
+def test_racing_credits_of_one_refund_issue_one_credit_note(svc: Services) -> None:
+    base = make_order("510")
+    submit_order(svc, base)
+    work(svc, once=True)
+    [invoice] = documents(svc, base)
+    credit = Credit(source="refund:r1", amount=D("5.00"), at=svc.store.clock())
+    numbers: list[str] = []
+    start = threading.Barrier(4)
+
+    def race() -> None:
+        start.wait()
+        numbers.append(issue_credit(svc, invoice, credit, then=[]).invoice.number)
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(set(numbers)) == 1 and len(numbers) == 4
+    assert [d.kind for d in documents(svc, base)] == ["invoice", "credit_note"]
+
+
+def test_racing_refunds_never_credit_more_than_the_invoice(svc: Services) -> None:
+    base = make_order("511")
+    submit_order(svc, base)
+    work(svc, once=True)
+    [invoice] = documents(svc, base)
+    half_and_more = (invoice.snapshot.totals.total_incl / 2 + D("1")).quantize(D("0.01"))
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def race(source: str) -> None:
+        start.wait()
+        try:
+            issue_credit(svc, invoice, Credit(source, half_and_more, svc.store.clock()), then=[])
+            outcomes.append("issued")
+        except Exception as exc:  # the loser is refused, never issued
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=race, args=(f"refund:{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["CreditNotIssuable", "issued"]
+    assert svc.store.credited_total(invoice.id) == half_and_more
