@@ -5,7 +5,13 @@ Exit codes: 0 ok, 1 the command ran and found a problem (quarantine, verify fail
 registers them all on `app`.
 """
 
-from bridge.cli import documents, jobs, service, shops  # noqa: F401 - they register commands
+from bridge.cli import (  # noqa: F401 - they register commands
+    corrections,
+    documents,
+    jobs,
+    service,
+    shops,
+)
 from bridge.cli.app import app, console, err_console, main
 
 __all__ = ["app", "console", "err_console", "main"]

@@ -1,0 +1,260 @@
+"""`quittance credit`, `resend`, `deliveries`: correcting and handing over issued documents.
+
+An issued document is never edited or deleted: a mistake is corrected by a credit note (and,
+for a buyer whose details were wrong, a new invoice), a lost email by sending it again.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from email.utils import parseaddr
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bridge.cli.app import ConfigOption, app, console, err_console, services_for
+
+NumberArg = Annotated[str, typer.Argument(help="The invoice or credit note number.")]
+
+
+@app.command("credit")
+def credit_command(
+    number: NumberArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why, as printed on the credit note.")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Credit this amount incl. VAT, pro rata.")
+    ] = None,
+    lines: Annotated[
+        str | None,
+        typer.Option("--lines", help="Credit these lines: '2' (all of line 2), '2:1,3' (…)."),
+    ] = None,
+    reissue: Annotated[
+        bool,
+        typer.Option(
+            "--reissue",
+            help="Credit the whole invoice and issue a new one from the order as the shop "
+            "has it now (fix the buyer's details there first).",
+        ),
+    ] = False,
+    no_email: Annotated[bool, typer.Option("--no-email", help="Do not email it.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Issue a credit note (avoir) on an invoice by hand: the whole invoice, an amount or some
+    lines; with `--reissue`, a corrected invoice (new number) after it.
+
+    Example: `quittance credit FA-2026-000042 --reason "Geste commercial" --amount 10.00`
+    """
+    from bridge.crediting import issue_credit
+    from bridge.invoicing.credit import CreditNotIssuable
+
+    if not reason.strip():
+        _usage("--reason must say why (it is printed on the credit note)")
+    if reissue and (amount or lines):
+        _usage("--reissue credits the whole invoice: leave out --amount and --lines")
+    if amount and lines:
+        _usage("give --amount or --lines, not both")
+    svc = services_for(config)
+    try:
+        original = _invoice_or_exit(svc, number)
+        credit = _manual_credit(svc, original, reason, amount, lines, reissue)
+        options = {"send_email": False} if no_email else {}
+        try:
+            result = issue_credit(svc, original, credit, then=_then(svc, original.shop, options))
+        except CreditNotIssuable as exc:
+            err_console.print(f"no credit note issued on {number}:\n- " + "\n- ".join(
+                str(p) for p in exc.problems), highlight=False)  # fmt: skip
+            raise typer.Exit(1) from None
+        _print_document(svc, result.invoice, f"credits {original.number}")
+        if reissue:
+            _reissue(svc, original, options)
+    finally:
+        svc.close()
+
+
+def _manual_credit(svc, original, reason: str, amount: str | None, lines: str | None,
+                   reissue: bool):  # fmt: skip
+    """The Credit the options ask for (-> bridge.invoicing.credit.Credit)."""
+    from bridge.invoicing.credit import (
+        Credit,
+        CreditNotIssuable,
+        lines_of_invoice,
+        remaining_creditable,
+        whole_invoice,
+    )
+
+    done = svc.store.credit_notes_of(original.id)
+    left = remaining_creditable(original.snapshot, svc.store.credited_total(original.id))
+    credited_lines = []
+    if amount is not None:
+        total = _decimal_or_exit("--amount", amount)
+    elif lines is not None:
+        try:
+            credited_lines = lines_of_invoice(original.snapshot, _picks_or_exit(lines))
+        except CreditNotIssuable as exc:
+            _usage("; ".join(p.message for p in exc.problems))
+        total = sum((ln.amount + ln.tax for ln in credited_lines), Decimal(0))
+    else:  # the whole invoice, or what is left of it
+        credited_lines = whole_invoice(original.snapshot) if not done else []
+        total = left
+    return Credit(
+        source=f"manual:{len(done) + 1}",
+        amount=total,
+        at=svc.store.clock(),
+        reason=reason.strip(),
+        method="none" if reissue else "manual",
+        lines=credited_lines,
+    )
+
+
+def _reissue(svc, original, options: dict[str, object]) -> None:
+    """The corrected invoice, from the order as the shop has it now."""
+    from bridge.crediting import reissue_invoice
+    from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
+    from bridge.pipeline import Outcome
+
+    order = _order_now(svc, original)
+    try:
+        facts = gather_issue_facts(svc, order)
+    except OutsideFactUnavailable as exc:
+        err_console.print(f"the corrected invoice was not issued: {exc}; run again later")
+        raise typer.Exit(1) from None
+    then = _then(svc, original.shop, options, after="issue")
+    result = reissue_invoice(svc, original, order, then=then, facts=facts)
+    if result.outcome is Outcome.quarantined:
+        err_console.print("the corrected invoice was not issued:\n- " + "\n- ".join(result.reasons))
+        raise typer.Exit(1)
+    assert result.invoice is not None
+    _print_document(svc, result.invoice, f"replaces {original.number}")
+
+
+def _order_now(svc, original):  # -> Order
+    """The order read again from its shop (the owner fixed the buyer there), else as recorded."""
+    if svc.settings.shop(original.shop) is not None:
+        fetched = svc.connector(original.shop).fetch_order(original.order_id)
+        if fetched.order is not None:
+            return fetched.order
+        err_console.print(f"order {original.order_id} cannot be read: {fetched.not_paid_reason}")
+        raise typer.Exit(1)
+    record = svc.store.get_order(original.shop, original.order_id)
+    if record is None or record.payload is None:
+        err_console.print(f"order {original.shop}/{original.order_id} is not recorded")
+        raise typer.Exit(1)
+    return record.payload
+
+
+@app.command("resend")
+def resend_command(
+    number: NumberArg,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Send to this address instead of the buyer's.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send an invoice or credit note again, by email (a new delivery, never a new document).
+    An invoice skipped for want of an address is sent with `--to`.
+
+    Example: `quittance resend FA-2026-000042 --to marie@example.fr`
+    """
+    svc = services_for(config)
+    try:
+        doc = _invoice_or_exit(svc, number)
+        target = (to or doc.snapshot.buyer.email).strip()
+        if not target:
+            _usage(f"{number} has no email address on its order: give one with --to")
+        if "@" not in parseaddr(target)[1] or parseaddr(target)[1] != target:
+            _usage(f"--to {target!r} is not an email address such as marie@example.fr")
+        if not svc.settings.email.enabled:
+            err_console.print("email is not configured ([email] host is empty)")
+            raise typer.Exit(2)
+        svc.store.enqueue_delivery("email", doc, {"to": target}, target=target)
+        typer.echo(f"{number}: queued for {target}; the worker sends it (`quittance deliveries "
+                   f"--number {number}` shows it)")  # fmt: skip
+    finally:
+        svc.close()
+
+
+@app.command("deliveries")
+def deliveries_command(
+    number: Annotated[str | None, typer.Option("--number", help="One document.")] = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help="Every document of an order.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Each document's deliveries (email, attach-back): to whom, status, attempts, id, time."""
+    svc = services_for(config)
+    try:
+        if number:
+            rows = svc.store.deliveries_for([_invoice_or_exit(svc, number).id])
+        elif order:
+            rows = svc.store.deliveries_for_order(order)
+        else:
+            rows = list(reversed(svc.store.recent_deliveries(50)))
+        numbers = {r.invoice_id: _number_of(svc, r.invoice_id) for r in rows}
+        table = Table("document", "channel", "target", "status", "attempts", "id", "at", "detail")
+        for r in rows:
+            table.add_row(
+                numbers[r.invoice_id], r.channel, r.target, r.status, str(r.attempts),
+                r.external_id, r.updated_at.isoformat(timespec="seconds"), r.detail[:80],
+            )  # fmt: skip
+        console.print(table if rows else "no deliveries recorded")
+    finally:
+        svc.close()
+
+
+def _number_of(svc, invoice_id: int) -> str:
+    doc = svc.store.get_invoice_by_id(invoice_id)
+    return doc.number if doc is not None else f"#{invoice_id}"
+
+
+def _then(svc, shop: str, options: dict[str, object], after: str = "credit"):
+    from bridge.steps import STEPS, Flow
+
+    return STEPS.declared_follow_ups(svc, after, Flow(shop, options))
+
+
+def _print_document(svc, doc, what: str) -> None:
+    from bridge.failures import StepError
+    from bridge.pipeline import ensure_pdf
+
+    try:
+        ensure_pdf(svc, doc)
+    except StepError as exc:
+        err_console.print(f"{doc.number} issued, but its PDF was not archived:\n{exc}")
+        raise typer.Exit(1) from None
+    typer.echo(f"{doc.number}\t{svc.archive.alias_for(doc.number)}\t{what}")
+
+
+def _invoice_or_exit(svc, number: str):  # -> InvoiceRecord
+    doc = svc.store.get_invoice(number)
+    if doc is None:
+        _usage(f"no invoice or credit note numbered {number!r}")
+    return doc
+
+
+def _decimal_or_exit(option: str, text: str) -> Decimal:
+    try:
+        value = Decimal(text.replace(",", ".").strip())
+    except InvalidOperation:
+        _usage(f"{option} {text!r} is not an amount such as 12.50")
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        _usage(f"{option} {text!r} must be a positive amount in cents, such as 12.50")
+    return value
+
+
+def _picks_or_exit(text: str) -> list[tuple[int, Decimal | None]]:
+    """'2:1,3' → [(2, 1), (3, None)]: line 2, one unit; all of line 3."""
+    picks: list[tuple[int, Decimal | None]] = []
+    for part in text.split(","):
+        position, _, quantity = part.strip().partition(":")
+        if not position.isdigit():
+            _usage(f"--lines {text!r}: each entry is a line number, optionally ':quantity'")
+        picks.append((int(position), _decimal_or_exit("--lines quantity", quantity)
+                      if quantity else None))  # fmt: skip
+    return picks
+
+
+def _usage(message: str):  # -> NoReturn
+    err_console.print(message, highlight=False)
+    raise typer.Exit(2)
