@@ -22,10 +22,18 @@ def sandbox() -> Iterator[ShopifySandbox]:
         yield sb
 
 
+SEEDS = [f"#{n}" for n in range(1001, 1010)]  # oldest update first: paid, then refunded
+
+
 def updated_at(sb: ShopifySandbox, reference: str) -> datetime:
-    """When a seeded order was last updated (its payment): seeds follow the sandbox's clock."""
+    """When a seeded order was last updated (its payment or its latest refund): seeds follow
+    the sandbox's clock."""
     (node,) = [n for n in sb.orders.values() if n["name"] == reference]
     return datetime.fromisoformat(node["updatedAt"])
+
+
+def newest_update(sb: ShopifySandbox) -> datetime:
+    return max(datetime.fromisoformat(n["updatedAt"]) for n in sb.orders.values())
 
 
 def make(sb: ShopifySandbox, **extra: object) -> tuple[ShopifyConnector, list[float]]:
@@ -140,8 +148,8 @@ def test_network_down_is_transient() -> None:
 def test_polling_three_pages_with_cursors(sandbox: ShopifySandbox) -> None:
     conn, _ = make(sandbox)
     conn.page_size = 2
-    base = updated_at(sandbox, "#1005") + timedelta(hours=1)
-    for n in range(6):  # the 5 seeds are older; these 6 take updatedAt after `since`
+    base = newest_update(sandbox) + timedelta(hours=1)
+    for n in range(6):  # the 9 seeds are older; these 6 take updatedAt after `since`
         node = build_order(7000 + n, f"#70{n}", [Item("Tea", "10.00")], created_at=base)
         node["updatedAt"] = (base + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
         sandbox.add_order(node)
@@ -153,14 +161,14 @@ def test_polling_three_pages_with_cursors(sandbox: ShopifySandbox) -> None:
     assert sandbox.calls.count("QuittancePaidOrders") == 3
     # Everything since the beginning: the seeds too, oldest first.
     everything = [o.reference for p in conn.iter_paid_pages(None) for o in p.orders]
-    assert everything[:5] == ["#1001", "#1002", "#1003", "#1004", "#1005"] and len(everything) == 11
+    assert everything[:9] == SEEDS and len(everything) == 15
 
 
 def test_poll_query_quotes_the_date(sandbox: ShopifySandbox) -> None:
     conn, _ = make(sandbox)
     late = updated_at(sandbox, "#1003") + timedelta(minutes=4)  # before #1004 was paid
     refs = [o.reference for p in conn.iter_paid_pages(late) for o in p.orders]
-    assert refs == ["#1004", "#1005"]  # unquoted, the sandbox (like Shopify) would return all 5
+    assert refs == SEEDS[3:]  # unquoted, the sandbox (like Shopify) would return all 9
 
 
 def test_attach_is_idempotent_and_never_overwrites(sandbox: ShopifySandbox) -> None:
@@ -210,17 +218,21 @@ def test_install_webhooks_and_doctor(sandbox: ShopifySandbox) -> None:
     lines = {line.name: line for line in conn.check()}
     assert lines["credentials"].ok and "la-theiere.myshopify.com" in lines["credentials"].detail
     assert lines["scopes"].ok
-    assert not lines["webhook ORDERS_PAID"].ok
-    assert "quittance webhooks install --shop theiere" in lines["webhook ORDERS_PAID"].detail
+    for topic in ("ORDERS_PAID", "REFUNDS_CREATE"):
+        assert not lines[f"webhook {topic}"].ok
+        assert "quittance webhooks install --shop theiere" in lines[f"webhook {topic}"].detail
     done = conn.install_webhooks("https://q.example.fr")
-    assert done[0].startswith(
-        "ORDERS_PAID → https://q.example.fr/webhooks/shopify/theiere (created"
-    )
+    assert [line.split(" (")[0] for line in done] == [
+        "ORDERS_PAID → https://q.example.fr/webhooks/shopify/theiere",
+        "REFUNDS_CREATE → https://q.example.fr/webhooks/shopify/theiere",
+    ]
+    assert all("(created gid://shopify/WebhookSubscription/" in line for line in done)
     again = conn.install_webhooks("https://q.example.fr/webhooks/shopify/theiere")
     assert again == [
-        "ORDERS_PAID → https://q.example.fr/webhooks/shopify/theiere (already subscribed)"
+        "ORDERS_PAID → https://q.example.fr/webhooks/shopify/theiere (already subscribed)",
+        "REFUNDS_CREATE → https://q.example.fr/webhooks/shopify/theiere (already subscribed)",
     ]
-    assert len(sandbox.subscriptions) == 1
+    assert [s["topic"] for s in sandbox.subscriptions] == ["ORDERS_PAID", "REFUNDS_CREATE"]
     assert all(line.ok for line in conn.check())
     legacy, _ = make(sandbox, api_version="2024-07")  # before `uri`: callbackUrl / endpoint
     assert legacy.install_webhooks("https://q.example.fr")[0].endswith("(already subscribed)")
@@ -236,35 +248,32 @@ def test_doctor_reports_bad_token_and_missing_scopes() -> None:
         assert not token.ok and "401" in token.detail
 
 
-def test_poll_does_not_reread_orders_already_invoiced() -> None:
-    from connectors.shopify.connector import ShopifyConnector
-    from connectors.shopify.sandbox import DOMAIN, SECRET, TOKEN, ShopifySandbox
-    from connectors.shopify.settings import ShopifyShop
+def invoiced(conn: ShopifyConnector) -> dict[str, frozenset[str]]:
+    """What the pipeline knows after a first poll: order id → its refund ids."""
+    orders = [o for page in conn.iter_paid_pages(None) for o in page.orders]
+    return {o.order_id: frozenset(r.refund_id for r in o.refunds) for o in orders}
 
-    with ShopifySandbox() as sandbox:
-        config = ShopifyShop(
-            name="s", platform="shopify", domain=DOMAIN, access_token=TOKEN,
-            client_secret=SECRET, api_base_url=sandbox.base_url,
-        )  # fmt: skip
-        connector = ShopifyConnector(config)
-        first = [o.order_id for page in connector.iter_paid_pages(None) for o in page.orders]
-        assert first
-        reads_before = len(sandbox.calls)
-        again = [
-            o.order_id
-            for page in connector.iter_paid_pages(None, is_known=lambda oid: oid in first)
-            for o in page.orders
-        ]
-        assert again == []
-        # only the light list query ran: no per-order read for known orders
-        assert len(sandbox.calls) - reads_before == 1
+
+def test_poll_does_not_reread_orders_already_invoiced(sandbox: ShopifySandbox) -> None:
+    conn, _ = make(sandbox)
+    known = invoiced(conn)
+    assert len(known) == 9 and known["5007"] == {"5007901", "5007902"}
+    reads_before = len(sandbox.calls)
+    again = [
+        o.order_id
+        for page in conn.iter_paid_pages(None, is_known=lambda oid, ids: known.get(oid) == ids)
+        for o in page.orders
+    ]
+    assert again == []
+    # only the light list query ran: no per-order read for known orders
+    assert sandbox.calls[reads_before:] == ["QuittancePaidOrders"]
 
 
 def test_seeded_orders_follow_the_sandbox_clock() -> None:
     moment = datetime.now(UTC) - timedelta(days=400)
     with ShopifySandbox(clock=lambda: moment) as sb:
         paid = [datetime.fromisoformat(node["updatedAt"]) for node in sb.orders.values()]
-    assert len(paid) == 5
+    assert len(paid) == 9
     assert all(moment - timedelta(hours=2) <= at <= moment for at in paid)
 
 

@@ -3,9 +3,13 @@ invoice, metafields on the order, one email. Polling catches what webhooks miss.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+from bridge.invoicing.snapshot import DocumentKind
 from bridge.polling import poll_shop
 from connectors.shopify.sandbox_orders import seed_orders
 from tests.support.bridges import SHOP, Bridge, shopify_bridge
@@ -43,31 +47,75 @@ def test_duplicate_webhooks_and_poll_make_one_invoice_one_metafield_set_one_emai
         assert b.svc.store.job_counts()["dead"] == 0
 
 
+PAID = ["5001", "5002", "5003", "5004", "5005", "5006", "5007", "5008", "5009"]
+REFUNDS = 5  # the seeds' refunds: one on 5006, two on 5007, one on 5008, one on 5009
+
+
+def documents(b: Bridge, kind: DocumentKind) -> list[Any]:
+    return [d for d in b.invoices() if d.snapshot.kind is kind]
+
+
 def test_missed_webhooks_are_caught_by_polling(tmp_path: Path) -> None:
     with shopify_bridge(tmp_path) as b:
         report = poll_shop(b.svc, SHOP)
-        assert (report.pages, report.seen_paid, report.new_orders) == (1, 5, 5)
+        assert (report.pages, report.seen_paid, report.new_orders) == (1, 9, 9)
         assert report.errors == []
         state = b.svc.store.poll_state(SHOP)
         newest = max(datetime.fromisoformat(n["updatedAt"]) for n in b.shopify.orders.values())
         assert state is not None and state.cursor == newest
         b.work()
-        invoices = {i.order_id: i for i in b.invoices()}
-        assert sorted(invoices) == ["5001", "5002", "5003", "5004", "5005"]
+        invoices = {i.order_id: i for i in documents(b, DocumentKind.invoice)}
+        assert sorted(invoices) == PAID
         counts = b.svc.store.job_counts()
         assert counts["dead"] == 0 and counts["skipped"] == 0, counts
         usd = invoices["5003"].snapshot
         assert usd.currency == "USD" and usd.totals.total_incl == 90
         assert usd.totals.shop_currency_total_incl is not None
-        assert len(b.smtp.received) == 5
+        sent = len(PAID) + REFUNDS  # one email per invoice and per credit note
+        assert len(b.smtp.received) == sent
         assert all(b.shopify.metafield(oid, "invoice_number") for oid in invoices)
         # A late webhook and a second poll change nothing.
         assert deliver(b, 5002) == [200]
         b.work()
         assert poll_shop(b.svc, SHOP).new_orders == 0
         b.work()
-        assert len(b.invoices()) == 5 and len(b.smtp.received) == 5
-        assert b.shopify.calls.count("QuittanceMetafieldsSet") == 5
+        assert len(b.invoices()) == sent and len(b.smtp.received) == sent
+        assert b.shopify.calls.count("QuittanceMetafieldsSet") == sent
+        assert b.shopify.money_calls == []
+
+
+def test_full_refund_missed_by_webhook_is_credited_by_polling(tmp_path: Path) -> None:
+    with shopify_bridge(tmp_path) as b:
+        poll_shop(b.svc, SHOP)
+        b.work()
+        (credit,) = [c for c in documents(b, DocumentKind.credit_note) if c.order_id == "5006"]
+        assert credit.snapshot.totals.total_incl == Decimal("62.80")
+        notes = json.loads(b.shopify.metafield(5006, "credit_notes") or "[]")
+        assert [n["number"] for n in notes] == [credit.number]
+
+
+def test_refund_webhook_brings_one_credit_note_and_duplicates_change_nothing(
+    tmp_path: Path,
+) -> None:
+    with shopify_bridge(tmp_path, seed=False) as b:
+        (first,) = [n for n in seed_orders() if n["name"] == "#1001"]
+        b.shopify.add_order(first)
+        assert deliver(b, 5001) == [200]
+        b.work()
+        b.shopify.subscriptions.append(
+            {"id": "gid://shopify/WebhookSubscription/1", "topic": "REFUNDS_CREATE",
+             "uri": b.webhook_url}
+        )  # fmt: skip
+        refund_id = b.shopify.add_refund(5001, lines=[(1, 1)], reason="Fêlée")
+        assert b.shopify.deliveries == [("refunds/create", b.webhook_url, 200)]
+        assert deliver(b, 5001, topic="refunds/create", refund_id=refund_id,
+                       event_id="evt-refund", duplicate=3) == [200, 200, 200]  # fmt: skip
+        b.work()
+        (credit,) = documents(b, DocumentKind.credit_note)
+        assert credit.snapshot.totals.total_incl == Decimal("40.50")
+        notes = json.loads(b.shopify.metafield(5001, "credit_notes") or "[]")
+        assert [n["number"] for n in notes] == [credit.number]
+        assert b.shopify.money_calls == []
 
 
 def test_webhook_then_payment_order_paid_later_via_poll(tmp_path: Path) -> None:

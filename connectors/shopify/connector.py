@@ -1,4 +1,7 @@
-"""Shopify connector: `orders/paid` webhooks, GraphQL Admin API polling, metafield attach-back.
+"""Shopify connector: `orders/paid` and `refunds/create` webhooks, GraphQL Admin API polling
+(paid, partially refunded and refunded orders, with their refunds), metafield attach-back of
+invoices and credit notes. Read-only where money is concerned: no query here moves money
+(no refundCreate, capture, void or cancel), only metafieldsSet and the order note are written.
 
 Client choice: `ShopifyAPI` is used for
 what it is good at — `shopify.Session` validates the shop domain and the API version and builds
@@ -24,6 +27,7 @@ and the scope to grant.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -35,6 +39,7 @@ from connectors.base import (
     AttachResult,
     CheckLine,
     FetchedOrder,
+    IsKnown,
     OrderPage,
     PermanentConnectorError,
     TransientConnectorError,
@@ -42,6 +47,7 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
+from connectors.shopify.attach import Attacher
 from connectors.shopify.client import (
     REQUIRED_SCOPES,
     SCOPE_HELP,
@@ -57,16 +63,14 @@ from connectors.shopify.mapping import (
 )
 from connectors.shopify.queries import (
     CHECK_QUERY,
-    INVOICE_METAFIELDS_QUERY,
     LINE_ITEMS_QUERY,
-    METAFIELDS_SET,
-    ORDER_NOTE_UPDATE,
     ORDER_QUERY,
     ORDERS_QUERY,
     WEBHOOK_CREATE_LEGACY,
     WEBHOOK_CREATE_URI,
     WEBHOOKS_QUERY_LEGACY,
     WEBHOOKS_QUERY_URI,
+    refund_query,
 )
 from connectors.shopify.settings import ShopifyShop
 from connectors.shopify.webhooks import hmac_matches, parse_json_object, webhook_order_ref
@@ -74,8 +78,11 @@ from connectors.unreadable import unreadable_reason
 
 log = structlog.get_logger()
 
-WEBHOOK_TOPICS = ("ORDERS_PAID",)  # REFUNDS_CREATE once credit notes exist
-METAFIELD_NAMESPACE = "quittance"
+WEBHOOK_TOPICS = ("ORDERS_PAID", "REFUNDS_CREATE")
+# Financial statuses polled: a refunded order was paid, and a full refund whose webhook was
+# lost must still be seen (its credit note is due).
+POLLED_STATUSES = ("paid", "partially_refunded", "refunded")
+ADJUSTMENTS_SINCE = 202410  # Refund.orderAdjustments exists from API version 2024-10 on
 
 
 def _iso(moment: datetime) -> str:
@@ -161,41 +168,75 @@ class ShopifyConnector:
         return self._map(self.read_order(gid))
 
     def read_order(self, gid: str) -> dict[str, Any]:
-        """The raw GraphQL order node, every line item included (paged when > 30)."""
+        """The raw GraphQL order node, every line item included (paged when > 30), and every
+        refund read whole (`refunds` lists only their ids)."""
         node = self.client.execute(ORDER_QUERY, {"id": gid}).get("order")
         if not node:
             raise PermanentConnectorError(
                 f"shop {self.shop}: order {gid} not found (deleted, or older than 60 days "
                 "without the read_all_orders scope)"
             )
-        lines = node.get("lineItems") or {}
-        info = lines.get("pageInfo") or {}
-        while info.get("hasNextPage") and info.get("endCursor"):
-            more = self.client.execute(LINE_ITEMS_QUERY, {"id": gid, "after": info["endCursor"]})
-            page = ((more.get("order") or {}).get("lineItems")) or {}
-            lines = {
-                "edges": [*(lines.get("edges") or []), *(page.get("edges") or [])],
-                "pageInfo": page.get("pageInfo") or {},
-            }
-            info = lines["pageInfo"]
-        node["lineItems"] = lines
+        node["lineItems"] = self._all_pages(
+            node.get("lineItems") or {}, functools.partial(self._more_lines, gid)
+        )
+        node["refunds"] = [self.read_refund(str(r.get("id"))) for r in node.get("refunds") or []]
         return node
 
+    def read_refund(self, gid: str) -> dict[str, Any]:
+        """One refund with its line items (paged when > 30), shipping, adjustments and
+        transactions. Versions before 2024-10 have no `orderAdjustments` to ask for."""
+        since_2024_10 = self.client.version.numeric_version >= ADJUSTMENTS_SINCE
+        query = refund_query(with_adjustments=since_2024_10)
+        node = self.client.execute(query, {"id": gid}).get("refund")
+        if not node:
+            raise PermanentConnectorError(f"shop {self.shop}: refund {gid} not found")
+        node["refundLineItems"] = self._all_pages(
+            node.get("refundLineItems") or {},
+            functools.partial(self._more_refund_lines, query, gid),
+        )
+        return node
+
+    def _more_lines(self, gid: str, after: str) -> dict[str, Any] | None:
+        order = self.client.execute(LINE_ITEMS_QUERY, {"id": gid, "after": after}).get("order")
+        return (order or {}).get("lineItems")
+
+    def _more_refund_lines(self, query: str, gid: str, after: str) -> dict[str, Any] | None:
+        refund = self.client.execute(query, {"id": gid, "after": after}).get("refund")
+        return (refund or {}).get("refundLineItems")
+
+    @staticmethod
+    def _all_pages(
+        first: dict[str, Any], more: Callable[[str], dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        """A connection with the edges of all its pages (`more(after)` reads the next one)."""
+        page = first
+        info = page.get("pageInfo") or {}
+        while info.get("hasNextPage") and info.get("endCursor"):
+            nxt = more(info["endCursor"]) or {}
+            page = {
+                "edges": [*(page.get("edges") or []), *(nxt.get("edges") or [])],
+                "pageInfo": nxt.get("pageInfo") or {},
+            }
+            info = page["pageInfo"]
+        return page
+
     def iter_paid_pages(
-        self, since: datetime | None, *, is_known: Callable[[str], bool] | None = None
+        self, since: datetime | None, *, is_known: IsKnown | None = None
     ) -> Iterator[OrderPage]:
         """Paid orders updated at/after `since`, oldest first, one `OrderPage` per GraphQL page.
+        Partially and fully refunded orders are paid orders too (their refunds are read).
 
         The list query is light; each paid order is then read in full (transactions, all
-        lines) — unless `is_known(order_id)` says it is already invoiced: the overlap window
-        re-lists those on every poll, and reading them again would cost a call each.
+        lines, all refunds) — unless `is_known(order_id, refund_ids)` says it is invoiced with
+        exactly those refunds: the overlap window re-lists those on every poll, and reading
+        them again would cost several calls each. A new (or deleted) refund changes the ids,
+        so the order is read again.
 
         The date is QUOTED in the search query: unquoted, Shopify drops the time part.
         The durable cursor is the newest `updatedAt` of a page (the pipeline stores it with
         the page, in one transaction); the GraphQL cursor only chains the pages of this run.
         """
-        # Partially refunded orders were paid too (same rule as fetch_order's paid check).
-        search = "(financial_status:paid OR financial_status:partially_refunded)"
+        search = "(" + " OR ".join(f"financial_status:{s}" for s in POLLED_STATUSES) + ")"
         if since is not None:
             search += f" updated_at:>='{_iso(since)}'"
         after: str | None = None
@@ -204,124 +245,62 @@ class ShopifyConnector:
                 ORDERS_QUERY, {"first": self.page_size, "after": after, "query": search}
             )
             connection = data.get("orders") or {}
-            orders, errors, skipped = [], [], 0
-            unreadable: list[UnreadableOrder] = []
-            newest: datetime | None = None
-            for edge in connection.get("edges") or []:
-                summary = edge.get("node") or {}
-                try:
-                    updated = parse_time(summary.get("updatedAt"), "updatedAt")
-                    newest = updated if newest is None else max(newest, updated)
-                except MappingError:
-                    pass
-                if not paid_status(summary)[0]:
-                    skipped += 1
-                    continue
-                if is_known is not None and is_known(numeric_id(str(summary.get("id") or ""))):
-                    continue
-                try:
-                    node = self.read_order(str(summary.get("id") or ""))
-                except PermanentConnectorError as exc:
-                    skipped += 1
-                    errors.append(str(exc))
-                    continue
-                fetched = self._map(node)
-                if fetched.order is not None:
-                    orders.append(fetched.order)
-                elif fetched.unreadable:
-                    unreadable.append(
-                        UnreadableOrder(fetched.order_id, fetched.not_paid_reason, fetched.raw)
-                    )
-                else:
-                    skipped += 1
-            yield OrderPage(
-                orders=orders, cursor=newest, skipped=skipped, errors=errors, unreadable=unreadable
-            )
+            summaries = [edge.get("node") or {} for edge in connection.get("edges") or []]
+            yield self._page(summaries, is_known)
             info = connection.get("pageInfo") or {}
             after = info.get("endCursor")
             if not info.get("hasNextPage") or not after:
                 return
 
+    def _page(self, summaries: list[dict[str, Any]], is_known: IsKnown | None) -> OrderPage:
+        orders, errors, skipped = [], [], 0
+        unreadable: list[UnreadableOrder] = []
+        newest: datetime | None = None
+        for summary in summaries:
+            try:
+                updated = parse_time(summary.get("updatedAt"), "updatedAt")
+                newest = updated if newest is None else max(newest, updated)
+            except MappingError:
+                pass
+            if not paid_status(summary)[0]:
+                skipped += 1
+                continue
+            order_id = numeric_id(str(summary.get("id") or ""))
+            refund_ids = frozenset(
+                numeric_id(str(r.get("id"))) for r in summary.get("refunds") or []
+            )
+            if is_known is not None and is_known(order_id, refund_ids):
+                continue
+            try:
+                node = self.read_order(str(summary.get("id") or ""))
+            except PermanentConnectorError as exc:
+                skipped += 1
+                errors.append(str(exc))
+                continue
+            fetched = self._map(node)
+            if fetched.order is not None:
+                orders.append(fetched.order)
+            elif fetched.unreadable:
+                unreadable.append(
+                    UnreadableOrder(fetched.order_id, fetched.not_paid_reason, fetched.raw)
+                )
+            else:
+                skipped += 1
+        return OrderPage(
+            orders=orders, cursor=newest, skipped=skipped, errors=errors, unreadable=unreadable
+        )
+
     # -- attach-back -----------------------------------------------------------------------
 
-    def _invoice_fields(self, gid: str) -> dict[str, Any]:
-        order = self.client.execute(INVOICE_METAFIELDS_QUERY, {"id": gid}).get("order")
-        if not order:
-            raise PermanentConnectorError(f"shop {self.shop}: order {gid} not found")
-        return order
-
-    def attach_invoice(self, order_ref: str, number: str, url: str) -> AttachResult:
-        """Metafields quittance.invoice_number / invoice_url, never overwritten.
-
-        Written with `compareDigest: null` ("only if it does not exist yet"), after an
-        existence check: a retry finds its own number and stops; a different number already
-        there is refused loudly. The optional order-note line is a read-modify-write
-        (`orderUpdate` replaces the whole note) guarded by re-reading just before writing.
-        """
-        gid = order_gid(order_ref)
-        current = self._invoice_fields(gid)
-        existing = (current.get("number") or {}).get("value")
-        if existing and existing != number:
-            raise PermanentConnectorError(
-                f"shop {self.shop}: order {gid} already carries invoice {existing}; "
-                f"refusing to overwrite it with {number}"
-            )
-        attached = False
-        detail = "metafields already set"
-        if not existing:
-            inputs: list[dict[str, Any]] = [
-                {
-                    "ownerId": gid,
-                    "namespace": METAFIELD_NAMESPACE,
-                    "key": "invoice_number",
-                    "type": "single_line_text_field",
-                    "value": number,
-                    "compareDigest": None,
-                }
-            ]
-            if url:
-                inputs.append(
-                    {
-                        "ownerId": gid,
-                        "namespace": METAFIELD_NAMESPACE,
-                        "key": "invoice_url",
-                        "type": "url",
-                        "value": url,
-                        "compareDigest": (current.get("url") or {}).get("compareDigest"),
-                    }
-                )
-            result = self.client.execute(METAFIELDS_SET, {"metafields": inputs})
-            errors = (result.get("metafieldsSet") or {}).get("userErrors") or []
-            if errors:
-                again = (self._invoice_fields(gid).get("number") or {}).get("value")
-                if again != number:  # not our own concurrent retry: a person must look
-                    raise PermanentConnectorError(
-                        f"shop {self.shop}: metafieldsSet on {gid} failed: "
-                        + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
-                    )
-            else:
-                attached = True
-                detail = "metafields set"
-        if self.config.order_note and self._append_note(gid, number, url):
-            attached = True
-            detail += ", note appended"
-        return AttachResult(attached=attached, detail=detail)
-
-    def _append_note(self, gid: str, number: str, url: str) -> bool:
-        marker = f"Facture {number}"
-        note = self._invoice_fields(gid).get("note") or ""  # fresh read right before writing
-        if marker in note:
-            return False
-        line = f"{marker} : {url}" if url else marker
-        new_note = f"{note.rstrip()}\n{line}" if note.strip() else line
-        result = self.client.execute(ORDER_NOTE_UPDATE, {"input": {"id": gid, "note": new_note}})
-        errors = (result.get("orderUpdate") or {}).get("userErrors") or []
-        if errors:
-            raise PermanentConnectorError(
-                f"shop {self.shop}: orderUpdate (note) on {gid} failed: "
-                + "; ".join(str(e.get("message")) for e in errors)
-            )
-        return True
+    def attach_invoice(
+        self, order_ref: str, number: str, url: str, *, kind: str = "invoice", replaces: str = ""
+    ) -> AttachResult:
+        """Metafields naming the invoice (quittance.invoice_number / invoice_url, never
+        overwritten but by the invoice that `replaces` the one shown) or appending a credit
+        note to quittance.credit_notes; plus a line of the order note when configured. A retry
+        finds its own number and writes nothing (see `connectors.shopify.attach`)."""
+        attacher = Attacher(self.client, self.shop, order_note=self.config.order_note)
+        return attacher.attach(order_gid(order_ref), number, url, kind=kind, replaces=replaces)
 
     # -- setup and doctor ------------------------------------------------------------------
 
@@ -345,7 +324,8 @@ class ShopifyConnector:
         return f"{target_url.rstrip('/')}/webhooks/shopify/{self.shop}"
 
     def install_webhooks(self, target_url: str) -> list[str]:
-        """Subscribe ORDERS_PAID to our endpoint (idempotent: an existing one is kept)."""
+        """Subscribe ORDERS_PAID and REFUNDS_CREATE to our endpoint (idempotent: an existing
+        subscription is kept)."""
         url = self.webhook_url(target_url)
         existing = self._subscriptions()
         done = []
@@ -367,7 +347,7 @@ class ShopifyConnector:
         return done
 
     def check(self) -> list[CheckLine]:
-        """Doctor: token works, scopes granted, ORDERS_PAID subscribed."""
+        """Doctor: token works, scopes granted, ORDERS_PAID and REFUNDS_CREATE subscribed."""
         try:
             data = self.client.execute(CHECK_QUERY)
         except (PermanentConnectorError, TransientConnectorError) as exc:
@@ -413,7 +393,7 @@ class ShopifyConnector:
                     ", ".join(uris)
                     if uris
                     else f"not subscribed: run `quittance webhooks install --shop {self.shop}` "
-                    "(polling still catches every paid order)",
+                    "(polling still catches every paid order and refund)",
                 )
             )
         return lines

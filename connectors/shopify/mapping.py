@@ -17,8 +17,14 @@ Decisions (see also the connector's docstring):
   discount scaled by the line's net/gross ratio, so `subtotal − discount` stays exact.
 * **Discounts**: every discount (order-level codes included) reaches the lines as
   `discountAllocations`; shipping discounts reach shipping lines the same way.
-* **Paid**: `displayFinancialStatus` PAID or PARTIALLY_REFUNDED, not a test order, and a
-  successful SALE or CAPTURE transaction (the payment date and gateway come from it).
+* **Paid**: `displayFinancialStatus` PAID, PARTIALLY_REFUNDED or REFUNDED (a refunded order
+  was paid first: it gets its invoice, and its refunds their credit notes), not a test order,
+  and a successful SALE or CAPTURE transaction (the payment date and gateway come from it).
+* **Refunds** (`map_refund`): read one by one with `queries.REFUND_QUERY`, in the same money
+  as the order (presentment). The amount is what the successful REFUND transactions paid
+  back; lines come from refund line items and refund shipping lines, excl. VAT with the VAT
+  Shopify computed, at the rates of the order line they refund. Order adjustments are the
+  gap between the lines and the money: they stay out of the lines (credited pro rata).
 """
 
 from __future__ import annotations
@@ -29,13 +35,25 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from bridge.model import Address, Coupon, Line, LineKind, Nature, Order, Party, Payment, TaxLine
+from bridge.model import (
+    Address,
+    Coupon,
+    Line,
+    LineKind,
+    Nature,
+    Order,
+    Party,
+    Payment,
+    Refund,
+    RefundLine,
+    TaxLine,
+)
 from connectors.operation_dates import find_operation_date, property_names
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 GID_ORDER = "gid://shopify/Order/"
-PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED"})
+PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
 PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
 # Order custom attributes ("note attributes") where a B2B checkout app may put the buyer's ids.
 # Tuples, not sets: the first key found wins, and that must not depend on the process.
@@ -393,6 +411,7 @@ def map_order(
     locale = str(
         node.get("customerLocale") or (node.get("customer") or {}).get("locale") or default_locale
     )
+    refunds = [map_refund(refund, presentment=True) for refund in node.get("refunds") or []]
     return Order(
         shop=shop,
         platform="shopify",
@@ -408,8 +427,182 @@ def map_order(
         total=total,
         total_tax=total_tax,
         payment=payment_of(node),
+        refunds=refunds,
         shop_currency_total=shop_total,
         shop_currency_tax=shop_tax,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Refunds
+
+STORE_CREDIT = "store_credit"  # Refund.method when the money went to the customer's store credit
+MANUAL = "manual"  # Refund.method when no transaction moved it: the shop paid back by hand
+SHIPPING_ADJUSTMENT = "SHIPPING_REFUND"  # OrderAdjustment.kind before 2024-10 (and REST bodies)
+RATE_STEPS = (Decimal(1), Decimal("0.1"), Decimal("0.01"))  # a rate worked back from amounts
+
+
+def refund_id_of(node: Mapping[str, Any]) -> str:
+    """The refund's numeric id ('gid://shopify/Refund/42' → '42')."""
+    return str(node.get("legacyResourceId") or numeric_id(str(node.get("id") or "")))
+
+
+def is_read_in_full(node: Mapping[str, Any]) -> bool:
+    """Listings carry only `{id}`; a refund read with REFUND_QUERY has its parts too."""
+    return any(key in node for key in ("createdAt", "refundLineItems", "transactions"))
+
+
+def refund_payments(node: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The refund's successful REFUND transactions: the money that actually went back."""
+    return [
+        t
+        for t in edges(node.get("transactions"))
+        if str(t.get("kind", "")).upper() == "REFUND"
+        and str(t.get("status", "")).upper() == "SUCCESS"
+    ]
+
+
+def _split_tax(
+    total: Decimal, tax_lines: list[Mapping[str, Any]], presentment: bool, what: str
+) -> list[TaxLine]:
+    """`total` VAT given back, at the rates the refunded line was charged: one rate takes it
+    all, several share it as they shared the line's VAT (the last takes the rounding)."""
+    charged = [
+        (rate_percent(t), money(t.get("priceSet"), presentment), str(t.get("title") or ""))
+        for t in tax_lines
+    ]
+    charged = [(rate, amount, title) for rate, amount, title in charged if rate or amount]
+    if not charged:
+        if total:
+            raise MappingError(f"{what} gives back {total} of VAT but its line has no tax rate")
+        return []
+    weight = sum((amount for _, amount, _ in charged), ZERO)
+    out, left = [], total
+    for rate, amount, title in charged[:-1]:
+        share = cents(total * amount / weight) if weight else cents(total / len(charged))
+        out.append(TaxLine(rate=rate, amount=share, label=title))
+        left -= share
+    rate, _, title = charged[-1]
+    out.append(TaxLine(rate=rate, amount=left, label=title))
+    return out
+
+
+def _refund_product(item: Mapping[str, Any], presentment: bool, refund: str) -> RefundLine:
+    line = item.get("lineItem") or {}
+    name = str(line.get("name") or line.get("title") or "")
+    if not name:
+        raise MappingError(f"refund {refund}: a refunded line item has no name")
+    what = f"refund {refund}, line {name!r}"
+    tax = money(item.get("totalTaxSet"), presentment)
+    return RefundLine(
+        kind=LineKind.product,
+        name=name,
+        sku=str(line.get("sku") or ""),
+        quantity=Decimal(int(item.get("quantity") or 0)),
+        amount=money(item.get("subtotalSet"), presentment),
+        taxes=_split_tax(tax, line.get("taxLines") or [], presentment, what),
+        # As on the invoice: nothing to ship is a service (LineItem.requiresShipping).
+        nature=Nature.services if line.get("requiresShipping") is False else Nature.goods,
+        line_ref=numeric_id(str(line["id"])) if line.get("id") else "",
+    )
+
+
+def _refund_shipping(item: Mapping[str, Any], presentment: bool, refund: str) -> RefundLine:
+    ship = item.get("shippingLine") or {}
+    name = str(ship.get("title") or "Shipping")
+    tax = money(item.get("taxAmountSet"), presentment)
+    what = f"refund {refund}, shipping {name!r}"
+    return RefundLine(
+        kind=LineKind.shipping,
+        name=name,
+        amount=money(item.get("subtotalAmountSet"), presentment),
+        taxes=_split_tax(tax, ship.get("taxLines") or [], presentment, what),
+    )
+
+
+def _worked_back_rate(amount: Decimal, tax: Decimal) -> Decimal:
+    """The rate of a shipping adjustment, which states amounts only: the roundest rate that
+    gives its VAT to the cent (0.82 on 4.08 is 20 %, not 20.1 %)."""
+    exact = tax * 100 / amount
+    for step in RATE_STEPS:
+        rate = exact.quantize(step, rounding=ROUND_HALF_UP)
+        if cents(amount * rate / 100) == tax:
+            return rate_percent({"ratePercentage": rate})
+    return rate_percent({"ratePercentage": exact})
+
+
+def _shipping_adjustment(node: Mapping[str, Any], presentment: bool) -> RefundLine:
+    """An order adjustment of kind SHIPPING_REFUND (REST bodies, API versions before 2024-10):
+    negative amounts, excl. VAT, meaning shipping given back."""
+    amount = -money(node.get("amountSet"), presentment)
+    tax = -money(node.get("taxAmountSet"), presentment)
+    taxes = [TaxLine(rate=_worked_back_rate(amount, tax), amount=tax)] if tax and amount else []
+    return RefundLine(kind=LineKind.shipping, name="Shipping", amount=amount, taxes=taxes)
+
+
+def _is_shipping_adjustment(node: Mapping[str, Any]) -> bool:
+    return str(node.get("kind") or "").upper() == SHIPPING_ADJUSTMENT
+
+
+def refund_method(node: Mapping[str, Any]) -> str:
+    """How the money went back: the gateway's own name ("Shopify Payments"), `store_credit`
+    for Shopify's store credit gateway, `manual` when no transaction moved it."""
+    labels: list[str] = []
+    for t in refund_payments(node):
+        gateway = str(t.get("gateway") or "")
+        label = STORE_CREDIT if STORE_CREDIT in gateway.lower() else gateway
+        label = str(t.get("formattedGateway") or label) if label != STORE_CREDIT else label
+        if label and label not in labels:
+            labels.append(label)
+    return ", ".join(labels) if labels else MANUAL
+
+
+def _refund_lines(node: Mapping[str, Any], presentment: bool, refund: str) -> list[RefundLine]:
+    """Products given back, then shipping (its own lines, or a legacy shipping adjustment)."""
+    page = node.get("refundLineItems") or {}
+    if isinstance(page, dict) and (page.get("pageInfo") or {}).get("hasNextPage"):
+        raise MappingError(f"refund {refund} line items are incomplete (read the next pages)")
+    lines = [_refund_product(i, presentment, refund) for i in edges(page)]
+    for shipping in edges(node.get("refundShippingLines")):
+        lines.append(_refund_shipping(shipping, presentment, refund))
+    for adjustment in edges(node.get("orderAdjustments")):
+        if _is_shipping_adjustment(adjustment):
+            lines.append(_shipping_adjustment(adjustment, presentment))
+    return lines
+
+
+def _refund_amount(node: Mapping[str, Any], lines: list[RefundLine], presentment: bool) -> Decimal:
+    """The successful REFUND transactions. Without any (a refund recorded by hand), what the
+    lines are worth corrected by the order adjustments: Shopify signs them negative when more
+    went back than the lines are worth, positive when less."""
+    paid_back = refund_payments(node)
+    if paid_back:
+        return sum((money(t.get("amountSet"), presentment) for t in paid_back), ZERO)
+    gap = ZERO
+    for adjustment in edges(node.get("orderAdjustments")):
+        if not _is_shipping_adjustment(adjustment):
+            gap += money(adjustment.get("amountSet"), presentment)
+            gap += money(adjustment.get("taxAmountSet"), presentment)
+    return sum((ln.amount + ln.tax for ln in lines), ZERO) - gap
+
+
+def map_refund(node: Mapping[str, Any], *, presentment: bool = True) -> Refund:
+    """A GraphQL Refund node (as REFUND_QUERY selects it) → `Refund`, in the order's money
+    (`presentment` as the order mapping chose). Raises `MappingError` naming what is missing."""
+    refund = refund_id_of(node)
+    if not refund:
+        raise MappingError("a refund has no id")
+    if not is_read_in_full(node):
+        raise MappingError(f"refund {refund} was listed but not read (read it with its id)")
+    lines = _refund_lines(node, presentment, refund)
+    created = node.get("createdAt")
+    return Refund(
+        refund_id=refund,
+        amount=_refund_amount(node, lines, presentment),
+        reason=str(node.get("note") or "").strip(),
+        created_at=parse_time(created, f"refund {refund} createdAt") if created else None,
+        lines=lines,
+        method=refund_method(node),
     )
 
 

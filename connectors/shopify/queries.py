@@ -17,6 +17,7 @@ DISCOUNT_ALLOCATIONS = (
 )
 
 LINE_PAGE = 30
+REFUNDS_MAX = 50  # refunds listed per order; each is then read whole with refund_query()
 
 LINE_CONNECTION = f"""
     pageInfo {{ hasNextPage endCursor }}
@@ -87,6 +88,7 @@ ORDER_FIELDS = f"""
     id kind status gateway formattedGateway processedAt createdAt authorizationCode test
     amountSet {{ {MONEY_BAG} }}
   }}
+  refunds(first: {REFUNDS_MAX}) {{ id }}
 """
 
 ORDER_QUERY = f"""
@@ -101,13 +103,72 @@ query QuittanceOrderLines($id: ID!, $after: String) {{
 }}
 """
 
-# Polling: a light list (about 100 points a page); each paid order is then read in full with
-# ORDER_QUERY. The search needs the date QUOTED: unquoted, Shopify ignores the time part.
+# One refund, everything a credit note needs, read by its id (`refund(id:)`). Read apart from
+# the order: nested in it, `refunds(first: n)` × its line items would multiply past Shopify's
+# 1000-point ceiling for a single query; alone a refund costs about 600 requested points.
+# RefundLineItem.subtotalSet is excl. VAT and totalTaxSet its VAT, whatever `taxesIncluded`;
+# the refund gives no rate, so the line item's own taxLines give it.
+# Refunded shipping is in refundShippingLines: since 2024-10 order adjustments no longer carry
+# it (OrderAdjustment.kind is gone), they are only the discrepancy between what the lines
+# are worth and what was actually paid back, and the field itself exists from 2024-10 on.
+REFUND_LINE_PAGE = 30
+
+_REFUND_ADJUSTMENTS = f"""
+    orderAdjustments(first: 10) {{
+      edges {{ node {{ id reason amountSet {{ {MONEY_BAG} }} taxAmountSet {{ {MONEY_BAG} }} }} }}
+    }}
+"""
+
+
+def refund_query(*, with_adjustments: bool = True) -> str:
+    """QuittanceRefund: `with_adjustments` False for API versions before 2024-10."""
+    adjustments = _REFUND_ADJUSTMENTS if with_adjustments else ""
+    return f"""
+query QuittanceRefund($id: ID!, $after: String) {{
+  refund(id: $id) {{
+    id
+    legacyResourceId
+    createdAt
+    note
+    totalRefundedSet {{ {MONEY_BAG} }}
+    refundLineItems(first: {REFUND_LINE_PAGE}, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }}
+      edges {{ node {{
+        quantity
+        lineItem {{ id name sku requiresShipping {TAX_LINES} }}
+        subtotalSet {{ {MONEY_BAG} }}
+        totalTaxSet {{ {MONEY_BAG} }}
+      }} }}
+    }}
+    refundShippingLines(first: 5) {{
+      edges {{ node {{
+        shippingLine {{ title {TAX_LINES} }}
+        subtotalAmountSet {{ {MONEY_BAG} }}
+        taxAmountSet {{ {MONEY_BAG} }}
+      }} }}
+    }}
+    {adjustments}
+    transactions(first: 10) {{
+      edges {{ node {{
+        id kind status gateway formattedGateway processedAt
+        amountSet {{ {MONEY_BAG} }}
+      }} }}
+    }}
+  }}
+}}
+"""
+
+
+REFUND_QUERY = refund_query()
+
+# Polling: a light list; each paid order is then read in full with ORDER_QUERY, unless the
+# pipeline already invoiced it and knows exactly the refund ids listed here. The search needs
+# the date QUOTED: unquoted, Shopify ignores the time part.
 ORDERS_QUERY = """
 query QuittancePaidOrders($first: Int!, $after: String, $query: String!) {
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
     pageInfo { hasNextPage endCursor }
-    edges { cursor node { id name updatedAt displayFinancialStatus test } }
+    edges { cursor node { id name updatedAt displayFinancialStatus test refunds { id } } }
   }
 }
 """
@@ -119,6 +180,7 @@ query QuittanceInvoiceMetafields($id: ID!) {
     note
     number: metafield(namespace: "quittance", key: "invoice_number") { value compareDigest }
     url: metafield(namespace: "quittance", key: "invoice_url") { value compareDigest }
+    creditNotes: metafield(namespace: "quittance", key: "credit_notes") { value compareDigest }
   }
 }
 """

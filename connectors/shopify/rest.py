@@ -4,15 +4,17 @@ shape `mapping.map_order` reads, so one mapping serves both."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from bridge.model import Payment, Refund
 from connectors.shopify.mapping import (
     ZERO,
     MappingError,
+    cents,
     dec,
+    map_refund,
     order_gid,
-    parse_time,
     payment_of,
     successful_payments,
 )
@@ -208,6 +210,8 @@ def rest_order_to_node(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
     if "transactions" in rest:
         node["transactions"] = [rest_transaction_to_node(t, cur) for t in rest["transactions"]]
+    if rest.get("refunds"):  # an order body with its refunds: the same mapping as GraphQL's
+        node["refunds"] = [rest_refund_to_node(r) for r in rest["refunds"]]
     return node
 
 
@@ -219,27 +223,69 @@ def payment_from_rest_transactions(items: list[Mapping[str, Any]]) -> Payment | 
     return payment_of(node)
 
 
-def refund_from_rest(payload: Mapping[str, Any]) -> Refund:
-    """A REST refund → `Refund` (amount = the successful refund transactions)."""
-    rest = payload.get("refund", payload)
-    refunded = [
-        t
-        for t in rest.get("transactions") or []
-        if str(t.get("kind", "")).lower() == "refund" and str(t.get("status", "")) == "success"
-    ]
-    if refunded:
-        amount = sum((dec(t.get("amount")) for t in refunded), ZERO)
-    else:  # no money moved yet: the value of the refunded lines incl. their taxes
-        amount = ZERO
-        for item in rest.get("refund_line_items") or []:
-            line = item.get("line_item") or {}
-            qty = int(item.get("quantity") or 0)
-            amount += dec(line.get("price")) * qty
-            amount += sum((dec(t.get("price")) for t in line.get("tax_lines") or []), ZERO)
-    return Refund(
-        amount=amount,
-        reason=str(rest.get("note") or ""),
-        created_at=parse_time(rest.get("created_at"), "refund created_at")
-        if rest.get("created_at")
-        else None,
+def _rest_refund_line(item: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    """A REST refund line item → RefundLineItem. Old bodies (fixture 02) have no subtotal: it
+    is then the line's price × quantity less its discount, its VAT the line's share of it."""
+    line = item.get("line_item") or {}
+    qty = int(item.get("quantity") or 0)
+    share = Decimal(qty) / Decimal(int(line.get("quantity") or qty or 1))
+    taxes = _rest_taxes(line.get("tax_lines") or [], currency, currency)
+    subtotal, tax = (
+        _bag(item, "subtotal", currency, currency),
+        _bag(item, "total_tax", currency, currency),
     )
+    if item.get("subtotal") is None and not item.get("subtotal_set"):
+        net = dec(line.get("price")) * qty - dec(line.get("total_discount")) * share
+        vat = sum((dec(t.get("price")) for t in line.get("tax_lines") or []), ZERO) * share
+        subtotal = _bag({"amount": str(cents(net))}, "amount", currency, currency)
+        tax = _bag({"amount": str(cents(vat))}, "amount", currency, currency)
+    return {
+        "quantity": qty,
+        "lineItem": {
+            "id": f"gid://shopify/LineItem/{line.get('id') or item.get('line_item_id')}",
+            "name": line.get("name") or line.get("title"),
+            "sku": line.get("sku"),
+            "requiresShipping": line.get("requires_shipping"),
+            "taxLines": taxes,
+        },
+        "subtotalSet": subtotal,
+        "totalTaxSet": tax,
+    }
+
+
+def rest_refund_to_node(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A REST refund (a `refunds/create` body, bare or under "refund") → the GraphQL Refund
+    shape `mapping.map_refund` reads. REST has no refund shipping lines: shipping given back
+    arrives as an order adjustment of kind `shipping_refund` (before 2024-10)."""
+    rest = payload.get("refund", payload)
+    if not isinstance(rest, Mapping) or rest.get("id") is None:
+        raise MappingError("not a REST refund: no id")
+    money_in = [t.get("currency") for t in rest.get("transactions") or [] if t.get("currency")]
+    currency = str(money_in[0]) if money_in else ""
+    return {
+        "id": rest.get("admin_graphql_api_id") or f"gid://shopify/Refund/{rest['id']}",
+        "legacyResourceId": str(rest["id"]),
+        "createdAt": rest.get("created_at"),
+        "note": rest.get("note"),
+        "refundLineItems": [
+            _rest_refund_line(item, currency) for item in rest.get("refund_line_items") or []
+        ],
+        "orderAdjustments": [
+            {
+                "id": f"gid://shopify/OrderAdjustment/{a.get('id')}",
+                "kind": str(a.get("kind") or "").upper(),
+                "reason": a.get("reason"),
+                "amountSet": _bag(a, "amount", currency, currency),
+                "taxAmountSet": _bag(a, "tax_amount", currency, currency),
+            }
+            for a in rest.get("order_adjustments") or []
+        ],
+        "transactions": [
+            rest_transaction_to_node(t, currency) for t in rest.get("transactions") or []
+        ],
+    }
+
+
+def refund_from_rest(payload: Mapping[str, Any]) -> Refund:
+    """A REST refund → `Refund`, through the same mapping as a GraphQL one."""
+    return map_refund(rest_refund_to_node(payload))

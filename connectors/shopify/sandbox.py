@@ -10,13 +10,20 @@ selection), speaks the real contract where it matters to us:
   the next n calls THROTTLED (HTTP 200 with the error, or HTTP 429 with `Retry-After`);
 * `orders(first, after, sortKey: UPDATED_AT, query: "financial_status:paid updated_at:>='…'")`
   with opaque cursors — an UNQUOTED date loses its time part, as on Shopify;
+* `refund(id:)` with its refund line items paged by `after` (the order lists `refunds { id }`);
 * `metafieldsSet` with `compareDigest` (null = must not exist yet), `orderUpdate` (note),
   `webhookSubscriptions` / `webhookSubscriptionCreate`, `shop`, `currentAppInstallation`;
-* `deliver_webhook(...)` POSTs a signed, REST-shaped `orders/paid` body (no transactions) to our
-  endpoint — with duplicates, another secret, or another shop domain when asked.
+* any mutation that would move money (refundCreate, capture, void, cancel, mark as paid…) is
+  refused and recorded in `money_calls`: Quittance must never send one (`mutations` lists
+  every mutation received, by root field);
+* `deliver_webhook(...)` POSTs a signed, REST-shaped `orders/paid` or `refunds/create` body to
+  our endpoint — with duplicates, another secret, or another shop domain when asked;
+* `add_refund(...)` refunds an order as the Shopify admin would (without moving money, it is
+  a sandbox) and, like Shopify, posts `refunds/create` to the subscribed endpoints.
 
 Seeded by `seed_orders()` with orders shaped like the real payloads in
-`tests/fixtures/shopify/` plus French ones, dated relative to the sandbox's clock.
+`tests/fixtures/shopify/` plus French ones (refunded ones among them), dated relative to the
+sandbox's clock.
 """
 
 from __future__ import annotations
@@ -27,15 +34,19 @@ import hmac
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+
+import requests
 
 from connectors.sandbox_server import Reply, Request, SandboxServer
 from connectors.shopify.sandbox_orders import (
     _add_payment,
     _iso,
     _parse,
+    refund_order,
     seed_orders,
 )
 from connectors.shopify.sandbox_webhooks import SECRET, WebhookSender
@@ -48,6 +59,13 @@ ALL_SCOPES = ("read_orders", "write_orders", "read_all_orders")
 UNAUTHORIZED = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
+# Admin API mutations that move money or settle an order: never to be received from Quittance.
+MONEY_MUTATIONS = frozenset({
+    "refundCreate", "returnRefund", "returnProcess", "orderCapture", "transactionVoid",
+    "orderCancel", "orderMarkAsPaid", "orderCreateManualPayment", "orderEditCommit",
+    "storeCreditAccountCredit", "giftCardCreate", "paymentReminderSend",
+})  # fmt: skip
+SAFE_MUTATIONS = frozenset({"metafieldsSet", "orderUpdate", "webhookSubscriptionCreate"})
 
 
 class ShopifySandbox(WebhookSender, SandboxServer):
@@ -82,6 +100,10 @@ class ShopifySandbox(WebhookSender, SandboxServer):
         self.calls: list[str] = []  # operation names, in order (throttled ones included)
         self.metafield_writes = 0
         self.invoice_number_writes: dict[str, int] = {}  # order id → metafieldsSet of the number
+        self.mutations: list[str] = []  # root field of every mutation received, in order
+        self.money_calls: list[str] = []  # the money-moving ones among them (must stay empty)
+        self.deliveries: list[tuple[str, str, int | str]] = []  # (topic, url, status or error)
+        self.refund_line_page = 30  # as REFUND_LINE_PAGE in connectors.shopify.queries
         self._throttle: list[str] = []
         if seed:
             for node in seed_orders(self.now()):
@@ -110,6 +132,55 @@ class ShopifySandbox(WebhookSender, SandboxServer):
     def touch(self, order_id: str | int, at: datetime | None = None) -> None:
         with self.lock:
             self.orders[str(order_id)]["updatedAt"] = _iso(at or self.now())
+
+    def add_refund(
+        self,
+        order_id: str | int,
+        *,
+        lines: Sequence[tuple[int, int]] = (),
+        shipping: bool | Decimal = False,
+        amount: Decimal | None = None,
+        reason: str = "",
+        notify: bool = True,
+    ) -> str:
+        """Refund an order as the Shopify admin would; the refund's numeric id.
+
+        `lines`: (0-based index of the order's line items, units), refunded at what was paid
+        for them with their share of the VAT; `shipping`: True = all of it with its VAT, a
+        Decimal = that amount incl. VAT; `amount`: an extra amount-only refund incl. VAT (an
+        order adjustment, no lines). The order's financial status (PARTIALLY_REFUNDED or
+        REFUNDED) and `updatedAt` move; `notify` posts `refunds/create` to the endpoints
+        subscribed to REFUNDS_CREATE. Raises ValueError for what Shopify would refuse (more
+        units than the line has, more money than is left, nothing at all)."""
+        with self.lock:
+            node = self.orders[str(order_id)]
+            refund = refund_order(
+                node, self.now(), lines=lines, shipping=shipping, amount=amount, reason=reason
+            )
+            refund_id = str(refund["legacyResourceId"])
+        if notify:  # outside the lock: the receiver may read the order back at once
+            self.notify_subscribers("REFUNDS_CREATE", order_id, refund_id=refund_id)
+        return refund_id
+
+    def notify_subscribers(self, topic: str, order_id: str | int, **request: Any) -> None:
+        """POST the webhook of `topic` (e.g. REFUNDS_CREATE) to every endpoint subscribed to
+        it, as Shopify does; what each answered (or why it could not) is in `deliveries`."""
+        rest_topic = topic.lower().replace("_", "/", 1)
+        targets = [sub["uri"] for sub in self.subscriptions if sub["topic"] == topic]
+        for url in targets:
+            status: int | str
+            try:
+                (status,) = self.deliver_webhook(url, order_id, topic=rest_topic, **request)
+            except requests.RequestException as exc:
+                status = f"not delivered: {exc}"
+            self.deliveries.append((rest_topic, url, status))
+
+    def refund(self, refund_id: str | int) -> dict[str, Any]:
+        """The stored refund node (as `refund(id:)` returns it)."""
+        found = self._refund_by_gid(f"gid://shopify/Refund/{refund_id}")
+        if found is None:
+            raise KeyError(f"no refund {refund_id}")
+        return found[1]
 
     def throttle_next(self, n: int = 1, mode: str = "200") -> None:
         assert mode in ("200", "429")
@@ -177,10 +248,16 @@ class ShopifySandbox(WebhookSender, SandboxServer):
             if mode == "429":
                 return 429, body, {"Retry-After": str(self.throttle_seconds)}
             return 200, body, {}
+        is_mutation = "mutation" in query.split("{", 1)[0]
+        if is_mutation:  # recorded whatever its name: a money mutation is caught even unnamed
+            refused = self._record_mutation(query)
+            if refused:
+                message = f"sandbox: {refused} moves money; Quittance must never send it"
+                return 200, {"errors": [{"message": message}]}, {}
         handler = getattr(self, f"_op_{operation}", None)
         if handler is None:
             return 200, {"errors": [{"message": f"sandbox: unknown operation {operation!r}"}]}, {}
-        needed = "write_orders" if "mutation" in query.split("{", 1)[0] else "read_orders"
+        needed = "write_orders" if is_mutation else "read_orders"
         if operation in ("QuittanceCheck", "QuittanceWebhooks", "QuittanceWebhookCreate"):
             needed = ""
         granted = set(self.scopes) | {s.replace("write_", "read_") for s in self.scopes}
@@ -204,6 +281,17 @@ class ShopifySandbox(WebhookSender, SandboxServer):
             data = handler(variables, query)
         return 200, {"data": data, "extensions": self._cost(requested)}, {}
 
+    def _record_mutation(self, query: str) -> str:
+        """Note the mutation's root field; the name of it when it would move money."""
+        found = re.search(r"\bmutation\b[^{]*\{\s*(\w+)", query)
+        root = found.group(1) if found else "?"
+        with self.lock:
+            self.mutations.append(root)
+            if root in MONEY_MUTATIONS:
+                self.money_calls.append(root)
+                return root
+        return ""
+
     # one method per operation ---------------------------------------------------------------
 
     def _public(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -223,13 +311,45 @@ class ShopifySandbox(WebhookSender, SandboxServer):
             "edges": [{"cursor": str(start + i), **e} for i, e in enumerate(page)],
         }
 
+    @staticmethod
+    def _listed_refunds(public: dict[str, Any]) -> dict[str, Any]:
+        """An order as listed: its refunds by id only (`refunds { id }`), read one by one."""
+        public["refunds"] = [{"id": r["id"]} for r in public.get("refunds") or []]
+        return public
+
     def _op_QuittanceOrder(self, variables: dict, query: str) -> dict:
         node = self._order_by_gid(variables.get("id", ""))
         if node is None:
             return {"order": None}
-        public = self._public(node)
+        public = self._listed_refunds(self._public(node))
         public["lineItems"] = self._lines(public, None)
         return {"order": public}
+
+    def _refund_by_gid(self, gid: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        for order in self.orders.values():
+            for refund in order.get("refunds") or []:
+                if refund["id"] == gid:
+                    return order, refund
+        return None
+
+    def _op_QuittanceRefund(self, variables: dict, query: str) -> dict:
+        """`refund(id:)`, its refund line items paged like `lineItems` (cursor = index)."""
+        found = self._refund_by_gid(str(variables.get("id") or ""))
+        if found is None:
+            return {"refund": None}
+        public = self._public(found[1])
+        if not re.search(r"\borderAdjustments\b", query):  # before 2024-10: no such field
+            public.pop("orderAdjustments", None)
+        edges = public["refundLineItems"]["edges"]
+        after = variables.get("after")
+        start = int(after) + 1 if after else 0
+        page = edges[start : start + self.refund_line_page]
+        end = start + len(page) - 1
+        public["refundLineItems"] = {
+            "pageInfo": {"hasNextPage": end + 1 < len(edges), "endCursor": str(end)},
+            "edges": [{"cursor": str(start + i), **e} for i, e in enumerate(page)],
+        }
+        return {"refund": public}
 
     def _op_QuittanceOrderLines(self, variables: dict, query: str) -> dict:
         node = self._order_by_gid(variables.get("id", ""))
@@ -241,8 +361,9 @@ class ShopifySandbox(WebhookSender, SandboxServer):
         search = str(variables.get("query") or "")
         first = min(int(variables.get("first") or 50), 250)
         rows = list(self.orders.values())
-        if "financial_status:paid" in search:
-            rows = [r for r in rows if r["displayFinancialStatus"] == "PAID"]
+        statuses = {m.upper() for m in re.findall(r"financial_status:(\w+)", search)}
+        if statuses:  # "(financial_status:paid OR financial_status:refunded)": any of them
+            rows = [r for r in rows if r["displayFinancialStatus"] in statuses]
         found = re.search(r"updated_at:>=(?:'([^']+)'|\"([^\"]+)\"|(\S+))", search)
         if found:
             quoted = found.group(1) or found.group(2)
@@ -264,7 +385,7 @@ class ShopifySandbox(WebhookSender, SandboxServer):
                 json.dumps({"last_id": int(r["legacyResourceId"]),
                             "last_value": r["updatedAt"]}).encode()
             ).decode()  # fmt: skip
-            edges.append({"cursor": cursor, "node": self._public(r)})
+            edges.append({"cursor": cursor, "node": self._listed_refunds(self._public(r))})
         return {
             "orders": {
                 "edges": edges,
@@ -292,6 +413,7 @@ class ShopifySandbox(WebhookSender, SandboxServer):
                 "note": node.get("note"),
                 "number": self._mf(oid, "invoice_number"),
                 "url": self._mf(oid, "invoice_url"),
+                "creditNotes": self._mf(oid, "credit_notes"),
             }
         }
 

@@ -1,9 +1,12 @@
 """Orders in the shape Shopify's GraphQL Admin API returns them, for the sandbox: `build_order`
 makes one from items (taxes included or not, shop and presentment currencies, discounts,
-shipping, transactions), `seed_orders` is the seeded shop."""
+shipping, transactions), `build_refund` / `apply_refund` refund part of it as Shopify records
+a refund (refund line items, refund shipping lines, order adjustments, a REFUND transaction),
+`seed_orders` is the seeded shop."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -207,7 +210,9 @@ def build_order(
         "lineItems": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "edges": line_nodes},
         "shippingLines": {"edges": ship_nodes},
         "transactions": [],
+        "refunds": [],
         "_gateway": (gateway, gateway_label),
+        "_fx": str(rate_fx),
     }
     if paid:
         _add_payment(node, created + timedelta(minutes=1))
@@ -236,11 +241,164 @@ def _add_payment(node: dict[str, Any], when: datetime) -> None:
     node["updatedAt"] = _iso(when)
 
 
+# --------------------------------------------------------------------------------------------
+# Refunds
+
+
+def _amount(bag: dict[str, Any]) -> Decimal:
+    return Decimal(bag["presentmentMoney"]["amount"])
+
+
+def _money_of(node: dict[str, Any]) -> Any:
+    """The order's MoneyBag maker: presentment amount → both moneys, at the order's rate."""
+    currency = node["presentmentCurrencyCode"]
+    shop, fx = node["currencyCode"], Decimal(node.get("_fx") or "1")
+    return lambda amount: _bag(amount, currency, shop, fx)
+
+
+def refunded_so_far(node: dict[str, Any]) -> Decimal:
+    return sum((_amount(r["totalRefundedSet"]) for r in node.get("refunds") or []), Decimal(0))
+
+
+def _tax_of(item: dict[str, Any]) -> Decimal:
+    return sum((_amount(t["priceSet"]) for t in item.get("taxLines") or []), Decimal(0))
+
+
+def _refund_line(node: dict[str, Any], index: int, quantity: int, ref: str) -> dict[str, Any]:
+    """`quantity` units of line `index` at what was paid for them, with their share of the
+    line's VAT (Shopify's subtotal is excl. VAT, its totalTax the VAT)."""
+    item = node["lineItems"]["edges"][index]["node"]
+    if not 0 < quantity <= item["quantity"]:
+        raise ValueError(f"line {index} has {item['quantity']} units, cannot refund {quantity}")
+    share = Decimal(quantity) / item["quantity"]
+    discount = sum(
+        (_amount(a["allocatedAmountSet"]) for a in item["discountAllocations"]), Decimal(0)
+    )
+    paid = _c((_amount(item["originalTotalSet"]) - discount) * share)
+    tax = _c(_tax_of(item) * share)
+    money = _money_of(node)
+    return {
+        "id": f"gid://shopify/RefundLineItem/{ref}",
+        "quantity": quantity,
+        "restockType": "RETURN",
+        "restocked": False,
+        "lineItem": {k: item[k] for k in ("id", "name", "sku", "requiresShipping", "taxLines")},
+        "priceSet": item["originalUnitPriceSet"],
+        "subtotalSet": money(paid - tax if node["taxesIncluded"] else paid),
+        "totalTaxSet": money(tax),
+    }
+
+
+def _refund_shipping(node: dict[str, Any], shipping: bool | Decimal, ref: str) -> dict[str, Any]:
+    """All the shipping (True) or that amount of it, incl. VAT, at the shipping's rate."""
+    edges = node["shippingLines"]["edges"]
+    if not edges:
+        raise ValueError(f"order {node['name']} has no shipping to refund")
+    ship = edges[0]["node"]
+    if shipping is True:
+        paid, tax = _amount(ship["discountedPriceSet"]), _tax_of(ship)
+        incl = paid if node["taxesIncluded"] else paid + tax
+    else:
+        incl = Decimal(shipping)
+        rate = Decimal(str(ship["taxLines"][0]["ratePercentage"])) / 100 if ship["taxLines"] else 0
+        tax = _c(incl * rate / (1 + rate))
+    money = _money_of(node)
+    return {
+        "id": f"gid://shopify/RefundShippingLine/{ref}",
+        "shippingLine": {"title": ship["title"], "taxLines": ship["taxLines"]},
+        "subtotalAmountSet": money(incl - tax),
+        "taxAmountSet": money(tax),
+    }
+
+
+def build_refund(
+    node: dict[str, Any],
+    *,
+    lines: Sequence[tuple[int, int]] = (),
+    shipping: bool | Decimal = False,
+    amount: Decimal | None = None,
+    reason: str = "",
+    at: datetime,
+) -> dict[str, Any]:
+    """A GraphQL Refund node on `node`, as Shopify records one: refund line items (`lines`:
+    (0-based line index, units)), refund shipping lines, an order adjustment for an extra
+    amount-only refund (`amount` incl. VAT: Shopify signs it negative, no VAT), and the
+    REFUND transaction that paid it all back through the order's gateway."""
+    number = len(node.get("refunds") or []) + 1
+    refund_id = f"{node['legacyResourceId']}9{number:02d}"
+    money = _money_of(node)
+    items = [_refund_line(node, i, q, f"{refund_id}{k:02d}") for k, (i, q) in enumerate(lines, 1)]
+    ships = [_refund_shipping(node, shipping, f"{refund_id}01")] if shipping is not False else []
+    adjustments = []
+    if amount:
+        adjustments.append({
+            "id": f"gid://shopify/OrderAdjustment/{refund_id}01",
+            "reason": "REFUND_DISCREPANCY",
+            "amountSet": money(-Decimal(amount)),
+            "taxAmountSet": money(Decimal(0)),
+        })  # fmt: skip
+    total = sum((_amount(i["subtotalSet"]) + _amount(i["totalTaxSet"]) for i in items), Decimal(0))
+    total += sum((_amount(s["subtotalAmountSet"]) + _amount(s["taxAmountSet"]) for s in ships), 0)
+    total += Decimal(amount or 0)
+    left = _amount(node["totalPriceSet"]) - refunded_so_far(node)
+    if not 0 < total <= left:
+        raise ValueError(f"cannot refund {total} on {node['name']}: {left} is left to refund")
+    gateway, label = node.get("_gateway") or ("shopify_payments", "Shopify Payments")
+    transaction = {
+        "id": f"gid://shopify/OrderTransaction/{refund_id}",
+        "kind": "REFUND",
+        "status": "SUCCESS",
+        "gateway": gateway,
+        "formattedGateway": label,
+        "processedAt": _iso(at),
+        "createdAt": _iso(at),
+        "authorizationCode": f"re_{refund_id}",
+        "test": False,
+        "amountSet": money(total),
+    }
+    return {
+        "id": f"gid://shopify/Refund/{refund_id}",
+        "legacyResourceId": refund_id,
+        "createdAt": _iso(at),
+        "updatedAt": _iso(at),
+        "note": reason or None,
+        "totalRefundedSet": money(total),
+        "refundLineItems": {
+            "pageInfo": {"hasNextPage": False, "endCursor": None},
+            "edges": [{"node": i} for i in items],
+        },
+        "refundShippingLines": {"edges": [{"node": s} for s in ships]},
+        "orderAdjustments": {"edges": [{"node": a} for a in adjustments]},
+        "transactions": {"edges": [{"node": transaction}]},
+    }
+
+
+def apply_refund(node: dict[str, Any], refund: dict[str, Any]) -> None:
+    """Record `refund` on the order as Shopify does: listed in `refunds`, its transaction in
+    the order's transactions, the financial status and `updatedAt` moved."""
+    node.setdefault("refunds", []).append(refund)
+    node["transactions"].extend(e["node"] for e in refund["transactions"]["edges"])
+    whole = refunded_so_far(node) >= _amount(node["totalPriceSet"])
+    node["displayFinancialStatus"] = "REFUNDED" if whole else "PARTIALLY_REFUNDED"
+    node["updatedAt"] = refund["createdAt"]
+
+
+def refund_order(node: dict[str, Any], at: datetime, **refund: Any) -> dict[str, Any]:
+    """`build_refund` then `apply_refund`: the refund node."""
+    built = build_refund(node, at=at, **refund)
+    apply_refund(node, built)
+    return built
+
+
 def seed_orders(now: datetime | None = None) -> list[dict[str, Any]]:
     """French orders plus orders shaped like the fixtures in `tests/fixtures/`, all paid,
     placed ten minutes apart from two hours before `now` (the sandbox's clock, by default the
-    wall clock)."""
+    wall clock), then refunded ones (`refunded_seeds`), their refunds before `now` too."""
     base = (now or datetime.now(UTC)) - timedelta(hours=2)
+    return [*_paid_seeds(base), *refunded_seeds(base)]
+
+
+def _paid_seeds(base: datetime) -> list[dict[str, Any]]:
     return [
         # EUR, taxes included, 5,5 % and 20 %, a discount code, taxed shipping.
         build_order(
@@ -336,3 +494,70 @@ def seed_orders(now: datetime | None = None) -> list[dict[str, Any]]:
             created_at=base + timedelta(minutes=40),
         ),
     ]
+
+
+def refunded_seeds(base: datetime) -> list[dict[str, Any]]:
+    """Paid then refunded, as a shop sees it after the fact: a full refund, two partial ones
+    (a returned unit, then a goodwill amount), shipping alone, and a refund in USD on an
+    order paid in USD by a shop in EUR. `base` is two hours before the sandbox's now."""
+    full = build_order(
+        5006,
+        "#1006",
+        [
+            Item("Coffret de thés", "29.90", 1, rate="5.5", sku="COF-THE"),
+            Item("Tasse en grès", "14.00", 2, rate="20", sku="TAS-GRES"),
+        ],
+        shipping=Shipping("Colissimo", "4.90"),
+        customer={"firstName": "Hugo", "lastName": "Bernard", "email": "hugo@example.fr"},
+        created_at=base + timedelta(minutes=50),
+    )
+    refund_order(full, base + timedelta(minutes=80), lines=[(0, 1), (1, 2)], shipping=True,
+                 reason="Colis perdu")  # fmt: skip
+    twice = build_order(
+        5007,
+        "#1007",
+        [
+            Item("Thé noir Assam", "9.50", 4, rate="5.5", variant="100 g", sku="TH-ASS-100"),
+            Item("Boule à thé", "6.00", 1, rate="20", sku="BOU-INOX"),
+        ],
+        shipping=Shipping("Mondial Relay", "3.90"),
+        customer={"firstName": "Inès", "lastName": "Petit", "email": "ines@example.fr"},
+        created_at=base + timedelta(minutes=60),
+    )
+    refund_order(twice, base + timedelta(minutes=85), lines=[(0, 1)], reason="Sachet abîmé")
+    refund_order(twice, base + timedelta(minutes=95), amount=Decimal("5.00"),
+                 reason="Geste commercial")  # fmt: skip
+    shipping_only = build_order(
+        5008,
+        "#1008",
+        [Item("Infusion verveine", "7.20", 3, rate="5.5", sku="INF-VER")],
+        shipping=Shipping("Chronopost", "12.90"),
+        customer={"firstName": "Jules", "lastName": "Moreau", "email": "jules@example.fr"},
+        created_at=base + timedelta(minutes=70),
+    )
+    refund_order(shipping_only, base + timedelta(minutes=100), shipping=True,
+                 reason="Livraison en retard")  # fmt: skip
+    usd = build_order(
+        5009,
+        "#1009",
+        [
+            Item("Cast iron teapot", "58.00", 1, rate="20", variant="black", sku="TP-FON-N"),
+            Item("Green tea sampler", "24.00", 1, rate="5.5", sku="TH-SAMPLER"),
+        ],
+        shipping=Shipping("International shipping", "18.00"),
+        currency="USD",
+        fx="0.86",
+        customer={"firstName": "Siobhan", "lastName": "Kelly", "email": "siobhan@example.ie"},
+        address={
+            "address1": "4 South Mall",
+            "zip": "T12 RX2P",
+            "city": "Cork",
+            "countryCodeV2": "IE",
+        },
+        locale="en-IE",
+        gateway="paypal",
+        gateway_label="PayPal Express Checkout",
+        created_at=base + timedelta(minutes=75),
+    )
+    refund_order(usd, base + timedelta(minutes=105), lines=[(1, 1)], reason="Wrong flavour")
+    return [full, twice, shipping_only, usd]

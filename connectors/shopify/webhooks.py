@@ -39,9 +39,13 @@ def webhook_order_ref(topic: str, payload: Mapping[str, Any]) -> str | None:
             return order_gid(payload["id"])
         raise MappingError("the body has neither admin_graphql_api_id nor id")
     if topic.startswith("refunds/"):
-        if payload.get("order_id") is None:
+        # A refund is read with its order (all its refunds): the body only says which order.
+        # Shopify posts the refund bare; REST answers (fixture 02) wrap it in "refund".
+        refund = payload.get("refund", payload)
+        order_id = refund.get("order_id") if isinstance(refund, Mapping) else None
+        if order_id is None:
             raise MappingError("the refund body has no order_id")
-        return order_gid(payload["order_id"])
+        return order_gid(order_id)
     return None
 
 
