@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
 POLL_INTERVAL = 10
+# What the demo's day ends with in the outbox: the invoices' emails and the credit notes'.
+DEMO_EMAILS = 14
 
 
 def sample_orders() -> list[tuple[Path, Order]]:
@@ -168,7 +170,7 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             )
             _play_the_day(say, woo, shopify, http_port)
             say(f"waiting for the next poll (every {POLL_INTERVAL} s) and the last emails…")
-            _wait_until_quiet(svc, expected_emails=12, smtp=smtp, timeout=60)
+            _wait_until_quiet(svc, expected_emails=DEMO_EMAILS, smtp=smtp, timeout=60)
             console.print()
             console.print(_results_table(svc))
             from bridge.ops import status_tables
@@ -282,6 +284,30 @@ def _play_the_day(say: Callable[[str], None], woo: object, shopify: object, port
     shopify.mark_paid(5002)  # type: ignore[attr-defined]
     shopify.touch(5002)  # type: ignore[attr-defined]
     say("Shopify: B2B order #S1002 paid, webhook lost too: polling is the safety net")
+    time.sleep(2.5)
+    _refund_the_day(say, woo, shopify, woo_url, shop_url)
+
+
+def _refund_the_day(
+    say: Callable[[str], None], woo: object, shopify: object, woo_url: str, shop_url: str
+) -> None:
+    """Refunds after the invoices: each becomes a credit note naming its invoice, emailed."""
+    woo.add_refund(1005, lines=[(1, 1)], reason="Tasse ébréchée", notify=False)  # type: ignore[attr-defined]
+    [r] = woo.deliver_webhook(woo_url, 1005)  # type: ignore[attr-defined]
+    say(f"WooCommerce: Hugo returns a chipped cup of #1005 → refund → order.updated → {r.status}")
+    time.sleep(2.5)
+    refund_id = shopify.add_refund(  # type: ignore[attr-defined]
+        5001, shipping=True, reason="Colis arrivé en retard", notify=False
+    )
+    statuses = shopify.deliver_webhook(  # type: ignore[attr-defined]
+        shop_url, 5001, topic="refunds/create", refund_id=refund_id,
+        secret="demo-shopify-secret", event_id=f"ev-refund-{refund_id}", duplicate=2,
+    )  # fmt: skip
+    say(
+        "Shopify: #S1001's shipping refunded → refunds/create delivered twice → "
+        + ", ".join(str(status) for status in statuses)
+        + " (one credit note)"
+    )
 
 
 def _start_service(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -326,23 +352,28 @@ def _wait_for_ctrl_c() -> None:
 
 
 def _results_table(svc: Services) -> Table:
-    table = Table(title="What happened: one invoice per paid order, each delivered once")
-    for column in ("shop", "order", "customer", "total", "invoice", "email", "attached"):
+    table = Table(
+        title="What happened: one invoice per paid order, one credit note per refund, each "
+        "delivered once"
+    )
+    for column in ("shop", "order", "customer", "total", "document", "email", "attached"):
         table.add_column(column, overflow="fold")
-    steps: dict[tuple[str, str], dict[str, str]] = {}
+    steps: dict[int, dict[str, str]] = {}
     for job in svc.store.list_jobs(states=("done", "skipped", "dead", "retry", "pending")):
-        if job.kind in ("email", "attach"):
+        if job.kind in ("email", "attach") and job.invoice_id is not None:
             label = "sent" if job.kind == "email" else "yes"
             state = label if job.state == "done" else job.state
             if job.state == "skipped":
                 state = "skipped: " + (job.last_error or "").split(":")[0]
-            steps.setdefault((job.shop or "", job.order_id or ""), {})[job.kind] = state
-    for invoice in svc.store.iter_invoices():
-        snap = invoice.snapshot
-        done = steps.get((invoice.shop, invoice.order_id), {})
+            steps.setdefault(job.invoice_id, {})[job.kind] = state
+    for doc in sorted(svc.store.iter_invoices(), key=lambda d: d.id):
+        snap = doc.snapshot
+        done = steps.get(doc.id, {})
+        credit = doc.kind == "credit_note"
         table.add_row(
-            invoice.shop, snap.order.reference, snap.buyer.company or snap.buyer.name,
-            f"{snap.totals.total_incl} {snap.currency}", invoice.number,
+            doc.shop, snap.order.reference, snap.buyer.company or snap.buyer.name,
+            f"{'-' if credit else ''}{snap.totals.total_incl} {snap.currency}",
+            f"{doc.number} (avoir sur {snap.credited_number})" if credit else doc.number,
             done.get("email", "—"), done.get("attach", "—"),
         )  # fmt: skip
     for order in svc.store.list_quarantined():
@@ -367,6 +398,8 @@ def _where_to_look(console: Console, workdir: Path, emails: int) -> None:
         f"  .venv/bin/quittance verify -c {cfg}\n"
         f"  .venv/bin/quittance check-invoice FA-{year}-000001 -c {cfg}\n"
         f"  .venv/bin/quittance render FA-{year}-000001 --out copy.pdf -c {cfg}\n"
+        f"  .venv/bin/quittance deliveries -c {cfg}\n"
+        f'  .venv/bin/quittance credit FA-{year}-000001 --reason "Geste" --amount 5 -c {cfg}\n'
         f"  .venv/bin/quittance preview --out var/preview\n"
         "  your own shop: cp config.example.toml quittance.toml, then see README.md",
         highlight=False,

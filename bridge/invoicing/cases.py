@@ -17,7 +17,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from bridge.config import AddressConfig, SellerConfig
-from bridge.invoicing.build import NO_FACTS, IssueFacts, Numbering, build_invoice, local_date
+from bridge.invoicing.build import (
+    NO_FACTS,
+    IssueFacts,
+    Numbering,
+    build_invoice,
+    local_date,
+    seller_snapshot,
+)
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import EurRate, InvoiceSnapshot, VatCheck
 from bridge.model import (
@@ -468,8 +475,29 @@ def lines_snapshot(count: int) -> InvoiceSnapshot:
     return build_invoice(order, company_seller(), numbering, issued_at=ISSUED, terms=CASE_TERMS)
 
 
+def credit_note_snapshot(invoice: InvoiceSnapshot, *, logos: Mapping[str, Path] | None = None
+                         ) -> InvoiceSnapshot:  # fmt: skip
+    """A credit note on the b2b case's invoice: its first line returned and a goodwill amount
+    spread over its rates, refunded the day after issue, as a refund would make it."""
+    from bridge.invoicing.credit import Credit, build_credit_note, lines_of_invoice
+
+    at = ISSUED + timedelta(days=1)
+    credit = Credit(
+        source="refund:1", amount=sum((ln.amount + ln.tax for ln in lines_of_invoice(
+            invoice, [(1, None)])), D("5.00")), at=at, reason="Retour d'un article",
+        method="", reference="1", lines=lines_of_invoice(invoice, [(1, None)]),
+    )  # fmt: skip
+    seller = seller_snapshot(case_seller("b2b", logos=logos))
+    numbering = Numbering(series="AV", number="AV-2026-000001", sequence=1)
+    return build_credit_note(
+        invoice, credit, numbering, seller=seller, issued_at=at, already_credited=D(0)
+    )
+
+
 def all_cases(*, logos: Mapping[str, Path] | None = None) -> dict[str, InvoiceSnapshot]:
-    return {
+    """Every case's invoice, and a credit note (the documents a template must handle)."""
+    out = {
         name: case_snapshot(name, sequence=i, logos=logos)
         for i, name in enumerate(CASE_BUILDERS, start=101)
     }
+    return {**out, "credit_note": credit_note_snapshot(out["b2b"], logos=logos)}
