@@ -15,11 +15,11 @@ from connectors.woocommerce.mapping import (
     MappingOptions,
     map_note,
     map_order,
-    map_refund,
     map_webhook,
     paid_verdict,
     wcpdf_invoice_number,
 )
+from connectors.woocommerce.refunds import map_refund
 from connectors.woocommerce.sandbox_orders import Item, french_orders, make_order
 from connectors.woocommerce.tax_rates import derive_rate, missing_rate_ids
 from connectors.woocommerce.values import MappingError, dec
@@ -80,12 +80,16 @@ def test_order_retrieve_usd_single_tax_bacs() -> None:
 
 def test_orders_list_response() -> None:
     first, second = load("wcdocs_v3_orders_list_response.json")
-    a, b = map_order(first, OPTS), map_order(second, OPTS)
+    refunds = load("wcdocs_v3_order_refunds_list_response.json")  # order 723's, in detail
+    a, b = map_order(first, OPTS), map_order(second, OPTS, refunds)
     assert a.total == Decimal("29.35") and check_order(a) == []
     assert b.order_id == "723" and b.total == Decimal("39.00") and b.total_tax == 0
     assert sum(ln.total for ln in b.lines) == Decimal("39.00") and check_order(b) == []
-    # embedded refunds have negative totals: Order.refunds are positive
-    assert [r.amount for r in b.refunds] == [Decimal("10.00"), Decimal("9.00")]
+    # read oldest first; positive amounts whatever the sign WooCommerce stores
+    assert [(r.refund_id, r.amount) for r in b.refunds] == [
+        ("724", Decimal("9.00")),
+        ("726", Decimal("10.00")),
+    ]
     # completed but date_paid null → not paid (status alone never means paid)
     verdict = paid_verdict(second, PAID)
     assert not verdict.paid and "date_paid_gmt" in verdict.reason
@@ -119,7 +123,7 @@ def test_peru_cod_processing_is_not_paid() -> None:
 
 def test_refund_responses() -> None:
     created = map_refund(load("wcdocs_v3_order_refund_create_response.json"))
-    assert created.amount > 0
+    assert created.amount == Decimal("10.00")
     listed = [map_refund(r) for r in load("wcdocs_v3_order_refunds_list_response.json")]
     assert [r.amount for r in listed] == [Decimal("10.00"), Decimal("9.00")]
     assert listed[0].created_at == datetime(2017, 3, 21, 20, 7, 11, tzinfo=UTC)
@@ -154,7 +158,7 @@ def _order(**kw):
         ("on-hold", "bacs", False, False),
         ("on-hold", "bacs", True, False),
         ("pending", "stripe", False, False),
-        ("refunded", "stripe", True, False),
+        ("refunded", "stripe", True, True),  # it was paid: invoice, then credit notes
         ("cancelled", "stripe", True, False),
         ("processing", "cod", True, False),  # COD: only once completed
         ("completed", "cod", True, True),

@@ -103,9 +103,12 @@ class WooClient:
     def request(
         self, method: str, endpoint: str, *, params: dict[str, Any] | None = None, data: Any = None
     ) -> Response:
-        if method.upper() == "POST" and "/refunds" in endpoint:
-            # Creating a refund moves money on the payment gateway: never, whatever the caller.
-            raise PermanentConnectorError(f"shop {self.shop}: refusing to POST {endpoint}")
+        if method.upper() != "GET" and _is_refunds(endpoint):
+            # Creating a refund moves money on the payment gateway, deleting one rewrites the
+            # shop's books: refunds are only ever read, whatever the caller.
+            raise PermanentConnectorError(
+                f"shop {self.shop}: refusing to {method.upper()} {endpoint} (refunds are read only)"
+            )
         return with_quick_retries(
             self.rules, f"{method} {endpoint}",
             lambda: self._once(method, endpoint, params, data),
@@ -172,6 +175,11 @@ class WooClient:
             if page >= resp.total_pages or not resp.data:
                 return
             page += 1
+
+
+def _is_refunds(endpoint: str) -> bool:
+    """`orders/<id>/refunds` and everything under it, however the path is spelt."""
+    return "refunds" in endpoint.strip("/").lower().split("?")[0].split("/")
 
 
 def _param(value: Any) -> Any:

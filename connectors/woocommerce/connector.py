@@ -6,7 +6,11 @@
 - Polling is the safety net WooCommerce requires (it never retries a delivery and disables an
   endpoint after 5 failures): `modified_after` + `dates_are_gmt=true`, ordered by modification
   date, 100 per page; the pipeline stores each page with its cursor in one transaction.
-- Attach-back is idempotent: we look for our meta, then for our note, before writing.
+- Attach-back is idempotent: we look for our meta, then for our note, before writing. A
+  credit note gets a note of its own beside the invoice's (the meta stays the invoice's).
+- Refunds are only ever read: `GET /orders/<id>/refunds`, and only when the order's summary
+  lists one. Polling hands `is_known` the summary's refund ids, so an invoiced order is read
+  again exactly when a refund was added or deleted (deleting one fires no webhook).
 
 Mapping lives in `connectors.woocommerce.mapping`, HTTP in `connectors.woocommerce.client`.
 """
@@ -18,7 +22,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -30,6 +34,7 @@ from connectors.base import (
     CheckLine,
     ConnectorError,
     FetchedOrder,
+    IsKnown,
     OrderPage,
     PermanentConnectorError,
     TransientConnectorError,
@@ -49,6 +54,7 @@ from connectors.woocommerce.mapping import (
 )
 from connectors.woocommerce.natures import ProductFacts, ServiceRules, products_to_read
 from connectors.woocommerce.products import ProductCatalog
+from connectors.woocommerce.refunds import refund_ids
 from connectors.woocommerce.settings import WooCommerceShop
 from connectors.woocommerce.tax_rates import missing_rate_ids
 from connectors.woocommerce.values import MappingError, order_date
@@ -58,6 +64,7 @@ log = structlog.get_logger()
 ORDER_TOPICS = ("order.created", "order.updated")
 META_NUMBER = "_quittance_invoice_number"
 META_URL = "_quittance_invoice_url"
+INVOICE, CREDIT_NOTE = "invoice", "credit_note"
 # First poll of a shop (no cursor yet): look back this far, not over the whole history
 # (historical orders are `quittance backfill`'s job, archive-only by default).
 _PING = re.compile(rb"^webhook_id=(\d+)$")
@@ -178,15 +185,25 @@ class WooCommerceConnector:
         try:
             if missing_rate_ids(raw):
                 self._learn_rates(raw)
+            refunds = self._refund_details(raw)
             # Goods or services is the product's to say: read once paid, as nothing else is.
             products = self.products.facts(products_to_read(raw, self._service_rules))
-            order = map_order(raw, self._options(products))
+            order = map_order(raw, self._options(products), refunds)
         except ConnectorError:
             raise
         except Exception as exc:  # any mapping failure quarantines the order, never the job
             log.warning("order not readable", shop=self.shop, order=order_id, err=str(exc))
             return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
         return FetchedOrder(order, True, verdict.reason, raw, order.order_id)
+
+    def _refund_details(self, raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The order's refunds in detail; no call when its summary lists none (most orders)."""
+        if not refund_ids(raw):
+            return []
+        found: list[Mapping[str, Any]] = []
+        for resp in self.client.pages(f"orders/{raw.get('id')}/refunds"):
+            found.extend(r for r in resp.data or [] if isinstance(r, Mapping))
+        return found
 
     def fetch_order(self, order_ref: str) -> FetchedOrder:
         if not str(order_ref).isdigit():
@@ -199,10 +216,14 @@ class WooCommerceConnector:
         return self.map(raw)
 
     def iter_paid_pages(
-        self, since: datetime | None, *, is_known: Callable[[str], bool] | None = None
+        self, since: datetime | None, *, is_known: IsKnown | None = None
     ) -> Iterator[OrderPage]:
         """`since=None` lists every order; how far back a first poll looks is the pipeline's
-        decision (bridge.polling), the same for every platform."""
+        decision (bridge.polling), the same for every platform.
+
+        No `status` filter: WooCommerce's default, "any", includes `refunded` orders, which
+        were paid. An order `is_known` says is invoiced with exactly the refunds its summary
+        lists is left out: nothing new to read (its refunds would cost a call)."""
         params = {"dates_are_gmt": "true", "orderby": "modified", "order": "asc"}
         if since is not None:
             params["modified_after"] = _iso_gmt(since)
@@ -220,7 +241,14 @@ class WooCommerceConnector:
                     modified = None
                 if modified is not None and (cursor is None or modified > cursor):
                     cursor = modified
-                fetched = self.map(raw)
+                if is_known is not None and self._known(raw, is_known):
+                    continue
+                try:
+                    fetched = self.map(raw)
+                except PermanentConnectorError as exc:  # e.g. deleted while we listed it
+                    errors.append(str(exc))
+                    skipped += 1
+                    continue
                 if fetched.order is not None:
                     orders.append(fetched.order)
                 elif fetched.unreadable:
@@ -233,15 +261,43 @@ class WooCommerceConnector:
                 orders=orders, cursor=cursor, skipped=skipped, errors=errors, unreadable=unreadable
             )
 
+    def _known(self, raw: Mapping[str, Any], is_known: IsKnown) -> bool:
+        """Invoiced, and its refunds are the ones we have: nothing new on this order. Only a
+        paid order can be invoiced, so an unpaid one is not even looked up."""
+        order_id = str(raw.get("id") or "")
+        try:
+            paid = paid_verdict(raw, self.config.paid_statuses).paid
+        except MappingError:
+            return False
+        return bool(order_id) and paid and is_known(order_id, refund_ids(raw))
+
     # -- attach back ------------------------------------------------------------------------
 
-    def note_text(self, number: str, url: str) -> str:
-        text = f"Facture acquittée {number} émise par Quittance."
+    def note_text(self, number: str, url: str, *, kind: str = INVOICE, replaces: str = "") -> str:
+        if kind == CREDIT_NOTE:
+            text = f"Avoir {number} émis par Quittance."
+        else:
+            text = f"Facture acquittée {number} émise par Quittance."
+            if replaces:
+                text += f" Elle remplace la facture {replaces}."
         if url:
             text += f" Télécharger : {url}"
         return text
 
-    def attach_invoice(self, order_ref: str, number: str, url: str) -> AttachResult:
+    def attach_invoice(
+        self, order_ref: str, number: str, url: str, *, kind: str = INVOICE, replaces: str = ""
+    ) -> AttachResult:
+        """An invoice: a note and our meta (the order's current invoice, `replaces` included).
+        A credit note: a note of its own beside the invoice's, the meta left to the invoice
+        (an order has one invoice and may have many credit notes)."""
+        if kind not in (INVOICE, CREDIT_NOTE):
+            raise ValueError(f"attach_invoice: kind must be {INVOICE!r} or {CREDIT_NOTE!r}")
+        if kind == CREDIT_NOTE:
+            if not self._add_note_once(order_ref, number, self.note_text(number, url, kind=kind)):
+                return AttachResult(
+                    False, f"order {order_ref} already carries credit note {number}"
+                )
+            return AttachResult(True, f"credit note {number} noted on order {order_ref}")
         raw = self.client.get(f"orders/{order_ref}")
         meta = {
             m.get("key"): m.get("value")
@@ -251,17 +307,23 @@ class WooCommerceConnector:
         if meta.get(META_NUMBER) == number:
             return AttachResult(False, f"order {order_ref} already carries invoice {number}")
         # A crash between the note and the meta must not add a second note on retry.
-        notes = [map_note(n) for n in self.client.get(f"orders/{order_ref}/notes", type="any")]
-        if not any(number in n.note and "Quittance" in n.note for n in notes):
-            self.client.post(
-                f"orders/{order_ref}/notes",
-                {"note": self.note_text(number, url), "customer_note": self.config.customer_note},
-            )
+        self._add_note_once(order_ref, number, self.note_text(number, url, replaces=replaces))
         self.client.put(
             f"orders/{order_ref}",
             {"meta_data": [{"key": META_NUMBER, "value": number}, {"key": META_URL, "value": url}]},
         )
         return AttachResult(True, f"note and meta added to order {order_ref}")
+
+    def _add_note_once(self, order_ref: str, number: str, text: str) -> bool:
+        """Post `text` unless one of our notes already names `number` (a retry): True if
+        posted."""
+        notes = [map_note(n) for n in self.client.get(f"orders/{order_ref}/notes", type="any")]
+        if any(_names(n.note, number) for n in notes):
+            return False
+        self.client.post(
+            f"orders/{order_ref}/notes", {"note": text, "customer_note": self.config.customer_note}
+        )
+        return True
 
     # -- webhooks install / doctor ---------------------------------------------------------
 
@@ -410,6 +472,14 @@ class WooCommerceConnector:
                         CheckLine(f"webhook {topic}", False, f"#{w.id} is {w.status}: run {fix}")
                     )
         return out
+
+
+def _names(note: str, number: str) -> bool:
+    """One of our notes naming exactly `number` ("AV-2026-1" is not in "AV-2026-10")."""
+    return (
+        "Quittance" in note
+        and re.search(rf"(?<![\w-]){re.escape(number)}(?![\w-])", note) is not None
+    )
 
 
 def _order_id_of(topic: str, payload: Mapping[str, Any]) -> str | None:

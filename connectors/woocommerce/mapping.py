@@ -19,6 +19,8 @@ What WooCommerce gives, and what we take:
   always the platform's: we never recompute them.
 - Dates: only the `*_gmt` fields are trusted (naive strings in UTC). A payload without them
   (very old WooCommerce) falls back to the local field read as UTC.
+- Refunds are read in detail from `GET /orders/<id>/refunds` (the connector fetches them,
+  `connectors.woocommerce.refunds` maps them); the order's own `refunds[]` is a summary.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from bridge.model import Address, Coupon, Line, LineKind, Order, Party, Payment, Refund, TaxLine
+from bridge.model import Address, Coupon, Line, LineKind, Nature, Order, Party, Payment, TaxLine
 from connectors.operation_dates import find_operation_date, property_names
 from connectors.woocommerce.natures import ProductFacts, ServiceRules, line_nature
+from connectors.woocommerce.refunds import RefundContext, map_refunds, refund_ids
 from connectors.woocommerce.tax_rates import (
     line_taxes,
     rate_table,
@@ -52,6 +55,8 @@ HALF_CENT = Decimal("0.005")
 
 # Cash on delivery: the money is only in hand once the parcel is delivered (status completed).
 COD_METHODS = frozenset({"cod"})
+# Whatever the shop's paid statuses: an order can only be fully refunded after it was paid.
+REFUNDED = "refunded"
 # Meta key / REST field of the "PDF Invoices & Packing Slips" plugin (a second numbering series).
 WCPDF_META_KEYS = ("_wcpdf_invoice_number", "wpo_wcpdf_invoice_number")
 WCPDF_FIELDS = ("wpo_wcpdf_invoice_number", "wcpdf_invoice_number")
@@ -75,10 +80,13 @@ class PaidVerdict:
 def paid_verdict(raw: Mapping[str, Any], paid_statuses: Sequence[str]) -> PaidVerdict:
     """Paid = status in `paid_statuses` AND `date_paid_gmt` set; cash on delivery only once
     `completed` (where WooCommerce may leave `date_paid` empty: then `date_completed_gmt` is the
-    day the cash was received). Bank transfer/cheque sit `on-hold` until the owner marks them."""
+    day the cash was received). Bank transfer/cheque sit `on-hold` until the owner marks them.
+    A `refunded` order was paid when it says so: it gets its invoice, then its credit notes."""
     status = str(raw.get("status") or "").removeprefix("wc-")
     method = str(raw.get("payment_method") or "")
     paid_at = order_date(raw, "date_paid")
+    if status == REFUNDED:
+        return _refunded_verdict(raw, method, paid_at)
     if status not in paid_statuses:
         hint = ""
         if status == "on-hold" and method in ("bacs", "cheque"):
@@ -92,6 +100,18 @@ def paid_verdict(raw: Mapping[str, Any], paid_statuses: Sequence[str]) -> PaidVe
         paid_at = paid_at or order_date(raw, "date_completed")
     if paid_at is None:
         return PaidVerdict(False, f"status {status} but date_paid_gmt is empty: not paid yet")
+    return PaidVerdict(True, "", paid_at)
+
+
+def _refunded_verdict(raw: Mapping[str, Any], method: str, paid_at: datetime | None) -> PaidVerdict:
+    """Fully refunded: paid once if the money came in. WooCommerce sets `date_paid` as an
+    order reaches processing, cash on delivery included, so for cash on delivery only a
+    completed date says the cash was received."""
+    if method in COD_METHODS:
+        completed = order_date(raw, "date_completed")
+        paid_at = (paid_at or completed) if completed else None
+    if paid_at is None:
+        return PaidVerdict(False, "status refunded but it was never paid (no date_paid_gmt)")
     return PaidVerdict(True, "", paid_at)
 
 
@@ -330,8 +350,15 @@ def _locale(raw: Mapping[str, Any], opts: MappingOptions) -> str:
 # The order
 
 
-def map_order(raw: Mapping[str, Any], opts: MappingOptions) -> Order:
+def map_order(
+    raw: Mapping[str, Any],
+    opts: MappingOptions,
+    refunds: Sequence[Mapping[str, Any]] | None = None,
+) -> Order:
     """Translate one WooCommerce order. Raises `MappingError` naming the bad field.
+
+    `refunds` is its `GET /orders/<id>/refunds` answer, required when the order's summary
+    lists any: a credit note needs what each refund gave back, which the summary omits.
 
     `payment.paid_at` of an order that is not paid yet is its creation date (the model needs
     one); such an order is never issued — `paid_verdict` says so and the pipeline obeys."""
@@ -351,11 +378,9 @@ def map_order(raw: Mapping[str, Any], opts: MappingOptions) -> Order:
             for c in raw.get("coupon_lines") or []
             if isinstance(c, Mapping)
         ]
-        refunds = [
-            Refund(amount=abs(dec(r.get("total"), "refunds.total")), reason=text(r.get("reason")))
-            for r in raw.get("refunds") or []
-            if isinstance(r, Mapping)
-        ]
+        gateway = text(raw.get("payment_method_title")) or text(raw.get("payment_method"))
+        context = RefundContext(percents, labels, gateway, _natures(raw, opts))
+        mapped_refunds = map_refunds(_refund_details(raw, refunds), context)
         created = order_date(raw, "date_created")
         if created is None:
             raise MappingError("date_created_gmt is missing")
@@ -383,7 +408,7 @@ def map_order(raw: Mapping[str, Any], opts: MappingOptions) -> Order:
                 transaction_ref=text(raw.get("transaction_id")),
                 amount=total,
             ),
-            refunds=refunds,
+            refunds=mapped_refunds,
         )
     except MappingError:
         raise
@@ -391,15 +416,27 @@ def map_order(raw: Mapping[str, Any], opts: MappingOptions) -> Order:
         raise MappingError(f"order {raw.get('id')}: {exc}") from exc
 
 
-def map_refund(raw: Mapping[str, Any]) -> Refund:
-    """A `GET /orders/<id>/refunds` entry (`amount` positive) or an order's embedded
-    `refunds[]` entry (`total` negative) → a positive `Refund`."""
-    amount = raw.get("amount") if raw.get("amount") not in (None, "") else raw.get("total")
-    return Refund(
-        amount=abs(dec(amount, "refund.amount")),
-        reason=text(raw.get("reason")),
-        created_at=order_date(raw, "date_created"),
-    )
+def _refund_details(
+    raw: Mapping[str, Any], refunds: Sequence[Mapping[str, Any]] | None
+) -> Sequence[Mapping[str, Any]]:
+    if refunds is not None:
+        return refunds
+    listed = refund_ids(raw)
+    if listed:  # amount-only refunds made up from the summary would credit the wrong VAT
+        raise MappingError(
+            f"order {raw.get('id')} lists refunds {sorted(listed)} but their detail "
+            f"(GET orders/{raw.get('id')}/refunds) was not read"
+        )
+    return []
+
+
+def _natures(raw: Mapping[str, Any], opts: MappingOptions) -> dict[str, Nature]:
+    """Order item id → goods or services: a refunded item is what the order sold."""
+    return {
+        str(item.get("id")): line_nature(item, opts.products, opts.service_rules)
+        for item in raw.get("line_items") or []
+        if isinstance(item, Mapping) and item.get("id") not in (None, "")
+    }
 
 
 @dataclass(frozen=True)

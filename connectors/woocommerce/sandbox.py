@@ -3,6 +3,8 @@
     with WooSandbox() as wc:             # 127.0.0.1, free port, French orders seeded
         wc.url                            # "http://127.0.0.1:PORT" (the shop URL to configure)
         wc.add_order(raw) / wc.set_status(1002, "processing", paid=True)
+        wc.add_refund(1001, lines=[(0, 1)], shipping=True, reason="Cassé")  # → refund id
+        wc.delete_refund(1001, refund_id)  # as the owner in the admin: no webhook
         wc.deliver_webhook(target, 1002, duplicate=3)  # signed, like WooCommerce
         wc.ping(target)                   # the unsigned form-encoded creation ping
         wc.fail_next(2, status=429, retry_after=1)     # fault injection (also 500, delays)
@@ -10,8 +12,9 @@
 
 Endpoints (under /wp-json/wc/v3): `GET orders` (modified_after, dates_are_gmt, page, per_page
 ≤ 100, orderby, order, status; X-WP-Total / X-WP-TotalPages), `GET/PUT orders/<id>` (status,
-meta_data), `GET/POST orders/<id>/notes`, `GET orders/<id>/refunds` (a POST is recorded in
-`refund_posts` so tests can prove we never move money), `GET/POST webhooks`,
+meta_data), `GET/POST orders/<id>/notes`, `GET orders/<id>/refunds` (page, per_page; newest
+first) and `GET orders/<id>/refunds/<rid>` (a POST is recorded in `refund_posts` and refused,
+so tests can prove we never move money), `GET/POST webhooks`,
 `GET/PUT webhooks/<id>`, `GET taxes/<id>`, `GET products/<id>` and
 `GET products/<id>/variations/<vid>` (404 `woocommerce_rest_product_invalid_id` /
 `…_product_variation_invalid_id` once deleted; 403 `woocommerce_rest_cannot_view` when
@@ -31,7 +34,13 @@ twice on that path: exact duplicates are ignored, as PHP would.
 The shop's behaviour that matters to us is modelled: status changes set `date_paid` like
 WooCommerce (not for cash on delivery before `completed`), every change bumps
 `date_modified_gmt` and queues an `order.updated` delivery built when the queue runs
-(`flush_webhooks`), a hook that fails 5 times in a row is `disabled`.
+(`flush_webhooks`), a hook that fails 5 times in a row is `disabled`. A refund is stored as
+WooCommerce stores it (`sandbox_refunds`): it bumps `date_modified`, queues `order.updated`,
+and turns the order `refunded` once all of it is given back; deleting a refund queues nothing
+(WooCommerce fires no webhook then), only polling can see it.
+
+Seeded: `french_orders`, then `refunded_orders` with their `french_refunds` (all dated from
+the sandbox's clock).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -55,9 +65,17 @@ from connectors.woocommerce.sandbox_orders import (
     TAX_RATES,
     french_orders,
     french_products,
+    french_refunds,
     make_product,
     make_variation,
+    refunded_orders,
     wc_dates,
+)
+from connectors.woocommerce.sandbox_refunds import (
+    RefundRequest,
+    build_refund,
+    refunded_so_far,
+    summary,
 )
 from connectors.woocommerce.sandbox_webhooks import Delivery, WebhookQueue
 
@@ -99,6 +117,7 @@ class WooSandbox(WebhookQueue, SandboxServer):
         self.basic_auth = basic_auth
         self.orders: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, list[dict[str, Any]]] = {}
+        self.refunds: dict[int, list[dict[str, Any]]] = {}  # order id → newest first
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.queue: list[Delivery] = []
         self.refund_posts = 0
@@ -106,14 +125,20 @@ class WooSandbox(WebhookQueue, SandboxServer):
         self.deliveries: list[tuple[str, int, int]] = []  # (topic, order id, status)
         self._nonces: set[str] = set()
         self._ids = itertools.count(10_000)
+        # Refunds are posts like orders (ids above the seeded ones), their items rows of the
+        # order items table: counters of their own, so notes and hooks keep their ids.
+        self._refund_ids = itertools.count(20_000)
+        self._refund_item_ids = itertools.count(900_000)
         self.products: dict[int, dict[str, Any]] = {}
         self.variations: dict[tuple[int, int], dict[str, Any]] = {}  # (product id, variation id)
         self.product_access = True
         if seed:
             for product in french_products(self.now()):
                 self.add_product(product)
-            for order in french_orders(self.now()):
+            for order in [*french_orders(self.now()), *refunded_orders(self.now())]:
                 self.add_order(order, notify=False)
+            for order_id, asked, at in french_refunds(self.now()):
+                self._refund(order_id, RefundRequest(**asked), at=at, notify=False)
 
     # -- the shop's data ------------------------------------------------------------------
 
@@ -232,6 +257,69 @@ class WooSandbox(WebhookQueue, SandboxServer):
                 self._enqueue(int(order_id), "order.updated")
             return copy.deepcopy(order)
 
+    def add_refund(
+        self,
+        order_id: int,
+        *,
+        lines: Sequence[tuple[int, int]] = (),
+        shipping: bool | Decimal = False,
+        amount: Decimal | None = None,
+        reason: str = "",
+        method_refunded: bool = True,
+        notify: bool = True,
+    ) -> str:
+        """The owner refunds from the order screen, now: `lines` are (index in the order's
+        line_items, quantity) at the line's unit price with its VAT in proportion; `shipping`
+        True gives back all of it, an amount that much incl. VAT on the shipping line; `amount`
+        is given back on top, incl. VAT, for nothing in particular. `method_refunded` False =
+        recorded only, the money went back some other way. Returns the refund id.
+
+        ValueError as WooCommerce refuses: nothing to refund, or more than is left."""
+        request = RefundRequest(lines, shipping, amount, reason, method_refunded)
+        return self._refund(order_id, request, at=self.now(), notify=notify)
+
+    def _refund(self, order_id: int, request: RefundRequest, *, at: datetime, notify: bool) -> str:
+        with self.lock:
+            order = self.orders[int(order_id)]
+            refund = build_refund(
+                order,
+                request,
+                refund_id=next(self._refund_ids),
+                ids=lambda: next(self._refund_item_ids),
+                at=at,
+                base_url=self.url,
+            )
+            self.refunds.setdefault(int(order_id), []).insert(0, refund)
+            order.setdefault("refunds", []).insert(0, summary(refund))
+            order.update(wc_dates("date_modified", at))
+            fully = Decimal(str(order.get("total") or 0)) <= refunded_so_far(order)
+            if fully and order.get("status") != "refunded":
+                self._status(int(order_id), "refunded", at)  # WooCommerce: fully refunded
+            if notify:
+                self._enqueue(int(order_id), "order.updated")
+            return str(refund["id"])
+
+    def delete_refund(self, order_id: int, refund_id: int | str) -> None:
+        """The owner deletes a refund in the admin: gone from the order, `date_modified`
+        bumped, and no webhook (WooCommerce fires none). The status stays what it was."""
+        with self.lock:
+            kept = [
+                r for r in self.refunds.get(int(order_id), []) if str(r["id"]) != str(refund_id)
+            ]
+            if len(kept) == len(self.refunds.get(int(order_id), [])):
+                raise KeyError(f"order {order_id} has no refund {refund_id}")
+            self.refunds[int(order_id)] = kept
+            order = self.orders[int(order_id)]
+            order["refunds"] = [r for r in order["refunds"] if str(r["id"]) != str(refund_id)]
+            order.update(wc_dates("date_modified", self.now()))
+
+    def _status(self, order_id: int, status: str, at: datetime) -> None:
+        """A status change the shop makes by itself, with its system note."""
+        order = self.orders[order_id]
+        old, order["status"] = order.get("status"), status
+        order.update(wc_dates("date_modified", at))
+        self._add_note(order_id, f"Order status changed from {old} to {status}.", system=True)
+
     def _add_note(
         self, order_id: int, text: str, *, customer_note: bool = False, system: bool = False
     ) -> dict[str, Any]:
@@ -345,11 +433,12 @@ class WooSandbox(WebhookQueue, SandboxServer):
                 elif kind == "internal":
                     notes = [n for n in notes if not n["customer_note"]]
                 return 200, notes, {}
-            if m := re.fullmatch(r"orders/(\d+)/refunds", route):
+            if m := re.fullmatch(r"orders/(\d+)/refunds(?:/(\d+))?", route):
                 if method == "POST":
                     self.refund_posts += 1
                     return _err(403, "sandbox_refund_refused", "The sandbox never refunds.")
-                return 200, [], {}
+                if method == "GET":
+                    return self._read_refunds(int(m[1]), int(m[2] or 0), query)
             if route == "webhooks":
                 if method == "POST":
                     return self._create_webhook(body or {})
@@ -393,6 +482,17 @@ class WooSandbox(WebhookQueue, SandboxServer):
                     {},
                 )
         return _err(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+    def _read_refunds(self, order_id: int, refund_id: int, query: Mapping[str, str]) -> Reply:
+        if order_id not in self.orders:
+            return _err(404, "woocommerce_rest_order_invalid_id", "Invalid order ID.")
+        refunds = self.refunds.get(order_id, [])
+        if refund_id:
+            found = [r for r in refunds if r["id"] == refund_id]
+            if not found:
+                return _err(404, "woocommerce_rest_invalid_id", "Invalid ID.")
+            return 200, copy.deepcopy(found[0]), {}
+        return _paged(refunds, query)
 
     def _product(self, product_id: int, variation_id: int) -> Reply:
         if not self.product_access:
@@ -489,6 +589,21 @@ class WooSandbox(WebhookQueue, SandboxServer):
             target=self.ping, args=(hook["delivery_url"], hook_id), daemon=True
         ).start()
         return 201, _public_hook(hook), {}
+
+
+def _paged(items: Sequence[Mapping[str, Any]], query: Mapping[str, str]) -> Reply:
+    """A collection page as WordPress answers it (per_page default 10, X-WP-Total*)."""
+    try:
+        per_page = int(query.get("per_page", "10"))
+        page = int(query.get("page", "1"))
+    except ValueError:
+        return _err(400, "rest_invalid_param", "Invalid parameter(s): page, per_page")
+    if not 1 <= per_page <= 100:
+        return _err(400, "rest_invalid_param", "per_page must be between 1 and 100")
+    pages = -(-len(items) // per_page)
+    chunk = items[(page - 1) * per_page : page * per_page]
+    headers = {"X-WP-Total": str(len(items)), "X-WP-TotalPages": str(pages)}
+    return 200, copy.deepcopy(list(chunk)), headers
 
 
 def _public(order: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Orders in WooCommerce's REST shape, for the sandbox: `make_order` builds one from items
 (taxes, coupons, shipping, payment dates like WooCommerce writes them), `french_orders` is
-the seeded shop, `load_orders` reads real payloads (e.g. `tests/fixtures/woocommerce/`).
+the seeded shop (with `refunded_orders` and their `french_refunds`), `load_orders` reads real
+payloads (e.g. `tests/fixtures/woocommerce/`).
 
 The catalogue too: `make_product` / `make_variation` build `GET products/<id>` and
 `GET products/<id>/variations/<vid>` answers, `french_products` the seeded shop's services."""
@@ -439,6 +440,81 @@ def french_orders(now: datetime | None = None) -> list[dict[str, Any]]:
 
 TRAINING_ID = 300
 TRAINING_NAME = "Formation « Torréfaction artisanale » (1 jour)"
+
+
+def refunded_orders(now: datetime | None = None) -> list[dict[str, Any]]:
+    """The seeded orders that `french_refunds` refunds, as they were once paid (placed under
+    three hours ago, paid a minute later): all of one, two lines of another, the shipping of
+    a third."""
+    now = now or datetime.now(UTC)
+    claire = {
+        "first_name": "Claire", "last_name": "Bernard", "address_1": "8 rue du Four",
+        "postcode": "75006", "city": "Paris", "country": "FR",
+        "email": "claire.bernard@example.fr",
+    }  # fmt: skip
+    hugo = {
+        "first_name": "Hugo", "last_name": "Lefèvre", "address_1": "21 rue Nationale",
+        "postcode": "59000", "city": "Lille", "country": "FR", "email": "hugo.lefevre@example.fr",
+    }  # fmt: skip
+    ines = {
+        "first_name": "Inès", "last_name": "Garnier", "address_1": "6 rue des Tanneurs",
+        "postcode": "67000", "city": "Strasbourg", "country": "FR",
+        "email": "ines.garnier@example.fr",
+    }  # fmt: skip
+    return [
+        make_order(
+            1007,
+            items=[Item("Coffret thés de Noël", "34.90", 1, rate_id=2, sku="COF-NOEL")],
+            shipping=("Colissimo", "4.90", 1),
+            payment_method="stripe",
+            payment_method_title="Carte bancaire (Stripe)",
+            transaction_id="ch_3QxYz2Lk9PdemoB7",
+            billing=claire,
+            created=now - timedelta(hours=2, minutes=50),
+        ),
+        make_order(
+            1008,
+            items=[
+                Item("Thé noir Assam", "9.50", 2, rate_id=2, sku="THE-ASS-100"),
+                Item("Tasse en grès", "12.00", 2, rate_id=1, sku="TAS-GRE"),
+            ],
+            shipping=("Mondial Relay", "3.90", 1),
+            status="completed",
+            payment_method="ppcp-gateway",
+            payment_method_title="PayPal",
+            transaction_id="8AB12345CD678908E",
+            billing=hugo,
+            created=now - timedelta(hours=2, minutes=40),
+        ),
+        make_order(
+            1009,
+            items=[Item("Théière en verre", "29.00", 1, rate_id=1, sku="THE-VER-06")],
+            shipping=("Chronopost", "9.90", 1),
+            status="completed",
+            payment_method="stripe",
+            payment_method_title="Carte bancaire (Stripe)",
+            transaction_id="ch_3QxYz2Lk9PdemoB9",
+            billing=ines,
+            created=now - timedelta(hours=2, minutes=30),
+        ),
+    ]
+
+
+def french_refunds(now: datetime | None = None) -> list[tuple[int, dict[str, Any], datetime]]:
+    """(order id, `WooSandbox.add_refund` arguments, when the owner made it) for the seeded
+    refunds: #1007 refunded in full through the gateway (its status becomes `refunded`);
+    #1008 a cup through PayPal, then a bag of tea recorded by hand; #1009 its shipping."""
+    now = now or datetime.now(UTC)
+    return [
+        (1007, {"lines": [(0, 1)], "shipping": True, "reason": "Colis perdu par le transporteur"},
+         now - timedelta(hours=2, minutes=20)),
+        (1008, {"lines": [(1, 1)], "reason": "Tasse arrivée cassée"},
+         now - timedelta(hours=2, minutes=10)),
+        (1008, {"lines": [(0, 1)], "reason": "Sachet ouvert", "method_refunded": False},
+         now - timedelta(hours=1, minutes=50)),
+        (1009, {"shipping": True, "reason": "Livraison express arrivée en retard"},
+         now - timedelta(hours=1, minutes=40)),
+    ]  # fmt: skip
 
 
 def make_product(

@@ -2,17 +2,18 @@
 
 A harness knows its platform's sandbox and `[[shops]]` table, how to make an order paid or
 not at a given modification time, how the platform signs a delivery (through the sandbox's
-own, independent, signing code) and where an attach-back shows on the shop. The suite itself
-(`test_connector_contract.py`) never names a platform.
+own, independent, signing code), how the owner refunds on the shop, and where an attach-back
+shows on the shop. The suite itself (`test_connector_contract.py`) never names a platform.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +22,7 @@ from connectors.registry import connector_for, platform
 from connectors.sandbox_server import SandboxServer
 from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sandbox_orders import Item as ShopifyItem
-from connectors.shopify.sandbox_orders import build_order
+from connectors.shopify.sandbox_orders import Shipping, build_order
 from connectors.woocommerce.sandbox import WooSandbox
 from connectors.woocommerce.sandbox_orders import Item as WooItem
 from connectors.woocommerce.sandbox_orders import make_order, make_product
@@ -60,12 +61,30 @@ class Harness(Protocol):
         country: str = "FR",
         service: bool = False,
         properties: Mapping[str, str] | None = None,
+        shipped: bool = False,
     ) -> str:
         """A new order on the shop, last modified at `modified`, billed to `country` (written
         as the shop owner's data has it: "India" is possible); returns its order id. Its one
-        line is a service when `service` (as the platform tells: a virtual product, a line
-        that needs no shipping), and carries `properties` as the shop shows them on a line
-        (WooCommerce item meta, Shopify line item properties)."""
+        line (2 × 12,50) is a service when `service` (as the platform tells: a virtual
+        product, a line that needs no shipping), and carries `properties` as the shop shows
+        them on a line (WooCommerce item meta, Shopify line item properties). `shipped` adds
+        a taxed shipping line."""
+        ...
+
+    def refund(
+        self,
+        sandbox: Any,
+        order_id: str,
+        *,
+        lines: Sequence[tuple[int, int]] = (),
+        shipping: bool | Decimal = False,
+        amount: Decimal | None = None,
+        reason: str = "",
+        notify: bool = False,
+    ) -> str:
+        """The owner refunds on the shop, as its admin does (never through our connector):
+        `lines` = (index of the order's line, quantity), `shipping` True = all of it, `amount`
+        = given back on top, incl. VAT. Returns the platform's refund id."""
         ...
 
     def set_country(self, sandbox: Any, order_id: str, country: str) -> None:
@@ -142,6 +161,7 @@ class WooHarness:
         country: str = "FR",
         service: bool = False,
         properties: Mapping[str, str] | None = None,
+        shipped: bool = False,
     ) -> str:
         status = "processing" if paid else "on-hold"
         item = WooItem("Thé vert", "12.50", 2, meta=dict(properties or {}))
@@ -154,8 +174,25 @@ class WooHarness:
             paid_at=modified if paid else None, status=status, paid=paid,
             payment_method="bacs" if not paid else "stripe",
             billing={**CUSTOMER, "country": country},
+            shipping=("Colissimo", "4.90", 1) if shipped else None,
         )  # fmt: skip
         return str(sandbox.add_order(raw, notify=False))
+
+    def refund(
+        self,
+        sandbox: WooSandbox,
+        order_id: str,
+        *,
+        lines: Sequence[tuple[int, int]] = (),
+        shipping: bool | Decimal = False,
+        amount: Decimal | None = None,
+        reason: str = "",
+        notify: bool = False,
+    ) -> str:
+        return str(sandbox.add_refund(
+            int(order_id), lines=lines, shipping=shipping, amount=amount, reason=reason,
+            notify=notify,
+        ))  # fmt: skip
 
     def set_country(self, sandbox: WooSandbox, order_id: str, country: str) -> None:
         for part in ("billing", "shipping"):  # the sandbox ships to the billing address
@@ -224,6 +261,7 @@ class ShopifyHarness:
         country: str = "FR",
         service: bool = False,
         properties: Mapping[str, str] | None = None,
+        shipped: bool = False,
     ) -> str:
         item = ShopifyItem("Thé vert", "12.50", 2, properties=dict(properties or {}))
         if service:  # nothing to ship: LineItem.requiresShipping is false
@@ -231,11 +269,29 @@ class ShopifyHarness:
                                properties=dict(properties or {}))  # fmt: skip
         node = build_order(
             number, f"#{number}", [item], paid=paid, created_at=modified,
+            shipping=Shipping("Colissimo", "4.90") if shipped else None,
         )  # fmt: skip
         for part in ("billingAddress", "shippingAddress"):
             node[part]["countryCodeV2"] = country
         node["updatedAt"] = modified.strftime("%Y-%m-%dT%H:%M:%SZ")
         return sandbox.add_order(node)
+
+    def refund(
+        self,
+        sandbox: ShopifySandbox,
+        order_id: str,
+        *,
+        lines: Sequence[tuple[int, int]] = (),
+        shipping: bool | Decimal = False,
+        amount: Decimal | None = None,
+        reason: str = "",
+        notify: bool = False,
+    ) -> str:
+        # The Shopify sandbox's `add_refund` (refunds/create, GraphQL Order.refunds).
+        return str(sandbox.add_refund(  # type: ignore[attr-defined]
+            order_id, lines=lines, shipping=shipping, amount=amount, reason=reason,
+            notify=notify,
+        ))  # fmt: skip
 
     def set_country(self, sandbox: ShopifySandbox, order_id: str, country: str) -> None:
         for part in ("billingAddress", "shippingAddress"):  # shipped to the billing address

@@ -9,13 +9,14 @@ table, how it pays an order and signs a delivery, where an attach-back shows.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge.model import LineKind, Nature
+from bridge.model import LineKind, Nature, Order, Refund
 from bridge.polling import poll_shop
 from connectors.base import (
     Connector,
@@ -264,6 +265,108 @@ def test_the_shop_s_own_date_property_comes_before_the_usual_names(harness, shop
         properties={"Date": usual_written, "Date de l'atelier": own_written},
     )  # fmt: skip
     assert [line.operation_date for line in _products(connector, order_id)] == [own]
+
+
+# ---------------------------------------------------------------------------- refunds
+# The owner refunds on the shop; the connector only reads what was given back.
+
+
+def _refunds(connector: Connector, order_id: str) -> list[Refund]:
+    fetched = connector.fetch_order(order_id)
+    assert fetched.order is not None, fetched.not_paid_reason
+    return fetched.order.refunds
+
+
+def _line(connector: Connector, order_id: str, kind: LineKind) -> Any:
+    order = connector.fetch_order(order_id).order
+    assert order is not None
+    (line,) = [ln for ln in order.lines if ln.kind is kind]
+    return line
+
+
+def _polled(connector: Connector, since: datetime, order_id: str, **kw: Any) -> list[Order]:
+    pages = connector.iter_paid_pages(since - timedelta(seconds=1), **kw)
+    return [o for page in pages for o in page.orders if o.order_id == order_id]
+
+
+def test_a_partial_refund_of_one_product_line_is_read_with_its_vat(
+    harness, shop, connector
+) -> None:
+    order_id = harness.add_order(shop, 3300, paid=True, modified=shop.now())
+    sold = _line(connector, order_id, LineKind.product)  # 2 units
+    refund_id = harness.refund(shop, order_id, lines=[(0, 1)], reason="Abîmé")
+    (refund,) = _refunds(connector, order_id)
+    (line,) = refund.lines
+    assert (refund.refund_id, refund.amount) == (refund_id, (sold.total + sold.tax) / 2)
+    assert (line.kind, line.quantity, line.amount + line.tax) == (
+        LineKind.product, 1, refund.amount,
+    )  # fmt: skip
+    assert [t.rate for t in line.taxes] == [t.rate for t in sold.taxes] and line.tax > 0
+    assert line.line_ref and refund.created_at is not None and refund.reason == "Abîmé"
+
+
+def test_two_refunds_are_read_as_two_refunds(harness, shop, connector) -> None:
+    order_id = harness.add_order(shop, 3301, paid=True, modified=shop.now())
+    first = harness.refund(shop, order_id, lines=[(0, 1)])
+    second = harness.refund(shop, order_id, lines=[(0, 1)])
+    refunds = _refunds(connector, order_id)
+    assert len(refunds) == 2 and {r.refund_id for r in refunds} == {first, second}
+
+
+def test_a_shipping_only_refund_is_one_shipping_line(harness, shop, connector) -> None:
+    order_id = harness.add_order(shop, 3302, paid=True, modified=shop.now(), shipped=True)
+    shipped = _line(connector, order_id, LineKind.shipping)
+    harness.refund(shop, order_id, shipping=True)
+    (refund,) = _refunds(connector, order_id)
+    (line,) = refund.lines
+    assert (line.kind, line.amount, line.tax) == (LineKind.shipping, shipped.total, shipped.tax)
+    assert refund.amount == shipped.total + shipped.tax
+
+
+def test_a_fully_refunded_order_is_still_paid_and_polled(harness, shop, connector) -> None:
+    start = shop.now() - timedelta(minutes=10)
+    order_id = harness.add_order(shop, 3303, paid=True, modified=start)
+    harness.refund(shop, order_id, lines=[(0, 2)], reason="Commande annulée")
+    fetched = connector.fetch_order(order_id)
+    assert fetched.paid and fetched.order is not None
+    assert sum(r.amount for r in fetched.order.refunds) == fetched.order.total
+    assert [o.order_id for o in _polled(connector, start, order_id)] == [order_id]
+
+
+def test_polling_reads_again_an_invoiced_order_that_got_a_new_refund(
+    harness, shop, connector
+) -> None:
+    start = shop.now() - timedelta(minutes=10)
+    order_id = harness.add_order(shop, 3304, paid=True, modified=start)
+    first = harness.refund(shop, order_id, lines=[(0, 1)])
+    asked: list[frozenset[str]] = []
+
+    def is_known(oid: str, refund_ids: frozenset[str]) -> bool:  # invoiced, with `first`
+        if oid != order_id:
+            return False
+        asked.append(refund_ids)
+        return refund_ids == frozenset({first})
+
+    assert _polled(connector, start, order_id, is_known=is_known) == []
+    second = harness.refund(shop, order_id, amount=Decimal("1.00"))
+    (order,) = _polled(connector, start, order_id, is_known=is_known)
+    assert {r.refund_id for r in order.refunds} == {first, second}
+    assert asked == [frozenset({first}), frozenset({first, second})]
+
+
+def test_attaching_a_credit_note_beside_the_invoice_is_idempotent(harness, shop, connector) -> None:
+    invoice = connector.attach_invoice(str(PAID), "FA-2026-000001", "https://q.example/i/1")
+    credit = connector.attach_invoice(
+        str(PAID), "AV-2026-000001", "https://q.example/a/1", kind="credit_note"
+    )
+    again = connector.attach_invoice(
+        str(PAID), "AV-2026-000001", "https://q.example/a/1", kind="credit_note"
+    )
+    # the credit note sits beside the invoice: the invoice is still the order's
+    still = connector.attach_invoice(str(PAID), "FA-2026-000001", "https://q.example/i/1")
+    assert (invoice.attached, credit.attached, again.attached, still.attached) == (
+        True, True, False, False,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------ writing back
