@@ -37,7 +37,7 @@ SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
 POLL_INTERVAL = 10
 # What the demo's day ends with in the outbox: the invoices' emails and the credit notes'.
-DEMO_EMAILS = 14
+DEMO_EMAILS = 21
 
 
 def sample_orders() -> list[tuple[Path, Order]]:
