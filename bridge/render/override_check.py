@@ -2,9 +2,9 @@
 
 `check_override(templates)` renders every preview case (`bridge.invoicing.cases`: B2C, B2B,
 franchise, intra-EU, export, foreign currency, refunded, 100 lines, and a credit note — each
-legal situation the document must handle) with the override and runs the same PDF check as every invoice
-(`pdf_check.missing_on_pdf`). Our own templates pass it (the tests prove it), so without an
-override there is nothing to check. A few seconds, paid once per `Templates`.
+legal situation the document must handle) with the override and runs the same PDF check as
+every invoice (`pdf_check.missing_on_pdf`). Our own templates pass it (the tests prove it),
+so without an override there is nothing to check. A few seconds, paid once per `Templates`.
 """
 
 from __future__ import annotations
