@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import structlog
 
+from bridge.failures import TransientStepError
 from bridge.invoicing.amounts import Inconsistency
-from bridge.invoicing.build import IssueFacts, Numbering, local_date, seller_snapshot
-from bridge.invoicing.credit import Credit, CreditNotIssuable, build_credit_note
+from bridge.invoicing.build import IssueFacts, Numbering, local_date
+from bridge.invoicing.credit import Credit, CreditNotIssuable, build_credit_note, whole_invoice
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.model import Order
 from bridge.pipeline import AcceptResult, accept_order
@@ -34,21 +34,25 @@ def issue_credit(
     svc: Services, original: InvoiceRecord, credit: Credit, *, then: Sequence[FollowUp]
 ) -> IssueResult:
     """Number and freeze the credit note `credit` makes on `original` (idempotent per
-    `credit.source`). Raises `CreditNotIssuable` with the reasons; nothing is numbered then."""
+    `credit.source` on the order). Raises `CreditNotIssuable` with the reasons; nothing is
+    numbered then."""
     numbering_cfg = svc.settings.numbering.for_credit_notes()
-    seller = svc.seller_for_snapshot()
-    period = numbering_cfg.period_for(local_date(svc.store.clock(), seller.timezone))
+    timezone = svc.settings.seller.timezone
+    period = numbering_cfg.period_for(local_date(svc.store.clock(), timezone))
 
-    def build(sequence: int, already_credited: Decimal) -> InvoiceSnapshot:
+    def build(sequence: int, earlier: list[InvoiceSnapshot]) -> InvoiceSnapshot:
+        # Read under the series lock, like an invoice's: numbers and dates both chronological.
         issued_at = svc.store.clock()
-        number = numbering_cfg.format_number(sequence, local_date(issued_at, seller.timezone))
+        issue_day = local_date(issued_at, timezone)
+        if numbering_cfg.period_for(issue_day) != period:
+            raise TransientStepError("the numbering period changed while waiting: retry")
+        number = numbering_cfg.format_number(sequence, issue_day)
         return build_credit_note(
             original.snapshot,
             credit,
             Numbering(numbering_cfg.series, number, sequence),
-            seller=seller_snapshot(seller),
             issued_at=issued_at,
-            already_credited=already_credited,
+            earlier=earlier,
         )
 
     result = svc.store.issue_credit_note(
@@ -72,13 +76,11 @@ def refuse_credit(svc: Services, original: InvoiceRecord, credit: Credit, why: s
         svc,
         key=f"credit-refused:{original.shop}:{original.order_id}:{credit.source}",
         title=f"Quittance: no credit note for {credit.source} on invoice {original.number}",
-        body=f"{why}\nCheck the refund on the shop; `quittance credit {original.number} "
-        '--reason "…" --amount A` issues a credit note by hand.',
+        body=f"{why}\nA refund is read once, as it was made: changing it on the shop changes "
+        f"nothing here. Credit what was given back by hand (`quittance credit "
+        f'{original.number} --reason "…" --amount A`); `quittance retry` of this job would '
+        "refuse it again.",
     )
-
-
-def fully_credited(svc: Services, invoice: InvoiceRecord) -> bool:
-    return svc.store.credited_total(invoice.id) >= invoice.snapshot.totals.total_incl
 
 
 def note_deleted_refunds(svc: Services, order: Order) -> list[str]:
@@ -94,8 +96,14 @@ def note_deleted_refunds(svc: Services, order: Order) -> list[str]:
         and doc.source.removeprefix("refund:") not in listed
     ]
     for doc in gone:
+        if svc.store.has_event("refund.deleted", doc.number):
+            continue  # every later read of the order lists it missing again: told once
         refund_id = doc.source.removeprefix("refund:")
-        sent = alert_owner(
+        svc.store.append_event(
+            "refund.deleted", shop=order.shop, order_id=order.order_id,
+            invoice_number=doc.number, detail={"refund_id": refund_id},
+        )  # fmt: skip
+        alert_owner(
             svc,
             key=f"refund-deleted:{order.shop}:{order.order_id}:{refund_id}",
             title=f"Quittance: refund {refund_id} of order {order.display_reference} was "
@@ -105,11 +113,6 @@ def note_deleted_refunds(svc: Services, order: Order) -> list[str]:
             f"invoice the amount again (`quittance credit` cannot undo it); if it was, nothing "
             "to do but correct the shop.",
         )
-        if sent:
-            svc.store.append_event(
-                "refund.deleted", shop=order.shop, order_id=order.order_id,
-                invoice_number=doc.number, detail={"refund_id": refund_id},
-            )  # fmt: skip
     return [doc.number for doc in gone]
 
 
@@ -146,14 +149,38 @@ def alert_foreign_refund(svc: Services, order: Order, started: datetime) -> str:
 
 def reissue_invoice(
     svc: Services, original: InvoiceRecord, order: Order, *, then: Sequence[FollowUp],
-    facts: IssueFacts,
+    credit_then: Sequence[FollowUp], facts: IssueFacts,
 ) -> AcceptResult:  # fmt: skip
     """A new invoice (new number) for an order whose invoice `original` is fully credited:
     the buyer's details were wrong, and are read again from `order`. An order never has two
-    invoices in force: refused while anything of `original` is left uncredited."""
-    if not fully_credited(svc, original):
-        left = original.snapshot.totals.total_incl - svc.store.credited_total(original.id)
+    invoices in force: refused while anything of `original` is left uncredited.
+
+    The refunds already credited on `original` are credited again on the new invoice (same
+    lines, reason, method and date): the new invoice states the whole sale, as the old one did,
+    and the money given back stays given back."""
+    left = original.snapshot.totals.total_incl - svc.store.credited_total(original.id)
+    if left > 0:
         raise CreditNotIssuable(
             [Inconsistency("--reissue", f"invoice {original.number} still has {left} uncredited")]
         )
-    return accept_order(svc, order, then=then, facts=facts, source=f"reissue:{original.number}")
+    result = accept_order(svc, order, then=then, facts=facts, source=f"reissue:{original.number}")
+    if result.invoice is not None:
+        for note in svc.store.credit_notes_of(original.id):
+            if note.source.startswith("refund:"):
+                issue_credit(svc, result.invoice, credit_again(note, result.invoice),
+                             then=credit_then)  # fmt: skip
+    return result
+
+
+def credit_again(note: InvoiceRecord, invoice: InvoiceRecord) -> Credit:
+    """The refund credit note `note` made once more, on `invoice` (a reissue of its invoice)."""
+    snap = note.snapshot
+    return Credit(
+        source=f"{note.source}@{invoice.number}",
+        amount=snap.totals.total_incl,
+        at=snap.payment.paid_at,
+        reason=snap.credit_reason,
+        method=snap.payment.method,
+        reference=snap.payment.reference,
+        lines=whole_invoice(snap),
+    )

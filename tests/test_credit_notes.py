@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from bridge.invoicing import cases
-from bridge.invoicing.build import Numbering, seller_snapshot
+from bridge.invoicing.build import Numbering
 from bridge.invoicing.credit import (
     Credit,
     CreditNotIssuable,
@@ -18,6 +18,7 @@ from bridge.invoicing.credit import (
     credit_from_refund,
     lines_of_invoice,
     pro_rata,
+    remaining_of,
     whole_invoice,
 )
 from bridge.invoicing.legal import check_invoice
@@ -32,11 +33,10 @@ def invoice(case: str = "b2c") -> InvoiceSnapshot:
     return cases.case_snapshot(case, sequence=7)
 
 
-def credit(original: InvoiceSnapshot, c: Credit, already: D = D(0)) -> InvoiceSnapshot:
-    seller = seller_snapshot(cases.case_seller("b2c"))
-    return build_credit_note(
-        original, c, AV, seller=seller, issued_at=NOW, already_credited=already
-    )
+def credit(
+    original: InvoiceSnapshot, c: Credit, earlier: list[InvoiceSnapshot] | None = None
+) -> InvoiceSnapshot:
+    return build_credit_note(original, c, AV, issued_at=NOW, earlier=earlier or [])
 
 
 def amount_only(amount: str, source: str = "refund:1") -> Credit:
@@ -82,11 +82,11 @@ def test_refunded_line_is_credited_with_its_own_vat() -> None:
 
 def test_amount_only_refund_is_split_over_the_invoice_rates_pro_rata() -> None:
     original = invoice()
-    parts = pro_rata(original, D("5.00"))
-    assert sum(part for _, part in parts) == D("5.00")
-    assert [rate for rate, _ in parts] == [b.rate for b in original.vat_breakdown]
+    parts = pro_rata(remaining_of(original, []), D("5.00"))
+    assert sum(part for _, part, _ in parts) == D("5.00")
+    assert [rate for rate, _, _ in parts] == [b.rate for b in original.vat_breakdown]
     whole = original.totals.total_incl
-    for (_rate, part), bucket in zip(parts[:-1], original.vat_breakdown, strict=False):
+    for (_rate, part, _vat), bucket in zip(parts[:-1], original.vat_breakdown, strict=False):
         assert part == (D("5.00") * (bucket.base + bucket.amount) / whole).quantize(D("0.01"))
 
 
@@ -108,15 +108,46 @@ def test_shipping_only_refund_credits_the_shipping_rate() -> None:
 
 def test_credit_beyond_what_remains_is_refused() -> None:
     original = invoice()
-    left = D("1.00")
+    first = credit(original, amount_only(str(original.totals.total_incl - D("1.00"))))
     with pytest.raises(CreditNotIssuable, match="would exceed it"):
-        credit(original, amount_only("1.01"), already=original.totals.total_incl - left)
+        credit(original, amount_only("1.01", "refund:2"), [first])
 
 
-def test_credit_of_exactly_what_remains_is_issued() -> None:
+def test_credit_of_exactly_what_remains_is_issued_and_leaves_nothing_at_any_rate() -> None:
     original = invoice()
-    note = credit(original, amount_only("1.00"), already=original.totals.total_incl - D("1.00"))
-    assert note.totals.total_incl == D("1.00")
+    first = credit(original, amount_only(str(original.totals.total_incl - D("1.00"))))
+    last = credit(original, amount_only("1.00", "refund:2"), [first])
+    assert last.totals.total_incl == D("1.00")
+    left = remaining_of(original, [first, last])
+    assert left.total == 0 and set(left.base.values()) == {D(0)} == set(left.vat.values())
+
+
+def test_a_rate_credited_in_full_takes_no_more() -> None:
+    original = invoice()
+    twenty = [i + 1 for i, ln in enumerate(original.lines) if ln.vat_rate == 20]
+    first = credit(
+        original,
+        Credit(
+            "refund:1",
+            sum(original.lines[i - 1].total_incl for i in twenty),
+            NOW,
+            lines=lines_of_invoice(original, [(i, None) for i in twenty]),
+        ),
+    )
+    again = lines_of_invoice(original, [(twenty[0], None)])
+    with pytest.raises(CreditNotIssuable, match="at 20 %"):
+        credit(
+            original, Credit("refund:2", again[0].amount + again[0].tax, NOW, lines=again), [first]
+        )
+    rest = credit(original, amount_only("5.00", "refund:3"), [first])
+    assert 20 not in {b.rate for b in rest.vat_breakdown}
+
+
+def test_refund_worth_less_than_the_lines_it_names_is_refused_with_the_remedy() -> None:
+    line = RefundLine(name="Théière", quantity=D(1), amount=D("36.00"),
+                      taxes=[TaxLine(rate=D(20), amount=D("7.20"))])  # fmt: skip
+    with pytest.raises(CreditNotIssuable, match=r"--amount 40\.00"):
+        credit(invoice(), Credit("refund:1", D("40.00"), NOW, lines=[line]))
 
 
 def test_zero_credit_is_refused() -> None:

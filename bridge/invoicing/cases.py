@@ -23,7 +23,6 @@ from bridge.invoicing.build import (
     Numbering,
     build_invoice,
     local_date,
-    seller_snapshot,
 )
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import EurRate, InvoiceSnapshot, VatCheck
@@ -475,8 +474,7 @@ def lines_snapshot(count: int) -> InvoiceSnapshot:
     return build_invoice(order, company_seller(), numbering, issued_at=ISSUED, terms=CASE_TERMS)
 
 
-def credit_note_snapshot(invoice: InvoiceSnapshot, *, logos: Mapping[str, Path] | None = None
-                         ) -> InvoiceSnapshot:  # fmt: skip
+def credit_note_snapshot(invoice: InvoiceSnapshot) -> InvoiceSnapshot:
     """A credit note on the b2b case's invoice: its first line returned and a goodwill amount
     spread over its rates, refunded the day after issue, as a refund would make it."""
     from bridge.invoicing.credit import Credit, build_credit_note, lines_of_invoice
@@ -487,11 +485,8 @@ def credit_note_snapshot(invoice: InvoiceSnapshot, *, logos: Mapping[str, Path] 
             invoice, [(1, None)])), D("5.00")), at=at, reason="Retour d'un article",
         method="", reference="1", lines=lines_of_invoice(invoice, [(1, None)]),
     )  # fmt: skip
-    seller = seller_snapshot(case_seller("b2b", logos=logos))
     numbering = Numbering(series="AV", number="AV-2026-000001", sequence=1)
-    return build_credit_note(
-        invoice, credit, numbering, seller=seller, issued_at=at, already_credited=D(0)
-    )
+    return build_credit_note(invoice, credit, numbering, issued_at=at)
 
 
 def all_cases(*, logos: Mapping[str, Path] | None = None) -> dict[str, InvoiceSnapshot]:
@@ -500,4 +495,4 @@ def all_cases(*, logos: Mapping[str, Path] | None = None) -> dict[str, InvoiceSn
         name: case_snapshot(name, sequence=i, logos=logos)
         for i, name in enumerate(CASE_BUILDERS, start=101)
     }
-    return {**out, "credit_note": credit_note_snapshot(out["b2b"], logos=logos)}
+    return {**out, "credit_note": credit_note_snapshot(out["b2b"])}

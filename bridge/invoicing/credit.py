@@ -14,6 +14,7 @@ credited on the invoice, so that two refunds racing can never credit more than w
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,7 +27,6 @@ from bridge.invoicing.snapshot import (
     InvoiceLine,
     InvoiceSnapshot,
     PaymentSnapshot,
-    SellerSnapshot,
     Totals,
     VatBucket,
 )
@@ -82,14 +82,36 @@ class CreditNotIssuable(OrderNotInvoiceable):
     """The credit note cannot be issued as asked; `problems` say why (nothing is numbered)."""
 
 
-def remaining_creditable(original: InvoiceSnapshot, already_credited: Decimal) -> Decimal:
-    return original.totals.total_incl - already_credited
+@dataclass(frozen=True)
+class Remaining:
+    """What is left to credit on an invoice once its credit notes are deducted: in all (incl.
+    VAT) and per VAT rate (base and VAT), so no rate is ever credited beyond what it charged."""
+
+    total: Decimal
+    base: dict[Decimal, Decimal]
+    vat: dict[Decimal, Decimal]
+
+    @property
+    def credited_out(self) -> bool:
+        return self.total <= 0
+
+
+def remaining_of(original: InvoiceSnapshot, notes: Sequence[InvoiceSnapshot]) -> Remaining:
+    """`original` less its credit notes `notes`."""
+    left = Remaining(
+        total=original.totals.total_incl,
+        base={b.rate.normalize(): b.base for b in original.vat_breakdown},
+        vat={b.rate.normalize(): b.amount for b in original.vat_breakdown},
+    )
+    for note in notes:
+        left = _less(left, note.vat_breakdown)
+    return left
 
 
 def credit_problems(
-    original: InvoiceSnapshot, credit: Credit, already_credited: Decimal
+    original: InvoiceSnapshot, credit: Credit, left: Remaining
 ) -> list[Inconsistency]:
-    """Why this credit cannot be issued against `original` (empty = go on)."""
+    """Why this credit cannot be issued against `original` as asked (empty = go on)."""
     if original.kind is not DocumentKind.invoice:
         return [Inconsistency("credit", f"{original.number} is a credit note, not an invoice")]
     problems: list[Inconsistency] = []
@@ -97,26 +119,24 @@ def credit_problems(
         problems.append(Inconsistency("credit.amount", f"{credit.amount} is not a positive amount"))
     if credit.amount != cents(credit.amount):
         problems.append(Inconsistency("credit.amount", f"{credit.amount} is not whole cents"))
-    left = remaining_creditable(original, already_credited)
-    if credit.amount > left:
+    if credit.amount > left.total:
         problems.append(
             Inconsistency(
                 "credit.amount",
                 f"crediting {credit.amount} {original.currency} on invoice {original.number} "
-                f"would exceed it: {already_credited} of its {original.totals.total_incl} are "
-                f"credited already, {left} remain",
+                f"would exceed it: {original.totals.total_incl - left.total} of its "
+                f"{original.totals.total_incl} are credited already, {left.total} remain",
             )
         )
-    invoiced = {b.rate for b in original.vat_breakdown}
     for i, line in enumerate(credit.lines):
         rate = _line_rate(line)
-        if rate not in invoiced:
-            rates = ", ".join(f"{r} %" for r in sorted(invoiced))
+        if rate not in left.base:
+            rates = ", ".join(f"{_pct(r)} %" for r in sorted(left.base))
             problems.append(
                 Inconsistency(
                     f"refund.lines[{i}]",
-                    f"{line.name!r} is credited at {rate} % VAT but invoice {original.number} "
-                    f"charged only {rates}: fix the refund's taxes on the shop",
+                    f"{line.name!r} is credited at {_pct(rate)} % VAT but invoice "
+                    f"{original.number} charged only {rates}",
                 )
             )
         if line.amount < 0 or line.tax < 0 or line.quantity < 0:
@@ -126,31 +146,51 @@ def credit_problems(
     return problems
 
 
+def _beyond_rates(original: InvoiceSnapshot, breakdown: list[VatBucket], left: Remaining
+                  ) -> list[Inconsistency]:  # fmt: skip
+    """A rate credited beyond what it charged (a line refunded twice, all of one rate then
+    "the rest"): refused. A cent of rounding per rate is let through (one unit of three,
+    credited three times, carries its VAT rounded each time)."""
+    out = []
+    for bucket in breakdown:
+        rate = bucket.rate.normalize()
+        base_left, vat_left = left.base.get(rate, ZERO), left.vat.get(rate, ZERO)
+        if bucket.base > base_left + CENT or bucket.amount > vat_left + CENT:
+            out.append(
+                Inconsistency(
+                    f"credit.vat[{_pct(rate)}]",
+                    f"crediting {bucket.base} + {bucket.amount} VAT at {_pct(rate)} % on invoice "
+                    f"{original.number} would exceed what it charged at that rate: "
+                    f"{base_left} + {vat_left} VAT remain",
+                )
+            )
+    return out
+
+
 def build_credit_note(
     original: InvoiceSnapshot,
     credit: Credit,
     numbering: Numbering,
     *,
-    seller: SellerSnapshot,
     issued_at: datetime,
-    already_credited: Decimal,
+    earlier: Sequence[InvoiceSnapshot] = (),
 ) -> InvoiceSnapshot:
-    """The snapshot of the credit note `credit` makes on `original`.
+    """The snapshot of the credit note `credit` makes on `original`, whose credit notes so far
+    are `earlier`. The seller, buyer, VAT situation and mentions are the invoice's: the credit
+    note corrects that document, between the same parties under the same rules.
 
-    Raises `CreditNotIssuable` when it would credit more than remains of the invoice, at a
-    VAT rate the invoice did not charge, or when the document would miss a mention."""
-    problems = credit_problems(original, credit, already_credited)
+    Raises `CreditNotIssuable` when it would credit more than remains of the invoice (in all
+    or at one VAT rate), at a rate the invoice did not charge, when the lines it names are
+    worth more than the money given back, or when the document would miss a mention."""
+    left = remaining_of(original, earlier)
+    problems = credit_problems(original, credit, left)
     if problems:
         raise CreditNotIssuable(problems)
-    locale = original.locale
-    lines = [_credited_line(ln) for ln in credit.lines]
-    remainder = credit.amount - sum((ln.total_incl for ln in lines), ZERO)
-    if remainder:
-        lines += _pro_rata_lines(original, remainder, locale)
+    lines = credited_lines(original, credit, left)
     breakdown = _breakdown(lines)
-    total_excl = sum((ln.total_excl for ln in lines), ZERO)
-    total_vat = sum((ln.vat_amount for ln in lines), ZERO)
-    paid_back = ZERO if credit.method == "none" else credit.amount
+    problems = _beyond_rates(original, breakdown, left)
+    if problems:
+        raise CreditNotIssuable(problems)
     snapshot = original.model_copy(
         update={
             "kind": DocumentKind.credit_note,
@@ -159,27 +199,13 @@ def build_credit_note(
             "sequence": numbering.sequence,
             "issued_at": issued_at,
             "issue_date": local_date(issued_at, original.timezone),
-            "seller": seller,
             "lines": lines,
             "vat_breakdown": breakdown,
             "eur": eur_conversion(
                 original.currency, breakdown, original.eur.exchange if original.eur else None
             ),
-            "totals": Totals(
-                discount_excl=ZERO,
-                total_excl=total_excl,
-                total_vat=total_vat,
-                total_incl=total_excl + total_vat,
-                amount_paid=paid_back,
-                amount_due=ZERO,
-            ),
-            "payment": PaymentSnapshot(
-                method=credit.method,
-                method_label=method_label(credit.method, locale),
-                paid_at=credit.at,
-                paid_on=local_date(credit.at, original.timezone),
-                reference=credit.reference,
-            ),
+            "totals": _totals(lines, paid_back=ZERO if credit.method == "none" else credit.amount),
+            "payment": _refund_payment(credit, original),
             "credited_number": original.number,
             "credited_issue_date": original.issue_date,
             "credit_reason": credit.reason.strip(),
@@ -194,9 +220,80 @@ def build_credit_note(
     return snapshot
 
 
+def credited_lines(original: InvoiceSnapshot, credit: Credit, left: Remaining) -> list[InvoiceLine]:
+    """The credit note's lines: those the credit names, then what they leave of its amount as
+    one line per VAT rate (pro rata of what remains at each rate; all of it when the credit
+    takes everything left)."""
+    lines = [_credited_line(ln) for ln in credit.lines]
+    remainder = credit.amount - sum((ln.total_incl for ln in lines), ZERO)
+    if remainder < -CENT * len(lines):
+        named = credit.amount - remainder
+        raise CreditNotIssuable(
+            [
+                Inconsistency(
+                    "refund.lines",
+                    f"the refund gives back {credit.amount} but the lines it names are worth "
+                    f"{named}: credit what was given back by hand, `quittance credit "
+                    f"{original.number} --amount {credit.amount} --reason …`",
+                )
+            ]
+        )
+    if remainder < 0:  # the platform rounded each line up: the last one gives the cents back
+        last = lines[-1]
+        lines[-1] = last.model_copy(
+            update={
+                "total_excl": last.total_excl + remainder,
+                "total_incl": last.total_incl + remainder,
+            }
+        )
+    elif remainder > 0:
+        # Spread over what the named lines leave at each rate, not over the whole invoice: a
+        # rate they credited in full takes nothing more.
+        after = _less(left, _breakdown(lines))
+        everything = remainder == after.total
+        parts = _all_that_remains(after) if everything else pro_rata(after, remainder)
+        lines += _remainder_lines(original, parts)
+    return lines
+
+
+def _less(left: Remaining, buckets: list[VatBucket]) -> Remaining:
+    base, vat = dict(left.base), dict(left.vat)
+    for bucket in buckets:
+        rate = bucket.rate.normalize()
+        base[rate] = base.get(rate, ZERO) - bucket.base
+        vat[rate] = vat.get(rate, ZERO) - bucket.amount
+    return Remaining(total=left.total - sum((b.base + b.amount for b in buckets), ZERO),
+                     base=base, vat=vat)  # fmt: skip
+
+
+def _totals(lines: list[InvoiceLine], *, paid_back: Decimal) -> Totals:
+    total_excl = sum((ln.total_excl for ln in lines), ZERO)
+    total_vat = sum((ln.vat_amount for ln in lines), ZERO)
+    return Totals(
+        discount_excl=ZERO,
+        total_excl=total_excl,
+        total_vat=total_vat,
+        total_incl=total_excl + total_vat,
+        amount_paid=paid_back,
+        amount_due=ZERO,
+    )
+
+
+def _refund_payment(credit: Credit, original: InvoiceSnapshot) -> PaymentSnapshot:
+    return PaymentSnapshot(
+        method=credit.method,
+        method_label=method_label(credit.method, original.locale),
+        paid_at=credit.at,
+        paid_on=local_date(credit.at, original.timezone),
+        reference=credit.reference,
+    )
+
+
 def method_label(method: str, locale: str) -> str:
     """The refund method as printed: a gateway's own name, or our words for the codes."""
     labels = METHOD_LABELS.get(locale, METHOD_LABELS["en"])
+    if "," in method:  # the money went back several ways: "Shopify Payments, store_credit"
+        return ", ".join(labels.get(part.strip(), part.strip()) for part in method.split(","))
     return labels.get(method, method)
 
 
@@ -224,50 +321,76 @@ def _credited_line(line: RefundLine) -> InvoiceLine:
     )
 
 
-def pro_rata(original: InvoiceSnapshot, amount: Decimal) -> list[tuple[Decimal, Decimal]]:
-    """`amount` (incl. VAT) split over the invoice's VAT rates in proportion to each rate's
-    share of its total incl. VAT: [(rate, part incl. VAT)], the parts summing to `amount`
-    exactly (the last rate takes the rounding)."""
-    buckets = [b for b in original.vat_breakdown if b.base + b.amount != 0]
-    whole = sum((b.base + b.amount for b in buckets), ZERO)
-    if not buckets or whole == 0:
-        return [(ZERO, amount)]
-    parts: list[tuple[Decimal, Decimal]] = []
-    left = amount
-    for bucket in buckets[:-1]:
-        part = cents(amount * (bucket.base + bucket.amount) / whole)
-        parts.append((bucket.rate, part))
-        left -= part
-    parts.append((buckets[-1].rate, left))
-    return parts
+def pro_rata(left: Remaining, amount: Decimal) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """`amount` (incl. VAT) split over the VAT rates in proportion to what remains at each:
+    [(rate, part incl. VAT, its VAT)], the parts summing to `amount` exactly (the last rate
+    takes the rounding). Each part's VAT is what the rate gives on it."""
+    rates = [r for r in sorted(left.base, reverse=True) if left.base[r] + left.vat[r] > 0]
+    whole = sum((left.base[r] + left.vat[r] for r in rates), ZERO)
+    if not rates or whole <= 0:
+        return [(ZERO, amount, ZERO)]
+    parts = []
+    rest = amount
+    for rate in rates[:-1]:
+        part = cents(amount * (left.base[rate] + left.vat[rate]) / whole)
+        parts.append((rate, part, part - cents(part * 100 / (100 + rate))))
+        rest -= part
+    last = rates[-1]
+    return [*parts, (last, rest, rest - cents(rest * 100 / (100 + last)))]
 
 
-def _pro_rata_lines(original: InvoiceSnapshot, amount: Decimal, locale: str) -> list[InvoiceLine]:
-    label = "Remboursement" if locale == "fr" else "Refund"
-    multi = len(original.vat_breakdown) > 1
+def _all_that_remains(left: Remaining) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """Everything left at each rate, exactly (no proportion to round)."""
+    return [
+        (rate, left.base[rate] + left.vat[rate], left.vat[rate])
+        for rate in sorted(left.base, reverse=True)
+        if left.base[rate] + left.vat[rate] != 0
+    ]
+
+
+def _remainder_lines(
+    original: InvoiceSnapshot, parts: list[tuple[Decimal, Decimal, Decimal]]
+) -> list[InvoiceLine]:
+    """One line per (rate, amount incl. VAT, VAT), each taking the nature of the invoice's
+    lines at that rate."""
+    several = len(original.vat_breakdown) > 1
     out = []
-    for rate, incl in pro_rata(original, amount):
+    for rate, incl, vat in parts:
         if incl == 0:
             continue
-        excl = cents(incl * 100 / (100 + rate))
-        rate_text = f"{rate.normalize():f}".replace(".", "," if locale == "fr" else ".")
-        what = f"{label} (TVA {rate_text} %)" if multi and locale == "fr" else label
-        if multi and locale != "fr":
-            what = f"{label} (VAT {rate_text} %)"
+        nature = next((ln.nature for ln in original.lines if ln.vat_rate == rate), "goods")
         out.append(
             InvoiceLine(
                 kind="fee",
-                description=what,
+                description=_pro_rata_label(rate, original.locale, several),
                 quantity=Decimal(1),
-                unit_price_excl=excl,
-                total_excl=excl,
+                unit_price_excl=incl - vat,
+                total_excl=incl - vat,
                 vat_rate=rate,
-                vat_amount=incl - excl,
+                vat_amount=vat,
                 total_incl=incl,
-                nature=original.lines[0].nature if original.lines else "goods",
+                nature=nature,
             )
         )
     return out
+
+
+def _pct(rate: Decimal) -> str:
+    """20, 5.5: a rate as people write it (not 2E+1)."""
+    return f"{rate.normalize():f}"
+
+
+def _pro_rata_label(rate: Decimal, locale: str, several: bool) -> str:
+    """ "Remboursement", and its rate when the invoice has several: "(TVA 5,5 %)"."""
+    label = "Remboursement" if locale == "fr" else "Refund"
+    if not several:
+        return label
+    shown = _pct(rate)
+    return (
+        f"{label} (TVA {shown.replace('.', ',')} %)"
+        if locale == "fr"
+        else f"{label} (VAT {shown} %)"
+    )
 
 
 def _breakdown(lines: list[InvoiceLine]) -> list[VatBucket]:

@@ -30,9 +30,9 @@ NUMBER_RE = re.compile(r"[A-Za-z0-9+\-_/]{1,35}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 Build = Callable[[int], InvoiceSnapshot]
-# A credit note's build also gets the total incl. VAT already credited on its invoice, read
-# under the credit series lock: two refunds racing cannot credit more than was invoiced.
-CreditBuild = Callable[[int, Decimal], InvoiceSnapshot]
+# A credit note's build also gets the credit notes its invoice has so far, read under the
+# credit series lock: two refunds racing cannot credit more than was invoiced.
+CreditBuild = Callable[[int, list[InvoiceSnapshot]], InvoiceSnapshot]
 FollowUp = tuple[str, Mapping[str, Any]]
 
 
@@ -57,7 +57,7 @@ def issue(
     """Run inside a write transaction; the caller commits, or rolls back on any exception.
 
     `source`: what asked for the document (see the schema); `credits`: for a credit note, the
-    invoice it corrects (its build then receives the total already credited on it)."""
+    invoice it corrects (its build then receives that invoice's credit notes so far)."""
     counter = _lock_counter(conn, series, period)
     # Checked again under the counter lock: a racer on the same series that committed the
     # same order while we waited is visible now (READ COMMITTED takes a fresh snapshot per
@@ -72,7 +72,8 @@ def issue(
     if credits is None:
         snapshot = build(sequence)
     else:
-        snapshot = build(sequence, credited_total(conn, credits.id))  # type: ignore[call-arg]
+        earlier = [note.snapshot for note in credit_notes_of(conn, credits.id)]
+        snapshot = build(sequence, earlier)  # type: ignore[call-arg]
     _check_snapshot(snapshot, shop=shop, order_id=order_id, series=series, sequence=sequence)
     snapshot_json = snapshot.canonical_json()
     digest = chain_hash(prev_hash, snapshot_json)

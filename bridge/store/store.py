@@ -205,11 +205,11 @@ class Store(JobQueue):
         source: str,
         series: str,
         period: str,
-        build: Callable[[int, Decimal], InvoiceSnapshot],
+        build: Callable[[int, list[InvoiceSnapshot]], InvoiceSnapshot],
         follow_up_jobs: Iterable[FollowUp] = (),
     ) -> IssueResult:
-        """A credit note on `original`, one per `source`; `build(sequence, already_credited)`
-        runs under the credit series lock with the total its earlier credit notes credit."""
+        """A credit note on `original`, one per `source` and order; `build(sequence, earlier)`
+        runs under the credit series lock with the invoice's credit notes so far."""
         return self._issue(
             shop=original.shop, order_id=original.order_id, kind="credit_note", series=series,
             period=period, build=build, follow_up_jobs=follow_up_jobs, source=source,
@@ -513,6 +513,11 @@ class Store(JobQueue):
         """Newest first."""
         with self._read() as conn:
             return events.recent(conn, limit, kind)
+
+    def has_event(self, kind: str, invoice_number: str) -> bool:
+        """Whether the log holds a `kind` event for that document."""
+        with self._read() as conn:
+            return events.exists(conn, kind, invoice_number)
 
     def claim_alert(self, key: str, window: timedelta) -> bool:
         """True = send now (first occurrence in the window); False = already alerted."""
