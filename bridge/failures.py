@@ -47,6 +47,14 @@ class TransientStepError(StepError):
     show_type = True
 
 
+class WaitingForInvoice(TransientStepError):
+    """A refund's credit note waits for the invoice it credits: retried with backoff, and at
+    once when the invoice is issued (the issuing transaction re-arms it). Retrying rather than
+    parking: a credit job that looked a moment before the invoice committed still comes back."""
+
+    show_type = False
+
+
 class OutsideFactUnavailable(TransientStepError):
     """VIES or the ECB rates cannot answer now; after `max_wait` a person must look.
 

@@ -58,6 +58,7 @@ def poll_shop(
     if config is None:
         raise PermanentStepError(f"shop {shop!r} is not configured (or disabled)")
     backfill = since is not None  # asked for a past period on purpose: every order is ours
+    svc.store.shop_started_at(shop)  # the first poll of a shop is when Quittance started on it
     if since is None:
         state = svc.store.poll_state(shop)
         if state is not None and state.cursor is not None:

@@ -39,7 +39,7 @@ from bridge.crediting import (
     predates_quittance,
     refuse_credit,
 )
-from bridge.failures import PermanentStepError
+from bridge.failures import PermanentStepError, WaitingForInvoice
 from bridge.invoicing.build import NO_FACTS
 from bridge.invoicing.credit import CreditNotIssuable, credit_from_refund
 from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
@@ -250,13 +250,16 @@ def issue(run: StepRun) -> JobResult:
 
 def credit(run: StepRun) -> JobResult:
     """One credit note for one refund, on the order's invoice in force. A refund seen before
-    its invoice waits for it (skipped, re-armed when the invoice is issued); one that cannot
-    be credited (more than remains, a rate never charged) is refused and the owner told."""
+    its invoice waits for it (`WaitingForInvoice`, re-armed when the invoice is issued); one
+    that cannot be credited (more than remains, a rate never charged) is refused and the
+    owner told."""
     svc, job = run.svc, run.job
     refund = Refund.model_validate(job.payload["refund"])
+    if refund.amount == 0:  # a restock with no money back: nothing to credit
+        return Skipped(f"refund {refund.refund_id} gave nothing back: no credit note")
     original = svc.store.current_invoice(job.shop or "", job.order_id or "")
     if original is None:
-        return Skipped(
+        raise WaitingForInvoice(
             f"{WAITING_FOR_INVOICE} of order {job.order_id}: refund {refund.refund_id} is "
             "credited once the invoice is issued"
         )

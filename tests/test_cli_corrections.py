@@ -145,3 +145,30 @@ def test_order_without_address_is_sent_once_one_is_given(config: Path, smtp: SMT
     drain(config)
     code, text = cli("deliveries", "-c", config, "--number", number)
     assert " skipped " in text and " sent " in text and len(smtp.received) == 1
+
+
+def test_credit_on_a_reissued_invoice_is_a_new_credit_note_of_that_invoice(config: Path) -> None:
+    number = issued(config)
+    code, text = cli("credit", number, "-c", config, "--reason", "Erreur", "--reissue")
+    new = re.search(r"(FA-\d{4}-000002)", text).group(1)  # type: ignore[union-attr]
+    code, text = cli("credit", new, "-c", config, "--reason", "Geste", "--amount", "2")
+    assert code == 0, text
+    assert re.search(r"AV-\d{4}-000002\s+\S+\s+credits " + new, text), text
+
+
+def test_reissue_goes_on_after_a_full_credit_without_refund(config: Path) -> None:
+    number = issued(config)
+    code, text = cli("credit", number, "-c", config, "--reason", "Erreur", "--no-refund")
+    assert code == 0 and "AV-" in text
+    code, text = cli("credit", number, "-c", config, "--reason", "Erreur", "--reissue")
+    assert code == 0, text
+    assert "replaces " + number in text and text.count("credits") == 0  # no second credit
+
+
+def test_a_credit_without_refund_says_no_money_went_back(config: Path) -> None:
+    number = issued(config)
+    code, text = cli(
+        "credit", number, "-c", config, "--reason", "Prix", "--amount", "3", "--no-refund"
+    )
+    pdf = pdf_text(Path(re.search(r"\S+\.pdf", text).group(0)).read_bytes())  # type: ignore[union-attr]
+    assert code == 0 and "Remboursé" not in pdf

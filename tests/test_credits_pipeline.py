@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal as D
 from email.utils import parseaddr
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import structlog
 
-from bridge.crediting import issue_credit, note_deleted_refunds, predates_quittance
-from bridge.invoicing.credit import Credit
+from bridge.crediting import issue_credit, note_deleted_refunds, predates_quittance, reissue_invoice
+from bridge.failures import TransientStepError
+from bridge.invoicing.build import NO_FACTS
+from bridge.invoicing.credit import Credit, CreditNotIssuable
 from bridge.logs import configure_logging
 from bridge.model import Order, Refund, RefundLine
 from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.store import InvoiceRecord
-from bridge.worker import work
+from bridge.worker import run_job, work
 from tests.support.config import settings_for
 from tests.support.documents import attachment, pdf_text
 from tests.support.hook import Hook
@@ -260,3 +263,76 @@ def test_racing_refunds_never_credit_more_than_the_invoice(svc: Services) -> Non
         t.join(timeout=60)
     assert sorted(outcomes) == ["CreditNotIssuable", "issued"]
     assert svc.store.credited_total(invoice.id) == half_and_more
+
+
+def test_a_refund_waiting_when_its_invoice_is_issued_is_credited_at_once(svc: Services) -> None:
+    base = make_order("512")
+    svc.store.record_order(refunded(base, refund(base, "r1", "5.00")), credit_options={})
+    [job] = svc.store.claim_jobs("w", kinds=["credit"])
+    assert run_job(svc, job, "w") == "retry"  # no invoice yet: back in a minute or more
+    submit_order(svc, base)
+    work(svc, once=True)  # the invoice is issued, and the waiting credit runs now, not later
+    assert [d.kind for d in documents(svc, base)] == ["invoice", "credit_note"]
+
+
+def test_a_refund_that_gave_nothing_back_makes_no_credit_note(svc: Services, hook: Hook) -> None:
+    base = make_order("513")
+    submit_order(svc, refunded(base, refund(base, "r1", "0.00")))
+    work(svc, once=True)
+    assert [d.kind for d in documents(svc, base)] == ["invoice"]
+    assert not any("credit" in a["title"] for a in hook.posts)
+
+
+def test_a_deleted_refund_is_told_once(svc: Services) -> None:
+    base = make_order("514")
+    submit_order(svc, refunded(base, refund(base, "r1", "5.00")))
+    work(svc, once=True)
+    for _ in range(3):
+        note_deleted_refunds(svc, base)
+    assert len(svc.store.events(kind="refund.deleted")) == 1
+
+
+def test_reissue_credits_the_refunds_again_on_the_new_invoice(svc: Services) -> None:
+    base = make_order("515")
+    submit_order(svc, refunded(base, refund(base, "r1", "10.00")))
+    work(svc, once=True)
+    old = svc.store.current_invoice(base.shop, base.order_id)
+    assert old is not None
+    rest = old.snapshot.totals.total_incl - D("10.00")
+    issue_credit(svc, old, Credit("manual:2", rest, svc.store.clock(), method="none"), then=[])
+    result = reissue_invoice(svc, old, base, then=[], credit_then=[], facts=NO_FACTS)
+    new = result.invoice
+    assert new is not None and new.number != old.number
+    assert svc.store.current_invoice(base.shop, base.order_id) == new
+    [again] = svc.store.credit_notes_of(new.id)
+    assert again.snapshot.totals.total_incl == D("10.00")
+    assert again.snapshot.credited_number == new.number
+
+
+def test_reissue_is_refused_while_the_invoice_is_not_fully_credited(svc: Services) -> None:
+    base = make_order("516")
+    submit_order(svc, base)
+    work(svc, once=True)
+    old = svc.store.current_invoice(base.shop, base.order_id)
+    assert old is not None
+    with pytest.raises(CreditNotIssuable, match="uncredited"):
+        reissue_invoice(svc, old, base, then=[], credit_then=[], facts=NO_FACTS)
+
+
+def test_a_credit_note_taken_across_new_year_waits_for_the_new_numbering_period(
+    svc: Services,
+) -> None:
+    base = make_order("517")
+    submit_order(svc, base)
+    work(svc, once=True)
+    invoice = svc.store.current_invoice(base.shop, base.order_id)
+    assert invoice is not None
+    year = svc.store.clock().year
+    tz = ZoneInfo(svc.settings.seller.timezone)
+    before, after = (datetime(year, 12, 31, 23, 59, 59, tzinfo=tz),
+                     datetime(year + 1, 1, 1, 0, 0, 1, tzinfo=tz))  # fmt: skip
+    moments = iter([before, after, after, after])
+    svc.store.clock = lambda: next(moments)  # type: ignore[method-assign]
+    with pytest.raises(TransientStepError, match="period changed"):
+        issue_credit(svc, invoice, Credit("refund:x", D("1.00"), before), then=[])
+    assert svc.store.credit_notes_of(invoice.id) == []

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.table import Table
 
 from bridge.cli.app import ConfigOption, app, console, err_console, services_for
+
+if TYPE_CHECKING:
+    from bridge.invoicing.credit import Credit, Remaining
+    from bridge.model import Order
+    from bridge.services import Services
+    from bridge.store import FollowUp, InvoiceRecord
 
 NumberArg = Annotated[str, typer.Argument(help="The invoice or credit note number.")]
 
@@ -37,6 +43,10 @@ def credit_command(
             "has it now (fix the buyer's details there first).",
         ),
     ] = False,
+    no_refund: Annotated[
+        bool,
+        typer.Option("--no-refund", help="No money goes back (a price correction to settle)."),
+    ] = False,
     no_email: Annotated[bool, typer.Option("--no-email", help="Do not email it.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -45,9 +55,6 @@ def credit_command(
 
     Example: `quittance credit FA-2026-000042 --reason "Geste commercial" --amount 10.00`
     """
-    from bridge.crediting import issue_credit
-    from bridge.invoicing.credit import CreditNotIssuable
-
     if not reason.strip():
         _usage("--reason must say why (it is printed on the credit note)")
     if reissue and (amount or lines):
@@ -57,34 +64,57 @@ def credit_command(
     svc = services_for(config)
     try:
         original = _invoice_or_exit(svc, number)
-        credit = _manual_credit(svc, original, reason, amount, lines, reissue)
         options = {"send_email": False} if no_email else {}
-        try:
-            result = issue_credit(svc, original, credit, then=_then(svc, original.shop, options))
-        except CreditNotIssuable as exc:
-            err_console.print(f"no credit note issued on {number}:\n- " + "\n- ".join(
-                str(p) for p in exc.problems), highlight=False)  # fmt: skip
-            raise typer.Exit(1) from None
-        _print_document(svc, result.invoice, f"credits {original.number}")
+        left = _remaining(svc, original)
+        # A reissue whose credit note went through but whose new invoice did not (the shop
+        # could not be read): run again, it goes on with the new invoice.
+        if not (reissue and left.credited_out):
+            money_back = not (reissue or no_refund)
+            credit = _manual_credit(svc, original, reason, amount, lines, money_back=money_back)
+            _issue_or_exit(svc, original, credit, options)
         if reissue:
             _reissue(svc, original, options)
     finally:
         svc.close()
 
 
-def _manual_credit(svc, original, reason: str, amount: str | None, lines: str | None,
-                   reissue: bool):  # fmt: skip
-    """The Credit the options ask for (-> bridge.invoicing.credit.Credit)."""
-    from bridge.invoicing.credit import (
-        Credit,
-        CreditNotIssuable,
-        lines_of_invoice,
-        remaining_creditable,
-        whole_invoice,
-    )
+def _issue_or_exit(
+    svc: Services, original: InvoiceRecord, credit: Credit, options: dict[str, object]
+) -> None:
+    from bridge.crediting import issue_credit
+    from bridge.invoicing.credit import CreditNotIssuable
+
+    try:
+        result = issue_credit(svc, original, credit, then=_then(svc, original.shop, options))
+    except CreditNotIssuable as exc:
+        reasons = "\n- ".join(str(p) for p in exc.problems)
+        err_console.print(f"no credit note issued on {original.number}:\n- {reasons}")
+        raise typer.Exit(1) from None
+    if not result.created:  # its source was taken meanwhile: another credit ran at once
+        err_console.print("another credit note was issued at the same time: run again")
+        raise typer.Exit(1)
+    _print_document(svc, result.invoice, f"credits {original.number}")
+
+
+def _remaining(svc: Services, original: InvoiceRecord) -> Remaining:
+    from bridge.invoicing.credit import remaining_of
+
+    notes = [note.snapshot for note in svc.store.credit_notes_of(original.id)]
+    return remaining_of(original.snapshot, notes)
+
+
+def _manual_credit(
+    svc: Services, original: InvoiceRecord, reason: str, amount: str | None,
+    lines: str | None, *, money_back: bool,
+) -> Credit:  # fmt: skip
+    """The Credit the options ask for."""
+    from bridge.invoicing.credit import Credit, CreditNotIssuable, lines_of_invoice, whole_invoice
 
     done = svc.store.credit_notes_of(original.id)
-    left = remaining_creditable(original.snapshot, svc.store.credited_total(original.id))
+    left = _remaining(svc, original).total
+    # One source per credit note of the order (the key is the order's, across reissues).
+    sequence = sum(1 for d in svc.store.documents_for_order(original.shop, original.order_id)
+                   if d.kind == "credit_note") + 1  # fmt: skip
     credited_lines = []
     if amount is not None:
         total = _decimal_or_exit("--amount", amount)
@@ -98,18 +128,19 @@ def _manual_credit(svc, original, reason: str, amount: str | None, lines: str | 
         credited_lines = whole_invoice(original.snapshot) if not done else []
         total = left
     return Credit(
-        source=f"manual:{len(done) + 1}",
+        source=f"manual:{sequence}",
         amount=total,
         at=svc.store.clock(),
         reason=reason.strip(),
-        method="none" if reissue else "manual",
+        method="manual" if money_back else "none",
         lines=credited_lines,
     )
 
 
-def _reissue(svc, original, options: dict[str, object]) -> None:
+def _reissue(svc: Services, original: InvoiceRecord, options: dict[str, object]) -> None:
     """The corrected invoice, from the order as the shop has it now."""
     from bridge.crediting import reissue_invoice
+    from bridge.invoicing.credit import CreditNotIssuable
     from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
     from bridge.pipeline import Outcome
 
@@ -120,15 +151,25 @@ def _reissue(svc, original, options: dict[str, object]) -> None:
         err_console.print(f"the corrected invoice was not issued: {exc}; run again later")
         raise typer.Exit(1) from None
     then = _then(svc, original.shop, options, after="issue")
-    result = reissue_invoice(svc, original, order, then=then, facts=facts)
+    credit_then = _then(svc, original.shop, options)
+    try:
+        result = reissue_invoice(
+            svc, original, order, then=then, credit_then=credit_then, facts=facts
+        )
+    except CreditNotIssuable as exc:
+        reasons = "\n- ".join(str(p) for p in exc.problems)
+        err_console.print(f"the corrected invoice was not issued:\n- {reasons}")
+        raise typer.Exit(1) from None
     if result.outcome is Outcome.quarantined:
         err_console.print("the corrected invoice was not issued:\n- " + "\n- ".join(result.reasons))
         raise typer.Exit(1)
     assert result.invoice is not None
     _print_document(svc, result.invoice, f"replaces {original.number}")
+    for note in svc.store.credit_notes_of(result.invoice.id):
+        _print_document(svc, note, f"credits {result.invoice.number} again")
 
 
-def _order_now(svc, original):  # -> Order
+def _order_now(svc: Services, original: InvoiceRecord) -> Order:
     """The order read again from its shop (the owner fixed the buyer there), else as recorded."""
     if svc.settings.shop(original.shop) is not None:
         fetched = svc.connector(original.shop).fetch_order(original.order_id)
@@ -180,6 +221,7 @@ def deliveries_command(
     order: Annotated[
         str | None, typer.Option("--order", help="Every document of an order.")
     ] = None,
+    shop: Annotated[str | None, typer.Option("--shop", help="The order's shop.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Each document's deliveries (email, attach-back): to whom, status, attempts, id, time."""
@@ -188,7 +230,7 @@ def deliveries_command(
         if number:
             rows = svc.store.deliveries_for([_invoice_or_exit(svc, number).id])
         elif order:
-            rows = svc.store.deliveries_for_order(order)
+            rows = svc.store.deliveries_for_order(order, shop)
         else:
             rows = list(reversed(svc.store.recent_deliveries(50)))
         numbers = {r.invoice_id: _number_of(svc, r.invoice_id) for r in rows}
@@ -203,18 +245,20 @@ def deliveries_command(
         svc.close()
 
 
-def _number_of(svc, invoice_id: int) -> str:
+def _number_of(svc: Services, invoice_id: int) -> str:
     doc = svc.store.get_invoice_by_id(invoice_id)
     return doc.number if doc is not None else f"#{invoice_id}"
 
 
-def _then(svc, shop: str, options: dict[str, object], after: str = "credit"):
+def _then(
+    svc: Services, shop: str, options: dict[str, object], after: str = "credit"
+) -> list[FollowUp]:
     from bridge.steps import STEPS, Flow
 
     return STEPS.declared_follow_ups(svc, after, Flow(shop, options))
 
 
-def _print_document(svc, doc, what: str) -> None:
+def _print_document(svc: Services, doc: InvoiceRecord, what: str) -> None:
     from bridge.failures import StepError
     from bridge.pipeline import ensure_pdf
 
@@ -226,7 +270,7 @@ def _print_document(svc, doc, what: str) -> None:
     typer.echo(f"{doc.number}\t{svc.archive.alias_for(doc.number)}\t{what}")
 
 
-def _invoice_or_exit(svc, number: str):  # -> InvoiceRecord
+def _invoice_or_exit(svc: Services, number: str) -> InvoiceRecord:
     doc = svc.store.get_invoice(number)
     if doc is None:
         _usage(f"no invoice or credit note numbered {number!r}")
@@ -255,6 +299,6 @@ def _picks_or_exit(text: str) -> list[tuple[int, Decimal | None]]:
     return picks
 
 
-def _usage(message: str):  # -> NoReturn
+def _usage(message: str) -> NoReturn:
     err_console.print(message, highlight=False)
     raise typer.Exit(2)

@@ -38,6 +38,13 @@ def append(
     return int(result.scalar_one())
 
 
+def exists(conn: Connection, kind: str, invoice_number: str) -> bool:
+    stmt = select(events.c.id).where(
+        events.c.kind == kind, events.c.invoice_number == invoice_number
+    )
+    return conn.execute(stmt.limit(1)).first() is not None
+
+
 def recent(conn: Connection, limit: int, kind: str | None) -> list[EventRecord]:
     stmt = select(events).order_by(events.c.id.desc()).limit(limit)
     if kind is not None:

@@ -106,7 +106,9 @@ class JobQueue:
             moved = jobs.finish(
                 conn, job_id, worker_id, now, state="retry", run_at=run_at, last_error=error
             )
-            return moved and _log_delivery(conn, job_id, delivery, now)
+            if moved:
+                _log_delivery(conn, job_id, delivery, now)
+            return moved
 
     def kill_job(
         self, job_id: int, worker_id: str, *, error: str, delivery: DeliveryIn | None = None
@@ -114,7 +116,9 @@ class JobQueue:
         with self._write() as conn:
             now = self._now()
             moved = jobs.finish(conn, job_id, worker_id, now, state="dead", last_error=error)
-            return moved and _log_delivery(conn, job_id, delivery, now)
+            if moved:
+                _log_delivery(conn, job_id, delivery, now)
+            return moved
 
     def skip_job(
         self, job_id: int, worker_id: str, *, reason: str, delivery: DeliveryIn | None = None
@@ -122,7 +126,9 @@ class JobQueue:
         with self._write() as conn:
             now = self._now()
             moved = jobs.finish(conn, job_id, worker_id, now, state="skipped", last_error=reason)
-            return moved and _log_delivery(conn, job_id, delivery, now)
+            if moved:
+                _log_delivery(conn, job_id, delivery, now)
+            return moved
 
     def release_job(self, job_id: int, worker_id: str) -> bool:
         with self._write() as conn:
@@ -153,15 +159,14 @@ class JobQueue:
 
 def _log_delivery(
     conn: Connection, job_id: int, delivery: DeliveryIn | None, now: datetime
-) -> bool:
-    """Record the delivery row of a channel job with its move (True: nothing else to say)."""
+) -> None:
+    """Record the delivery row of a channel job with its move."""
     if delivery is None:
-        return True
+        return
     job = jobs.get(conn, job_id)
     if job is None or job.invoice_id is None:
-        return True
+        return
     deliveries.record(
         conn, job_id=job_id, invoice_id=job.invoice_id, attempts=job.attempts, entry=delivery,
         now=now,
     )  # fmt: skip
-    return True

@@ -183,12 +183,13 @@ WAITING_FOR_INVOICE = "waiting for the invoice"
 
 
 def rearm_waiting_credits(conn: Connection, shop: str, order_id: str, now: datetime) -> int:
-    """The order's credit jobs skipped while it had no invoice go back to pending: the
-    refund seen before the invoice is credited after it."""
+    """The order's credit jobs waiting for its invoice (retrying, or given up on after days
+    of quarantine) run now: the refund seen before the invoice is credited right after it."""
     result = conn.execute(
         update(jobs)
         .where(jobs.c.shop == shop, jobs.c.order_id == order_id, jobs.c.kind == "credit")
-        .where(jobs.c.state == "skipped", jobs.c.last_error.like(f"{WAITING_FOR_INVOICE}%"))
+        .where(jobs.c.state.in_(("retry", "dead")))
+        .where(jobs.c.last_error.like(f"%{WAITING_FOR_INVOICE}%"))
         .values(
             state="pending", run_at=now, attempts=0, first_attempt_at=None,
             lease_owner=None, lease_until=None, updated_at=now,

@@ -53,7 +53,8 @@ def _sqlite_invoice_triggers(frozen: Sequence[str]) -> list[str]:
 
 
 def _without_sqlite_triggers() -> bool:
-    """Drop the SQLite invoice triggers before a rebuild (it would drop them silently)."""
+    """On SQLite, drop the invoice triggers before a rebuild (it would drop them silently)
+    and say so: the caller makes them again after it."""
     if op.get_bind().dialect.name != "sqlite":
         return False
     op.execute("DROP TRIGGER IF EXISTS invoices_no_delete")
@@ -62,11 +63,9 @@ def _without_sqlite_triggers() -> bool:
 
 
 def upgrade() -> None:
+    # On PostgreSQL, DDL fires no row trigger: the whole-row guard covers the new columns as
+    # it stands. SQLite's rebuild drops the triggers: they are made again after it.
     sqlite = _without_sqlite_triggers()
-    if not sqlite:
-        # ADD COLUMN with a default rewrites no row through the trigger, but the guard
-        # compares whole rows: disable it for the DDL, in this transaction only.
-        op.execute("ALTER TABLE invoices DISABLE TRIGGER invoices_immutable")
     with op.batch_alter_table("invoices") as batch:
         batch.add_column(sa.Column("source", sa.String(200), nullable=False, server_default=""))
         batch.add_column(sa.Column("credited_invoice_id", sa.Integer))
@@ -78,8 +77,6 @@ def upgrade() -> None:
     if sqlite:
         for ddl in _sqlite_invoice_triggers(_FROZEN_COLUMNS):
             op.execute(ddl)
-    else:
-        op.execute("ALTER TABLE invoices ENABLE TRIGGER invoices_immutable")
 
     op.create_table(
         "deliveries",
@@ -108,14 +105,33 @@ def upgrade() -> None:
         sa.Column("started_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("shop", name="pk_shop_starts"),
     )
+    # A shop Quittance already served started with the first order it recorded.
+    op.execute(
+        "INSERT INTO shop_starts (shop, started_at) "
+        "SELECT shop, MIN(created_at) FROM orders GROUP BY shop"
+    )
 
 
 def downgrade() -> None:
+    several = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT shop, order_id FROM invoices GROUP BY shop, order_id, kind "
+                "HAVING COUNT(*) > 1"
+            )
+        )
+        .first()
+    )
+    if several is not None:
+        raise RuntimeError(
+            f"cannot go back below 0003: order {several[0]}/{several[1]} has several credit "
+            "notes or invoices, which the older schema cannot hold"
+        )
     op.drop_table("shop_starts")
     op.drop_index("ix_deliveries_invoice_id", table_name="deliveries")
     op.drop_table("deliveries")
     op.drop_index("ix_invoices_credited_invoice_id", table_name="invoices")
-    # Going back cannot keep two credit notes of one order under the old key: refused then.
     sqlite = _without_sqlite_triggers()
     with op.batch_alter_table("invoices") as batch:
         batch.drop_constraint("uq_invoices_shop_order_id_kind_source", type_="unique")
