@@ -411,7 +411,14 @@ def map_order(
     locale = str(
         node.get("customerLocale") or (node.get("customer") or {}).get("locale") or default_locale
     )
-    refunds = [map_refund(refund, presentment=True) for refund in node.get("refunds") or []]
+    # A refund whose money has not gone back (its REFUND transactions pending or failed) is
+    # left for a later read: credited now from its lines, it would be frozen so for good. Its
+    # id stays in the listing, so polling reads the order again until the money went back.
+    refunds = [
+        map_refund(refund, presentment=True)
+        for refund in node.get("refunds") or []
+        if not money_not_back(refund)
+    ]
     return Order(
         shop=shop,
         platform="shopify",
@@ -450,6 +457,17 @@ def refund_id_of(node: Mapping[str, Any]) -> str:
 def is_read_in_full(node: Mapping[str, Any]) -> bool:
     """Listings carry only `{id}`; a refund read with REFUND_QUERY has its parts too."""
     return any(key in node for key in ("createdAt", "refundLineItems", "transactions"))
+
+
+def money_not_back(node: Mapping[str, Any]) -> bool:
+    """The refund has REFUND transactions and none succeeded (pending, failed): no money went
+    back yet. A refund without any transaction was recorded by hand ("manual")."""
+    states = {
+        str(t.get("status", "")).upper()
+        for t in edges(node.get("transactions"))
+        if str(t.get("kind", "")).upper() == "REFUND"
+    }
+    return bool(states) and "SUCCESS" not in states
 
 
 def refund_payments(node: Mapping[str, Any]) -> list[dict[str, Any]]:
