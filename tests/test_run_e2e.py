@@ -439,7 +439,9 @@ def test_two_services_on_postgresql_share_the_work_exactly_once(
                 assert state is not None and state.last_error is None
                 print(f"{shop}: {len(claims)} polls, by service {by_log}, "
                       f"gaps {min(gaps):.1f}-{max(gaps):.1f} s")  # fmt: skip
-                assert state.polls == len(claims) == sum(by_log.values())
+                assert state.polls == len(claims)
+                # the stop may land between a poll's finish and its log line: one, at most
+                assert len(claims) - 1 <= sum(by_log.values()) <= len(claims)
                 # every finished poll reached the shop once (a poll cut by the stop, maybe one)
                 assert state.polls <= polls_seen[shop] <= state.polls + 1
                 assert min(gaps) >= 0.9 * INTERVAL, gaps
