@@ -73,7 +73,9 @@ def accept_order(
     `facts`: what the invoice needs from outside (VIES, ECB), read before (bridge.issue_facts).
     `source`: "" for the sale's invoice, "reissue:<number>" for one issued again after that
     number was fully credited (`bridge.crediting.reissue_invoice`)."""
-    svc.store.record_order(order)
+    # Its refunds' credit jobs too, whatever brought the order (`quittance issue --order`,
+    # a reissue read from the shop): they wait for this invoice and follow it.
+    svc.store.record_order(order, credit_options={})
     period = svc.settings.numbering.period_for(
         local_date(now or svc.store.clock(), svc.seller_for_snapshot().timezone)
     )

@@ -20,7 +20,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,13 +67,13 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
     """Run one claimed job to its next state; returns that state. Never raises for a step."""
     bind(job=job.id, job_kind=job.kind, shop=job.shop, order=job.order_id)
     try:
-        if job.attempts > MAX_ATTEMPTS:
-            return _give_up_lost(svc, job, worker_id)
         step = steps.step(job.kind)
         if step is None:
             svc.store.kill_job(job.id, worker_id, error=f"no step for job kind {job.kind!r}")
             return "dead"
         run = StepRun(svc, job, then=())
+        if job.attempts > MAX_ATTEMPTS:
+            return _give_up_lost(svc, job, worker_id, _delivery(step, run, "failed"))
         try:
             run = StepRun(svc, job, then=steps.follow_ups_for_job(svc, job))
             reason = step.skip(run)
@@ -111,13 +111,15 @@ def _delivery(
     return DeliveryIn(step.channel, target, status, external_id, detail[:2000])
 
 
-def _give_up_lost(svc: Services, job: JobRecord, worker_id: str) -> str:
+def _give_up_lost(
+    svc: Services, job: JobRecord, worker_id: str, delivery: DeliveryIn | None
+) -> str:
     # Normal backoff reaches ~20 attempts in the 72 h give-up window; this many means the
     # step keeps killing or hanging its worker past the lease: stop the loop.
-    svc.store.kill_job(
-        job.id, worker_id,
-        error=f"the step never finished in {MAX_ATTEMPTS} attempts (worker lost each time)",
-    )  # fmt: skip
+    why = f"the step never finished in {MAX_ATTEMPTS} attempts (worker lost each time)"
+    if delivery is not None:
+        delivery = replace(delivery, detail=why)
+    svc.store.kill_job(job.id, worker_id, error=why, delivery=delivery)
     alert_owner(
         svc,
         key=f"dead:{job.kind}:lost",

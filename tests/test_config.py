@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from stdnum import luhn
 from stdnum.fr import siren as fr_siren
 from stdnum.fr import siret as fr_siret
@@ -683,3 +684,30 @@ def test_an_unknown_platform_is_named_with_the_known_ones(tmp_path: Path) -> Non
 def test_a_shop_without_a_platform_is_named_with_the_known_ones(tmp_path: Path) -> None:
     problem = only_problem(_shop_config(tmp_path, "shopify", platform=None), "shops[0].platform")
     assert problem.value == "<missing>" and "woocommerce" in problem.expected
+
+
+def test_credit_notes_are_numbered_in_their_own_series_by_default() -> None:
+    credit = NumberingConfig().for_credit_notes()
+    assert (credit.series, credit.format_number(3, date(2026, 5, 1))) == ("AV", "AV-2026-000003")
+
+
+def test_credit_note_series_equal_to_the_invoices_is_refused_naming_the_key() -> None:
+    with pytest.raises(ValidationError, match="credit_note_series"):
+        NumberingConfig(credit_note_series="FA")
+
+
+@pytest.mark.parametrize("fmt", ["{year}-{seq:06d}", "FA-{year}-{seq:06d}", "FA-AV-{seq}"])
+def test_credit_note_format_whose_numbers_could_equal_an_invoice_number_is_refused(
+    fmt: str,
+) -> None:
+    with pytest.raises(ValidationError, match="credit_note_format"):
+        NumberingConfig(credit_note_format=fmt)
+
+
+def test_credit_note_format_with_a_letter_is_apart_from_invoice_numbers_of_digits() -> None:
+    assert NumberingConfig(format="{year}{seq:06d}").credit_note_format == "AV-{year}-{seq:06d}"
+
+
+def test_credit_note_format_needs_its_year_with_a_yearly_reset() -> None:
+    with pytest.raises(ValidationError, match="credit_note_format"):
+        NumberingConfig(credit_note_format="AV-{seq:06d}")

@@ -68,13 +68,21 @@ class NumberingConfig(Section):
                 f"a series other than the invoices' ({self.series!r}): credit notes are "
                 "numbered in their own gapless series, e.g. 'AV'",
             )
-        probe = date(2026, 1, 1)
-        if self._render(self.format, 1, probe) == self._render(self.credit_note_format, 1, probe):
+        # Numbers of the two series must never be equal, for any year or sequence: a fixed
+        # beginning of each, neither the start of the other, guarantees it. Invoice numbers
+        # that start with a placeholder start with a digit: a credit note's letter does.
+        ours, theirs = _fixed_start(self.credit_note_format), _fixed_start(self.format)
+        apart = (
+            not ours[0].isdigit() if ours and not theirs
+            else bool(ours) and not ours.startswith(theirs) and not theirs.startswith(ours)
+        )  # fmt: skip
+        if not apart:
             raise fail_field(
                 "credit_note_format",
                 self.credit_note_format,
-                "a template whose numbers differ from the invoices' (they share one "
-                "numbering space on the documents), e.g. 'AV-{year}-{seq:06d}'",
+                "a template that starts with fixed text of its own, not the beginning of the "
+                f"invoices' format {self.format!r} (so no credit note number can ever equal an "
+                "invoice number), e.g. 'AV-{year}-{seq:06d}'",
             )
         return self
 
@@ -97,10 +105,6 @@ class NumberingConfig(Section):
                 )
         return self
 
-    @staticmethod
-    def _render(fmt: str, seq: int, day: date) -> str:
-        return _render_number(fmt, seq, day)
-
     def period_for(self, issued_local_date: date) -> str:
         """The counter period the date belongs to: "2026" with a yearly reset, else ""."""
         return f"{issued_local_date.year:04d}" if self.yearly_reset else ""
@@ -109,7 +113,7 @@ class NumberingConfig(Section):
         """Render the invoice number of sequence `seq` issued on `issued_local_date`."""
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
             raise ValueError(f"sequence must be a positive integer, got {seq!r}")
-        number = self._render(self.format, seq, issued_local_date)
+        number = _render_number(self.format, seq, issued_local_date)
         if len(number) > MAX_NUMBER_LENGTH:
             raise ValueError(
                 f"invoice number {number!r} is longer than {MAX_NUMBER_LENGTH} characters"
@@ -119,6 +123,11 @@ class NumberingConfig(Section):
 
 def _render_number(fmt: str, seq: int, day: date) -> str:
     return fmt.format(year=f"{day.year:04d}", month=f"{day.month:02d}", seq=seq)
+
+
+def _fixed_start(fmt: str) -> str:
+    """The literal text before the first placeholder ('FA-' of 'FA-{year}-{seq:06d}')."""
+    return fmt.split("{", 1)[0]
 
 
 def _placeholders(fmt: str) -> list[str]:
