@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
-from bridge.model import Line, LineKind, Order
+from bridge.model import Line, LineKind, Order, TaxLine
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -38,27 +39,37 @@ def cents(amount: Decimal) -> Decimal:
 
 
 def unit_price_excl(line: Line) -> Decimal:
-    """Unit price excl. VAT before discount: subtotal / quantity, exact to four decimals.
+    """Unit price excl. VAT before discount: subtotal / quantity, exact to four decimals
+    (see `unit_price`)."""
+    return unit_price(line.subtotal, line.quantity)
 
-    Rounded ROUND_HALF_UP at the fourth decimal, then written with as few decimals as it
-    needs but never fewer than two: 8.00, 0.125, 3.3333. A price that is whole cents keeps
-    the two-decimal form every snapshot had before, so those print as they always did.
-    """
+
+def unit_price(amount: Decimal, quantity: Decimal) -> Decimal:
+    """`amount` / `quantity`, rounded ROUND_HALF_UP at the fourth decimal, then written with
+    as few decimals as it needs but never fewer than two: 8.00, 0.125, 3.3333. A price that
+    is whole cents keeps the two-decimal form every snapshot had before, so those print as
+    they always did."""
     # Four decimals is the usual precision of unit prices on French invoices (fuel,
     # electricity, goods sold per litre, kWh or gram). It lets quantity × unit, rounded to the
     # cent, give back the line's subtotal (3 × 3,3333 € = 9,9999 € → 10,00 €) where a price
     # rounded to the cent cannot (3 × 3,33 € = 9,99 €): the rounding error per unit is at most
     # 0,00005 €, under half a cent for any quantity below 100. Line amounts stay to the cent.
     step = Decimal("0.0001")
-    if line.quantity == 0:
-        return cents(line.subtotal)
-    unit = (line.subtotal / line.quantity).quantize(step, rounding=ROUND_HALF_UP)
+    if quantity == 0:
+        return cents(amount)
+    unit = (amount / quantity).quantize(step, rounding=ROUND_HALF_UP)
     if unit == unit.quantize(CENT):
         return unit.quantize(CENT)
     return unit.normalize()
 
 
-def line_rate(line: Line) -> Decimal:
+class Taxed(Protocol):
+    @property
+    def taxes(self) -> list[TaxLine]: ...
+
+
+def line_rate(line: Taxed) -> Decimal:
+    """The line's VAT rate: the sum of its taxes' (an order line's, a refund line's)."""
     return sum((t.rate for t in line.taxes), ZERO)
 
 

@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from bridge.invoicing.amounts import CENT, ZERO, Inconsistency, cents
+from bridge.invoicing.amounts import CENT, ZERO, Inconsistency, cents, line_rate, unit_price
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, eur_conversion, local_date
 from bridge.invoicing.legal import check_invoice, with_remedy
 from bridge.invoicing.snapshot import (
@@ -298,15 +298,14 @@ def method_label(method: str, locale: str) -> str:
 
 
 def _line_rate(line: RefundLine) -> Decimal:
-    return sum((t.rate for t in line.taxes), ZERO).normalize() if line.taxes else ZERO
+    return line_rate(line).normalize() if line.taxes else ZERO
 
 
 def _credited_line(line: RefundLine) -> InvoiceLine:
     quantity = line.quantity if line.quantity > 0 else Decimal(1)
     total_excl = cents(line.amount)
     vat = cents(line.tax)
-    unit = (line.amount / quantity).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    unit = unit.quantize(CENT) if unit == unit.quantize(CENT) else unit.normalize()
+    unit = unit_price(line.amount, quantity)
     return InvoiceLine(
         kind=line.kind.value,
         description=line.name,
