@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from bridge.invoicing import cases
-from bridge.invoicing.build import Numbering
+from bridge.invoicing.build import Numbering, build_invoice
 from bridge.invoicing.credit import (
     Credit,
     CreditNotIssuable,
@@ -21,7 +21,7 @@ from bridge.invoicing.credit import (
     remaining_of,
     whole_invoice,
 )
-from bridge.invoicing.legal import check_invoice
+from bridge.invoicing.legal import check_invoice, is_rounding_line
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.model import LineKind, Refund, RefundLine, TaxLine
 
@@ -86,8 +86,10 @@ def test_amount_only_refund_is_split_over_the_invoice_rates_pro_rata() -> None:
     assert sum(part for _, part, _ in parts) == D("5.00")
     assert [rate for rate, _, _ in parts] == [b.rate for b in original.vat_breakdown]
     whole = original.totals.total_incl
-    for (_rate, part, _vat), bucket in zip(parts[:-1], original.vat_breakdown, strict=False):
-        assert part == (D("5.00") * (bucket.base + bucket.amount) / whole).quantize(D("0.01"))
+    largest = max(original.vat_breakdown, key=lambda b: b.base + b.amount)
+    for (_rate, part, _vat), bucket in zip(parts, original.vat_breakdown, strict=True):
+        if bucket is not largest:  # the largest share takes the cents of rounding
+            assert part == (D("5.00") * (bucket.base + bucket.amount) / whole).quantize(D("0.01"))
 
 
 def test_pro_rata_credit_note_adds_up_to_the_refund() -> None:
@@ -233,3 +235,50 @@ def test_credit_note_records_the_refund_method_and_date() -> None:
 def test_correction_without_money_back_pays_nothing_back() -> None:
     note = credit(invoice(), Credit("manual:1", D("5.00"), NOW, method="none"))
     assert note.totals.amount_paid == 0 and note.payment.method_label == ""
+
+
+def rounded_invoice(by: str) -> InvoiceSnapshot:
+    """The b2c invoice of an order whose platform total is `by` off its lines: a rounding line."""
+    order = cases.case_order("b2c")
+    order = order.model_copy(update={"total": order.total + D(by)})
+    numbering = Numbering("FA", "FA-2026-000008", 8)
+    return build_invoice(order, cases.case_seller("b2c"), numbering, issued_at=cases.ISSUED,
+                         terms=cases.CASE_TERMS)  # fmt: skip
+
+
+def test_whole_credit_of_an_invoice_with_a_negative_rounding_line_mirrors_it() -> None:
+    original = rounded_invoice("-0.01")
+    assert any(is_rounding_line(ln) and ln.total_incl < 0 for ln in original.lines)
+    note = credit(original, Credit("manual:1", original.totals.total_incl, NOW,
+                                   lines=whole_invoice(original)))  # fmt: skip
+    assert note.totals.total_incl == original.totals.total_incl
+    assert note.vat_breakdown == original.vat_breakdown
+
+
+def test_a_partial_credit_takes_nothing_from_the_rounding_line() -> None:
+    original = rounded_invoice("0.01")
+    for amount in ("5.00", "7.77", "13.13"):
+        note = credit(original, amount_only(amount))
+        assert 0 not in {b.rate for b in note.vat_breakdown}, amount
+
+
+def test_named_lines_beyond_a_rate_are_refused_even_when_the_amount_takes_everything() -> None:
+    original = invoice()
+    five = [i + 1 for i, ln in enumerate(original.lines) if ln.vat_rate == D("5.5")]
+    twice = lines_of_invoice(original, [(i, None) for i in five + five])
+    with pytest.raises(CreditNotIssuable, match=r"at 5\.5 %"):
+        credit(original, Credit("refund:1", original.totals.total_incl, NOW, lines=twice))
+
+
+def test_lines_a_cent_over_the_refund_give_one_cent_each_back() -> None:
+    original = invoice()
+    picked = lines_of_invoice(original, [(1, None), (2, None), (3, None)])
+    worth = sum(ln.amount + ln.tax for ln in picked)
+    note = credit(original, Credit("refund:1", worth - D("0.02"), NOW, lines=picked))
+    assert note.totals.total_incl == worth - D("0.02")
+    assert check_invoice(note) == []  # unit prices follow the trimmed totals
+    assert [ln.total_excl for ln in note.lines] == [
+        picked[0].amount,
+        picked[1].amount - D("0.01"),
+        picked[2].amount - D("0.01"),
+    ]

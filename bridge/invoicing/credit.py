@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from bridge.invoicing.amounts import CENT, ZERO, Inconsistency, cents, line_rate, unit_price
 from bridge.invoicing.build import Numbering, OrderNotInvoiceable, eur_conversion, local_date
-from bridge.invoicing.legal import check_invoice, with_remedy
+from bridge.invoicing.legal import check_invoice, is_rounding_line, with_remedy
 from bridge.invoicing.snapshot import (
     DocumentKind,
     InvoiceLine,
@@ -139,7 +139,8 @@ def credit_problems(
                     f"{original.number} charged only {rates}",
                 )
             )
-        if line.amount < 0 or line.tax < 0 or line.quantity < 0:
+        mirrors_rounding = line.kind is LineKind.fee and not line.taxes  # an invoice's "Arrondi"
+        if (line.amount < 0 and not mirrors_rounding) or line.tax < 0 or line.quantity < 0:
             problems.append(
                 Inconsistency(f"refund.lines[{i}]", f"{line.name!r} has a negative amount")
             )
@@ -225,6 +226,9 @@ def credited_lines(original: InvoiceSnapshot, credit: Credit, left: Remaining) -
     one line per VAT rate (pro rata of what remains at each rate; all of it when the credit
     takes everything left)."""
     lines = [_credited_line(ln) for ln in credit.lines]
+    problems = _beyond_rates(original, _breakdown(lines), left)
+    if problems:  # the named lines alone already credit a rate beyond what it charged
+        raise CreditNotIssuable(problems)
     remainder = credit.amount - sum((ln.total_incl for ln in lines), ZERO)
     if remainder < -CENT * len(lines):
         named = credit.amount - remainder
@@ -238,22 +242,48 @@ def credited_lines(original: InvoiceSnapshot, credit: Credit, left: Remaining) -
                 )
             ]
         )
-    if remainder < 0:  # the platform rounded each line up: the last one gives the cents back
-        last = lines[-1]
-        lines[-1] = last.model_copy(
-            update={
-                "total_excl": last.total_excl + remainder,
-                "total_incl": last.total_incl + remainder,
-            }
-        )
-    elif remainder > 0:
+    if remainder < 0:
+        return _cents_back(lines, -remainder)
+    if remainder > 0:
         # Spread over what the named lines leave at each rate, not over the whole invoice: a
-        # rate they credited in full takes nothing more.
+        # rate they credited in full takes nothing more. A rounding line's 0 % takes nothing
+        # of a part; it goes only when everything left is credited.
         after = _less(left, _breakdown(lines))
-        everything = remainder == after.total
-        parts = _all_that_remains(after) if everything else pro_rata(after, remainder)
+        if remainder == after.total:
+            parts = _all_that_remains(after)
+        else:
+            parts = pro_rata(after, remainder, skip=_rounding_rates(original))
         lines += _remainder_lines(original, parts)
     return lines
+
+
+def _cents_back(lines: list[InvoiceLine], cents_over: Decimal) -> list[InvoiceLine]:
+    """The platform rounded each line up: a cent off each line, from the last, until the
+    lines give back exactly what was refunded (at most a cent a line, checked before)."""
+    out = list(lines)
+    index = len(out) - 1
+    while cents_over > 0:
+        line = out[index]
+        total_excl = line.total_excl - CENT
+        out[index] = line.model_copy(
+            update={
+                "total_excl": total_excl,
+                "total_incl": line.total_incl - CENT,
+                "unit_price_excl": unit_price(total_excl, line.quantity),
+            }
+        )
+        cents_over -= CENT
+        index -= 1
+    return out
+
+
+def _rounding_rates(original: InvoiceSnapshot) -> set[Decimal]:
+    """The rates whose only lines are rounding lines (the 0 % "Arrondi" of an invoice)."""
+    rates: dict[Decimal, bool] = {}
+    for line in original.lines:
+        rate = line.vat_rate.normalize()
+        rates[rate] = rates.get(rate, True) and is_rounding_line(line)
+    return {rate for rate, only in rates.items() if only}
 
 
 def _less(left: Remaining, buckets: list[VatBucket]) -> Remaining:
@@ -320,14 +350,21 @@ def _credited_line(line: RefundLine) -> InvoiceLine:
     )
 
 
-def pro_rata(left: Remaining, amount: Decimal) -> list[tuple[Decimal, Decimal, Decimal]]:
-    """`amount` (incl. VAT) split over the VAT rates in proportion to what remains at each:
-    [(rate, part incl. VAT, its VAT)], the parts summing to `amount` exactly (the last rate
-    takes the rounding). Each part's VAT is what the rate gives on it."""
-    rates = [r for r in sorted(left.base, reverse=True) if left.base[r] + left.vat[r] > 0]
+def pro_rata(
+    left: Remaining, amount: Decimal, *, skip: set[Decimal] | None = None
+) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """`amount` (incl. VAT) split over the VAT rates in proportion to what remains at each
+    (but `skip`): [(rate, part incl. VAT, its VAT)], the parts summing to `amount` exactly (the
+    largest share takes the rounding). Each part's VAT is what the rate gives on it."""
+    rates = [
+        r
+        for r in sorted(left.base, key=lambda r: left.base[r] + left.vat[r])
+        if left.base[r] + left.vat[r] > 0 and r not in (skip or set())
+    ]
     whole = sum((left.base[r] + left.vat[r] for r in rates), ZERO)
     if not rates or whole <= 0:
         return [(ZERO, amount, ZERO)]
+    # The largest share last: it takes the rounding, the smallest rate's share stays exact.
     parts = []
     rest = amount
     for rate in rates[:-1]:
@@ -335,11 +372,13 @@ def pro_rata(left: Remaining, amount: Decimal) -> list[tuple[Decimal, Decimal, D
         parts.append((rate, part, part - cents(part * 100 / (100 + rate))))
         rest -= part
     last = rates[-1]
-    return [*parts, (last, rest, rest - cents(rest * 100 / (100 + last)))]
+    parts.append((last, rest, rest - cents(rest * 100 / (100 + last))))
+    return sorted(parts, key=lambda part: part[0], reverse=True)
 
 
 def _all_that_remains(left: Remaining) -> list[tuple[Decimal, Decimal, Decimal]]:
-    """Everything left at each rate, exactly (no proportion to round)."""
+    """Everything left at each rate, exactly (no proportion to round). A rate left below zero
+    (a line credited a cent over) was refused before; one at zero gives nothing."""
     return [
         (rate, left.base[rate] + left.vat[rate], left.vat[rate])
         for rate in sorted(left.base, reverse=True)
@@ -352,7 +391,8 @@ def _remainder_lines(
 ) -> list[InvoiceLine]:
     """One line per (rate, amount incl. VAT, VAT), each taking the nature of the invoice's
     lines at that rate."""
-    several = len(original.vat_breakdown) > 1
+    rounding = _rounding_rates(original)
+    several = len([b for b in original.vat_breakdown if b.rate.normalize() not in rounding]) > 1
     out = []
     for rate, incl, vat in parts:
         if incl == 0:
