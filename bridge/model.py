@@ -177,6 +177,9 @@ class Refund(_Frozen):
     # How the money went back, as the customer would say it: "Stripe", "Carte bancaire",
     # "Avoir en boutique" (store credit). "" = the original payment method.
     method: str = ""
+    # The money has not gone back yet (the gateway's transaction pending, or failed): the
+    # refund is known, and credited once a later read finds the money returned.
+    pending: bool = False
 
     @property
     def lines_total(self) -> Decimal:

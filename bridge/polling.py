@@ -75,7 +75,9 @@ def poll_shop(
             return False
         record = svc.store.get_order(shop, order_id)
         payload = record.payload if record is not None else None
-        return payload is not None and {r.refund_id for r in payload.refunds} == refund_ids
+        # A pending refund (money not back yet) is not settled: the order is read again.
+        settled = {r.refund_id for r in payload.refunds if not r.pending} if payload else None
+        return settled == refund_ids
 
     # Each page's orders are recorded as soon as it is read, but the cursor only moves once
     # the whole run is through: with page-number pagination, an order modified mid-run jumps

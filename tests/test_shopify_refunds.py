@@ -248,11 +248,15 @@ def test_refund_to_store_credit_says_store_credit() -> None:
     assert map_refund(node).method == "store_credit"
 
 
-@pytest.mark.parametrize("status", ["FAILURE", "PENDING"])
-def test_refund_whose_money_did_not_go_back_is_left_for_a_later_read(status: str) -> None:
+@pytest.mark.parametrize("status", ["FAILURE", "PENDING", "AWAITING_RESPONSE"])
+def test_refund_whose_money_did_not_go_back_is_pending(status: str) -> None:
     node = copy.deepcopy(seed("#1008"))
     node["refunds"][0]["transactions"]["edges"][0]["node"]["status"] = status
-    assert map_order(node, shop="s").refunds == []
+    assert [r.pending for r in map_order(node, shop="s").refunds] == [True]
+
+
+def test_refund_whose_money_went_back_is_not_pending() -> None:
+    assert [r.pending for r in refunds_of("#1008")] == [False]
 
 
 def test_service_line_refund_is_a_service() -> None:

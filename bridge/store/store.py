@@ -535,8 +535,10 @@ def _enqueue_credits(
     """One durable "credit" job per refund of the order, carrying the refund as read (a later
     read that misses it cannot take it back); duplicates of a refund add nothing."""
     for refund in sorted(order.refunds, key=lambda r: (r.created_at is None, r.created_at)):
-        if not refund.refund_id:
-            continue  # no id, no way to tell it from the next one: never credited twice
+        if not refund.refund_id or refund.pending:
+            # no id: no way to tell it from the next one, never credited twice; pending:
+            # its money is not back, a later read (polling re-reads the order) credits it
+            continue
         jobs.enqueue(
             conn, "credit", {**options, "refund": refund.model_dump(mode="json")},
             dedupe_key=credit_dedupe_key(order.shop, order.order_id, refund.refund_id),

@@ -411,13 +411,12 @@ def map_order(
     locale = str(
         node.get("customerLocale") or (node.get("customer") or {}).get("locale") or default_locale
     )
-    # A refund whose money has not gone back (its REFUND transactions pending or failed) is
-    # left for a later read: credited now from its lines, it would be frozen so for good. Its
-    # id stays in the listing, so polling reads the order again until the money went back.
+    # A refund whose money has not gone back (a REFUND transaction pending, or none succeeded)
+    # is `pending`: credited now from its lines, it would be frozen so for good; polling
+    # reads the order again until the money went back.
     refunds = [
-        map_refund(refund, presentment=True)
+        map_refund(refund, presentment=True).model_copy(update={"pending": money_not_back(refund)})
         for refund in node.get("refunds") or []
-        if not money_not_back(refund)
     ]
     return Order(
         shop=shop,
@@ -460,14 +459,16 @@ def is_read_in_full(node: Mapping[str, Any]) -> bool:
 
 
 def money_not_back(node: Mapping[str, Any]) -> bool:
-    """The refund has REFUND transactions and none succeeded (pending, failed): no money went
-    back yet. A refund without any transaction was recorded by hand ("manual")."""
+    """The refund's money is not all back: a REFUND transaction still on its way (a gift card
+    done, the card pending), or transactions and none succeeded. A refund without any
+    transaction was recorded by hand ("manual")."""
     states = {
         str(t.get("status", "")).upper()
         for t in edges(node.get("transactions"))
         if str(t.get("kind", "")).upper() == "REFUND"
     }
-    return bool(states) and "SUCCESS" not in states
+    on_its_way = bool(states & {"PENDING", "AWAITING_RESPONSE"})
+    return on_its_way or (bool(states) and "SUCCESS" not in states)
 
 
 def refund_payments(node: Mapping[str, Any]) -> list[dict[str, Any]]:
