@@ -13,6 +13,7 @@ longer shows. Orchestrates store and invoicing like `bridge.pipeline` does for i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -37,7 +38,7 @@ def issue_credit(
     `credit.source` on the order). Raises `CreditNotIssuable` with the reasons; nothing is
     numbered then."""
     numbering_cfg = svc.settings.numbering.for_credit_notes()
-    timezone = svc.settings.seller.timezone
+    timezone = original.snapshot.timezone  # the one its issue date is read in
     period = numbering_cfg.period_for(local_date(svc.store.clock(), timezone))
 
     def build(sequence: int, earlier: list[InvoiceSnapshot]) -> InvoiceSnapshot:
@@ -99,11 +100,7 @@ def note_deleted_refunds(svc: Services, order: Order) -> list[str]:
         if svc.store.has_event("refund.deleted", doc.number):
             continue  # every later read of the order lists it missing again: told once
         refund_id = doc.source.removeprefix("refund:")
-        svc.store.append_event(
-            "refund.deleted", shop=order.shop, order_id=order.order_id,
-            invoice_number=doc.number, detail={"refund_id": refund_id},
-        )  # fmt: skip
-        alert_owner(
+        sent = alert_owner(
             svc,
             key=f"refund-deleted:{order.shop}:{order.order_id}:{refund_id}",
             title=f"Quittance: refund {refund_id} of order {order.display_reference} was "
@@ -113,6 +110,11 @@ def note_deleted_refunds(svc: Services, order: Order) -> list[str]:
             f"invoice the amount again (`quittance credit` cannot undo it); if it was, nothing "
             "to do but correct the shop.",
         )
+        if sent:  # not sent (no alert target answered): told at the next read instead
+            svc.store.append_event(
+                "refund.deleted", shop=order.shop, order_id=order.order_id,
+                invoice_number=doc.number, detail={"refund_id": refund_id},
+            )  # fmt: skip
     return [doc.number for doc in gone]
 
 
@@ -147,40 +149,89 @@ def alert_foreign_refund(svc: Services, order: Order, started: datetime) -> str:
     return why
 
 
+@dataclass
+class Reissue:
+    """A corrected invoice, and what became of the money its predecessor gave back."""
+
+    result: AcceptResult
+    credited_again: list[InvoiceRecord] = field(default_factory=list)
+    not_credited: list[str] = field(default_factory=list)  # why, per credit note
+
+
 def reissue_invoice(
     svc: Services, original: InvoiceRecord, order: Order, *, then: Sequence[FollowUp],
     credit_then: Sequence[FollowUp], facts: IssueFacts,
-) -> AcceptResult:  # fmt: skip
+) -> Reissue:  # fmt: skip
     """A new invoice (new number) for an order whose invoice `original` is fully credited:
     the buyer's details were wrong, and are read again from `order`. An order never has two
     invoices in force: refused while anything of `original` is left uncredited.
 
-    The refunds already credited on `original` are credited again on the new invoice (same
-    lines, reason, method and date): the new invoice states the whole sale, as the old one did,
-    and the money given back stays given back."""
+    Each credit note of `original` that gave money back (a refund, a manual credit) is made
+    again on the new invoice: the new invoice states the whole sale, as the old one did, and
+    what was given back stays given back. Line by line when the new invoice has the same
+    rates, else as an amount over its rates (the buyer became an EU business: 0 %); one that
+    still cannot be made is reported, and the owner told."""
     left = original.snapshot.totals.total_incl - svc.store.credited_total(original.id)
     if left > 0:
         raise CreditNotIssuable(
             [Inconsistency("--reissue", f"invoice {original.number} still has {left} uncredited")]
         )
     result = accept_order(svc, order, then=then, facts=facts, source=f"reissue:{original.number}")
-    if result.invoice is not None:
-        for note in svc.store.credit_notes_of(original.id):
-            if note.source.startswith("refund:"):
-                issue_credit(svc, result.invoice, credit_again(note, result.invoice),
-                             then=credit_then)  # fmt: skip
-    return result
+    reissue = Reissue(result)
+    if result.invoice is None:
+        return reissue
+    for note in svc.store.credit_notes_of(original.id):
+        if note.snapshot.totals.amount_paid == 0:
+            continue  # a cancellation (this reissue's own) gave nothing back
+        try:
+            again = _credit_again(svc, note, result.invoice, credit_then)
+            reissue.credited_again.append(again)
+        except CreditNotIssuable as exc:
+            reissue.not_credited.append(f"{note.number}: {exc}")
+    if reissue.not_credited:
+        alert_owner(
+            svc,
+            key=f"reissue-credit:{original.shop}:{original.order_id}",
+            title=f"Quittance: {result.invoice.number} replaces {original.number}; credit it "
+            "by hand for what was given back",
+            body="\n".join(reissue.not_credited),
+        )
+    return reissue
 
 
-def credit_again(note: InvoiceRecord, invoice: InvoiceRecord) -> Credit:
-    """The refund credit note `note` made once more, on `invoice` (a reissue of its invoice)."""
+def _credit_again(
+    svc: Services, note: InvoiceRecord, invoice: InvoiceRecord, then: Sequence[FollowUp]
+) -> InvoiceRecord:
+    try:
+        return issue_credit(svc, invoice, credit_again(note, invoice), then=then).invoice
+    except CreditNotIssuable:
+        by_amount = credit_again(note, invoice, line_by_line=False)
+        return issue_credit(svc, invoice, by_amount, then=then).invoice
+
+
+def credit_again(note: InvoiceRecord, invoice: InvoiceRecord, *, line_by_line: bool = True
+                 ) -> Credit:  # fmt: skip
+    """The credit note `note` made once more, on `invoice` (the reissue of its invoice)."""
     snap = note.snapshot
     return Credit(
-        source=f"{note.source}@{invoice.number}",
+        source=f"again:{note.number}",
         amount=snap.totals.total_incl,
         at=snap.payment.paid_at,
         reason=snap.credit_reason,
         method=snap.payment.method,
         reference=snap.payment.reference,
-        lines=whole_invoice(snap),
+        lines=whole_invoice(snap) if line_by_line else [],
+    )
+
+
+def awaiting_reissue(svc: Services, invoice: InvoiceRecord) -> bool:
+    """`invoice` was cancelled for a reissue that has not been issued yet (the shop could not
+    be read): a refund coming now waits for the corrected invoice."""
+    notes = svc.store.credit_notes_of(invoice.id)
+    return any(n.source.startswith("cancel:") for n in notes) and (
+        sum(
+            (n.snapshot.totals.total_incl for n in notes),
+            start=invoice.snapshot.totals.total_incl * 0,
+        )
+        >= invoice.snapshot.totals.total_incl
     )

@@ -34,6 +34,7 @@ from typing import Any
 
 from bridge.crediting import (
     alert_foreign_refund,
+    awaiting_reissue,
     issue_credit,
     note_deleted_refunds,
     predates_quittance,
@@ -258,7 +259,7 @@ def credit(run: StepRun) -> JobResult:
     if refund.amount == 0:  # a restock with no money back: nothing to credit
         return Skipped(f"refund {refund.refund_id} gave nothing back: no credit note")
     original = svc.store.current_invoice(job.shop or "", job.order_id or "")
-    if original is None:
+    if original is None or awaiting_reissue(svc, original):
         raise WaitingForInvoice(
             f"{WAITING_FOR_INVOICE} of order {job.order_id}: refund {refund.refund_id} is "
             "credited once the invoice is issued"

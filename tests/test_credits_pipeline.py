@@ -4,6 +4,7 @@ SMTP server and a real alert endpoint on loopback, PDFs parsed back."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -300,8 +301,7 @@ def test_reissue_credits_the_refunds_again_on_the_new_invoice(svc: Services) -> 
     assert old is not None
     rest = old.snapshot.totals.total_incl - D("10.00")
     issue_credit(svc, old, Credit("manual:2", rest, svc.store.clock(), method="none"), then=[])
-    result = reissue_invoice(svc, old, base, then=[], credit_then=[], facts=NO_FACTS)
-    new = result.invoice
+    new = reissue_invoice(svc, old, base, then=[], credit_then=[], facts=NO_FACTS).result.invoice
     assert new is not None and new.number != old.number
     assert svc.store.current_invoice(base.shop, base.order_id) == new
     [again] = svc.store.credit_notes_of(new.id)
@@ -331,8 +331,92 @@ def test_a_credit_note_taken_across_new_year_waits_for_the_new_numbering_period(
     tz = ZoneInfo(svc.settings.seller.timezone)
     before, after = (datetime(year, 12, 31, 23, 59, 59, tzinfo=tz),
                      datetime(year + 1, 1, 1, 0, 0, 1, tzinfo=tz))  # fmt: skip
-    moments = iter([before, after, after, after])
+    moments = itertools.chain([before], itertools.repeat(after))
     svc.store.clock = lambda: next(moments)  # type: ignore[method-assign]
     with pytest.raises(TransientStepError, match="period changed"):
         issue_credit(svc, invoice, Credit("refund:x", D("1.00"), before), then=[])
     assert svc.store.credit_notes_of(invoice.id) == []
+    retried = issue_credit(svc, invoice, Credit("refund:x", D("1.00"), before), then=[])
+    assert retried.invoice.number == f"AV-{year + 1}-000001"
+
+
+def test_after_a_reissue_the_refund_credited_again_is_not_taken_for_a_deleted_one(
+    svc: Services, hook: Hook
+) -> None:
+    base = make_order("518")
+    order = refunded(base, refund(base, "r1", "10.00"))
+    submit_order(svc, order)
+    work(svc, once=True)
+    old = svc.store.current_invoice(base.shop, base.order_id)
+    assert old is not None
+    rest = old.snapshot.totals.total_incl - D("10.00")
+    issue_credit(svc, old, Credit("cancel:2", rest, svc.store.clock(), method="none"), then=[])
+    reissue_invoice(svc, old, order, then=[], credit_then=[], facts=NO_FACTS)
+    assert note_deleted_refunds(svc, order) == []
+
+
+def test_reissue_credits_again_a_manual_credit_that_gave_money_back(svc: Services) -> None:
+    base = make_order("519")
+    submit_order(svc, base)
+    work(svc, once=True)
+    old = svc.store.current_invoice(base.shop, base.order_id)
+    assert old is not None
+    now = svc.store.clock()
+    issue_credit(svc, old, Credit("manual:1", D("7.00"), now, method="manual"), then=[])
+    rest = old.snapshot.totals.total_incl - D("7.00")
+    issue_credit(svc, old, Credit("cancel:2", rest, now, method="none"), then=[])
+    reissue = reissue_invoice(svc, old, base, then=[], credit_then=[], facts=NO_FACTS)
+    assert [n.snapshot.totals.total_incl for n in reissue.credited_again] == [D("7.00")]
+
+
+def test_reissue_on_other_rates_credits_the_refund_again_as_an_amount(svc: Services) -> None:
+    base = make_order("520")
+    order = refunded(base, refund(base, "r1", "", line=0))  # the 5.5 % tea
+    submit_order(svc, order)
+    work(svc, once=True)
+    old = svc.store.current_invoice(base.shop, base.order_id)
+    assert old is not None
+    rest = old.snapshot.totals.total_incl - svc.store.credited_total(old.id)
+    issue_credit(svc, old, Credit("cancel:2", rest, svc.store.clock(), method="none"), then=[])
+    # the corrected order: the teapot alone (20 %), so the tea's 5.5 % no longer exists
+    teapot = base.lines[1]
+    single = order.model_copy(update={"lines": [teapot], "total": teapot.total + teapot.tax,
+                                      "total_tax": teapot.tax, "coupons": []})  # fmt: skip
+    reissue = reissue_invoice(svc, old, single, then=[], credit_then=[], facts=NO_FACTS)
+    [again] = reissue.credited_again
+    assert {b.rate for b in again.snapshot.vat_breakdown} == {D(20)}
+    assert again.snapshot.totals.total_incl == base.lines[0].total + base.lines[0].tax
+
+
+def test_a_refund_while_a_reissue_is_half_done_waits_for_the_corrected_invoice(
+    svc: Services,
+) -> None:
+    base = make_order("521")
+    submit_order(svc, base)
+    work(svc, once=True)
+    old = svc.store.current_invoice(base.shop, base.order_id)
+    assert old is not None
+    whole = old.snapshot.totals.total_incl
+    issue_credit(svc, old, Credit("cancel:1", whole, svc.store.clock(), method="none"), then=[])
+    svc.store.record_order(refunded(base, refund(base, "r9", "3.00")), credit_options={})
+    [job] = svc.store.claim_jobs("w", kinds=["credit"])
+    assert run_job(svc, job, "w") == "retry"
+    assert "waiting for the invoice" in (svc.store.get_job(job.id).last_error or "")  # type: ignore[union-attr]
+
+
+def test_a_refund_whose_money_is_not_back_gets_no_credit_job(svc: Services) -> None:
+    base = make_order("522")
+    pending = refund(base, "r1", "5.00").model_copy(update={"pending": True})
+    svc.store.record_order(refunded(base, pending), credit_options={})
+    assert [j for j in svc.store.list_jobs(("pending",)) if j.kind == "credit"] == []
+
+
+def test_a_pending_refund_still_tells_an_order_from_before_quittance(svc: Services) -> None:
+    old = make_order("523")
+    svc.store.shop_started_at(old.shop)
+    paid = svc.store.clock() - timedelta(days=40)
+    old = old.model_copy(
+        update={"payment": old.payment.model_copy(update={"paid_at": paid}), "created_at": paid}
+    )
+    pending = refund(old, "r1", "5.00").model_copy(update={"pending": True})
+    assert predates_quittance(svc, refunded(old, pending), timedelta(days=1))

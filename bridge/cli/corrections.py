@@ -70,7 +70,9 @@ def credit_command(
         # could not be read): run again, it goes on with the new invoice.
         if not (reissue and left.credited_out):
             money_back = not (reissue or no_refund)
-            credit = _manual_credit(svc, original, reason, amount, lines, money_back=money_back)
+            credit = _manual_credit(
+                svc, original, reason, amount, lines, money_back=money_back, cancel=reissue
+            )
             _issue_or_exit(svc, original, credit, options)
         if reissue:
             _reissue(svc, original, options)
@@ -82,6 +84,7 @@ def _issue_or_exit(
     svc: Services, original: InvoiceRecord, credit: Credit, options: dict[str, object]
 ) -> None:
     from bridge.crediting import issue_credit
+    from bridge.failures import StepError
     from bridge.invoicing.credit import CreditNotIssuable
 
     try:
@@ -89,6 +92,9 @@ def _issue_or_exit(
     except CreditNotIssuable as exc:
         reasons = "\n- ".join(str(p) for p in exc.problems)
         err_console.print(f"no credit note issued on {original.number}:\n- {reasons}")
+        raise typer.Exit(1) from None
+    except StepError as exc:  # the numbering period turned (New Year) while it waited
+        err_console.print(f"no credit note issued on {original.number}: {exc}; run again")
         raise typer.Exit(1) from None
     if not result.created:  # its source was taken meanwhile: another credit ran at once
         err_console.print("another credit note was issued at the same time: run again")
@@ -105,7 +111,7 @@ def _remaining(svc: Services, original: InvoiceRecord) -> Remaining:
 
 def _manual_credit(
     svc: Services, original: InvoiceRecord, reason: str, amount: str | None,
-    lines: str | None, *, money_back: bool,
+    lines: str | None, *, money_back: bool, cancel: bool = False,
 ) -> Credit:  # fmt: skip
     """The Credit the options ask for."""
     from bridge.invoicing.credit import Credit, CreditNotIssuable, lines_of_invoice, whole_invoice
@@ -128,7 +134,9 @@ def _manual_credit(
         credited_lines = whole_invoice(original.snapshot) if not done else []
         total = left
     return Credit(
-        source=f"manual:{sequence}",
+        # A reissue's cancellation is told apart: a refund arriving before the corrected
+        # invoice waits for it instead of finding nothing left to credit.
+        source=f"{'cancel' if cancel else 'manual'}:{sequence}",
         amount=total,
         at=svc.store.clock(),
         reason=reason.strip(),
@@ -140,6 +148,7 @@ def _manual_credit(
 def _reissue(svc: Services, original: InvoiceRecord, options: dict[str, object]) -> None:
     """The corrected invoice, from the order as the shop has it now."""
     from bridge.crediting import reissue_invoice
+    from bridge.failures import StepError
     from bridge.invoicing.credit import CreditNotIssuable
     from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
     from bridge.pipeline import Outcome
@@ -153,20 +162,27 @@ def _reissue(svc: Services, original: InvoiceRecord, options: dict[str, object])
     then = _then(svc, original.shop, options, after="issue")
     credit_then = _then(svc, original.shop, options)
     try:
-        result = reissue_invoice(
+        reissue = reissue_invoice(
             svc, original, order, then=then, credit_then=credit_then, facts=facts
         )
-    except CreditNotIssuable as exc:
-        reasons = "\n- ".join(str(p) for p in exc.problems)
-        err_console.print(f"the corrected invoice was not issued:\n- {reasons}")
+    except (CreditNotIssuable, StepError) as exc:
+        err_console.print(f"the corrected invoice was not issued: {exc}; run again")
         raise typer.Exit(1) from None
+    result = reissue.result
     if result.outcome is Outcome.quarantined:
         err_console.print("the corrected invoice was not issued:\n- " + "\n- ".join(result.reasons))
         raise typer.Exit(1)
     assert result.invoice is not None
     _print_document(svc, result.invoice, f"replaces {original.number}")
-    for note in svc.store.credit_notes_of(result.invoice.id):
+    for note in reissue.credited_again:
         _print_document(svc, note, f"credits {result.invoice.number} again")
+    if reissue.not_credited:
+        err_console.print(
+            f"{result.invoice.number} is issued, but what {original.number}'s credit notes gave "
+            "back could not be credited on it (you are alerted): credit it by hand:\n- "
+            + "\n- ".join(reissue.not_credited)
+        )
+        raise typer.Exit(1)
 
 
 def _order_now(svc: Services, original: InvoiceRecord) -> Order:
