@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bridge.failures import TransientStepError
+from bridge.failures import StepError, TransientStepError
 from bridge.invoicing.amounts import Inconsistency
 from bridge.invoicing.build import IssueFacts, Numbering, local_date
 from bridge.invoicing.credit import Credit, CreditNotIssuable, build_credit_note, whole_invoice
@@ -110,12 +110,39 @@ def note_deleted_refunds(svc: Services, order: Order) -> list[str]:
             f"invoice the amount again (`quittance credit` cannot undo it); if it was, nothing "
             "to do but correct the shop.",
         )
-        if sent:  # not sent (no alert target answered): told at the next read instead
+        # An alert that did not get through is tried again at the next read; with no alert
+        # configured, the event log is where the owner reads it.
+        if sent or not svc.alerter.configured:
             svc.store.append_event(
                 "refund.deleted", shop=order.shop, order_id=order.order_id,
                 invoice_number=doc.number, detail={"refund_id": refund_id},
             )  # fmt: skip
     return [doc.number for doc in gone]
+
+
+# How far back the daily pass looks for refunds deleted on the shop: a refund deleted months
+# after it was made is an accounting question for a person, not a missed webhook.
+RECONCILE_WINDOW = timedelta(days=60)
+
+
+def reconcile_deleted_refunds(svc: Services, shop: str) -> tuple[list[str], list[str]]:
+    """Read again every order of `shop` whose refund was credited in the last 60 days and tell
+    the owner of any refund deleted since. WooCommerce deletes a refund without a webhook and
+    without touching the order's modification date, so neither a webhook nor a poll by date
+    can see it: only reading the order can. Returns (credit notes whose refund is gone,
+    orders that could not be read)."""
+    since = svc.store.clock() - RECONCILE_WINDOW
+    gone: list[str] = []
+    unread: list[str] = []
+    for order_id in svc.store.orders_with_refund_credits(shop, since):
+        try:
+            fetched = svc.connector(shop).fetch_order(order_id)
+        except StepError as exc:
+            unread.append(f"order {order_id}: {exc}")
+            continue
+        if fetched.order is not None:
+            gone += note_deleted_refunds(svc, fetched.order)
+    return gone, unread
 
 
 def predates_quittance(svc: Services, order: Order, lookback: timedelta) -> datetime | None:

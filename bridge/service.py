@@ -30,6 +30,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Settings
+from bridge.crediting import reconcile_deleted_refunds
 from bridge.ecb import refresh_rates
 from bridge.polling import PollReport, poll_shop
 from bridge.render.override_check import refuse_incomplete_override
@@ -72,6 +73,18 @@ def poll_tick(svc: Services, shop: str, owner: str) -> PollReport | None:
     svc.store.finish_poll(shop, owner)
     log.info("poll done", shop=shop, pages=report.pages, new=report.new_orders)
     return report
+
+
+def reconcile_refunds(svc: Services) -> None:
+    for shop in svc.settings.shops:
+        if not shop.enabled:
+            continue
+        try:
+            gone, unread = reconcile_deleted_refunds(svc, shop.name)
+        except Exception as exc:  # a scheduler job must not die: tomorrow tries again
+            log.warning("refund reconciliation failed", shop=shop.name, error=str(exc))
+            continue
+        log.info("refunds reconciled", shop=shop.name, deleted=len(gone), unread=len(unread))
 
 
 def daily_digest(svc: Services) -> None:
@@ -117,6 +130,9 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
             next_run_time=_now(),
         )
     scheduler.add_job(daily_digest, "cron", hour=7, args=(svc,), id="digest")
+    # Refunds deleted on a shop leave no trace a poll can see: once a day, read again the
+    # orders whose refunds were credited lately (bridge/crediting.py).
+    scheduler.add_job(reconcile_refunds, "cron", hour=6, args=(svc,), id="refunds")
     # The ECB publishes around 16:00 CET (15:00 UTC, 14:00 in summer): fetch after, hourly
     # until midnight so one failed download does not cost a day, and at start, so orders
     # waiting for the day's rate are issued that evening (bridge/ecb.py). A download that

@@ -174,6 +174,22 @@ def credit_notes_of(conn: Connection, invoice_id: int) -> list[InvoiceRecord]:
     return [_record(row) for row in rows]
 
 
+def orders_with_refund_credits(conn: Connection, shop: str, since: datetime) -> list[str]:
+    """The orders of `shop` with a credit note for a platform refund issued since `since`."""
+    rows = conn.execute(
+        select(invoices.c.order_id)
+        .where(
+            invoices.c.shop == shop,
+            invoices.c.kind == "credit_note",
+            invoices.c.source.like("refund:%"),
+            invoices.c.issued_at >= since,
+        )
+        .distinct()
+        .order_by(invoices.c.order_id)
+    ).scalars()
+    return list(rows)
+
+
 def for_order(conn: Connection, shop: str, order_id: str) -> list[InvoiceRecord]:
     """Every document of an order, invoices and credit notes, in the order they were issued."""
     rows = conn.execute(

@@ -280,6 +280,10 @@ class Store(JobQueue):
         with self._read() as conn:
             return invoices.for_order(conn, shop, order_id)
 
+    def orders_with_refund_credits(self, shop: str, since: datetime) -> list[str]:
+        with self._read() as conn:
+            return invoices.orders_with_refund_credits(conn, shop, since)
+
     def credit_notes_of(self, invoice_id: int) -> list[InvoiceRecord]:
         with self._read() as conn:
             return invoices.credit_notes_of(conn, invoice_id)

@@ -300,8 +300,11 @@ class WooSandbox(WebhookQueue, SandboxServer):
             return str(refund["id"])
 
     def delete_refund(self, order_id: int, refund_id: int | str) -> None:
-        """The owner deletes a refund in the admin: gone from the order, `date_modified`
-        bumped, and no webhook (WooCommerce fires none). The status stays what it was."""
+        """The owner deletes a refund in the admin: gone from the order, and no webhook
+        (WooCommerce fires none). Its admin deletes the refund's post without saving the
+        order (`WC_AJAX::delete_refund`), so `date_modified` stays as it was and a poll by
+        modification date does not see it: only reading the order again tells. The status
+        stays what it was."""
         with self.lock:
             kept = [
                 r for r in self.refunds.get(int(order_id), []) if str(r["id"]) != str(refund_id)
@@ -311,7 +314,6 @@ class WooSandbox(WebhookQueue, SandboxServer):
             self.refunds[int(order_id)] = kept
             order = self.orders[int(order_id)]
             order["refunds"] = [r for r in order["refunds"] if str(r["id"]) != str(refund_id)]
-            order.update(wc_dates("date_modified", self.now()))
 
     def _status(self, order_id: int, status: str, at: datetime) -> None:
         """A status change the shop makes by itself, with its system note."""
