@@ -5,8 +5,10 @@ longer shows. Orchestrates store and invoicing like `bridge.pipeline` does for i
     issue_credit      invoice + Credit → credit note numbered in its own series, with its
                       follow-up jobs (render, email, attach) in the same transaction; or
                       refused (`CreditNotIssuable`: it would credit more than remains…)
-    reissue_invoice   a fully credited invoice → a new invoice of the same order, read again
+    reissue_invoice   a fully credited invoice → a new invoice of the same order, read again,
+                      with what earlier credit notes gave back credited on it again
     note_deleted_refunds  the order's credited refunds the shop no longer lists → owner told
+    reconcile_deleted_refunds  the daily pass reading again the orders refunded lately
     predates_quittance    a refunded order paid before Quittance ran for the shop
 """
 
