@@ -3,6 +3,7 @@ the real connectors, webhooks, polling, worker, SMTP capture and PDFs parsed bac
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -138,3 +139,39 @@ def test_a_refund_in_a_foreign_currency_is_credited_in_it_with_its_vat_in_euros(
         assert (snap.currency, snap.totals.total_incl) == ("USD", D("24.00"))
         assert snap.eur is not None and invoice.eur is not None
         assert snap.eur.exchange == invoice.eur.exchange
+
+
+def _old_order(b: Bridge, order_id: int, days: int) -> None:
+    old = b.svc.store.clock() - timedelta(days=days)
+    b.wc.add_order(
+        make_order(
+            order_id, items=[Item("Bouilloire", "50.00", 1)], created=old, paid_at=old,
+            billing={"first_name": "Luc", "last_name": "Blanc", "email": "luc@example.fr",
+                     "address_1": "3 rue Haute", "postcode": "21000", "city": "Dijon"},
+        ),
+        notify=False,
+    )  # fmt: skip
+    b.wc.add_refund(order_id, amount=D("5.00"), reason="Geste", notify=False)
+
+
+def test_backfill_brings_the_refunds_of_a_past_period_credited_without_email(
+    tmp_path: Path,
+) -> None:
+    with woo_bridge(tmp_path, seed=False) as b:
+        _old_order(b, 2500, days=300)
+        since = b.svc.store.clock() - timedelta(days=330)
+        poll_shop(b.svc, SHOP, since=since, send_email=False)
+        b.work()
+        assert totals(credit_notes(b, 2500)) == [D("5.00")] and b.smtp.received == []
+
+
+def test_a_refund_on_an_order_paid_before_quittance_issues_nothing_and_says_so(
+    tmp_path: Path,
+) -> None:
+    with woo_bridge(tmp_path, seed=False) as b:
+        poll_shop(b.svc, SHOP)  # Quittance starts on the shop
+        _old_order(b, 2600, days=300)  # refunded today: the refund brings it into the poll
+        polled(b)
+        assert b.svc.store.documents_for_order(SHOP, "2600") == []
+        (event,) = b.svc.store.events(kind="refund.foreign")
+        assert event.order_id == "2600" and "before Quittance ran" in event.detail["reason"]
