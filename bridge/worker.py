@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from bridge.failures import RetryClass, classify_failure
 from bridge.logs import bind, unbind_all
 from bridge.services import Services, alert_owner, load_process_settings
 from bridge.steps import STEPS, Pipeline, Skipped, Step, StepRun
-from bridge.store import JobRecord
+from bridge.store import FollowUp, JobRecord
 from bridge.store.deliveries import DeliveryIn
 
 log = structlog.get_logger()
@@ -88,7 +89,10 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
         # `issue` committed its followers with the number; the others' commit with "done".
         then = () if step.opens_document else run.then
         sent = _delivery(step, run, "sent", external_id=str(result.get("message_id") or ""))
-        if not svc.store.complete_job(job.id, worker_id, result=result, then=then, delivery=sent):
+        queued = _queued_deliveries(steps, run, then)
+        if not svc.store.complete_job(
+            job.id, worker_id, result=result, then=then, delivery=sent, pending=queued
+        ):
             # Our lease ran out mid-step and another worker holds the job: its run records
             # the outcome and enqueues the followers (dedupe keys make both runs one).
             log.warning("step finished after its lease was taken over", attempts=job.attempts)
@@ -109,6 +113,22 @@ def _delivery(
     except Exception:  # the document cannot be read: the job's own error says why
         target = ""
     return DeliveryIn(step.channel, target, status, external_id, detail[:2000])
+
+
+def _queued_deliveries(
+    steps: Pipeline, run: StepRun, then: Sequence[FollowUp]
+) -> dict[str, DeliveryIn]:
+    """The pending delivery rows of the channel steps about to be enqueued. Their target is
+    read now, from this job: a follower is on the same document, and a resend's address
+    travels in its own job, which writes its own row."""
+    out = {}
+    for kind, _options in then:
+        follower = steps.step(kind)
+        if follower is not None and follower.channel:
+            entry = _delivery(follower, run, "pending")
+            if entry is not None:
+                out[kind] = entry
+    return out
 
 
 def _give_up_lost(

@@ -420,3 +420,18 @@ def test_a_pending_refund_still_tells_an_order_from_before_quittance(svc: Servic
     )
     pending = refund(old, "r1", "5.00").model_copy(update={"pending": True})
     assert predates_quittance(svc, refunded(old, pending), timedelta(days=1))
+
+
+def test_a_queued_email_shows_in_the_delivery_log_before_it_runs(svc: Services) -> None:
+    base = make_order("524")
+    submit_order(svc, base)
+    for kind in ("issue", "render"):
+        [job] = svc.store.claim_jobs("w", kinds=[kind])
+        assert run_job(svc, job, "w") == "done"
+    [invoice] = documents(svc, base)
+    rows = svc.store.deliveries_for([invoice.id])
+    assert [(r.channel, r.target, r.status, r.attempts) for r in rows] == [
+        ("email", base.customer.email, "pending", 0)
+    ]
+    work(svc, once=True)
+    assert [(r.status, r.attempts) for r in svc.store.deliveries_for([invoice.id])] == [("sent", 1)]

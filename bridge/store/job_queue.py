@@ -78,10 +78,12 @@ class JobQueue:
         *,
         then: Sequence[FollowUp] = (),
         delivery: DeliveryIn | None = None,
+        pending: Mapping[str, DeliveryIn] | None = None,
     ) -> bool:
         """Mark the job done and, in the same transaction, enqueue the steps that follow it on
         the same document (dedupe key `<kind>:<invoice_id>`: a replay adds nothing) and move
-        its delivery row (a channel step's)."""
+        its delivery row (a channel step's). `pending`: per follower kind of a channel, its
+        delivery row, written "pending" with the new job so the log shows what is queued."""
         with self._write() as conn:
             now = self._now()
             if not jobs.complete(conn, job_id, worker_id, result, now):
@@ -91,10 +93,12 @@ class JobQueue:
             for kind, payload in then:
                 if done is None or done.invoice_id is None:
                     raise ValueError(f"job {job_id} has no document for its follow-up {kind!r}")
-                jobs.enqueue(
+                new = jobs.enqueue(
                     conn, kind, payload, dedupe_key=f"{kind}:{done.invoice_id}", run_at=now,
                     now=now, shop=done.shop, order_id=done.order_id, invoice_id=done.invoice_id,
                 )  # fmt: skip
+                if new is not None and pending and kind in pending:
+                    _log_delivery(conn, new, pending[kind], now)
             return True
 
     def retry_job(
