@@ -194,8 +194,15 @@ def test_run_serves_webhooks_polls_lost_ones_and_reports_health(tmp_path: Path) 
                 lambda: {(WOO, "103"), (SHOPIFY, "7003")} <= set(invoices_by_order(svc)),
             )
             # caught by the next scheduled poll (or the one after, if one was under way when
-            # they were paid), not by some later safety net
+            # they were paid), not by some later safety net. A poll records its pages before it
+            # logs `poll.done`: the invoice can be issued before that poll's event is written.
             for shop in (WOO, SHOPIFY):
+                eventually(
+                    f"the poll of {shop} that found them to finish",
+                    lambda shop=shop: any(
+                        e.detail["new"] for e in poll_events(svc, shop) if e.id > before[shop]
+                    ),
+                )
                 assert polls_until_found(svc, shop, after_event=before[shop]) <= 2
             eventually("6 emails", lambda: len(smtp.received) >= 6)
 
