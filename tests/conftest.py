@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import postgres
+from tests.support.hook import Hook
+from tests.support.smtp import SMTPServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,3 +88,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def pg_url() -> Iterator[str]:
     with postgres.schema_url() as url:
         yield url
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    """A real SMTP server on loopback, keeping what it receives (test files may define their
+    own, scripted one)."""
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    """A real HTTP endpoint on loopback standing for the owner's alert target."""
+    with Hook() as h:
+        yield h

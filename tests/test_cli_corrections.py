@@ -32,12 +32,6 @@ def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
 def config(tmp_path: Path, smtp: SMTPServer) -> Path:
     return write_config(tmp_path / "quittance.toml", smtp_port=smtp.port)
 

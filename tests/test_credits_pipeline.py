@@ -43,18 +43,6 @@ def _json_logs() -> Iterator[None]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SMTPServer]:
-    with SMTPServer() as server:
-        yield server
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    with Hook() as h:
-        yield h
-
-
-@pytest.fixture
 def svc(db_url: str, tmp_path: Path, smtp: SMTPServer, hook: Hook) -> Iterator[Services]:
     services = Services.from_settings(
         settings_for(tmp_path, db_url, smtp_port=smtp.port, alert_url=hook.url)
@@ -76,6 +64,12 @@ def refund(order: Order, refund_id: str, amount: str, *, line: int | None = None
 
 def refunded(order: Order, *refunds: Refund) -> Order:
     return order.model_copy(update={"refunds": list(refunds)})
+
+
+def in_force(svc: Services, order: Order) -> InvoiceRecord:
+    invoice = svc.store.current_invoice(order.shop, order.order_id)
+    assert invoice is not None
+    return invoice
 
 
 def documents(svc: Services, order: Order) -> list[InvoiceRecord]:
@@ -297,8 +291,7 @@ def test_reissue_credits_the_refunds_again_on_the_new_invoice(svc: Services) -> 
     base = make_order("515")
     submit_order(svc, refunded(base, refund(base, "r1", "10.00")))
     work(svc, once=True)
-    old = svc.store.current_invoice(base.shop, base.order_id)
-    assert old is not None
+    old = in_force(svc, base)
     rest = old.snapshot.totals.total_incl - D("10.00")
     issue_credit(svc, old, Credit("manual:2", rest, svc.store.clock(), method="none"), then=[])
     new = reissue_invoice(svc, old, base, then=[], credit_then=[], facts=NO_FACTS).result.invoice
@@ -313,8 +306,7 @@ def test_reissue_is_refused_while_the_invoice_is_not_fully_credited(svc: Service
     base = make_order("516")
     submit_order(svc, base)
     work(svc, once=True)
-    old = svc.store.current_invoice(base.shop, base.order_id)
-    assert old is not None
+    old = in_force(svc, base)
     with pytest.raises(CreditNotIssuable, match="uncredited"):
         reissue_invoice(svc, old, base, then=[], credit_then=[], facts=NO_FACTS)
 
@@ -347,8 +339,7 @@ def test_after_a_reissue_the_refund_credited_again_is_not_taken_for_a_deleted_on
     order = refunded(base, refund(base, "r1", "10.00"))
     submit_order(svc, order)
     work(svc, once=True)
-    old = svc.store.current_invoice(base.shop, base.order_id)
-    assert old is not None
+    old = in_force(svc, base)
     rest = old.snapshot.totals.total_incl - D("10.00")
     issue_credit(svc, old, Credit("cancel:2", rest, svc.store.clock(), method="none"), then=[])
     reissue_invoice(svc, old, order, then=[], credit_then=[], facts=NO_FACTS)
@@ -359,8 +350,7 @@ def test_reissue_credits_again_a_manual_credit_that_gave_money_back(svc: Service
     base = make_order("519")
     submit_order(svc, base)
     work(svc, once=True)
-    old = svc.store.current_invoice(base.shop, base.order_id)
-    assert old is not None
+    old = in_force(svc, base)
     now = svc.store.clock()
     issue_credit(svc, old, Credit("manual:1", D("7.00"), now, method="manual"), then=[])
     rest = old.snapshot.totals.total_incl - D("7.00")
@@ -374,8 +364,7 @@ def test_reissue_on_other_rates_credits_the_refund_again_as_an_amount(svc: Servi
     order = refunded(base, refund(base, "r1", "", line=0))  # the 5.5 % tea
     submit_order(svc, order)
     work(svc, once=True)
-    old = svc.store.current_invoice(base.shop, base.order_id)
-    assert old is not None
+    old = in_force(svc, base)
     rest = old.snapshot.totals.total_incl - svc.store.credited_total(old.id)
     issue_credit(svc, old, Credit("cancel:2", rest, svc.store.clock(), method="none"), then=[])
     # the corrected order: the teapot alone (20 %), so the tea's 5.5 % no longer exists
@@ -394,8 +383,7 @@ def test_a_refund_while_a_reissue_is_half_done_waits_for_the_corrected_invoice(
     base = make_order("521")
     submit_order(svc, base)
     work(svc, once=True)
-    old = svc.store.current_invoice(base.shop, base.order_id)
-    assert old is not None
+    old = in_force(svc, base)
     whole = old.snapshot.totals.total_incl
     issue_credit(svc, old, Credit("cancel:1", whole, svc.store.clock(), method="none"), then=[])
     svc.store.record_order(refunded(base, refund(base, "r9", "3.00")), credit_options={})
