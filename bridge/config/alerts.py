@@ -44,6 +44,21 @@ class AlertsConfig(Section):
     dedupe_window_minutes: int = Field(
         default=60, gt=0, description="minutes during which a repeated alert is not resent"
     )
+    after_minutes: int = Field(
+        default=15,
+        gt=0,
+        description="minutes a failure that will be retried (SMTP down, archive full) may "
+        "last before the owner is alerted (once per cause, and again when it clears)",
+    )
+    digest_hour: int = Field(
+        default=7, ge=0, le=23, description="hour (UTC) of the daily digest of what is pending"
+    )
+    probe_interval_seconds: int = Field(
+        default=300,
+        ge=10,
+        description="seconds between checks of the SMTP server and the shops (cached, alerts "
+        "only: webhook intake stays ready)",
+    )
 
     @field_validator("urls")
     @classmethod

@@ -22,6 +22,14 @@ from bridge.settings_types import (
     lower,
 )
 
+# Once the message is handed over (MAIL, RCPT, DATA, the data's end, QUIT), each reply may
+# take up to `timeout`: the longest a send can run after its last lease check.
+SMTP_REPLIES_PER_SEND = 5
+
+
+def send_budget_seconds(timeout: float) -> float:
+    return SMTP_REPLIES_PER_SEND * timeout
+
 
 class EmailConfig(Section):
     """SMTP settings for sending receipts. Email is off while `host` is empty."""

@@ -43,7 +43,23 @@ class LoggingConfig(Section):
 
 
 class JobsConfig(Section):
-    lease_seconds: int = Field(default=300, gt=0, description="seconds a worker holds a job")
+    lease_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="seconds a job stays claimed without a heartbeat (a killed worker's job "
+        "is taken over after this)",
+    )
+    heartbeat_seconds: int = Field(
+        default=10,
+        gt=0,
+        description="seconds between renewals of a running job's lease and of a poll's lease",
+    )
+    step_timeout_seconds: int = Field(
+        default=1800,
+        gt=0,
+        description="longest one step may run; a step still running then is stopped and "
+        "retried later",
+    )
     backoff_initial_seconds: int = Field(
         default=60, gt=0, description="first retry delay in seconds"
     )
@@ -56,6 +72,21 @@ class JobsConfig(Section):
     quick_retries: int = Field(
         default=3, ge=0, description="immediate in-process retries before a delayed retry"
     )
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease(cls, value: int) -> int:
+        if value < 30:
+            raise fail("at least 30 seconds (a lease renewed every few seconds)")
+        return value
+
+    @field_validator("heartbeat_seconds")
+    @classmethod
+    def _heartbeat(cls, value: int, info: ValidationInfo) -> int:
+        lease = info.data.get("lease_seconds")
+        if lease is not None and value * 3 > lease:
+            raise fail(f"at most a third of lease_seconds ({lease}), so two renewals may fail")
+        return value
 
     @field_validator("backoff_max_seconds")
     @classmethod

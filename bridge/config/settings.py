@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import (
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import (
@@ -27,7 +28,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from bridge.config.alerts import AlertsConfig
 from bridge.config.currency import CurrencyConfig
 from bridge.config.documents import LegalConfig, RulesConfig, TemplatesConfig
-from bridge.config.email import EmailConfig
+from bridge.config.email import SMTP_REPLIES_PER_SEND, EmailConfig, send_budget_seconds
 from bridge.config.numbering import NumberingConfig
 from bridge.config.problems import (
     ENV_DELIMITER,
@@ -137,6 +138,25 @@ class Settings(BaseSettings):
         if duplicates:
             raise fail(f"unique shop names; {', '.join(duplicates)} appear more than once")
         return shops
+
+    @field_validator("jobs")
+    @classmethod
+    def _send_fits_lease(cls, jobs: JobsConfig, info: ValidationInfo) -> JobsConfig:
+        """A send checks its lease just before it starts; it must then finish (or time out)
+        before the lease can lapse, even if no heartbeat lands meanwhile."""
+        email = info.data.get("email")
+        if email is None:
+            return jobs
+        budget = send_budget_seconds(email.timeout)
+        if budget + jobs.heartbeat_seconds > jobs.lease_seconds:
+            raise fail(
+                f"lease_seconds ({jobs.lease_seconds}) too short for one email send: up to "
+                f"{SMTP_REPLIES_PER_SEND} SMTP replies × [email] timeout ({email.timeout:g} s) "
+                f"+ heartbeat_seconds ({jobs.heartbeat_seconds}) = "
+                f"{budget + jobs.heartbeat_seconds:g} s; raise [jobs] lease_seconds or lower "
+                "[email] timeout"
+            )
+        return jobs
 
     def shop(self, name: str) -> ShopConfig | None:
         return next((s for s in self.shops if s.name == name and s.enabled), None)

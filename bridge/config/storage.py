@@ -28,6 +28,12 @@ class StorageConfig(Section):
     archive_dir: Annotated[Path, BeforeValidator(expand_user)] = Field(
         default=Path("var/archive"), description="the folder keeping the PDFs (10 years)"
     )
+    archive_min_free_mb: int = Field(
+        default=200,
+        ge=0,
+        description="free space (MB) the archive's disk must keep; below it /readyz says "
+        "not ready and the owner is alerted",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -142,6 +142,8 @@ jobs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("first_attempt_at", UTCDateTime),
+    # 0 runs first (bridge/store/jobs.py: PRIORITIES): deliveries before new work.
+    Column("priority", Integer, nullable=False, server_default="2"),
     UniqueConstraint("dedupe_key"),
     CheckConstraint(
         "state IN ('pending', 'running', 'retry', 'done', 'dead', 'skipped')", name="state"
@@ -150,6 +152,7 @@ jobs = Table(
 # The claim query scans by state then time (run_at for waiting jobs, lease_until for leases).
 Index("ix_jobs_state_run_at", jobs.c.state, jobs.c.run_at)
 Index("ix_jobs_state_lease_until", jobs.c.state, jobs.c.lease_until)
+Index("ix_jobs_state_priority_run_at", jobs.c.state, jobs.c.priority, jobs.c.run_at)
 
 events = Table(
     "events",
@@ -171,6 +174,20 @@ alerts = Table(
     Column("first_at", UTCDateTime, nullable=False),  # start of the current window
     Column("last_at", UTCDateTime, nullable=False),
     Column("count", Integer, nullable=False),  # occurrences in the current window
+)
+
+# A cause of failure the owner was (or is about to be) told of: one row while it lasts, so
+# the alert goes once when it opens and once when it clears (bridge/outages.py).
+outages = Table(
+    "outages",
+    metadata,
+    Column("cause", String(300), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("alerted_at", UTCDateTime),
+    Column("affected", Integer, nullable=False),  # documents or jobs it holds up, last seen
+    Column("sample", Text, nullable=False),  # JSON list: the first ones, for the alert
 )
 
 # Raw platform events as received (the inbox): kept verbatim so a bad payload is never lost
