@@ -47,7 +47,7 @@ def test_open_migrates_and_schema_matches_metadata(db_url: str) -> None:
         with first.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
             assert diff == []
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_pg_tables_live_in_the_search_path_schema(pg_url: str) -> None:
