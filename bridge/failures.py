@@ -2,7 +2,8 @@
 
     StepError                 base: `transient` (retry later) or not (dead, owner alerted)
     ├── TransientStepError    a step knows a later attempt will succeed (a race it lost)
-    │   └── OutsideFactUnavailable  VIES or the ECB cannot answer yet (bridge.issue_facts)
+    │   ├── OutsideFactUnavailable  VIES or the ECB cannot answer yet (bridge.issue_facts)
+    │   └── LeaseLost       another worker holds the job now: stop, send nothing, record nothing
     ├── PermanentStepError    a step knows retrying cannot help (bad data, missing invoice)
     ├── ConnectorError        the shop's API (connectors.base: Transient…/Permanent…)
     ├── DeliveryError         a channel (bridge.delivery.errors sorts SMTP replies into it)
@@ -53,6 +54,12 @@ class WaitingForInvoice(TransientStepError):
     parking: a credit job that looked a moment before the invoice committed still comes back."""
 
     show_type = False
+
+
+class LeaseLost(TransientStepError):
+    """The job's lease is another worker's now (this one stalled past it, or ran past
+    `[jobs] step_timeout_seconds`): stop before handing anything over, record nothing; the
+    new holder's run is the one that counts."""
 
 
 class OutsideFactUnavailable(TransientStepError):

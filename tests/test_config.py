@@ -711,3 +711,31 @@ def test_credit_note_format_with_a_letter_is_apart_from_invoice_numbers_of_digit
 def test_credit_note_format_needs_its_year_with_a_yearly_reset() -> None:
     with pytest.raises(ValidationError, match="credit_note_format"):
         NumberingConfig(credit_note_format="AV-{seq:06d}")
+
+
+# --- leases: a send fits in one ---------------------------------------------------------------
+
+
+def test_an_email_timeout_longer_than_the_lease_allows_is_refused(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        email={"host": "smtp.example.fr", "from_address": "f@x.fr", "timeout": 120},
+        jobs={"lease_seconds": 300},
+    )
+    problem = only_problem(path, "jobs")
+    assert "[email] timeout (120 s)" in problem.expected
+    assert "raise [jobs] lease_seconds or lower [email] timeout" in problem.expected
+
+
+def test_a_heartbeat_longer_than_a_third_of_the_lease_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, jobs={"lease_seconds": 300, "heartbeat_seconds": 120})
+    assert "a third of lease_seconds (300)" in only_problem(path, "jobs.heartbeat_seconds").expected
+
+
+def test_the_default_lease_outlives_a_send_at_the_default_timeout(tmp_path: Path) -> None:
+    settings = load(
+        write_config(tmp_path, email={"host": "smtp.example.fr", "from_address": "f@x.fr"})
+    )
+    assert (
+        5 * settings.email.timeout + settings.jobs.heartbeat_seconds <= settings.jobs.lease_seconds
+    )

@@ -42,7 +42,7 @@ from tests.support.paths import ROOT
 from tests.support.service import child_env, queue_idle, quittance_cmd
 from tests.support.waiting import HANG, eventually
 
-LEASE_SECONDS = 1
+LEASE_SECONDS = 3
 SEED = 20261128
 
 pytestmark = pytest.mark.slow
@@ -64,9 +64,12 @@ def crash_config(tmp_path: Path, database_url: str, smtp_port: int) -> Path:
     return write_config(
         tmp_path / "quittance.toml",
         database_url=database_url,
-        email=smtp_table(smtp_port, timeout=10),
+        # A killed worker's job is taken over LEASE_SECONDS later; one send (5 SMTP replies
+        # of at most 0.5 s on loopback) plus a heartbeat fits in that lease.
+        email=smtp_table(smtp_port, timeout=0.5),
         jobs={
             "lease_seconds": LEASE_SECONDS,
+            "heartbeat_seconds": 0.5,
             "backoff_initial_seconds": 1,
             "backoff_max_seconds": 2,
             "give_up_after_hours": None,

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.slow
 def service_config(tmp_path: Path, smtp_port: int, http_port: int) -> Path:
     return write_config(
         tmp_path / "quittance.toml",
-        email=smtp_table(smtp_port),
-        jobs={**SOON_RETRY_JOBS, "lease_seconds": 5},
+        # A killed worker's job comes back after 5 s; one send (5 replies) fits in it.
+        email=smtp_table(smtp_port, timeout=0.8),
+        jobs={**SOON_RETRY_JOBS, "lease_seconds": 5, "heartbeat_seconds": 1},
         server={"host": "127.0.0.1", "port": http_port},
         logging={"format": "json"},
     )

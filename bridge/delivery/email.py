@@ -38,6 +38,8 @@ from bridge.delivery.errors import (
 )
 from bridge.delivery.secrets import reveal
 from bridge.delivery.smtp import SmtpSettings, smtp_session
+from bridge.failures import LeaseLost
+from bridge.handover import check_before_handover
 from bridge.invoicing.payment_labels import is_free_order_label
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.quick_retry import quick_retries
@@ -326,6 +328,9 @@ def _send_once(
 ) -> None:
     with smtp_session(email_cfg) as smtp:
         del message["Bcc"]  # never a visible header: the archive copy is envelope-only
+        # Connected and logged in: only now is the lease checked, so what follows (a few
+        # replies, each within `timeout`) is all that must fit in it.
+        check_before_handover()
         refused = smtp.send_message(
             message, from_addr=email_cfg.from_address, to_addrs=[*recipients, *bcc]
         )
@@ -379,6 +384,8 @@ def send_email(
         try:
             _send_once(message, email_cfg, recipients, bcc)
             return
+        except LeaseLost:
+            raise  # not the server's answer: nothing was sent, the job is another's now
         except Exception as exc:
             error = as_delivery_error(exc, secrets=secrets, context=where)
         raise error  # outside the except block: the raw exception is not chained implicitly

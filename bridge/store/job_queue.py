@@ -70,6 +70,11 @@ class JobQueue:
                 conn, worker_id, limit=limit, lease=lease, kinds=kinds, now=self._now()
             )
 
+    def renew_job_lease(self, job_id: int, worker_id: str, lease: timedelta) -> bool:
+        """True while `worker_id` still holds the job: its lease now runs `lease` from now."""
+        with self._write() as conn:
+            return jobs.renew(conn, job_id, worker_id, self._now() + lease)
+
     def complete_job(
         self,
         job_id: int,

@@ -22,6 +22,23 @@ from bridge.store.schema import UTCDateTime, jobs
 
 WAITING = ("pending", "retry")
 
+# Claim order, lowest first. Handing a document over comes before making new work, so under a
+# backlog each order is finished (issued, rendered, sent) before the next one starts: the
+# first customer's email does not wait for the thousandth invoice. Among new work, what a
+# webhook brings now comes before what polling catches up, and that before a bulk backfill.
+PRIORITIES = {"email": 0, "attach": 0, "render": 1}
+LANES = {"live": 2, "catch_up": 3, "bulk": 4}
+
+
+def priority_of(kind: str, lane: str = "live") -> int:
+    """A document step's place is its kind's; an entry step's (ingest, issue, credit) its
+    lane's: where the work came from."""
+    if kind in PRIORITIES:
+        return PRIORITIES[kind]
+    if lane not in LANES:
+        raise ValueError(f"unknown lane {lane!r}; expected one of {sorted(LANES)}")
+    return LANES[lane]
+
 
 def enqueue(
     conn: Connection,
@@ -34,6 +51,7 @@ def enqueue(
     shop: str | None = None,
     order_id: str | None = None,
     invoice_id: int | None = None,
+    lane: str = "live",
 ) -> int | None:
     stmt = (
         insert_for(conn, jobs)
@@ -49,6 +67,7 @@ def enqueue(
             invoice_id=invoice_id,
             created_at=now,
             updated_at=now,
+            priority=priority_of(kind, lane),
         )
         .on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])
         .returning(jobs.c.id)
@@ -70,7 +89,12 @@ def claim(
         and_(jobs.c.state.in_(WAITING), jobs.c.run_at <= now),
         and_(jobs.c.state == "running", jobs.c.lease_until <= now),
     )
-    candidates = select(jobs.c.id).where(due).order_by(jobs.c.run_at, jobs.c.id).limit(limit)
+    candidates = (
+        select(jobs.c.id)
+        .where(due)
+        .order_by(jobs.c.priority, jobs.c.run_at, jobs.c.id)
+        .limit(limit)
+    )
     if kinds is not None:
         candidates = candidates.where(jobs.c.kind.in_(list(kinds)))
     # skip_locked: rows another worker is claiming right now are passed over, not waited for.
@@ -90,7 +114,7 @@ def claim(
         .returning(*jobs.c)
     )
     claimed = [_record(row) for row in conn.execute(stmt).mappings()]
-    return sorted(claimed, key=lambda job: (job.run_at, job.id))
+    return sorted(claimed, key=lambda job: (job.priority, job.run_at, job.id))
 
 
 def finish(
@@ -105,6 +129,16 @@ def finish(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.state == "running", jobs.c.lease_owner == worker_id)
         .values(lease_until=None, updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+def renew(conn: Connection, job_id: int, worker_id: str, until: datetime) -> bool:
+    """Extend a running job's lease, only for the worker holding it (the heartbeat)."""
+    result = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state == "running", jobs.c.lease_owner == worker_id)
+        .values(lease_until=until)
     )
     return result.rowcount == 1
 
@@ -236,4 +270,5 @@ def _record(row: RowMapping) -> JobRecord:
         first_attempt_at=row["first_attempt_at"],
         dedupe_key=row["dedupe_key"],
         result=load_json(row["result"]),
+        priority=row["priority"],
     )

@@ -101,6 +101,7 @@ class JobRecord:
     first_attempt_at: datetime | None
     dedupe_key: str
     result: dict[str, Any] | None
+    priority: int = 2  # claim order, lowest first (bridge/store/jobs.py: PRIORITIES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,12 @@ from bridge.ecb_sandbox import write_carried_forward
 
 Table = Mapping[str, Any]
 
-# Quick tests: short leases, retries far in the future unless the test moves the clock.
+# Quick tests: retries far in the future unless the test moves the clock. The lease outlives
+# one send at the default [email] timeout (30 s: 5 replies + a heartbeat); tests that need it
+# to lapse move the clock.
 TEST_JOBS: dict[str, Any] = {
-    "lease_seconds": 2,
+    "lease_seconds": 160,
+    "heartbeat_seconds": 1,
     "backoff_initial_seconds": 60,
     "backoff_max_seconds": 600,
     "give_up_after_hours": 1,
@@ -36,6 +39,7 @@ TEST_JOBS: dict[str, Any] = {
 # Processes left to themselves (`quittance run`, `worker`): retries soon, by the real clock.
 SOON_RETRY_JOBS: dict[str, Any] = {
     "lease_seconds": 30,
+    "heartbeat_seconds": 2,
     "backoff_initial_seconds": 1,
     "backoff_max_seconds": 2,
 }
@@ -180,8 +184,10 @@ def settings_for(
     username: str | None = None,
     password: str | None = None,
     templates_dir: Path | None = None,
+    jobs: Table | None = None,
 ) -> Settings:
-    """Loaded settings for the pipeline, worker and CLI tests."""
+    """Loaded settings for the pipeline, worker and CLI tests (`jobs`: `[jobs]` keys over
+    the quick-test ones)."""
     tables: dict[str, Table | None] = {}
     if smtp_port is not None:
         login = {"username": username or None, "password": password or None}
@@ -193,7 +199,7 @@ def settings_for(
     path = write_config(
         tmp_path / "quittance.toml",
         database_url=database_url,
-        jobs={"quick_retries": quick_retries},
+        jobs={"quick_retries": quick_retries, **(jobs or {})},
         **tables,
     )
     return load_settings(path, environ={})

@@ -1,0 +1,242 @@
+"""A running job's lease lives as long as its step, no longer: renewed by a heartbeat, checked
+again just before the document is handed over, given up past the step timeout. Against a real
+SMTP server on loopback whose replies the test holds back; time moves through the store clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.pipeline import submit_order
+from bridge.services import Services
+from bridge.store import JobRecord
+from bridge.worker import run_job
+from tests.support.clock import Clock
+from tests.support.config import settings_for
+from tests.support.orders import orders_by_id
+from tests.support.smtp import ScriptedHandler, SMTPServer
+from tests.support.waiting import HANG, eventually
+
+pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
+
+LEASE = 160  # TEST_JOBS: lease_seconds (heartbeat 1 s)
+
+
+class HeldHandler(ScriptedHandler):
+    """Holds its answer to EHLO (before our lease check) or to DATA (after it) until the
+    test lets go: a server slower than the lease, on purpose."""
+
+    def __init__(self, hold: str) -> None:
+        super().__init__()
+        self.hold = hold
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    async def _held(self, stage: str) -> None:
+        if stage == self.hold and not self.release.is_set():
+            self.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, HANG)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        await self._held("ehlo")
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await self._held("data")
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def services(tmp_path: Path, port: int, clock: Clock, **jobs: Any) -> Services:
+    return Services.from_settings(
+        settings_for(tmp_path, smtp_port=port, jobs=jobs or None), clock=clock
+    )
+
+
+def email_ready(svc: Services) -> JobRecord:
+    """Order 1001 issued and rendered: its email job is the one left to claim."""
+    submit_order(svc, orders_by_id()["1001"])
+    while jobs := svc.store.claim_jobs("prep", kinds=["issue", "render"]):
+        for job in jobs:
+            run_job(svc, job, "prep")
+    (job,) = svc.store.claim_jobs("w1", kinds=["email"], lease=timedelta(seconds=LEASE))
+    return job
+
+
+def in_thread(svc: Services, job: JobRecord, worker: str) -> tuple[threading.Thread, list[str]]:
+    outcome: list[str] = []
+    thread = threading.Thread(target=lambda: outcome.append(run_job(svc, job, worker)))
+    thread.start()
+    return thread, outcome
+
+
+@pytest.fixture
+def held_at_data() -> Iterator[tuple[SMTPServer, HeldHandler]]:
+    handler = HeldHandler("data")
+    with SMTPServer(handler) as server:
+        yield server, handler
+    handler.release.set()
+
+
+@pytest.fixture
+def held_at_ehlo() -> Iterator[tuple[SMTPServer, HeldHandler]]:
+    handler = HeldHandler("ehlo")
+    with SMTPServer(handler) as server:
+        yield server, handler
+    handler.release.set()
+
+
+def lease_end(svc: Services, job_id: int) -> Any:
+    job = svc.store.get_job(job_id)
+    assert job is not None
+    return job.lease_until
+
+
+def test_a_send_slower_than_the_lease_keeps_it_and_sends_once(
+    tmp_path: Path, clock: Clock, held_at_data: tuple[SMTPServer, HeldHandler]
+) -> None:
+    smtp, handler = held_at_data
+    svc = services(tmp_path, smtp.port, clock)
+    try:
+        job = email_ready(svc)
+        thread, outcome = in_thread(svc, job, "w1")
+        assert handler.arrived.wait(HANG)
+        for _ in range(3):  # three leases go by while the server sits on the message
+            before = lease_end(svc, job.id)
+            clock.advance(seconds=LEASE - 10)
+            eventually("a heartbeat", lambda b=before: lease_end(svc, job.id) > b)  # type: ignore[misc]
+            assert svc.store.claim_jobs("w2", kinds=["email"]) == []
+        handler.release.set()
+        thread.join(HANG)
+        assert outcome == ["done"]
+        assert len(smtp.received) == 1
+    finally:
+        svc.close()
+
+
+def test_a_worker_whose_lease_was_taken_over_sends_nothing(
+    tmp_path: Path,
+    clock: Clock,
+    held_at_ehlo: tuple[SMTPServer, HeldHandler],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first worker stalls (no heartbeat gets through) while it connects: its lease lapses
+    # and another worker takes the job over before the first one reaches the message.
+    monkeypatch.setattr("bridge.job_lease.TICK_SECONDS", HANG)
+    smtp, handler = held_at_ehlo
+    svc = services(tmp_path, smtp.port, clock)
+    try:
+        job = email_ready(svc)
+        thread, outcome = in_thread(svc, job, "w1")
+        assert handler.arrived.wait(HANG)
+        clock.advance(seconds=LEASE + 1)
+        (taken,) = svc.store.claim_jobs("w2", kinds=["email"], lease=timedelta(seconds=LEASE))
+        handler.release.set()
+        thread.join(HANG)
+        assert outcome == ["lost"]
+        assert smtp.received == []
+        assert run_job(svc, taken, "w2") == "done"
+        assert len(smtp.received) == 1
+    finally:
+        svc.close()
+
+
+def test_the_taken_over_job_keeps_its_new_owner(
+    tmp_path: Path,
+    clock: Clock,
+    held_at_ehlo: tuple[SMTPServer, HeldHandler],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bridge.job_lease.TICK_SECONDS", HANG)
+    smtp, handler = held_at_ehlo
+    svc = services(tmp_path, smtp.port, clock)
+    try:
+        job = email_ready(svc)
+        thread, _ = in_thread(svc, job, "w1")
+        assert handler.arrived.wait(HANG)
+        clock.advance(seconds=LEASE + 1)
+        svc.store.claim_jobs("w2", kinds=["email"], lease=timedelta(seconds=LEASE))
+        handler.release.set()
+        thread.join(HANG)
+        after = svc.store.get_job(job.id)
+        assert after is not None and after.state == "running" and after.lease_owner == "w2"
+    finally:
+        svc.close()
+
+
+def test_a_step_past_its_timeout_is_retried_later_and_sends_nothing(
+    tmp_path: Path, clock: Clock, held_at_ehlo: tuple[SMTPServer, HeldHandler]
+) -> None:
+    smtp, handler = held_at_ehlo
+    svc = services(
+        tmp_path, smtp.port, clock,
+        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
+        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
+    )  # fmt: skip
+    try:
+        job = email_ready(svc)
+        thread, outcome = in_thread(svc, job, "w1")
+        assert handler.arrived.wait(HANG)
+        clock.advance(seconds=601)
+        stopped = eventually(
+            "the step given up",
+            lambda: (j := svc.store.get_job(job.id)) is not None and j.state == "retry" and j,
+        )
+        assert "step_timeout_seconds" in (stopped.last_error or "")
+        handler.release.set()
+        thread.join(HANG)
+        assert outcome == ["lost"]
+        assert smtp.received == []
+    finally:
+        svc.close()
+
+
+def test_the_delivery_log_says_why_a_step_past_its_timeout_waits(
+    tmp_path: Path, clock: Clock, held_at_ehlo: tuple[SMTPServer, HeldHandler]
+) -> None:
+    smtp, handler = held_at_ehlo
+    svc = services(
+        tmp_path, smtp.port, clock,
+        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
+        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
+    )  # fmt: skip
+    try:
+        job = email_ready(svc)
+        thread, _ = in_thread(svc, job, "w1")
+        assert handler.arrived.wait(HANG)
+        clock.advance(seconds=601)
+        eventually("the step given up", lambda: svc.store.get_job(job.id).state == "retry")  # type: ignore[union-attr]
+        handler.release.set()
+        thread.join(HANG)
+        (row,) = svc.store.deliveries_for_order("1001")
+        assert row.status == "retrying" and "step_timeout_seconds" in row.detail
+    finally:
+        svc.close()
+
+
+def test_a_heartbeat_does_not_outlive_its_step(
+    tmp_path: Path, clock: Clock, held_at_data: tuple[SMTPServer, HeldHandler]
+) -> None:
+    smtp, handler = held_at_data
+    handler.release.set()
+    svc = services(tmp_path, smtp.port, clock)
+    try:
+        job = email_ready(svc)
+        assert run_job(svc, job, "w1") == "done"
+        assert not [t for t in threading.enumerate() if t.name == f"lease-{job.id}"]
+    finally:
+        svc.close()
