@@ -41,7 +41,7 @@ def main() -> int:
     with CaptureSMTPServer() as smtp:
         config = write_demo_config(
             workdir, smtp.port, http_port=port, woo=woo, poll_interval=86400,
-            log_level="WARNING", extra="\n[jobs]\nlease_seconds = 60\n",
+            log_level="WARNING", extra="\n[jobs]\nlease_seconds = 160\n",
         )  # fmt: skip
         proc = subprocess.Popen(
             [sys.executable, "-m", "bridge.cli", "run", "-c", str(config),
