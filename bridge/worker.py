@@ -28,15 +28,20 @@ from pathlib import Path
 import structlog
 
 from bridge.config import ConfigError
-from bridge.failures import RetryClass, classify_failure
+from bridge.failures import LeaseLost, RetryClass, classify_failure
+from bridge.handover import handover_check
+from bridge.job_lease import JobLease, LeaseTerms
 from bridge.logs import bind, unbind_all
-from bridge.services import Services, alert_owner, load_process_settings
-from bridge.steps import STEPS, Pipeline, Skipped, Step, StepRun
+from bridge.services import Services, load_process_settings
+from bridge.steps import STEPS, JobResult, Pipeline, Skipped, Step, StepRun
 from bridge.store import FollowUp, JobRecord
 from bridge.store.deliveries import DeliveryIn
 
 log = structlog.get_logger()
 MAX_ATTEMPTS = 50
+# A worker process that stopped a step past its timeout exits with this (EX_TEMPFAIL): its
+# supervisor starts a fresh one.
+EXIT_STEP_OVERRAN = 75
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,15 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STEPS) -> str:
-    """Run one claimed job to its next state; returns that state. Never raises for a step."""
+def run_job(
+    svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STEPS, *,
+    exit_on_overrun: bool = False,
+) -> str:  # fmt: skip
+    """Run one claimed job to its next state; returns that state. Never raises for a step.
+
+    `exit_on_overrun`: a worker process exits when a step outlives `[jobs]
+    step_timeout_seconds` (after recording its retry), so the hung call dies with it and
+    the supervisor starts a fresh worker; in-process callers (tests, the demo) only record."""
     bind(job=job.id, job_kind=job.kind, shop=job.shop, order=job.order_id)
     try:
         step = steps.step(job.kind)
@@ -78,7 +90,15 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
         try:
             run = StepRun(svc, job, then=steps.follow_ups_for_job(svc, job))
             reason = step.skip(run)
-            result = Skipped(reason) if reason else step.run(run)
+            result = (
+                Skipped(reason)
+                if reason
+                else _run_leased(svc, step, run, worker_id, exit_on_overrun)
+            )
+        except LeaseLost as exc:
+            # Another worker holds the job now: whatever happens next is its run's to record.
+            log.warning("step stopped, its lease is lost", error=str(exc), attempts=job.attempts)
+            return "lost"
         except Exception as exc:
             return _after_failure(svc, job, worker_id, exc, step=step, run=run)
         if isinstance(result, Skipped):
@@ -100,6 +120,28 @@ def run_job(svc: Services, job: JobRecord, worker_id: str, steps: Pipeline = STE
         return "done"
     finally:
         unbind_all()
+
+
+def _run_leased(
+    svc: Services, step: Step, run: StepRun, worker_id: str, exit_on_overrun: bool
+) -> JobResult:
+    """The step under its lease: renewed by a heartbeat while it runs, renewed again before
+    anything is handed over (`bridge.handover`), given up past the step timeout."""
+
+    def overran(error: str) -> None:
+        policy = backoff_from(svc)
+        retrying = _delivery(step, run, "retrying", detail=error)
+        run_at = svc.store.clock() + policy.delay(run.job.attempts)
+        svc.store.retry_job(run.job.id, worker_id, error=error, run_at=run_at, delivery=retrying)
+        if exit_on_overrun:
+            os._exit(EXIT_STEP_OVERRAN)
+
+    terms = LeaseTerms.of(svc.settings.jobs)
+    with (
+        JobLease(svc.store, run.job, worker_id, terms, on_overrun=overran) as lease,
+        handover_check(lease.ensure_held),
+    ):
+        return step.run(run)
 
 
 def _delivery(
@@ -134,18 +176,18 @@ def _queued_deliveries(
 def _give_up_lost(
     svc: Services, job: JobRecord, worker_id: str, delivery: DeliveryIn | None
 ) -> str:
-    # Normal backoff reaches ~20 attempts in the 72 h give-up window; this many means the
-    # step keeps killing or hanging its worker past the lease: stop the loop.
-    why = f"the step never finished in {MAX_ATTEMPTS} attempts (worker lost each time)"
+    # Normal backoff reaches ~20 attempts in the 72 h give-up window, and a step that hangs
+    # is retried with backoff (step timeout); this many starts means its worker process died
+    # under it each time (killed, out of memory, a crash in a native library): stop the loop.
+    # The outage check (bridge.outages) tells the owner, with the other dead jobs of the cause.
+    why = (
+        f"started {MAX_ATTEMPTS} times and never finished: its worker process died during "
+        "the step each time (killed, out of memory?); see the logs for this job"
+    )
     if delivery is not None:
         delivery = replace(delivery, detail=why)
     svc.store.kill_job(job.id, worker_id, error=why, delivery=delivery)
-    alert_owner(
-        svc,
-        key=f"dead:{job.kind}:lost",
-        title=f"Quittance: a {job.kind} step keeps crashing its worker",
-        body=f"Job {job.id} (shop {job.shop}, order {job.order_id}). See the logs.",
-    )
+    log.error("job dead", error=why, attempts=job.attempts)
     return "dead"
 
 
@@ -165,14 +207,9 @@ def _after_failure(
         )
         failed = _delivery(step, run, "failed", detail=why)
         svc.store.kill_job(job.id, worker_id, error=why, delivery=failed)
+        # No alert from here: the outage check groups the dead jobs of one cause into one
+        # alert naming them all, within a minute (bridge.outages).
         log.error("job dead", error=why, attempts=job.attempts)
-        alert_owner(
-            svc,
-            key=f"dead:{job.kind}:{type(exc).__name__}",
-            title=f"Quittance: a {job.kind} step failed for good",
-            body=f"Job {job.id} ({job.kind}, shop {job.shop}, order {job.order_id}): {why}\n"
-            "See `quittance failures`; fix the cause, then `quittance retry --all`.",
-        )
         return "dead"
     run_at = now + policy.delay(job.attempts)
     retrying = _delivery(step, run, "retrying", detail=failure.message)
@@ -194,6 +231,7 @@ def work(
     stop: threading.Event | None = None,
     idle_sleep: float = 0.5,
     steps: Pipeline = STEPS,
+    exit_on_overrun: bool = False,
 ) -> int:
     """Process jobs until `stop` is set (or, with `once`, until nothing is ready). Returns count.
 
@@ -211,7 +249,7 @@ def work(
                     svc.store.release_job(job.id, worker_id)
                     log.info("job handed back on shutdown", job=job.id, job_kind=job.kind)
                     continue
-                run_job(svc, job, worker_id, steps)
+                run_job(svc, job, worker_id, steps, exit_on_overrun=exit_on_overrun)
                 done += 1
             outage = 0
         except Exception:
@@ -229,10 +267,32 @@ def work(
     return done
 
 
-def _worker_process(config_path: str | None, once: bool, index: int) -> None:
+def watch_parent(parent_pid: int, stop: threading.Event, every: float = 1.0) -> threading.Thread:
+    """Stop (after the current job) once the process that started us is gone: a `quittance
+    run` killed with SIGKILL must not leave workers running its old configuration, holding
+    database connections. Polling the parent's pid rather than the kernel's parent-death
+    signal, which fires when the *thread* that forked exits (our supervisor respawns workers
+    from a scheduler thread)."""
+
+    def watch() -> None:
+        while not stop.wait(every):
+            if os.getppid() != parent_pid:
+                log.warning("parent process gone, worker stopping", parent=parent_pid)
+                stop.set()
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _worker_process(
+    config_path: str | None, once: bool, index: int, parent_pid: int | None = None
+) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if parent_pid is not None:
+        watch_parent(parent_pid, stop)
     try:
         settings = load_process_settings(Path(config_path) if config_path else None)
     except ConfigError as exc:  # the file changed since `run` checked it
@@ -240,7 +300,10 @@ def _worker_process(config_path: str | None, once: bool, index: int) -> None:
         raise SystemExit(2) from None
     svc = Services.from_settings(settings)
     try:
-        work(svc, worker_id=f"{default_worker_id()}/{index}", once=once, stop=stop)
+        work(
+            svc, worker_id=f"{default_worker_id()}/{index}", once=once, stop=stop,
+            exit_on_overrun=parent_pid is not None,
+        )  # fmt: skip
     finally:
         svc.close()
 
@@ -257,7 +320,7 @@ def spawn_worker(
 ) -> multiprocessing.process.BaseProcess:
     proc = multiprocessing.get_context("spawn").Process(
         target=_worker_process,
-        args=(str(config_path) if config_path else None, once, index),
+        args=(str(config_path) if config_path else None, once, index, os.getpid()),
         name=f"quittance-worker-{index}",
     )
     proc.start()
@@ -276,8 +339,22 @@ def run_worker_processes(config_path: Path | None, concurrency: int, once: bool)
         _worker_process(str(config_path) if config_path else None, once, 0)
         return 0
     procs = start_worker_processes(config_path, concurrency, once=once)
-    signal.signal(signal.SIGTERM, lambda signum, _f: signal_processes(procs, signum))
-    signal.signal(signal.SIGINT, lambda signum, _f: signal_processes(procs, signum))
-    for proc in procs:
-        proc.join()
-    return max((proc.exitcode or 0) for proc in procs)
+    stopping = threading.Event()
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.set()
+        signal_processes(procs, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes: dict[int, int] = {}
+    while len(codes) < len(procs):
+        for index, proc in enumerate(procs):
+            if index in codes or proc.is_alive():
+                continue
+            if proc.exitcode == EXIT_STEP_OVERRAN and not stopping.is_set() and not once:
+                procs[index] = spawn_worker(config_path, index)  # it stopped a hung step
+                continue
+            codes[index] = proc.exitcode or 0
+        stopping.wait(0.5)
+    return max(codes.values())

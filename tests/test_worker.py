@@ -14,6 +14,7 @@ import structlog
 
 from bridge.devsmtp import free_port
 from bridge.logs import configure_logging
+from bridge.outages import check_outages
 from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.store import JobRecord
@@ -154,8 +155,9 @@ def test_gives_up_after_the_configured_delay(tmp_path: Path, hook: Hook) -> None
         job = email_job(svc)
         assert job.state == "dead"
         assert "gave up" in (job.last_error or "")
+        check_outages(svc)  # the minute's outage check tells the owner
         assert len(hook.posts) == 1
-        assert "email" in hook.posts[0]["title"]
+        assert "email" in hook.posts[0]["title"].lower()
     finally:
         svc.close()
 
@@ -180,6 +182,7 @@ def test_550_is_dead_at_once_one_alert_then_retry_delivers(tmp_path: Path, hook:
             assert all(j.kind == "email" and j.attempts == 1 for j in dead)
             assert all("550" in (j.last_error or "") for j in dead)
             assert handler.data_calls == 3  # no quick retries of a permanent failure
+            check_outages(svc)
             assert len(hook.posts) == 1  # same cause, one alert
             assert [j.id for j in svc.store.list_jobs()] == [j.id for j in dead]
 
@@ -217,6 +220,7 @@ def test_login_failure_is_dead_and_the_password_never_shows(
             assert job.state == "dead" and job.attempts == 1
             assert "535" in (job.last_error or "") or "auth" in (job.last_error or "").lower()
             assert smtp.received == []
+            check_outages(svc)
             assert len(hook.posts) == 1
             events = svc.store.events(limit=1000)
         finally:
