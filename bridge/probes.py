@@ -1,0 +1,182 @@
+"""Probes: the SMTP server and each shop, tried every `[alerts] probe_interval_seconds`, so an
+outage is told before a job runs into it (at night, no email is due until morning).
+
+A failing probe opens an outage (`probe:smtp`, `probe:shop:<name>`) in the table the job
+causes use (bridge/outages.py), with the same alert once when it opens, once when it clears.
+It opens after two failures in a row, not one: a single refused connection is most often a
+server restarting or a network blip the jobs' quick retries absorb anyway, and two probes an
+interval apart (five minutes by default) still come well before `after_minutes` of failing
+jobs. It clears on the first success: a server that answers is not in doubt.
+
+The last results stay in memory (`latest_probes()`) for whoever asks. They never feed
+/readyz: webhook intake must stay in rotation while the mail server is down.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from bridge.ops import check_smtp
+from bridge.outages import PROBE_PREFIX, announce, end_outage, ensure_open, human_duration, when
+from bridge.services import Services
+from connectors.base import CheckLine
+
+log = structlog.get_logger()
+
+FAILURES_TO_OPEN = 2
+Check = Callable[[], CheckLine]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str  # "smtp", "shop:<name>"
+    ok: bool
+    detail: str
+    at: datetime
+    failures: int  # failures in a row, this one included (0 when ok)
+    failing_since: datetime | None  # the first of them
+
+    @property
+    def cause(self) -> str:
+        return PROBE_PREFIX + self.name
+
+
+class Probes:
+    """What this process last saw of each probe (the scheduler's thread writes, any reads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, ProbeResult] = {}
+
+    def record(self, name: str, line: CheckLine, at: datetime) -> ProbeResult:
+        with self._lock:
+            before = self._latest.get(name)
+            streak = before if before is not None and not before.ok else None
+            result = ProbeResult(
+                name=name,
+                ok=line.ok,
+                detail=line.detail,
+                at=at,
+                failures=0 if line.ok else (streak.failures + 1 if streak else 1),
+                failing_since=None if line.ok else (streak.failing_since if streak else at),
+            )
+            self._latest[name] = result
+            return result
+
+    def latest(self) -> list[ProbeResult]:
+        with self._lock:
+            return sorted(self._latest.values(), key=lambda r: r.name)
+
+    def forget(self, names: set[str]) -> None:
+        with self._lock:
+            for name in names:
+                self._latest.pop(name, None)
+
+
+_PROCESS_PROBES = Probes()
+
+
+def latest_probes() -> list[ProbeResult]:
+    """The last result of each probe in this process (empty before the first run)."""
+    return _PROCESS_PROBES.latest()
+
+
+def run_probes(svc: Services, probes: Probes | None = None) -> list[ProbeResult]:
+    """Try each target once; open or clear its outage. Returns the results."""
+    probes = probes or _PROCESS_PROBES
+    checks = probe_checks(svc)
+    results = [probes.record(name, _safely(check), svc.store.clock()) for name, check in checks]
+    for result in results:
+        _act_on(svc, result)
+    _end_unchecked(svc, probes, {name for name, _ in checks})
+    return results
+
+
+def probe_checks(svc: Services) -> list[tuple[str, Check]]:
+    checks: list[tuple[str, Check]] = []
+    if svc.settings.email.enabled:
+        checks.append(("smtp", lambda: check_smtp(svc)))
+    for shop in svc.settings.shops:
+        if shop.enabled:
+            checks.append((f"shop:{shop.name}", _shop_check(svc, shop.name)))
+    return checks
+
+
+def _shop_check(svc: Services, name: str) -> Check:
+    def check() -> CheckLine:
+        # The "credentials" line is the one that asked the shop something and got an answer;
+        # the others (webhooks, numbering) are set-up advice for `quittance doctor`.
+        lines = svc.connector(name).check()
+        return next((line for line in lines if line.name == "credentials"), lines[0])
+
+    return check
+
+
+def _safely(check: Check) -> CheckLine:
+    try:
+        return check()
+    except Exception as exc:  # a probe that cannot even run says so; it must not stop the others
+        return CheckLine("probe", False, f"{type(exc).__name__}: {exc}")
+
+
+def _act_on(svc: Services, result: ProbeResult) -> None:
+    if result.ok:
+        row = svc.store.outage(result.cause)
+        if row is not None:
+            end_outage(svc, row, result.at)
+    elif result.failures >= FAILURES_TO_OPEN:
+        _open_probe_outage(svc, result)
+
+
+def _open_probe_outage(svc: Services, result: ProbeResult) -> None:
+    title = probe_title(result.name)
+    sample = [{"error": result.detail}]  # the digest's "what it says now"
+    since = result.failing_since or result.at
+    row = ensure_open(svc, result.cause, title=title, opened_at=since, affected=0, sample=sample)
+    if row is None:
+        return
+    if row.alerted_at is None:
+        announce(svc, row, *probe_open_text(result, title))
+    else:
+        svc.store.touch_outage(row.cause, row.opened_at, affected=0, sample=sample)
+
+
+def _end_unchecked(svc: Services, probes: Probes, names: set[str]) -> None:
+    """A probe no longer run (email turned off, shop removed) cannot clear by itself."""
+    gone = [row for row in svc.store.outages() if row.cause.startswith(PROBE_PREFIX)]
+    gone = [row for row in gone if row.cause.removeprefix(PROBE_PREFIX) not in names]
+    for row in gone:
+        end_outage(svc, row, svc.store.clock())
+    probes.forget({row.cause.removeprefix(PROBE_PREFIX) for row in gone})
+
+
+def probe_title(name: str) -> str:
+    if name == "smtp":
+        return "the mail server does not answer Quittance's test connection"
+    return f"shop {name.removeprefix('shop:')} does not answer Quittance"
+
+
+def probe_open_text(result: ProbeResult, title: str) -> tuple[str, str]:
+    since = result.failing_since or result.at
+    what = (
+        "Emails to customers wait and are retried: nothing is lost, but nothing is sent."
+        if result.name == "smtp"
+        else "Reading its orders and attaching documents to them wait and are retried."
+    )
+    body = "\n".join(
+        [
+            f"Failing since {when(since)} ({human_duration(result.at - since)}, "
+            f"{result.failures} checks in a row).",
+            f"Error: {result.detail}",
+            "",
+            what,
+            "`quittance doctor` repeats the check. You will get one more message when it "
+            "answers again.",
+        ]
+    )
+    return f"Quittance: {title}", body
