@@ -1,11 +1,28 @@
 """Polling, the safety net behind webhooks: read paid orders since the shop's cursor and record
-each page with its issue jobs and the advanced cursor in one transaction."""
+each page with its issue jobs and the advanced cursor in one transaction.
+
+A scheduled poll holds the shop's lease (`PollLease`) for as long as it runs, and not a moment
+longer:
+
+    claim (3 heartbeats) ─ renewed every heartbeat ─ … ─ finish_poll
+                             └ a renewal finds another owner: the poll stops at the next
+                               page boundary (pages are recorded idempotently, the cursor
+                               only moves at the end of a complete run)
+
+A process killed mid-poll stops renewing: its lease runs out within three heartbeats, and the
+next tick of any replica polls at once (bridge/store/platform.py: `claim_poll`).
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol
+
+import structlog
 
 from bridge.crediting import alert_foreign_refund, note_deleted_refunds, predates_quittance
 from bridge.failures import PermanentStepError
@@ -13,7 +30,106 @@ from bridge.model import Order
 from bridge.services import Services, alert_owner
 from connectors.base import OrderPage
 
+log = structlog.get_logger()
+
 FIRST_POLL_LOOKBACK = timedelta(days=1)
+# A poll lease lasts this many heartbeats: two renewals may fail (a slow database, a pause)
+# before it lapses, and a dead holder's poll is redone a few heartbeats after it died.
+LEASE_HEARTBEATS = 3
+# How often the heartbeat thread looks at the store's clock. Renewals follow the store's
+# clock (tests move it instead of sleeping); this only bounds how late one notices.
+TICK_SECONDS = 0.2
+
+
+def poll_lease_for(heartbeat: timedelta) -> timedelta:
+    return heartbeat * LEASE_HEARTBEATS
+
+
+class PollLeaseStore(Protocol):
+    def clock(self) -> datetime: ...
+
+    def renew_poll(self, shop: str, owner: str, lease: timedelta) -> bool: ...
+
+
+class PollLease:
+    """The shop's polling lease while this process polls it (a context manager around the
+    poll): a thread renews it every `heartbeat` of the store's clock; `held()` is what the
+    poll asks at each page boundary."""
+
+    def __init__(
+        self,
+        store: PollLeaseStore,
+        shop: str,
+        owner: str,
+        *,
+        heartbeat: timedelta,
+        claimed_at: datetime,
+    ) -> None:
+        self._store = store
+        self.shop = shop
+        self.owner = owner
+        self.heartbeat = heartbeat
+        self.lease = poll_lease_for(heartbeat)
+        self._renewed = claimed_at  # the claim took the lease for `lease` from then
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._lock = threading.Lock()  # the heartbeat and a page boundary may renew at once
+        self._thread = threading.Thread(target=self._beat, name=f"poll-lease-{shop}", daemon=True)
+
+    def __enter__(self) -> PollLease:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Joined before the caller finishes the poll: a renewal landing after `finish_poll`
+        # would find no owner and report a loss that never happened.
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
+    def held(self) -> bool:
+        """Still ours? When the heartbeat fell so far behind that the lease may have lapsed
+        (a stalled thread, an unreachable database), one renewal now decides; a renewal that
+        cannot be made counts as lost: another replica may be polling already."""
+        if self._lost.is_set():
+            return False
+        if self._store.clock() - self._renewed < self.lease:
+            return True
+        try:
+            return self._renew()
+        except Exception as exc:
+            log.warning("poll lease cannot be confirmed", shop=self.shop, error=type(exc).__name__)
+            self._lost.set()
+            return False
+
+    def _renew(self) -> bool:
+        with self._lock:
+            if self._lost.is_set():
+                return False
+            now = self._store.clock()
+            if self._store.renew_poll(self.shop, self.owner, self.lease):
+                self._renewed = now
+                return True
+            self._lost.set()
+        log.warning("poll lease lost: another replica took it over", shop=self.shop,
+                    owner=self.owner)  # fmt: skip
+        return False
+
+    def _beat(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            if self._lost.is_set():
+                return
+            if self._store.clock() - self._renewed < self.heartbeat:
+                continue
+            try:
+                self._renew()
+            except Exception as exc:  # the database is away: the lease holds until it lapses
+                log.warning("poll lease renewal failed", shop=self.shop, error=type(exc).__name__)
 
 
 @dataclass
@@ -25,6 +141,7 @@ class PollReport:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)  # paid but unreadable: quarantined
+    stopped: bool = False  # the lease was lost: stopped at a page boundary, cursor not moved
 
 
 def _without_foreign_refunds(svc: Services, orders: list[Order]) -> list[Order]:
@@ -48,12 +165,16 @@ def poll_shop(
     send_email: bool = True,
     on_page: Callable[[OrderPage], None] | None = None,
     claimed_at: datetime | None = None,
+    still_held: Callable[[], bool] | None = None,
 ) -> PollReport:
     """Read paid orders modified since the cursor (minus the overlap window), record each page
     with its issue jobs as it is read, and move the cursor once the whole run is through.
 
     `claimed_at` is when the scheduler won the shop's poll lease; the `poll.done` event keeps
-    it, so the rhythm of polls across replicas can be read back from the database."""
+    it, so the rhythm of polls across replicas can be read back from the database.
+    `still_held` (the lease's `held`) is asked after each page: False stops the run there
+    (`report.stopped`, a `poll.stopped` event instead of `poll.done`, the cursor left as it
+    was: the replica that took the lease over reads the rest)."""
     config = svc.settings.shop(shop)
     if config is None:
         raise PermanentStepError(f"shop {shop!r} is not configured (or disabled)")
@@ -83,7 +204,8 @@ def poll_shop(
     # the whole run is through: with page-number pagination, an order modified mid-run jumps
     # to the end and shifts the pages, and a cursor saved from an early page could skip it.
     newest: datetime | None = None
-    for page in svc.connector(shop).iter_paid_pages(since, is_known=is_known):
+    pages = svc.connector(shop).iter_paid_pages(since, is_known=is_known)
+    for page in pages:
         report.pages += 1
         report.seen_paid += len(page.orders)
         report.skipped += page.skipped
@@ -93,18 +215,30 @@ def poll_shop(
                                if u.order_id in newly]  # fmt: skip
         ours = page.orders if backfill else _without_foreign_refunds(svc, page.orders)
         report.new_orders += svc.store.record_polled_page(
-            shop, ours, cursor=None, send_email=send_email
-        )
+            shop, ours, cursor=None, send_email=send_email,
+            lane="bulk" if backfill else "catch_up",  # both wait behind live work
+        )  # fmt: skip
         for order in ours:
             note_deleted_refunds(svc, order)
         if page.cursor is not None and (newest is None or page.cursor > newest):
             newest = page.cursor
         if on_page is not None:
             on_page(page)
-    if newest is not None:
+        if still_held is not None and not still_held():
+            # Between pages: what was read is recorded, nothing half-done. The next page is
+            # not asked for, so the shop is not read twice at once.
+            report.stopped = True
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+            break
+    if newest is not None and not report.stopped:
         svc.store.record_polled_page(shop, [], cursor=newest)
+    if report.stopped:
+        log.warning("poll stopped at a page boundary: its lease was lost", shop=shop,
+                    pages=report.pages)  # fmt: skip
     svc.store.append_event(
-        "poll.done", shop=shop,
+        "poll.stopped" if report.stopped else "poll.done", shop=shop,
         detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders,
                 "errors": report.errors[:20], "quarantined": len(report.quarantined),
                 "claimed_at": claimed_at.isoformat() if claimed_at else None},

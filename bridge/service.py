@@ -19,8 +19,9 @@ import contextlib
 import os
 import signal
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bridge.config import Settings
 from bridge.crediting import reconcile_deleted_refunds
 from bridge.ecb import refresh_rates
-from bridge.polling import PollReport, poll_shop
+from bridge.outages import check_outages, daily_digest
+from bridge.polling import PollLease, PollReport, poll_lease_for, poll_shop
+from bridge.probes import run_probes
 from bridge.render.override_check import refuse_incomplete_override
 from bridge.services import Services, alert_owner
 from bridge.web.app import Draining, create_app
@@ -46,20 +49,47 @@ def service_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def poll_tick(svc: Services, shop: str, owner: str) -> PollReport | None:
-    """One scheduled poll: only if this process wins the shop's lease for this interval."""
+def poll_tick(
+    svc: Services, shop: str, owner: str, *, running: threading.Lock | None = None
+) -> PollReport | None:
+    """One scheduled tick (every heartbeat): poll only if this process wins the shop's lease,
+    i.e. the poll is due (an interval since the last claim, or its last holder died holding
+    it) and nobody live holds it. `running` is held for the poll: a tick arriving while this
+    process still polls the shop returns at once."""
     config = svc.settings.shop(shop)
     if config is None:
         return None
-    interval = timedelta(seconds=config.poll_interval_seconds)
-    # A poll that runs longer than the lease could overlap another process's: keep it long.
-    lease = max(interval, timedelta(minutes=10))
-    # Slightly less than the interval, so a tick arriving a few ms early is not skipped.
-    claimed_at = svc.store.claim_poll(shop, owner, lease=lease, interval=interval * 0.9)
+    if running is not None and not running.acquire(blocking=False):
+        return None
+    try:
+        return _poll_with_lease(svc, shop, owner, config.poll_interval_seconds)
+    except Exception as exc:
+        # The database itself failed (a restart): nothing to record the poll in. One log
+        # line, not the scheduler's traceback; the next tick tries again, and a lease this
+        # tick may hold lapses within three heartbeats.
+        log.warning("poll tick failed", shop=shop, error=f"{type(exc).__name__}: {exc}")
+        return None
+    finally:
+        if running is not None:
+            running.release()
+
+
+def _poll_with_lease(
+    svc: Services, shop: str, owner: str, interval_seconds: int
+) -> PollReport | None:
+    heartbeat = timedelta(seconds=svc.settings.jobs.heartbeat_seconds)
+    interval = timedelta(seconds=interval_seconds)
+    # Ticks land on a heartbeat grid: a claim is due a little before the full interval, so a
+    # tick a hair early is not put off by a whole heartbeat; at most a tenth of it, so that
+    # replicas ticking out of step still poll once per interval, not twice.
+    due = interval - min(interval * 0.1, heartbeat / 2)
+    lease = poll_lease_for(heartbeat)  # short: it dies with its holder, renewed meanwhile
+    claimed_at = svc.store.claim_poll(shop, owner, lease=lease, interval=due)
     if claimed_at is None:
         return None
     try:
-        report = poll_shop(svc, shop, claimed_at=claimed_at)
+        with PollLease(svc.store, shop, owner, heartbeat=heartbeat, claimed_at=claimed_at) as held:
+            report = poll_shop(svc, shop, claimed_at=claimed_at, still_held=held.held)
     except Exception as exc:
         svc.store.finish_poll(shop, owner, error=f"{type(exc).__name__}: {exc}")
         log.warning("poll failed", shop=shop, error=str(exc))
@@ -70,6 +100,8 @@ def poll_tick(svc: Services, shop: str, owner: str) -> PollReport | None:
             body=f"{type(exc).__name__}: {exc}\nRun `quittance doctor` to check the shop.",
         )
         return None
+    if report.stopped:  # the lease is another replica's now: nothing of ours to finish
+        return report
     svc.store.finish_poll(shop, owner)
     log.info("poll done", shop=shop, pages=report.pages, new=report.new_orders)
     return report
@@ -87,16 +119,17 @@ def reconcile_refunds(svc: Services) -> None:
         log.info("refunds reconciled", shop=shop.name, deleted=len(gone), unread=len(unread))
 
 
-def daily_digest(svc: Services) -> None:
-    counts = svc.store.job_counts()
-    stuck = counts.get("dead", 0) + len(svc.store.list_quarantined())
-    if stuck:
-        alert_owner(
-            svc,
-            key="digest",
-            title=f"Quittance: {stuck} item(s) need you",
-            body=f"Jobs: {counts}. Run `quittance failures` then `quittance retry --all`.",
-        )
+def scheduled(job: Callable[[Services], object], name: str) -> Callable[[Services], None]:
+    """A scheduler job that logs its failure instead of dying with it: the next run tries
+    again (the outage check and the probes must outlive a database restart)."""
+
+    def run(svc: Services) -> None:
+        try:
+            job(svc)
+        except Exception as exc:
+            log.warning("scheduled job failed", job=name, error=f"{type(exc).__name__}: {exc}")
+
+    return run
 
 
 def startup_warnings(svc: Services) -> None:
@@ -120,16 +153,34 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
         if not shop.enabled:
             continue
         # First tick at start: an order paid while the service was down is caught at once.
+        # A tick every heartbeat, not every interval: most find the poll not due (one read),
+        # but one finds a dead replica's lease lapsed and polls at once. A tick during this
+        # process's own poll returns on `running` (not skipped by APScheduler, which warns).
         scheduler.add_job(
             poll_tick,
             "interval",
-            seconds=shop.poll_interval_seconds,
+            seconds=svc.settings.jobs.heartbeat_seconds,
             args=(svc, shop.name, owner),
+            kwargs={"running": threading.Lock()},
             id=f"poll:{shop.name}",
-            max_instances=1,
+            max_instances=2,
             next_run_time=_now(),
         )
-    scheduler.add_job(daily_digest, "cron", hour=7, args=(svc,), id="digest")
+    alerts = svc.settings.alerts
+    # Every minute: failures that outlast [alerts] after_minutes, and dead jobs, alert once per
+    # cause and clear once (bridge/outages.py); the probes try SMTP and the shops before any
+    # job does, without ever touching /readyz.
+    scheduler.add_job(
+        scheduled(check_outages, "outages"), "interval", minutes=1, args=(svc,), id="outages"
+    )
+    scheduler.add_job(
+        scheduled(run_probes, "probes"), "interval", seconds=alerts.probe_interval_seconds,
+        args=(svc,), id="probes", next_run_time=_now(),
+    )  # fmt: skip
+    scheduler.add_job(
+        scheduled(daily_digest, "digest"), "cron", hour=alerts.digest_hour, args=(svc,),
+        id="digest",
+    )  # fmt: skip
     # Refunds deleted on a shop leave no trace a poll can see: once a day, read again the
     # orders whose refunds were credited lately (bridge/crediting.py).
     scheduler.add_job(reconcile_refunds, "cron", hour=6, args=(svc,), id="refunds")

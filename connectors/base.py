@@ -45,6 +45,13 @@ class PermanentConnectorError(ConnectorError):
     transient = False
 
 
+# What stops reading an order without saying anything about the order: the shop's API or the
+# network failed, and the whole poll (or fetch) fails and is retried. Anything else raised
+# while reading ONE order is about that order (a plugin's garbage, a shape the mapping never
+# met): the order is unreadable and quarantined, and polling moves on past it.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (ConnectorError, OSError)
+
+
 class WebhookRejected(Exception):
     """The request is not a valid event for this shop: answer `status` with `reason`."""
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.store._sql import dump_json, insert_for, load_json
@@ -83,6 +84,46 @@ def _ensure_row(conn: Connection, shop: str) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PollClaim:
+    """A won claim; `previous_owner` is set when it took over another owner's expired lease
+    (a poll that died without finishing), `lapsed_at` when that lease had run out."""
+
+    previous_owner: str | None = None
+    lapsed_at: datetime | None = None
+
+
+def _claimable(owner: str, *, now: datetime, interval: timedelta) -> ColumnElement[bool]:
+    """Due AND free, as one WHERE clause: the precheck and the claim read the same rule.
+
+    Due: never polled, the last claim is `interval` old, or the last holder's lease ran out
+    without `finish_poll` (it crashed: its poll is redone now, not an interval later).
+    Free: no lease, an expired one, or our own."""
+    crashed = and_(poll_state.c.lease_owner.is_not(None), poll_state.c.lease_until < now)
+    due = or_(
+        poll_state.c.last_poll_at.is_(None),
+        poll_state.c.last_poll_at <= now - interval,
+        crashed,
+    )
+    free = or_(
+        poll_state.c.lease_until.is_(None),
+        poll_state.c.lease_until < now,
+        poll_state.c.lease_owner == owner,
+    )
+    return and_(due, free)
+
+
+def poll_claimable(
+    conn: Connection, shop: str, owner: str, *, now: datetime, interval: timedelta
+) -> bool:
+    """Would `claim_poll` win now? A plain read, so that a tick that has nothing to do (most
+    of them: they come every heartbeat) never takes the write lock. Only a hint: the claim
+    decides, under the lock."""
+    guard = _claimable(owner, now=now, interval=interval)
+    row = conn.execute(select(guard).where(poll_state.c.shop == shop)).first()
+    return row is None or bool(row[0])  # no row: never polled
+
+
 def claim_poll(
     conn: Connection,
     shop: str,
@@ -91,23 +132,48 @@ def claim_poll(
     now: datetime,
     lease: timedelta,
     interval: timedelta,
-) -> bool:
-    """Take the shop's polling lease when it is free and the last poll is `interval` old.
+) -> PollClaim | None:
+    """Take the shop's polling lease when the poll is due and the lease free (`_claimable`).
 
-    One UPDATE guarded by its WHERE: two processes racing for it cannot both win (the row
-    lock on PostgreSQL, the single writer on SQLite).
+    The row is read FOR UPDATE (PostgreSQL; SQLite's single writer needs nothing) so that the
+    holder it replaces is the one really replaced, then updated under the same guard: two
+    processes racing for it cannot both win. The claim time is `last_poll_at`: the interval
+    runs from claim to claim, whoever makes them.
     """
     _ensure_row(conn, shop)
-    due = or_(poll_state.c.last_poll_at.is_(None), poll_state.c.last_poll_at <= now - interval)
-    free = or_(
-        poll_state.c.lease_until.is_(None),
-        poll_state.c.lease_until < now,
-        poll_state.c.lease_owner == owner,
+    guard = _claimable(owner, now=now, interval=interval)
+    row = (
+        conn.execute(
+            select(poll_state.c.lease_owner, poll_state.c.lease_until)
+            .where(poll_state.c.shop == shop, guard)
+            .with_for_update()
+        )
+        .mappings()
+        .first()
     )
+    if row is None:
+        return None
     result = conn.execute(
         update(poll_state)
-        .where(poll_state.c.shop == shop, due, free)
+        .where(poll_state.c.shop == shop, guard)
         .values(lease_owner=owner, lease_until=now + lease, last_poll_at=now)
+    )
+    if result.rowcount != 1:
+        return None
+    previous = row["lease_owner"]
+    if previous is None or previous == owner:
+        return PollClaim()
+    return PollClaim(previous_owner=previous, lapsed_at=row["lease_until"])
+
+
+def renew_poll(conn: Connection, shop: str, owner: str, *, now: datetime, lease: timedelta) -> bool:
+    """Extend the lease `owner` holds; False once another owner took it over (or the poll
+    was finished). A lease that ran out but that nobody took is still ours to renew: no one
+    else can have polled meanwhile without changing the owner."""
+    result = conn.execute(
+        update(poll_state)
+        .where(poll_state.c.shop == shop, poll_state.c.lease_owner == owner)
+        .values(lease_until=now + lease)
     )
     return result.rowcount == 1
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal, Self
 
 from sqlalchemy import Engine
@@ -20,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
-from bridge.store import deliveries, events, invoices, jobs, orders, reports, shops
+from bridge.store import deliveries, events, health, invoices, jobs, orders, reports, shops
+from bridge.store import outages as outage_rows
 from bridge.store import platform as inbox
 from bridge.store.deliveries import DeliveryIn
 from bridge.store.engine import create_store_engine, writer
@@ -28,6 +30,7 @@ from bridge.store.errors import StoreError
 from bridge.store.invoices import FollowUp
 from bridge.store.job_queue import JobQueue
 from bridge.store.migrate import upgrade_to_head
+from bridge.store.outages import FailingJob, OutageRecord
 from bridge.store.records import (
     DeliveryRecord,
     EventRecord,
@@ -436,10 +439,13 @@ class Store(JobQueue):
         *,
         cursor: datetime | None,
         send_email: bool = True,
+        lane: str = "catch_up",
     ) -> int:
         """Record a page of paid orders with their "issue" jobs AND advance the shop's cursor,
         in one transaction: the cursor never runs ahead of what is durably recorded.
-        Returns how many issue jobs were new (duplicates of earlier polls/webhooks: 0)."""
+        Returns how many issue jobs were new (duplicates of earlier polls/webhooks: 0).
+        `lane`: "catch_up" for what polling found (a webhook was missed), "bulk" for a
+        backfill; both wait behind live work (bridge/store/jobs.py: PRIORITIES)."""
         created = 0
         with self._write() as conn:
             now = self._now()
@@ -450,10 +456,10 @@ class Store(JobQueue):
                 job_id = jobs.enqueue(
                     conn, "issue", options,
                     dedupe_key=f"issue:{order.shop}:{order.order_id}",
-                    run_at=now, now=now, shop=order.shop, order_id=order.order_id,
+                    run_at=now, now=now, shop=order.shop, order_id=order.order_id, lane=lane,
                 )  # fmt: skip
                 created += job_id is not None
-                _enqueue_credits(conn, order, options, now)
+                _enqueue_credits(conn, order, options, now, lane=lane)
             if cursor is not None:
                 inbox.advance_cursor(conn, shop, cursor)
         return created
@@ -461,12 +467,33 @@ class Store(JobQueue):
     def claim_poll(
         self, shop: str, owner: str, *, lease: timedelta, interval: timedelta
     ) -> datetime | None:
-        """The claim time when this process should poll `shop` now (lease taken, interval
-        elapsed since the last claim); None when it should not."""
+        """The claim time when this process should poll `shop` now (lease taken: the interval
+        elapsed since the last claim, or the last holder died holding it); None when it
+        should not. Taking over a dead holder's lease appends `poll.taken_over` in the same
+        transaction, so the record cannot be lost between the claim and the poll."""
+        with self._read() as conn:
+            # Ticks come every heartbeat: most find nothing to do, and must not queue for
+            # the write lock (SQLite's single writer) to learn it.
+            now = self._now()
+            if not inbox.poll_claimable(conn, shop, owner, now=now, interval=interval):
+                return None
         with self._write() as conn:
             now = self._now()  # under the write lock, as the WHERE that compares it
-            won = inbox.claim_poll(conn, shop, owner, now=now, lease=lease, interval=interval)
-        return now if won else None
+            claim = inbox.claim_poll(conn, shop, owner, now=now, lease=lease, interval=interval)
+            if claim is not None and claim.previous_owner is not None:
+                stale = (now - claim.lapsed_at).total_seconds() if claim.lapsed_at else None
+                events.append(
+                    conn, "poll.taken_over", now=now, shop=shop,
+                    detail={"owner": owner, "previous_owner": claim.previous_owner,
+                            "lapsed_at": claim.lapsed_at.isoformat() if claim.lapsed_at else None,
+                            "stale_seconds": stale},
+                )  # fmt: skip
+        return now if claim is not None else None
+
+    def renew_poll(self, shop: str, owner: str, lease: timedelta) -> bool:
+        """The poll's heartbeat: `lease` more from now, if `owner` still holds it."""
+        with self._write() as conn:
+            return inbox.renew_poll(conn, shop, owner, now=self._now(), lease=lease)
 
     def finish_poll(self, shop: str, owner: str, *, error: str | None = None) -> None:
         with self._write() as conn:
@@ -528,14 +555,84 @@ class Store(JobQueue):
         with self._write() as conn:
             return events.claim_alert(conn, key, window, self._now())
 
+    # -- readiness and metrics ------------------------------------------------------------
+
+    def check_writable(self, *, lock_timeout_s: float = health.PROBE_LOCK_TIMEOUT_S) -> None:
+        """Raise `DatabaseNotWritable` (one line: what is wrong, what to do) unless a write
+        would go through now; leaves no row (bridge/store/health.py)."""
+        health.check_writable(self.engine, lock_timeout_s=lock_timeout_s)
+
+    def metrics_report(self) -> reports.MetricsReport:
+        """What /metrics reports, read in one connection, at the store clock's now."""
+        with self._read() as conn:
+            return reports.metrics_report(conn, self._now())
+
+    def database_file(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL): readiness measures the free space under it,
+        which a rolled-back probe cannot."""
+        return health.sqlite_file(self.engine)
+
+    # -- outages (bridge/outages.py): one row per cause, opened and cleared once -----------
+
+    def failing_jobs(self) -> list[FailingJob]:
+        with self._read() as conn:
+            return outage_rows.failing_jobs(conn)
+
+    def oldest_waiting_job(self) -> FailingJob | None:
+        with self._read() as conn:
+            return outage_rows.oldest_waiting(conn)
+
+    def outages(self) -> list[OutageRecord]:
+        with self._read() as conn:
+            return outage_rows.list_all(conn)
+
+    def outage(self, cause: str) -> OutageRecord | None:
+        with self._read() as conn:
+            return outage_rows.get(conn, cause)
+
+    def open_outage(
+        self, cause: str, *, title: str, opened_at: datetime, affected: int,
+        sample: Sequence[dict[str, Any]],
+    ) -> bool:  # fmt: skip
+        """True when this call opened it; False when that cause was already open."""
+        with self._write() as conn:
+            return outage_rows.open_(
+                conn, cause, title=title, opened_at=opened_at, now=self._now(),
+                affected=affected, sample=sample,
+            )  # fmt: skip
+
+    def touch_outage(
+        self, cause: str, opened_at: datetime, *, affected: int, sample: Sequence[dict[str, Any]]
+    ) -> bool:
+        with self._write() as conn:
+            return outage_rows.touch(
+                conn, cause, opened_at, now=self._now(), affected=affected, sample=sample
+            )
+
+    def claim_outage_alert(self, cause: str, opened_at: datetime) -> datetime | None:
+        """The claim's time for the one caller that is to send the opening alert, else None."""
+        with self._write() as conn:
+            now = self._now()
+            return now if outage_rows.claim_alert(conn, cause, opened_at, now) else None
+
+    def release_outage_alert(self, cause: str, opened_at: datetime, claimed_at: datetime) -> bool:
+        with self._write() as conn:
+            return outage_rows.release_alert(conn, cause, opened_at, claimed_at)
+
+    def close_outage(self, cause: str, opened_at: datetime) -> OutageRecord | None:
+        """The closed row for the one caller that closed it (it sends the clear), else None."""
+        with self._write() as conn:
+            return outage_rows.close(conn, cause, opened_at)
+
 
 def credit_dedupe_key(shop: str, order_id: str, refund_id: str) -> str:
     return f"credit:{shop}:{order_id}:refund:{refund_id}"
 
 
 def _enqueue_credits(
-    conn: Connection, order: Order, options: Mapping[str, Any], now: datetime
-) -> None:
+    conn: Connection, order: Order, options: Mapping[str, Any], now: datetime, *,
+    lane: str = "live",
+) -> None:  # fmt: skip
     """One durable "credit" job per refund of the order, carrying the refund as read (a later
     read that misses it cannot take it back); duplicates of a refund add nothing."""
     for refund in sorted(order.refunds, key=lambda r: (r.created_at is None, r.created_at)):
@@ -546,7 +643,7 @@ def _enqueue_credits(
         jobs.enqueue(
             conn, "credit", {**options, "refund": refund.model_dump(mode="json")},
             dedupe_key=credit_dedupe_key(order.shop, order.order_id, refund.refund_id),
-            run_at=now, now=now, shop=order.shop, order_id=order.order_id,
+            run_at=now, now=now, shop=order.shop, order_id=order.order_id, lane=lane,
         )  # fmt: skip
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import structlog
 
 from connectors.base import (
+    TRANSPORT_ERRORS,
     AttachResult,
     CheckLine,
     FetchedOrder,
@@ -87,6 +88,11 @@ ADJUSTMENTS_SINCE = 202410  # Refund.orderAdjustments exists from API version 20
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _order_id(node: Mapping[str, Any]) -> str:
+    """The order's numeric id, read from anything (a malformed node included)."""
+    return str(node.get("legacyResourceId") or numeric_id(str(node.get("id") or "")))
 
 
 class ShopifyConnector:
@@ -143,8 +149,13 @@ class ShopifyConnector:
     # -- reading orders --------------------------------------------------------------------
 
     def _map(self, node: Mapping[str, Any]) -> FetchedOrder:
-        paid, reason = paid_status(node)
-        order_id = str(node.get("legacyResourceId") or numeric_id(str(node.get("id") or "")))
+        """The paid rule, then the mapping; never raises: whatever goes wrong reading this
+        order makes it unreadable, for quarantine."""
+        order_id = _order_id(node)
+        try:
+            paid, reason = paid_status(node)
+        except Exception as exc:  # cannot tell: a person looks, rather than a silent skip
+            return self._unreadable(node, order_id, exc)
         if not paid:  # never mapped in full: its data may be half-typed
             return FetchedOrder(None, False, f"not paid, skipped: {reason}", dict(node), order_id)
         try:
@@ -155,9 +166,14 @@ class ShopifyConnector:
                 operation_date_property=self.config.operation_date_property,
             )
         except Exception as exc:  # any mapping failure quarantines the order, never the job
-            log.warning("order not readable", shop=self.shop, order=order_id, err=str(exc))
-            return FetchedOrder(None, True, unreadable_reason(exc), dict(node), order_id)
+            return self._unreadable(node, order_id, exc)
         return FetchedOrder(order, True, reason, dict(node), order.order_id)
+
+    def _unreadable(self, node: Mapping[str, Any], order_id: str, exc: Exception) -> FetchedOrder:
+        # The exception's type is logged: a KeyError's message alone is a bare field name.
+        log.warning("order not readable", shop=self.shop, order=order_id,
+                    error_type=type(exc).__name__, err=str(exc))  # fmt: skip
+        return FetchedOrder(None, True, unreadable_reason(exc), dict(node), order_id)
 
     def fetch_order(self, order_ref: str) -> FetchedOrder:
         """The order with its transactions, read through GraphQL (webhook bodies have none)."""
@@ -253,6 +269,10 @@ class ShopifyConnector:
                 return
 
     def _page(self, summaries: list[dict[str, Any]], is_known: IsKnown | None) -> OrderPage:
+        """One listed page, read order by order. Only the shop's API failing raises
+        (`TRANSPORT_ERRORS`: the poll fails and is retried); anything else raised while reading
+        one order makes that order unreadable (quarantined, its payload kept), so that it
+        never stalls the shop's polling."""
         orders, errors, skipped = [], [], 0
         unreadable: list[UnreadableOrder] = []
         newest: datetime | None = None
@@ -262,28 +282,39 @@ class ShopifyConnector:
                 newest = updated if newest is None else max(newest, updated)
             except MappingError:
                 pass
-            if not paid_status(summary)[0]:
-                skipped += 1
-                continue
-            order_id = numeric_id(str(summary.get("id") or ""))
-            refund_ids = frozenset(
-                numeric_id(str(r.get("id"))) for r in summary.get("refunds") or []
-            )
-            if is_known is not None and is_known(order_id, refund_ids):
-                continue
             try:
-                node = self.read_order(str(summary.get("id") or ""))
-            except PermanentConnectorError as exc:
-                skipped += 1
-                errors.append(str(exc))
-                continue
-            fetched = self._map(node)
+                paid = paid_status(summary)[0]
+                order_id = numeric_id(str(summary.get("id") or ""))
+                refund_ids = frozenset(
+                    numeric_id(str(r.get("id"))) for r in summary.get("refunds") or []
+                )
+            except Exception as exc:  # listed as paid, but its listing cannot even be read
+                fetched = self._unreadable(summary, _order_id(summary), exc)
+            else:
+                if not paid:
+                    skipped += 1
+                    continue
+                # Outside the order's guard: a failure of ours (the store) is not the order's.
+                if is_known is not None and is_known(order_id, refund_ids):
+                    continue
+                try:
+                    fetched = self._map(self.read_order(str(summary.get("id") or "")))
+                except PermanentConnectorError as exc:
+                    skipped += 1
+                    errors.append(str(exc))
+                    continue
+                except TRANSPORT_ERRORS:
+                    raise  # the shop failed, not this order: the poll fails, retried later
+                except Exception as exc:  # e.g. reading its lines or refunds choked on them
+                    fetched = self._unreadable(summary, order_id, exc)
             if fetched.order is not None:
                 orders.append(fetched.order)
-            elif fetched.unreadable:
+            elif fetched.unreadable and fetched.order_id:
                 unreadable.append(
                     UnreadableOrder(fetched.order_id, fetched.not_paid_reason, fetched.raw)
                 )
+            elif fetched.unreadable:  # nothing to quarantine it under: the owner is told
+                errors.append(f"an order without an id: {fetched.not_paid_reason}")
             else:
                 skipped += 1
         return OrderPage(

@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 
 from connectors.base import (
+    TRANSPORT_ERRORS,
     AttachResult,
     CheckLine,
     ConnectorError,
@@ -173,13 +174,15 @@ class WooCommerceConnector:
                 )
 
     def map(self, raw: Mapping[str, Any]) -> FetchedOrder:
-        """Map one raw order (already fetched) and apply the paid rule."""
+        """Map one raw order (already fetched) and apply the paid rule. Only the shop's API
+        failing raises (`TRANSPORT_ERRORS`); whatever else goes wrong reading this order makes
+        it unreadable, for quarantine."""
         self._warn_wcpdf(raw)
         order_id = str(raw.get("id") or "")
         try:
             verdict = paid_verdict(raw, self.config.paid_statuses)
-        except MappingError as exc:  # cannot tell: a person looks, rather than a silent skip
-            return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
+        except Exception as exc:  # cannot tell: a person looks, rather than a silent skip
+            return self._unreadable(raw, order_id, exc)
         if not verdict.paid:  # never mapped in full: its data may be half-typed
             return FetchedOrder(None, False, f"not paid, skipped: {verdict.reason}", raw, order_id)
         try:
@@ -189,12 +192,17 @@ class WooCommerceConnector:
             # Goods or services is the product's to say: read once paid, as nothing else is.
             products = self.products.facts(products_to_read(raw, self._service_rules))
             order = map_order(raw, self._options(products), refunds)
-        except ConnectorError:
+        except TRANSPORT_ERRORS:
             raise
         except Exception as exc:  # any mapping failure quarantines the order, never the job
-            log.warning("order not readable", shop=self.shop, order=order_id, err=str(exc))
-            return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
+            return self._unreadable(raw, order_id, exc)
         return FetchedOrder(order, True, verdict.reason, raw, order.order_id)
+
+    def _unreadable(self, raw: Mapping[str, Any], order_id: str, exc: Exception) -> FetchedOrder:
+        # The exception's type is logged: a KeyError's message alone is a bare field name.
+        log.warning("order not readable", shop=self.shop, order=order_id,
+                    error_type=type(exc).__name__, err=str(exc))  # fmt: skip
+        return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
 
     def _refund_details(self, raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         """The order's refunds in detail; no call when its summary lists none (most orders)."""
@@ -249,12 +257,18 @@ class WooCommerceConnector:
                     errors.append(str(exc))
                     skipped += 1
                     continue
+                except TRANSPORT_ERRORS:
+                    raise  # the shop failed, not this order: the poll fails, retried later
+                except Exception as exc:  # one order must never stall the shop's polling
+                    fetched = self._unreadable(raw, str(raw.get("id") or ""), exc)
                 if fetched.order is not None:
                     orders.append(fetched.order)
-                elif fetched.unreadable:
+                elif fetched.unreadable and fetched.order_id:
                     unreadable.append(
                         UnreadableOrder(fetched.order_id, fetched.not_paid_reason, raw)
                     )
+                elif fetched.unreadable:  # nothing to quarantine it under: the owner is told
+                    errors.append(f"an order without an id: {fetched.not_paid_reason}")
                 else:
                     skipped += 1
             yield OrderPage(
@@ -267,9 +281,10 @@ class WooCommerceConnector:
         order_id = str(raw.get("id") or "")
         try:
             paid = paid_verdict(raw, self.config.paid_statuses).paid
-        except MappingError:
+            refunds = refund_ids(raw)
+        except Exception:  # cannot tell: read in full, which says what is wrong with it
             return False
-        return bool(order_id) and paid and is_known(order_id, refund_ids(raw))
+        return bool(order_id) and paid and is_known(order_id, refunds)
 
     # -- attach back ------------------------------------------------------------------------
 
@@ -389,7 +404,10 @@ class WooCommerceConnector:
     def _warn_wcpdf(self, raw: Mapping[str, Any]) -> None:
         if self._wcpdf_warned:
             return
-        number = wcpdf_invoice_number(raw)
+        try:
+            number = wcpdf_invoice_number(raw)
+        except Exception:  # garbage meta_data: the mapping tells, if the order is paid
+            return
         if number:
             self._wcpdf_warned = True
             log.warning(

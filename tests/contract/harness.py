@@ -9,6 +9,7 @@ shows on the shop. The suite itself (`test_connector_contract.py`) never names a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,12 +18,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+import pytest
+
 from connectors.base import Connector
 from connectors.registry import connector_for, platform
 from connectors.sandbox_server import SandboxServer
+from connectors.shopify import connector as shopify_connector
 from connectors.shopify.sandbox import ShopifySandbox
 from connectors.shopify.sandbox_orders import Item as ShopifyItem
 from connectors.shopify.sandbox_orders import Shipping, build_order
+from connectors.woocommerce import connector as woo_connector
 from connectors.woocommerce.sandbox import WooSandbox
 from connectors.woocommerce.sandbox_orders import Item as WooItem
 from connectors.woocommerce.sandbox_orders import make_order, make_product
@@ -116,6 +121,40 @@ class Harness(Protocol):
     def bridge(self, tmp_path: Path) -> AbstractContextManager[Bridge]: ...
 
     def deliver(self, bridge: Bridge, order_id: str, duplicate: int) -> list[int]: ...
+
+    def break_mapping(
+        self, monkeypatch: pytest.MonkeyPatch, order_id: str, error: type[Exception]
+    ) -> None:
+        """The platform's order mapping raises `error` (a bug of ours meeting a shape it never
+        met) for `order_id`, and maps every other order as before."""
+        ...
+
+    def garble(self, sandbox: Any, order_id: str) -> dict[str, Any]:
+        """Leave garbage in the order as a broken plugin or app would: a field of the wrong
+        shape that the platform's paid rule reads before any mapping. Returns what the field
+        held, for `ungarble`."""
+        ...
+
+    def ungarble(self, sandbox: Any, order_id: str, kept: dict[str, Any]) -> None:
+        """The owner repairs the order on the shop (the field as it was, the order touched)."""
+        ...
+
+    def fail_order_reads(self, sandbox: Any) -> None:
+        """From now on the shop answers 503 to the requests that read one order in detail
+        while polling (not to the listing); the order must have a refund (WooCommerce reads
+        an order's details only for its refunds)."""
+        ...
+
+
+def _raising_for(
+    real: Callable[..., Any], order_id: str, error: type[Exception], id_of: Callable[[Any], str]
+) -> Callable[..., Any]:
+    def mapping(raw: Any, *args: Any, **kwargs: Any) -> Any:
+        if id_of(raw) == order_id:
+            raise error("a shape the mapping never met")
+        return real(raw, *args, **kwargs)
+
+    return mapping
 
 
 def build_connector(
@@ -232,6 +271,27 @@ class WooHarness:
         results = bridge.wc.deliver_webhook(bridge.webhook_url, int(order_id), duplicate=duplicate)
         return [r.status for r in results]
 
+    def break_mapping(
+        self, monkeypatch: pytest.MonkeyPatch, order_id: str, error: type[Exception]
+    ) -> None:
+        module = woo_connector
+        raising = _raising_for(module.map_order, order_id, error, lambda raw: str(raw.get("id")))
+        monkeypatch.setattr(module, "map_order", raising)
+
+    def garble(self, sandbox: WooSandbox, order_id: str) -> dict[str, Any]:
+        # `refunds` a number: its summary is read to tell whether the order changed
+        order = sandbox.orders[int(order_id)]
+        kept = {"refunds": order.get("refunds", [])}
+        order["refunds"] = 7
+        return kept
+
+    def ungarble(self, sandbox: WooSandbox, order_id: str, kept: dict[str, Any]) -> None:
+        sandbox.orders[int(order_id)].update(kept)
+        sandbox.touch(int(order_id), notify=False)
+
+    def fail_order_reads(self, sandbox: WooSandbox) -> None:
+        sandbox.fail_next(1000, 503, path="/refunds")
+
 
 @dataclass
 class ShopifyHarness:
@@ -329,6 +389,37 @@ class ShopifyHarness:
 
     def deliver(self, bridge: Bridge, order_id: str, duplicate: int) -> list[int]:
         return bridge.shopify.deliver_webhook(bridge.webhook_url, order_id, duplicate=duplicate)
+
+    def break_mapping(
+        self, monkeypatch: pytest.MonkeyPatch, order_id: str, error: type[Exception]
+    ) -> None:
+        module = shopify_connector
+        raising = _raising_for(
+            module.map_order, order_id, error, lambda node: str(node.get("legacyResourceId"))
+        )
+        monkeypatch.setattr(module, "map_order", raising)
+
+    def garble(self, sandbox: ShopifySandbox, order_id: str) -> dict[str, Any]:
+        # a null among `transactions`: the paid rule looks for a successful payment in them
+        order = sandbox.orders[order_id]
+        kept = {"transactions": order.get("transactions", [])}
+        order["transactions"] = [None, *kept["transactions"]]
+        return kept
+
+    def ungarble(self, sandbox: ShopifySandbox, order_id: str, kept: dict[str, Any]) -> None:
+        sandbox.orders[order_id].update(kept)
+        sandbox.touch(order_id)
+
+    def fail_order_reads(self, sandbox: ShopifySandbox) -> None:
+        handle = sandbox.handle
+
+        def failing(path: str, headers: dict[str, str], raw: bytes) -> Any:
+            query = str(json.loads(raw or b"{}").get("query") or "")
+            if re.search(r"\bquery\s+Quittance(Order|Refund)\b", query):
+                return 503, {"errors": "Service Unavailable"}, {}
+            return handle(path, headers, raw)
+
+        sandbox.handle = failing  # type: ignore[method-assign]
 
 
 HARNESSES: dict[str, Harness] = {"woocommerce": WooHarness(), "shopify": ShopifyHarness()}

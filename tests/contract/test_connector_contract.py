@@ -18,6 +18,7 @@ import pytest
 
 from bridge.model import LineKind, Nature, Order, Refund
 from bridge.polling import poll_shop
+from bridge.service import poll_tick
 from connectors.base import (
     Connector,
     PermanentConnectorError,
@@ -482,3 +483,77 @@ def test_polling_quarantines_an_unreadable_paid_order_keeping_its_payload(
         kept = [e.detail.get("raw") for e in b.svc.store.events(kind="order.quarantined")]
     assert quarantined == [order_id]
     assert len(kept) == 1 and kept[0]
+
+
+# ------------------------------------------------------------------------- poison orders
+
+
+def _three_orders(harness: Harness, sandbox: Any) -> tuple[str, str, str, datetime]:
+    """Good, to-be-bad, good, a minute apart; returns their ids and the last one's time."""
+    start = sandbox.now() - timedelta(minutes=10)
+    made = [
+        harness.add_order(sandbox, 3200 + n, paid=True, modified=start + timedelta(minutes=n))
+        for n in range(3)
+    ]
+    return made[0], made[1], made[2], start + timedelta(minutes=2)
+
+
+@pytest.mark.parametrize("error", [AttributeError, KeyError, TypeError])
+def test_polling_quarantines_an_order_whose_mapping_raises_and_moves_past_it(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    with harness.bridge(tmp_path) as b:
+        first, bad, last, newest = _three_orders(harness, b.sandbox)
+        harness.break_mapping(monkeypatch, bad, error)
+        report = poll_shop(b.svc, SHOP)
+        quarantined = {o.order_id: o.reason for o in b.svc.store.list_quarantined()}
+        kept = [e.detail.get("raw") for e in b.svc.store.events(kind="order.quarantined")]
+        recorded = [b.svc.store.get_order(SHOP, o) is not None for o in (first, last)]
+        state = b.svc.store.poll_state(SHOP)
+    assert list(quarantined) == [bad] and quarantined[bad].startswith("cannot read the order")
+    assert len(kept) == 1 and kept[0]
+    assert recorded == [True, True] and report.new_orders == 2
+    assert state is not None and state.cursor == newest.replace(microsecond=0)
+
+
+def test_polling_quarantines_an_order_garbled_before_its_mapping_and_moves_past_it(
+    harness: Harness, tmp_path: Path
+) -> None:
+    with harness.bridge(tmp_path) as b:
+        first, bad, last, newest = _three_orders(harness, b.sandbox)
+        harness.garble(b.sandbox, bad)
+        report = poll_shop(b.svc, SHOP)
+        quarantined = {o.order_id: o.reason for o in b.svc.store.list_quarantined()}
+        kept = [e.detail.get("raw") for e in b.svc.store.events(kind="order.quarantined")]
+        recorded = [b.svc.store.get_order(SHOP, o) is not None for o in (first, last)]
+        state = b.svc.store.poll_state(SHOP)
+    assert list(quarantined) == [bad] and quarantined[bad].startswith("cannot read the order")
+    assert len(kept) == 1 and kept[0]
+    assert recorded == [True, True] and report.new_orders == 2
+    assert state is not None and state.cursor == newest.replace(microsecond=0)
+
+
+def test_a_garbled_paid_order_fetched_alone_is_unreadable_not_an_error(
+    harness, shop, connector
+) -> None:
+    order_id = harness.add_order(shop, 3300, paid=True, modified=shop.now())
+    harness.garble(shop, order_id)
+    fetched = connector.fetch_order(order_id)
+    assert fetched.unreadable and fetched.order_id == order_id and fetched.raw
+
+
+def test_the_shop_failing_while_one_order_is_read_fails_the_poll(
+    harness: Harness, tmp_path: Path
+) -> None:
+    with harness.bridge(tmp_path) as b:
+        harness.wait_into(b.svc.connector(SHOP), lambda _seconds: None)
+        modified = b.sandbox.now() - timedelta(minutes=5)
+        order_id = harness.add_order(b.sandbox, PAID, paid=True, modified=modified)
+        harness.refund(b.sandbox, order_id, lines=[(0, 1)])
+        harness.fail_order_reads(b.sandbox)
+        report = poll_tick(b.svc, SHOP, "test-owner")
+        state = b.svc.store.poll_state(SHOP)
+        quarantined = b.svc.store.list_quarantined()
+    assert report is None and quarantined == []
+    assert state is not None and state.cursor is None
+    assert (state.last_error or "").startswith("TransientConnectorError")
