@@ -14,6 +14,7 @@ What re-rendering a document needs is kept next to it, content-addressed as well
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -175,9 +176,21 @@ class Archive:
         return FileState.ok if digest == sha256 else FileState.altered
 
     def check_writable(self) -> None:
+        """Raise `OSError` unless the archive takes bytes now: a small file is written,
+        fsynced, read back and removed. Creating an empty file is not enough: it succeeds on
+        a full disk (no data block needed), where the next PDF would fail."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe-"):
-            pass
+        fd, name = tempfile.mkstemp(dir=self.root, prefix=".probe-")
+        probe = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_PROBE)
+                handle.flush()  # the write(2) itself: ENOSPC shows here or at fsync
+                os.fsync(handle.fileno())
+            if probe.read_bytes() != _PROBE:
+                raise OSError(errno.EIO, "the probe file read back different bytes", name)
+        finally:
+            probe.unlink(missing_ok=True)
 
     def _link_alias(self, number: str, target: Path) -> None:
         alias = self.alias_for(number)
@@ -189,6 +202,20 @@ class Archive:
         temp.unlink(missing_ok=True)
         temp.symlink_to(relative)
         temp.replace(alias)
+
+
+# What the writability probe writes: a few bytes, so the disk must find a block for them.
+_PROBE = b"quittance archive probe\n"
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes an unprivileged writer may still use on `path`'s disk (statvfs f_bavail: what
+    root alone may use beyond it is left out, as a service should not count on it). A folder
+    not created yet is measured on its nearest existing parent."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
 
 
 def write_atomically(target: Path, data: bytes, *, read_only: bool = True) -> None:

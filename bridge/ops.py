@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import requests
 from rich.table import Table
 
+from bridge.archive import free_bytes
 from bridge.delivery.errors import as_delivery_error
 from bridge.delivery.secrets import reveal
 from bridge.delivery.smtp import smtp_session
@@ -73,6 +74,23 @@ def status_tables(svc: Services) -> list[Table]:
     return [shops, failures]
 
 
+def check_archive(svc: Services) -> CheckLine:
+    """A small file written, fsynced, read back and removed, and the free space left."""
+    root, min_free_mb = svc.archive.root, svc.settings.storage.archive_min_free_mb
+    try:
+        svc.archive.check_writable()
+        free_mb = free_bytes(root) // (1024 * 1024)
+    except OSError as exc:
+        return CheckLine("archive", False, f"{root}: {exc}")
+    if min_free_mb and free_mb < min_free_mb:
+        return CheckLine(
+            "archive", False,
+            f"{root} writable but {free_mb} MB free, below [storage] archive_min_free_mb = "
+            f"{min_free_mb}: free some space or grow the disk",
+        )  # fmt: skip
+    return CheckLine("archive", True, f"{root} writable, {free_mb} MB free")
+
+
 def check_smtp(svc: Services) -> CheckLine:
     cfg = svc.settings.email
     if not cfg.enabled:
@@ -108,11 +126,7 @@ def doctor_checks(svc: Services) -> list[CheckLine]:
         checks.append(CheckLine("database", True, f"{svc.store.dialect} ok, jobs {counts}"))
     except Exception as exc:
         checks.append(CheckLine("database", False, f"{type(exc).__name__}: {exc}"))
-    try:
-        svc.archive.check_writable()
-        checks.append(CheckLine("archive", True, f"{svc.archive.root} writable"))
-    except OSError as exc:
-        checks.append(CheckLine("archive", False, f"{svc.archive.root}: {exc}"))
+    checks.append(check_archive(svc))
     checks.append(check_smtp(svc))
     for shop in svc.settings.shops:
         if not shop.enabled:

@@ -146,6 +146,26 @@ def test_webhook_is_answered_without_calling_the_shop(tmp_path: Path) -> None:
         b.wc.faults.clear()
 
 
+def test_a_webhook_that_cannot_be_stored_is_answered_503_retry_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database away (a restart): the platform is told to come back, not sent a 500 with a
+    traceback. (The outage is stood in for at the store's edge: restarting the shared
+    database server under the suite would hit every other test.)"""
+    from sqlalchemy.exc import OperationalError
+
+    with woo_bridge(tmp_path) as b:
+
+        def restarting(*_: object, **__: object) -> None:
+            raise OperationalError("INSERT", {}, Exception("the database system is starting up"))
+
+        monkeypatch.setattr(b.svc.store, "record_webhooks", restarting)
+        [r] = b.wc.deliver_webhook(b.webhook_url, 1001)
+        assert r.status == 503
+        monkeypatch.undo()
+        assert _ingest_jobs(b) == 0
+
+
 # -- REST client ------------------------------------------------------------------------
 
 

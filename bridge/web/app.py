@@ -7,17 +7,22 @@ at once: the slow part (re-reading the order, issuing) happens in the workers.
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from bridge.archive import Archive, free_bytes
 from bridge.failures import StepError
 from bridge.links import token_is_valid
 from bridge.services import Services
 from bridge.store import WebhookIn
+from bridge.store.health import DatabaseNotWritable
 from bridge.web import metrics
 from bridge.web.inbox_writer import InboxWriter
 from connectors.base import WebhookRejected
@@ -55,6 +60,7 @@ def create_app(
     settings = services.settings
     inbox = InboxWriter(services.store)
     app.state.inbox = inbox
+    registry = metrics.registry_for(services)
 
     @app.post(
         "/webhooks/{platform}/{shop}",
@@ -63,7 +69,7 @@ def create_app(
             400: {"description": "malformed body"},
             401: {"description": "bad or missing signature"},
             404: {"description": "no such shop for this platform"},
-            503: {"description": "shutting down, retry later"},
+            503: {"description": "shutting down or the database is away: retry later"},
         },
     )
     async def receive_webhook(platform: str, shop: str, request: Request) -> JSONResponse:
@@ -71,7 +77,8 @@ def create_app(
             return JSONResponse({"error": "shutting down, retry later"}, status_code=503)
         config = settings.shop(shop)
         if config is None or config.platform != platform:
-            metrics.WEBHOOKS.labels(platform=platform[:20], outcome="unknown_shop").inc()
+            label = metrics.platform_label(platform)  # the URL's word is no label value
+            metrics.WEBHOOKS.labels(platform=label, outcome="unknown_shop").inc()
             return JSONResponse({"error": f"no {platform} shop named {shop!r}"}, 404)
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -84,19 +91,29 @@ def create_app(
         if event.ping:
             metrics.WEBHOOKS.labels(platform=platform, outcome="ping").inc()
             return JSONResponse({"ok": True, "ping": True})
-        event_id = await inbox.record(
-            WebhookIn(
-                shop=shop,
-                platform=platform,
-                event_key=event.event_key,
-                topic=event.topic,
-                order_ref=event.order_ref,
-                headers=_kept_headers(headers),
-                body=body.decode("utf-8", "replace"),
+        try:
+            event_id = await inbox.record(
+                WebhookIn(
+                    shop=shop,
+                    platform=platform,
+                    event_key=event.event_key,
+                    topic=event.topic,
+                    order_ref=event.order_ref,
+                    headers=_kept_headers(headers),
+                    body=body.decode("utf-8", "replace"),
+                )
             )
-        )
-        outcome = "stored" if event_id is not None else "duplicate"
-        metrics.WEBHOOKS.labels(platform=platform, outcome=outcome).inc()
+        except Exception as exc:
+            # Not stored (the database is restarting): say "later" so the platform retries,
+            # in one log line rather than the server's traceback; polling is the safety net.
+            log.warning("webhook not stored", shop=shop, error=f"{type(exc).__name__}: {exc}")
+            return JSONResponse(
+                {"error": "cannot store the event right now, retry later"},
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
+        if event_id is None:  # a stored event is counted from the database (metrics.py)
+            metrics.WEBHOOKS.labels(platform=platform, outcome="duplicate").inc()
         return JSONResponse({"ok": True, "duplicate": event_id is None})
 
     # `path`: invoice numbers may contain "/" (allowed by BR-FR-01), encoded as %2F in links.
@@ -140,7 +157,7 @@ def create_app(
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:
-        body, content_type = metrics.render(services)
+        body, content_type = metrics.render(registry)
         return Response(body, media_type=content_type)
 
     return app
@@ -158,14 +175,100 @@ def _kept_headers(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
+MB = 1024 * 1024
+
+
 def default_readiness(services: Services) -> list[str]:
+    """What keeps this process from taking webhooks now, one line per problem (none: ready).
+
+    Only what intake itself needs: a database that takes a write, an archive that takes bytes
+    and keeps `[storage] archive_min_free_mb` free. SMTP and the shops are left out on
+    purpose: during an SMTP outage webhooks must still be stored (their jobs wait and retry),
+    so the load balancer must keep this process in rotation; those have their own alerts."""
+    storage = services.settings.storage
     problems: list[str] = []
     try:
-        services.store.job_counts()
+        services.store.check_writable()
+    except DatabaseNotWritable as exc:
+        problems.append(f"database: {exc}")
     except Exception as exc:
-        problems.append(f"database: {type(exc).__name__}")
-    try:
-        services.archive.check_writable()
-    except Exception as exc:
-        problems.append(f"archive: {type(exc).__name__}: {exc}")
+        problems.append(f"database: {type(exc).__name__}: {_first_line(exc)}")
+    problems += archive_problems(services.archive, storage.archive_min_free_mb)
+    # A rolled-back probe writes nothing, so a full disk under the SQLite file shows only here.
+    database_file = services.store.database_file()
+    folder = database_file.parent if database_file is not None else None
+    if folder is not None and not _same_disk(folder, services.archive.root):
+        low = space_problem(folder, storage.archive_min_free_mb)
+        if low:
+            problems.append(f"database: {low} (the SQLite file's disk)")
     return problems
+
+
+def archive_problems(archive: Archive, min_free_mb: int) -> list[str]:
+    """The archive's lines of /readyz: free space under the threshold, a write refused."""
+    problems: list[str] = []
+    low = space_problem(archive.root, min_free_mb)
+    if low:
+        problems.append(f"archive: {low}")
+    try:
+        archive.check_writable()
+    except OSError as exc:
+        if not (low and exc.errno == errno.ENOSPC):  # the line above already says it
+            problems.append(f"archive: cannot write to {archive.root} ({_os_reason(exc)})")
+    return problems
+
+
+def space_problem(path: Path, min_free_mb: int) -> str | None:
+    """None, or what is wrong with the free space on `path`'s disk (0 MB: not checked)."""
+    if min_free_mb <= 0:
+        return None
+    try:
+        free_mb = free_bytes(path) // MB
+    except OSError as exc:
+        return f"cannot measure the free space on {path} ({_os_reason(exc)})"
+    if free_mb >= min_free_mb:
+        return None
+    return (
+        f"{free_mb} MB free on {path}, below [storage] archive_min_free_mb = {min_free_mb}: "
+        "free some space or grow the disk"
+    )
+
+
+def _same_disk(a: Path, b: Path) -> bool:
+    try:
+        return _existing(a).stat().st_dev == _existing(b).stat().st_dev
+    except OSError:
+        return False
+
+
+def _existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+# What to do about an OSError the probe met, by errno: the line must say how to fix it.
+_OS_FIXES = {
+    errno.ENOSPC: "disk full: free some space or grow the disk",
+    errno.EDQUOT: "quota exceeded: raise this user's quota or free some space",
+    errno.EROFS: "read-only file system: remount it read-write",
+    errno.EACCES: "permission denied: let this user write there",
+    errno.EPERM: "permission denied: let this user write there",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: fix [storage] archive_dir",
+    errno.ENOENT: "the path cannot be created: fix [storage] archive_dir",
+    errno.EIO: "I/O error: check the disk",
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    fix = _OS_FIXES.get(exc.errno or 0)
+    if fix:
+        return fix
+    said = exc.strerror or (os.strerror(exc.errno) if exc.errno else _first_line(exc))
+    return f"{said}: check the disk and [storage] archive_dir"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
