@@ -5,7 +5,6 @@ SMTP server on loopback whose replies the test holds back; time moves through th
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,39 +20,12 @@ from bridge.worker import run_job
 from tests.support.clock import Clock
 from tests.support.config import settings_for
 from tests.support.orders import orders_by_id
-from tests.support.smtp import ScriptedHandler, SMTPServer
+from tests.support.smtp import HeldHandler, SMTPServer
 from tests.support.waiting import HANG, eventually
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
 LEASE = 160  # TEST_JOBS: lease_seconds (heartbeat 1 s)
-
-
-class HeldHandler(ScriptedHandler):
-    """Holds its answer to EHLO (before our lease check) or to DATA (after it) until the
-    test lets go: a server slower than the lease, on purpose."""
-
-    def __init__(self, hold: str) -> None:
-        super().__init__()
-        self.hold = hold
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-
-    async def _held(self, stage: str) -> None:
-        if stage == self.hold and not self.release.is_set():
-            self.arrived.set()
-            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, HANG)
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        await self._held("ehlo")
-        session.host_name = hostname
-        return responses
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await self._held("data")
-        return await super().handle_DATA(server, session, envelope)
 
 
 @pytest.fixture

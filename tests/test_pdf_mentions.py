@@ -26,6 +26,7 @@ from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.links import signed_invoice_url
 from bridge.logs import configure_logging
 from bridge.ops import check_templates
+from bridge.outages import check_outages
 from bridge.pipeline import accept_order, ensure_pdf, submit_order
 from bridge.render import TemplateCheckError, Templates, default_templates_dir, render_pdf
 from bridge.render.override_check import OverrideProblem, check_override, refuse_incomplete_override
@@ -268,6 +269,7 @@ def test_an_incomplete_pdf_kills_its_job_alerts_the_owner_and_sends_nothing(
             submit_order(svc, orders_by_id()["1001"])
             work(svc, once=True)
             (dead,) = svc.store.list_jobs(states=("dead",))
+            check_outages(svc)  # the minute's outage check: dead jobs alert at once
         finally:
             svc.close()
         assert smtp.received == []

@@ -38,7 +38,7 @@ TEST_JOBS: dict[str, Any] = {
 }
 # Processes left to themselves (`quittance run`, `worker`): retries soon, by the real clock.
 SOON_RETRY_JOBS: dict[str, Any] = {
-    "lease_seconds": 30,
+    "lease_seconds": 160,  # outlives a send at the default [email] timeout (5 × 30 s + 2 s)
     "heartbeat_seconds": 2,
     "backoff_initial_seconds": 1,
     "backoff_max_seconds": 2,

@@ -3,6 +3,7 @@ replies (4xx, 5xx) before accepting, and can require AUTH."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -12,6 +13,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from bridge.devsmtp import free_port
+from tests.support.waiting import HANG
 
 SMTP_USER = "shop"
 SMTP_PASSWORD = "Sup3r-S3cret-Passw0rd-xyz"  # a wrong one: the server refuses it
@@ -80,3 +82,30 @@ class SMTPServer:
 
     def __exit__(self, *_: object) -> None:
         self.controller.stop()
+
+
+class HeldHandler(ScriptedHandler):
+    """Holds its answer to EHLO (before our lease check) or to DATA (after it) until the
+    test lets go: a server slower than the lease, on purpose."""
+
+    def __init__(self, hold: str) -> None:
+        super().__init__()
+        self.hold = hold
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    async def _held(self, stage: str) -> None:
+        if stage == self.hold and not self.release.is_set():
+            self.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, HANG)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        await self._held("ehlo")
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await self._held("data")
+        return await super().handle_DATA(server, session, envelope)

@@ -31,6 +31,8 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("priority", sa.Integer, nullable=False, server_default="2"))
     op.create_index("ix_jobs_state_priority_run_at", "jobs", ["state", "priority", "run_at"])
+    # /metrics and the outage check count jobs by kind and state on every scrape and minute.
+    op.create_index("ix_jobs_kind_state", "jobs", ["kind", "state"])
     op.create_table(
         "outages",
         sa.Column("cause", sa.String(300), nullable=False),
@@ -46,6 +48,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("outages")
+    op.drop_index("ix_jobs_kind_state", table_name="jobs")
     op.drop_index("ix_jobs_state_priority_run_at", table_name="jobs")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("priority")
