@@ -13,21 +13,19 @@ next beat tries again (the hand-over check refuses to send meanwhile).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Protocol
 
 import structlog
 
 from bridge.config.service import JobsConfig
 from bridge.failures import LeaseLost
+from bridge.heartbeat import HeartbeatLease
 from bridge.store import JobRecord
 
 log = structlog.get_logger()
-TICK_SECONDS = 0.2
 
 
 class LeaseStore(Protocol):
@@ -51,7 +49,7 @@ class LeaseTerms:
         )
 
 
-class JobLease:
+class JobLease(HeartbeatLease):
     """Context manager around one step's run. `on_overrun(error)` is called (from the
     heartbeat thread) when the step outlives `step_timeout`: the worker records the retry and,
     in a worker process, exits so the hung call dies with it."""
@@ -65,36 +63,17 @@ class JobLease:
         *,
         on_overrun: Callable[[str], None] | None = None,
     ) -> None:
+        started = store.clock()
+        super().__init__(store.clock, terms.heartbeat, taken_at=started, name=f"lease-{job.id}")
         self._store = store
         self._job = job
         self._worker_id = worker_id
         self.terms = terms
         self._on_overrun = on_overrun
-        self._stop = threading.Event()
-        self._lost = threading.Event()
-        self._started = store.clock()
-        self._renewed = self._started
-        self.renewals = 0
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{job.id}", daemon=True)
-
-    def __enter__(self) -> JobLease:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def lost(self) -> bool:
-        return self._lost.is_set()
+        self._started = started
 
     def ensure_held(self) -> None:
         """The hand-over check: renew now, so the send that follows fits in a fresh lease."""
-        if self._lost.is_set():
-            raise LeaseLost(self._lost_message())
         try:
             held = self._renew()
         except Exception as exc:
@@ -103,37 +82,17 @@ class JobLease:
                 "nothing is sent; it runs again once its lease lapses"
             ) from None
         if not held:
-            raise LeaseLost(self._lost_message())
+            raise LeaseLost(
+                f"job {self._job.id} ({self._job.kind}) is no longer this worker's (its lease "
+                "was taken over or it ran too long): nothing is sent"
+            )
 
-    def _lost_message(self) -> str:
-        return (
-            f"job {self._job.id} ({self._job.kind}) is no longer this worker's (its lease "
-            "was taken over or it ran too long): nothing is sent"
-        )
+    def _renew_now(self) -> bool:
+        return self._store.renew_job_lease(self._job.id, self._worker_id, self.terms.lease)
 
-    def _renew(self) -> bool:
-        held = self._store.renew_job_lease(self._job.id, self._worker_id, self.terms.lease)
-        if held:
-            self._renewed = self._store.clock()
-            self.renewals += 1
-        else:
-            self._lost.set()
-        return held
-
-    def _beat(self) -> None:
-        while not self._stop.wait(TICK_SECONDS):
-            now = self._store.clock()
-            if now - self._started >= self.terms.step_timeout:
-                self._overrun()
-                return
-            if now - self._renewed < self.terms.heartbeat or self._lost.is_set():
-                continue
-            try:
-                self._renew()
-            except Exception as exc:  # the database is away: the lease holds until it lapses
-                log.warning("lease renewal failed", job=self._job.id, error=type(exc).__name__)
-
-    def _overrun(self) -> None:
+    def _beat_ends(self, now: datetime) -> bool:
+        if now - self._started < self.terms.step_timeout:
+            return False
         self._lost.set()
         error = (
             f"the {self._job.kind} step ran longer than "
@@ -143,3 +102,4 @@ class JobLease:
         log.error("step ran past its timeout", job=self._job.id, job_kind=self._job.kind)
         if self._on_overrun is not None:
             self._on_overrun(error)
+        return True

@@ -15,17 +15,16 @@ next tick of any replica polls at once (bridge/store/platform.py: `claim_poll`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Protocol
 
 import structlog
 
 from bridge.crediting import alert_foreign_refund, note_deleted_refunds, predates_quittance
 from bridge.failures import PermanentStepError
+from bridge.heartbeat import HeartbeatLease
 from bridge.model import Order
 from bridge.services import Services, alert_owner
 from connectors.base import OrderPage
@@ -36,9 +35,6 @@ FIRST_POLL_LOOKBACK = timedelta(days=1)
 # A poll lease lasts this many heartbeats: two renewals may fail (a slow database, a pause)
 # before it lapses, and a dead holder's poll is redone a few heartbeats after it died.
 LEASE_HEARTBEATS = 3
-# How often the heartbeat thread looks at the store's clock. Renewals follow the store's
-# clock (tests move it instead of sleeping); this only bounds how late one notices.
-TICK_SECONDS = 0.2
 
 
 def poll_lease_for(heartbeat: timedelta) -> timedelta:
@@ -51,10 +47,11 @@ class PollLeaseStore(Protocol):
     def renew_poll(self, shop: str, owner: str, lease: timedelta) -> bool: ...
 
 
-class PollLease:
+class PollLease(HeartbeatLease):
     """The shop's polling lease while this process polls it (a context manager around the
-    poll): a thread renews it every `heartbeat` of the store's clock; `held()` is what the
-    poll asks at each page boundary."""
+    poll): renewed every `heartbeat` of the store's clock; `held()` is what the poll asks at
+    each page boundary. Joined before the caller finishes the poll: a renewal landing after
+    `finish_poll` would find no owner and report a loss that never happened."""
 
     def __init__(
         self,
@@ -65,32 +62,12 @@ class PollLease:
         heartbeat: timedelta,
         claimed_at: datetime,
     ) -> None:
+        # The claim took the lease for `lease` from `claimed_at`.
+        super().__init__(store.clock, heartbeat, taken_at=claimed_at, name=f"poll-lease-{shop}")
         self._store = store
         self.shop = shop
         self.owner = owner
-        self.heartbeat = heartbeat
         self.lease = poll_lease_for(heartbeat)
-        self._renewed = claimed_at  # the claim took the lease for `lease` from then
-        self._stop = threading.Event()
-        self._lost = threading.Event()
-        self._lock = threading.Lock()  # the heartbeat and a page boundary may renew at once
-        self._thread = threading.Thread(target=self._beat, name=f"poll-lease-{shop}", daemon=True)
-
-    def __enter__(self) -> PollLease:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        # Joined before the caller finishes the poll: a renewal landing after `finish_poll`
-        # would find no owner and report a loss that never happened.
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def lost(self) -> bool:
-        return self._lost.is_set()
 
     def held(self) -> bool:
         """Still ours? When the heartbeat fell so far behind that the lease may have lapsed
@@ -107,29 +84,12 @@ class PollLease:
             self._lost.set()
             return False
 
-    def _renew(self) -> bool:
-        with self._lock:
-            if self._lost.is_set():
-                return False
-            now = self._store.clock()
-            if self._store.renew_poll(self.shop, self.owner, self.lease):
-                self._renewed = now
-                return True
-            self._lost.set()
+    def _renew_now(self) -> bool:
+        return self._store.renew_poll(self.shop, self.owner, self.lease)
+
+    def _on_lost(self) -> None:
         log.warning("poll lease lost: another replica took it over", shop=self.shop,
                     owner=self.owner)  # fmt: skip
-        return False
-
-    def _beat(self) -> None:
-        while not self._stop.wait(TICK_SECONDS):
-            if self._lost.is_set():
-                return
-            if self._store.clock() - self._renewed < self.heartbeat:
-                continue
-            try:
-                self._renew()
-            except Exception as exc:  # the database is away: the lease holds until it lapses
-                log.warning("poll lease renewal failed", shop=self.shop, error=type(exc).__name__)
 
 
 @dataclass

@@ -108,7 +108,7 @@ def test_a_worker_whose_lease_was_taken_over_sends_nothing(
 ) -> None:
     # The first worker stalls (no heartbeat gets through) while it connects: its lease lapses
     # and another worker takes the job over before the first one reaches the message.
-    monkeypatch.setattr("bridge.job_lease.TICK_SECONDS", HANG)
+    monkeypatch.setattr("bridge.heartbeat.TICK_SECONDS", HANG)
     smtp, handler = held_at_ehlo
     svc = services(tmp_path, smtp.port, clock)
     try:
@@ -133,7 +133,7 @@ def test_the_taken_over_job_keeps_its_new_owner(
     held_at_ehlo: tuple[SMTPServer, HeldHandler],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("bridge.job_lease.TICK_SECONDS", HANG)
+    monkeypatch.setattr("bridge.heartbeat.TICK_SECONDS", HANG)
     smtp, handler = held_at_ehlo
     svc = services(tmp_path, smtp.port, clock)
     try:
