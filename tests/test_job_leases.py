@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -150,9 +151,20 @@ def test_the_taken_over_job_keeps_its_new_owner(
         svc.close()
 
 
-def test_a_step_past_its_timeout_is_retried_later_and_sends_nothing(
+@dataclass
+class Overran:
+    svc: Services
+    smtp: SMTPServer
+    job: JobRecord  # as recorded once the step was given up
+    outcome: list[str]  # what run_job answered once the hung call returned
+
+
+@pytest.fixture
+def overran(
     tmp_path: Path, clock: Clock, held_at_ehlo: tuple[SMTPServer, HeldHandler]
-) -> None:
+) -> Iterator[Overran]:
+    """An email step hung in the server's greeting past [jobs] step_timeout_seconds (600 s),
+    then let go once the worker gave it up."""
     smtp, handler = held_at_ehlo
     svc = services(
         tmp_path, smtp.port, clock,
@@ -168,36 +180,26 @@ def test_a_step_past_its_timeout_is_retried_later_and_sends_nothing(
             "the step given up",
             lambda: (j := svc.store.get_job(job.id)) is not None and j.state == "retry" and j,
         )
-        assert "step_timeout_seconds" in (stopped.last_error or "")
         handler.release.set()
         thread.join(HANG)
-        assert outcome == ["lost"]
-        assert smtp.received == []
+        yield Overran(svc, smtp, stopped, outcome)
     finally:
         svc.close()
 
 
-def test_the_delivery_log_says_why_a_step_past_its_timeout_waits(
-    tmp_path: Path, clock: Clock, held_at_ehlo: tuple[SMTPServer, HeldHandler]
-) -> None:
-    smtp, handler = held_at_ehlo
-    svc = services(
-        tmp_path, smtp.port, clock,
-        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
-        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
-    )  # fmt: skip
-    try:
-        job = email_ready(svc)
-        thread, _ = in_thread(svc, job, "w1")
-        assert handler.arrived.wait(HANG)
-        clock.advance(seconds=601)
-        eventually("the step given up", lambda: svc.store.get_job(job.id).state == "retry")  # type: ignore[union-attr]
-        handler.release.set()
-        thread.join(HANG)
-        (row,) = svc.store.deliveries_for_order("1001")
-        assert row.status == "retrying" and "step_timeout_seconds" in row.detail
-    finally:
-        svc.close()
+def test_a_step_past_its_timeout_is_retried_later(overran: Overran) -> None:
+    assert "step_timeout_seconds" in (overran.job.last_error or "")
+    assert overran.job.run_at > overran.svc.store.clock()
+
+
+def test_a_step_past_its_timeout_sends_nothing(overran: Overran) -> None:
+    assert overran.outcome == ["lost"]
+    assert overran.smtp.received == []
+
+
+def test_the_delivery_log_says_why_a_step_past_its_timeout_waits(overran: Overran) -> None:
+    (row,) = overran.svc.store.deliveries_for_order("1001")
+    assert row.status == "retrying" and "step_timeout_seconds" in row.detail
 
 
 def test_a_heartbeat_does_not_outlive_its_step(
