@@ -58,6 +58,29 @@ def test_a_webhook_order_is_issued_before_a_polled_backlog(
     assert first.order_id == "3000"
 
 
+def test_a_webhook_for_an_order_polling_queued_first_keeps_the_webhooks_place(
+    store: Store, clock: FrozenClock
+) -> None:
+    backlog = [make_order(order_id=str(2000 + n)) for n in range(20)]
+    store.record_polled_page("demo", [*backlog, make_order(order_id="3000")], cursor=None)
+    clock.advance(seconds=5)
+    assert (
+        store.record_order(make_order(order_id="3000"), enqueue=("issue", {}, "issue:shop-a:3000"))
+        is None
+    )
+    (first,) = store.claim_jobs("w", limit=1)
+    assert first.order_id == "3000"
+
+
+def test_a_job_asked_again_from_a_slower_lane_keeps_its_place(
+    store: Store, clock: FrozenClock
+) -> None:
+    store.record_order(make_order(order_id="3000"), enqueue=("issue", {}, "issue:shop-a:3000"))
+    store.record_polled_page("demo", [make_order(order_id="3000")], cursor=None, lane="bulk")
+    store.record_polled_page("demo", [make_order(order_id="2000")], cursor=None)
+    assert [j.order_id for j in store.claim_jobs("w", limit=2)] == ["3000", "2000"]
+
+
 def test_a_backfill_waits_behind_what_polling_catches_up(store: Store, clock: FrozenClock) -> None:
     store.record_polled_page("demo", [make_order(order_id="1")], cursor=None, lane="bulk")
     clock.advance(seconds=5)

@@ -73,7 +73,22 @@ def enqueue(
         .returning(jobs.c.id)
     )
     job_id = conn.execute(stmt).scalar_one_or_none()
-    return None if job_id is None else int(job_id)
+    if job_id is None:
+        _raise_priority(conn, dedupe_key, priority_of(kind, lane))
+        return None
+    return int(job_id)
+
+
+def _raise_priority(conn: Connection, dedupe_key: str, priority: int) -> None:
+    """The same work asked again from a faster lane (a webhook for an order a catch-up poll
+    queued a moment before) keeps the better place: it would otherwise wait behind the whole
+    backlog that poll found."""
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.dedupe_key == dedupe_key, jobs.c.state.in_(WAITING))
+        .where(jobs.c.priority > priority)
+        .values(priority=priority)
+    )
 
 
 def claim(
