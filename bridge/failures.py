@@ -3,7 +3,10 @@
     StepError                 base: `transient` (retry later) or not (dead, owner alerted)
     ├── TransientStepError    a step knows a later attempt will succeed (a race it lost)
     │   ├── OutsideFactUnavailable  VIES or the ECB cannot answer yet (bridge.issue_facts)
-    │   └── LeaseLost       another worker holds the job now: stop, send nothing, record nothing
+    │   ├── HandoverRefused the check before a send said no: nothing was sent
+    │   │   ├── LeaseLost       another worker holds the job now: record nothing
+    │   │   └── TooLateToSend   the send would outlast the step timeout: retry later
+    │   └── StepTimedOut    a step ran past its timeout: retried with backoff
     ├── PermanentStepError    a step knows retrying cannot help (bad data, missing invoice)
     ├── ConnectorError        the shop's API (connectors.base: Transient…/Permanent…)
     ├── DeliveryError         a channel (bridge.delivery.errors sorts SMTP replies into it)
@@ -56,10 +59,29 @@ class WaitingForInvoice(TransientStepError):
     show_type = False
 
 
-class LeaseLost(TransientStepError):
+class HandoverRefused(TransientStepError):
+    """The check just before a document is handed over said no (`bridge.handover`): nothing
+    was sent. Channels let it through unchanged: it is not the server's answer."""
+
+
+class LeaseLost(HandoverRefused):
     """The job's lease is another worker's now (this one stalled past it, or ran past
     `[jobs] step_timeout_seconds`): stop before handing anything over, record nothing; the
     new holder's run is the one that counts."""
+
+
+class TooLateToSend(HandoverRefused):
+    """A send could not end before the step's timeout: not started, the job retries later
+    (started, the timeout would retry the job under it and the retry would send again)."""
+
+    show_type = False
+
+
+class StepTimedOut(TransientStepError):
+    """A step ran past `[jobs] step_timeout_seconds` (a connection that trickles, a hung
+    call): given up and retried with backoff, dead after the give-up delay like any other."""
+
+    show_type = False
 
 
 class OutsideFactUnavailable(TransientStepError):

@@ -48,7 +48,8 @@ class HeartbeatLease:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
+        with self._lock:  # a beat deciding under the lock sees the caller is done
+            self._stop.set()
         self._thread.join()
 
     @property

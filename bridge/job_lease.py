@@ -20,8 +20,9 @@ from typing import Protocol
 
 import structlog
 
+from bridge.config.email import send_budget_seconds
 from bridge.config.service import JobsConfig
-from bridge.failures import LeaseLost
+from bridge.failures import LeaseLost, TooLateToSend
 from bridge.heartbeat import HeartbeatLease
 from bridge.store import JobRecord
 
@@ -39,13 +40,15 @@ class LeaseTerms:
     lease: timedelta
     heartbeat: timedelta
     step_timeout: timedelta
+    send_budget: timedelta  # the longest a hand-over runs after its check
 
     @classmethod
-    def of(cls, jobs: JobsConfig) -> LeaseTerms:
+    def of(cls, jobs: JobsConfig, email_timeout: float) -> LeaseTerms:
         return cls(
             timedelta(seconds=jobs.lease_seconds),
             timedelta(seconds=jobs.heartbeat_seconds),
             timedelta(seconds=jobs.step_timeout_seconds),
+            timedelta(seconds=send_budget_seconds(email_timeout)),
         )
 
 
@@ -71,10 +74,24 @@ class JobLease(HeartbeatLease):
         self.terms = terms
         self._on_overrun = on_overrun
         self._started = started
+        self._handed_over_at: datetime | None = None
 
     def ensure_held(self) -> None:
-        """The hand-over check: renew now, so the send that follows fits in a fresh lease."""
+        """The hand-over check: renew now, so the send that follows fits in a fresh lease.
+        A send that could not finish before the step timeout is not started: the timeout
+        would retry the job under it, and the retry would send again."""
+        if self._lost.is_set():
+            raise LeaseLost(self._not_ours())
+        now = self._store.clock()
+        if now + self.terms.send_budget > self._started + self.terms.step_timeout:
+            raise TooLateToSend(
+                f"the {self._job.kind} step is too close to its timeout "
+                f"({int(self.terms.step_timeout.total_seconds())} s, [jobs] "
+                "step_timeout_seconds) to start a send: nothing was sent, it runs again later"
+            )
         try:
+            with self._lock:
+                self._handed_over_at = now
             held = self._renew()
         except Exception as exc:
             raise LeaseLost(
@@ -82,18 +99,32 @@ class JobLease(HeartbeatLease):
                 "nothing is sent; it runs again once its lease lapses"
             ) from None
         if not held:
-            raise LeaseLost(
-                f"job {self._job.id} ({self._job.kind}) is no longer this worker's (its lease "
-                "was taken over or it ran too long): nothing is sent"
-            )
+            raise LeaseLost(self._not_ours())
+
+    def _not_ours(self) -> str:
+        return (
+            f"job {self._job.id} ({self._job.kind}) is no longer this worker's (its lease "
+            "was taken over or it ran too long): nothing is sent"
+        )
 
     def _renew_now(self) -> bool:
         return self._store.renew_job_lease(self._job.id, self._worker_id, self.terms.lease)
 
     def _beat_ends(self, now: datetime) -> bool:
-        if now - self._started < self.terms.step_timeout:
-            return False
-        self._lost.set()
+        """Past the step timeout, give the step up (under the lock, so neither a hand-over
+        check nor the step's end can slip in between) — but never during a send, which ends
+        within its budget: retrying under it would send twice."""
+        with self._lock:
+            if self._stop.is_set() or now - self._started < self.terms.step_timeout:
+                return self._stop.is_set()
+            handed = self._handed_over_at
+            if handed is not None and now - handed < self.terms.send_budget:
+                return False
+            self._lost.set()
+            self._overrun()
+        return True
+
+    def _overrun(self) -> None:
         error = (
             f"the {self._job.kind} step ran longer than "
             f"{int(self.terms.step_timeout.total_seconds())} s ([jobs] step_timeout_seconds): "
@@ -102,4 +133,3 @@ class JobLease(HeartbeatLease):
         log.error("step ran past its timeout", job=self._job.id, job_kind=self._job.kind)
         if self._on_overrun is not None:
             self._on_overrun(error)
-        return True

@@ -291,7 +291,10 @@ def _is_ripe(job: FailingJob, now: datetime, after: timedelta) -> bool:
     if job.state == "dead":
         return True  # failed for good: no reason to wait
     # a job put back in line (pending) keeps an outage open but does not open one
-    return job.state in ("retry", "running") and now - _started(job) >= after
+    # How long it has failed, up to its last failure: a cause mended between two retries
+    # (SMTP back after 8 minutes, the next try at 15) never lasted `after`.
+    failing_until = job.updated_at if job.state == "retry" else now
+    return job.state in ("retry", "running") and failing_until - _started(job) >= after
 
 
 def _documents(jobs: list[FailingJob]) -> tuple[Document, ...]:
@@ -460,12 +463,13 @@ def ensure_open(
 
 def announce(svc: Services, row: OutageRecord, title: str, body: str) -> bool:
     """Send the opening alert if this caller wins its claim. A failed send gives the claim
-    back, so the next check tries again; the claim's time in the key keeps the alerter's
-    dedupe window (which the failed try consumed) from swallowing that retry."""
+    back, so a later check tries again; the key is the outage's, so the alerter's dedupe
+    window spaces those tries (once per window, not every minute: apprise cannot tell a
+    target that got it from one that did not, and the ones that did must not be flooded)."""
     claimed = svc.store.claim_outage_alert(row.cause, row.opened_at)
     if claimed is None:
         return False
-    key = f"outage:{row.cause}:{_stamp(row.opened_at)}:{_stamp(claimed)}"
+    key = f"outage:{row.cause}:{_stamp(row.opened_at)}"
     if alert_owner(svc, key=key, title=title, body=body) or not svc.alerter.configured:
         log.warning("outage opened", cause=row.cause, since=row.opened_at.isoformat())
         return True

@@ -41,6 +41,7 @@ from bridge.crediting import (
     refuse_credit,
 )
 from bridge.failures import PermanentStepError, WaitingForInvoice
+from bridge.handover import check_before_handover
 from bridge.invoicing.build import NO_FACTS
 from bridge.invoicing.credit import CreditNotIssuable, credit_from_refund
 from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
@@ -321,6 +322,8 @@ def attach(run: StepRun) -> JobResult:
     doc = _invoice_of(run)
     url = invoice_link(run.svc.settings, doc.number)
     replaces = doc.source.removeprefix("reissue:") if doc.source.startswith("reissue:") else ""
+    # The shop may email its note to the customer: a worker whose lease is gone writes nothing.
+    check_before_handover()
     result = run.svc.connector(doc.shop).attach_invoice(
         doc.order_id, doc.number, url, kind=doc.kind, replaces=replaces
     )

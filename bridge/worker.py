@@ -28,7 +28,7 @@ from pathlib import Path
 import structlog
 
 from bridge.config import ConfigError
-from bridge.failures import LeaseLost, RetryClass, classify_failure
+from bridge.failures import LeaseLost, RetryClass, StepTimedOut, classify_failure
 from bridge.handover import handover_check
 from bridge.job_lease import JobLease, LeaseTerms
 from bridge.logs import bind, unbind_all
@@ -129,14 +129,13 @@ def _run_leased(
     anything is handed over (`bridge.handover`), given up past the step timeout."""
 
     def overran(error: str) -> None:
-        policy = backoff_from(svc)
-        retrying = _delivery(step, run, "retrying", detail=error)
-        run_at = svc.store.clock() + policy.delay(run.job.attempts)
-        svc.store.retry_job(run.job.id, worker_id, error=error, run_at=run_at, delivery=retrying)
-        if exit_on_overrun:
-            os._exit(EXIT_STEP_OVERRAN)
+        try:  # retried with backoff, dead past the give-up delay, like any failure
+            _after_failure(svc, run.job, worker_id, StepTimedOut(error), step=step, run=run)
+        finally:
+            if exit_on_overrun:  # even when the database refused: the hung call must die
+                os._exit(EXIT_STEP_OVERRAN)
 
-    terms = LeaseTerms.of(svc.settings.jobs)
+    terms = LeaseTerms.of(svc.settings.jobs, svc.settings.email.timeout)
     with (
         JobLease(svc.store, run.job, worker_id, terms, on_overrun=overran) as lease,
         handover_check(lease.ensure_held),
@@ -300,9 +299,12 @@ def _worker_process(
         raise SystemExit(2) from None
     svc = Services.from_settings(settings)
     try:
+        # A step past its timeout ends this process (exit 75): under `quittance run` or a
+        # multi-process `quittance worker` a new one is started, alone its supervisor
+        # (systemd's Restart=, Docker's restart policy) starts it again.
         work(
             svc, worker_id=f"{default_worker_id()}/{index}", once=once, stop=stop,
-            exit_on_overrun=parent_pid is not None,
+            exit_on_overrun=True,
         )  # fmt: skip
     finally:
         svc.close()

@@ -739,3 +739,17 @@ def test_the_default_lease_outlives_a_send_at_the_default_timeout(tmp_path: Path
     assert (
         5 * settings.email.timeout + settings.jobs.heartbeat_seconds <= settings.jobs.lease_seconds
     )
+
+
+def test_a_step_timeout_shorter_than_one_send_is_refused(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        email={"host": "smtp.example.fr", "from_address": "f@x.fr", "timeout": 30},
+        jobs={"lease_seconds": 300, "step_timeout_seconds": 20},
+    )
+    assert "step_timeout_seconds (20) too short" in only_problem(path, "jobs").expected
+
+
+def test_the_lease_is_not_held_to_an_email_timeout_when_email_is_off(tmp_path: Path) -> None:
+    settings = load(write_config(tmp_path, jobs={"lease_seconds": 60}))
+    assert not settings.email.enabled and settings.jobs.lease_seconds == 60

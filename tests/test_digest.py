@@ -15,7 +15,15 @@ from bridge.outages import check_outages, daily_digest
 from bridge.services import Services
 from tests.support.clock import FrozenClock
 from tests.support.hook import Hook
-from tests.test_outages import Failing, disk_full, fail, mailbox_unknown, make_services, smtp_down
+from tests.test_outages import (
+    Failing,
+    disk_full,
+    fail,
+    fails_again,
+    mailbox_unknown,
+    make_services,
+    smtp_down,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
@@ -44,9 +52,10 @@ def test_the_digest_lists_open_outages_dead_jobs_and_quarantined_orders(
         ],
     )
     fail(svc, [Failing("render", PdfIncompleteError("FA-1: lacks SIREN"), order="3001")])
-    fail(svc, [Failing("email", smtp_down(), order="4001")])  # retrying, not an outage yet
+    fail(svc, [Failing("email", smtp_down(), order="4001")])  # retrying
     svc.store.quarantine_order("demo", "5001", "totals do not add up: 12.00 ≠ 12.50")
     clock.advance(minutes=20)
+    fails_again(svc)  # the retrying ones fail on: the disk is still full, SMTP still down
     check_outages(svc)
     hook.posts.clear()  # the openings; the digest is what this test reads
 

@@ -214,3 +214,28 @@ def test_a_heartbeat_does_not_outlive_its_step(
         assert not [t for t in threading.enumerate() if t.name == f"lease-{job.id}"]
     finally:
         svc.close()
+
+
+def test_a_send_that_would_outlast_the_step_timeout_is_not_started(
+    tmp_path: Path, clock: Clock, held_at_ehlo: tuple[SMTPServer, HeldHandler]
+) -> None:
+    # Started this close to the timeout, the timeout would retry the job while the message is
+    # on its way, and the retry would send it again: the send is refused, the job waits.
+    smtp, handler = held_at_ehlo
+    svc = services(
+        tmp_path, smtp.port, clock,
+        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
+        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
+    )  # fmt: skip
+    try:
+        job = email_ready(svc)
+        thread, outcome = in_thread(svc, job, "w1")
+        assert handler.arrived.wait(HANG)
+        clock.advance(seconds=590)  # a send (5 replies × 3 s) would end past 600 s
+        handler.release.set()
+        thread.join(HANG)
+        after = svc.store.get_job(job.id)
+        assert outcome == ["retry"] and smtp.received == []
+        assert after is not None and "too close to its timeout" in (after.last_error or "")
+    finally:
+        svc.close()

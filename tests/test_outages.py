@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bridge.config import load_settings
 from bridge.delivery.errors import as_delivery_error
@@ -33,6 +34,7 @@ from bridge.outages import OutageReport, cause_of, check_outages, group_causes, 
 from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.store.outages import FailingJob
+from bridge.store.schema import jobs
 from bridge.worker import work
 from connectors.base import TransientConnectorError
 from tests.support.clock import FrozenClock
@@ -101,6 +103,15 @@ def _record_failure(svc: Services, job_id: int | None, spec: Failing) -> None:
         # far ahead: a later `fail` claims only its own jobs, `succeed_all` makes them due
         run_at = svc.store.clock() + timedelta(days=1)
         svc.store.retry_job(job_id, WORKER, error=failure.message, run_at=run_at)
+
+
+def fails_again(svc: Services) -> None:
+    """Every retrying job is tried again now and fails as before: the cause is still there."""
+    with svc.store.engine.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.state == "retry").values(run_at=svc.store.clock()))
+    for job in svc.store.claim_jobs(WORKER, limit=1000):
+        run_at = svc.store.clock() + timedelta(days=1)
+        svc.store.retry_job(job.id, WORKER, error=job.last_error or "", run_at=run_at)
 
 
 def succeed_all(svc: Services, clock: FrozenClock) -> None:
@@ -261,6 +272,7 @@ def test_smtp_down_longer_than_after_minutes_alerts_once_naming_the_count_and_fi
 ) -> None:
     svc, clock = smtp_outage.svc, smtp_outage.clock
     clock.advance(minutes=16)
+    work(svc, once=True)  # the emails are tried again: still refused
     report = check_outages(svc)
     assert report.opened == ("email:ConnectionRefusedError[ECONNREFUSED]",)
     (post,) = hook.posts
@@ -283,6 +295,7 @@ def test_smtp_down_clears_once_the_emails_go_through_with_how_long_it_lasted(
 ) -> None:
     svc, clock = smtp_outage.svc, smtp_outage.clock
     clock.advance(minutes=16)
+    work(svc, once=True)  # still refused
     check_outages(svc)
     clock.advance(minutes=4)
     with SMTPServer(port=smtp_outage.port) as smtp:
@@ -304,9 +317,11 @@ def test_smtp_down_clears_once_the_emails_go_through_with_how_long_it_lasted(
 def test_no_alert_before_after_minutes(svc: Services, clock: FrozenClock, hook: Hook) -> None:
     fail(svc, [Failing("email", smtp_down(), order=str(n)) for n in range(3)])
     clock.advance(minutes=14)
+    fails_again(svc)
     assert check_outages(svc) == OutageReport((), (), ())
     assert hook.posts == [] and svc.store.outages() == []
     clock.advance(minutes=1)
+    fails_again(svc)
     assert check_outages(svc).opened == ("email:ConnectionRefusedError[ECONNREFUSED]",)
 
 
@@ -344,6 +359,7 @@ def test_two_causes_make_two_alerts(svc: Services, clock: FrozenClock, hook: Hoo
         ],
     )
     clock.advance(minutes=20)
+    fails_again(svc)
     report = check_outages(svc)
     assert set(report.opened) == {
         "email:ConnectionRefusedError[ECONNREFUSED]",
@@ -360,6 +376,7 @@ def test_a_job_still_failing_keeps_its_outage_open_and_growth_does_not_alert_aga
 ) -> None:
     fail(svc, [Failing("render", disk_full(), order="1001")])
     clock.advance(minutes=16)
+    fails_again(svc)
     check_outages(svc)
     fail(svc, [Failing("render", disk_full(), order=str(n)) for n in range(1002, 1006)])
     clock.advance(minutes=1)
@@ -462,3 +479,15 @@ def test_two_concurrent_checks_send_one_alert_each_way(
     finally:
         first.close()
         second.close()
+
+
+def test_a_cause_mended_between_two_retries_never_alerts(
+    svc: Services, clock: FrozenClock, hook: Hook
+) -> None:
+    # SMTP refused at 0 and 7 min, back at 8: the next try (at 15) is not made yet
+    fail(svc, [Failing("email", smtp_down(), order="1001")])
+    clock.advance(minutes=7)
+    fails_again(svc)
+    clock.advance(minutes=9)
+    assert check_outages(svc).opened == ()
+    assert hook.posts == []

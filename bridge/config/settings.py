@@ -145,9 +145,15 @@ class Settings(BaseSettings):
         """A send checks its lease just before it starts; it must then finish (or time out)
         before the lease can lapse, even if no heartbeat lands meanwhile."""
         email = info.data.get("email")
-        if email is None:
+        if email is None or not email.enabled:
             return jobs
         budget = send_budget_seconds(email.timeout)
+        if budget + jobs.heartbeat_seconds > jobs.step_timeout_seconds:
+            raise fail(
+                f"step_timeout_seconds ({jobs.step_timeout_seconds}) too short for one email "
+                f"send ({budget:g} s at [email] timeout {email.timeout:g} s, plus "
+                "heartbeat_seconds): raise it or lower [email] timeout"
+            )
         if budget + jobs.heartbeat_seconds > jobs.lease_seconds:
             raise fail(
                 f"lease_seconds ({jobs.lease_seconds}) too short for one email send: up to "

@@ -38,7 +38,7 @@ from bridge.delivery.errors import (
 )
 from bridge.delivery.secrets import reveal
 from bridge.delivery.smtp import SmtpSettings, smtp_session
-from bridge.failures import LeaseLost
+from bridge.failures import HandoverRefused
 from bridge.handover import check_before_handover
 from bridge.invoicing.payment_labels import is_free_order_label
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
@@ -384,8 +384,8 @@ def send_email(
         try:
             _send_once(message, email_cfg, recipients, bcc)
             return
-        except LeaseLost:
-            raise  # not the server's answer: nothing was sent, the job is another's now
+        except HandoverRefused:
+            raise  # not the server's answer: nothing was sent
         except Exception as exc:
             error = as_delivery_error(exc, secrets=secrets, context=where)
         raise error  # outside the except block: the raw exception is not chained implicitly
