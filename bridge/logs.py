@@ -60,3 +60,12 @@ def bind(**context: Any) -> None:
 
 def unbind_all() -> None:
     structlog.contextvars.clear_contextvars()
+
+
+def error_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception for a log line: its type and the first line of its message. A database
+    error's later lines repeat the statement and its parameters, which may be a customer's
+    order: they stay out of the logs."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:limit]

@@ -358,13 +358,16 @@ def send_receipt(svc: Services, invoice: InvoiceRecord, *, to: str = "") -> dict
         invoices_url=invoice_link(svc.settings, invoice.number),
     )  # fmt: skip
     message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
-    svc.store.append_event(
-        "email.sent",
-        shop=invoice.shop,
-        order_id=invoice.order_id,
-        invoice_number=invoice.number,
-        detail={"message_id": message_id, "to_domain": to.rpartition("@")[2]},
-    )
+    try:
+        svc.store.append_event(
+            "email.sent",
+            shop=invoice.shop,
+            order_id=invoice.order_id,
+            invoice_number=invoice.number,
+            detail={"message_id": message_id, "to_domain": to.rpartition("@")[2]},
+        )
+    except Exception as exc:  # sent is sent: failing here would retry, and send it twice
+        log.warning("email sent, event not recorded", error=type(exc).__name__)
     return {"message_id": message_id}
 
 

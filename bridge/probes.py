@@ -21,7 +21,7 @@ from datetime import datetime
 
 import structlog
 
-from bridge.ops import check_smtp
+from bridge.ops import check_archive, check_smtp
 from bridge.outages import PROBE_PREFIX, announce, end_outage, ensure_open, human_duration, when
 from bridge.services import Services
 from connectors.base import CheckLine
@@ -98,7 +98,8 @@ def run_probes(svc: Services, probes: Probes | None = None) -> list[ProbeResult]
 
 
 def probe_checks(svc: Services) -> list[tuple[str, Check]]:
-    checks: list[tuple[str, Check]] = []
+    # The archive's disk: low space makes /readyz say "not ready"; the owner hears it here.
+    checks: list[tuple[str, Check]] = [("archive", lambda: check_archive(svc))]
     if svc.settings.email.enabled:
         checks.append(("smtp", lambda: check_smtp(svc)))
     for shop in svc.settings.shops:
@@ -155,18 +156,25 @@ def _end_unchecked(svc: Services, probes: Probes, names: set[str]) -> None:
     probes.forget({row.cause.removeprefix(PROBE_PREFIX) for row in gone})
 
 
+_WAITING = {
+    "smtp": "Emails to customers wait and are retried: nothing is lost, but nothing is sent.",
+    "archive": "Invoices cannot be archived once the disk is full: /readyz says not ready, "
+    "so a load balancer sends webhooks elsewhere; free space before it fills.",
+}
+
+
 def probe_title(name: str) -> str:
     if name == "smtp":
         return "the mail server does not answer Quittance's test connection"
+    if name == "archive":
+        return "the archive's disk is short of space or cannot be written"
     return f"shop {name.removeprefix('shop:')} does not answer Quittance"
 
 
 def probe_open_text(result: ProbeResult, title: str) -> tuple[str, str]:
     since = result.failing_since or result.at
-    what = (
-        "Emails to customers wait and are retried: nothing is lost, but nothing is sent."
-        if result.name == "smtp"
-        else "Reading its orders and attaching documents to them wait and are retried."
+    what = _WAITING.get(
+        result.name, "Reading its orders and attaching documents to them wait and are retried."
     )
     body = "\n".join(
         [

@@ -33,6 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bridge.config import Settings
 from bridge.crediting import reconcile_deleted_refunds
 from bridge.ecb import refresh_rates
+from bridge.logs import error_line
 from bridge.outages import check_outages, daily_digest
 from bridge.polling import PollLease, PollReport, poll_lease_for, poll_shop
 from bridge.probes import run_probes
@@ -67,7 +68,7 @@ def poll_tick(
         # The database itself failed (a restart): nothing to record the poll in. One log
         # line, not the scheduler's traceback; the next tick tries again, and a lease this
         # tick may hold lapses within three heartbeats.
-        log.warning("poll tick failed", shop=shop, error=f"{type(exc).__name__}: {exc}")
+        log.warning("poll tick failed", shop=shop, error=error_line(exc))
         return None
     finally:
         if running is not None:
@@ -127,7 +128,7 @@ def scheduled(job: Callable[[Services], object], name: str) -> Callable[[Service
         try:
             job(svc)
         except Exception as exc:
-            log.warning("scheduled job failed", job=name, error=f"{type(exc).__name__}: {exc}")
+            log.warning("scheduled job failed", job=name, error=error_line(exc))
 
     return run
 

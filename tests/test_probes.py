@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from bridge.config import load_settings
 from bridge.devsmtp import free_port
 from bridge.outages import check_outages
-from bridge.probes import Probes, latest_probes, run_probes
+from bridge.probes import ProbeResult, Probes, latest_probes, run_probes
 from bridge.services import Services
 from bridge.web.app import create_app, default_readiness
 from connectors.woocommerce.sandbox import WooSandbox
@@ -47,15 +47,24 @@ def svc(
     services.close()
 
 
+NAME = "smtp"
+
+
+def named(results: list[ProbeResult], name: str) -> ProbeResult:
+    """The result of one probe among those run (the archive's is always there too)."""
+    (result,) = [r for r in results if r.name == name]
+    return result
+
+
 def test_a_failing_smtp_probe_alerts_once_and_clears_once(
     svc: Services, clock: FrozenClock, hook: Hook, smtp_port: int
 ) -> None:
     probes = Probes()
-    (first,) = run_probes(svc, probes)
+    first = named(run_probes(svc, probes), NAME)
     assert not first.ok and first.failures == 1
     assert hook.posts == []  # one refused connection may be a restart: wait for a second
     clock.advance(minutes=5)
-    (second,) = run_probes(svc, probes)
+    second = named(run_probes(svc, probes), NAME)
     assert second.failures == 2 and second.failing_since == first.at
     (post,) = hook.posts
     assert post["title"] == "Quittance: the mail server does not answer Quittance's test connection"
@@ -67,7 +76,7 @@ def test_a_failing_smtp_probe_alerts_once_and_clears_once(
 
     with SMTPServer(port=smtp_port):
         clock.advance(minutes=5)
-        (back,) = run_probes(svc, probes)
+        back = named(run_probes(svc, probes), NAME)
         assert back.ok and back.failures == 0
         clock.advance(minutes=5)
         run_probes(svc, probes)
@@ -118,15 +127,41 @@ def test_an_unreachable_shop_opens_its_own_outage(
         svc = Services.from_settings(load_settings(path, environ={}), clock=clock)
         try:
             probes = Probes()
-            (up,) = run_probes(svc, probes)
+            up = named(run_probes(svc, probes), "shop:the")
             assert up.name == "shop:the" and up.ok, up.detail
             sandbox.stop()
             run_probes(svc, probes)
             clock.advance(minutes=5)
-            (down,) = run_probes(svc, probes)
+            down = named(run_probes(svc, probes), "shop:the")
             assert not down.ok
             (post,) = hook.posts
             assert post["title"] == "Quittance: shop the does not answer Quittance"
             assert [row.cause for row in svc.store.outages()] == ["probe:shop:the"]
         finally:
             svc.close()
+
+
+def test_an_archive_short_of_space_opens_its_own_outage(
+    tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock
+) -> None:
+    path = write_config(
+        tmp_path / "q-space.toml",
+        database_url=db_url,
+        jobs={"lease_seconds": 300},
+        alerts={"urls": [hook.url]},
+        storage={"archive_min_free_mb": 10**9},  # more than any disk here has free
+    )
+    svc = Services.from_settings(load_settings(path, environ={}), clock=clock)
+    try:
+        probes = Probes()
+        run_probes(svc, probes)
+        clock.advance(minutes=5)
+        down = named(run_probes(svc, probes), "archive")
+        assert not down.ok and "archive_min_free_mb" in down.detail
+        (post,) = hook.posts
+        assert (
+            post["title"] == "Quittance: the archive's disk is short of space or cannot be written"
+        )
+        assert [row.cause for row in svc.store.outages()] == ["probe:archive"]
+    finally:
+        svc.close()

@@ -38,7 +38,11 @@ def create_store_engine(url: str | URL) -> Engine:
         engine = _sqlite_engine(parsed)
     else:
         # pre_ping: long-running workers outlive server restarts and idle-connection reapers.
-        engine = create_engine(parsed, pool_pre_ping=True)
+        # connect_timeout: a server that drops packets fails a connection in seconds, not in
+        # the minutes of the kernel's own timeout (/readyz, the heartbeat, the worker loop).
+        # A URL that sets its own keeps it.
+        connect = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect)
     event.listen(engine, "handle_error", _translate_immutability)
     return engine
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from bridge.archive import Archive, free_bytes
 from bridge.failures import StepError
 from bridge.links import token_is_valid
+from bridge.logs import error_line
 from bridge.services import Services
 from bridge.store import WebhookIn
 from bridge.store.health import DatabaseNotWritable
@@ -106,7 +107,7 @@ def create_app(
         except Exception as exc:
             # Not stored (the database is restarting): say "later" so the platform retries,
             # in one log line rather than the server's traceback; polling is the safety net.
-            log.warning("webhook not stored", shop=shop, error=f"{type(exc).__name__}: {exc}")
+            log.warning("webhook not stored", shop=shop, error=error_line(exc))
             return JSONResponse(
                 {"error": "cannot store the event right now, retry later"},
                 status_code=503,

@@ -30,6 +30,9 @@ TS = sa.DateTime(timezone=True)
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("priority", sa.Integer, nullable=False, server_default="2"))
+    # Jobs queued before the upgrade take their kind's place (bridge/store/jobs.py).
+    op.execute("UPDATE jobs SET priority = 0 WHERE kind IN ('email', 'attach')")
+    op.execute("UPDATE jobs SET priority = 1 WHERE kind = 'render'")
     op.create_index("ix_jobs_state_priority_run_at", "jobs", ["state", "priority", "run_at"])
     # /metrics and the outage check count jobs by kind and state on every scrape and minute.
     op.create_index("ix_jobs_kind_state", "jobs", ["kind", "state"])
