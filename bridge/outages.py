@@ -283,6 +283,30 @@ def _cause(key: str, jobs: list[FailingJob], now: datetime, after: timedelta) ->
     )
 
 
+STALLED = "queue:stalled"
+
+
+def stalled_queue(
+    overdue: Sequence[FailingJob], progress: datetime | None, now: datetime, after: timedelta
+) -> Cause | None:
+    """Jobs due for longer than `after_minutes` while no worker claimed or finished any job
+    for as long: every worker is dead or wedged, and since nothing fails no other cause says
+    it. (A long backlog that drains is progress, not a stall.) `overdue` is oldest first."""
+    if not overdue or (progress is not None and now - progress < after):
+        return None
+    return Cause(
+        key=STALLED,
+        kind="queue",
+        title="jobs are due and no worker runs them",
+        error=f"the oldest ({overdue[0].kind}, job {overdue[0].id}) waits since "
+        f"{when(_started(overdue[0]))}; is `quittance run` (or `quittance worker`) running? "
+        "`quittance status` shows the queue",
+        since=_started(overdue[0]),
+        documents=_documents(list(overdue)),
+        ripe=True,
+    )
+
+
 def _started(job: FailingJob) -> datetime:
     return job.first_attempt_at or job.created_at
 
@@ -362,21 +386,23 @@ def documents_block(docs: Sequence[Document], total: int) -> list[str]:
     return lines
 
 
-def count_words(total: int, dead: int) -> str:
+def count_words(total: int, dead: int, waiting: str = "still retrying") -> str:
     noun = "document" if total == 1 else "documents"
     if dead == total:
         return f"{total} {noun} failed for good"
     if dead == 0:
-        return f"{total} {noun} held up, still retrying"
+        return f"{total} {noun} held up, {waiting}"
     return f"{total} {noun} held up ({dead} failed for good, {total - dead} still retrying)"
 
 
 def open_text(cause: Cause, opened_at: datetime, now: datetime) -> tuple[str, str]:
     total = len(cause.documents)
     words = plain_words(read_failure(cause.error).signature)
+    counted = count_words(
+        total, cause.dead, "waiting" if cause.key == STALLED else "still retrying"
+    )
     lines = [
-        f"Since {when(opened_at)} ({human_duration(now - opened_at)}): "
-        f"{count_words(total, cause.dead)}.",
+        f"Since {when(opened_at)} ({human_duration(now - opened_at)}): {counted}.",
         f"Cause: {cause.title}.",
         f"Error: {cause.error}",
         "",
@@ -387,9 +413,9 @@ def open_text(cause: Cause, opened_at: datetime, now: datetime) -> tuple[str, st
     if words and words.action:
         lines.append(words.action)
     if cause.dead < total:
-        lines.append("The retrying ones go through on their own once the cause is fixed.")
+        lines.append("The waiting ones go through on their own once the cause is fixed.")
     lines += [DO_WHAT, "You will get one more message when this clears."]
-    return f"Quittance: {cause.title} — {count_words(total, cause.dead)}", "\n".join(lines)
+    return f"Quittance: {cause.title} — {counted}", "\n".join(lines)
 
 
 def clear_text(row: OutageRecord, now: datetime) -> tuple[str, str]:
@@ -416,7 +442,11 @@ def check_outages(svc: Services) -> OutageReport:
     """Every minute: open, update and clear the job causes; alert once each way."""
     now = svc.store.clock()
     after = timedelta(minutes=svc.settings.alerts.after_minutes)
-    todo = plan(group_causes(svc.store.failing_jobs(), now, after), svc.store.outages())
+    causes = group_causes(svc.store.failing_jobs(), now, after)
+    stalled = stalled_queue(
+        svc.store.overdue_jobs(now - after), svc.store.last_job_progress(), now, after
+    )
+    todo = plan([*causes, *([stalled] if stalled else [])], svc.store.outages())
     opened = [c.key for c in todo.open if _open_cause(svc, c, now)]
     for cause, row in todo.keep:
         svc.store.touch_outage(

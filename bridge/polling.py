@@ -15,7 +15,7 @@ next tick of any replica polls at once (bridge/store/platform.py: `claim_poll`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -27,7 +27,7 @@ from bridge.failures import PermanentStepError
 from bridge.heartbeat import HeartbeatLease
 from bridge.model import Order
 from bridge.services import Services, alert_owner
-from connectors.base import OrderPage
+from connectors.base import IsKnown, OrderPage
 
 log = structlog.get_logger()
 
@@ -141,14 +141,41 @@ def poll_shop(
     backfill = since is not None  # asked for a past period on purpose: every order is ours
     svc.store.shop_started_at(shop)  # the first poll of a shop is when Quittance started on it
     if since is None:
-        state = svc.store.poll_state(shop)
-        if state is not None and state.cursor is not None:
-            since = state.cursor - timedelta(seconds=config.poll_overlap_seconds)
-        else:
-            # A newly connected shop must not invoice (and email!) its whole history on the
-            # first poll: that is `quittance backfill`'s job, archive-only by default.
-            since = svc.store.clock() - FIRST_POLL_LOOKBACK
+        since = _resume_from(svc, shop, overlap=timedelta(seconds=config.poll_overlap_seconds))
     report = PollReport(shop)
+    # Each page's orders are recorded as soon as it is read, but the cursor only moves once
+    # the whole run is through: with page-number pagination, an order modified mid-run jumps
+    # to the end and shifts the pages, and a cursor saved from an early page could skip it.
+    newest: datetime | None = None
+    pages = svc.connector(shop).iter_paid_pages(since, is_known=_known_and_settled(svc, shop))
+    for page in pages:
+        _record_page(svc, report, page, backfill=backfill, send_email=send_email)
+        if page.cursor is not None and (newest is None or page.cursor > newest):
+            newest = page.cursor
+        if on_page is not None:
+            on_page(page)
+        if still_held is not None and not still_held():
+            _stop_between_pages(pages, report)
+            break
+    _finish_poll(svc, report, newest, claimed_at=claimed_at)
+    _alert_quarantined(svc, report)
+    _alert_poll_errors(svc, report)
+    return report
+
+
+def _resume_from(svc: Services, shop: str, *, overlap: timedelta) -> datetime:
+    """Where a scheduled poll starts: the shop's cursor less the overlap window (an order
+    modified while the last poll ran is read again), or a day back for a shop never polled."""
+    state = svc.store.poll_state(shop)
+    if state is not None and state.cursor is not None:
+        return state.cursor - overlap
+    # A newly connected shop must not invoice (and email!) its whole history on the first
+    # poll: that is `quittance backfill`'s job, archive-only by default.
+    return svc.store.clock() - FIRST_POLL_LOOKBACK
+
+
+def _known_and_settled(svc: Services, shop: str) -> IsKnown:
+    """The connector's `is_known` for `shop`: an order it need not read again."""
 
     def is_known(order_id: str, refund_ids: frozenset[str]) -> bool:
         """Invoiced, and no refund added or deleted since it was last read."""
@@ -160,68 +187,82 @@ def poll_shop(
         settled = {r.refund_id for r in payload.refunds if not r.pending} if payload else None
         return settled == refund_ids
 
-    # Each page's orders are recorded as soon as it is read, but the cursor only moves once
-    # the whole run is through: with page-number pagination, an order modified mid-run jumps
-    # to the end and shifts the pages, and a cursor saved from an early page could skip it.
-    newest: datetime | None = None
-    pages = svc.connector(shop).iter_paid_pages(since, is_known=is_known)
-    for page in pages:
-        report.pages += 1
-        report.seen_paid += len(page.orders)
-        report.skipped += page.skipped
-        report.errors.extend(page.errors)
-        newly = set(svc.store.quarantine_unreadable(shop, page.unreadable))
-        report.quarantined += [f"order {u.order_id}: {u.reason}" for u in page.unreadable
-                               if u.order_id in newly]  # fmt: skip
-        ours = page.orders if backfill else _without_foreign_refunds(svc, page.orders)
-        report.new_orders += svc.store.record_polled_page(
-            shop, ours, cursor=None, send_email=send_email,
-            lane="bulk" if backfill else "catch_up",  # both wait behind live work
-        )  # fmt: skip
-        for order in ours:
-            note_deleted_refunds(svc, order)
-        if page.cursor is not None and (newest is None or page.cursor > newest):
-            newest = page.cursor
-        if on_page is not None:
-            on_page(page)
-        if still_held is not None and not still_held():
-            # Between pages: what was read is recorded, nothing half-done. The next page is
-            # not asked for, so the shop is not read twice at once.
-            report.stopped = True
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
-            break
+    return is_known
+
+
+def _record_page(
+    svc: Services, report: PollReport, page: OrderPage, *, backfill: bool, send_email: bool
+) -> None:
+    """One page counted in `report` and recorded: its unreadable orders quarantined, its paid
+    orders stored with their issue jobs (the cursor is left for the end of the run)."""
+    shop = report.shop
+    report.pages += 1
+    report.seen_paid += len(page.orders)
+    report.skipped += page.skipped
+    report.errors.extend(page.errors)
+    newly = set(svc.store.quarantine_unreadable(shop, page.unreadable))
+    report.quarantined += [f"order {u.order_id}: {u.reason}" for u in page.unreadable
+                           if u.order_id in newly]  # fmt: skip
+    ours = page.orders if backfill else _without_foreign_refunds(svc, page.orders)
+    report.new_orders += svc.store.record_polled_page(
+        shop, ours, cursor=None, send_email=send_email,
+        lane="bulk" if backfill else "catch_up",  # both wait behind live work
+    )  # fmt: skip
+    for order in ours:
+        note_deleted_refunds(svc, order)
+
+
+def _stop_between_pages(pages: Iterator[OrderPage], report: PollReport) -> None:
+    """The lease was lost. Between pages, what was read is recorded, nothing half-done; the
+    next page is not asked for, so the shop is not read twice at once."""
+    report.stopped = True
+    close = getattr(pages, "close", None)
+    if close is not None:
+        close()
+
+
+def _finish_poll(
+    svc: Services, report: PollReport, newest: datetime | None, *, claimed_at: datetime | None
+) -> None:
+    """The cursor moved to the newest page read (a complete run only), and the run's event."""
     if newest is not None and not report.stopped:
-        svc.store.record_polled_page(shop, [], cursor=newest)
+        svc.store.record_polled_page(report.shop, [], cursor=newest)
     if report.stopped:
-        log.warning("poll stopped at a page boundary: its lease was lost", shop=shop,
+        log.warning("poll stopped at a page boundary: its lease was lost", shop=report.shop,
                     pages=report.pages)  # fmt: skip
     svc.store.append_event(
-        "poll.stopped" if report.stopped else "poll.done", shop=shop,
+        "poll.stopped" if report.stopped else "poll.done", shop=report.shop,
         detail={"pages": report.pages, "paid": report.seen_paid, "new": report.new_orders,
                 "errors": report.errors[:20], "quarantined": len(report.quarantined),
                 "claimed_at": claimed_at.isoformat() if claimed_at else None},
     )  # fmt: skip
-    if report.quarantined:
-        alert_owner(
-            svc,
-            key=f"quarantine:{shop}",
-            title=f"Quittance: {len(report.quarantined)} paid order(s) of shop {shop} could "
-            "not be read and are quarantined",
-            body="No invoice was issued because:\n- "
-            + "\n- ".join(report.quarantined[:20])
-            + "\nFix each order on the shop, then `quittance retry --all` (it reads them "
-            "again); `quittance failures` lists them.",
-        )
-    if report.errors:
-        # Paid orders the connector could not read: polling moves past them, so a person
-        # must look (their webhook, if it came, went through the same mapping).
-        alert_owner(
-            svc,
-            key=f"poll-errors:{shop}",
-            title=f"Quittance: {len(report.errors)} order(s) of shop {shop} could not be read",
-            body="\n".join(report.errors[:20]) + "\nFix them on the shop; the next change to "
-            "each order triggers it again.",
-        )
-    return report
+
+
+def _alert_quarantined(svc: Services, report: PollReport) -> None:
+    """Paid orders that could not be mapped: no invoice until the owner fixes them."""
+    if not report.quarantined:
+        return
+    alert_owner(
+        svc,
+        key=f"quarantine:{report.shop}",
+        title=f"Quittance: {len(report.quarantined)} paid order(s) of shop {report.shop} could "
+        "not be read and are quarantined",
+        body="No invoice was issued because:\n- "
+        + "\n- ".join(report.quarantined[:20])
+        + "\nFix each order on the shop, then `quittance retry --all` (it reads them "
+        "again); `quittance failures` lists them.",
+    )
+
+
+def _alert_poll_errors(svc: Services, report: PollReport) -> None:
+    """Paid orders the connector could not read: polling moves past them, so a person must
+    look (their webhook, if it came, went through the same mapping)."""
+    if not report.errors:
+        return
+    alert_owner(
+        svc,
+        key=f"poll-errors:{report.shop}",
+        title=f"Quittance: {len(report.errors)} order(s) of shop {report.shop} could not be read",
+        body="\n".join(report.errors[:20]) + "\nFix them on the shop; the next change to "
+        "each order triggers it again.",
+    )

@@ -491,3 +491,44 @@ def test_a_cause_mended_between_two_retries_never_alerts(
     clock.advance(minutes=9)
     assert check_outages(svc).opened == ()
     assert hook.posts == []
+
+
+# -- a queue nobody drains ------------------------------------------------------------------
+
+
+def queue_orders(svc: Services, n: int) -> None:
+    for order in distinct_orders(n):
+        submit_order(svc, order)
+
+
+def test_jobs_due_with_no_worker_for_after_minutes_alert_once(
+    svc: Services, clock: FrozenClock, hook: Hook
+) -> None:
+    queue_orders(svc, 3)  # and no worker comes
+    clock.advance(minutes=16)
+    assert check_outages(svc).opened == ("queue:stalled",)
+    (post,) = hook.posts
+    assert "no worker runs them — 3 documents held up, waiting" in post["title"]
+    assert "`quittance status`" in post["message"]
+
+
+def test_a_queue_drained_again_clears_the_stall(
+    svc: Services, clock: FrozenClock, hook: Hook
+) -> None:
+    queue_orders(svc, 2)
+    clock.advance(minutes=16)
+    check_outages(svc)
+    work(svc, once=True)  # a worker is back
+    assert check_outages(svc).cleared == ("queue:stalled",)
+    assert "resolved" in hook.posts[-1]["title"].lower()
+
+
+def test_a_long_backlog_that_drains_is_no_stall(
+    svc: Services, clock: FrozenClock, hook: Hook
+) -> None:
+    queue_orders(svc, 3)
+    clock.advance(minutes=16)
+    (job,) = svc.store.claim_jobs("w", limit=1)  # a worker is at it: the rest just waits
+    svc.store.complete_job(job.id, "w")
+    assert check_outages(svc).opened == ()
+    assert hook.posts == []

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.store._sql import dump_json, insert_for, load_json
@@ -89,6 +89,25 @@ def oldest_waiting(conn: Connection) -> FailingJob | None:
     )
     row = conn.execute(stmt).mappings().first()
     return None if row is None else _failing(row)
+
+
+def overdue(conn: Connection, due_before: datetime, limit: int) -> list[FailingJob]:
+    """Jobs due before `due_before` that no worker has taken: a queue nobody drains."""
+    stmt = (
+        select(*_COLUMNS)
+        .select_from(jobs.outerjoin(invoices, invoices.c.id == jobs.c.invoice_id))
+        .where(jobs.c.state.in_(("pending", "retry")), jobs.c.run_at <= due_before)
+        .order_by(jobs.c.run_at, jobs.c.id)
+        .limit(limit)
+    )
+    return [_failing(row) for row in conn.execute(stmt).mappings()]
+
+
+def last_progress(conn: Connection) -> datetime | None:
+    """When a worker last claimed or finished a job (a pending job has not moved yet)."""
+    return conn.execute(
+        select(func.max(jobs.c.updated_at)).where(jobs.c.state != "pending")
+    ).scalar_one_or_none()
 
 
 def list_all(conn: Connection) -> list[OutageRecord]:

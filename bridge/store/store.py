@@ -578,6 +578,14 @@ class Store(JobQueue):
         with self._read() as conn:
             return outage_rows.failing_jobs(conn)
 
+    def overdue_jobs(self, due_before: datetime, *, limit: int = 100) -> list[FailingJob]:
+        with self._read() as conn:
+            return outage_rows.overdue(conn, due_before, limit)
+
+    def last_job_progress(self) -> datetime | None:
+        with self._read() as conn:
+            return outage_rows.last_progress(conn)
+
     def oldest_waiting_job(self) -> FailingJob | None:
         with self._read() as conn:
             return outage_rows.oldest_waiting(conn)
