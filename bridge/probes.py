@@ -21,9 +21,10 @@ from datetime import datetime
 
 import structlog
 
+from bridge.logs import error_line
 from bridge.ops import check_archive, check_smtp
 from bridge.outages import PROBE_PREFIX, announce, end_outage, ensure_open, human_duration, when
-from bridge.services import Services
+from bridge.services import Services, alert_owner
 from connectors.base import CheckLine
 
 log = structlog.get_logger()
@@ -68,6 +69,10 @@ class Probes:
             self._latest[name] = result
             return result
 
+    def previous(self, name: str) -> ProbeResult | None:
+        with self._lock:
+            return self._latest.get(name)
+
     def latest(self) -> list[ProbeResult]:
         with self._lock:
             return sorted(self._latest.values(), key=lambda r: r.name)
@@ -87,14 +92,55 @@ def latest_probes() -> list[ProbeResult]:
 
 
 def run_probes(svc: Services, probes: Probes | None = None) -> list[ProbeResult]:
-    """Try each target once; open or clear its outage. Returns the results."""
+    """Try each target once; open or clear its outage. Returns the results. The database
+    comes first: when it is away, the others (whose outages live in it) wait for it."""
     probes = probes or _PROCESS_PROBES
+    database = watch_database(svc, probes)
+    if not database.ok:
+        return [database]
     checks = probe_checks(svc)
     results = [probes.record(name, _safely(check), svc.store.clock()) for name, check in checks]
     for result in results:
         _act_on(svc, result)
     _end_unchecked(svc, probes, {name for name, _ in checks})
-    return results
+    return [database, *results]
+
+
+def watch_database(svc: Services, probes: Probes) -> ProbeResult:
+    """The database itself, told without it: the outage table, the alert dedupe and the event
+    log all live there, so this one is kept in the process (the alerter falls back to its own
+    dedupe) — told once after two failures in a row, and once when it answers again."""
+    before = probes.previous(DATABASE)
+    result = probes.record(DATABASE, _safely(lambda: _database_line(svc)), svc.store.clock())
+    since = result.failing_since or result.at
+    if result.failures == FAILURES_TO_OPEN:
+        alert_owner(
+            svc, key=f"probe:database:{when(since)}",
+            title="Quittance: the database does not take writes",
+            body=f"Failing since {when(since)} ({result.failures} checks in a row).\n"
+            f"Error: {result.detail}\nNothing is recorded meanwhile: webhooks get 503 (the "
+            "shops send them again), workers wait. You will get one more message when it "
+            "answers again.",
+        )  # fmt: skip
+    elif result.ok and before is not None and before.failures >= FAILURES_TO_OPEN:
+        began = before.failing_since or before.at
+        alert_owner(
+            svc, key=f"probe:database:{when(began)}:cleared",
+            title="Quittance: resolved — the database takes writes again",
+            body=f"It failed for {human_duration(result.at - began)} (since {when(began)}).",
+        )  # fmt: skip
+    return result
+
+
+DATABASE = "database"
+
+
+def _database_line(svc: Services) -> CheckLine:
+    try:
+        svc.store.check_writable()
+    except Exception as exc:
+        return CheckLine(DATABASE, False, error_line(exc))
+    return CheckLine(DATABASE, True, "takes writes")
 
 
 def probe_checks(svc: Services) -> list[tuple[str, Check]]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import structlog
+
 from bridge.archive import Archive
 from bridge.config import SellerConfig, Settings, load_settings
 from bridge.delivery.alerts import Alerter
@@ -21,6 +23,8 @@ from bridge.render import Templates
 from bridge.store import Store
 from connectors.base import Connector
 from connectors.registry import connector_for
+
+log = structlog.get_logger()
 
 
 def load_process_settings(config: Path | None) -> Settings:
@@ -90,6 +94,11 @@ class Services:
 
 
 def alert_owner(svc: Services, *, key: str, title: str, body: str) -> bool:
-    """Tell the owner, at most once per dedupe window per key (one outage = one alert)."""
-    svc.store.append_event("alert", detail={"key": key, "title": title})
+    """Tell the owner, at most once per dedupe window per key (one outage = one alert). An
+    event that cannot be written (the database is away: exactly when alerts matter) does not
+    stop the alert."""
+    try:
+        svc.store.append_event("alert", detail={"key": key, "title": title})
+    except Exception as exc:
+        log.warning("alert event not recorded", key=key, error=type(exc).__name__)
     return svc.alerter.alert(key, title, body)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,6 +19,7 @@ from bridge.probes import ProbeResult, Probes, latest_probes, run_probes
 from bridge.services import Services
 from bridge.web.app import create_app, default_readiness
 from connectors.woocommerce.sandbox import WooSandbox
+from tests.support import postgres
 from tests.support.clock import FrozenClock
 from tests.support.config import write_config
 from tests.support.hook import Hook
@@ -163,5 +165,37 @@ def test_an_archive_short_of_space_opens_its_own_outage(
             post["title"] == "Quittance: the archive's disk is short of space or cannot be written"
         )
         assert [row.cause for row in svc.store.outages()] == ["probe:archive"]
+    finally:
+        svc.close()
+
+
+def test_a_database_that_takes_no_writes_is_told_once_and_when_it_is_back(
+    tmp_path: Path, pg_url: str, hook: Hook, clock: FrozenClock
+) -> None:
+    path = write_config(
+        tmp_path / "q-db.toml",
+        database_url=pg_url,
+        jobs={"lease_seconds": 300},
+        alerts={"urls": [hook.url]},
+    )
+    svc = Services.from_settings(load_settings(path, environ={}), clock=clock)
+    schema = pg_url.rsplit("search_path%3D", 1)[1]
+    try:
+        probes = Probes()
+        assert named(run_probes(svc, probes), "database").ok
+        with psycopg.connect(postgres.ADMIN_URL.replace("+psycopg", "")) as holder:
+            # a migration, a long transaction: nothing can be written to the jobs
+            holder.execute(f'LOCK TABLE "{schema}".jobs IN ACCESS EXCLUSIVE MODE')
+            run_probes(svc, probes)
+            clock.advance(minutes=5)
+            down = run_probes(svc, probes)
+            holder.rollback()
+        assert [r.name for r in down] == ["database"] and not down[0].ok
+        (post,) = hook.posts
+        assert post["title"] == "Quittance: the database does not take writes"
+        clock.advance(minutes=5)
+        run_probes(svc, probes)
+        assert hook.posts[-1]["title"] == "Quittance: resolved — the database takes writes again"
+        assert len(hook.posts) == 2
     finally:
         svc.close()
