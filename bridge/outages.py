@@ -418,6 +418,28 @@ def open_text(cause: Cause, opened_at: datetime, now: datetime) -> tuple[str, st
     return f"Quittance: {cause.title} — {counted}", "\n".join(lines)
 
 
+def _more_failed_for_good(cause: Cause, row: OutageRecord) -> bool:
+    """Documents that failed for good joined a cause already told: each needs the owner (a
+    wrong address to fix, a resend), so they are told too — at most once per dedupe window
+    (the alert key is the outage's), the digest tells the rest."""
+    return row.alerted_at is not None and cause.dead > 0 and len(cause.documents) > row.affected
+
+
+def grew_text(cause: Cause, row: OutageRecord, now: datetime) -> tuple[str, str]:
+    total, more = len(cause.documents), len(cause.documents) - row.affected
+    lines = [
+        f"{more} more since the first message: {count_words(total, cause.dead)} in all, "
+        f"since {when(row.opened_at)}.",
+        f"Error: {cause.error}",
+        "",
+        "Latest documents:",
+        *documents_block(cause.documents[-SAMPLE_SIZE:][::-1], min(total, SAMPLE_SIZE)),
+        "",
+        DO_WHAT,
+    ]
+    return f"Quittance: {cause.title} — {more} more", "\n".join(lines)
+
+
 def clear_text(row: OutageRecord, now: datetime) -> tuple[str, str]:
     body = (
         f"Resolved: {row.title}.\n"
@@ -449,6 +471,10 @@ def check_outages(svc: Services) -> OutageReport:
     todo = plan([*causes, *([stalled] if stalled else [])], svc.store.outages())
     opened = [c.key for c in todo.open if _open_cause(svc, c, now)]
     for cause, row in todo.keep:
+        if _more_failed_for_good(cause, row):
+            title, body = grew_text(cause, row, now)
+            key = f"outage-grew:{row.cause}:{_stamp(row.opened_at)}"
+            alert_owner(svc, key=key, title=title, body=body)
         svc.store.touch_outage(
             row.cause, row.opened_at, affected=len(cause.documents), sample=sample_of(cause)
         )

@@ -532,3 +532,44 @@ def test_a_long_backlog_that_drains_is_no_stall(
     svc.store.complete_job(job.id, "w")
     assert check_outages(svc).opened == ()
     assert hook.posts == []
+
+
+def test_more_documents_failing_for_good_later_are_told_once_more(
+    svc: Services, hook: Hook
+) -> None:
+    fail(svc, [Failing("email", mailbox_unknown("a.fr"), order="2001")])
+    check_outages(svc)
+    fail(
+        svc,
+        [
+            Failing("email", mailbox_unknown(d), order=o)
+            for o, d in (("2002", "b.fr"), ("2003", "c.fr"))
+        ],
+    )
+    check_outages(svc)
+    assert len(hook.posts) == 2
+    assert hook.posts[1]["title"].endswith("— 2 more")
+    assert "order 2003" in hook.posts[1]["message"] and "order 2002" in hook.posts[1]["message"]
+
+
+def test_more_failures_within_the_dedupe_window_wait_for_the_digest(
+    svc: Services, hook: Hook
+) -> None:
+    fail(svc, [Failing("email", mailbox_unknown("a.fr"), order="2001")])
+    check_outages(svc)
+    for order in ("2002", "2003"):
+        fail(svc, [Failing("email", mailbox_unknown("b.fr"), order=order)])
+        check_outages(svc)
+    assert len(hook.posts) == 2  # the opening, then one "more": the window holds the next
+
+
+def test_more_retrying_documents_do_not_alert_again(
+    svc: Services, clock: FrozenClock, hook: Hook
+) -> None:
+    fail(svc, [Failing("email", smtp_down(), order="1001")])
+    clock.advance(minutes=16)
+    fails_again(svc)
+    check_outages(svc)
+    fail(svc, [Failing("email", smtp_down(), order="1002")])
+    check_outages(svc)
+    assert len(hook.posts) == 1
