@@ -16,9 +16,7 @@ loses nothing: leases expire and jobs run again.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +26,7 @@ from typing import Any
 
 import structlog
 import uvicorn
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge.config import Settings
@@ -40,14 +39,15 @@ from bridge.probes import run_probes
 from bridge.render.override_check import refuse_incomplete_override
 from bridge.services import Services, alert_owner
 from bridge.web.app import Draining, create_app
-from bridge.worker import signal_processes, spawn_worker, start_worker_processes
+from bridge.worker import default_worker_id, signal_processes, spawn_worker, start_worker_processes
 
 log = structlog.get_logger()
 SHUTDOWN_GRACE_SECONDS = 25
 
 
 def service_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a shop's poll lease (random characters too: see `default_worker_id`)."""
+    return default_worker_id()
 
 
 def poll_tick(
@@ -149,7 +149,14 @@ def startup_warnings(svc: Services) -> None:
 
 
 def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True})
+    # One thread per shop's poll, plus the outage check, probes, digest and supervisor: with
+    # APScheduler's default ten, many shops would make those miss their turn.
+    threads = 10 + sum(shop.enabled for shop in svc.settings.shops)
+    scheduler = BackgroundScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True},
+        executors={"default": ThreadPoolExecutor(threads)},
+    )
     for shop in svc.settings.shops:
         if not shop.enabled:
             continue

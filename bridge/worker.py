@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -66,7 +67,9 @@ def backoff_from(svc: Services) -> Backoff:
 
 
 def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid and a few random characters: two containers started the same way share a
+    host name and a pid, and one must never renew the other's lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def run_job(
