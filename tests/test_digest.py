@@ -14,8 +14,7 @@ from bridge.failures import PdfIncompleteError
 from bridge.outages import check_outages, daily_digest
 from bridge.services import Services
 from tests.support.clock import FrozenClock
-from tests.support.hook import Hook
-from tests.test_outages import (
+from tests.support.failing_jobs import (
     Failing,
     disk_full,
     fail,
@@ -24,6 +23,7 @@ from tests.test_outages import (
     make_services,
     smtp_down,
 )
+from tests.support.hook import Hook
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 

@@ -22,10 +22,10 @@ from connectors.woocommerce.sandbox import WooSandbox
 from tests.support import postgres
 from tests.support.clock import FrozenClock
 from tests.support.config import write_config
+from tests.support.failing_jobs import make_services
 from tests.support.hook import Hook
 from tests.support.shops import woo_shop
 from tests.support.smtp import SMTPServer
-from tests.test_outages import make_services
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
