@@ -208,14 +208,31 @@ class Archive:
 _PROBE = b"quittance archive probe\n"
 
 
+MB = 1024 * 1024
+
+
 def free_bytes(path: Path) -> int:
     """Bytes an unprivileged writer may still use on `path`'s disk (statvfs f_bavail: what
     root alone may use beyond it is left out, as a service should not count on it). A folder
     not created yet is measured on its nearest existing parent."""
+    return shutil.disk_usage(nearest_existing(path)).free
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` made absolute, or its nearest parent that exists: where a folder not created yet
+    will be, the disk it will be on."""
     path = Path(path).absolute()
     while not path.exists() and path != path.parent:
         path = path.parent
-    return shutil.disk_usage(path).free
+    return path
+
+
+def low_space(free_mb: int, min_free_mb: int) -> str | None:
+    """None, or why `free_mb` MB free is too little: the end of the sentence each caller
+    starts with the place and its free space (a threshold of 0 MB: never too little)."""
+    if min_free_mb <= 0 or free_mb >= min_free_mb:
+        return None
+    return f"below [storage] archive_min_free_mb = {min_free_mb}: free some space or grow the disk"
 
 
 def write_atomically(target: Path, data: bytes, *, read_only: bool = True) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import requests
 from rich.table import Table
 
-from bridge.archive import free_bytes
+from bridge.archive import MB, free_bytes, low_space
 from bridge.delivery.errors import as_delivery_error
 from bridge.delivery.secrets import reveal
 from bridge.delivery.smtp import smtp_session
@@ -79,15 +79,12 @@ def check_archive(svc: Services) -> CheckLine:
     root, min_free_mb = svc.archive.root, svc.settings.storage.archive_min_free_mb
     try:
         svc.archive.check_writable()
-        free_mb = free_bytes(root) // (1024 * 1024)
+        free_mb = free_bytes(root) // MB
     except OSError as exc:
         return CheckLine("archive", False, f"{root}: {exc}")
-    if min_free_mb and free_mb < min_free_mb:
-        return CheckLine(
-            "archive", False,
-            f"{root} writable but {free_mb} MB free, below [storage] archive_min_free_mb = "
-            f"{min_free_mb}: free some space or grow the disk",
-        )  # fmt: skip
+    low = low_space(free_mb, min_free_mb)
+    if low:
+        return CheckLine("archive", False, f"{root} writable but {free_mb} MB free, {low}")
     return CheckLine("archive", True, f"{root} writable, {free_mb} MB free")
 
 

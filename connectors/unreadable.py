@@ -3,13 +3,31 @@
 A mapping failure must reach the owner as "customer.billing.country: 'India' is not …", not as
 pydantic's multi-line dump with its documentation links; the order is then quarantined with
 that reason (the raw payload is kept), never left to kill a job or stall the shop's polling.
+Every connector returns such an order as `fetched_unreadable` builds it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import structlog
 from pydantic import ValidationError
 
+from connectors.base import FetchedOrder
+
+log = structlog.get_logger()
+
 MAX_INPUT_SHOWN = 40
+
+
+def fetched_unreadable(
+    shop: str, raw: Mapping[str, object], order_id: str, exc: Exception
+) -> FetchedOrder:
+    """A paid order of `shop` that could not be read, for quarantine: `raw` is kept with it."""
+    # The exception's type is logged: a KeyError's message alone is a bare field name.
+    log.warning("order not readable", shop=shop, order=order_id,
+                error_type=type(exc).__name__, err=str(exc))  # fmt: skip
+    return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
 
 
 def unreadable_reason(exc: BaseException) -> str:

@@ -93,7 +93,7 @@ def _check_sqlite(engine: Engine, lock_timeout_s: float) -> None:
 
 
 def _sqlite_reason(where: str, exc: BaseException | None, lock_timeout_s: float) -> str:
-    said = _first_line(exc)
+    said = first_line(exc)
     if "locked" in said or "busy" in said:
         return (
             f"the SQLite file {where} stayed locked by another writer for {lock_timeout_s:g} s: "
@@ -139,7 +139,7 @@ def _check_postgresql(engine: Engine, lock_timeout_s: float) -> None:
 
 def _postgresql_reason(where: str, exc: DBAPIError, lock_timeout_s: float) -> str:
     sqlstate = getattr(exc.orig, "sqlstate", None)
-    said = _first_line(exc.orig)
+    said = first_line(exc.orig)
     if sqlstate == _LOCK_NOT_AVAILABLE:
         return (
             f"no write lock on jobs at {where} within {lock_timeout_s:g} s: a long transaction "
@@ -157,6 +157,8 @@ def _postgresql_reason(where: str, exc: DBAPIError, lock_timeout_s: float) -> st
     return f"PostgreSQL at {where} refuses a write ({said})"
 
 
-def _first_line(exc: BaseException | None) -> str:
+def first_line(exc: BaseException | None) -> str:
+    """An error in one line for a sentence: its message's first line (a database error's
+    later lines repeat the statement and its parameters), or its type when it says nothing."""
     text_ = str(exc or "").strip()
     return text_.splitlines()[0] if text_ else type(exc).__name__

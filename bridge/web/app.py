@@ -17,13 +17,13 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from bridge.archive import Archive, free_bytes
+from bridge.archive import MB, Archive, free_bytes, low_space, nearest_existing
 from bridge.failures import StepError
 from bridge.links import token_is_valid
 from bridge.logs import error_line
 from bridge.services import Services
 from bridge.store import WebhookIn
-from bridge.store.health import DatabaseNotWritable
+from bridge.store.health import DatabaseNotWritable, first_line
 from bridge.web import metrics
 from bridge.web.inbox_writer import InboxWriter
 from connectors.base import WebhookRejected
@@ -176,9 +176,6 @@ def _kept_headers(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
-MB = 1024 * 1024
-
-
 def default_readiness(services: Services) -> list[str]:
     """What keeps this process from taking webhooks now, one line per problem (none: ready).
 
@@ -193,7 +190,7 @@ def default_readiness(services: Services) -> list[str]:
     except DatabaseNotWritable as exc:
         problems.append(f"database: {exc}")
     except Exception as exc:
-        problems.append(f"database: {type(exc).__name__}: {_first_line(exc)}")
+        problems.append(f"database: {type(exc).__name__}: {first_line(exc)}")
     problems += archive_problems(services.archive, storage.archive_min_free_mb)
     # A rolled-back probe writes nothing, so a full disk under the SQLite file shows only here.
     database_file = services.store.database_file()
@@ -227,26 +224,15 @@ def space_problem(path: Path, min_free_mb: int) -> str | None:
         free_mb = free_bytes(path) // MB
     except OSError as exc:
         return f"cannot measure the free space on {path} ({_os_reason(exc)})"
-    if free_mb >= min_free_mb:
-        return None
-    return (
-        f"{free_mb} MB free on {path}, below [storage] archive_min_free_mb = {min_free_mb}: "
-        "free some space or grow the disk"
-    )
+    low = low_space(free_mb, min_free_mb)
+    return f"{free_mb} MB free on {path}, {low}" if low else None
 
 
 def _same_disk(a: Path, b: Path) -> bool:
     try:
-        return _existing(a).stat().st_dev == _existing(b).stat().st_dev
+        return nearest_existing(a).stat().st_dev == nearest_existing(b).stat().st_dev
     except OSError:
         return False
-
-
-def _existing(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
 
 
 # What to do about an OSError the probe met, by errno: the line must say how to fix it.
@@ -266,10 +252,5 @@ def _os_reason(exc: OSError) -> str:
     fix = _OS_FIXES.get(exc.errno or 0)
     if fix:
         return fix
-    said = exc.strerror or (os.strerror(exc.errno) if exc.errno else _first_line(exc))
+    said = exc.strerror or (os.strerror(exc.errno) if exc.errno else first_line(exc))
     return f"{said}: check the disk and [storage] archive_dir"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -18,7 +18,8 @@ no step declares under kind="(other)", a platform named by an unknown URL as "(o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import structlog
@@ -44,6 +45,7 @@ KNOWN_PLATFORMS = tuple(p.name for p in PLATFORMS)
 
 K = TypeVar("K", bound=tuple[str, ...])
 Labels = tuple[str, ...]
+Series = Iterable[tuple[Labels, float]]  # label values -> value, one sample each
 
 # Per process, registered in each app's registry (a process may serve several apps: tests).
 WEBHOOKS = Counter(
@@ -112,120 +114,177 @@ class DatabaseCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield from self._families(report)
+        values = self._label_values()
+        for family in DATABASE_FAMILIES:
+            yield family.read(report, values)
         yield GaugeMetricFamily(
             "quittance_metrics_database_seconds",
             "Seconds this scrape spent reading the database",
             value=time.perf_counter() - started,
         )
 
-    def _families(self, report: MetricsReport) -> Iterator[Metric]:
-        shops = [shop.name for shop in self._services.settings.shops]
-        platforms = {shop.name: shop.platform for shop in self._services.settings.shops}
+    def _label_values(self) -> LabelValues:
+        shops = self._services.settings.shops
+        return LabelValues(
+            shops=tuple(shop.name for shop in shops),
+            platforms={shop.name: shop.platform for shop in shops},
+            enabled=tuple(shop.name for shop in shops if shop.enabled),
+            kinds=self._kinds,
+            channels=self._channels,
+        )
 
-        def shop_label(shop: str) -> str:
-            return shop if shop in platforms else UNCONFIGURED
 
-        def kind_label(kind: str) -> str:
-            return kind if kind in self._kinds else OTHER
+@dataclass(frozen=True)
+class LabelValues:
+    """The label values one scrape may use: the configured shops, the declared job kinds and
+    delivery channels. A value from the database outside them folds into one series."""
 
-        documents = _tally(
-            report.documents,
-            lambda key: (shop_label(key[0]), key[1] if key[1] in DOCUMENT_KINDS else OTHER),
-            zeros=[(shop, kind) for shop in shops for kind in DOCUMENT_KINDS],
-        )
-        issued = CounterMetricFamily(
-            "quittance_documents_issued",
-            "Documents issued, by shop and kind (invoice, credit_note), whole database",
-            labels=["shop", "kind"],
-        )
-        for labels, count in documents.items():
-            issued.add_metric(list(labels), count)
-        yield issued
+    shops: tuple[str, ...]
+    platforms: Mapping[str, str]  # configured shop -> its platform
+    enabled: tuple[str, ...]  # the shops polled
+    kinds: tuple[str, ...]
+    channels: tuple[str, ...]
 
-        deliveries = _tally(
-            report.deliveries,
-            lambda key: (
-                key[0] if key[0] in self._channels else OTHER,
-                key[1] if key[1] in DELIVERY_STATUSES else OTHER,
-            ),
-            zeros=[(ch, status) for ch in self._channels for status in DELIVERY_STATUSES],
-        )
-        rows = GaugeMetricFamily(
-            "quittance_deliveries",
-            "Delivery log rows by channel and current status, whole database (a row moves "
-            "pending -> retrying -> sent / failed / skipped; a resend is a new row)",
-            labels=["channel", "status"],
-        )
-        for labels, count in deliveries.items():
-            rows.add_metric(list(labels), count)
-        yield rows
+    def shop(self, shop: str) -> str:
+        return shop if shop in self.platforms else UNCONFIGURED
 
-        job_counts = _tally(
-            report.jobs,
-            lambda key: (kind_label(key[0]), key[1] if key[1] in JOB_STATES else OTHER),
-            zeros=[(kind, state) for kind in self._kinds for state in JOB_STATES],
-        )
-        queue = GaugeMetricFamily(
-            "quittance_jobs", "Jobs by kind and state, whole database", labels=["kind", "state"]
-        )
-        for labels, count in job_counts.items():
-            queue.add_metric(list(labels), count)
-        yield queue
+    def kind(self, kind: str) -> str:
+        return _or_other(kind, self.kinds)
 
-        oldest: dict[str, float] = dict.fromkeys(self._kinds, 0.0)
-        for kind, run_at in report.oldest_waiting.items():
-            waited = max(0.0, (report.now - run_at).total_seconds())
-            oldest[kind_label(kind)] = max(oldest.get(kind_label(kind), 0.0), waited)
-        waiting = GaugeMetricFamily(
-            "quittance_job_oldest_waiting_seconds",
-            "Per kind, how long the longest-waiting claimable job (pending, or retry whose "
-            "time has come) has been due; 0 when none waits",
-            labels=["kind"],
-        )
-        for kind, seconds in oldest.items():
-            waiting.add_metric([kind], seconds)
-        yield waiting
 
-        enabled = [shop.name for shop in self._services.settings.shops if shop.enabled]
-        lag = GaugeMetricFamily(
-            "quittance_poll_lag_seconds",
-            "Seconds since the last successful poll, per enabled shop (absent until one succeeds)",
-            labels=["shop"],
-        )
-        for shop in enabled:
-            at = report.last_poll_success.get(shop)
-            if at is not None:
-                lag.add_metric([shop], max(0.0, (report.now - at).total_seconds()))
-        yield lag
+def _documents(report: MetricsReport, values: LabelValues) -> Series:
+    return _tally(
+        report.documents,
+        lambda key: (values.shop(key[0]), _or_other(key[1], DOCUMENT_KINDS)),
+        zeros=[(shop, kind) for shop in values.shops for kind in DOCUMENT_KINDS],
+    ).items()
 
-        quarantined = _tally(
-            {(shop,): n for shop, n in report.quarantined.items()},
-            lambda key: (shop_label(key[0]),),
-            zeros=[(shop,) for shop in shops],
-        )
-        held = GaugeMetricFamily(
-            "quittance_orders_quarantined",
-            "Orders quarantined (no invoice until a person looks: quittance failures), by shop",
-            labels=["shop"],
-        )
-        for labels, count in quarantined.items():
-            held.add_metric(list(labels), count)
-        yield held
 
-        events = _tally(
-            report.webhook_events,
-            lambda key: (shop_label(key[0]), platform_label(key[1])),
-            zeros=[(shop, platform_label(platforms[shop])) for shop in shops],
-        )
-        stored = CounterMetricFamily(
-            "quittance_webhook_events",
-            "Webhook events stored (verified, new), by shop and platform, whole database",
-            labels=["shop", "platform"],
-        )
-        for labels, count in events.items():
-            stored.add_metric(list(labels), count)
-        yield stored
+def _deliveries(report: MetricsReport, values: LabelValues) -> Series:
+    return _tally(
+        report.deliveries,
+        lambda key: (_or_other(key[0], values.channels), _or_other(key[1], DELIVERY_STATUSES)),
+        zeros=[(ch, status) for ch in values.channels for status in DELIVERY_STATUSES],
+    ).items()
+
+
+def _jobs(report: MetricsReport, values: LabelValues) -> Series:
+    return _tally(
+        report.jobs,
+        lambda key: (values.kind(key[0]), _or_other(key[1], JOB_STATES)),
+        zeros=[(kind, state) for kind in values.kinds for state in JOB_STATES],
+    ).items()
+
+
+def _oldest_waiting(report: MetricsReport, values: LabelValues) -> Series:
+    oldest: dict[Labels, float] = {(kind,): 0.0 for kind in values.kinds}
+    for kind, run_at in report.oldest_waiting.items():
+        waited = max(0.0, (report.now - run_at).total_seconds())
+        labels = (values.kind(kind),)
+        oldest[labels] = max(oldest.get(labels, 0.0), waited)
+    return oldest.items()
+
+
+def _poll_lag(report: MetricsReport, values: LabelValues) -> Series:
+    return [
+        ((shop,), max(0.0, (report.now - at).total_seconds()))
+        for shop in values.enabled
+        if (at := report.last_poll_success.get(shop)) is not None
+    ]
+
+
+def _quarantined(report: MetricsReport, values: LabelValues) -> Series:
+    return _tally(
+        {(shop,): n for shop, n in report.quarantined.items()},
+        lambda key: (values.shop(key[0]),),
+        zeros=[(shop,) for shop in values.shops],
+    ).items()
+
+
+def _webhook_events(report: MetricsReport, values: LabelValues) -> Series:
+    return _tally(
+        report.webhook_events,
+        lambda key: (values.shop(key[0]), platform_label(key[1])),
+        zeros=[(shop, platform_label(values.platforms[shop])) for shop in values.shops],
+    ).items()
+
+
+@dataclass(frozen=True)
+class DatabaseFamily:
+    """A family read from the database: what a scrape says of it, and how its series are
+    computed from the report."""
+
+    family_type: type[CounterMetricFamily | GaugeMetricFamily]
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+    series: Callable[[MetricsReport, LabelValues], Series]
+
+    def read(self, report: MetricsReport, values: LabelValues) -> Metric:
+        family = self.family_type(self.name, self.documentation, labels=list(self.labels))
+        for label_values, value in self.series(report, values):
+            family.add_metric(list(label_values), value)
+        return family
+
+
+# In the order a scrape lists them.
+DATABASE_FAMILIES = (
+    DatabaseFamily(
+        CounterMetricFamily,
+        "quittance_documents_issued",
+        "Documents issued, by shop and kind (invoice, credit_note), whole database",
+        ("shop", "kind"),
+        _documents,
+    ),
+    DatabaseFamily(
+        GaugeMetricFamily,
+        "quittance_deliveries",
+        "Delivery log rows by channel and current status, whole database (a row moves "
+        "pending -> retrying -> sent / failed / skipped; a resend is a new row)",
+        ("channel", "status"),
+        _deliveries,
+    ),
+    DatabaseFamily(
+        GaugeMetricFamily,
+        "quittance_jobs",
+        "Jobs by kind and state, whole database",
+        ("kind", "state"),
+        _jobs,
+    ),
+    DatabaseFamily(
+        GaugeMetricFamily,
+        "quittance_job_oldest_waiting_seconds",
+        "Per kind, how long the longest-waiting claimable job (pending, or retry whose "
+        "time has come) has been due; 0 when none waits",
+        ("kind",),
+        _oldest_waiting,
+    ),
+    DatabaseFamily(
+        GaugeMetricFamily,
+        "quittance_poll_lag_seconds",
+        "Seconds since the last successful poll, per enabled shop (absent until one succeeds)",
+        ("shop",),
+        _poll_lag,
+    ),
+    DatabaseFamily(
+        GaugeMetricFamily,
+        "quittance_orders_quarantined",
+        "Orders quarantined (no invoice until a person looks: quittance failures), by shop",
+        ("shop",),
+        _quarantined,
+    ),
+    DatabaseFamily(
+        CounterMetricFamily,
+        "quittance_webhook_events",
+        "Webhook events stored (verified, new), by shop and platform, whole database",
+        ("shop", "platform"),
+        _webhook_events,
+    ),
+)
+
+
+def _or_other(value: str, known: Container[str]) -> str:
+    return value if value in known else OTHER
 
 
 def _tally(

@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
-
 from connectors.base import (
     TRANSPORT_ERRORS,
     AttachResult,
@@ -75,9 +73,7 @@ from connectors.shopify.queries import (
 )
 from connectors.shopify.settings import ShopifyShop
 from connectors.shopify.webhooks import hmac_matches, parse_json_object, webhook_order_ref
-from connectors.unreadable import unreadable_reason
-
-log = structlog.get_logger()
+from connectors.unreadable import fetched_unreadable
 
 WEBHOOK_TOPICS = ("ORDERS_PAID", "REFUNDS_CREATE")
 # Financial statuses polled: a refunded order was paid, and a full refund whose webhook was
@@ -155,7 +151,7 @@ class ShopifyConnector:
         try:
             paid, reason = paid_status(node)
         except Exception as exc:  # cannot tell: a person looks, rather than a silent skip
-            return self._unreadable(node, order_id, exc)
+            return fetched_unreadable(self.shop, dict(node), order_id, exc)
         if not paid:  # never mapped in full: its data may be half-typed
             return FetchedOrder(None, False, f"not paid, skipped: {reason}", dict(node), order_id)
         try:
@@ -166,14 +162,8 @@ class ShopifyConnector:
                 operation_date_property=self.config.operation_date_property,
             )
         except Exception as exc:  # any mapping failure quarantines the order, never the job
-            return self._unreadable(node, order_id, exc)
+            return fetched_unreadable(self.shop, dict(node), order_id, exc)
         return FetchedOrder(order, True, reason, dict(node), order.order_id)
-
-    def _unreadable(self, node: Mapping[str, Any], order_id: str, exc: Exception) -> FetchedOrder:
-        # The exception's type is logged: a KeyError's message alone is a bare field name.
-        log.warning("order not readable", shop=self.shop, order=order_id,
-                    error_type=type(exc).__name__, err=str(exc))  # fmt: skip
-        return FetchedOrder(None, True, unreadable_reason(exc), dict(node), order_id)
 
     def fetch_order(self, order_ref: str) -> FetchedOrder:
         """The order with its transactions, read through GraphQL (webhook bodies have none)."""
@@ -289,7 +279,7 @@ class ShopifyConnector:
                     numeric_id(str(r.get("id"))) for r in summary.get("refunds") or []
                 )
             except Exception as exc:  # listed as paid, but its listing cannot even be read
-                fetched = self._unreadable(summary, _order_id(summary), exc)
+                fetched = fetched_unreadable(self.shop, dict(summary), _order_id(summary), exc)
             else:
                 if not paid:
                     skipped += 1
@@ -306,7 +296,7 @@ class ShopifyConnector:
                 except TRANSPORT_ERRORS:
                     raise  # the shop failed, not this order: the poll fails, retried later
                 except Exception as exc:  # e.g. reading its lines or refunds choked on them
-                    fetched = self._unreadable(summary, order_id, exc)
+                    fetched = fetched_unreadable(self.shop, dict(summary), order_id, exc)
             if fetched.order is not None:
                 orders.append(fetched.order)
             elif fetched.unreadable and fetched.order_id:

@@ -43,7 +43,7 @@ from connectors.base import (
     WebhookEvent,
     WebhookRejected,
 )
-from connectors.unreadable import unreadable_reason
+from connectors.unreadable import fetched_unreadable
 from connectors.woocommerce.client import WooClient
 from connectors.woocommerce.mapping import (
     MappingOptions,
@@ -182,7 +182,7 @@ class WooCommerceConnector:
         try:
             verdict = paid_verdict(raw, self.config.paid_statuses)
         except Exception as exc:  # cannot tell: a person looks, rather than a silent skip
-            return self._unreadable(raw, order_id, exc)
+            return fetched_unreadable(self.shop, raw, order_id, exc)
         if not verdict.paid:  # never mapped in full: its data may be half-typed
             return FetchedOrder(None, False, f"not paid, skipped: {verdict.reason}", raw, order_id)
         try:
@@ -195,14 +195,8 @@ class WooCommerceConnector:
         except TRANSPORT_ERRORS:
             raise
         except Exception as exc:  # any mapping failure quarantines the order, never the job
-            return self._unreadable(raw, order_id, exc)
+            return fetched_unreadable(self.shop, raw, order_id, exc)
         return FetchedOrder(order, True, verdict.reason, raw, order.order_id)
-
-    def _unreadable(self, raw: Mapping[str, Any], order_id: str, exc: Exception) -> FetchedOrder:
-        # The exception's type is logged: a KeyError's message alone is a bare field name.
-        log.warning("order not readable", shop=self.shop, order=order_id,
-                    error_type=type(exc).__name__, err=str(exc))  # fmt: skip
-        return FetchedOrder(None, True, unreadable_reason(exc), raw, order_id)
 
     def _refund_details(self, raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         """The order's refunds in detail; no call when its summary lists none (most orders)."""
@@ -260,7 +254,7 @@ class WooCommerceConnector:
                 except TRANSPORT_ERRORS:
                     raise  # the shop failed, not this order: the poll fails, retried later
                 except Exception as exc:  # one order must never stall the shop's polling
-                    fetched = self._unreadable(raw, str(raw.get("id") or ""), exc)
+                    fetched = fetched_unreadable(self.shop, raw, str(raw.get("id") or ""), exc)
                 if fetched.order is not None:
                     orders.append(fetched.order)
                 elif fetched.unreadable and fetched.order_id:
