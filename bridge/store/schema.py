@@ -154,6 +154,7 @@ Index("ix_jobs_state_run_at", jobs.c.state, jobs.c.run_at)
 Index("ix_jobs_state_lease_until", jobs.c.state, jobs.c.lease_until)
 Index("ix_jobs_state_priority_run_at", jobs.c.state, jobs.c.priority, jobs.c.run_at)
 Index("ix_jobs_kind_state", jobs.c.kind, jobs.c.state)  # /metrics, the outage check
+Index("ix_jobs_updated_at", jobs.c.updated_at)  # the outage check: a stalled queue
 
 events = Table(
     "events",

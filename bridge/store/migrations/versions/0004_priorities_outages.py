@@ -36,6 +36,8 @@ def upgrade() -> None:
     op.create_index("ix_jobs_state_priority_run_at", "jobs", ["state", "priority", "run_at"])
     # /metrics and the outage check count jobs by kind and state on every scrape and minute.
     op.create_index("ix_jobs_kind_state", "jobs", ["kind", "state"])
+    # The outage check asks every minute when a worker last moved a job (a stalled queue).
+    op.create_index("ix_jobs_updated_at", "jobs", ["updated_at"])
     op.create_table(
         "outages",
         sa.Column("cause", sa.String(300), nullable=False),
@@ -52,6 +54,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("outages")
     op.drop_index("ix_jobs_kind_state", table_name="jobs")
+    op.drop_index("ix_jobs_updated_at", table_name="jobs")
     op.drop_index("ix_jobs_state_priority_run_at", table_name="jobs")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("priority")
