@@ -20,7 +20,7 @@ from typing import Protocol
 
 import structlog
 
-from bridge.config.email import send_budget_seconds
+from bridge.config.email import EmailConfig, send_budget_seconds
 from bridge.config.service import JobsConfig
 from bridge.failures import LeaseLost, TooLateToSend
 from bridge.heartbeat import HeartbeatLease
@@ -43,12 +43,12 @@ class LeaseTerms:
     send_budget: timedelta  # the longest a hand-over runs after its check
 
     @classmethod
-    def of(cls, jobs: JobsConfig, email_timeout: float) -> LeaseTerms:
+    def of(cls, jobs: JobsConfig, email: EmailConfig) -> LeaseTerms:
         return cls(
             timedelta(seconds=jobs.lease_seconds),
             timedelta(seconds=jobs.heartbeat_seconds),
             timedelta(seconds=jobs.step_timeout_seconds),
-            timedelta(seconds=send_budget_seconds(email_timeout)),
+            timedelta(seconds=send_budget_seconds(email.timeout, email.bcc)),
         )
 
 

@@ -138,7 +138,7 @@ def _run_leased(
             if exit_on_overrun:  # even when the database refused: the hung call must die
                 os._exit(EXIT_STEP_OVERRAN)
 
-    terms = LeaseTerms.of(svc.settings.jobs, svc.settings.email.timeout)
+    terms = LeaseTerms.of(svc.settings.jobs, svc.settings.email)
     with (
         JobLease(svc.store, run.job, worker_id, terms, on_overrun=overran) as lease,
         handover_check(lease.ensure_held),

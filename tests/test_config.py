@@ -753,3 +753,11 @@ def test_a_step_timeout_shorter_than_one_send_is_refused(tmp_path: Path) -> None
 def test_the_lease_is_not_held_to_an_email_timeout_when_email_is_off(tmp_path: Path) -> None:
     settings = load(write_config(tmp_path, jobs={"lease_seconds": 60}))
     assert not settings.email.enabled and settings.jobs.lease_seconds == 60
+
+
+def test_a_bcc_copy_counts_in_the_send_a_lease_must_hold(tmp_path: Path) -> None:
+    email = {"host": "smtp.example.fr", "from_address": "f@x.fr", "timeout": 30}
+    fits = {"lease_seconds": 160, "heartbeat_seconds": 10}
+    assert load(write_config(tmp_path, email=email, jobs=fits)).jobs.lease_seconds == 160
+    path = write_config(tmp_path, email={**email, "bcc": "archive@x.fr"}, jobs=fits)
+    assert "up to 6 SMTP replies" in only_problem(path, "jobs").expected

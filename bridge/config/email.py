@@ -22,13 +22,17 @@ from bridge.settings_types import (
     lower,
 )
 
-# Once the message is handed over (MAIL, RCPT, DATA, the data's end, QUIT), each reply may
-# take up to `timeout`: the longest a send can run after its last lease check.
-SMTP_REPLIES_PER_SEND = 5
+# Once the message is handed over (MAIL, one RCPT per recipient, DATA, the data's end, QUIT),
+# each reply may take up to `timeout`: the longest a send can run after its last lease check.
+SMTP_REPLIES_PER_SEND = 5  # with one recipient; the `bcc` copy adds its RCPT
 
 
-def send_budget_seconds(timeout: float) -> float:
-    return SMTP_REPLIES_PER_SEND * timeout
+def smtp_replies(bcc: str) -> int:
+    return SMTP_REPLIES_PER_SEND + (1 if bcc.strip() else 0)
+
+
+def send_budget_seconds(timeout: float, bcc: str = "") -> float:
+    return smtp_replies(bcc) * timeout
 
 
 class EmailConfig(Section):

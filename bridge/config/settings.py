@@ -28,7 +28,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from bridge.config.alerts import AlertsConfig
 from bridge.config.currency import CurrencyConfig
 from bridge.config.documents import LegalConfig, RulesConfig, TemplatesConfig
-from bridge.config.email import SMTP_REPLIES_PER_SEND, EmailConfig, send_budget_seconds
+from bridge.config.email import EmailConfig, send_budget_seconds, smtp_replies
 from bridge.config.numbering import NumberingConfig
 from bridge.config.problems import (
     ENV_DELIMITER,
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         email = info.data.get("email")
         if email is None or not email.enabled:
             return jobs
-        budget = send_budget_seconds(email.timeout)
+        budget = send_budget_seconds(email.timeout, email.bcc)
         if budget + jobs.heartbeat_seconds > jobs.step_timeout_seconds:
             raise fail(
                 f"step_timeout_seconds ({jobs.step_timeout_seconds}) too short for one email "
@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         if budget + jobs.heartbeat_seconds > jobs.lease_seconds:
             raise fail(
                 f"lease_seconds ({jobs.lease_seconds}) too short for one email send: up to "
-                f"{SMTP_REPLIES_PER_SEND} SMTP replies × [email] timeout ({email.timeout:g} s) "
+                f"{smtp_replies(email.bcc)} SMTP replies × [email] timeout ({email.timeout:g} s) "
                 f"+ heartbeat_seconds ({jobs.heartbeat_seconds}) = "
                 f"{budget + jobs.heartbeat_seconds:g} s; raise [jobs] lease_seconds or lower "
                 "[email] timeout"
