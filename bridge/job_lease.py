@@ -40,22 +40,30 @@ class LeaseTerms:
     lease: timedelta
     heartbeat: timedelta
     step_timeout: timedelta
-    send_budget: timedelta  # the longest a hand-over runs after its check
+    send_budget: timedelta  # the longest this step's hand-over runs after its check
 
     @classmethod
-    def of(cls, jobs: JobsConfig, email: EmailConfig) -> LeaseTerms:
+    def of(cls, jobs: JobsConfig, email: EmailConfig, channel: str) -> LeaseTerms:
+        """An email's hand-over is bounded by its SMTP replies; an attach-back writes a note
+        it first looks for (a second run finds it), so it needs no budget of its own."""
+        budget = send_budget_seconds(email.timeout, email.bcc) if channel == "email" else 0
         return cls(
             timedelta(seconds=jobs.lease_seconds),
             timedelta(seconds=jobs.heartbeat_seconds),
             timedelta(seconds=jobs.step_timeout_seconds),
-            timedelta(seconds=send_budget_seconds(email.timeout, email.bcc)),
+            timedelta(seconds=budget),
         )
 
 
 class JobLease(HeartbeatLease):
-    """Context manager around one step's run. `on_overrun(error)` is called (from the
-    heartbeat thread) when the step outlives `step_timeout`: the worker records the retry and,
-    in a worker process, exits so the hung call dies with it."""
+    """Context manager around one step's run. `on_overrun(error, record)` is called (from the
+    heartbeat thread) when the step outlives `step_timeout`: the worker records the retry
+    (`record`) and, in a worker process, exits so the hung call dies with it.
+
+    Once something was handed over, the timeout never records a retry: the retry would send
+    it again. The lease is kept while the step finishes (its database calls have their own
+    timeouts); only a step still running twice its timeout is abandoned, unrecorded: its
+    process exits and the job runs again when the lease lapses, like after a kill."""
 
     def __init__(
         self,
@@ -64,7 +72,7 @@ class JobLease(HeartbeatLease):
         worker_id: str,
         terms: LeaseTerms,
         *,
-        on_overrun: Callable[[str], None] | None = None,
+        on_overrun: Callable[[str, bool], None] | None = None,
     ) -> None:
         started = store.clock()
         super().__init__(store.clock, terms.heartbeat, taken_at=started, name=f"lease-{job.id}")
@@ -83,15 +91,15 @@ class JobLease(HeartbeatLease):
         if self._lost.is_set():
             raise LeaseLost(self._not_ours())
         now = self._store.clock()
-        if now + self.terms.send_budget > self._started + self.terms.step_timeout:
+        # a heartbeat of margin: the renewal below and the first reply take time too
+        ends = now + self.terms.send_budget + self.terms.heartbeat
+        if ends > self._started + self.terms.step_timeout:
             raise TooLateToSend(
                 f"the {self._job.kind} step is too close to its timeout "
                 f"({int(self.terms.step_timeout.total_seconds())} s, [jobs] "
                 "step_timeout_seconds) to start a send: nothing was sent, it runs again later"
             )
         try:
-            with self._lock:
-                self._handed_over_at = now
             held = self._renew()
         except Exception as exc:
             raise LeaseLost(
@@ -100,6 +108,8 @@ class JobLease(HeartbeatLease):
             ) from None
         if not held:
             raise LeaseLost(self._not_ours())
+        with self._lock:
+            self._handed_over_at = self._store.clock()
 
     def _not_ours(self) -> str:
         return (
@@ -111,25 +121,26 @@ class JobLease(HeartbeatLease):
         return self._store.renew_job_lease(self._job.id, self._worker_id, self.terms.lease)
 
     def _beat_ends(self, now: datetime) -> bool:
-        """Past the step timeout, give the step up (under the lock, so neither a hand-over
-        check nor the step's end can slip in between) — but never during a send, which ends
-        within its budget: retrying under it would send twice."""
+        """Past the step timeout, give the step up, under the lock: neither a hand-over check
+        nor the step's end slips in between."""
         with self._lock:
-            if self._stop.is_set() or now - self._started < self.terms.step_timeout:
-                return self._stop.is_set()
-            handed = self._handed_over_at
-            if handed is not None and now - handed < self.terms.send_budget:
+            if self._stop.is_set():
+                return True
+            ran = now - self._started
+            handed = self._handed_over_at is not None
+            if ran < self.terms.step_timeout or (handed and ran < 2 * self.terms.step_timeout):
                 return False
             self._lost.set()
-            self._overrun()
+            self._overrun(record=not handed)
         return True
 
-    def _overrun(self) -> None:
+    def _overrun(self, *, record: bool) -> None:
         error = (
             f"the {self._job.kind} step ran longer than "
             f"{int(self.terms.step_timeout.total_seconds())} s ([jobs] step_timeout_seconds): "
             "stopped, it runs again later"
         )
-        log.error("step ran past its timeout", job=self._job.id, job_kind=self._job.kind)
+        log.error("step ran past its timeout", job=self._job.id, job_kind=self._job.kind,
+                  recorded=record)  # fmt: skip
         if self._on_overrun is not None:
-            self._on_overrun(error)
+            self._on_overrun(error, record)

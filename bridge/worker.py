@@ -131,14 +131,15 @@ def _run_leased(
     """The step under its lease: renewed by a heartbeat while it runs, renewed again before
     anything is handed over (`bridge.handover`), given up past the step timeout."""
 
-    def overran(error: str) -> None:
+    def overran(error: str, record: bool) -> None:
         try:  # retried with backoff, dead past the give-up delay, like any failure
-            _after_failure(svc, run.job, worker_id, StepTimedOut(error), step=step, run=run)
+            if record:
+                _after_failure(svc, run.job, worker_id, StepTimedOut(error), step=step, run=run)
         finally:
             if exit_on_overrun:  # even when the database refused: the hung call must die
                 os._exit(EXIT_STEP_OVERRAN)
 
-    terms = LeaseTerms.of(svc.settings.jobs, svc.settings.email)
+    terms = LeaseTerms.of(svc.settings.jobs, svc.settings.email, step.channel)
     with (
         JobLease(svc.store, run.job, worker_id, terms, on_overrun=overran) as lease,
         handover_check(lease.ensure_held),

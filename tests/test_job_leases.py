@@ -239,3 +239,28 @@ def test_a_send_that_would_outlast_the_step_timeout_is_not_started(
         assert after is not None and "too close to its timeout" in (after.last_error or "")
     finally:
         svc.close()
+
+
+def test_a_step_past_its_timeout_during_a_send_is_not_retried_under_it(
+    tmp_path: Path, clock: Clock, held_at_data: tuple[SMTPServer, HeldHandler]
+) -> None:
+    # The message is on its way when the timeout comes: a retry would send it a second time.
+    smtp, handler = held_at_data
+    svc = services(
+        tmp_path, smtp.port, clock,
+        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
+        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
+    )  # fmt: skip
+    try:
+        job = email_ready(svc)
+        thread, outcome = in_thread(svc, job, "w1")
+        assert handler.arrived.wait(HANG)
+        before = lease_end(svc, job.id)
+        clock.advance(seconds=601)
+        eventually("a heartbeat past the timeout", lambda: lease_end(svc, job.id) > before)
+        assert svc.store.get_job(job.id).state == "running"  # type: ignore[union-attr]
+        handler.release.set()
+        thread.join(HANG)
+        assert outcome == ["done"] and len(smtp.received) == 1
+    finally:
+        svc.close()

@@ -469,7 +469,7 @@ def done_jobs_by_service(svc: Services, workers: dict[str, set[int]]) -> Counter
         ).all()
     by_service: Counter[str] = Counter()
     for owner, count in rows:
-        pid = int(owner.split(":")[-1].split("/")[0])
+        pid = int(owner.split(":")[1])  # host:pid:random/index
         service = [name for name, pids in workers.items() if pid in pids]
         assert len(service) == 1, (owner, workers)
         by_service[service[0]] += count
