@@ -306,3 +306,22 @@ def test_claim_alert_once_per_window(db_url: str) -> None:
         now[0] = T0 + timedelta(minutes=61)
         assert store.claim_alert("smtp-down", window) is True
         assert store.claim_alert("smtp-down", window) is False
+
+
+def test_a_database_error_never_shows_the_values_of_its_statement(db_url: str) -> None:
+    """Error texts reach logs, job errors and alerts: a customer's data must not ride along."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from bridge.store.schema import orders
+
+    with Store.open(db_url) as store:
+        row = {
+            "shop": "s", "order_id": "1", "platform": "woocommerce", "status": "received",
+            "payload": "claire.martin@example.fr", "created_at": T0, "updated_at": T0,
+        }  # fmt: skip
+        with store.engine.begin() as conn:
+            conn.execute(insert(orders).values(**row))
+        with pytest.raises(IntegrityError) as failed, store.engine.begin() as conn:
+            conn.execute(insert(orders).values(**row))  # the same order twice
+    assert "claire.martin@example.fr" not in str(failed.value)

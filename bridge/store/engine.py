@@ -41,8 +41,18 @@ def create_store_engine(url: str | URL) -> Engine:
         # connect_timeout: a server that drops packets fails a connection in seconds, not in
         # the minutes of the kernel's own timeout (/readyz, the heartbeat, the worker loop).
         # A URL that sets its own keeps it.
-        connect = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect)
+        connect: dict[str, Any] = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+        )
+        # Keepalives: a pooled connection to a server gone silent fails in about a minute,
+        # not after the kernel's quarter of an hour of retransmissions.
+        connect |= {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                    "keepalives_count": 3}  # fmt: skip
+        # hide_parameters: an error's text never carries the statement's values (a customer's
+        # order) into logs, job errors or alerts.
+        engine = create_engine(
+            parsed, pool_pre_ping=True, connect_args=connect, hide_parameters=True
+        )
     event.listen(engine, "handle_error", _translate_immutability)
     return engine
 
@@ -56,7 +66,9 @@ def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
+    )  # (hide_parameters: see the PostgreSQL engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
