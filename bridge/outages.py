@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -291,20 +292,45 @@ def stalled_queue(
 ) -> Cause | None:
     """Jobs due for longer than `after_minutes` while no worker claimed or finished any job
     for as long: every worker is dead or wedged, and since nothing fails no other cause says
-    it. (A long backlog that drains is progress, not a stall.) `overdue` is oldest first."""
+    it. (A long backlog that drains is progress, not a stall.) `overdue` is oldest first. It
+    dates from when work stopped moving (or the oldest job fell due, if later), so a stall
+    that comes back after some progress is a new one."""
     if not overdue or (progress is not None and now - progress < after):
         return None
+    oldest = overdue[0]
+    due = oldest.run_at or _started(oldest)
+    since = max(progress, due) if progress is not None else due
     return Cause(
         key=STALLED,
         kind="queue",
         title="jobs are due and no worker runs them",
-        error=f"the oldest ({overdue[0].kind}, job {overdue[0].id}) waits since "
-        f"{when(_started(overdue[0]))}; is `quittance run` (or `quittance worker`) running? "
+        error=f"nothing moved since {when(since)}: the oldest due job is job {oldest.id} "
+        f"({oldest.kind}); is `quittance run` (or `quittance worker`) running? "
         "`quittance status` shows the queue",
-        since=_started(overdue[0]),
+        since=since,
         documents=_documents(list(overdue)),
         ripe=True,
     )
+
+
+class StallWatch:
+    """A stall opens once two checks in a row saw it with no progress between them: right
+    after the database comes back, the workers' own backoff (up to a minute) may not have
+    claimed anything yet at the first check. Seen once, it is a cause that is not ripe: it
+    keeps an open stall open (another scheduler's) but opens none."""
+
+    def __init__(self) -> None:
+        self._seen: datetime | None = None  # the `since` of the stall the last check saw
+
+    def confirmed(self, stall: Cause | None) -> Cause | None:
+        seen, self._seen = self._seen, (stall.since if stall else None)
+        if stall is None:
+            return None
+        return replace(stall, ripe=seen == stall.since)
+
+
+# One watch per store: each scheduler (and each test's services) sees its own checks.
+_STALLS: weakref.WeakKeyDictionary[object, StallWatch] = weakref.WeakKeyDictionary()
 
 
 def _started(job: FailingJob) -> datetime:
@@ -419,21 +445,22 @@ def open_text(cause: Cause, opened_at: datetime, now: datetime) -> tuple[str, st
 
 
 def _more_failed_for_good(cause: Cause, row: OutageRecord) -> bool:
-    """Documents that failed for good joined a cause already told: each needs the owner (a
-    wrong address to fix, a resend), so they are told too — at most once per dedupe window
-    (the alert key is the outage's), the digest tells the rest."""
-    return row.alerted_at is not None and cause.dead > 0 and len(cause.documents) > row.affected
+    """Documents failed for good beyond those the owner was told of: each needs them (a wrong
+    address to fix, a resend), so they are told too, at most once per dedupe window (the
+    alert key is the outage's); documents that only retry are the digest's."""
+    return row.alerted_at is not None and cause.dead > row.told_dead
 
 
-def grew_text(cause: Cause, row: OutageRecord, now: datetime) -> tuple[str, str]:
-    total, more = len(cause.documents), len(cause.documents) - row.affected
+def grew_text(cause: Cause, row: OutageRecord) -> tuple[str, str]:
+    dead = [doc for doc in cause.documents if doc.dead]
+    more, fresh = cause.dead - row.told_dead, dead[row.told_dead :]
     lines = [
-        f"{more} more since the first message: {count_words(total, cause.dead)} in all, "
-        f"since {when(row.opened_at)}.",
+        f"{more} more failed for good since the last message: "
+        f"{count_words(len(cause.documents), cause.dead)} in all, since {when(row.opened_at)}.",
         f"Error: {cause.error}",
         "",
-        "Latest documents:",
-        *documents_block(cause.documents[-SAMPLE_SIZE:][::-1], min(total, SAMPLE_SIZE)),
+        "The new ones:",
+        *documents_block(fresh, len(fresh)),
         "",
         DO_WHAT,
     ]
@@ -465,20 +492,21 @@ def check_outages(svc: Services) -> OutageReport:
     now = svc.store.clock()
     after = timedelta(minutes=svc.settings.alerts.after_minutes)
     causes = group_causes(svc.store.failing_jobs(), now, after)
-    stalled = stalled_queue(
-        svc.store.overdue_jobs(now - after), svc.store.last_job_progress(), now, after
+    stalled = _STALLS.setdefault(svc.store, StallWatch()).confirmed(
+        stalled_queue(
+            svc.store.overdue_jobs(now - after), svc.store.last_job_progress(), now, after
+        )
     )
     todo = plan([*causes, *([stalled] if stalled else [])], svc.store.outages())
     opened = [c.key for c in todo.open if _open_cause(svc, c, now)]
     for cause, row in todo.keep:
         if _more_failed_for_good(cause, row):
-            title, body = grew_text(cause, row, now)
-            key = f"outage-grew:{row.cause}:{_stamp(row.opened_at)}"
-            alert_owner(svc, key=key, title=title, body=body)
+            _tell_more(svc, cause, row)
         svc.store.touch_outage(
             row.cause, row.opened_at, affected=len(cause.documents), sample=sample_of(cause)
         )
-        if row.alerted_at is None and announce(svc, row, *open_text(cause, row.opened_at, now)):
+        title, body = open_text(cause, row.opened_at, now)
+        if row.alerted_at is None and announce(svc, row, title, body, told_dead=cause.dead):
             opened.append(cause.key)  # an earlier attempt could not send it
     cleared = [row.cause for row in todo.clear if end_outage(svc, row, now)]
     still = tuple(c.key for c in todo.open) + tuple(c.key for c, _ in todo.keep)
@@ -496,7 +524,15 @@ def _open_cause(svc: Services, cause: Cause, now: datetime) -> bool:
     )
     if row is None or row.alerted_at is not None:
         return False
-    return announce(svc, row, *open_text(cause, row.opened_at, now))
+    title, body = open_text(cause, row.opened_at, now)
+    return announce(svc, row, title, body, told_dead=cause.dead)
+
+
+def _tell_more(svc: Services, cause: Cause, row: OutageRecord) -> None:
+    title, body = grew_text(cause, row)
+    key = f"outage-grew:{row.cause}:{stamp(row.opened_at)}"
+    if alert_owner(svc, key=key, title=title, body=body) or not svc.alerter.configured:
+        svc.store.tell_outage_dead(row.cause, row.opened_at, cause.dead)
 
 
 def sample_of(cause: Cause) -> list[dict[str, Any]]:
@@ -517,15 +553,17 @@ def ensure_open(
     return svc.store.outage(cause)
 
 
-def announce(svc: Services, row: OutageRecord, title: str, body: str) -> bool:
+def announce(
+    svc: Services, row: OutageRecord, title: str, body: str, *, told_dead: int = 0
+) -> bool:
     """Send the opening alert if this caller wins its claim. A failed send gives the claim
     back, so a later check tries again; the key is the outage's, so the alerter's dedupe
     window spaces those tries (once per window, not every minute: apprise cannot tell a
     target that got it from one that did not, and the ones that did must not be flooded)."""
-    claimed = svc.store.claim_outage_alert(row.cause, row.opened_at)
+    claimed = svc.store.claim_outage_alert(row.cause, row.opened_at, told_dead=told_dead)
     if claimed is None:
         return False
-    key = f"outage:{row.cause}:{_stamp(row.opened_at)}"
+    key = f"outage:{row.cause}:{stamp(row.opened_at)}"
     if alert_owner(svc, key=key, title=title, body=body) or not svc.alerter.configured:
         log.warning("outage opened", cause=row.cause, since=row.opened_at.isoformat())
         return True
@@ -541,12 +579,13 @@ def end_outage(svc: Services, row: OutageRecord, now: datetime) -> bool:
         return False
     log.info("outage cleared", cause=row.cause, lasted_s=int((now - row.opened_at).total_seconds()))
     title, body = clear_text(closed, now)
-    key = f"outage-cleared:{row.cause}:{_stamp(row.opened_at)}"
+    key = f"outage-cleared:{row.cause}:{stamp(row.opened_at)}"
     alert_owner(svc, key=key, title=title, body=body)
     return True
 
 
-def _stamp(moment: datetime) -> str:
+def stamp(moment: datetime) -> str:
+    """A moment as it goes into alert keys: to the microsecond, so two outages never share one."""
     return f"{moment:%Y%m%dT%H%M%S.%fZ}"
 
 

@@ -23,7 +23,15 @@ import structlog
 
 from bridge.logs import error_line
 from bridge.ops import check_archive, check_smtp
-from bridge.outages import PROBE_PREFIX, announce, end_outage, ensure_open, human_duration, when
+from bridge.outages import (
+    PROBE_PREFIX,
+    announce,
+    end_outage,
+    ensure_open,
+    human_duration,
+    stamp,
+    when,
+)
 from bridge.services import Services, alert_owner
 from connectors.base import CheckLine
 
@@ -53,6 +61,7 @@ class Probes:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: dict[str, ProbeResult] = {}
+        self._told: dict[str, datetime] = {}
 
     def record(self, name: str, line: CheckLine, at: datetime) -> ProbeResult:
         with self._lock:
@@ -69,9 +78,17 @@ class Probes:
             self._latest[name] = result
             return result
 
-    def previous(self, name: str) -> ProbeResult | None:
+    def told(self, name: str) -> datetime | None:
+        """Since when the owner was told this probe fails (kept here: the database one)."""
         with self._lock:
-            return self._latest.get(name)
+            return self._told.get(name)
+
+    def tell(self, name: str, since: datetime | None) -> None:
+        with self._lock:
+            if since is None:
+                self._told.pop(name, None)
+            else:
+                self._told[name] = since
 
     def latest(self) -> list[ProbeResult]:
         with self._lock:
@@ -109,27 +126,33 @@ def run_probes(svc: Services, probes: Probes | None = None) -> list[ProbeResult]
 def watch_database(svc: Services, probes: Probes) -> ProbeResult:
     """The database itself, told without it: the outage table, the alert dedupe and the event
     log all live there, so this one is kept in the process (the alerter falls back to its own
-    dedupe) — told once after two failures in a row, and once when it answers again."""
-    before = probes.previous(DATABASE)
+    dedupe; several replicas each tell it) — told after two failures in a row (tried again at
+    each probe until it goes out), and once when it answers again."""
     result = probes.record(DATABASE, _safely(lambda: _database_line(svc)), svc.store.clock())
-    since = result.failing_since or result.at
-    if result.failures == FAILURES_TO_OPEN:
+    told = probes.told(DATABASE)
+    if not result.ok and result.failures >= FAILURES_TO_OPEN and told is None:
+        since = result.failing_since or result.at
+        title, body = _database_down(result, since)
+        if alert_owner(svc, key=f"probe:database:{stamp(since)}", title=title, body=body):
+            probes.tell(DATABASE, since)
+    elif result.ok and told is not None:
         alert_owner(
-            svc, key=f"probe:database:{when(since)}",
-            title="Quittance: the database does not take writes",
-            body=f"Failing since {when(since)} ({result.failures} checks in a row).\n"
-            f"Error: {result.detail}\nNothing is recorded meanwhile: webhooks get 503 (the "
-            "shops send them again), workers wait. You will get one more message when it "
-            "answers again.",
-        )  # fmt: skip
-    elif result.ok and before is not None and before.failures >= FAILURES_TO_OPEN:
-        began = before.failing_since or before.at
-        alert_owner(
-            svc, key=f"probe:database:{when(began)}:cleared",
+            svc, key=f"probe:database:{stamp(told)}:cleared",
             title="Quittance: resolved — the database takes writes again",
-            body=f"It failed for {human_duration(result.at - began)} (since {when(began)}).",
+            body=f"It failed for {human_duration(result.at - told)} (since {when(told)}).",
         )  # fmt: skip
+        probes.tell(DATABASE, None)
     return result
+
+
+def _database_down(result: ProbeResult, since: datetime) -> tuple[str, str]:
+    return (
+        "Quittance: the database does not take writes",
+        f"Failing since {when(since)} ({result.failures} checks in a row).\n"
+        f"Error: {result.detail}\nNothing is recorded meanwhile: webhooks get 503 (the "
+        "shops send them again), workers wait. You will get one more message when it "
+        "answers again.",
+    )
 
 
 DATABASE = "database"

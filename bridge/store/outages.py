@@ -41,6 +41,7 @@ class FailingJob:
     first_attempt_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    run_at: datetime | None = None  # when it is (or was) due
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +53,13 @@ class OutageRecord:
     alerted_at: datetime | None
     affected: int
     sample: list[dict[str, Any]]
+    told_dead: int = 0  # documents failed for good the owner was told of
 
 
 _COLUMNS = (
     jobs.c.id, jobs.c.kind, jobs.c.state, jobs.c.shop, jobs.c.order_id, jobs.c.invoice_id,
     invoices.c.number, jobs.c.attempts, jobs.c.last_error, jobs.c.first_attempt_at,
-    jobs.c.created_at, jobs.c.updated_at,
+    jobs.c.created_at, jobs.c.updated_at, jobs.c.run_at,
 )  # fmt: skip
 
 
@@ -136,6 +138,15 @@ def open_(
     return conn.execute(stmt).rowcount == 1
 
 
+def tell_dead(conn: Connection, cause: str, opened_at: datetime, told_dead: int) -> None:
+    conn.execute(
+        update(outages)
+        .where(outages.c.cause == cause, outages.c.opened_at == opened_at)
+        .where(outages.c.told_dead < told_dead)
+        .values(told_dead=told_dead)
+    )
+
+
 def touch(
     conn: Connection, cause: str, opened_at: datetime, *, now: datetime, affected: int,
     sample: Sequence[dict[str, Any]],
@@ -149,13 +160,17 @@ def touch(
     return conn.execute(stmt).rowcount == 1
 
 
-def claim_alert(conn: Connection, cause: str, opened_at: datetime, now: datetime) -> bool:
-    """True for the one caller that is to send the opening alert."""
+def claim_alert(
+    conn: Connection, cause: str, opened_at: datetime, now: datetime, told_dead: int
+) -> bool:
+    """True for the one caller that is to send the opening alert, which tells `told_dead`
+    documents failed for good (set in the same statement: another scheduler reading the row
+    as alerted must not take them for new ones)."""
     stmt = (
         update(outages)
         .where(outages.c.cause == cause, outages.c.opened_at == opened_at)
         .where(outages.c.alerted_at.is_(None))
-        .values(alerted_at=now)
+        .values(alerted_at=now, told_dead=told_dead)
     )
     return conn.execute(stmt).rowcount == 1
 
@@ -188,7 +203,7 @@ def _failing(row: RowMapping) -> FailingJob:
         order_id=row["order_id"], invoice_id=row["invoice_id"], number=row["number"],
         attempts=row["attempts"], last_error=row["last_error"],
         first_attempt_at=row["first_attempt_at"], created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], run_at=row["run_at"],
     )  # fmt: skip
 
 
@@ -197,4 +212,5 @@ def _outage(row: RowMapping) -> OutageRecord:
         cause=row["cause"], title=row["title"], opened_at=row["opened_at"],
         last_seen_at=row["last_seen_at"], alerted_at=row["alerted_at"],
         affected=row["affected"], sample=load_json(row["sample"]) or [],
+        told_dead=row["told_dead"],
     )  # fmt: skip

@@ -189,6 +189,8 @@ outages = Table(
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("alerted_at", UTCDateTime),
     Column("affected", Integer, nullable=False),  # documents or jobs it holds up, last seen
+    # documents failed for good the owner was told of (more later: told again)
+    Column("told_dead", Integer, nullable=False, server_default="0"),
     Column("sample", Text, nullable=False),  # JSON list: the first ones, for the alert
 )
 

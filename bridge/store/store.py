@@ -609,6 +609,11 @@ class Store(JobQueue):
                 affected=affected, sample=sample,
             )  # fmt: skip
 
+    def tell_outage_dead(self, cause: str, opened_at: datetime, told_dead: int) -> None:
+        """The owner was told of `told_dead` documents failed for good (it only grows)."""
+        with self._write() as conn:
+            outage_rows.tell_dead(conn, cause, opened_at, told_dead)
+
     def touch_outage(
         self, cause: str, opened_at: datetime, *, affected: int, sample: Sequence[dict[str, Any]]
     ) -> bool:
@@ -617,11 +622,14 @@ class Store(JobQueue):
                 conn, cause, opened_at, now=self._now(), affected=affected, sample=sample
             )
 
-    def claim_outage_alert(self, cause: str, opened_at: datetime) -> datetime | None:
+    def claim_outage_alert(
+        self, cause: str, opened_at: datetime, *, told_dead: int = 0
+    ) -> datetime | None:
         """The claim's time for the one caller that is to send the opening alert, else None."""
         with self._write() as conn:
             now = self._now()
-            return now if outage_rows.claim_alert(conn, cause, opened_at, now) else None
+            won = outage_rows.claim_alert(conn, cause, opened_at, now, told_dead)
+            return now if won else None
 
     def release_outage_alert(self, cause: str, opened_at: datetime, claimed_at: datetime) -> bool:
         with self._write() as conn:

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("last_seen_at", TS, nullable=False),
         sa.Column("alerted_at", TS),
         sa.Column("affected", sa.Integer, nullable=False),
+        sa.Column("told_dead", sa.Integer, nullable=False, server_default="0"),
         sa.Column("sample", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("cause", name="pk_outages"),
     )
