@@ -40,6 +40,15 @@ def services(tmp_path: Path, port: int, clock: Clock, **jobs: Any) -> Services:
     )
 
 
+def timing_out(tmp_path: Path, port: int, clock: Clock) -> Services:
+    """Services whose steps time out after 600 s ([jobs] step_timeout_seconds)."""
+    return services(
+        tmp_path, port, clock,
+        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
+        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
+    )  # fmt: skip
+
+
 def email_ready(svc: Services) -> JobRecord:
     """Order 1001 issued and rendered: its email job is the one left to claim."""
     submit_order(svc, orders_by_id()["1001"])
@@ -166,11 +175,7 @@ def overran(
     """An email step hung in the server's greeting past [jobs] step_timeout_seconds (600 s),
     then let go once the worker gave it up."""
     smtp, handler = held_at_ehlo
-    svc = services(
-        tmp_path, smtp.port, clock,
-        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
-        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
-    )  # fmt: skip
+    svc = timing_out(tmp_path, smtp.port, clock)
     try:
         job = email_ready(svc)
         thread, outcome = in_thread(svc, job, "w1")
@@ -222,11 +227,7 @@ def test_a_send_that_would_outlast_the_step_timeout_is_not_started(
     # Started this close to the timeout, the timeout would retry the job while the message is
     # on its way, and the retry would send it again: the send is refused, the job waits.
     smtp, handler = held_at_ehlo
-    svc = services(
-        tmp_path, smtp.port, clock,
-        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
-        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
-    )  # fmt: skip
+    svc = timing_out(tmp_path, smtp.port, clock)
     try:
         job = email_ready(svc)
         thread, outcome = in_thread(svc, job, "w1")
@@ -246,11 +247,7 @@ def test_a_step_past_its_timeout_during_a_send_is_not_retried_under_it(
 ) -> None:
     # The message is on its way when the timeout comes: a retry would send it a second time.
     smtp, handler = held_at_data
-    svc = services(
-        tmp_path, smtp.port, clock,
-        lease_seconds=LEASE, heartbeat_seconds=1, step_timeout_seconds=600,
-        backoff_initial_seconds=60, backoff_max_seconds=600, give_up_after_hours=1,
-    )  # fmt: skip
+    svc = timing_out(tmp_path, smtp.port, clock)
     try:
         job = email_ready(svc)
         thread, outcome = in_thread(svc, job, "w1")
