@@ -76,7 +76,9 @@ from connectors.woocommerce.sandbox import WooSandbox  # noqa: E402
 from connectors.woocommerce.sandbox_orders import Item, make_order  # noqa: E402
 
 SHOP = "woo"
-HOST = socket.gethostname()  # lease owners are "<host>:<pid>" (service) or "<host>:<pid>/<n>"
+# Lease owners are "<host>:<pid>:<random>" (a service) or "<host>:<pid>:<random>/<n>" (one of
+# its workers); this bench names processes by "<host>:<pid>" (`process_of`).
+HOST = socket.gethostname()
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LEASE_SECONDS = 10
 HEARTBEAT_SECONDS = 1
@@ -442,7 +444,13 @@ def poll_holder(c: Campaign) -> str | None:
         ).first()
     if row is None or row[0] is None or row[1] is None or row[1] < datetime.now(UTC):
         return None
-    return str(row[0])
+    return process_of(str(row[0]))
+
+
+def process_of(owner: str) -> str:
+    """ "<host>:<pid>" of a lease owner id."""
+    host, pid = owner.split(":")[:2]
+    return f"{host}:{pid.split('/', 1)[0]}"
 
 
 def running_job_owners(c: Campaign) -> list[tuple[str, str]]:
@@ -524,7 +532,7 @@ def kill_worker(c: Campaign) -> None:
 
 
 def owner_pid(owner: str) -> int:
-    return int(owner.split(":", 1)[1].split("/", 1)[0])
+    return int(process_of(owner).split(":")[1])
 
 
 def pg_cluster() -> list[str]:
@@ -643,13 +651,16 @@ def poll_lags(c: Campaign) -> list[PollLag]:
     lags = []
     for kill in (k for k in c.kills if k.polling):
         lag = PollLag(kill)
-        mine = sorted((e for e in takeovers if e.detail.get("previous_owner") == kill.owner),
-                      key=lambda e: e.at)  # fmt: skip
+        mine = sorted(
+            (e for e in takeovers
+             if process_of(str(e.detail.get("previous_owner"))) == kill.owner),
+            key=lambda e: e.at,
+        )  # fmt: skip
         if mine:
             event = mine[0]
             lag.taken_over_s = (event.at - kill.at_utc).total_seconds()
             new_owner = str(event.detail.get("owner"))
-            lag.by = names.get(new_owner, "another process")
+            lag.by = names.get(process_of(new_owner), "another process")
             if lag.by == kill.service:  # the killed service's own restart won the race
                 lag.by += " (restarted)"
             claim = event.at.isoformat()
