@@ -73,9 +73,13 @@ def svc(tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock) -> Iterator
 # -- the cause key (pure) -------------------------------------------------------------------
 
 
+# Pure tests: any moment will do, as long as it is not pinned to the calendar.
+AT = datetime.now(UTC).replace(microsecond=0)
+
+
 def job(kind: str, error: BaseException | str, **fields: object) -> FailingJob:
     message = error if isinstance(error, str) else classify_failure(error).message
-    at = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    at = AT
     values: dict[str, object] = {
         "id": 1, "kind": kind, "state": "retry", "shop": "demo", "order_id": "1001",
         "invoice_id": None, "number": None, "attempts": 1, "last_error": message,
@@ -129,7 +133,7 @@ def test_the_cause_key_tells_causes_and_shops_apart() -> None:
 
 
 def test_a_cause_counts_documents_not_jobs() -> None:
-    now = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
+    now = AT + timedelta(hours=1)
     same_invoice = [
         job("email", smtp_down(), id=1, invoice_id=7, number="FA-2026-000007"),
         job("email", smtp_down(), id=2, invoice_id=7, number="FA-2026-000007", state="dead"),
