@@ -110,14 +110,23 @@ def test_a_send_slower_than_the_lease_keeps_it_and_sends_once(
         svc.close()
 
 
-def test_a_worker_whose_lease_was_taken_over_sends_nothing(
+@dataclass
+class TakenOver:
+    svc: Services
+    smtp: SMTPServer
+    job: JobRecord  # as the second worker claimed it
+    outcome: list[str]  # what the first worker's run_job answered
+
+
+@pytest.fixture
+def taken_over(
     tmp_path: Path,
     clock: Clock,
     held_at_ehlo: tuple[SMTPServer, HeldHandler],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The first worker stalls (no heartbeat gets through) while it connects: its lease lapses
-    # and another worker takes the job over before the first one reaches the message.
+) -> Iterator[TakenOver]:
+    """The first worker stalls (no heartbeat gets through) while it connects: its lease lapses
+    and another worker takes the job over before the first one reaches the message."""
     monkeypatch.setattr("bridge.heartbeat.TICK_SECONDS", HANG)
     smtp, handler = held_at_ehlo
     svc = services(tmp_path, smtp.port, clock)
@@ -129,35 +138,24 @@ def test_a_worker_whose_lease_was_taken_over_sends_nothing(
         (taken,) = svc.store.claim_jobs("w2", kinds=["email"], lease=timedelta(seconds=LEASE))
         handler.release.set()
         thread.join(HANG)
-        assert outcome == ["lost"]
-        assert smtp.received == []
-        assert run_job(svc, taken, "w2") == "done"
-        assert len(smtp.received) == 1
+        yield TakenOver(svc, smtp, taken, outcome)
     finally:
         svc.close()
 
 
-def test_the_taken_over_job_keeps_its_new_owner(
-    tmp_path: Path,
-    clock: Clock,
-    held_at_ehlo: tuple[SMTPServer, HeldHandler],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("bridge.heartbeat.TICK_SECONDS", HANG)
-    smtp, handler = held_at_ehlo
-    svc = services(tmp_path, smtp.port, clock)
-    try:
-        job = email_ready(svc)
-        thread, _ = in_thread(svc, job, "w1")
-        assert handler.arrived.wait(HANG)
-        clock.advance(seconds=LEASE + 1)
-        svc.store.claim_jobs("w2", kinds=["email"], lease=timedelta(seconds=LEASE))
-        handler.release.set()
-        thread.join(HANG)
-        after = svc.store.get_job(job.id)
-        assert after is not None and after.state == "running" and after.lease_owner == "w2"
-    finally:
-        svc.close()
+def test_a_worker_whose_lease_was_taken_over_sends_nothing(taken_over: TakenOver) -> None:
+    assert taken_over.outcome == ["lost"]
+    assert taken_over.smtp.received == []
+
+
+def test_the_taken_over_job_keeps_its_new_owner(taken_over: TakenOver) -> None:
+    after = taken_over.svc.store.get_job(taken_over.job.id)
+    assert after is not None and after.state == "running" and after.lease_owner == "w2"
+
+
+def test_the_new_owner_sends_the_email_once(taken_over: TakenOver) -> None:
+    assert run_job(taken_over.svc, taken_over.job, "w2") == "done"
+    assert len(taken_over.smtp.received) == 1
 
 
 @dataclass
