@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -59,11 +60,20 @@ def email_ready(svc: Services) -> JobRecord:
     return job
 
 
-def in_thread(svc: Services, job: JobRecord, worker: str) -> tuple[threading.Thread, list[str]]:
+@contextmanager
+def email_step_held(svc: Services, handler: HeldHandler) -> Iterator[tuple[JobRecord, list[str]]]:
+    """Order 1001's email step running (worker "w1", in a thread) and held by the server;
+    let go and joined on the way out. Yields the job and, once out, what run_job answered."""
+    job = email_ready(svc)
     outcome: list[str] = []
-    thread = threading.Thread(target=lambda: outcome.append(run_job(svc, job, worker)))
+    thread = threading.Thread(target=lambda: outcome.append(run_job(svc, job, "w1")))
     thread.start()
-    return thread, outcome
+    try:
+        assert handler.arrived.wait(HANG)
+        yield job, outcome
+    finally:
+        handler.release.set()
+        thread.join(HANG)
 
 
 @pytest.fixture
@@ -93,21 +103,14 @@ def test_a_send_slower_than_the_lease_keeps_it_and_sends_once(
 ) -> None:
     smtp, handler = held_at_data
     svc = services(tmp_path, smtp.port, clock)
-    try:
-        job = email_ready(svc)
-        thread, outcome = in_thread(svc, job, "w1")
-        assert handler.arrived.wait(HANG)
+    with closing(svc), email_step_held(svc, handler) as (job, outcome):
         for _ in range(3):  # three leases go by while the server sits on the message
             before = lease_end(svc, job.id)
             clock.advance(seconds=LEASE - 10)
             eventually("a heartbeat", lambda b=before: lease_end(svc, job.id) > b)  # type: ignore[misc]
             assert svc.store.claim_jobs("w2", kinds=["email"]) == []
-        handler.release.set()
-        thread.join(HANG)
-        assert outcome == ["done"]
-        assert len(smtp.received) == 1
-    finally:
-        svc.close()
+    assert outcome == ["done"]
+    assert len(smtp.received) == 1
 
 
 @dataclass
@@ -129,18 +132,12 @@ def taken_over(
     and another worker takes the job over before the first one reaches the message."""
     monkeypatch.setattr("bridge.heartbeat.TICK_SECONDS", HANG)
     smtp, handler = held_at_ehlo
-    svc = services(tmp_path, smtp.port, clock)
-    try:
-        job = email_ready(svc)
-        thread, outcome = in_thread(svc, job, "w1")
-        assert handler.arrived.wait(HANG)
-        clock.advance(seconds=LEASE + 1)
-        (taken,) = svc.store.claim_jobs("w2", kinds=["email"], lease=timedelta(seconds=LEASE))
-        handler.release.set()
-        thread.join(HANG)
+    with closing(services(tmp_path, smtp.port, clock)) as svc:
+        with email_step_held(svc, handler) as (_, outcome):
+            clock.advance(seconds=LEASE + 1)
+            lease = timedelta(seconds=LEASE)
+            (taken,) = svc.store.claim_jobs("w2", kinds=["email"], lease=lease)
         yield TakenOver(svc, smtp, taken, outcome)
-    finally:
-        svc.close()
 
 
 def test_a_worker_whose_lease_was_taken_over_sends_nothing(taken_over: TakenOver) -> None:
@@ -173,21 +170,14 @@ def overran(
     """An email step hung in the server's greeting past [jobs] step_timeout_seconds (600 s),
     then let go once the worker gave it up."""
     smtp, handler = held_at_ehlo
-    svc = timing_out(tmp_path, smtp.port, clock)
-    try:
-        job = email_ready(svc)
-        thread, outcome = in_thread(svc, job, "w1")
-        assert handler.arrived.wait(HANG)
-        clock.advance(seconds=601)
-        stopped = eventually(
-            "the step given up",
-            lambda: (j := svc.store.get_job(job.id)) is not None and j.state == "retry" and j,
-        )
-        handler.release.set()
-        thread.join(HANG)
+    with closing(timing_out(tmp_path, smtp.port, clock)) as svc:
+        with email_step_held(svc, handler) as (job, outcome):
+            clock.advance(seconds=601)
+            stopped = eventually(
+                "the step given up",
+                lambda: (j := svc.store.get_job(job.id)) is not None and j.state == "retry" and j,
+            )
         yield Overran(svc, smtp, stopped, outcome)
-    finally:
-        svc.close()
 
 
 def test_a_step_past_its_timeout_is_retried_later(overran: Overran) -> None:
@@ -210,13 +200,10 @@ def test_a_heartbeat_does_not_outlive_its_step(
 ) -> None:
     smtp, handler = held_at_data
     handler.release.set()
-    svc = services(tmp_path, smtp.port, clock)
-    try:
+    with closing(services(tmp_path, smtp.port, clock)) as svc:
         job = email_ready(svc)
         assert run_job(svc, job, "w1") == "done"
-        assert not [t for t in threading.enumerate() if t.name == f"lease-{job.id}"]
-    finally:
-        svc.close()
+    assert not [t for t in threading.enumerate() if t.name == f"lease-{job.id}"]
 
 
 def test_a_send_that_would_outlast_the_step_timeout_is_not_started(
@@ -225,19 +212,12 @@ def test_a_send_that_would_outlast_the_step_timeout_is_not_started(
     # Started this close to the timeout, the timeout would retry the job while the message is
     # on its way, and the retry would send it again: the send is refused, the job waits.
     smtp, handler = held_at_ehlo
-    svc = timing_out(tmp_path, smtp.port, clock)
-    try:
-        job = email_ready(svc)
-        thread, outcome = in_thread(svc, job, "w1")
-        assert handler.arrived.wait(HANG)
-        clock.advance(seconds=590)  # a send (5 replies × 3 s) would end past 600 s
-        handler.release.set()
-        thread.join(HANG)
+    with closing(timing_out(tmp_path, smtp.port, clock)) as svc:
+        with email_step_held(svc, handler) as (job, outcome):
+            clock.advance(seconds=590)  # a send (5 replies × 3 s) would end past 600 s
         after = svc.store.get_job(job.id)
-        assert outcome == ["retry"] and smtp.received == []
-        assert after is not None and "too close to its timeout" in (after.last_error or "")
-    finally:
-        svc.close()
+    assert outcome == ["retry"] and smtp.received == []
+    assert after is not None and "too close to its timeout" in (after.last_error or "")
 
 
 def test_a_step_past_its_timeout_during_a_send_is_not_retried_under_it(
@@ -246,16 +226,9 @@ def test_a_step_past_its_timeout_during_a_send_is_not_retried_under_it(
     # The message is on its way when the timeout comes: a retry would send it a second time.
     smtp, handler = held_at_data
     svc = timing_out(tmp_path, smtp.port, clock)
-    try:
-        job = email_ready(svc)
-        thread, outcome = in_thread(svc, job, "w1")
-        assert handler.arrived.wait(HANG)
+    with closing(svc), email_step_held(svc, handler) as (job, outcome):
         before = lease_end(svc, job.id)
         clock.advance(seconds=601)
         eventually("a heartbeat past the timeout", lambda: lease_end(svc, job.id) > before)
         assert svc.store.get_job(job.id).state == "running"  # type: ignore[union-attr]
-        handler.release.set()
-        thread.join(HANG)
-        assert outcome == ["done"] and len(smtp.received) == 1
-    finally:
-        svc.close()
+    assert outcome == ["done"] and len(smtp.received) == 1
