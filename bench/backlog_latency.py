@@ -122,8 +122,7 @@ def jobs_keys(args: argparse.Namespace) -> dict[str, float]:
 def service_env(root: Path) -> dict[str, str]:
     """The tree first on the path; no QUITTANCE_* variable overriding the generated config."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUITTANCE_")}
-    env["PYTHONPATH"] = str(root)
-    return env
+    return {**env, "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
 
 
 def quittance(*args: str) -> list[str]:
@@ -234,13 +233,31 @@ def record_backlog(root: Path, config: Path, url: str, expected: int) -> tuple[f
     return took, " ".join(done.stdout.split())
 
 
-def start_service(root: Path, config: Path, workers: int, log: Path) -> subprocess.Popen[bytes]:
+def start_quittance(root: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`quittance <args>` of the tree at `root`, its output appended to `log`, in a process
+    group of its own (the bench cleans up its workers by group)."""
     with log.open("ab") as sink:
         return subprocess.Popen(
-            quittance("run", "-c", str(config), "--workers", str(workers)),
-            cwd=root, env=service_env(root), stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            quittance(*args), cwd=root, env=service_env(root), stdout=sink,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+
+
+def start_service(root: Path, config: Path, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    return start_quittance(root, log, "run", "-c", str(config), "--workers", str(workers))
+
+
+def loopback_email(smtp_port: int, timeout: float) -> str:
+    """The `[email]` table of a capture SMTP server on loopback (the demo's sender)."""
+    return f"""
+[email]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from_address = "bonjour@latheiere.example.fr"
+from_name = "La Théière"
+timeout = {timeout}
+"""
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -60,6 +60,9 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 import requests  # noqa: E402
+
+# The sibling bench's launcher and [email] table (this folder is on sys.path when run).
+from backlog_latency import loopback_email, start_quittance  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.exc import DBAPIError  # noqa: E402
 
@@ -189,30 +192,19 @@ def pay_order(woo: WooSandbox, i: int) -> int:
 def config_tables(smtp_port: int) -> str:
     """[email] with a 1 s timeout and [jobs] with short leases: a lease must outlast 5 SMTP
     replies × timeout + one heartbeat (the config refuses less); retries come back soon."""
-    return f"""
-[email]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from_address = "bonjour@latheiere.example.fr"
-from_name = "La Théière"
-timeout = {EMAIL_TIMEOUT}
-
+    return (
+        loopback_email(smtp_port, EMAIL_TIMEOUT)
+        + f"""
 [jobs]
 lease_seconds = {LEASE_SECONDS}
 heartbeat_seconds = {HEARTBEAT_SECONDS}
 backoff_initial_seconds = 1
 backoff_max_seconds = 5
 """
+    )
 
 
 # -- the services ---------------------------------------------------------------------------
-
-
-def child_env() -> dict[str, str]:
-    """Ours, less any QUITTANCE_* override that would beat the generated config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUITTANCE_")}
-    return {**env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
 
 
 def children_of(pid: int) -> list[int]:
@@ -291,13 +283,10 @@ class Fleet:
 
     def start(self, svc: Service) -> None:
         svc.starts += 1
-        cmd = [sys.executable, "-m", "bridge.cli", "run", "-c", str(self.config),
-               "--workers", str(self.workers), "--port", str(svc.port)]  # fmt: skip
-        with self.log_path(svc).open("ab") as sink:
-            svc.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=child_env(), stdout=sink, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own group: cleaned up by pgid at the end
-            )  # fmt: skip
+        svc.proc = start_quittance(  # its own group: cleaned up by pgid at the end
+            ROOT, self.log_path(svc), "run", "-c", str(self.config),
+            "--workers", str(self.workers), "--port", str(svc.port),
+        )  # fmt: skip
         svc.pgids.append(svc.proc.pid)
         self.names[svc.owner] = svc.name
 

@@ -41,10 +41,10 @@ from backlog_latency import (
     backlog_email,
     job_counts,
     log_problems,
+    loopback_email,
     paid_order,
-    quittance,
     record_backlog,
-    service_env,
+    start_quittance,
     stop_service,
     tree_config_keys,
     tree_label,
@@ -77,29 +77,13 @@ class Result:
 
 
 def settings_tables(smtp_port: int, heartbeat: float) -> str:
-    """[email] (the demo's sender, a 1 s timeout) and [jobs]; the heartbeat is the variable."""
-    return f"""
-[email]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from_address = "bonjour@latheiere.example.fr"
-from_name = "La Théière"
-timeout = {EMAIL_TIMEOUT}
-
-[jobs]
-lease_seconds = {LEASE_SECONDS}
-heartbeat_seconds = {heartbeat}
-"""
+    """[email] (a 1 s timeout) and [jobs]; the heartbeat is the variable."""
+    jobs = f"\n[jobs]\nlease_seconds = {LEASE_SECONDS}\nheartbeat_seconds = {heartbeat}\n"
+    return loopback_email(smtp_port, EMAIL_TIMEOUT) + jobs
 
 
 def start_worker(root: Path, config: Path, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as sink:
-        return subprocess.Popen(
-            quittance("worker", "-c", str(config), "--concurrency", str(workers)),
-            cwd=root, env=service_env(root), stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+    return start_quittance(root, log, "worker", "-c", str(config), "--concurrency", str(workers))
 
 
 def wait_for_emails(
