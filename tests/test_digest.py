@@ -4,8 +4,6 @@ is well."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,30 +12,22 @@ from bridge.failures import PdfIncompleteError
 from bridge.outages import check_outages, daily_digest
 from bridge.services import Services
 from tests.support.clock import FrozenClock
-from tests.support.failing_jobs import (
+from tests.support.failing_jobs import (  # clock, svc: fixtures
     Failing,
+    clock,
     disk_full,
     fail,
     fails_again,
     mailbox_unknown,
     make_services,
     smtp_down,
+    svc,
 )
 from tests.support.hook import Hook
 
+__all__ = ["clock", "svc"]  # fixtures, used by name
+
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def svc(tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock) -> Iterator[Services]:
-    services = make_services(tmp_path, db_url, hook, clock)
-    yield services
-    services.close()
 
 
 def test_the_digest_lists_open_outages_dead_jobs_and_quarantined_orders(

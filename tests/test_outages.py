@@ -33,8 +33,9 @@ from connectors.base import TransientConnectorError
 from tests.support.clock import FrozenClock
 
 # apprise imports the stdlib's deprecated `imghdr` (its problem, not ours)
-from tests.support.failing_jobs import (
+from tests.support.failing_jobs import (  # clock, svc: fixtures
     Failing,
+    clock,
     disk_full,
     fail,
     fails_again,
@@ -42,10 +43,13 @@ from tests.support.failing_jobs import (
     make_services,
     smtp_down,
     succeed_all,
+    svc,
 )
 from tests.support.hook import Hook
 from tests.support.orders import distinct_orders
 from tests.support.smtp import SMTPServer
+
+__all__ = ["clock", "svc"]  # fixtures, used by name
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
@@ -56,18 +60,6 @@ def opened(hook: Hook) -> list[dict]:
 
 def cleared(hook: Hook) -> list[dict]:
     return [p for p in hook.posts if p["title"].startswith("Quittance: resolved")]
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def svc(tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock) -> Iterator[Services]:
-    services = make_services(tmp_path, db_url, hook, clock)
-    yield services
-    services.close()
 
 
 # -- the cause key (pure) -------------------------------------------------------------------

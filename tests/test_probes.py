@@ -3,16 +3,13 @@ for "down"), a real shop sandbox, a real alert endpoint; /readyz never hears of 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from bridge.config import load_settings
 from bridge.devsmtp import free_port
 from bridge.outages import check_outages
 from bridge.probes import ProbeResult, Probes, latest_probes, run_probes
@@ -21,18 +18,14 @@ from bridge.web.app import create_app, default_readiness
 from connectors.woocommerce.sandbox import WooSandbox
 from tests.support import postgres
 from tests.support.clock import FrozenClock
-from tests.support.config import write_config
-from tests.support.failing_jobs import make_services
+from tests.support.failing_jobs import clock, make_services  # clock: a fixture
 from tests.support.hook import Hook
 from tests.support.shops import woo_shop
 from tests.support.smtp import SMTPServer
 
+__all__ = ["clock"]  # a fixture, used by name
+
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
@@ -119,14 +112,7 @@ def test_an_unreachable_shop_opens_its_own_outage(
     tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock
 ) -> None:
     with WooSandbox(seed=False) as sandbox:
-        path = write_config(
-            tmp_path / f"q-{uuid.uuid4().hex[:6]}.toml",
-            database_url=db_url,
-            jobs={"lease_seconds": 300},
-            alerts={"urls": [hook.url]},
-            shops=[woo_shop("the", sandbox)],
-        )
-        svc = Services.from_settings(load_settings(path, environ={}), clock=clock)
+        svc = make_services(tmp_path, db_url, hook, clock, shops=[woo_shop("the", sandbox)])
         try:
             probes = Probes()
             up = named(run_probes(svc, probes), "shop:the")
@@ -146,14 +132,8 @@ def test_an_unreachable_shop_opens_its_own_outage(
 def test_an_archive_short_of_space_opens_its_own_outage(
     tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock
 ) -> None:
-    path = write_config(
-        tmp_path / "q-space.toml",
-        database_url=db_url,
-        jobs={"lease_seconds": 300},
-        alerts={"urls": [hook.url]},
-        storage={"archive_min_free_mb": 10**9},  # more than any disk here has free
-    )
-    svc = Services.from_settings(load_settings(path, environ={}), clock=clock)
+    # more free space asked for than any disk here has
+    svc = make_services(tmp_path, db_url, hook, clock, storage={"archive_min_free_mb": 10**9})
     try:
         probes = Probes()
         run_probes(svc, probes)
@@ -172,13 +152,7 @@ def test_an_archive_short_of_space_opens_its_own_outage(
 def test_a_database_that_takes_no_writes_is_told_once_and_when_it_is_back(
     tmp_path: Path, pg_url: str, hook: Hook, clock: FrozenClock
 ) -> None:
-    path = write_config(
-        tmp_path / "q-db.toml",
-        database_url=pg_url,
-        jobs={"lease_seconds": 300},
-        alerts={"urls": [hook.url]},
-    )
-    svc = Services.from_settings(load_settings(path, environ={}), clock=clock)
+    svc = make_services(tmp_path, pg_url, hook, clock)
     schema = pg_url.rsplit("search_path%3D", 1)[1]
     try:
         probes = Probes()

@@ -1,5 +1,6 @@
 """Jobs failing the way the worker records them, for the outage, probe and digest tests: real
-errors classified by `classify_failure`, moved through the real queue."""
+errors classified by `classify_failure`, moved through the real queue; and the services and
+frozen clock those tests share (fixtures `clock`, `svc`: import them by name)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import errno
 import os
 import smtplib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from bridge.config import load_settings
@@ -28,8 +32,11 @@ SMTP_AT = "127.0.0.1:2525"
 
 
 def make_services(
-    tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock, *, smtp_port: int | None = None
-) -> Services:
+    tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock, *,
+    smtp_port: int | None = None, **tables: Any,
+) -> Services:  # fmt: skip
+    """Services alerting `hook` after 15 minutes, on `clock`; `tables` add config tables
+    (`shops=[…]`, `storage={…}`)."""
     path = write_config(
         tmp_path / f"quittance-{uuid.uuid4().hex[:6]}.toml",
         database_url=db_url,
@@ -37,8 +44,20 @@ def make_services(
         smtp_port=smtp_port,
         jobs={"lease_seconds": 300},  # the default: a send fits in it
         alerts={"urls": [hook.url], "after_minutes": 15},
+        **tables,
     )
     return Services.from_settings(load_settings(path, environ={}), clock=clock)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def svc(tmp_path: Path, db_url: str, hook: Hook, clock: FrozenClock) -> Iterator[Services]:
+    with closing(make_services(tmp_path, db_url, hook, clock)) as services:
+        yield services
 
 
 @dataclass(frozen=True)
