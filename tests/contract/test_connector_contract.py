@@ -498,6 +498,20 @@ def _three_orders(harness: Harness, sandbox: Any) -> tuple[str, str, str, dateti
     return made[0], made[1], made[2], start + timedelta(minutes=2)
 
 
+def _assert_polled_past(b: Any, bad: str, good: tuple[str, str], newest: datetime) -> None:
+    """A poll quarantines `bad` (its raw payload kept, a reason given), records the good
+    orders and moves the cursor past all three."""
+    report = poll_shop(b.svc, SHOP)
+    quarantined = {o.order_id: o.reason for o in b.svc.store.list_quarantined()}
+    kept = [e.detail.get("raw") for e in b.svc.store.events(kind="order.quarantined")]
+    recorded = [b.svc.store.get_order(SHOP, o) is not None for o in good]
+    state = b.svc.store.poll_state(SHOP)
+    assert list(quarantined) == [bad] and quarantined[bad].startswith("cannot read the order")
+    assert len(kept) == 1 and kept[0]
+    assert recorded == [True, True] and report.new_orders == 2
+    assert state is not None and state.cursor == newest.replace(microsecond=0)
+
+
 @pytest.mark.parametrize("error", [AttributeError, KeyError, TypeError])
 def test_polling_quarantines_an_order_whose_mapping_raises_and_moves_past_it(
     harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
@@ -505,15 +519,7 @@ def test_polling_quarantines_an_order_whose_mapping_raises_and_moves_past_it(
     with harness.bridge(tmp_path) as b:
         first, bad, last, newest = _three_orders(harness, b.sandbox)
         harness.break_mapping(monkeypatch, bad, error)
-        report = poll_shop(b.svc, SHOP)
-        quarantined = {o.order_id: o.reason for o in b.svc.store.list_quarantined()}
-        kept = [e.detail.get("raw") for e in b.svc.store.events(kind="order.quarantined")]
-        recorded = [b.svc.store.get_order(SHOP, o) is not None for o in (first, last)]
-        state = b.svc.store.poll_state(SHOP)
-    assert list(quarantined) == [bad] and quarantined[bad].startswith("cannot read the order")
-    assert len(kept) == 1 and kept[0]
-    assert recorded == [True, True] and report.new_orders == 2
-    assert state is not None and state.cursor == newest.replace(microsecond=0)
+        _assert_polled_past(b, bad, (first, last), newest)
 
 
 def test_polling_quarantines_an_order_garbled_before_its_mapping_and_moves_past_it(
@@ -522,15 +528,7 @@ def test_polling_quarantines_an_order_garbled_before_its_mapping_and_moves_past_
     with harness.bridge(tmp_path) as b:
         first, bad, last, newest = _three_orders(harness, b.sandbox)
         harness.garble(b.sandbox, bad)
-        report = poll_shop(b.svc, SHOP)
-        quarantined = {o.order_id: o.reason for o in b.svc.store.list_quarantined()}
-        kept = [e.detail.get("raw") for e in b.svc.store.events(kind="order.quarantined")]
-        recorded = [b.svc.store.get_order(SHOP, o) is not None for o in (first, last)]
-        state = b.svc.store.poll_state(SHOP)
-    assert list(quarantined) == [bad] and quarantined[bad].startswith("cannot read the order")
-    assert len(kept) == 1 and kept[0]
-    assert recorded == [True, True] and report.new_orders == 2
-    assert state is not None and state.cursor == newest.replace(microsecond=0)
+        _assert_polled_past(b, bad, (first, last), newest)
 
 
 def test_a_garbled_paid_order_fetched_alone_is_unreadable_not_an_error(
