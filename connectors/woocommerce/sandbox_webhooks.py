@@ -70,12 +70,15 @@ class WebhookQueue:
         body: bytes | None = None,
         hook_id: int = 1,
         signed: bool = True,
+        delivery: str | None = None,
     ) -> tuple[dict[str, str], bytes]:
         """The headers and body WooCommerce POSTs for `topic` on this order (its current
-        payload, or `body`), signed with `secret` (default: the sandbox's)."""
+        payload, or `body`), signed with `secret` (default: the sandbox's). `delivery`: the
+        id of a delivery sent again; a new one is WooCommerce's hash of the hook id and the
+        second (`get_new_delivery_id`)."""
         body = self.payload(order_id) if body is None else body
         resource, _, event = topic.partition(".")
-        delivery = hashlib.sha1(f"{hook_id}{int(time.time())}".encode()).hexdigest()
+        delivery = delivery or new_delivery_id(hook_id)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "WooCommerce/8.0.2 Hookshot (WordPress/6.3)",
@@ -106,12 +109,15 @@ class WebhookQueue:
         signed: bool = True,
     ) -> list[DeliveryResult]:
         """POST the order's current payload (or `body`, e.g. an older snapshot to play an
-        out-of-order delivery) to `target_url`, signed like WooCommerce, `duplicate` times."""
+        out-of-order delivery) to `target_url`, signed like WooCommerce, `duplicate` times:
+        the same delivery (one id) sent again, whichever second each copy leaves in."""
         results = []
+        delivery = new_delivery_id(hook_id)
         for _ in range(duplicate):
             headers, raw = self.webhook_request(
-                order_id, topic, secret=secret, body=body, hook_id=hook_id, signed=signed
-            )
+                order_id, topic, secret=secret, body=body, hook_id=hook_id, signed=signed,
+                delivery=delivery,
+            )  # fmt: skip
             if tamper:
                 raw = raw.replace(b'"total":"', b'"total":"1', 1)
             results.append(self._post(target_url, raw, headers))
@@ -167,3 +173,9 @@ class WebhookQueue:
                         hook["status"] = "disabled"
             results.append(result)
         return results
+
+
+def new_delivery_id(hook_id: int) -> str:
+    """WooCommerce's `wp_hash(webhook id . now)`: two deliveries of one hook in the same
+    second share an id."""
+    return hashlib.sha1(f"{hook_id}{int(time.time())}".encode()).hexdigest()
