@@ -50,8 +50,14 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 def services_for(config: Path | None):  # -> Services (import kept lazy: start-up speed)
     from bridge.services import Services
+    from bridge.store.migrate import SchemaVersionError
 
-    return Services.from_settings(settings_or_exit(config))
+    settings = settings_or_exit(config)
+    try:
+        return Services.from_settings(settings)
+    except SchemaVersionError as exc:  # the schema is behind and this role may not migrate
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
 
 
 def shop_or_exit(svc, shop: str):  # -> ShopConfig

@@ -1,4 +1,4 @@
-"""`quittance run`, `doctor`, `demo`: the service."""
+"""`quittance run`, `doctor`, `demo`, `migrate`: the service."""
 
 from __future__ import annotations
 
@@ -35,12 +35,13 @@ def run_command(
 
     from bridge.render import TemplateCheckError
     from bridge.service import run_service
+    from bridge.store.migrate import SchemaVersionError
 
     settings = settings_or_exit(config)
     count = workers if workers >= 0 else (os.cpu_count() or 1)
     try:
         code = run_service(settings, config, workers=count, host=host, port=port)
-    except TemplateCheckError as exc:
+    except (TemplateCheckError, SchemaVersionError) as exc:
         err_console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
@@ -83,3 +84,31 @@ def demo_command(
     from bridge.demo import run_demo
 
     raise typer.Exit(run_demo(workdir, console, keep_running=keep_running))
+
+
+@app.command("migrate")
+def migrate_command(config: ConfigOption = None) -> None:
+    """Bring the database schema to this version (before starting the upgraded service).
+
+    On PostgreSQL run it as the owner role, the service's role may not change the schema:
+    `QUITTANCE_STORAGE__DATABASE_URL=postgresql://quittance_owner@db/quittance quittance
+    migrate -c quittance.toml` (docs/POSTGRESQL.md).
+    """
+    from bridge.settings_types import redact_url
+    from bridge.store.engine import create_store_engine
+    from bridge.store.migrate import SchemaVersionError, describe, migrate
+
+    url = settings_or_exit(config).storage.database_url
+    console.print(f"database: {escape(redact_url(url))}", highlight=False)
+    engine = create_store_engine(url)
+    try:
+        before, after = migrate(engine)
+    except SchemaVersionError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    if before == after:
+        console.print(f"already at revision {describe(after)}", highlight=False)
+    else:
+        console.print(f"revision {describe(before)} -> {describe(after)}", highlight=False)
