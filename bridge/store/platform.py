@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,14 @@ def record_webhook(
     body: str,
     now: datetime,
 ) -> int | None:
-    """The new event's id, or None when this (shop, event_key) was already received."""
+    """The new event's id, or None for a duplicate: this (shop, event_key) was already
+    received, or this body was (a replay: the delivery id and topic are not signed, so a
+    captured body re-sent under new ones must create no new work).
+
+    No conflict target: DO NOTHING covers both unique keys, and only then. A concurrent
+    writer inserting the same body waits for ours to commit and then does nothing (the
+    unique index is the guard, not a prior read), and a body seen earlier in the same
+    transaction conflicts with its own uncommitted row."""
     stmt = (
         insert_for(conn, webhook_events)
         .values(
@@ -38,13 +46,19 @@ def record_webhook(
             order_ref=order_ref,
             headers=dump_json(dict(headers)),
             body=body,
+            body_sha256=body_sha256(body),
             received_at=now,
         )
-        .on_conflict_do_nothing(index_elements=[webhook_events.c.shop, webhook_events.c.event_key])
+        .on_conflict_do_nothing()
         .returning(webhook_events.c.id)
     )
     event_id = conn.execute(stmt).scalar_one_or_none()
     return None if event_id is None else int(event_id)
+
+
+def body_sha256(body: str) -> str:
+    """The digest a stored body is known by (migration 0005 backfills with the same one)."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def get_webhook(conn: Connection, event_id: int) -> WebhookRecord | None:
@@ -73,6 +87,7 @@ def _webhook(row: RowMapping) -> WebhookRecord:
         headers=load_json(row["headers"]) or {},
         body=row["body"],
         received_at=row["received_at"],
+        body_sha256=row["body_sha256"],
     )
 
 

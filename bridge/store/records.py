@@ -115,6 +115,8 @@ class WebhookRecord:
     headers: dict[str, str]
     body: str
     received_at: datetime
+    # sha256 of `body` as stored; None only on a replayed copy kept from before it existed
+    body_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,9 +208,21 @@ webhook_events = Table(
     Column("headers", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
+    # sha256 of `body` (UTF-8): the signed part of a delivery. NULL only on a replayed copy
+    # kept from before migration 0005 (the first copy holds the digest).
+    Column("body_sha256", String(64)),
     UniqueConstraint("shop", "event_key"),
 )
 Index("ix_webhook_events_received_at", webhook_events.c.received_at)
+# A body already stored for the shop is a replay, whatever its (unsigned) delivery id and
+# topic: one event, one ingest job. A unique index, not a constraint: SQLite adds it without
+# rebuilding the table.
+Index(
+    "uq_webhook_events_shop_body_sha256",
+    webhook_events.c.shop,
+    webhook_events.c.body_sha256,
+    unique=True,
+)
 
 # Per shop: the polling cursor (advanced only with the page it covers, in one transaction)
 # and the polling lease that makes one process poll a shop per interval, whatever the count

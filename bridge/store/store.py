@@ -401,11 +401,13 @@ class Store(JobQueue):
     ) -> list[int | None]:
         """Several events in one transaction (group commit: one fsync for a burst).
 
-        Rows are inserted in (shop, event_key) order: two services receiving the same events
-        in another order would otherwise lock each other's unique-index entries in opposite
-        orders and deadlock (PostgreSQL aborts one batch: 500 for every request in it)."""
+        Rows are inserted in (shop, body digest, event_key) order: two services receiving
+        the same events in another order would otherwise lock each other's unique-index
+        entries in opposite orders and deadlock (PostgreSQL aborts one batch: 500 for every
+        request in it)."""
         out: list[int | None] = [None] * len(events_)
-        order = sorted(range(len(events_)), key=lambda i: (events_[i].shop, events_[i].event_key))
+        keys = [(ev.shop, inbox.body_sha256(ev.body), ev.event_key) for ev in events_]
+        order = sorted(range(len(events_)), key=keys.__getitem__)
         with self._write() as conn:
             now = self._now()
             for i in order:
