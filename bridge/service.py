@@ -1,6 +1,7 @@
 """`quittance run`: the webhook server, the polling scheduler and the job workers in one service.
 
-    main process ─ uvicorn (FastAPI: webhooks, invoice links, /healthz /readyz /metrics)
+    main process ─ uvicorn, public port (FastAPI: webhooks, invoice links, /healthz /readyz)
+                 ─ uvicorn, metrics port, same event loop (/metrics, /readyz with its reasons)
                  ─ APScheduler (in-process ticks: one poll tick per shop, daily digest)
     N processes  ─ bridge.worker (render/email are CPU/IO bound: processes, not threads)
 
@@ -9,14 +10,17 @@ is guarded by a lease row in the database (APScheduler 3 cannot share a job stor
 shop is polled once per interval whatever the number of services.
 
 Shutdown (SIGTERM/SIGINT): webhooks get 503, the scheduler stops, workers finish their current
-job and exit, then the server closes; all within the 30 s most supervisors allow. A SIGKILL
-loses nothing: leases expire and jobs run again.
+job and exit, then the public server closes, then the metrics one (a scrape during the drain
+still sees it); all within the 30 s most supervisors allow. A SIGKILL loses nothing: leases
+expire and jobs run again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +42,8 @@ from bridge.polling import PollLease, PollReport, poll_lease_for, poll_shop
 from bridge.probes import run_probes
 from bridge.render.override_check import refuse_incomplete_override
 from bridge.services import Services, alert_owner
-from bridge.web.app import Draining, create_app
+from bridge.web.app import Draining, create_app, create_ops_app
+from bridge.web.limits import MAX_HEAD_BYTES, HeadTimeoutProtocol
 from bridge.worker import default_worker_id, signal_processes, spawn_worker, start_worker_processes
 
 log = structlog.get_logger()
@@ -239,6 +244,65 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+class _OpsServer(uvicorn.Server):
+    """The metrics listener: told to stop by `run_service`, after the public server has
+    drained, so it never takes the signals itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def public_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """uvicorn for the port that faces the internet, with the limits of [server]."""
+    server = settings.server
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        http=HeadTimeoutProtocol,
+        # uvicorn types it int; a float works (asyncio's call_later) and tests use 0.5 s.
+        timeout_keep_alive=server.idle_timeout_seconds,  # type: ignore[arg-type]
+        limit_concurrency=server.max_connections,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+    )
+
+
+def bind_metrics(settings: Settings) -> socket.socket | None:
+    """The metrics listener's socket, or None (off, or its port is taken: webhooks matter more
+    than metrics, so the service starts without them and says how to fix it)."""
+    host, port = settings.server.metrics_host, settings.server.metrics_port
+    if not port:
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        log.error(
+            "metrics listener not started",
+            address=f"{host}:{port}",
+            error=error_line(exc),
+            fix="free that port or set [server] metrics_port (0: no listener)",
+        )
+        return None
+
+
+async def _serve(
+    public: uvicorn.Server, ops: uvicorn.Server | None, ops_socket: socket.socket | None
+) -> None:
+    ops_task = asyncio.create_task(ops.serve(sockets=[ops_socket])) if ops and ops_socket else None
+    try:
+        await public.serve()
+    finally:
+        if ops is not None and ops_task is not None:
+            ops.should_exit = True
+            await ops_task
+
+
 def run_service(
     settings: Settings,
     config_path: Path | None,
@@ -281,26 +345,31 @@ def run_service(
         scheduler.shutdown(wait=False)
         signal_processes(procs, signal.SIGTERM)
 
-    config = uvicorn.Config(
-        app,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=5,
+    config = public_config(
+        app, settings, host or settings.server.host, port or settings.server.port
     )
     server = _Server(config, on_exit)
+    ops_socket = bind_metrics(settings)
+    ops = None
+    if ops_socket is not None:
+        ops_app = create_ops_app(svc, draining=draining)
+        ops = _OpsServer(
+            uvicorn.Config(ops_app, log_level="warning", access_log=False, lifespan="off")
+        )
     log.info(
         "quittance running",
         url=f"http://{config.host}:{config.port}",
+        metrics=_metrics_url(ops_socket),
         workers=workers,
         shops=[s.name for s in settings.shops if s.enabled],
         startup_seconds=round(time.monotonic() - started, 2),
     )
     try:
-        server.run()
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(_serve(server, ops, ops_socket))
     finally:
+        if ops_socket is not None:
+            ops_socket.close()
         on_exit(signal.SIGTERM)
         deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
         for proc in procs:
@@ -313,3 +382,10 @@ def run_service(
         svc.close()
     log.info("stopped")
     return 0
+
+
+def _metrics_url(sock: socket.socket | None) -> str | None:
+    if sock is None:
+        return None
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}/metrics"

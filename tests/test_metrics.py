@@ -27,7 +27,7 @@ from bridge.devsmtp import CaptureSMTPServer
 from bridge.service import poll_tick
 from bridge.services import Services
 from bridge.store import JOB_STATES, Store
-from bridge.web.app import create_app
+from bridge.web.app import create_app, create_ops_app
 from bridge.web.metrics import OTHER, UNCONFIGURED
 from bridge.worker import work
 from connectors.woocommerce.sandbox import WooSandbox
@@ -68,7 +68,7 @@ def samples_of(text: str) -> Samples:
 
 
 def scrape(svc: Services) -> Samples:
-    answer = TestClient(create_app(svc)).get("/metrics")
+    answer = TestClient(create_ops_app(svc)).get("/metrics")
     assert answer.status_code == 200
     return samples_of(answer.text)
 
@@ -268,8 +268,8 @@ def test_a_platform_named_by_an_unknown_url_is_no_label_value(worked: Worked) ->
     scraper = worked.scraper()
     try:
         client = TestClient(create_app(scraper))
-        assert client.post("/webhooks/made-up-platform/x", content=b"{}").status_code == 404
-        text = client.get("/metrics").text
+        assert client.post("/webhooks/made-up-platform/x", content=b"{}").status_code == 401
+        text = TestClient(create_ops_app(scraper)).get("/metrics").text
     finally:
         scraper.close()
     assert "made-up-platform" not in text
@@ -280,9 +280,10 @@ def test_a_refused_signature_is_counted_by_the_process_that_refused_it(worked: W
     scraper = worked.scraper()
     try:
         client = TestClient(create_app(scraper))
+        ops = TestClient(create_ops_app(scraper))
 
         def refused() -> float:
-            counts = series(samples_of(client.get("/metrics").text), "quittance_webhooks_total")
+            counts = series(samples_of(ops.get("/metrics").text), "quittance_webhooks_total")
             return counts.get(("rejected_401", "woocommerce"), 0)
 
         before = refused()
@@ -344,7 +345,7 @@ def test_a_database_that_does_not_answer_is_reported_down_not_zero(worked: Worke
 def test_the_webhook_counter_says_it_is_per_process(worked: Worked) -> None:
     scraper = worked.scraper()
     try:
-        text = TestClient(create_app(scraper)).get("/metrics").text
+        text = TestClient(create_ops_app(scraper)).get("/metrics").text
     finally:
         scraper.close()
     [family] = [f for f in text_string_to_metric_families(text) if f.name == "quittance_webhooks"]

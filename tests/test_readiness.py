@@ -29,7 +29,13 @@ from bridge.store import Store
 from bridge.store.engine import SQLITE_BUSY_TIMEOUT_S
 from bridge.store.health import DatabaseNotWritable
 from bridge.store.schema import jobs
-from bridge.web.app import MB, archive_problems, create_app, default_readiness, space_problem
+from bridge.web.app import (
+    MB,
+    archive_problems,
+    create_ops_app,
+    default_readiness,
+    space_problem,
+)
 from tests.support import postgres
 from tests.support.config import write_config
 from tests.support.disks import fill, remount_read_only, tiny_disk
@@ -227,7 +233,7 @@ def _services(tmp_path: Path, **tables: object) -> Services:
 def test_readyz_is_ready_with_a_writable_database_and_archive(tmp_path: Path) -> None:
     svc = _services(tmp_path)
     try:
-        answer = TestClient(create_app(svc)).get("/readyz")
+        answer = TestClient(create_ops_app(svc)).get("/readyz")
     finally:
         svc.close()
     assert (answer.status_code, answer.json()) == (200, {"status": "ready"})
@@ -245,7 +251,7 @@ def test_readyz_stays_ready_while_smtp_and_the_shop_are_down(tmp_path: Path) -> 
     }
     svc = _services(tmp_path, smtp_port=9, shops=[shop])
     try:
-        answer = TestClient(create_app(svc)).get("/readyz")
+        answer = TestClient(create_ops_app(svc)).get("/readyz")
     finally:
         svc.close()
     assert (answer.status_code, answer.json()) == (200, {"status": "ready"})
@@ -256,7 +262,7 @@ def test_readyz_answers_503_naming_a_full_archive_disk(tmp_path: Path, tiny_disk
     try:
         svc.archive.check_writable()  # the folder exists before the disk fills
         fill(tiny_disk)
-        answer = TestClient(create_app(svc)).get("/readyz")
+        answer = TestClient(create_ops_app(svc)).get("/readyz")
     finally:
         svc.close()
     assert answer.status_code == 503
@@ -275,7 +281,7 @@ def test_readyz_answers_503_naming_a_read_only_database(tmp_path: Path) -> None:
     svc.store.close()
     svc.store = Store.open(f"sqlite:///file:{path}?mode=ro&uri=true", migrate=False)
     try:
-        answer = TestClient(create_app(svc)).get("/readyz")
+        answer = TestClient(create_ops_app(svc)).get("/readyz")
     finally:
         svc.close()
     assert answer.status_code == 503

@@ -21,22 +21,22 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.slow
 
 
-def service_config(tmp_path: Path, smtp_port: int, http_port: int) -> Path:
+def service_config(tmp_path: Path, smtp_port: int, http_port: int, metrics_port: int) -> Path:
     return write_config(
         tmp_path / "quittance.toml",
         # A killed worker's job comes back after 5 s; one send (5 replies) fits in it.
         email=smtp_table(smtp_port, timeout=0.8),
         jobs={**SOON_RETRY_JOBS, "lease_seconds": 5, "heartbeat_seconds": 1},
-        server={"host": "127.0.0.1", "port": http_port},
+        server={"host": "127.0.0.1", "port": http_port, "metrics_port": metrics_port},
         logging={"format": "json"},
     )
 
 
 def test_health_endpoints_and_sigterm_during_a_burst_loses_nothing(tmp_path: Path) -> None:
-    http_port = free_port()
+    http_port, metrics_port = free_port(), free_port()
     log = tmp_path / "service.log"
     with CaptureSMTPServer() as smtp:
-        config = service_config(tmp_path, smtp.port, http_port)
+        config = service_config(tmp_path, smtp.port, http_port, metrics_port)
         svc = Services.from_settings(load_settings(config, environ={}))
         try:
             proc = start_service(config, log)
@@ -44,14 +44,15 @@ def test_health_endpoints_and_sigterm_during_a_burst_loses_nothing(tmp_path: Pat
             base = f"http://127.0.0.1:{http_port}"
             assert requests.get(f"{base}/readyz", timeout=5).json() == {"status": "ready"}
             unknown = requests.post(f"{base}/webhooks/woocommerce/nope", data=b"{}", timeout=5)
-            assert unknown.status_code == 404
+            assert unknown.status_code == 401
 
             orders = distinct_orders(100)
             for order in orders:
                 submit_order(svc, order)
             # Let the workers get going (a cold start compiles modules), then stop mid-burst.
             eventually("10 done jobs", lambda: svc.store.job_counts()["done"] >= 10)
-            metrics = requests.get(f"{base}/metrics", timeout=5).text
+            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+            metrics = requests.get(metrics_url, timeout=5).text
             done = sum(
                 sample.value
                 for family in text_string_to_metric_families(metrics)

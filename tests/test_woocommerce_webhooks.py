@@ -129,7 +129,7 @@ def test_endpoint_statuses_and_nothing_stored_on_rejection(tmp_path: Path) -> No
         # a shop of another platform / unknown shop
         assert (
             requests.post(url.replace("woocommerce", "shopify"), data=BODY, timeout=5).status_code
-            == 404
+            == 401
         )
 
 

@@ -31,6 +31,58 @@ class ServerConfig(Section):
     link_secret: Annotated[Secret | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="signs invoice download links (QUITTANCE_SERVER__LINK_SECRET)"
     )
+    # The public port faces the internet: these limits hold even without a reverse proxy.
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        description="largest request body in bytes; a larger one is answered 413 unread "
+        "(a webhook is a few KB; 2 MB = 2097152)",
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds a request body may take to arrive; a slower one is answered 408",
+    )
+    idle_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="seconds a connection may stay without a complete request head (new, or "
+        "idle between requests) before it is closed",
+    )
+    max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="open connections beyond which a request is answered 503 (keep "
+        "LimitNOFILE above it)",
+    )
+    docs: bool = Field(
+        default=False, description="serve the API docs (/docs, /redoc, /openapi.json)"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="listen address of /metrics and the detailed /readyz (never the internet)",
+    )
+    metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="listen port of /metrics and the detailed /readyz; 0: no such listener",
+    )
+    metrics_token: Annotated[Secret | None, BeforeValidator(blank_to_none)] = Field(
+        default=None,
+        description="when set, /metrics is also served on the public port to requests "
+        "carrying `Authorization: Bearer <token>` (QUITTANCE_SERVER__METRICS_TOKEN)",
+    )
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _metrics_port(cls, value: int, info: ValidationInfo) -> int:
+        if value and value == info.data.get("port"):
+            raise fail(
+                f"another port than [server] port ({value}): metrics have their own listener, "
+                "or 0 for none"
+            )
+        return value
 
 
 class LoggingConfig(Section):

@@ -1,14 +1,24 @@
-"""The HTTP face of Quittance: platform webhooks, invoice download links, health, metrics.
+"""The HTTP faces of Quittance: the public one (platform webhooks, invoice download links,
+health) and the operator's (metrics, readiness with its reasons), on their own listen address.
 
 A webhook is verified on its raw bytes BEFORE anything is parsed or stored (bad signature →
 401, nothing kept), then stored verbatim with its "ingest" job in one transaction and answered
 at once: the slow part (re-reading the order, issuing) happens in the workers.
+
+The public face tells a stranger nothing: an unknown shop, a shop of another platform and a
+bad signature get the same 401 and the same body after the same work (an HMAC over the body),
+so shop names cannot be enumerated; /readyz says ready or not without the reasons (they name
+paths); API docs and metrics are off there unless configured. Body size and time limits wrap
+every route (bridge/web/limits.py; docs/PUBLIC_PORT.md).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import os
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,9 +36,14 @@ from bridge.store import WebhookIn
 from bridge.store.health import DatabaseNotWritable, first_line
 from bridge.web import metrics
 from bridge.web.inbox_writer import InboxWriter
-from connectors.base import WebhookRejected
+from bridge.web.limits import BodyLimits
+from connectors.base import Connector, WebhookRejected
 
 log = structlog.get_logger()
+
+# The one answer to a webhook that is not verifiably a configured shop's: the reason (which
+# header, which domain the shop expects) is in the log line, never in the answer.
+REFUSED = {"error": "invalid or missing signature"}
 
 
 class Draining:
@@ -51,25 +66,30 @@ def create_app(
     draining: Draining | None = None,
     readiness: Callable[[], list[str]] | None = None,
 ) -> FastAPI:
-    """`services` is shared by the request threads (the store's engine is thread-safe)."""
-    app = FastAPI(
-        title="Quittance",
-        description="Webhook receiver and invoice links of the Quittance bridge.",
-        version="1",
+    """The public face. `services` is shared by the request threads (the store's engine is
+    thread-safe)."""
+    settings = services.settings
+    app = _fastapi(
+        "Webhook receiver and invoice links of the Quittance bridge.", docs=settings.server.docs
+    )
+    app.add_middleware(
+        BodyLimits,
+        max_body_bytes=settings.server.max_body_bytes,
+        body_timeout=settings.server.body_timeout_seconds,
     )
     draining = draining or Draining()
-    settings = services.settings
     inbox = InboxWriter(services.store)
     app.state.inbox = inbox
-    registry = metrics.registry_for(services)
+    decoys = _Decoys(services)
 
     @app.post(
         "/webhooks/{platform}/{shop}",
         responses={
             200: {"description": "stored (or a duplicate, or a ping)"},
             400: {"description": "malformed body"},
-            401: {"description": "bad or missing signature"},
-            404: {"description": "no such shop for this platform"},
+            401: {"description": "bad or missing signature, or no such shop: one answer"},
+            408: {"description": "the body did not arrive in time"},
+            413: {"description": "the body is over [server] max_body_bytes"},
             503: {"description": "shutting down or the database is away: retry later"},
         },
     )
@@ -77,18 +97,16 @@ def create_app(
         if draining.active:
             return JSONResponse({"error": "shutting down, retry later"}, status_code=503)
         config = settings.shop(shop)
-        if config is None or config.platform != platform:
-            label = metrics.platform_label(platform)  # the URL's word is no label value
-            metrics.WEBHOOKS.labels(platform=label, outcome="unknown_shop").inc()
-            return JSONResponse({"error": f"no {platform} shop named {shop!r}"}, 404)
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
+        if config is None or config.platform != platform:
+            return decoys.answer(platform, headers, body)
         try:
             event = services.connector(shop).verify_webhook(headers, body)
         except WebhookRejected as exc:
             metrics.WEBHOOKS.labels(platform=platform, outcome=f"rejected_{exc.status}").inc()
             log.warning("webhook rejected", shop=shop, status=exc.status, reason=exc.reason)
-            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+            return _rejected(exc)
         if event.ping:
             metrics.WEBHOOKS.labels(platform=platform, outcome="ping").inc()
             return JSONResponse({"ok": True, "ping": True})
@@ -147,11 +165,38 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # For load balancers: ready or not, without the reasons (the operator's /readyz has them).
     @app.get("/readyz", responses={503: {}})
     def readyz() -> JSONResponse:
-        problems = readiness() if readiness else default_readiness(services)
-        if draining.active:
-            problems = [*problems, "shutting down"]
+        if _problems(services, draining, readiness):
+            return JSONResponse({"status": "not ready"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    token = settings.server.metrics_token
+    if token is not None:
+        _public_metrics(app, services, token.get_secret_value())
+    return app
+
+
+def create_ops_app(
+    services: Services,
+    *,
+    draining: Draining | None = None,
+    readiness: Callable[[], list[str]] | None = None,
+) -> FastAPI:
+    """The operator's face, on `[server] metrics_host:metrics_port`: /metrics, /healthz and a
+    /readyz that names what is wrong."""
+    app = _fastapi("Metrics and readiness of the Quittance bridge.", docs=False)
+    draining = draining or Draining()
+    registry = metrics.registry_for(services)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {}})
+    def readyz() -> JSONResponse:
+        problems = _problems(services, draining, readiness)
         if problems:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -162,6 +207,79 @@ def create_app(
         return Response(body, media_type=content_type)
 
     return app
+
+
+def _fastapi(description: str, *, docs: bool) -> FastAPI:
+    # The schema lists every route and parameter: a map for an attacker, off by default.
+    urls = {} if docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    return FastAPI(title="Quittance", description=description, version="1", **urls)
+
+
+def _problems(
+    services: Services, draining: Draining, readiness: Callable[[], list[str]] | None
+) -> list[str]:
+    problems = readiness() if readiness else default_readiness(services)
+    return [*problems, "shutting down"] if draining.active else problems
+
+
+def _public_metrics(app: FastAPI, services: Services, token: str) -> None:
+    """/metrics on the public port, for a scraper that cannot reach the metrics listener."""
+    registry = metrics.registry_for(services)
+    expected = f"Bearer {token}".encode()
+
+    @app.get("/metrics", responses={401: {}})
+    def metrics_endpoint(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, expected):  # constant time: no guessing by timing
+            return JSONResponse(
+                {"error": "missing or wrong bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        body, content_type = metrics.render(registry)
+        return Response(body, media_type=content_type)
+
+
+def _rejected(exc: WebhookRejected) -> JSONResponse:
+    # A 401 says no more than an unknown shop's; a 400 (malformed body) follows a valid
+    # signature, so only the shop itself ever reads its reason.
+    if exc.status == 401:
+        return JSONResponse(REFUSED, status_code=401)
+    return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+
+class _Decoys:
+    """The answer to a webhook for no configured shop of that platform, indistinguishable
+    from a configured shop's refusal.
+
+    When a shop of the URL's platform is configured, its connector verifies the body (same
+    work, and WooCommerce's unsigned creation ping gets its 200 as on a real shop); whatever
+    it finds, nothing is stored. Otherwise an HMAC over the body with a throwaway key stands
+    in for the verification. Label values: the platform only if it is a known one."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._key = secrets.token_bytes(32)
+
+    def answer(self, platform: str, headers: dict[str, str], body: bytes) -> JSONResponse:
+        label = metrics.platform_label(platform)  # the URL's word is no label value
+        metrics.WEBHOOKS.labels(platform=label, outcome="unknown_shop").inc()
+        connector = self._stand_in(platform)
+        if connector is None:
+            hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest(), self._key)
+            return JSONResponse(REFUSED, status_code=401)
+        try:
+            event = connector.verify_webhook(headers, body)
+        except WebhookRejected:
+            return JSONResponse(REFUSED, status_code=401)
+        if event.ping:
+            return JSONResponse({"ok": True, "ping": True})
+        return JSONResponse(REFUSED, status_code=401)
+
+    def _stand_in(self, platform: str) -> Connector | None:
+        shops = self._services.settings.shops
+        shop = next((s for s in shops if s.platform == platform and s.enabled), None)
+        return None if shop is None else self._services.connector(shop.name)
 
 
 # Headers worth keeping with the raw body (to replay or audit); never auth material.
