@@ -66,10 +66,10 @@ from backlog_latency import loopback_email, start_quittance  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.exc import DBAPIError  # noqa: E402
 
+from bridge.audit import verify_archive  # noqa: E402
 from bridge.config import load_settings  # noqa: E402
 from bridge.demo import write_demo_config  # noqa: E402
 from bridge.devsmtp import CaptureSMTPServer, OutboxHandler, free_port  # noqa: E402
-from bridge.pipeline import verify_archive  # noqa: E402
 from bridge.services import Services  # noqa: E402
 from bridge.store import Store  # noqa: E402
 from bridge.store.schema import jobs as jobs_table  # noqa: E402

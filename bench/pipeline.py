@@ -36,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bridge.audit import verify_archive  # noqa: E402
 from bridge.config import load_settings  # noqa: E402
 from bridge.demo import write_demo_config  # noqa: E402
 from bridge.devsmtp import CaptureSMTPServer  # noqa: E402
 from bridge.model import Order  # noqa: E402
-from bridge.pipeline import submit_order, verify_archive  # noqa: E402
+from bridge.pipeline import submit_order  # noqa: E402
 from bridge.services import Services  # noqa: E402
 from bridge.store.schema import events as events_table  # noqa: E402
 from bridge.store.schema import jobs as jobs_table  # noqa: E402

@@ -26,10 +26,11 @@ from typing import Any
 
 import structlog
 
+from bridge.logs import error_line
 from bridge.services import Services, alert_owner
 from bridge.store.jobs import WAITING_FOR_INVOICE
 from bridge.store.outages import FailingJob, OutageRecord
-from bridge.store.records import OrderRecord
+from bridge.store.records import InvoiceRecord, OrderRecord
 
 log = structlog.get_logger()
 
@@ -599,21 +600,29 @@ class DigestFacts:
     quarantined: tuple[OrderRecord, ...]
     retrying: int
     oldest: FailingJob | None  # the job waiting longest (pending or retrying)
+    heads: tuple[InvoiceRecord, ...] = ()  # each series' newest document (its chain head)
 
     @property
     def all_well(self) -> bool:
         return not (self.outages or self.dead or self.quarantined or self.retrying)
 
+    def heads_moved(self, now: datetime) -> bool:
+        return any(head.issued_at > now - timedelta(days=1) for head in self.heads)
+
 
 def digest_text(facts: DigestFacts, now: datetime) -> tuple[str, str] | None:
-    """The daily message of what is pending; None when all is well (nothing is sent)."""
+    """The daily message of what is pending, with the chain heads; None when all is well
+    and no document was issued for a day (nothing new to tell or to anchor)."""
     if facts.all_well:
-        return None
+        if not facts.heads_moved(now):
+            return None
+        return "Quittance daily digest: all well", _heads_section(facts.heads)
     sections = [
         _outages_section(facts.outages, now),
         _dead_section(facts.dead),
         _quarantine_section(facts.quarantined),
         _waiting_section(facts.retrying, facts.oldest, now),
+        _heads_section(facts.heads),
     ]
     body = "\n\n".join(s for s in sections if s) + f"\n\n{DO_WHAT}"
     dead = sum(cause.dead for cause in facts.dead)
@@ -624,6 +633,16 @@ def digest_text(facts: DigestFacts, now: datetime) -> tuple[str, str] | None:
         f"{facts.retrying} job(s) retrying" if facts.retrying else "",
     ]
     return "Quittance daily digest: " + ", ".join(c for c in counts if c), body
+
+
+def _heads_section(heads: Sequence[InvoiceRecord]) -> str:
+    """Mailed daily, the heads leave the machine: a chain rewritten or cut short later no
+    longer ends where this message says (compare with the heads `quittance verify` prints)."""
+    if not heads:
+        return ""
+    lines = ["Chain heads (keep this message: it proves what was issued up to now):"]
+    lines += [f"- series {h.series}: {h.number}, hash {h.hash}" for h in heads]
+    return "\n".join(lines)
 
 
 def _outages_section(rows: Sequence[OutageRecord], now: datetime) -> str:
@@ -680,6 +699,7 @@ def digest_facts(svc: Services) -> DigestFacts:
         quarantined=tuple(svc.store.list_quarantined()),
         retrying=svc.store.job_counts().get("retry", 0),
         oldest=svc.store.oldest_waiting_job(),
+        heads=tuple(svc.store.head_invoices()),
     )
 
 
@@ -687,6 +707,10 @@ def daily_digest(svc: Services) -> str | None:
     """Once a day: what is pending, in one message (its body is returned); nothing when all
     is well. Keyed by the day, so several schedulers send it once between them."""
     now = svc.store.clock()
+    try:  # the anchors a full disk made us miss since yesterday
+        svc.anchor_chain_heads()
+    except Exception as exc:
+        log.warning("chain heads not anchored", error=error_line(exc))
     text = digest_text(digest_facts(svc), now)
     if text is None:
         return None

@@ -303,6 +303,15 @@ async def _serve(
             await ops_task
 
 
+def anchor_heads_at_start(svc: Services) -> None:
+    """Creates the chain key on a new install (its log line says to back it up) and anchors
+    every series' head: an upgraded install's history, or a head a full disk kept back."""
+    try:
+        svc.anchor_chain_heads()
+    except Exception as exc:  # intake must not wait for the archive's disk
+        log.warning("chain heads not anchored", error=error_line(exc))
+
+
 def run_service(
     settings: Settings,
     config_path: Path | None,
@@ -321,6 +330,7 @@ def run_service(
     except Exception:
         svc.close()
         raise
+    anchor_heads_at_start(svc)
     draining = Draining()
     app = create_app(svc, draining=draining)
     procs = start_worker_processes(config_path, workers) if workers > 0 else []

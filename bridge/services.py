@@ -15,12 +15,14 @@ from pathlib import Path
 import structlog
 
 from bridge.archive import Archive
+from bridge.chain_anchor import anchor_heads, write_anchor
+from bridge.chain_key import ChainKeyFile
 from bridge.config import SellerConfig, Settings, load_settings
 from bridge.delivery.alerts import Alerter
 from bridge.failures import PermanentStepError
 from bridge.logs import configure_logging
 from bridge.render import Templates
-from bridge.store import Store
+from bridge.store import InvoiceRecord, Store
 from connectors.base import Connector
 from connectors.registry import connector_for
 
@@ -76,11 +78,18 @@ class Services:
         """`clock` (tests only) replaces the store's UTC clock: leases, backoff, give-up."""
         templates = Templates(settings.templates.dir)
         templates.check()
-        store = Store.open(settings.storage.database_url, **({"clock": clock} if clock else {}))
+        archive = Archive(Path(settings.storage.archive_dir))
+        keys = ChainKeyFile(settings.storage.chain_key_path)
+        store = Store.open(
+            settings.storage.database_url,
+            **({"clock": clock} if clock else {}),
+            chain_keys=keys,
+            on_issued=lambda record: _anchor(archive, keys, record, store.clock()),
+        )
         return cls(
             settings=settings,
             store=store,
-            archive=Archive(Path(settings.storage.archive_dir)),
+            archive=archive,
             templates=templates,
             alerter=Alerter(
                 settings.alerts.urls,
@@ -89,8 +98,20 @@ class Services:
             ),
         )
 
+    def anchor_chain_heads(self) -> int:
+        """Anchor every series' head beside the archive (see bridge/chain_anchor.py)."""
+        keys = self.store.chain_keys
+        if keys is None:
+            return 0
+        heads = self.store.head_invoices()
+        return anchor_heads(self.archive.root, keys.signing(), heads, self.store.clock())
+
     def close(self) -> None:
         self.store.close()
+
+
+def _anchor(archive: Archive, keys: ChainKeyFile, record: InvoiceRecord, now: datetime) -> None:
+    write_anchor(archive.root, keys.signing(), record, now)
 
 
 def alert_owner(svc: Services, *, key: str, title: str, body: str) -> bool:

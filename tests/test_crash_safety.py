@@ -30,9 +30,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bridge.audit import verify_archive
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer
-from bridge.pipeline import submit_order, verify_archive
+from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.store.schema import jobs as jobs_table
 from tests.support.config import smtp_table, write_config

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from bridge.audit import verify_archive
 from bridge.logs import configure_logging
-from bridge.pipeline import submit_order, verify_archive
+from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.worker import work
 from tests.support.clock import Clock

@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 
 import bridge.cli as cli_module
 from bridge.archive import Archive, FileState, sha256_hex, tree_hash
+from bridge.audit import verify_archive
 from bridge.cli import app
 from bridge.failures import RenderProfileError
 from bridge.logs import configure_logging
-from bridge.pipeline import accept_order, ensure_pdf, verify_archive
+from bridge.pipeline import accept_order, ensure_pdf
 from bridge.render import TemplateCheckError, Templates, default_templates_dir, render_pdf
 from bridge.render.archived import rerender
 from bridge.render.profile import RenderProfile, renderer_versions

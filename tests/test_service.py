@@ -8,9 +8,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bridge.audit import verify_archive
 from bridge.config import load_settings
 from bridge.devsmtp import CaptureSMTPServer, free_port
-from bridge.pipeline import submit_order, verify_archive
+from bridge.pipeline import submit_order
 from bridge.services import Services
 from tests.support.config import SOON_RETRY_JOBS, smtp_table, write_config
 from tests.support.numbering import assert_gapless

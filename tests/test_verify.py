@@ -6,31 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bridge.config import load_settings
-from bridge.demo import sample_orders, write_demo_config
-from bridge.issue_facts import gather_issue_facts
-from bridge.pipeline import accept_order, ensure_pdf, verify_archive
-from bridge.services import Services
-
-
-def issued_services(tmp_path: Path, count: int) -> Services:
-    config = write_demo_config(tmp_path, smtp_port=1)
-    svc = Services.from_settings(load_settings(config, environ={}))
-    for _path, order in sample_orders()[:count]:
-        # one in USD: the ECB rate is read first, as the issue step does
-        result = accept_order(svc, order, then=(), facts=gather_issue_facts(svc, order))
-        assert result.invoice is not None
-        ensure_pdf(svc, result.invoice)
-    return svc
-
-
-def drop_guards(svc: Services) -> None:
-    with svc.store.engine.begin() as conn:
-        names = conn.execute(
-            text("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='invoices'")
-        ).scalars()
-        for name in list(names):
-            conn.execute(text(f'DROP TRIGGER "{name}"'))
+from bridge.audit import verify_archive
+from tests.support.tampering import drop_guards, issued_services
 
 
 def test_intact_archive_verifies(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""`quittance issue`, `render`, `verify`, `check-invoice`, `preview`: the documents."""
+"""`quittance issue`, `render`, `verify`, `rotate-chain-key`, `check-invoice`, `preview`: the
+documents."""
 
 from __future__ import annotations
 
@@ -126,24 +127,47 @@ def _compared(again: Reproduction, recorded: str | None) -> str:
 
 @app.command("verify")
 def verify_command(config: ConfigOption = None) -> None:
-    """Re-check every archived PDF and every link of the invoice hash chain, and that each PDF
-    can still be re-rendered here (frozen templates intact, same renderer versions).
+    """Prove the documents are the ones issued and none is gone: every keyed chain link and
+    number, the chain heads anchored beside the archive, the event log, the database's guard
+    triggers, every archived PDF (and every one restored), and that each PDF can still be
+    re-rendered here.
 
-    Exits 1 naming each altered or missing file. Example: `quittance verify -c quittance.toml`
+    Exits 1 naming each problem; prints the chain heads to compare with the daily digest.
+    Example: `quittance verify -c quittance.toml`
     """
-    from bridge.pipeline import verify_archive
+    from bridge.audit import verify_archive
 
     svc = services_for(config)
     try:
         checked, problems = verify_archive(svc.store, svc.archive)
+        heads = svc.store.head_invoices()
     finally:
         svc.close()
     for problem in problems:
         err_console.print(f"{problem.number}: {problem.what}", highlight=False)
+    for head in heads:
+        console.print(f"chain head of {head.series}: {head.number} {head.hash}", highlight=False)
     if problems:
         err_console.print(f"{len(problems)} problem(s) in {checked} invoice(s)")
         raise typer.Exit(1)
-    console.print(f"{checked} invoice(s) verified: every file and chain link intact")
+    console.print(f"{checked} invoice(s) verified: every file, chain link and record intact")
+
+
+@app.command("rotate-chain-key")
+def rotate_chain_key_command(config: ConfigOption = None) -> None:
+    """Add a new chain key: it signs the links from now on, the old ones keep verifying the
+    links they signed (never remove a line). Restart the services after, and back the file
+    up again. Example: `quittance rotate-chain-key -c quittance.toml`
+    """
+    from bridge.chain_key import ChainKeyError, rotate_key_file
+
+    path = settings_or_exit(config).storage.chain_key_path
+    try:
+        new_id = rotate_key_file(path)
+    except (ChainKeyError, OSError) as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"chain key {new_id} added to {path}: restart the services, then back it up")
 
 
 @app.command("check-invoice")

@@ -69,6 +69,7 @@ _FILE_PATH_KEYS = (
     ("seller", "logo"),
     ("templates", "dir"),
     ("storage", "archive_dir"),
+    ("storage", "chain_key_file"),
     ("currency", "rates_file"),
 )
 

@@ -28,6 +28,12 @@ class StorageConfig(Section):
     archive_dir: Annotated[Path, BeforeValidator(expand_user)] = Field(
         default=Path("var/archive"), description="the folder keeping the PDFs (10 years)"
     )
+    chain_key_file: Annotated[Path | None, BeforeValidator(expand_user)] = Field(
+        default=None,
+        description="the secret that signs every link of the invoice chain (created on first "
+        "issue; default: chain.key beside the archive folder). Keep it OUT of the database "
+        "backups' reach and back it up for ten years with the archive",
+    )
     archive_min_free_mb: int = Field(
         default=200,
         ge=0,
@@ -50,6 +56,14 @@ class StorageConfig(Section):
             "a database URL starting with sqlite:/// (e.g. sqlite:///var/quittance.db) or "
             "postgresql:// (e.g. postgresql://quittance@127.0.0.1:5432/quittance)"
         )
+
+    @property
+    def chain_key_path(self) -> Path:
+        """Beside the archive, not in it: a copy of the archive handed to the accountant must
+        not carry the key that signs it."""
+        if self.chain_key_file is not None:
+            return self.chain_key_file
+        return self.archive_dir.parent / "chain.key"
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

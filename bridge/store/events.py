@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, insert, literal, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.store._sql import dump_json, insert_for, load_json
 from bridge.store.records import EventRecord
@@ -49,18 +49,25 @@ def recent(conn: Connection, limit: int, kind: str | None) -> list[EventRecord]:
     stmt = select(events).order_by(events.c.id.desc()).limit(limit)
     if kind is not None:
         stmt = stmt.where(events.c.kind == kind)
-    return [
-        EventRecord(
-            id=row["id"],
-            at=row["at"],
-            kind=row["kind"],
-            shop=row["shop"],
-            order_id=row["order_id"],
-            invoice_number=row["invoice_number"],
-            detail=load_json(row["detail"]),
-        )
-        for row in conn.execute(stmt).mappings()
-    ]
+    return [_record(row) for row in conn.execute(stmt).mappings()]
+
+
+def of_kind(conn: Connection, kind: str) -> list[EventRecord]:
+    """Every event of `kind`, oldest first (`verify` reads the whole log of one kind)."""
+    stmt = select(events).where(events.c.kind == kind).order_by(events.c.id)
+    return [_record(row) for row in conn.execute(stmt).mappings()]
+
+
+def _record(row: RowMapping) -> EventRecord:
+    return EventRecord(
+        id=row["id"],
+        at=row["at"],
+        kind=row["kind"],
+        shop=row["shop"],
+        order_id=row["order_id"],
+        invoice_number=row["invoice_number"],
+        detail=load_json(row["detail"]),
+    )
 
 
 def archived_template_sets(conn: Connection) -> dict[str, str]:

@@ -9,6 +9,7 @@ exists if and only if its invoice does.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import insert, literal, select, tuple_, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from bridge.chain_key import ChainKeys
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.store import events, jobs, orders
 from bridge.store._sql import insert_for
@@ -36,8 +38,13 @@ CreditBuild = Callable[[int, list[InvoiceSnapshot]], InvoiceSnapshot]
 FollowUp = tuple[str, Mapping[str, Any]]
 
 
-def chain_hash(prev_hash: str, canonical_json: str) -> str:
-    return hashlib.sha256((prev_hash + canonical_json).encode()).hexdigest()
+def chain_hash(prev_hash: str, canonical_json: str, key: bytes | None = None) -> str:
+    """A link: HMAC-SHA256 under the chain key (bridge/chain_key.py), or the plain SHA-256
+    of the links issued before keys existed (`key` None)."""
+    message = (prev_hash + canonical_json).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def issue(
@@ -53,11 +60,13 @@ def issue(
     now: datetime,
     source: str = "",
     credits: InvoiceRecord | None = None,
+    keys: ChainKeys | None = None,
 ) -> IssueResult:
     """Run inside a write transaction; the caller commits, or rolls back on any exception.
 
     `source`: what asked for the document (see the schema); `credits`: for a credit note, the
-    invoice it corrects (its build then receives that invoice's credit notes so far)."""
+    invoice it corrects (its build then receives that invoice's credit notes so far); `keys`:
+    the chain keys whose active one signs the link (None: a plain SHA-256 link)."""
     counter = _lock_counter(conn, series, period)
     # Checked again under the counter lock: a racer on the same series that committed the
     # same order while we waited is visible now (READ COMMITTED takes a fresh snapshot per
@@ -76,7 +85,8 @@ def issue(
         snapshot = build(sequence, earlier)  # type: ignore[call-arg]
     _check_snapshot(snapshot, shop=shop, order_id=order_id, series=series, sequence=sequence)
     snapshot_json = snapshot.canonical_json()
-    digest = chain_hash(prev_hash, snapshot_json)
+    link_key = keys.active_id if keys is not None else ""
+    digest = chain_hash(prev_hash, snapshot_json, keys.active if keys is not None else None)
 
     invoice_id = int(
         conn.execute(
@@ -96,6 +106,7 @@ def issue(
                 hash=digest,
                 source=source,
                 credited_invoice_id=credits.id if credits is not None else None,
+                link_key=link_key,
             )
             .returning(invoices.c.id)
         ).scalar_one()
@@ -155,6 +166,7 @@ def issue(
         hash=digest,
         source=source,
         credited_invoice_id=credits.id if credits is not None else None,
+        link_key=link_key,
     )
     return IssueResult(invoice=record, created=True)
 
@@ -202,13 +214,18 @@ def for_order(conn: Connection, shop: str, order_id: str) -> list[InvoiceRecord]
 
 def _lock_counter(conn: Connection, series: str, period: str) -> RowMapping:
     # The row must exist before it can be locked; ON CONFLICT DO NOTHING makes the first
-    # issue of a new series safe against a concurrent first issue.
-    first = (
-        insert_for(conn, series_counters)
-        .values(series=series, period=period, last_sequence=0, last_hash=GENESIS_HASH)
-        .on_conflict_do_nothing(index_elements=[series_counters.c.series])
-    )
-    conn.execute(first)
+    # issue of a new series safe against a concurrent first issue. Only when it is missing:
+    # SQLite's guard refuses any insert over an existing counter (REPLACE would delete it).
+    exists = conn.execute(
+        select(series_counters.c.series).where(series_counters.c.series == series)
+    ).first()
+    if exists is None:
+        first = (
+            insert_for(conn, series_counters)
+            .values(series=series, period=period, last_sequence=0, last_hash=GENESIS_HASH)
+            .on_conflict_do_nothing(index_elements=[series_counters.c.series])
+        )
+        conn.execute(first)
     # FOR UPDATE: the row lock every issuer of this series queues on until we commit. SQLite
     # ignores it (no row locks) - its BEGIN IMMEDIATE holds the database write lock already.
     return (
@@ -327,26 +344,38 @@ def set_pdf_sha256(conn: Connection, invoice_id: int, sha256: str) -> None:
 
 
 def chain_problems(
-    records: Iterable[InvoiceRecord], heads: Mapping[str, tuple[str, int, str]] | None = None
+    records: Iterable[InvoiceRecord],
+    heads: Mapping[str, tuple[str, int, str]] | None = None,
+    keys: ChainKeys | None = None,
 ) -> list[str]:
     """Re-check every hash and link, in `iter_invoices` order, that numbers run 1, 2, 3… in
     each period, and (given the counters' `heads`: series → (period, last_sequence,
-    last_hash)) that nothing after the last invoice we saw was removed. Empty = intact."""
+    last_hash)) that nothing after the last invoice we saw was removed. Keyed links are
+    checked with `keys`. Empty = intact."""
     problems: list[str] = []
     head: dict[str, str] = {}
     last: dict[str, tuple[str, int]] = {}
+    keyed: set[str] = set()  # series with a keyed link so far
+    unknown_keys: dict[tuple[str, str], int] = {}
     for rec in records:
         expected_prev = head.get(rec.series, GENESIS_HASH)
         if rec.prev_hash != expected_prev:
             problems.append(f"{rec.number}: prev_hash does not link to the previous invoice")
-        if chain_hash(rec.prev_hash, rec.snapshot_json) != rec.hash:
-            problems.append(f"{rec.number}: hash does not match its snapshot")
+        problems += _link_problems(rec, keys, rec.series in keyed, unknown_keys)
         period, seq = last.get(rec.series, (rec.period, 0))
         expected_seq = seq + 1 if period == rec.period else 1
         if rec.sequence != expected_seq:
             problems.append(f"{rec.number}: expected sequence {expected_seq} (a number is missing)")
         head[rec.series] = rec.hash
         last[rec.series] = (rec.period, rec.sequence)
+        if rec.link_key:
+            keyed.add(rec.series)
+    where = f"in {keys.path}" if keys is not None else "available (no chain key file)"
+    for (series, key), count in unknown_keys.items():
+        problems.append(
+            f"series {series}: {count} link(s) signed with chain key {key}, which is not "
+            f"{where}: restore the key file from your backup ([storage] chain_key_file)"
+        )
     for series, (period, sequence, last_hash) in (heads or {}).items():
         if head.get(series, GENESIS_HASH) != last_hash or last.get(series, (period, 0)) != (
             period, sequence,
@@ -358,6 +387,31 @@ def chain_problems(
     return problems
 
 
+def _link_problems(
+    rec: InvoiceRecord,
+    keys: ChainKeys | None,
+    after_keyed: bool,
+    unknown_keys: dict[tuple[str, str], int],
+) -> list[str]:
+    if not rec.link_key:
+        if after_keyed:  # links are only ever keyed from some point on, never back
+            return [f"{rec.number}: a plain SHA-256 link after keyed ones (rewritten without "
+                    "the chain key)"]  # fmt: skip
+        if chain_hash(rec.prev_hash, rec.snapshot_json) != rec.hash:
+            return [f"{rec.number}: hash does not match its snapshot"]
+        return []
+    secret = keys.keys.get(rec.link_key) if keys is not None else None
+    if secret is None:
+        unknown_keys[(rec.series, rec.link_key)] = (
+            unknown_keys.get((rec.series, rec.link_key), 0) + 1
+        )
+        return []
+    if not hmac.compare_digest(chain_hash(rec.prev_hash, rec.snapshot_json, secret), rec.hash):
+        return [f"{rec.number}: hash does not match its snapshot (altered, or its link was "
+                "recomputed without the chain key)"]  # fmt: skip
+    return []
+
+
 def series_heads(conn: Connection) -> dict[str, tuple[str, int, str]]:
     rows = conn.execute(
         select(
@@ -366,6 +420,21 @@ def series_heads(conn: Connection) -> dict[str, tuple[str, int, str]]:
         )
     )  # fmt: skip
     return {series: (period, int(seq), last_hash) for series, period, seq, last_hash in rows}
+
+
+def head_records(conn: Connection) -> list[InvoiceRecord]:
+    """The document each series counter points at (its chain head), by series."""
+    stmt = (
+        select(invoices)
+        .join(
+            series_counters,
+            (series_counters.c.series == invoices.c.series)
+            & (series_counters.c.period == invoices.c.period)
+            & (series_counters.c.last_sequence == invoices.c.sequence),
+        )
+        .order_by(invoices.c.series)
+    )
+    return [_record(row) for row in conn.execute(stmt).mappings()]
 
 
 def _one(conn: Connection, where: Any) -> InvoiceRecord | None:
@@ -391,4 +460,5 @@ def _record(row: RowMapping) -> InvoiceRecord:
         hash=row["hash"],
         source=row["source"],
         credited_invoice_id=row["credited_invoice_id"],
+        link_key=row["link_key"],
     )

@@ -48,6 +48,7 @@ class InvoiceRecord:
     hash: str
     source: str = ""  # "" the sale's invoice; "refund:<id>", "manual:<n>", "reissue:<n>"
     credited_invoice_id: int | None = None  # a credit note: the invoice it corrects
+    link_key: str = ""  # the chain key that signed `hash`; "" a plain SHA-256 link
 
 
 @dataclass(frozen=True, slots=True)

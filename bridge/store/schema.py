@@ -100,6 +100,9 @@ invoices = Table(
     # "manual:<n>" for a credit note, "reissue:<n>" for an invoice issued again.
     Column("source", String(200), nullable=False, server_default=""),
     Column("credited_invoice_id", Integer),  # a credit note: the invoice it corrects
+    # The id of the chain key whose HMAC `hash` is (bridge/chain_key.py); "" for the plain
+    # SHA-256 links of documents issued before keyed links existed.
+    Column("link_key", String(16), nullable=False, server_default=""),
     # Invariant 1: one document per order, kind and source, whatever races (one invoice per
     # paid order, one credit note per refund).
     UniqueConstraint("shop", "order_id", "kind", "source"),

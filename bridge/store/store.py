@@ -15,13 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Self
 
+import structlog
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from bridge.chain_key import ChainKeyFile, ChainKeys
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
-from bridge.store import deliveries, events, health, invoices, jobs, orders, reports, shops
+from bridge.store import deliveries, events, guards, health, invoices, jobs, orders, reports, shops
 from bridge.store import outages as outage_rows
 from bridge.store import platform as inbox
 from bridge.store.deliveries import DeliveryIn
@@ -43,7 +45,11 @@ from bridge.store.records import (
     WebhookRecord,
 )
 
+log = structlog.get_logger()
+
 Clock = Callable[[], datetime]
+# Told of each document just committed (the chain head anchored outside the database).
+OnIssued = Callable[[InvoiceRecord], None]
 # The job that reads an order from its shop again ("ingest" without a webhook event): how an
 # order quarantined before it could be read is replayed by `quittance retry`.
 REREAD_JOB = "ingest"
@@ -54,15 +60,33 @@ def utc_now() -> datetime:
 
 
 class Store(JobQueue):
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = utc_now,
+        chain_keys: ChainKeyFile | None = None,
+        on_issued: OnIssued | None = None,
+    ) -> None:
         self.engine = engine
         self._writer = writer(engine)
         # Injectable so tests can move time (leases, retries, alert windows) without sleeping.
         # Across hosts this is the workers' clocks: keep them NTP-synced (leases are minutes).
         self.clock = clock
+        # None: plain SHA-256 links (a bare store in tests); a service always has its keys.
+        self.chain_keys = chain_keys
+        self.on_issued = on_issued
 
     @classmethod
-    def open(cls, url: str, *, clock: Clock = utc_now, migrate: bool = True) -> Self:
+    def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        migrate: bool = True,
+        chain_keys: ChainKeyFile | None = None,
+        on_issued: OnIssued | None = None,
+    ) -> Self:
         engine = create_store_engine(url)
         try:
             if migrate:
@@ -70,7 +94,7 @@ class Store(JobQueue):
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, clock=clock)
+        return cls(engine, clock=clock, chain_keys=chain_keys, on_issued=on_issued)
 
     @property
     def dialect(self) -> Literal["sqlite", "postgresql"]:
@@ -236,9 +260,10 @@ class Store(JobQueue):
         existing = self.get_invoice_for_order(shop, order_id, kind, source)
         if existing is not None:
             return IssueResult(invoice=existing, created=False)
+        keys = self.chain_keys.signing() if self.chain_keys is not None else None
         try:
             with self._write() as conn:
-                return invoices.issue(
+                result = invoices.issue(
                     conn,
                     shop=shop,
                     order_id=order_id,
@@ -250,6 +275,7 @@ class Store(JobQueue):
                     now=self._now(),
                     source=source,
                     credits=credits,
+                    keys=keys,
                 )
         except IntegrityError:
             # Lost a race on (shop, order_id, kind, source) against an issuer of another
@@ -259,6 +285,15 @@ class Store(JobQueue):
             if existing is not None:
                 return IssueResult(invoice=existing, created=False)
             raise
+        if result.created and self.on_issued is not None:
+            self._tell_issued(result.invoice)
+        return result
+
+    def _tell_issued(self, record: InvoiceRecord) -> None:
+        try:
+            self.on_issued(record)  # type: ignore[misc]
+        except Exception as exc:  # committed is committed: the next document anchors again
+            log.warning("issued-document hook failed", invoice=record.number, error=str(exc))
 
     def get_invoice(self, number: str, series: str | None = None) -> InvoiceRecord | None:
         with self._read() as conn:
@@ -351,19 +386,20 @@ class Store(JobQueue):
                 return
             after = (batch[-1].series, batch[-1].id)
 
-    def chain_problems(self) -> list[str]:
-        """Every broken link, altered snapshot, missing number or missing newest invoice.
-        The counters are read first: an invoice issued meanwhile is newer, not missing."""
+    def chain_problems(self, keys: ChainKeys | None = None) -> list[str]:
+        """Every broken link, altered snapshot, missing number or missing newest invoice,
+        keyed links checked with `keys`. The counters are read first: an invoice issued
+        meanwhile is newer, not missing."""
         with self._read() as conn:
             heads = invoices.series_heads(conn)
-        records = [r for r in self.iter_invoices()]
-        seen = {(r.series, r.period, r.sequence) for r in records}
         # Ignore invoices issued after the heads were read (they extend the chain).
-        return (
-            invoices.chain_problems([r for r in records if _not_after(r, heads)], heads)
-            if seen
-            else invoices.chain_problems([], heads)
-        )
+        records = (r for r in self.iter_invoices() if _not_after(r, heads))
+        return invoices.chain_problems(records, heads, keys)
+
+    def head_invoices(self) -> list[InvoiceRecord]:
+        """The newest document of each series (its chain head)."""
+        with self._read() as conn:
+            return invoices.head_records(conn)
 
     def set_pdf_sha256(self, invoice_id: int, sha256: str) -> None:
         with self._write() as conn:
@@ -546,6 +582,16 @@ class Store(JobQueue):
         """Newest first."""
         with self._read() as conn:
             return events.recent(conn, limit, kind)
+
+    def events_of_kind(self, kind: str) -> list[EventRecord]:
+        """Every event of `kind`, oldest first."""
+        with self._read() as conn:
+            return events.of_kind(conn, kind)
+
+    def guard_problems(self) -> list[str]:
+        """The immutability triggers that are missing or disabled (empty: all in place)."""
+        with self._read() as conn:
+            return guards.guard_problems(conn)
 
     def has_event(self, kind: str, invoice_number: str) -> bool:
         """Whether the log holds a `kind` event for that document."""

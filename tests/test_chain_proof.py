@@ -1,0 +1,300 @@
+"""The chain proves: each forgery someone with database access (not the chain key) can make
+is refused by the database or caught by `verify`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bridge.audit import verify_archive
+from bridge.chain_anchor import anchor_path
+from bridge.chain_key import key_id, read_chain_keys
+from bridge.invoicing.snapshot import InvoiceSnapshot
+from bridge.pipeline import ensure_pdf
+from bridge.services import Services
+from bridge.store import Store
+from bridge.store.errors import InvoiceImmutableError
+from tests.support.snapshots import issue
+from tests.support.tampering import (
+    drop_guards,
+    issued_services,
+    keyed_with,
+    plain_link,
+    rebuild_chain,
+    rewrite_invoice,
+)
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[Services]:
+    services = issued_services(tmp_path, 3)
+    yield services
+    services.close()
+
+
+def problems_of(svc: Services) -> list[str]:
+    return [f"{p.number}: {p.what}" for p in verify_archive(svc.store, svc.archive)[1]]
+
+
+def new_buyer(snapshot: InvoiceSnapshot) -> InvoiceSnapshot:
+    return snapshot.model_copy(
+        update={"buyer": snapshot.buyer.model_copy(update={"name": "Someone Else"})}
+    )
+
+
+def first_number(svc: Services) -> str:
+    return next(iter(svc.store.iter_invoices())).number
+
+
+# -- the chain key ---------------------------------------------------------------------------
+
+
+def test_each_link_is_signed_with_the_key_kept_beside_the_archive(svc: Services) -> None:
+    keys = read_chain_keys(svc.settings.storage.chain_key_path)
+    assert keys is not None
+    assert svc.settings.storage.chain_key_path.parent == svc.archive.root.parent
+    assert {r.link_key for r in svc.store.iter_invoices()} == {keys.active_id}
+    assert svc.settings.storage.chain_key_path.stat().st_mode & 0o077 == 0
+
+
+def test_the_intact_chain_verifies(svc: Services) -> None:
+    assert problems_of(svc) == []
+
+
+def test_a_rewritten_buyer_with_the_chain_recomputed_in_plain_sha256_is_caught(
+    svc: Services,
+) -> None:
+    number = first_number(svc)
+    drop_guards(svc)
+    rewrite_invoice(svc, 1, new_buyer)
+    rebuild_chain(svc, "FA", plain_link)
+    problems = problems_of(svc)
+    assert any(p.startswith(f"{number}: hash does not match") for p in problems), problems
+
+
+def test_a_rewritten_buyer_with_the_chain_recomputed_under_another_key_is_caught(
+    svc: Services,
+) -> None:
+    number = first_number(svc)
+    drop_guards(svc)
+    rewrite_invoice(svc, 1, new_buyer)
+    rebuild_chain(svc, "FA", keyed_with(b"a guess" * 5))
+    problems = problems_of(svc)
+    assert any(p.startswith(f"{number}: hash does not match") for p in problems), problems
+
+
+def test_a_chain_downgraded_to_plain_links_is_caught_by_the_anchor_and_the_log(
+    svc: Services,
+) -> None:
+    drop_guards(svc)
+    rewrite_invoice(svc, 1, new_buyer)
+    rebuild_chain(svc, "FA", plain_link, link_key="")  # plain links verify on their own
+    problems = problems_of(svc)
+    assert any("differs from the head anchored" in p for p in problems), problems
+    assert any("differs from the one its invoice.issued record kept" in p for p in problems)
+
+
+def test_deleting_the_newest_invoice_and_rewinding_its_counter_is_caught(svc: Services) -> None:
+    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    drop_guards(svc)
+    with svc.store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
+        conn.execute(
+            text(
+                "UPDATE series_counters SET last_sequence = :q, last_hash = :h WHERE series = 'FA'"
+            ),
+            {"q": newest.sequence - 1, "h": newest.prev_hash},
+        )
+    problems = problems_of(svc)
+    assert any(p.startswith(f"{newest.number}: anchored") and "missing" in p for p in problems)
+    assert any(p.startswith(f"{newest.number}: issued on") for p in problems), problems
+
+
+def test_a_made_up_invoice_appended_after_the_head_is_caught(svc: Services) -> None:
+    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    made_up = head.snapshot.model_copy(
+        update={"sequence": head.sequence + 1, "number": f"FA-X-{head.sequence + 1:06d}"}
+    )
+    body = made_up.canonical_json()
+    digest = keyed_with(b"not the key" * 3)(head.hash, body)
+    # The guards stay: it follows its counter, so only the key and the log can tell.
+    with svc.store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO invoices (shop, order_id, kind, series, period, sequence, number,"
+                " issued_at, snapshot, prev_hash, hash, source, link_key) SELECT shop,"
+                " 'made-up', kind, series, period, :q, :n, issued_at, :s, hash, :h, source,"
+                " link_key FROM invoices WHERE id = :i"
+            ),
+            {"q": head.sequence + 1, "n": made_up.number, "s": body, "h": digest, "i": head.id},
+        )
+        conn.execute(
+            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
+            {"q": head.sequence + 1, "h": digest},
+        )
+    problems = problems_of(svc)
+    assert f"{made_up.number}: no invoice.issued record in the event log (made up?)" in problems
+    assert any(p.startswith(f"{made_up.number}: hash does not match") for p in problems)
+
+
+def test_a_missing_key_file_is_reported_and_not_made_again_by_verify(svc: Services) -> None:
+    path = svc.settings.storage.chain_key_path
+    path.unlink()
+    fresh = Services.from_settings(svc.settings)
+    try:
+        problems = problems_of(fresh)
+    finally:
+        fresh.close()
+    assert any("not available" in p and "chain_key_file" in p for p in problems), problems
+    assert not path.exists()
+
+
+def test_a_key_appended_by_rotation_signs_new_links_and_old_ones_still_verify(
+    tmp_path: Path,
+) -> None:
+    from bridge.chain_key import rotate_key_file
+
+    svc = issued_services(tmp_path, 1)
+    try:
+        new_id = rotate_key_file(svc.settings.storage.chain_key_path)
+    finally:
+        svc.close()
+    svc = issued_services(tmp_path, 2)  # the second order is new, the first is known
+    try:
+        keys = {r.link_key for r in svc.store.iter_invoices()}
+        assert new_id in keys and len(keys) == 2
+        assert problems_of(svc) == []
+    finally:
+        svc.close()
+
+
+# -- the anchor outside the database --------------------------------------------------------
+
+
+def test_the_anchor_beside_the_archive_names_the_newest_document(svc: Services) -> None:
+    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    written = anchor_path(svc.archive.root, "FA").read_text()
+    assert head.number in written and head.hash in written
+
+
+def test_an_edited_anchor_is_reported(svc: Services) -> None:
+    path = anchor_path(svc.archive.root, "FA")
+    path.write_text(path.read_text().replace('"sequence": 3', '"sequence": 2'))
+    assert any("was altered" in p for p in problems_of(svc)), problems_of(svc)
+
+
+def test_a_deleted_anchor_is_reported(svc: Services) -> None:
+    anchor_path(svc.archive.root, "FA").unlink()
+    assert any(p.startswith("series FA: no chain anchor") for p in problems_of(svc))
+
+
+def test_an_anchor_never_moves_back_to_an_older_head(svc: Services) -> None:
+    from bridge.chain_anchor import read_anchor, write_anchor
+
+    keys = svc.store.chain_keys.signing()  # type: ignore[union-attr]
+    oldest = next(iter(svc.store.iter_invoices()))
+    assert not write_anchor(svc.archive.root, keys, oldest, svc.store.clock())
+    anchor = read_anchor(anchor_path(svc.archive.root, "FA"), keys)
+    assert not isinstance(anchor, str) and anchor is not None and anchor.sequence == 3
+
+
+def test_the_daily_digest_mails_the_chain_heads(svc: Services) -> None:
+    from bridge.outages import digest_facts, digest_text
+
+    now = svc.store.clock()
+    title, body = digest_text(digest_facts(svc), now) or ("", "")
+    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    assert title == "Quittance daily digest: all well"
+    assert f"series FA: {head.number}, hash {head.hash}" in body
+    assert digest_text(digest_facts(svc), now + timedelta(days=2)) is None  # nothing moved
+
+
+# -- the guards in the database --------------------------------------------------------------
+
+
+def test_replace_into_from_a_plain_sqlite_session_is_refused(svc: Services) -> None:
+    database = svc.store.database_file()
+    assert database is not None
+    conn = sqlite3.connect(database)  # no recursive_triggers: REPLACE's delete fires nothing
+    try:
+        for statement in (
+            "REPLACE INTO invoices SELECT * FROM invoices WHERE sequence = 1",
+            "REPLACE INTO events SELECT * FROM events WHERE id = 1",
+            "REPLACE INTO series_counters SELECT * FROM series_counters",
+            "INSERT OR REPLACE INTO invoices SELECT * FROM invoices WHERE sequence = 1",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="quittance-immutable"):
+                conn.execute(statement)
+    finally:
+        conn.close()
+    assert problems_of(svc) == []
+
+
+def test_a_dropped_trigger_is_reported_by_verify(svc: Services) -> None:
+    with svc.store.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER invoices_no_replace"))
+    problems = problems_of(svc)
+    assert any(p.startswith("database: the guard trigger invoices_no_replace") for p in problems)
+
+
+def test_an_invoice_that_does_not_follow_its_counter_is_refused(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        first = issue(store, "1").invoice
+        with pytest.raises(InvoiceImmutableError), store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO invoices (shop, order_id, kind, series, period, sequence,"
+                    " number, issued_at, snapshot, prev_hash, hash, source, link_key)"
+                    " SELECT shop, 'x', kind, series, period, 5, 'FA-X-5', issued_at, snapshot,"
+                    " hash, hash, source, link_key FROM invoices WHERE id = :i"
+                ),
+                {"i": first.id},
+            )
+
+
+def test_a_series_counter_cannot_be_rewound_or_deleted(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        issue(store, "1")
+        issue(store, "2")
+        for statement in (
+            "UPDATE series_counters SET last_sequence = 1",
+            "DELETE FROM series_counters",
+        ):
+            with pytest.raises(InvoiceImmutableError), store.engine.begin() as conn:
+                conn.execute(text(statement))
+        assert issue(store, "3").invoice.sequence == 3  # the real path still moves it
+
+
+def test_a_disabled_trigger_is_reported_on_postgresql(pg_url: str) -> None:
+    with Store.open(pg_url) as store:
+        assert store.guard_problems() == []
+        with store.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE invoices DISABLE TRIGGER invoices_immutable"))
+        problems = store.guard_problems()
+    assert len(problems) == 1 and "invoices_immutable on invoices is disabled" in problems[0]
+
+
+# -- a restored PDF --------------------------------------------------------------------------
+
+
+def test_a_deleted_pdf_restored_by_a_download_stays_reported(svc: Services) -> None:
+    invoice = next(iter(svc.store.iter_invoices()))
+    assert invoice.pdf_sha256 is not None
+    svc.archive.path_for(invoice.pdf_sha256).unlink()
+    ensure_pdf(svc, invoice)  # what the download link does
+    assert svc.archive.path_for(invoice.pdf_sha256).is_file()
+    for _run in range(2):
+        problems = problems_of(svc)
+        assert len(problems) == 1, problems
+        assert problems[0].startswith(f"{invoice.number}: its PDF was missing and was restored")
+    assert svc.store.has_event("invoice.restored", invoice.number)
+
+
+def test_a_key_id_names_the_key_without_revealing_it() -> None:
+    secret = bytes(range(32))
+    assert len(key_id(secret)) == 16 and secret.hex()[:16] not in key_id(secret)
