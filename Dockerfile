@@ -12,8 +12,10 @@ COPY templates ./templates
 RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir .
 
 FROM python:3.11-slim
+# The folders a named volume is mounted on exist here, owned by the service's user: a new
+# volume takes their owner, so the service can write to it.
 RUN useradd --create-home --uid 10001 quittance \
- && mkdir -p /app/var /config && chown -R quittance /app
+ && mkdir -p /app/var/archive /app/var/keys /config && chown -R quittance /app
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
