@@ -7,21 +7,20 @@ import base64
 import hashlib
 import hmac
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from bridge.config import load_settings
 from bridge.service import public_config
 from bridge.services import Services
 from bridge.web.app import create_app
 from bridge.web.limits import MAX_HEAD_BYTES
+from tests.support.app import AppServer
 from tests.support.config import write_config
-from tests.support.waiting import HANG, eventually
+from tests.support.waiting import HANG
 
 LIMIT = 1024
 SECRET = "whsec_limits"
@@ -36,32 +35,17 @@ SHOP = {
 HOOK = "/webhooks/woocommerce/theiere"
 
 
-class PublicServer:
+class PublicServer(AppServer):
     """`create_app` under uvicorn with the service's own public settings, in a thread."""
 
     def __init__(self, svc: Services) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.port: int = self.socket.getsockname()[1]
-        config = public_config(create_app(svc), svc.settings, "127.0.0.1", self.port)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        super().__init__(
+            create_app(svc),
+            lambda app, host, port: public_config(app, svc.settings, host, port),
         )
 
-    def __enter__(self) -> PublicServer:
-        self.thread.start()
-        eventually("uvicorn to start", lambda: self.server.started, step=0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.socket.close()
-
     def connect(self) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=HANG)
-        return sock
+        return socket.create_connection(("127.0.0.1", self.port), timeout=HANG)
 
 
 @pytest.fixture
