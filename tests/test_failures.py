@@ -33,6 +33,8 @@ NOT_RAISED_BY_STEPS = {
     "DateNotCovered": "check_rates reports it on the order (an order older than the rate table)",
     "RatesFileError": "order_eur_rate turns it into OutsideFactUnavailable (the order waits); "
     "the rates refresh logs it and keeps the previous file",
+    "BodyTooLarge": "the public port's limits answer it 413 (bridge/web/limits.py)",
+    "BodyTooSlow": "the public port's limits answer it 408 (bridge/web/limits.py)",
 }
 
 

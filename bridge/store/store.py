@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bridge.chain_key import ChainKeyFile, ChainKeys
+from bridge.chain_key import ChainKeyError, ChainKeyFile, ChainKeys
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
 from bridge.store import deliveries, events, guards, health, invoices, jobs, orders, reports, shops
@@ -388,13 +388,20 @@ class Store(JobQueue):
 
     def chain_problems(self, keys: ChainKeys | None = None) -> list[str]:
         """Every broken link, altered snapshot, missing number or missing newest invoice,
-        keyed links checked with `keys`. The counters are read first: an invoice issued
-        meanwhile is newer, not missing."""
+        keyed links checked with `keys` (by default the store's own, when it can read them).
+        The counters are read first: an invoice issued meanwhile is newer, not missing."""
+        keys = keys if keys is not None else self._readable_keys()
         with self._read() as conn:
             heads = invoices.series_heads(conn)
         # Ignore invoices issued after the heads were read (they extend the chain).
         records = (r for r in self.iter_invoices() if _not_after(r, heads))
         return invoices.chain_problems(records, heads, keys)
+
+    def _readable_keys(self) -> ChainKeys | None:
+        try:
+            return self.chain_keys.known() if self.chain_keys is not None else None
+        except ChainKeyError:  # reported as such by `verify` (bridge/audit.py)
+            return None
 
     def head_invoices(self) -> list[InvoiceRecord]:
         """The newest document of each series (its chain head)."""
