@@ -136,9 +136,9 @@ def restored_problems(restored: Iterable[EventRecord]) -> list[VerifyProblem]:
     return [
         VerifyProblem(
             event.invoice_number or "?",
-            f"its PDF was {event.detail.get('was', 'missing')} and was restored from its "
-            f"snapshot on {event.at:%Y-%m-%d %H:%M} UTC (same bytes): find out how it went "
-            f"{event.detail.get('was', 'missing')}",
+            f"its PDF was found {event.detail.get('was', 'missing')} on "
+            f"{event.at:%Y-%m-%d %H:%M} UTC and restored from its snapshot (to the same bytes, "
+            f"or not at all): find out how it went {event.detail.get('was', 'missing')}",
         )
         for event in restored
     ]

@@ -13,9 +13,11 @@ a file that does not verify is never overwritten: it is evidence, `verify` repor
 
 from __future__ import annotations
 
+import fcntl
 import hmac
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ import structlog
 
 from bridge.archive import write_atomically
 from bridge.chain_key import ChainKeys, sign
+from bridge.store.invoices import chain_hash
 from bridge.store.records import InvoiceRecord
 
 log = structlog.get_logger()
@@ -64,29 +67,75 @@ def anchor_path(archive_root: Path, series: str) -> Path:
     return anchor_dir(archive_root) / f"{quote(series, safe='')}.json"
 
 
-def write_anchor(archive_root: Path, keys: ChainKeys, record: InvoiceRecord, now: datetime) -> bool:
-    """Anchor `record` as its series' head unless the file already holds a newer one (or
-    one that does not verify: left alone as evidence). True if written."""
+def write_anchor(
+    archive_root: Path,
+    keys: ChainKeys,
+    record: InvoiceRecord,
+    now: datetime,
+    invoice_by_id: Callable[[int], InvoiceRecord | None],
+) -> bool:
+    """Anchor `record` as its series' head; True if written. Never over an anchor that does
+    not verify, nor past a head no longer in the database as anchored (a deleted tail, a
+    rewritten chain: the anchor stays the evidence), nor to a keyed link that does not verify
+    (a made-up document)."""
     path = anchor_path(archive_root, record.series)
-    current = read_anchor(path, keys)
-    if isinstance(current, str):
-        log.warning("chain anchor not updated: the file does not verify", path=str(path))
-        return False
-    if current is not None and current.invoice_id >= record.id:
-        return False
-    anchor = Anchor.of(record, keys.active_id, now)
-    body = {**asdict(anchor), "mac": sign(keys.active, anchor.message())}
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, (json.dumps(body, indent=2) + "\n").encode(), read_only=False)
+    with _locked(path.parent):  # one writer at a time: an older head never wins a race
+        current = read_anchor(path, keys)
+        refusal = _refusal(current, record, keys, invoice_by_id)
+        if refusal is not None:
+            if refusal:
+                log.error("chain anchor kept", series=record.series, reason=refusal)
+            return False
+        anchor = Anchor.of(record, keys.active_id, now)
+        body = {**asdict(anchor), "mac": sign(keys.active, anchor.message())}
+        write_atomically(path, (json.dumps(body, indent=2) + "\n").encode(), read_only=False)
     return True
 
 
+def _refusal(
+    current: Anchor | str | None,
+    record: InvoiceRecord,
+    keys: ChainKeys,
+    invoice_by_id: Callable[[int], InvoiceRecord | None],
+) -> str | None:
+    """None: write; "": nothing to do (already as new); else why the anchor is kept."""
+    if isinstance(current, str):
+        return current
+    if current is not None:
+        if current.invoice_id >= record.id:
+            return ""
+        problem = _anchored_head_problem(current, invoice_by_id(current.invoice_id))
+        if problem:
+            return f"{current.number}: {problem}"
+    secret = keys.keys.get(record.link_key)
+    if record.link_key and (
+        secret is None or chain_hash(record.prev_hash, record.snapshot_json, secret) != record.hash
+    ):
+        return f"{record.number}: its link does not verify under the chain key"
+    return None
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    with (folder / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def anchor_heads(
-    archive_root: Path, keys: ChainKeys, heads: Iterable[InvoiceRecord], now: datetime
+    archive_root: Path,
+    keys: ChainKeys,
+    heads: Iterable[InvoiceRecord],
+    now: datetime,
+    invoice_by_id: Callable[[int], InvoiceRecord | None],
 ) -> int:
     """Anchor each series' head (at start and daily: heals an anchor a full disk missed);
     returns how many files moved."""
-    return sum(write_anchor(archive_root, keys, head, now) for head in heads)
+    return sum(write_anchor(archive_root, keys, head, now, invoice_by_id) for head in heads)
 
 
 def read_anchor(path: Path, keys: ChainKeys | None) -> Anchor | str | None:

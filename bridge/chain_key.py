@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,18 +106,24 @@ def read_chain_keys(path: Path) -> ChainKeys | None:
 def create_key_file(path: Path, now: datetime | None = None) -> bool:
     """Write a new key file (mode 0600) unless one exists; True if this call made it.
 
-    O_EXCL: workers starting together on a new install agree on the first one's key."""
+    Written whole under a temporary name, then linked into place (fails if the name exists):
+    workers starting together on a new install agree on the first one's key, and none ever
+    reads a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     content = f"{_HEADER}# created {stamp}\n{secrets.token_hex(KEY_BYTES)}\n"
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
+    finally:
+        temporary.unlink(missing_ok=True)
     return True
 
 
@@ -133,20 +139,21 @@ def rotate_key_file(path: Path, now: datetime | None = None) -> str:
 
 
 class ChainKeyFile:
-    """The key file of one service, read once: created on the first document signed, never
-    by a reader (`verify` on a machine without the file must say so, not make a new key)."""
+    """The key file of one service, read once. Made only on a new install: a reader never
+    makes one (`verify` on a machine without the file must say so), nor does a signer once
+    documents were signed (a host missing the file, a lost file: a new key would sign links
+    nobody else can verify; the documents wait for the file instead)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._keys: ChainKeys | None = None
 
-    def signing(self) -> ChainKeys:
+    def signing(self, signed_before: Callable[[], Sequence[str]] = tuple) -> ChainKeys:
+        """The keys, the file made first if there is none and `signed_before()` (the key ids
+        of the links already in the database) is empty."""
         if self._keys is None:
-            if create_key_file(self.path):
-                log.warning(
-                    "new chain key created: back it up with the archive",
-                    path=str(self.path),
-                )
+            if not self.path.exists():
+                self._create(signed_before())
             self._keys = read_chain_keys(self.path)
             assert self._keys is not None  # it exists now
         return self._keys
@@ -155,3 +162,13 @@ class ChainKeyFile:
         if self._keys is None:
             self._keys = read_chain_keys(self.path)
         return self._keys
+
+    def _create(self, signed_with: Sequence[str]) -> None:
+        if signed_with:
+            raise ChainKeyError(
+                f"no chain key at {self.path}, but documents were signed with chain key(s) "
+                f"{', '.join(signed_with)}: restore the file from your backup (or copy it "
+                "from another host of this service) to [storage] chain_key_file"
+            )
+        if create_key_file(self.path):
+            log.warning("new chain key created: back it up with the archive", path=str(self.path))

@@ -308,11 +308,12 @@ def _restore_recorded(svc: Services, invoice: InvoiceRecord, sha256: str) -> byt
     the restore goes into the append-only log, which `verify` reports from then on, and the
     owner is told. A restore that cannot be recorded does not happen."""
     was = svc.archive.state(sha256).value
-    data = restore(svc.archive, invoice.snapshot, sha256, svc.templates)
+    # Recorded first: a restore whose record cannot be written must not happen.
     svc.store.append_event(
         RESTORED_EVENT, shop=invoice.shop, order_id=invoice.order_id,
         invoice_number=invoice.number, detail={"sha256": sha256, "was": was},
     )  # fmt: skip
+    data = restore(svc.archive, invoice.snapshot, sha256, svc.templates)
     log.warning("archived PDF restored from snapshot", invoice=invoice.number, was=was)
     alert_owner(
         svc,

@@ -84,7 +84,7 @@ class Services:
             settings.storage.database_url,
             **({"clock": clock} if clock else {}),
             chain_keys=keys,
-            on_issued=lambda record: _anchor(archive, keys, record, store.clock()),
+            on_issued=lambda record: _anchor(archive, store, record),
         )
         return cls(
             settings=settings,
@@ -100,18 +100,22 @@ class Services:
 
     def anchor_chain_heads(self) -> int:
         """Anchor every series' head beside the archive (see bridge/chain_anchor.py)."""
-        keys = self.store.chain_keys
+        keys = self.store.signing_keys()
         if keys is None:
             return 0
         heads = self.store.head_invoices()
-        return anchor_heads(self.archive.root, keys.signing(), heads, self.store.clock())
+        return anchor_heads(
+            self.archive.root, keys, heads, self.store.clock(), self.store.get_invoice_by_id
+        )
 
     def close(self) -> None:
         self.store.close()
 
 
-def _anchor(archive: Archive, keys: ChainKeyFile, record: InvoiceRecord, now: datetime) -> None:
-    write_anchor(archive.root, keys.signing(), record, now)
+def _anchor(archive: Archive, store: Store, record: InvoiceRecord) -> None:
+    keys = store.signing_keys()
+    if keys is not None:
+        write_anchor(archive.root, keys, record, store.clock(), store.get_invoice_by_id)
 
 
 def alert_owner(svc: Services, *, key: str, title: str, body: str) -> bool:

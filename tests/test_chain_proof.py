@@ -13,9 +13,11 @@ from sqlalchemy import text
 
 from bridge.audit import verify_archive
 from bridge.chain_anchor import anchor_path
-from bridge.chain_key import key_id, read_chain_keys
+from bridge.chain_key import ChainKeyError, key_id, read_chain_keys
+from bridge.demo import sample_orders
 from bridge.invoicing.snapshot import InvoiceSnapshot
-from bridge.pipeline import ensure_pdf
+from bridge.issue_facts import gather_issue_facts
+from bridge.pipeline import accept_order, ensure_pdf
 from bridge.services import Services
 from bridge.store import Store
 from bridge.store.errors import InvoiceImmutableError
@@ -36,6 +38,12 @@ def svc(tmp_path: Path) -> Iterator[Services]:
     services = issued_services(tmp_path, 3)
     yield services
     services.close()
+
+
+def issue_next_order(svc: Services) -> None:
+    _path, order = sample_orders()[3]
+    result = accept_order(svc, order, then=(), facts=gather_issue_facts(svc, order))
+    assert result.invoice is not None
 
 
 def problems_of(svc: Services) -> list[str]:
@@ -135,6 +143,72 @@ def test_a_made_up_invoice_appended_after_the_head_is_caught(svc: Services) -> N
     assert any(p.startswith(f"{made_up.number}: hash does not match") for p in problems)
 
 
+def test_a_plain_link_appended_with_its_record_and_the_guards_in_place_is_caught(
+    svc: Services,
+) -> None:
+    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    made_up = head.snapshot.model_copy(
+        update={"sequence": head.sequence + 1, "number": f"FA-X-{head.sequence + 1:06d}"}
+    )
+    body = made_up.canonical_json()
+    digest = plain_link(head.hash, body)
+    with svc.store.engine.begin() as conn:  # only INSERTs and the counter's one step forward
+        new_id = conn.execute(
+            text(
+                "INSERT INTO invoices (shop, order_id, kind, series, period, sequence, number,"
+                " issued_at, snapshot, prev_hash, hash, source, link_key) SELECT shop,"
+                " 'made-up', kind, series, period, :q, :n, issued_at, :s, hash, :h, source, ''"
+                " FROM invoices WHERE id = :i RETURNING id"
+            ),
+            {"q": head.sequence + 1, "n": made_up.number, "s": body, "h": digest, "i": head.id},
+        ).scalar_one()
+        conn.execute(
+            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
+            {"q": head.sequence + 1, "h": digest},
+        )
+    svc.store.append_event(
+        "invoice.issued",
+        invoice_number=made_up.number,
+        detail={"invoice_id": new_id, "hash": digest},
+    )
+    svc.anchor_chain_heads()  # the daily anchoring must not bless it either
+    problems = problems_of(svc)
+    assert (
+        f"{made_up.number}: a plain SHA-256 link where links are keyed (made or rewritten "
+        "without the chain key)" in problems
+    ), problems
+
+
+def test_a_host_without_the_key_file_refuses_to_sign_rather_than_make_a_new_key(
+    svc: Services,
+) -> None:
+    path = svc.settings.storage.chain_key_path
+    path.unlink()
+    other_host = Services.from_settings(svc.settings)
+    try:
+        with pytest.raises(ChainKeyError, match="restore the file from your backup"):
+            issue_next_order(other_host)
+    finally:
+        other_host.close()
+    assert not path.exists()
+
+
+def test_a_restore_that_cannot_be_recorded_does_not_happen(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoice = next(iter(svc.store.iter_invoices()))
+    assert invoice.pdf_sha256 is not None
+    svc.archive.path_for(invoice.pdf_sha256).unlink()
+
+    def database_away(*_args: object, **_kwargs: object) -> int:
+        raise OSError("the database is away")
+
+    monkeypatch.setattr(svc.store, "append_event", database_away)
+    with pytest.raises(OSError):
+        ensure_pdf(svc, invoice)
+    assert not svc.archive.path_for(invoice.pdf_sha256).exists()
+
+
 def test_a_missing_key_file_is_reported_and_not_made_again_by_verify(svc: Services) -> None:
     path = svc.settings.storage.chain_key_path
     path.unlink()
@@ -189,11 +263,30 @@ def test_a_deleted_anchor_is_reported(svc: Services) -> None:
 def test_an_anchor_never_moves_back_to_an_older_head(svc: Services) -> None:
     from bridge.chain_anchor import read_anchor, write_anchor
 
-    keys = svc.store.chain_keys.signing()  # type: ignore[union-attr]
+    keys = svc.store.signing_keys()
+    assert keys is not None
     oldest = next(iter(svc.store.iter_invoices()))
-    assert not write_anchor(svc.archive.root, keys, oldest, svc.store.clock())
+    assert not write_anchor(
+        svc.archive.root, keys, oldest, svc.store.clock(), svc.store.get_invoice_by_id
+    )
     anchor = read_anchor(anchor_path(svc.archive.root, "FA"), keys)
     assert not isinstance(anchor, str) and anchor is not None and anchor.sequence == 3
+
+
+def test_the_anchor_does_not_move_past_a_deleted_head_when_the_next_document_comes(
+    svc: Services,
+) -> None:
+    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    drop_guards(svc)
+    with svc.store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
+        conn.execute(
+            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
+            {"q": newest.sequence - 1, "h": newest.prev_hash},
+        )
+    issue_next_order(svc)  # a real document after the deletion, anchored as usual
+    assert anchor_path(svc.archive.root, "FA").read_text().count(newest.hash) == 1
+    assert any(p.startswith(f"{newest.number}: ") and "anchored" in p for p in problems_of(svc))
 
 
 def test_the_daily_digest_mails_the_chain_heads(svc: Services) -> None:
@@ -284,7 +377,7 @@ def test_a_deleted_pdf_restored_by_a_download_stays_reported(svc: Services) -> N
     for _run in range(2):
         problems = problems_of(svc)
         assert len(problems) == 1, problems
-        assert problems[0].startswith(f"{invoice.number}: its PDF was missing and was restored")
+        assert problems[0].startswith(f"{invoice.number}: its PDF was found missing")
     assert svc.store.has_event("invoice.restored", invoice.number)
 
 

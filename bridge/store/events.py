@@ -58,6 +58,22 @@ def of_kind(conn: Connection, kind: str) -> list[EventRecord]:
     return [_record(row) for row in conn.execute(stmt).mappings()]
 
 
+KEYED_FROM = "chain.keyed_from"  # written by migration 0006: the plain links' last heads
+
+
+def plain_link_limits(conn: Connection) -> dict[str, int]:
+    """series → the last invoice id whose link may be plain (issued before links were
+    keyed). Every record must allow it: one inserted behind our back can only narrow it."""
+    limits: dict[str, int] | None = None
+    for event in of_kind(conn, KEYED_FROM):
+        heads = event.detail.get("heads") or {}
+        found = {str(series): int(head.get("id", 0)) for series, head in heads.items()}
+        limits = found if limits is None else {
+            series: min(limit, found.get(series, 0)) for series, limit in limits.items()
+        }  # fmt: skip
+    return limits or {}
+
+
 def _record(row: RowMapping) -> EventRecord:
     return EventRecord(
         id=row["id"],

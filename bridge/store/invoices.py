@@ -347,11 +347,13 @@ def chain_problems(
     records: Iterable[InvoiceRecord],
     heads: Mapping[str, tuple[str, int, str]] | None = None,
     keys: ChainKeys | None = None,
+    plain_until: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Re-check every hash and link, in `iter_invoices` order, that numbers run 1, 2, 3… in
     each period, and (given the counters' `heads`: series → (period, last_sequence,
     last_hash)) that nothing after the last invoice we saw was removed. Keyed links are
-    checked with `keys`. Empty = intact."""
+    checked with `keys`; given `plain_until` (series → the last invoice id whose link may be
+    plain), a plain link after it is one made without the key. Empty = intact."""
     problems: list[str] = []
     head: dict[str, str] = {}
     last: dict[str, tuple[str, int]] = {}
@@ -361,7 +363,8 @@ def chain_problems(
         expected_prev = head.get(rec.series, GENESIS_HASH)
         if rec.prev_hash != expected_prev:
             problems.append(f"{rec.number}: prev_hash does not link to the previous invoice")
-        problems += _link_problems(rec, keys, rec.series in keyed, unknown_keys)
+        late_plain = plain_until is not None and rec.id > plain_until.get(rec.series, 0)
+        problems += _link_problems(rec, keys, rec.series in keyed or late_plain, unknown_keys)
         period, seq = last.get(rec.series, (rec.period, 0))
         expected_seq = seq + 1 if period == rec.period else 1
         if rec.sequence != expected_seq:
@@ -374,7 +377,8 @@ def chain_problems(
     for (series, key), count in unknown_keys.items():
         problems.append(
             f"series {series}: {count} link(s) signed with chain key {key}, which is not "
-            f"{where}: restore the key file from your backup ([storage] chain_key_file)"
+            f"{where}: restore the key file from your backup ([storage] chain_key_file); if "
+            "the file is the right one, those links were made up"
         )
     for series, (period, sequence, last_hash) in (heads or {}).items():
         if head.get(series, GENESIS_HASH) != last_hash or last.get(series, (period, 0)) != (
@@ -395,8 +399,8 @@ def _link_problems(
 ) -> list[str]:
     if not rec.link_key:
         if after_keyed:  # links are only ever keyed from some point on, never back
-            return [f"{rec.number}: a plain SHA-256 link after keyed ones (rewritten without "
-                    "the chain key)"]  # fmt: skip
+            return [f"{rec.number}: a plain SHA-256 link where links are keyed (made or "
+                    "rewritten without the chain key)"]  # fmt: skip
         if chain_hash(rec.prev_hash, rec.snapshot_json) != rec.hash:
             return [f"{rec.number}: hash does not match its snapshot"]
         return []
@@ -420,6 +424,12 @@ def series_heads(conn: Connection) -> dict[str, tuple[str, int, str]]:
         )
     )  # fmt: skip
     return {series: (period, int(seq), last_hash) for series, period, seq, last_hash in rows}
+
+
+def link_key_ids(conn: Connection) -> list[str]:
+    """The ids of the chain keys the stored links were signed with."""
+    stmt = select(invoices.c.link_key).where(invoices.c.link_key != "").distinct()
+    return sorted(conn.execute(stmt).scalars())
 
 
 def head_records(conn: Connection) -> list[InvoiceRecord]:

@@ -260,7 +260,7 @@ class Store(JobQueue):
         existing = self.get_invoice_for_order(shop, order_id, kind, source)
         if existing is not None:
             return IssueResult(invoice=existing, created=False)
-        keys = self.chain_keys.signing() if self.chain_keys is not None else None
+        keys = self.signing_keys()
         try:
             with self._write() as conn:
                 result = invoices.issue(
@@ -393,9 +393,22 @@ class Store(JobQueue):
         keys = keys if keys is not None else self._readable_keys()
         with self._read() as conn:
             heads = invoices.series_heads(conn)
+            # With keys, links are keyed since migration 0006: a plain one after is forged.
+            plain_until = events.plain_link_limits(conn) if keys is not None else None
         # Ignore invoices issued after the heads were read (they extend the chain).
         records = (r for r in self.iter_invoices() if _not_after(r, heads))
-        return invoices.chain_problems(records, heads, keys)
+        return invoices.chain_problems(records, heads, keys, plain_until)
+
+    def signing_keys(self) -> ChainKeys | None:
+        """The keys new links are signed with (None: a bare store signs nothing); made on a
+        new install only (bridge/chain_key.py), else ChainKeyError names the missing key."""
+        if self.chain_keys is None:
+            return None
+        return self.chain_keys.signing(self._link_key_ids)
+
+    def _link_key_ids(self) -> list[str]:
+        with self._read() as conn:
+            return invoices.link_key_ids(conn)
 
     def _readable_keys(self) -> ChainKeys | None:
         try:

@@ -12,6 +12,9 @@
   INSERT triggers refuse any insert that collides with an existing invoice, event or counter,
   so REPLACE has nothing to delete. The UPDATE trigger is made again with link_key frozen.
 - PostgreSQL: the whole-row guard of 0001 already freezes the new column.
+- The event "chain.keyed_from" records each series' head at this upgrade: every plain link
+  after it was made without the key (an upgraded install keeps its plain history; a new one
+  has none).
 
 Revision ID: 0006
 Revises: 0005
@@ -20,7 +23,9 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -144,11 +149,38 @@ _PG_TRIGGERS = [
 ]
 
 
+KEYED_FROM_EVENT = "chain.keyed_from"
+
+
+def _record_plain_heads() -> None:
+    """The last plain link of each series, in the append-only log (bridge/audit.py)."""
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text(
+            "SELECT i.series, i.id, i.number, i.hash FROM invoices i JOIN series_counters c"
+            " ON c.series = i.series AND c.period = i.period AND c.last_sequence = i.sequence"
+        )
+    ).all()
+    heads = {series: {"id": id_, "number": number, "hash": hash_}
+             for series, id_, number, hash_ in rows}  # fmt: skip
+    now = datetime.now(UTC)
+    events = sa.table(
+        "events", sa.column("at", sa.DateTime(timezone=True)), sa.column("kind", sa.String),
+        sa.column("detail", sa.Text),
+    )  # fmt: skip
+    op.bulk_insert(events, [{
+        "at": now.replace(tzinfo=None) if bind.dialect.name == "sqlite" else now,
+        "kind": KEYED_FROM_EVENT,
+        "detail": json.dumps({"heads": heads}, sort_keys=True),
+    }])  # fmt: skip
+
+
 def upgrade() -> None:
     # A plain ADD COLUMN: no table rebuild, so SQLite keeps the existing triggers.
     op.add_column(
         "invoices", sa.Column("link_key", sa.String(16), nullable=False, server_default="")
     )
+    _record_plain_heads()
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER invoices_no_update")
         for ddl in _SQLITE_TRIGGERS:
