@@ -272,11 +272,20 @@ def public_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn
     )
 
 
-def bind_metrics(settings: Settings) -> socket.socket | None:
+def bind_metrics(settings: Settings, public_port: int) -> socket.socket | None:
     """The metrics listener's socket, or None (off, or its port is taken: webhooks matter more
-    than metrics, so the service starts without them and says how to fix it)."""
+    than metrics, so the service starts without them and says how to fix it). `public_port`:
+    the one `run --port` chose, which the config's own check cannot see."""
     host, port = settings.server.metrics_host, settings.server.metrics_port
     if not port:
+        return None
+    if port == public_port:
+        log.error(
+            "metrics listener not started",
+            address=f"{host}:{port}",
+            error="the public port is the same",
+            fix="choose another `quittance run --port` or [server] metrics_port",
+        )
         return None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
@@ -359,7 +368,7 @@ def run_service(
         app, settings, host or settings.server.host, port or settings.server.port
     )
     server = _Server(config, on_exit)
-    ops_socket = bind_metrics(settings)
+    ops_socket = bind_metrics(settings, config.port)
     ops = None
     if ops_socket is not None:
         ops_app = create_ops_app(svc, draining=draining)

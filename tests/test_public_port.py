@@ -225,3 +225,13 @@ def test_run_answers_a_webhook_status_line_as_before(running: tuple[str, str, Pa
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head(HOOK, f"Content-Length: {len(BODY)}") + BODY)
         assert status_of(sock) == 401
+
+
+def test_a_public_port_chosen_on_the_command_line_equal_to_the_metrics_port_leaves_metrics_off(
+    tmp_path: Path,
+) -> None:
+    from bridge.service import bind_metrics
+
+    port = free_port()
+    config = write_config(tmp_path / "q.toml", server={"metrics_port": port})
+    assert bind_metrics(load_settings(config, environ={}), port) is None
