@@ -99,7 +99,7 @@ def event_problems(
     each record (read before them) against its document: a document made up behind our back
     has no record, a deleted one leaves its record behind, a rewritten one no longer has the
     recorded hash."""
-    problems = []
+    problems = _reused_ids(issued_before)
     recorded = _by_invoice_id(issued_after)
     for invoice_id, invoice in documents.items():
         event = recorded.get(invoice_id)
@@ -120,6 +120,29 @@ def event_problems(
                 "the invoices table (deleted)",
             ))  # fmt: skip
     return problems
+
+
+def _reused_ids(issued: Iterable[EventRecord]) -> list[VerifyProblem]:
+    """Two documents recorded under one id: the first was deleted and its id given again
+    (SQLite hands out a deleted newest row's id once more)."""
+    first: dict[int, EventRecord] = {}
+    problems = []
+    for event in issued:
+        invoice_id = event.detail.get("invoice_id")
+        if not isinstance(invoice_id, int):
+            continue
+        earlier = first.setdefault(invoice_id, event)
+        if earlier is not event and _recorded(earlier) != _recorded(event):
+            problems.append(VerifyProblem(
+                earlier.invoice_number or f"id {invoice_id}",
+                f"issued on {earlier.at:%Y-%m-%d %H:%M} UTC per the event log, deleted since: "
+                f"its id now holds another document, numbered {event.invoice_number}",
+            ))  # fmt: skip
+    return problems
+
+
+def _recorded(event: EventRecord) -> tuple[str | None, object]:
+    return event.invoice_number, event.detail.get("hash")
 
 
 def _by_invoice_id(issued: Iterable[EventRecord]) -> dict[int, EventRecord]:

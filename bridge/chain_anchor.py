@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hmac
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -118,12 +119,13 @@ def _refusal(
 
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
-    with (folder / ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # Read-only is enough for flock: a lock file another user made does not stop us.
+    fd = os.open(folder / ".lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def anchor_heads(
@@ -164,6 +166,7 @@ def read_anchors(archive_root: Path, keys: ChainKeys | None) -> dict[str, Anchor
     return {
         unquote(path.stem): read_anchor(path, keys)  # type: ignore[misc]
         for path in sorted(folder.glob("*.json"))
+        if not path.name.startswith(".")  # a write in progress (write_atomically's temp)
     }
 
 

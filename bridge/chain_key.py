@@ -139,36 +139,47 @@ def rotate_key_file(path: Path, now: datetime | None = None) -> str:
 
 
 class ChainKeyFile:
-    """The key file of one service, read once. Made only on a new install: a reader never
-    makes one (`verify` on a machine without the file must say so), nor does a signer once
-    documents were signed (a host missing the file, a lost file: a new key would sign links
+    """The key file of one service, read again whenever it changes (a rotation reaches every
+    worker at its next document). Made only on a new install: a reader never makes one
+    (`verify` on a machine without the file must say so), nor does a signer once a key
+    exists elsewhere (a host missing the file, a lost file: a new key would sign links
     nobody else can verify; the documents wait for the file instead)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.created = False  # this process made the file (the store records it once)
         self._keys: ChainKeys | None = None
+        self._stamp: int | None = None
 
-    def signing(self, signed_before: Callable[[], Sequence[str]] = tuple) -> ChainKeys:
-        """The keys, the file made first if there is none and `signed_before()` (the key ids
-        of the links already in the database) is empty."""
-        if self._keys is None:
-            if not self.path.exists():
-                self._create(signed_before())
-            self._keys = read_chain_keys(self.path)
-            assert self._keys is not None  # it exists now
-        return self._keys
+    def signing(self, known_elsewhere: Callable[[], Sequence[str]] = tuple) -> ChainKeys:
+        """The keys, the file made first if there is none and `known_elsewhere()` (the ids of
+        the keys the database knows of) is empty."""
+        keys = self.known()
+        if keys is None:
+            self._create(known_elsewhere())
+            keys = self.known()
+            assert keys is not None  # it exists now
+        return keys
 
     def known(self) -> ChainKeys | None:
-        if self._keys is None:
-            self._keys = read_chain_keys(self.path)
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp is None or stamp != self._stamp:
+            self._keys = read_chain_keys(self.path) if stamp is not None else None
+            self._stamp = stamp
         return self._keys
 
-    def _create(self, signed_with: Sequence[str]) -> None:
-        if signed_with:
+    def _create(self, known_elsewhere: Sequence[str]) -> None:
+        if known_elsewhere:
             raise ChainKeyError(
-                f"no chain key at {self.path}, but documents were signed with chain key(s) "
-                f"{', '.join(signed_with)}: restore the file from your backup (or copy it "
-                "from another host of this service) to [storage] chain_key_file"
+                f"no chain key at {self.path}, but this database knows chain key(s) "
+                f"{', '.join(known_elsewhere)}: restore the file from your backup (or copy it "
+                "from another host of this service) to [storage] chain_key_file; if it is lost "
+                "for good, `quittance rotate-chain-key` makes a new one (what the lost one "
+                "signed can then no longer be proven)"
             )
         if create_key_file(self.path):
+            self.created = True
             log.warning("new chain key created: back it up with the archive", path=str(self.path))

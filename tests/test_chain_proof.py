@@ -13,13 +13,13 @@ from sqlalchemy import text
 
 from bridge.audit import verify_archive
 from bridge.chain_anchor import anchor_path
-from bridge.chain_key import ChainKeyError, key_id, read_chain_keys
+from bridge.chain_key import ChainKeyError, key_id, read_chain_keys, rotate_key_file
 from bridge.demo import sample_orders
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.issue_facts import gather_issue_facts
 from bridge.pipeline import accept_order, ensure_pdf
 from bridge.services import Services
-from bridge.store import Store
+from bridge.store import GENESIS_HASH, Store
 from bridge.store.errors import InvoiceImmutableError
 from tests.support.snapshots import issue
 from tests.support.tampering import (
@@ -29,6 +29,7 @@ from tests.support.tampering import (
     keyed_with,
     plain_link,
     rebuild_chain,
+    restore_guards,
     rewrite_invoice,
 )
 
@@ -179,6 +180,83 @@ def test_a_plain_link_appended_with_its_record_and_the_guards_in_place_is_caught
     ), problems
 
 
+def test_a_plain_link_with_a_negative_id_in_an_unused_series_is_caught(svc: Services) -> None:
+    model = next(iter(svc.store.iter_invoices()))
+    forged = model.snapshot.model_copy(
+        update={"series": "AV", "sequence": 1, "number": "AV-X-000001"}
+    )
+    body = forged.canonical_json()
+    digest = plain_link(GENESIS_HASH, body)
+    with svc.store.engine.begin() as conn:  # guards on: only inserts and one step forward
+        conn.execute(
+            text(
+                "INSERT INTO series_counters (series, period, last_sequence, last_hash)"
+                " VALUES ('AV', :p, 0, :g)"
+            ),
+            {"p": model.period, "g": GENESIS_HASH},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO invoices (id, shop, order_id, kind, series, period, sequence,"
+                " number, issued_at, snapshot, prev_hash, hash, source, link_key) SELECT -1,"
+                " shop, 'made-up', 'credit_note', 'AV', period, 1, :n, issued_at, :s, :g, :h,"
+                " 'manual:x', '' FROM invoices WHERE id = :i"
+            ),
+            {"n": forged.number, "s": body, "g": GENESIS_HASH, "h": digest, "i": model.id},
+        )
+        conn.execute(
+            text(
+                "UPDATE series_counters SET last_sequence = 1, last_hash = :h WHERE series = 'AV'"
+            ),
+            {"h": digest},
+        )
+    svc.store.append_event(
+        "invoice.issued", invoice_number=forged.number, detail={"invoice_id": -1, "hash": digest}
+    )
+    svc.anchor_chain_heads()
+    assert any(p.startswith("AV-X-000001: a plain SHA-256 link") for p in problems_of(svc))
+
+
+def test_a_head_rewritten_behind_a_counter_moved_back_is_caught(svc: Services) -> None:
+    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    guards = drop_guards(svc)
+    rewrite_invoice(svc, head.sequence, new_buyer)  # its stored hash left as it was
+    with svc.store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
+            {"q": head.sequence - 1, "h": head.prev_hash},
+        )
+    restore_guards(svc, guards)
+    problems = problems_of(svc)
+    assert f"{head.number}: beyond its series counter (the counter was moved back)" in problems
+
+
+def test_a_deleted_head_whose_id_is_given_again_is_caught_in_the_log(svc: Services) -> None:
+    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    drop_guards(svc)
+    with svc.store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
+        conn.execute(
+            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
+            {"q": newest.sequence - 1, "h": newest.prev_hash},
+        )
+    issue_next_order(svc)
+    reused = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    assert reused.id == newest.id  # SQLite gives a deleted newest row's id again
+    assert any(
+        p.startswith(f"{newest.number}: issued on") and "deleted since" in p
+        for p in problems_of(svc)
+    ), problems_of(svc)
+
+
+def test_a_malformed_record_of_where_plain_links_end_does_not_stop_verify(
+    svc: Services,
+) -> None:
+    for detail in ({"heads": {"FA": {"id": "x"}}}, {"heads": {"FA": 5}}, {"heads": "x"}):
+        svc.store.append_event("chain.keyed_from", detail=detail)
+    assert problems_of(svc) == []  # every link here is keyed: nothing to allow or refuse
+
+
 def test_a_host_without_the_key_file_refuses_to_sign_rather_than_make_a_new_key(
     svc: Services,
 ) -> None:
@@ -221,23 +299,34 @@ def test_a_missing_key_file_is_reported_and_not_made_again_by_verify(svc: Servic
     assert not path.exists()
 
 
-def test_a_key_appended_by_rotation_signs_new_links_and_old_ones_still_verify(
+def test_a_key_appended_by_rotation_signs_the_next_link_of_a_running_service(
+    svc: Services,
+) -> None:
+    old_ids = {r.link_key for r in svc.store.iter_invoices()}
+    new_id = rotate_key_file(svc.settings.storage.chain_key_path)
+    issue_next_order(svc)  # the same Services: no restart needed
+    assert {r.link_key for r in svc.store.iter_invoices()} == old_ids | {new_id}
+    assert problems_of(svc) == []
+
+
+def test_a_second_host_cannot_make_its_own_key_before_anything_was_signed(
     tmp_path: Path,
 ) -> None:
-    from bridge.chain_key import rotate_key_file
-
-    svc = issued_services(tmp_path, 1)
+    first = issued_services(tmp_path, 0)
     try:
-        new_id = rotate_key_file(svc.settings.storage.chain_key_path)
+        assert first.anchor_chain_heads() == 0  # the service start: the key is made
+        path = first.settings.storage.chain_key_path
+        assert path.exists()
+        path.rename(tmp_path / "elsewhere.key")  # the second host has no such file
+        second = Services.from_settings(first.settings)
+        try:
+            with pytest.raises(ChainKeyError, match="this database knows chain key"):
+                second.anchor_chain_heads()
+        finally:
+            second.close()
     finally:
-        svc.close()
-    svc = issued_services(tmp_path, 2)  # the second order is new, the first is known
-    try:
-        keys = {r.link_key for r in svc.store.iter_invoices()}
-        assert new_id in keys and len(keys) == 2
-        assert problems_of(svc) == []
-    finally:
-        svc.close()
+        first.close()
+    assert not path.exists()
 
 
 # -- the anchor outside the database --------------------------------------------------------

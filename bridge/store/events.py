@@ -61,17 +61,25 @@ def of_kind(conn: Connection, kind: str) -> list[EventRecord]:
 KEYED_FROM = "chain.keyed_from"  # written by migration 0006: the plain links' last heads
 
 
-def plain_link_limits(conn: Connection) -> dict[str, int]:
-    """series → the last invoice id whose link may be plain (issued before links were
-    keyed). Every record must allow it: one inserted behind our back can only narrow it."""
-    limits: dict[str, int] | None = None
+def plain_link_limits(conn: Connection) -> dict[str, tuple[int, str]]:
+    """series → (id, hash) of the last document whose link may be plain (issued before links
+    were keyed). Every record must allow it: one inserted behind our back can only narrow
+    it, and a malformed one allows no plain link at all."""
+    limits: dict[str, tuple[int, str]] | None = None
     for event in of_kind(conn, KEYED_FROM):
-        heads = event.detail.get("heads") or {}
-        found = {str(series): int(head.get("id", 0)) for series, head in heads.items()}
+        found = _plain_ends(event.detail)
         limits = found if limits is None else {
-            series: min(limit, found.get(series, 0)) for series, limit in limits.items()
+            series: min(end, found[series]) for series, end in limits.items() if series in found
         }  # fmt: skip
     return limits or {}
+
+
+def _plain_ends(detail: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    try:
+        heads = detail["heads"]
+        return {str(series): (int(head["id"]), str(head["hash"])) for series, head in heads.items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return {}
 
 
 def _record(row: RowMapping) -> EventRecord:

@@ -347,24 +347,27 @@ def chain_problems(
     records: Iterable[InvoiceRecord],
     heads: Mapping[str, tuple[str, int, str]] | None = None,
     keys: ChainKeys | None = None,
-    plain_until: Mapping[str, int] | None = None,
+    plain_until: Mapping[str, tuple[int, str]] | None = None,
 ) -> list[str]:
     """Re-check every hash and link, in `iter_invoices` order, that numbers run 1, 2, 3… in
     each period, and (given the counters' `heads`: series → (period, last_sequence,
     last_hash)) that nothing after the last invoice we saw was removed. Keyed links are
-    checked with `keys`; given `plain_until` (series → the last invoice id whose link may be
-    plain), a plain link after it is one made without the key. Empty = intact."""
+    checked with `keys`; given `plain_until` (series → (id, hash) of the last document whose
+    link may be plain), a plain link past it, or in a series it does not name, was made
+    without the key. Empty = intact."""
     problems: list[str] = []
     head: dict[str, str] = {}
     last: dict[str, tuple[str, int]] = {}
-    keyed: set[str] = set()  # series with a keyed link so far
+    keyed: set[str] = set()  # series with a keyed link, or past their last plain one
     unknown_keys: dict[tuple[str, str], int] = {}
     for rec in records:
         expected_prev = head.get(rec.series, GENESIS_HASH)
         if rec.prev_hash != expected_prev:
             problems.append(f"{rec.number}: prev_hash does not link to the previous invoice")
-        late_plain = plain_until is not None and rec.id > plain_until.get(rec.series, 0)
+        late_plain = plain_until is not None and _past_plain_end(rec, plain_until.get(rec.series))
         problems += _link_problems(rec, keys, rec.series in keyed or late_plain, unknown_keys)
+        if plain_until is not None and _at_or_past(rec, plain_until.get(rec.series)):
+            keyed.add(rec.series)
         period, seq = last.get(rec.series, (rec.period, 0))
         expected_seq = seq + 1 if period == rec.period else 1
         if rec.sequence != expected_seq:
@@ -389,6 +392,19 @@ def chain_problems(
                 f"found is {last.get(series)}: invoices after it are missing"
             )
     return problems
+
+
+def _past_plain_end(rec: InvoiceRecord, end: tuple[int, str] | None) -> bool:
+    """Whether a plain link here is past the last one issued before links were keyed: by
+    position in the chain (the end document by id AND hash), never by an id alone."""
+    if end is None:
+        return True  # the series began after links were keyed
+    end_id, end_hash = end
+    return rec.id > end_id or (rec.id == end_id and rec.hash != end_hash)
+
+
+def _at_or_past(rec: InvoiceRecord, end: tuple[int, str] | None) -> bool:
+    return end is None or rec.id >= end[0]
 
 
 def _link_problems(

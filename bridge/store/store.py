@@ -48,6 +48,7 @@ from bridge.store.records import (
 log = structlog.get_logger()
 
 Clock = Callable[[], datetime]
+KEY_CREATED = "chain.key_created"
 # Told of each document just committed (the chain head anchored outside the database).
 OnIssued = Callable[[InvoiceRecord], None]
 # The job that reads an order from its shop again ("ingest" without a webhook event): how an
@@ -395,20 +396,43 @@ class Store(JobQueue):
             heads = invoices.series_heads(conn)
             # With keys, links are keyed since migration 0006: a plain one after is forged.
             plain_until = events.plain_link_limits(conn) if keys is not None else None
-        # Ignore invoices issued after the heads were read (they extend the chain).
-        records = (r for r in self.iter_invoices() if _not_after(r, heads))
-        return invoices.chain_problems(records, heads, keys, plain_until)
+        beyond: list[InvoiceRecord] = []
+
+        def settled() -> Iterator[InvoiceRecord]:
+            for record in self.iter_invoices():
+                if _not_after(record, heads):
+                    yield record
+                else:
+                    beyond.append(record)
+
+        problems = invoices.chain_problems(settled(), heads, keys, plain_until)
+        # Past the counters read first: issued meanwhile, unless still past them now. A
+        # counter moved back hides its head from the chain check: it shows here.
+        with self._read() as conn:
+            now_heads = invoices.series_heads(conn)
+        return problems + [
+            f"{record.number}: beyond its series counter (the counter was moved back)"
+            for record in beyond
+            if not _not_after(record, now_heads)
+        ]
 
     def signing_keys(self) -> ChainKeys | None:
         """The keys new links are signed with (None: a bare store signs nothing); made on a
         new install only (bridge/chain_key.py), else ChainKeyError names the missing key."""
         if self.chain_keys is None:
             return None
-        return self.chain_keys.signing(self._link_key_ids)
+        keys = self.chain_keys.signing(self._known_key_ids)
+        if self.chain_keys.created:  # told once: a second host then cannot make its own
+            self.append_event(KEY_CREATED, detail={"key_id": keys.active_id})
+            self.chain_keys.created = False
+        return keys
 
-    def _link_key_ids(self) -> list[str]:
+    def _known_key_ids(self) -> list[str]:
+        """The chain keys this database knows of: those links were signed with, and those
+        a host recorded making."""
         with self._read() as conn:
-            return invoices.link_key_ids(conn)
+            made = {str(e.detail.get("key_id")) for e in events.of_kind(conn, KEY_CREATED)}
+            return sorted(made | set(invoices.link_key_ids(conn)))
 
     def _readable_keys(self) -> ChainKeys | None:
         try:

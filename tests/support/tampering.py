@@ -33,12 +33,21 @@ def issued_services(tmp_path: Path, count: int) -> Services:
     return svc
 
 
-def drop_guards(svc: Services) -> None:
-    """Every trigger of the SQLite database, gone."""
+def drop_guards(svc: Services) -> list[str]:
+    """Every trigger of the SQLite database, gone; returns their DDL to put them back."""
     with svc.store.engine.begin() as conn:
-        names = conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
-        for name in list(names.scalars()):
+        rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type='trigger'"))
+        triggers = list(rows)
+        for name, _sql in triggers:
             conn.execute(text(f'DROP TRIGGER "{name}"'))
+    return [sql for _name, sql in triggers]
+
+
+def restore_guards(svc: Services, ddl: list[str]) -> None:
+    """The triggers back, as a careful intruder leaves them."""
+    with svc.store.engine.begin() as conn:
+        for statement in ddl:
+            conn.execute(text(statement))
 
 
 def plain_link(prev_hash: str, snapshot_json: str) -> str:
