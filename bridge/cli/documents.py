@@ -156,8 +156,9 @@ def verify_command(config: ConfigOption = None) -> None:
 @app.command("rotate-chain-key")
 def rotate_chain_key_command(config: ConfigOption = None) -> None:
     """Add a new chain key: it signs the links from now on, the old ones keep verifying the
-    links they signed (never remove a line). Restart the services after, and back the file
-    up again. Example: `quittance rotate-chain-key -c quittance.toml`
+    links they signed (never remove a line). Running services sign with it from their next
+    document (every host must get the new file); back the file up again.
+    Example: `quittance rotate-chain-key -c quittance.toml`
     """
     from bridge.chain_key import ChainKeyError, rotate_key_file
 
@@ -167,7 +168,7 @@ def rotate_chain_key_command(config: ConfigOption = None) -> None:
     except (ChainKeyError, OSError) as exc:
         err_console.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
-    console.print(f"chain key {new_id} added to {path}: restart the services, then back it up")
+    console.print(f"chain key {new_id} added to {path}: copy it to every host, then back it up")
 
 
 @app.command("check-invoice")
