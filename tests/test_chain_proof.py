@@ -24,9 +24,11 @@ from bridge.store.errors import InvoiceImmutableError
 from tests.support.snapshots import issue
 from tests.support.tampering import (
     Link,
+    delete_newest,
     drop_guards,
     issued_services,
     keyed_with,
+    move_counter,
     plain_link,
     rebuild_chain,
     restore_guards,
@@ -102,16 +104,7 @@ def test_a_chain_downgraded_to_plain_links_is_caught_by_the_anchor_and_the_log(
 
 
 def test_deleting_the_newest_invoice_and_rewinding_its_counter_is_caught(svc: Services) -> None:
-    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
-    drop_guards(svc)
-    with svc.store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
-        conn.execute(
-            text(
-                "UPDATE series_counters SET last_sequence = :q, last_hash = :h WHERE series = 'FA'"
-            ),
-            {"q": newest.sequence - 1, "h": newest.prev_hash},
-        )
+    newest = delete_newest(svc)
     problems = problems_of(svc)
     assert any(p.startswith(f"{newest.number}: anchored") and "missing" in p for p in problems)
     assert any(p.startswith(f"{newest.number}: issued on") for p in problems), problems
@@ -222,24 +215,14 @@ def test_a_head_rewritten_behind_a_counter_moved_back_is_caught(svc: Services) -
     guards = drop_guards(svc)
     rewrite_invoice(svc, head.sequence, new_buyer)  # its stored hash left as it was
     with svc.store.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
-            {"q": head.sequence - 1, "h": head.prev_hash},
-        )
+        move_counter(conn, head.series, head.sequence - 1, head.prev_hash)
     restore_guards(svc, guards)
     problems = problems_of(svc)
     assert f"{head.number}: beyond its series counter (the counter was moved back)" in problems
 
 
 def test_a_deleted_head_whose_id_is_given_again_is_caught_in_the_log(svc: Services) -> None:
-    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
-    drop_guards(svc)
-    with svc.store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
-        conn.execute(
-            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
-            {"q": newest.sequence - 1, "h": newest.prev_hash},
-        )
+    newest = delete_newest(svc)
     issue_next_order(svc)
     reused = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
     assert reused.id == newest.id  # SQLite gives a deleted newest row's id again
@@ -365,14 +348,7 @@ def test_an_anchor_never_moves_back_to_an_older_head(svc: Services) -> None:
 def test_the_anchor_does_not_move_past_a_deleted_head_when_the_next_document_comes(
     svc: Services,
 ) -> None:
-    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
-    drop_guards(svc)
-    with svc.store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
-        conn.execute(
-            text("UPDATE series_counters SET last_sequence = :q, last_hash = :h"),
-            {"q": newest.sequence - 1, "h": newest.prev_hash},
-        )
+    newest = delete_newest(svc)
     issue_next_order(svc)  # a real document after the deletion, anchored as usual
     assert anchor_path(svc.archive.root, "FA").read_text().count(newest.hash) == 1
     assert any(p.startswith(f"{newest.number}: ") and "anchored" in p for p in problems_of(svc))

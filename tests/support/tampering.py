@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from bridge.config import load_settings
 from bridge.demo import sample_orders, write_demo_config
@@ -17,6 +18,7 @@ from bridge.issue_facts import gather_issue_facts
 from bridge.pipeline import accept_order, ensure_pdf
 from bridge.render.archived import render_for_archive
 from bridge.services import Services
+from bridge.store import InvoiceRecord
 
 Link = Callable[[str, str], str]  # (prev_hash, snapshot json) → hash
 
@@ -48,6 +50,24 @@ def restore_guards(svc: Services, ddl: list[str]) -> None:
     with svc.store.engine.begin() as conn:
         for statement in ddl:
             conn.execute(text(statement))
+
+
+def delete_newest(svc: Services) -> InvoiceRecord:
+    """The guards dropped, the newest invoice deleted and its counter moved back onto the one
+    before: a tail cut short as cleanly as plain SQL can. Returns what was deleted."""
+    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    drop_guards(svc)
+    with svc.store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
+        move_counter(conn, newest.series, newest.sequence - 1, newest.prev_hash)
+    return newest
+
+
+def move_counter(conn: Connection, series: str, sequence: int, last_hash: str) -> None:
+    conn.execute(
+        text("UPDATE series_counters SET last_sequence = :q, last_hash = :h WHERE series = :s"),
+        {"q": sequence, "h": last_hash, "s": series},
+    )
 
 
 def plain_link(prev_hash: str, snapshot_json: str) -> str:
