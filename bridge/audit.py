@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bridge.archive import Archive, FileState
 from bridge.chain_anchor import anchor_problems, read_anchors
@@ -33,6 +34,14 @@ class VerifyProblem:
     what: str
 
 
+class Seen(NamedTuple):
+    """What verify keeps of each document it went through."""
+
+    number: str
+    hash: str
+    series: str
+
+
 def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProblem]]:
     """Re-check every chain link, number, record and archived file, and that each archived
     PDF can still be rendered again. Returns (checked, problems)."""
@@ -43,9 +52,9 @@ def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProb
     problems += [_parsed(text) for text in store.chain_problems(keys)]
     problems += [VerifyProblem("database", text) for text in store.guard_problems()]
     profiles = ProfileCheck(archive, store.archived_template_sets())
-    seen: dict[int, InvoiceRecord] = {}
+    seen: dict[int, Seen] = {}  # not the records: their snapshots would all stay in memory
     for invoice in store.iter_invoices():
-        seen[invoice.id] = invoice
+        seen[invoice.id] = Seen(invoice.number, invoice.hash, invoice.series)
         problems += _file_problems(invoice, archive, profiles)
     problems += event_problems(seen, issued_before, store.events_of_kind(ISSUED_EVENT))
     problems += restored_problems(store.events_of_kind(RESTORED_EVENT))
@@ -53,7 +62,7 @@ def verify_archive(store: Store, archive: Archive) -> tuple[int, list[VerifyProb
         # (The first document of a new series committing right now may lack its anchor for
         # the moment it takes to write it: run verify again before worrying.)
         anchors = read_anchors(archive.root, keys)
-        in_use = {invoice.series for invoice in seen.values()}
+        in_use = {document.series for document in seen.values()}
         problems += [
             VerifyProblem(what, text)
             for what, text in anchor_problems(anchors, store.get_invoice_by_id, in_use)
@@ -91,7 +100,7 @@ def _file_problems(
 
 
 def event_problems(
-    documents: Mapping[int, InvoiceRecord],
+    documents: Mapping[int, Seen],
     issued_before: Iterable[EventRecord],
     issued_after: Iterable[EventRecord],
 ) -> list[VerifyProblem]:
