@@ -19,7 +19,7 @@ from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.issue_facts import gather_issue_facts
 from bridge.pipeline import accept_order, ensure_pdf
 from bridge.services import Services
-from bridge.store import GENESIS_HASH, Store
+from bridge.store import GENESIS_HASH, InvoiceRecord, Store
 from bridge.store.errors import InvoiceImmutableError
 from tests.support.snapshots import issue
 from tests.support.tampering import (
@@ -29,6 +29,7 @@ from tests.support.tampering import (
     issued_services,
     keyed_with,
     move_counter,
+    newest_invoice,
     plain_link,
     rebuild_chain,
     restore_guards,
@@ -59,8 +60,12 @@ def new_buyer(snapshot: InvoiceSnapshot) -> InvoiceSnapshot:
     )
 
 
+def first_invoice(svc: Services) -> InvoiceRecord:
+    return min(svc.store.iter_invoices(), key=lambda r: r.id)
+
+
 def first_number(svc: Services) -> str:
-    return next(iter(svc.store.iter_invoices())).number
+    return first_invoice(svc).number
 
 
 # -- the chain key ---------------------------------------------------------------------------
@@ -86,7 +91,7 @@ def test_a_rewritten_buyer_with_the_pdf_and_chain_recomputed_without_the_key_is_
 ) -> None:
     number = first_number(svc)
     drop_guards(svc)
-    rewrite_invoice(svc, 1, new_buyer)
+    rewrite_invoice(svc, first_invoice(svc), new_buyer)
     rebuild_chain(svc, "FA", link)
     problems = problems_of(svc)
     assert any(p.startswith(f"{number}: hash does not match") for p in problems), problems
@@ -96,7 +101,7 @@ def test_a_chain_downgraded_to_plain_links_is_caught_by_the_anchor_and_the_log(
     svc: Services,
 ) -> None:
     drop_guards(svc)
-    rewrite_invoice(svc, 1, new_buyer)
+    rewrite_invoice(svc, first_invoice(svc), new_buyer)
     rebuild_chain(svc, "FA", plain_link, link_key="")  # plain links verify on their own
     problems = problems_of(svc)
     assert any("differs from the head anchored" in p for p in problems), problems
@@ -111,7 +116,7 @@ def test_deleting_the_newest_invoice_and_rewinding_its_counter_is_caught(svc: Se
 
 
 def test_a_made_up_invoice_appended_after_the_head_is_caught(svc: Services) -> None:
-    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    head = newest_invoice(svc)
     made_up = head.snapshot.model_copy(
         update={"sequence": head.sequence + 1, "number": f"FA-X-{head.sequence + 1:06d}"}
     )
@@ -140,7 +145,7 @@ def test_a_made_up_invoice_appended_after_the_head_is_caught(svc: Services) -> N
 def test_a_plain_link_appended_with_its_record_and_the_guards_in_place_is_caught(
     svc: Services,
 ) -> None:
-    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    head = newest_invoice(svc)
     made_up = head.snapshot.model_copy(
         update={"sequence": head.sequence + 1, "number": f"FA-X-{head.sequence + 1:06d}"}
     )
@@ -211,9 +216,9 @@ def test_a_plain_link_with_a_negative_id_in_an_unused_series_is_caught(svc: Serv
 
 
 def test_a_head_rewritten_behind_a_counter_moved_back_is_caught(svc: Services) -> None:
-    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    head = newest_invoice(svc)
     guards = drop_guards(svc)
-    rewrite_invoice(svc, head.sequence, new_buyer)  # its stored hash left as it was
+    rewrite_invoice(svc, head, new_buyer)  # its stored hash left as it was
     with svc.store.engine.begin() as conn:
         move_counter(conn, head.series, head.sequence - 1, head.prev_hash)
     restore_guards(svc, guards)
@@ -224,7 +229,7 @@ def test_a_head_rewritten_behind_a_counter_moved_back_is_caught(svc: Services) -
 def test_a_deleted_head_whose_id_is_given_again_is_caught_in_the_log(svc: Services) -> None:
     newest = delete_newest(svc)
     issue_next_order(svc)
-    reused = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    reused = newest_invoice(svc)
     assert reused.id == newest.id  # SQLite gives a deleted newest row's id again
     assert any(
         p.startswith(f"{newest.number}: issued on") and "deleted since" in p
@@ -316,14 +321,15 @@ def test_a_second_host_cannot_make_its_own_key_before_anything_was_signed(
 
 
 def test_the_anchor_beside_the_archive_names_the_newest_document(svc: Services) -> None:
-    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    head = newest_invoice(svc)
     written = anchor_path(svc.archive.root, "FA").read_text()
     assert head.number in written and head.hash in written
 
 
 def test_an_edited_anchor_is_reported(svc: Services) -> None:
     path = anchor_path(svc.archive.root, "FA")
-    path.write_text(path.read_text().replace('"sequence": 3', '"sequence": 2'))
+    head = newest_invoice(svc)
+    path.write_text(path.read_text().replace(head.number, "FA-0000-000009"))
     assert any("was altered" in p for p in problems_of(svc)), problems_of(svc)
 
 
@@ -342,7 +348,8 @@ def test_an_anchor_never_moves_back_to_an_older_head(svc: Services) -> None:
         svc.archive.root, keys, oldest, svc.store.clock(), svc.store.get_invoice_by_id
     )
     anchor = read_anchor(anchor_path(svc.archive.root, "FA"), keys)
-    assert not isinstance(anchor, str) and anchor is not None and anchor.sequence == 3
+    assert not isinstance(anchor, str) and anchor is not None
+    assert anchor.invoice_id == newest_invoice(svc).id
 
 
 def test_the_anchor_does_not_move_past_a_deleted_head_when_the_next_document_comes(
@@ -359,7 +366,7 @@ def test_the_daily_digest_mails_the_chain_heads(svc: Services) -> None:
 
     now = svc.store.clock()
     title, body = digest_text(digest_facts(svc), now) or ("", "")
-    head = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    head = newest_invoice(svc)
     assert title == "Quittance daily digest: all well"
     assert f"series FA: {head.number}, hash {head.hash}" in body
     assert digest_text(digest_facts(svc), now + timedelta(days=2)) is None  # nothing moved

@@ -52,10 +52,15 @@ def restore_guards(svc: Services, ddl: list[str]) -> None:
             conn.execute(text(statement))
 
 
+def newest_invoice(svc: Services) -> InvoiceRecord:
+    """The last one issued (by id: across New Year the newest has sequence 1)."""
+    return max(svc.store.iter_invoices(), key=lambda r: r.id)
+
+
 def delete_newest(svc: Services) -> InvoiceRecord:
     """The guards dropped, the newest invoice deleted and its counter moved back onto the one
     before: a tail cut short as cleanly as plain SQL can. Returns what was deleted."""
-    newest = max(svc.store.iter_invoices(), key=lambda r: r.sequence)
+    newest = newest_invoice(svc)
     drop_guards(svc)
     with svc.store.engine.begin() as conn:
         conn.execute(text("DELETE FROM invoices WHERE id = :i"), {"i": newest.id})
@@ -108,11 +113,10 @@ def rebuild_chain(svc: Services, series: str, link: Link, *, link_key: str | Non
 
 
 def rewrite_invoice(
-    svc: Services, sequence: int, change: Callable[[InvoiceSnapshot], InvoiceSnapshot]
+    svc: Services, record: InvoiceRecord, change: Callable[[InvoiceSnapshot], InvoiceSnapshot]
 ) -> InvoiceSnapshot:
-    """Change invoice `sequence`'s snapshot, serialised the way the service would, and
-    archive a PDF rendered from it in place of the old one."""
-    record = next(r for r in svc.store.iter_invoices() if r.sequence == sequence)
+    """Change `record`'s snapshot, serialised the way the service would, and archive a PDF
+    rendered from it in place of the old one."""
     forged = change(record.snapshot)
     pdf, _profile = render_for_archive(svc.archive, forged, svc.templates)
     sha256 = svc.archive.put(pdf, number=forged.number).sha256
