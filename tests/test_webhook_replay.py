@@ -233,7 +233,7 @@ def test_a_body_stored_by_a_concurrent_writer_is_a_duplicate_once_it_commits(
     engine = create_store_engine(pg_url)
     args: dict[str, Any] = dict(
         shop="woo", platform="woocommerce", topic="order.updated", order_ref="727",
-        headers={}, body='{"id":727}',
+        headers={}, body='{"id":727}', body_digest=inbox.body_sha256('{"id":727}'),
     )  # fmt: skip
     second: list[int | None] = []
     try:

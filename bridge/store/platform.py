@@ -26,6 +26,7 @@ def record_webhook(
     order_ref: str,
     headers: Mapping[str, str],
     body: str,
+    body_digest: str,
     now: datetime,
 ) -> int | None:
     """The new event's id, or None for a duplicate: this (shop, event_key) was already
@@ -35,7 +36,8 @@ def record_webhook(
     No conflict target: DO NOTHING covers both unique keys, and only then. A concurrent
     writer inserting the same body waits for ours to commit and then does nothing (the
     unique index is the guard, not a prior read), and a body seen earlier in the same
-    transaction conflicts with its own uncommitted row."""
+    transaction conflicts with its own uncommitted row. `body_digest`: `body_sha256(body)`,
+    which the caller already computed to order its batch."""
     stmt = (
         insert_for(conn, webhook_events)
         .values(
@@ -46,7 +48,7 @@ def record_webhook(
             order_ref=order_ref,
             headers=dump_json(dict(headers)),
             body=body,
-            body_sha256=body_sha256(body),
+            body_sha256=body_digest,
             received_at=now,
         )
         .on_conflict_do_nothing()

@@ -495,7 +495,7 @@ class Store(JobQueue):
                 event_id = inbox.record_webhook(
                     conn, shop=ev.shop, platform=ev.platform.strip().lower(),
                     event_key=ev.event_key, topic=ev.topic, order_ref=ev.order_ref,
-                    headers=ev.headers, body=ev.body, now=now,
+                    headers=ev.headers, body=ev.body, body_digest=keys[i][1], now=now,
                 )  # fmt: skip
                 if event_id is not None:
                     jobs.enqueue(
