@@ -85,6 +85,9 @@ class Party(_Frozen):
     phone: str = ""
     vat_number: str = ""
     siren: str = ""
+    # Where the buyer receives structured invoices (EN 16931 BT-49), as the order data gives
+    # it: "<scheme>:<identifier>" ("0225:552100554") or a bare SIREN-based identifier.
+    electronic_address: str = ""
     billing: Address = Address()
     shipping: Address | None = None
 

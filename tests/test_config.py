@@ -761,3 +761,66 @@ def test_a_bcc_copy_counts_in_the_send_a_lease_must_hold(tmp_path: Path) -> None
     assert load(write_config(tmp_path, email=email, jobs=fits)).jobs.lease_seconds == 160
     path = write_config(tmp_path, email={**email, "bcc": "archive@x.fr"}, jobs=fits)
     assert "up to 6 SMTP replies" in only_problem(path, "jobs").expected
+
+
+def test_seller_electronic_address_is_stored_canonical(tmp_path: Path) -> None:
+    path = write_config(tmp_path, seller={"electronic_address": " 0225 : 732829320_FACTURES"})
+    assert load(path).seller.electronic_address == "0225:732829320_FACTURES"
+
+
+def test_seller_electronic_address_defaults_to_empty(tmp_path: Path) -> None:
+    assert load(write_config(tmp_path)).seller.electronic_address == ""
+
+
+def test_seller_electronic_address_with_an_email_under_em_is_accepted(tmp_path: Path) -> None:
+    # BR-FR-23's character set is scheme 0225's: an e-mail address is what EM carries.
+    path = write_config(tmp_path, seller={"electronic_address": "em:factures@example.fr"})
+    assert load(path).seller.electronic_address == "EM:factures@example.fr"
+
+
+def test_seller_0225_electronic_address_with_an_email_is_rejected(tmp_path: Path) -> None:
+    path = write_config(tmp_path, seller={"electronic_address": "0225:732829320@example.fr"})
+    problem = only_problem(path, "seller.electronic_address")
+    assert "BR-FR-23" in problem.expected and "remove the key" in problem.expected
+
+
+def test_seller_0225_electronic_address_may_contain_a_plus(tmp_path: Path) -> None:
+    path = write_config(tmp_path, seller={"electronic_address": "0225:732829320+FACTURES"})
+    assert load(path).seller.electronic_address == "0225:732829320+FACTURES"
+
+
+def test_seller_electronic_address_longer_than_125_characters_is_rejected(
+    tmp_path: Path,
+) -> None:
+    address = f"EM:{'a' * 120}@example.fr"
+    problem = only_problem(write_config(tmp_path, seller={"electronic_address": address}),
+                           "seller.electronic_address")  # fmt: skip
+    assert "BR-FR-25" in problem.expected
+
+
+def test_seller_0225_electronic_address_must_start_with_the_siren(tmp_path: Path) -> None:
+    path = write_config(tmp_path, seller={"electronic_address": "0225:552100554"})
+    assert SIREN in only_problem(path, "seller.electronic_address").expected
+
+
+def test_seller_electronic_address_scheme_outside_the_eas_list_is_rejected(
+    tmp_path: Path,
+) -> None:
+    # EN 16931 checks the scheme against the EAS list: "1234" would fail every document.
+    for scheme in ("1234", "ZZ"):
+        path = write_config(tmp_path, seller={"electronic_address": f"{scheme}:abc"})
+        expected = only_problem(path, "seller.electronic_address").expected
+        assert f"'{scheme}'" in expected and "EAS" in expected
+        assert '"0225:732829320"' in expected and "4-digit" not in expected
+
+
+def test_seller_electronic_address_with_an_inner_space_is_rejected(tmp_path: Path) -> None:
+    path = write_config(tmp_path, seller={"electronic_address": "0225:732829320 FACTURES"})
+    assert "contains a space" in only_problem(path, "seller.electronic_address").expected
+
+
+def test_seller_electronic_address_in_a_two_letter_eas_scheme_is_accepted(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path, seller={"electronic_address": "em:factures.latheiere"})
+    assert load(path).seller.electronic_address == "EM:factures.latheiere"

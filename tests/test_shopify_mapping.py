@@ -277,6 +277,12 @@ def test_b2b_ids_from_custom_attributes_and_company() -> None:
     assert party.vat_number == "FR44732829320" and party.siren == "732829320"
 
 
+def test_buyer_electronic_address_from_custom_attributes() -> None:
+    node = build_order(11, "#11", [Item("Tea", "12.00")])
+    node["customAttributes"] = [{"key": "Electronic address", "value": "0225:732829320"}]
+    assert map_order(node, shop="s").customer.electronic_address == "0225:732829320"
+
+
 def test_ids() -> None:
     assert order_gid("12") == order_gid(12) == order_gid("gid://shopify/Order/12")
     assert numeric_id("gid://shopify/Order/12") == "12"

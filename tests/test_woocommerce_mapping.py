@@ -309,3 +309,11 @@ def test_seeded_orders_follow_the_sandbox_clock() -> None:
         ]
     assert created
     assert all(moment - timedelta(hours=3) <= at <= moment for at in created)
+
+
+def test_buyer_electronic_address_from_meta() -> None:
+    raw = french_orders()[1]
+    raw["meta_data"].append(
+        {"id": 2, "key": "_billing_electronic_address", "value": " 0225:552100554_COMPTA "}
+    )
+    assert map_order(raw, OPTS).customer.electronic_address == "0225:552100554_COMPTA"

@@ -22,6 +22,7 @@ from stdnum.fr import siren as fr_siren
 from stdnum.fr import siret as fr_siret
 from stdnum.fr import tva as fr_tva
 
+from bridge.invoicing.electronic_address import BadElectronicAddress, parse_electronic_address
 from bridge.invoicing.legal_forms import is_sole_trader_form
 from bridge.settings_types import (
     COLOR,
@@ -99,6 +100,13 @@ class SellerConfig(Section):
         description="your goods sold to consumers in other EU countries: 'french_vat' (under "
         "the 10 000 € a year EU threshold: French VAT) or 'oss' (declared through the One-Stop "
         "Shop: the customer's country's VAT)",
+    )
+    electronic_address: Text = Field(
+        default="",
+        validate_default=True,
+        description="where structured (Factur-X) invoices reach you, '<scheme>:<identifier>' "
+        "as registered in the French directory, e.g. '0225:732829320'; empty = your SIREN's "
+        "(0225:<siren>)",
     )
     email: Text = Field(default="", description="contact email printed on invoices")
     phone: Text = Field(default="", description="contact phone printed on invoices")
@@ -234,6 +242,17 @@ class SellerConfig(Section):
                     f"(this one belongs to SIREN {owner or '?'})"
                 )
         return number
+
+    @field_validator("electronic_address")
+    @classmethod
+    def _electronic_address(cls, value: str, info: ValidationInfo) -> str:
+        # Stored canonical ("0225:732829320"), so the snapshot and the XML carry one spelling.
+        if not value:
+            return value
+        try:
+            return str(parse_electronic_address(value, siren=info.data.get("siren") or ""))
+        except BadElectronicAddress as exc:
+            raise fail(f"{exc}; or remove the key to use your SIREN's") from None
 
     @field_validator("email")
     @classmethod

@@ -6,6 +6,7 @@ deterministic; everything it needs is passed in.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from bridge.invoicing.amounts import (
     unit_price_excl,
 )
 from bridge.invoicing.buyer import BuyerStatus, CompanyPolicy, buyer_status, held_reason
+from bridge.invoicing.electronic_address import buyer_electronic_address
 from bridge.invoicing.legal import (
     MissingMention,
     check_invoice,
@@ -65,6 +67,7 @@ from bridge.invoicing.vat_rates import (
 )
 from bridge.model import Line, LineKind, Nature, Order
 from bridge.render.formatting import format_date
+from connectors.operation_dates import parse_date
 
 if TYPE_CHECKING:
     from bridge.config import SellerConfig
@@ -145,6 +148,7 @@ def seller_snapshot(seller: SellerConfig) -> SellerSnapshot:
         website=seller.website,
         logo_path=str(seller.logo) if seller.logo else "",
         brand_color=seller.brand_color,
+        electronic_address=seller.electronic_address,
     )
 
 
@@ -189,6 +193,11 @@ def buyer_snapshot(order: Order, status: BuyerStatus | None = None) -> BuyerSnap
         vat_number=customer.vat_number,
         siren=status.siren,
         is_business=status.is_business,
+        # Kept only when usable (buyer_electronic_address): a typo in checkout data must
+        # not stop the invoice; the XML then falls back to the SIREN's address.
+        electronic_address=buyer_electronic_address(
+            customer.electronic_address, siren=status.siren
+        ),
     )
 
 
@@ -251,13 +260,37 @@ def dated_lines(order: Order, issue_date: date, locale: str) -> list[InvoiceLine
         if shared is not None or when is None or when == issue_date:
             out.append(invoice_line(line))
             continue
-        day = format_date(when, locale)
-        if line.nature is Nature.services:
-            note = f"prestation du {day}" if locale == "fr" else f"service on {day}"
-        else:
-            note = f"livraison du {day}" if locale == "fr" else f"delivery on {day}"
-        out.append(invoice_line(line, note))
+        out.append(invoice_line(line, date_note(line.nature, when, locale)))
     return out
+
+
+# The words `date_note` puts before a line's own date, by (nature, locale): the snapshot keeps
+# no date per line, so these brackets at the end of a description are how it marks a line
+# dated apart from the document (`date_apart` reads them back).
+_DATE_NOTE_WORDS = {
+    (Nature.services, "fr"): "prestation du",
+    (Nature.services, "en"): "service on",
+    (Nature.goods, "fr"): "livraison du",
+    (Nature.goods, "en"): "delivery on",
+}
+_DATE_NOTE = re.compile(r"\((?:" + "|".join(_DATE_NOTE_WORDS.values()) + r") (?P<day>[^()]+)\)$")
+
+
+def date_note(nature: Nature, when: date, locale: str) -> str:
+    """ "prestation du 12/12/2026": what a line dated apart adds in brackets."""
+    kind = Nature.services if nature is Nature.services else Nature.goods
+    words = _DATE_NOTE_WORDS[(kind, "fr" if locale == "fr" else "en")]
+    return f"{words} {format_date(when, locale)}"
+
+
+def date_apart(line: InvoiceLine) -> tuple[bool, date | None]:
+    """(whether the snapshot line is dated apart, the date its note states). The note is
+    `format_date`'s short form in fr or en ("12/12/2026", "12 Dec 2026"), which reads back;
+    None only for a description that merely looks like a note."""
+    found = _DATE_NOTE.search(line.description)
+    if found is None:
+        return False, None
+    return True, parse_date(found["day"])
 
 
 def vat_breakdown(order: Order) -> list[VatBucket]:

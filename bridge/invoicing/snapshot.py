@@ -26,6 +26,8 @@ _ADDED_FIELDS: dict[str, object] = {
     "taxing_country": "",
     "eur": None,
     "credit_reason": "",
+    "seller.electronic_address": "",
+    "buyer.electronic_address": "",
 }
 
 
@@ -61,6 +63,10 @@ class SellerSnapshot(_Frozen):
     website: str = ""
     logo_path: str = ""
     brand_color: str = "#1f3a5f"
+    # Where structured invoices reach the seller (BT-34), "<scheme>:<identifier>" as
+    # configured (`[seller] electronic_address`); "" = the SIREN's in the French directory
+    # (0225:<siren>), and what every snapshot stored before it could be configured says.
+    electronic_address: str = ""
 
 
 class BuyerSnapshot(_Frozen):
@@ -78,6 +84,9 @@ class BuyerSnapshot(_Frozen):
     vat_number: str = ""
     siren: str = ""
     is_business: bool = False
+    # The buyer's electronic address (BT-49) as the order gave it, canonical
+    # ("0225:552100554"); "" = the SIREN's (0225:<siren>) when known, else none.
+    electronic_address: str = ""
 
 
 class InvoiceLine(_Frozen):

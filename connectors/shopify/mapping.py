@@ -59,6 +59,8 @@ PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
 # Tuples, not sets: the first key found wins, and that must not depend on the process.
 VAT_KEYS = ("vat_number", "tva_intracom", "numero_tva", "vat_id", "vat", "tva")
 SIREN_KEYS = ("siren", "siret")
+# The buyer's electronic address for structured invoices (EN 16931 BT-49): "0225:<siren>".
+ELECTRONIC_ADDRESS_KEYS = ("electronic_address", "adresse_electronique", "einvoice_address")
 
 
 class MappingError(ValueError):
@@ -341,6 +343,7 @@ def _party(node: Mapping[str, Any]) -> Party:
     attrs = _attributes(node)
     vat = next((attrs[k] for k in VAT_KEYS if attrs.get(k)), "")
     siren = next((attrs[k][:9] for k in SIREN_KEYS if attrs.get(k)), "")
+    electronic = next((attrs[k] for k in ELECTRONIC_ADDRESS_KEYS if attrs.get(k)), "")
     return Party(
         first_name=str(billing_raw.get("firstName") or customer.get("firstName") or ""),
         last_name=str(billing_raw.get("lastName") or customer.get("lastName") or ""),
@@ -349,6 +352,7 @@ def _party(node: Mapping[str, Any]) -> Party:
         phone=str(node.get("phone") or billing_raw.get("phone") or customer.get("phone") or ""),
         vat_number=vat.replace(" ", "").upper(),
         siren=siren.replace(" ", ""),
+        electronic_address=electronic,
         billing=billing,
         shipping=shipping,
     )

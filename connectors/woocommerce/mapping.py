@@ -310,6 +310,13 @@ class MappingOptions:
     shop: str
     vat_meta_keys: Sequence[str] = ("_billing_vat_number", "_vat_number", "vat_number")
     siren_meta_keys: Sequence[str] = ("_billing_siren", "billing_siren", "siren")
+    # The buyer's electronic address for structured invoices (EN 16931 BT-49), "0225:<siren>"
+    # or a bare identifier, where a B2B checkout field plugin stores it.
+    electronic_address_meta_keys: Sequence[str] = (
+        "_billing_electronic_address",
+        "billing_electronic_address",
+        "electronic_address",
+    )
     locale_meta_keys: Sequence[str] = ("wpml_language", "_locale", "locale", "pll_language")
     default_locale: str = ""
     paid_statuses: Sequence[str] = ("processing", "completed")
@@ -328,6 +335,8 @@ def _customer(raw: Mapping[str, Any], opts: MappingOptions) -> Party:
     shipping = None if ship_addr.is_empty() or ship_addr == bill_addr else ship_addr
     vat = meta_value(raw, opts.vat_meta_keys) or _billing_field(raw, opts.vat_meta_keys)
     siren = meta_value(raw, opts.siren_meta_keys) or _billing_field(raw, opts.siren_meta_keys)
+    address_keys = opts.electronic_address_meta_keys
+    electronic = meta_value(raw, address_keys) or _billing_field(raw, address_keys)
     return Party(
         first_name=text(billing.get("first_name")),
         last_name=text(billing.get("last_name")),
@@ -336,6 +345,7 @@ def _customer(raw: Mapping[str, Any], opts: MappingOptions) -> Party:
         phone=text(billing.get("phone")),
         vat_number=re.sub(r"[\s.\-]", "", vat).upper(),
         siren=re.sub(r"\D", "", siren),
+        electronic_address=electronic.strip(),
         billing=bill_addr,
         shipping=shipping,
     )
