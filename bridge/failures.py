@@ -112,6 +112,14 @@ class PdfIncompleteError(PermanentStepError):
     fixed, and the owner must hear of it at once (15 € per missing mention per invoice)."""
 
 
+class FacturXInvalidError(PermanentStepError):
+    """A document's Factur-X XML fails its official XML schema, or cannot be embedded: nothing
+    is archived or sent. Permanent: the snapshot is issued and immutable, so it builds the
+    same XML on every try; only a fixed Quittance helps (then `quittance retry`), and the
+    owner hears of it at once with the schema's own error. The number stays taken by the
+    issued document, held until then."""
+
+
 class RenderProfileError(PdfMismatchError):
     """A document's recorded render profile cannot be reproduced (its frozen templates are
     missing or altered, or its profile record is unreadable): it is never re-rendered with
