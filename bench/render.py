@@ -6,6 +6,8 @@
 
 All variants run in this one process, on the same snapshots:
   ours                 bridge.render.render_pdf(snapshot)  (view + Jinja2 + xhtml2pdf + page count)
+  Factur-X document    render_document(snapshot): ours + CII XML + XSD check + embedding +
+                       PDF/A-3b finishing (what is archived and sent), and each of those parts
   ours, <pdf:pagecount> the same HTML with xhtml2pdf's own page count (two layout passes)
   plain xhtml2pdf      pisa.CreatePDF(html) on the HTML ours produced, nothing else
   reportlab floor      canvas drawing of the same 10-line invoice (same fonts, embedded)
@@ -25,13 +27,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bridge.facturx.cii import build_cii
+from bridge.facturx.schema import check_xsd
 from bridge.invoicing.cases import lines_snapshot
 from bridge.render import pdf as render_mod
+from bridge.render.document import pdf_meta, render_document
+from bridge.render.facturx_pdf import facturx_pdf
 from bridge.render.pdf import render_html, render_pdf
 from bridge.render.view import build_view
 
 OURS = "ours: render_pdf()"
 PAGECOUNT = "ours with <pdf:pagecount/> (2 passes)"
+DOCUMENT = "Factur-X PDF/A-3b: render_document()"
+FACTURX_PARTS = (
+    "  of which CII XML (build_cii)",
+    "  of which XSD check",
+    "  of which embed + PDF/A-3b",
+)
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
@@ -56,6 +68,16 @@ def plain_xhtml2pdf(html: str) -> Callable[[], bytes]:
         return out.getvalue()
 
     return run
+
+
+def xsd_check(snapshot) -> Callable[[], None]:
+    xml = build_cii(snapshot)
+    return lambda: check_xsd(xml)
+
+
+def embedding(snapshot) -> Callable[[], bytes]:
+    plain, xml, meta = render_pdf(snapshot), build_cii(snapshot), pdf_meta(snapshot)
+    return lambda: facturx_pdf(plain, xml, meta)
 
 
 def reportlab_floor(snapshot) -> Callable[[], bytes]:
@@ -196,6 +218,10 @@ def main() -> None:
 
     variants = [
         (OURS, lambda s, h, hp: lambda: render_pdf(s)),
+        (DOCUMENT, lambda s, h, hp: lambda: render_document(s)),
+        (FACTURX_PARTS[0], lambda s, h, hp: lambda: build_cii(s)),
+        (FACTURX_PARTS[1], lambda s, h, hp: xsd_check(s)),
+        (FACTURX_PARTS[2], lambda s, h, hp: embedding(s)),
         ("  of which view + Jinja2 (render_html)", lambda s, h, hp: lambda: render_html(s)),
         (
             "ours with <pdf:pagecount/> (2 passes)",
@@ -231,6 +257,15 @@ def main() -> None:
     ours10 = results[10][OURS]
     verdict = "OK" if ours10 <= 5 * floor10 else "OVER"
     print(f"target: ours, 10 lines, within 5x floor -> {ours10 / floor10:.1f}x {verdict}")
+    for n_lines in (10, 100):
+        r = results[n_lines]
+        extra = r[DOCUMENT] - r[OURS]
+        parts = sum(r[name] for name in FACTURX_PARTS)
+        print(
+            f"Factur-X at {n_lines} lines: {extra:+.1f} ms per document "
+            f"({r[DOCUMENT] / r[OURS]:.2f}x the plain render); its parts measured alone: "
+            f"{parts:.1f} ms ({parts / r[OURS]:.1%} of the plain render)"
+        )
     pc10 = results[10][PAGECOUNT] - ours10
     pc100 = results[100][PAGECOUNT] - results[100][OURS]
     print(

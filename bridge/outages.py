@@ -174,6 +174,12 @@ _BY_NAME = {
         "a rendered PDF lacks a mandatory mention: nothing was archived or sent",
         "Fix the template override (`quittance doctor` checks it).",
     ),
+    "FacturXInvalidError": Words(
+        "a document's Factur-X XML fails its official schema or cannot be embedded: nothing "
+        "was archived or sent",
+        "This is a Quittance bug: please report it with the error. The document stays issued "
+        "and held; after the fix, upgrade and `quittance retry --all`.",
+    ),
     "PdfMismatchError": Words("a re-rendered PDF differs from the archived one"),
     "RenderProfileError": Words("a document's recorded render profile cannot be used here"),
     "ArchiveCorruptError": Words(

@@ -275,8 +275,9 @@ def ensure_pdf(svc: Services, invoice: InvoiceRecord) -> bytes:
     profile, and the PDF's own text is checked for every mandatory mention BEFORE anything is
     archived: a template override that drops one raises `PdfIncompleteError` (permanent: the
     owner is alerted, nothing is archived, and the email step, which comes through here, sends
-    nothing). Rendering is deterministic, so a crash between archive and `set_pdf_sha256` is
-    healed by running this again. A recorded file that went missing is restored only if a
+    nothing); so does a Factur-X XML that fails its schema (`FacturXInvalidError`).
+    Rendering is deterministic, so a crash between archive and `set_pdf_sha256` is healed by
+    running this again. A recorded file that went missing is restored only if a
     re-render with the document's own profile hashes to the recorded value; anything else is
     refused loudly (`PdfMismatchError`, `RenderProfileError`).
     """

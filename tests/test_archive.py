@@ -52,7 +52,7 @@ def test_logo_is_frozen_into_the_archive_so_old_invoices_rerender_identically(
     from bridge.config import load_settings
     from bridge.demo import DEMO_CONFIG, sample_orders
     from bridge.pipeline import accept_order, ensure_pdf
-    from bridge.render import render_pdf
+    from bridge.render.document import render_document
     from bridge.render.preview import write_previews
     from bridge.services import Services
 
@@ -78,6 +78,6 @@ def test_logo_is_frozen_into_the_archive_so_old_invoices_rerender_identically(
         original = ensure_pdf(svc, result.invoice)
         assert str(tmp_path / "archive" / "assets") in result.invoice.snapshot.seller.logo_path
         logo.write_bytes(logos[1].read_bytes())  # the shop rebrands later
-        assert render_pdf(result.invoice.snapshot, svc.templates) == original
+        assert render_document(result.invoice.snapshot, svc.templates) == original
     finally:
         svc.close()

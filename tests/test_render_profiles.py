@@ -24,6 +24,7 @@ from bridge.logs import configure_logging
 from bridge.pipeline import accept_order, ensure_pdf
 from bridge.render import TemplateCheckError, Templates, default_templates_dir, render_pdf
 from bridge.render.archived import rerender
+from bridge.render.document import render_document
 from bridge.render.profile import RenderProfile, renderer_versions
 from bridge.render.templates import MAX_TEMPLATE_SET_BYTES
 from bridge.services import Services
@@ -197,7 +198,7 @@ def edited_later(tmp_path: Path) -> Iterator[tuple[Services, InvoiceRecord, byte
 
 def test_a_later_template_edit_changes_what_a_new_render_would_print(edited_later) -> None:
     svc, invoice, pdf = edited_later
-    assert render_pdf(invoice.snapshot, svc.templates) != pdf
+    assert render_document(invoice.snapshot, svc.templates) != pdf
 
 
 def test_a_lost_pdf_is_restored_with_its_own_templates_after_an_edit(edited_later) -> None:

@@ -9,7 +9,9 @@ profile is recorded under the PDF's SHA-256 — before the PDF itself, so an arc
 lacks its profile.
 
 A re-render (`quittance render`, restoring a lost file) reads that profile and uses the frozen
-templates, whatever the live templates have become. A document archived before profiles
+templates, whatever the live templates have become, and the render path of its profile's
+version: a document archived as a plain PDF (render version 1, before Factur-X) is rendered
+as that plain PDF again, never "upgraded". A document archived before profiles
 existed has none: it is rendered with the service's templates, as it always was. Renderer
 versions that differ from the recorded ones are not refused up front — identical bytes are
 their own proof — but reported, and named when the bytes then differ. Missing or altered
@@ -25,7 +27,7 @@ from bridge.archive import Archive, FileState, sha256_hex
 from bridge.failures import PdfIncompleteError, PdfMismatchError, RenderProfileError
 from bridge.invoicing.legal import MissingMention
 from bridge.invoicing.snapshot import InvoiceSnapshot
-from bridge.render.pdf import render_pdf
+from bridge.render.document import render_document
 from bridge.render.pdf_check import missing_on_pdf
 from bridge.render.profile import RenderProfile
 from bridge.render.templates import Templates
@@ -70,7 +72,7 @@ def render_for_archive(
     """The PDF of a new document, rendered from its frozen templates, complete, its profile
     recorded: ready for `archive.put`. Raises `PdfIncompleteError` naming each missing rule."""
     profile = freeze(archive, templates)
-    pdf = render_pdf(snapshot, frozen_templates(archive, profile.template_set))
+    pdf = render_document(snapshot, frozen_templates(archive, profile.template_set))
     missing = missing_on_pdf(snapshot, pdf)
     if missing:
         raise PdfIncompleteError(incomplete_message(snapshot.number, missing, templates))
@@ -114,8 +116,9 @@ def rerender(
     document archived without one). Raises `RenderProfileError` if the profile is unusable."""
     profile = recorded_profile(archive, pdf_sha256)
     if profile is None:
-        return Reproduction(render_pdf(snapshot, fallback), None)
-    pdf = render_pdf(snapshot, frozen_templates(archive, profile.template_set))
+        return Reproduction(render_document(snapshot, fallback, facturx=False), None)
+    templates = frozen_templates(archive, profile.template_set)
+    pdf = render_document(snapshot, templates, facturx=profile.facturx)
     return Reproduction(pdf, profile, profile.differences())
 
 

@@ -25,7 +25,7 @@ from bridge.invoicing.cases import all_cases
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
-from bridge.render.pdf import render_pdf
+from bridge.render.document import render_document
 from bridge.render.templates import Templates
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def write_previews(
     pdftoppm = shutil.which("pdftoppm") if png else None
     for name, snapshot in cases.items():
         pdf_path = out_dir / f"{name}.pdf"
-        pdf_path.write_bytes(render_pdf(snapshot, templates))
+        pdf_path.write_bytes(render_document(snapshot, templates))
         written.append(pdf_path)
         if pdftoppm:
             for old in out_dir.glob(f"{name}-*.png"):
