@@ -35,6 +35,12 @@ NOT_RAISED_BY_STEPS = {
     "the rates refresh logs it and keeps the previous file",
     "BodyTooLarge": "the public port's limits answer it 413 (bridge/web/limits.py)",
     "BodyTooSlow": "the public port's limits answer it 408 (bridge/web/limits.py)",
+    "BadElectronicAddress": "start-up: a ConfigError naming [seller] electronic_address; from "
+    "order data, the address is dropped (the SIREN's is used)",
+    "RulesError": "`quittance check-invoice --facturx` and the tests only: no step runs the "
+    "schematrons",
+    "RulesUnavailable": "the same: check-invoice exits 2",
+    "RulesNotRun": "the same: check-invoice exits 2",
 }
 
 

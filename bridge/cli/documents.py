@@ -19,7 +19,10 @@ from bridge.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from bridge.invoicing.snapshot import InvoiceSnapshot
     from bridge.render.archived import Reproduction
+    from bridge.services import Services
+    from bridge.store import InvoiceRecord
 
 
 @app.command("issue")
@@ -92,8 +95,8 @@ def render_command(
     Example: `quittance render FA-2026-000042 --out FA-2026-000042.pdf`
     """
     from bridge.failures import RenderProfileError
-    from bridge.render import render_pdf
     from bridge.render.archived import Reproduction, rerender
+    from bridge.render.document import render_document
 
     svc = services_for(config)
     try:
@@ -102,7 +105,7 @@ def render_command(
             err_console.print(f"no invoice numbered {number!r}")
             raise typer.Exit(1)
         if invoice.pdf_sha256 is None:  # never archived: today's templates are its templates
-            again = Reproduction(render_pdf(invoice.snapshot, svc.templates), None)
+            again = Reproduction(render_document(invoice.snapshot, svc.templates), None)
         else:
             try:
                 again = rerender(svc.archive, invoice.snapshot, invoice.pdf_sha256, svc.templates)
@@ -174,25 +177,87 @@ def rotate_chain_key_command(config: ConfigOption = None) -> None:
 @app.command("check-invoice")
 def check_invoice_command(
     number: Annotated[str, typer.Argument(help="Invoice number, e.g. FA-2026-000042")],
+    facturx: Annotated[
+        bool,
+        typer.Option(
+            "--facturx",
+            help="Also check the factur-x.xml inside its archived PDF: XSD, EN 16931 and, "
+            "between French businesses, BR-FR (takes a few seconds).",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """List any mandatory French mention an issued invoice lacks (exit 1 if one is missing).
 
-    Example: `quittance check-invoice FA-2026-000042 -c quittance.toml`
+    With --facturx, also the errors and warnings of the official Factur-X rules on the XML its
+    archived PDF carries (exit 1 on any error, 2 when the rules could not run).
+    Example: `quittance check-invoice FA-2026-000042 --facturx -c quittance.toml`
     """
     from bridge.invoicing.legal import check_invoice, check_invoice_text
 
     svc = services_for(config)
     try:
         invoice = svc.store.get_invoice(number)
+        pdf = _archived_pdf(svc, invoice) if facturx and invoice is not None else None
+        facturx_expected = pdf is not None and _rendered_as_facturx(svc, invoice)
     finally:
         svc.close()
     if invoice is None:
         err_console.print(f"no invoice numbered {number!r}")
         raise typer.Exit(1)
     console.print(check_invoice_text(invoice.snapshot), highlight=False)
-    if check_invoice(invoice.snapshot):
+    failed = bool(check_invoice(invoice.snapshot))
+    if facturx:
+        failed = _print_facturx_check(pdf, invoice.snapshot, facturx_expected) or failed
+    if failed:
         raise typer.Exit(1)
+
+
+def _archived_pdf(svc: Services, invoice: InvoiceRecord) -> bytes | None:
+    from bridge.archive import ArchiveCorruptError
+
+    if invoice.pdf_sha256 is None:
+        return None
+    try:
+        return svc.archive.read(invoice.pdf_sha256)
+    except ArchiveCorruptError as exc:  # `quittance verify` says more, and restores
+        err_console.print(f"{invoice.number}: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _rendered_as_facturx(svc: Services, invoice: InvoiceRecord) -> bool:
+    """Whether the archived PDF's render profile is a Factur-X one: then a PDF without its
+    XML is an error, not a document archived before Factur-X."""
+    from bridge.failures import RenderProfileError
+    from bridge.render.archived import recorded_profile
+
+    assert invoice.pdf_sha256 is not None  # _archived_pdf read it
+    try:
+        profile = recorded_profile(svc.archive, invoice.pdf_sha256)
+    except RenderProfileError as exc:  # a damaged archive, like a corrupt PDF: `verify` says more
+        err_console.print(f"{invoice.number}: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    return profile is not None and profile.facturx
+
+
+def _print_facturx_check(
+    pdf: bytes | None, snapshot: InvoiceSnapshot, facturx_expected: bool
+) -> bool:
+    """Print the Factur-X check of an archived PDF; True when it found an error."""
+    from bridge.facturx.archived_check import check_archived_facturx
+    from bridge.facturx.rules import RulesError
+
+    if pdf is None:
+        console.print("Factur-X: no archived PDF yet, nothing to check", highlight=False)
+        return False
+    try:
+        check = check_archived_facturx(pdf, snapshot, facturx_expected=facturx_expected)
+    except RulesError as exc:
+        err_console.print(f"Factur-X rules not run: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    for line in check.lines:
+        console.print(line, markup=False, highlight=False)
+    return check.failed
 
 
 @app.command("preview")
