@@ -9,10 +9,10 @@ from pathlib import Path
 import structlog
 from typer.testing import CliRunner
 
-import bridge.cli as cli_module
 from bridge.cli import app
 from connectors.woocommerce.sandbox_orders import Item, make_order
 from tests.support.bridges import SHOP, Bridge, woo_bridge
+from tests.support.cli import widen_consoles
 
 LYON = {
     "first_name": "Léa", "last_name": "Moreau", "address_1": "2 place Bellecour",
@@ -26,8 +26,7 @@ def add(b: Bridge, number: int, items: list[Item], **billing: str) -> None:
 
 
 def check_orders(b: Bridge, monkeypatch) -> tuple[int, str]:
-    for console in (cli_module.console, cli_module.err_console):
-        monkeypatch.setattr(console, "_width", 400)
+    widen_consoles(monkeypatch)
     since = (b.wc.now() - timedelta(days=1)).date().isoformat()
     args = ["check-orders", "--shop", SHOP, "--since", since, "-c", str(b.config_path)]
     result = CliRunner().invoke(app, args)

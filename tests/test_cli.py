@@ -20,6 +20,7 @@ from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.store import Store
 from bridge.worker import work
+from tests.support.cli import local_config, widen_consoles
 from tests.support.config import write_config
 from tests.support.documents import pdf_text
 from tests.support.orders import orders_by_id, sample_path
@@ -35,21 +36,14 @@ COMMANDS = ("issue", "render", "verify", "worker", "failures", "retry", "demo")
 
 @pytest.fixture(autouse=True)
 def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Rich wraps at the width it found at import (80 off a terminal) and would split long paths
-    # across lines: see test_output_is_not_wrapped_at_80_columns. Other tests read wide output.
-    for console in (cli_module.console, cli_module.err_console):
-        monkeypatch.setattr(console, "_width", 400)
+    widen_consoles(monkeypatch)
     yield
     structlog.reset_defaults()
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    return write_config(
-        tmp_path / "quittance.toml",
-        database_url=f"sqlite:///{tmp_path / 'q.db'}",
-        archive_dir=tmp_path / "archive",
-    )
+    return local_config(tmp_path)
 
 
 def cli(*args: str | Path) -> object:

@@ -11,10 +11,10 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-import bridge.cli as cli_module
 from bridge.cli import app
 from bridge.services import Services
 from bridge.worker import work
+from tests.support.cli import widen_consoles
 from tests.support.config import load_settings, write_config
 from tests.support.documents import pdf_text
 from tests.support.orders import sample_path
@@ -25,8 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:Deprecati
 
 @pytest.fixture(autouse=True)
 def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for console in (cli_module.console, cli_module.err_console):
-        monkeypatch.setattr(console, "_width", 400)
+    widen_consoles(monkeypatch)
     yield
     structlog.reset_defaults()
 

@@ -19,7 +19,6 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-import bridge.cli as cli_module
 from bridge.cli import app
 from bridge.facturx import cii, rules
 from bridge.facturx.archived_check import (
@@ -42,7 +41,7 @@ from bridge.facturx.rules import (
 )
 from bridge.invoicing.cases import all_cases
 from bridge.invoicing.snapshot import InvoiceSnapshot
-from tests.support.config import write_config
+from tests.support.cli import local_config, widen_consoles
 from tests.support.orders import sample_path
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
@@ -346,19 +345,14 @@ def test_a_snapshot_without_seller_siren_is_caught_by_br_fr(
 
 @pytest.fixture(autouse=True)
 def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for console in (cli_module.console, cli_module.err_console):  # see test_cli.py
-        monkeypatch.setattr(console, "_width", 400)
+    widen_consoles(monkeypatch)
     yield
     structlog.reset_defaults()
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    return write_config(
-        tmp_path / "quittance.toml",
-        database_url=f"sqlite:///{tmp_path / 'q.db'}",
-        archive_dir=tmp_path / "archive",
-    )
+    return local_config(tmp_path)
 
 
 def cli(*args: str | Path):  # -> click.testing.Result

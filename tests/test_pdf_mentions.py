@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-import bridge.cli as cli_module
 from bridge.cli import app
 from bridge.config import load_settings
 from bridge.failures import PdfIncompleteError
@@ -35,6 +34,7 @@ from bridge.render.preview import owner_cases, sample_logo
 from bridge.services import Services
 from bridge.web.app import create_app
 from bridge.worker import work
+from tests.support.cli import widen_consoles
 from tests.support.config import SERVER, settings_for, write_config
 from tests.support.documents import pdf_text
 from tests.support.hook import Hook
@@ -335,8 +335,7 @@ def cli(*args: str | Path) -> object:
 
 @pytest.fixture
 def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    for console in (cli_module.console, cli_module.err_console):
-        monkeypatch.setattr(console, "_width", 400)
+    widen_consoles(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -350,8 +349,7 @@ def owner_preview(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, objec
         numbering={"series": "MV", "format": "MV{year}{month}-{seq:04d}"},
     )
     with pytest.MonkeyPatch.context() as patch:
-        for console in (cli_module.console, cli_module.err_console):
-            patch.setattr(console, "_width", 400)
+        widen_consoles(patch)
         result = cli("preview", "-c", config, "--out", folder / "out")
     return folder, result
 

@@ -15,7 +15,6 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-import bridge.cli as cli_module
 from bridge.archive import Archive, FileState, sha256_hex, tree_hash
 from bridge.audit import verify_archive
 from bridge.cli import app
@@ -29,6 +28,7 @@ from bridge.render.profile import RenderProfile, renderer_versions
 from bridge.render.templates import MAX_TEMPLATE_SET_BYTES
 from bridge.services import Services
 from bridge.store import InvoiceRecord
+from tests.support.cli import widen_consoles
 from tests.support.config import settings_for
 from tests.support.orders import orders_by_id
 from tests.support.paths import FIXTURES
@@ -218,8 +218,7 @@ def test_quittance_render_gives_the_archived_bytes_after_an_edit(
     edited_later, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _svc, invoice, pdf = edited_later
-    for console in (cli_module.console, cli_module.err_console):
-        monkeypatch.setattr(console, "_width", 400)
+    widen_consoles(monkeypatch)
     target = tmp_path / "copy.pdf"
     config = tmp_path / "quittance.toml"
     result = CliRunner().invoke(
