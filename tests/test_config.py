@@ -92,7 +92,7 @@ def test_example_documents_every_key() -> None:
     sections = {
         name: field.annotation
         for name, field in Settings.model_fields.items()
-        if name not in ("seller", "shops")
+        if name not in ("seller", "shops", "surveys")
     }
     from bridge.config import AddressConfig, SellerConfig
     from connectors.shopify.settings import ShopifyShop
@@ -102,6 +102,11 @@ def test_example_documents_every_key() -> None:
     for model in (WooCommerceShop, ShopifyShop):
         for key in model.model_fields:
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"shops.{key}"
+    from bridge.config.portal import SurveyConfig
+
+    assert "[[surveys]]" in text
+    for key in SurveyConfig.model_fields:
+        assert f"\n{key} =" in text or f"\n# {key} =" in text, f"surveys.{key}"
     sections["seller"] = SellerConfig
     sections["seller.address"] = AddressConfig
     for section, model in sections.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -10,6 +10,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_settings import NoDecode
 
 from bridge.settings_types import (
     Secret,
@@ -22,6 +23,10 @@ from bridge.settings_types import (
 )
 
 
+def _split_secrets(value: Any) -> Any:
+    return value.split() if isinstance(value, str) else value
+
+
 class ServerConfig(Section):
     host: str = Field(default="127.0.0.1", description="listen address (0.0.0.0 in Docker)")
     port: int = Field(default=8080, ge=1, le=65535, description="listen port")
@@ -30,6 +35,14 @@ class ServerConfig(Section):
     )
     link_secret: Annotated[Secret | None, BeforeValidator(blank_to_none)] = Field(
         default=None, description="signs invoice download links (QUITTANCE_SERVER__LINK_SECRET)"
+    )
+    # Rotation: a new link_secret signs from now on; links signed with these still open.
+    previous_link_secrets: Annotated[list[Secret], NoDecode, BeforeValidator(_split_secrets)] = (
+        Field(
+            default_factory=list,
+            description="former link_secret values whose links still work, newest first "
+            "(QUITTANCE_SERVER__PREVIOUS_LINK_SECRETS, space-separated)",
+        )
     )
     # The public port faces the internet: these limits hold even without a reverse proxy.
     max_body_bytes: int = Field(

@@ -30,6 +30,7 @@ from bridge.config.currency import CurrencyConfig
 from bridge.config.documents import LegalConfig, RulesConfig, TemplatesConfig
 from bridge.config.email import EmailConfig, send_budget_seconds, smtp_replies
 from bridge.config.numbering import NumberingConfig
+from bridge.config.portal import PortalConfig, SurveyConfig
 from bridge.config.problems import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -130,6 +131,8 @@ class Settings(BaseSettings):
     currency: CurrencyConfig = Field(default_factory=CurrencyConfig)
     vies: ViesConfig = Field(default_factory=ViesConfig)
     shops: list[ShopConfig] = Field(default_factory=list)
+    portal: PortalConfig = Field(default_factory=PortalConfig)
+    surveys: list[SurveyConfig] = Field(default_factory=list)
 
     @field_validator("shops")
     @classmethod
@@ -164,6 +167,27 @@ class Settings(BaseSettings):
                 "[email] timeout"
             )
         return jobs
+
+    @field_validator("surveys")
+    @classmethod
+    def _surveys_of_known_shops(
+        cls, surveys: list[SurveyConfig], info: ValidationInfo
+    ) -> list[SurveyConfig]:
+        known = [shop.name for shop in info.data.get("shops") or []]
+        names = [survey.shop for survey in surveys]
+        for name in names:
+            if name not in known:
+                shops = ", ".join(known) or "none"
+                raise fail(f"shop = one of the [[shops]] names ({shops}); got {name!r}")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise fail(f"one [[surveys]] table per shop; {', '.join(twice)} has more than one")
+        return surveys
+
+    def survey_for(self, shop: str) -> SurveyConfig:
+        """The shop's survey settings; a shop with no `[[surveys]]` table asks nothing."""
+        found = next((s for s in self.surveys if s.shop == shop), None)
+        return found or SurveyConfig(shop=shop, enabled=False)
 
     def shop(self, name: str) -> ShopConfig | None:
         return next((s for s in self.shops if s.name == name and s.enabled), None)
