@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.chain_key import ChainKeys
 from bridge.invoicing.snapshot import InvoiceSnapshot
-from bridge.store import events, jobs, orders
+from bridge.store import events, jobs, orders, portal
 from bridge.store._sql import insert_for
 from bridge.store.errors import InvoiceImmutableError
 from bridge.store.records import GENESIS_HASH, InvoiceRecord, IssueResult
@@ -143,6 +143,9 @@ def issue(
             **({"credits": credits.number} if credits is not None else {}),
         },
     )  # fmt: skip
+    portal.attach_document(
+        conn, invoice_id=invoice_id, shop=shop, email=snapshot.buyer.email, now=now
+    )
     orders.mark_issued(conn, shop, order_id, now)
     if kind == "invoice":
         # Refunds that came before their invoice waited for it: they are credited now.

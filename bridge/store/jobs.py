@@ -26,7 +26,8 @@ WAITING = ("pending", "retry")
 # backlog each order is finished (issued, rendered, sent) before the next one starts: the
 # first customer's email does not wait for the thousandth invoice. Among new work, what a
 # webhook brings now comes before what polling catches up, and that before a bulk backfill.
-PRIORITIES = {"email": 0, "attach": 0, "render": 1}
+# A customer waiting for their link and an owner told of an unhappy one come first too.
+PRIORITIES = {"email": 0, "attach": 0, "portal_link": 0, "survey_alert": 0, "render": 1}
 LANES = {"live": 2, "catch_up": 3, "bulk": 4}
 
 

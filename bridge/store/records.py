@@ -155,3 +155,26 @@ class UnreadableIn(Protocol):
 
     @property
     def raw(self) -> Mapping[str, object]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    shop: str
+    email: str  # lower-cased
+    generation: int  # in every link they hold; bumped by a revocation
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyRecord:
+    invoice_id: int
+    shop: str
+    number: str
+    order_id: str
+    scale: int
+    invited_at: datetime
+    score: int | None
+    comment: str | None
+    first_answered_at: datetime | None
+    answered_at: datetime | None

@@ -274,3 +274,66 @@ shop_starts = Table(
     Column("shop", String(200), primary_key=True),
     Column("started_at", UTCDateTime, nullable=False),
 )
+
+# The customer's side (bridge/portal): a customer is an email address within a shop. Their
+# `generation` is in every link they hold: revoking them bumps it, and every older link stops.
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("shop", String(200), nullable=False),
+    Column("email", String(320), nullable=False),  # lower-cased, as compared
+    Column("generation", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("shop", "email"),
+)
+
+# Whose each document is, written in the transaction that issues it (the snapshot's buyer).
+customer_documents = Table(
+    "customer_documents",
+    metadata,
+    Column("invoice_id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False),
+)
+Index("ix_customer_documents_customer_id", customer_documents.c.customer_id)
+
+# Fixed-window counters of the public pages: in the database so that every replica counts
+# the same requests.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+Index("ix_rate_limits_window_start", rate_limits.c.window_start)
+
+# Every PDF handed out by a customer link ("portal" page or direct "link").
+downloads = Table(
+    "downloads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("invoice_id", Integer, nullable=False),
+    Column("via", String(20), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_downloads_invoice_id", downloads.c.invoice_id)
+
+# One row per invoice whose email asked "did everything go well?"; the answer fills it in.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("invoice_id", Integer, primary_key=True),
+    Column("shop", String(200), nullable=False),
+    Column("scale", Integer, nullable=False),
+    Column("invited_at", UTCDateTime, nullable=False),
+    Column("score", Integer),
+    Column("comment", Text),
+    Column("first_answered_at", UTCDateTime),
+    Column("answered_at", UTCDateTime),
+    Column("comment_until", UTCDateTime),  # erased then ([[surveys]] comment_days)
+    CheckConstraint("scale IN (3, 5)", name="scale"),
+    CheckConstraint("score IS NULL OR (score >= 1 AND score <= scale)", name="score"),
+)
+Index("ix_surveys_shop_invited_at", surveys.c.shop, surveys.c.invited_at)

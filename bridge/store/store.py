@@ -26,6 +26,7 @@ from bridge.model import Order
 from bridge.store import deliveries, events, guards, health, invoices, jobs, orders, reports, shops
 from bridge.store import outages as outage_rows
 from bridge.store import platform as inbox
+from bridge.store import portal as customer_side
 from bridge.store.deliveries import DeliveryIn
 from bridge.store.engine import create_store_engine, writer
 from bridge.store.errors import StoreError
@@ -34,12 +35,14 @@ from bridge.store.job_queue import JobQueue
 from bridge.store.migrate import upgrade_to_head
 from bridge.store.outages import FailingJob, OutageRecord
 from bridge.store.records import (
+    CustomerRecord,
     DeliveryRecord,
     EventRecord,
     InvoiceRecord,
     IssueResult,
     OrderRecord,
     PollStateRecord,
+    SurveyRecord,
     UnreadableIn,
     WebhookIn,
     WebhookRecord,
@@ -646,6 +649,81 @@ class Store(JobQueue):
         """True = send now (first occurrence in the window); False = already alerted."""
         with self._write() as conn:
             return events.claim_alert(conn, key, window, self._now())
+
+    # -- the customer's side (bridge/portal) ------------------------------------------------
+
+    def customer(self, shop: str, email: str) -> CustomerRecord | None:
+        with self._read() as conn:
+            return customer_side.customer(conn, shop, email)
+
+    def customer_by_id(self, customer_id: int) -> CustomerRecord | None:
+        with self._read() as conn:
+            return customer_side.customer_by_id(conn, customer_id)
+
+    def owner_of(self, invoice_id: int) -> CustomerRecord | None:
+        """The customer a document is addressed to (None: it has no email address)."""
+        with self._read() as conn:
+            return customer_side.owner_of(conn, invoice_id)
+
+    def customer_documents(self, customer_id: int) -> list[InvoiceRecord]:
+        """Every invoice and credit note of the customer, newest first."""
+        with self._read() as conn:
+            ids = customer_side.document_ids(conn, customer_id)
+            found = [invoices.get_by_id(conn, i) for i in ids]
+        return [record for record in found if record is not None]
+
+    def revoke_customer_links(self, shop: str, email: str) -> int | None:
+        """Stop every link the customer holds; their new generation (None: unknown)."""
+        with self._write() as conn:
+            return customer_side.revoke(conn, shop, email, self._now())
+
+    def allow_request(self, key: str, limit: int, window: timedelta) -> bool:
+        """Count a request under `key`; False when over `limit` in the current window."""
+        with self._write() as conn:
+            return customer_side.allow(conn, key, limit, window, self._now())
+
+    def record_download(self, invoice_id: int, *, via: str) -> None:
+        with self._write() as conn:
+            customer_side.record_download(conn, invoice_id, via, self._now())
+
+    def downloads_of(self, invoice_id: int) -> int:
+        with self._read() as conn:
+            return customer_side.download_count(conn, invoice_id)
+
+    def invite_survey(self, invoice_id: int, shop: str, scale: int) -> None:
+        """Note that the invoice's email asked for an opinion (once; a resend changes nothing)."""
+        with self._write() as conn:
+            customer_side.invite(conn, invoice_id, shop, scale, self._now())
+
+    def survey(self, invoice_id: int) -> SurveyRecord | None:
+        with self._read() as conn:
+            return customer_side.survey(conn, invoice_id)
+
+    def answer_survey(
+        self, invoice_id: int, score: int, comment: str | None, *, change_days: int,
+        comment_days: int,
+    ) -> str:  # fmt: skip
+        """ "recorded", "changed", or "locked" once the change window has passed."""
+        with self._write() as conn:
+            return customer_side.answer(
+                conn, invoice_id, score, comment, change_for=timedelta(days=change_days),
+                keep_comment_for=timedelta(days=comment_days), now=self._now(),
+            )  # fmt: skip
+
+    def surveys_between(
+        self, since: datetime, until: datetime, shop: str | None = None
+    ) -> list[SurveyRecord]:
+        """The surveys sent in [since, until), with their answers."""
+        with self._read() as conn:
+            return customer_side.between(conn, since, until, shop)
+
+    def erase_expired_customer_data(self) -> int:
+        """Erase survey comments past their keeping time and spent rate-limit windows;
+        the number of comments erased."""
+        now = self._now()
+        with self._write() as conn:
+            customer_side.forget_old_windows(conn, now - timedelta(days=1))
+            return customer_side.erase_old_comments(conn, now)
 
     # -- readiness and metrics ------------------------------------------------------------
 
