@@ -1,0 +1,1 @@
+"""The customer's side: portal pages, signed links, satisfaction survey."""
