@@ -1,23 +1,17 @@
-"""Signed invoice download links: unguessable without the secret, verifiable without state."""
+"""The bare-signature PDF links of before links expired: `?t=` the first 32 hex digits of an
+HMAC of the number. They never expire by themselves, so they are only checked now, never made
+(bridge/portal/links.py makes the signed, expiring links); `[portal] legacy_links_until`
+ends them and a customer's revocation stops theirs."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
-from urllib.parse import quote
 
 
 def invoice_token(secret: str, number: str) -> str:
     digest = hmac.new(secret.encode(), f"invoice:{number}".encode(), hashlib.sha256).hexdigest()
     return digest[:32]
-
-
-def signed_invoice_url(server: Any, number: str) -> str:
-    if not server.public_url or server.link_secret is None:
-        return ""
-    token = invoice_token(server.link_secret.get_secret_value(), number)
-    return f"{server.public_url.rstrip('/')}/invoices/{quote(number, safe='')}.pdf?t={token}"
 
 
 def token_is_valid(secret: str, number: str, token: str) -> bool:

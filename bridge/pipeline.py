@@ -20,7 +20,7 @@ import structlog
 
 from bridge.archive import ArchiveCorruptError
 from bridge.audit import RESTORED_EVENT
-from bridge.config import SellerConfig, Settings
+from bridge.config import SellerConfig
 from bridge.delivery.email import build_receipt_email, send_email
 from bridge.failures import PermanentStepError, TransientStepError
 from bridge.invoicing.amounts import Inconsistency
@@ -35,8 +35,9 @@ from bridge.invoicing.build import (
 from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.shipping_vat import shipping_vat_notes
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
-from bridge.links import signed_invoice_url
 from bridge.model import Order
+from bridge.portal.actions import survey_invite
+from bridge.portal.links import CustomerLinks
 from bridge.render.archived import render_for_archive, restore
 from bridge.render.printable import unprintable_fields
 from bridge.services import Services, alert_owner
@@ -349,9 +350,11 @@ def send_receipt(svc: Services, invoice: InvoiceRecord, *, to: str = "") -> dict
     addressed = snapshot.model_copy(
         update={"buyer": snapshot.buyer.model_copy(update={"email": to})}
     )
+    links = CustomerLinks(svc.settings, svc.store)
     message = build_receipt_email(
         addressed, pdf, email_cfg, svc.templates,
-        invoices_url=invoice_link(svc.settings, invoice.number),
+        invoices_url=links.portal_url_for(invoice) or links.document_url(invoice),
+        survey=survey_invite(svc, invoice),
     )  # fmt: skip
     message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
     try:
@@ -367,6 +370,6 @@ def send_receipt(svc: Services, invoice: InvoiceRecord, *, to: str = "") -> dict
     return {"message_id": message_id}
 
 
-def invoice_link(settings: Settings, number: str) -> str:
-    """The customer-facing download URL of an invoice ("" when no public URL is set)."""
-    return signed_invoice_url(settings.server, number)
+def invoice_link(svc: Services, invoice: InvoiceRecord) -> str:
+    """The customer-facing download URL of a document ("" when no public URL is set)."""
+    return CustomerLinks(svc.settings, svc.store).document_url(invoice)

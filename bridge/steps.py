@@ -57,6 +57,7 @@ from bridge.pipeline import (
     submit_order,
 )
 from bridge.polling import FIRST_POLL_LOOKBACK
+from bridge.portal.actions import alert_low_score, send_portal_link
 from bridge.services import Services
 from bridge.store import FollowUp, InvoiceRecord, JobRecord
 from bridge.store.jobs import WAITING_FOR_INVOICE
@@ -320,7 +321,7 @@ def attach(run: StepRun) -> JobResult:
     """Write the document's number and link back onto the order (note or metafield), once;
     a credit note beside its invoice, a reissued invoice in place of the one it replaces."""
     doc = _invoice_of(run)
-    url = invoice_link(run.svc.settings, doc.number)
+    url = invoice_link(run.svc, doc)
     replaces = doc.source.removeprefix("reissue:") if doc.source.startswith("reissue:") else ""
     # The shop may email its note to the customer: a worker whose lease is gone writes nothing.
     check_before_handover()
@@ -328,6 +329,17 @@ def attach(run: StepRun) -> JobResult:
         doc.order_id, doc.number, url, kind=doc.kind, replaces=replaces
     )
     return {"attached": result.attached, "detail": result.detail}
+
+
+def portal_link(run: StepRun) -> JobResult:
+    """Email a customer the fresh portal link they asked for (bridge/portal/pages.py)."""
+    payload = run.job.payload
+    return send_portal_link(run.svc, int(payload["customer_id"]), int(payload["days"]))
+
+
+def survey_alert(run: StepRun) -> JobResult:
+    """Tell the owner a customer answered the survey in the bottom two scores."""
+    return alert_low_score(run.svc, int(run.job.payload["invoice_id"]))
 
 
 STEPS = Pipeline(
@@ -353,5 +365,8 @@ STEPS = Pipeline(
             channel="attach",
             target=attach_target,
         ),
+        # The customer's side: entry steps enqueued by the portal and survey pages.
+        Step("portal_link", portal_link),
+        Step("survey_alert", survey_alert),
     ]
 )

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from pydantic import SecretStr
 
-from bridge.delivery.email import build_receipt_email, greeting_name, send_email
+from bridge.delivery.email import SurveyInvite, build_receipt_email, greeting_name, send_email
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.devsmtp import free_port
 from bridge.invoicing.snapshot import DocumentKind
@@ -247,7 +247,7 @@ def test_links_only_when_given() -> None:
         PDF,
         make_cfg(25),
         invoices_url="https://boutique-x.fr/mes-factures?t=abc",
-        survey_url="https://boutique-x.fr/avis?t=abc",
+        survey=SurveyInvite("https://boutique-x.fr/avis?t=abc", "Ça va ?", ["Non", "Bof", "Oui"]),
         shop_contact="Claire au 06 12 34 56 78",
     )
     body = parts(msg)

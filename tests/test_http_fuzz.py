@@ -64,7 +64,9 @@ def sign(secret: str, body: bytes) -> str:
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services]]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    cfg = write_config(tmp / "quittance.toml", server=SERVER, shops=SHOPS)
+    # hundreds of requests from one client: the portal's rate limit has its own tests
+    portal = {"requests_per_minute": 100_000}
+    cfg = write_config(tmp / "quittance.toml", server=SERVER, shops=SHOPS, portal=portal)
     svc = Services.from_settings(load_settings(cfg, environ={}))
     app = create_app(svc)
     # raise_server_exceptions=False: a crash must show up as the 500 a client would get

@@ -22,11 +22,10 @@ from bridge.config import load_settings
 from bridge.failures import PdfIncompleteError
 from bridge.invoicing import cases
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
-from bridge.links import signed_invoice_url
 from bridge.logs import configure_logging
 from bridge.ops import check_templates
 from bridge.outages import check_outages
-from bridge.pipeline import accept_order, ensure_pdf, submit_order
+from bridge.pipeline import accept_order, ensure_pdf, invoice_link, submit_order
 from bridge.render import TemplateCheckError, Templates, default_templates_dir, render_pdf
 from bridge.render.override_check import OverrideProblem, check_override, refuse_incomplete_override
 from bridge.render.pdf_check import missing_in_text, missing_on_pdf, required_on_pdf
@@ -250,7 +249,7 @@ def test_a_customer_link_to_an_incomplete_pdf_answers_503_not_500(
     try:
         invoice = accept_order(svc, orders_by_id()["1001"], then=()).invoice
         assert invoice is not None
-        link = urlsplit(signed_invoice_url(svc.settings.server, invoice.number))
+        link = urlsplit(invoice_link(svc, invoice))
         answer = TestClient(create_app(svc)).get(f"{link.path}?{link.query}")
     finally:
         svc.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import smtplib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -50,9 +51,17 @@ from bridge.render.view import refund_sentence
 LOCALES = ("fr", "en")
 DEFAULT_QUICK_ATTEMPTS = 3
 
-# One-click satisfaction survey: each choice is a link to survey_url with `score=<n>` added
-# (or `{score}` in the URL replaced). 3 = happy, 2 = so-so, 1 = unhappy.
-SURVEY_SCORES = (3, 2, 1)
+
+@dataclass(frozen=True, slots=True)
+class SurveyInvite:
+    """The satisfaction question of a receipt: each choice is a link to `url` with
+    `score=<n>` added (or `{score}` replaced), which opens a page where the customer confirms
+    (a click alone records nothing: mail scanners click every link)."""
+
+    url: str
+    question: str
+    labels: Sequence[str]  # worst first; score n is labels[n - 1]
+
 
 # Greeting heuristics: a leading civility keeps the whole name ("Mme Dupont"); a legal-form
 # word means the name is a company's, so the greeting stays neutral.
@@ -145,18 +154,18 @@ def greeting_name(snapshot: InvoiceSnapshot) -> str:
     return _nice_case(first)
 
 
-def _survey_links(survey_url: str) -> list[dict[str, Any]]:
-    if not survey_url:
+def _survey_links(survey: SurveyInvite | None) -> list[dict[str, Any]]:
+    if survey is None or not survey.url:
         return []
     links = []
-    for score in SURVEY_SCORES:
-        if "{score}" in survey_url:
-            url = survey_url.replace("{score}", str(score))
+    for score in range(len(survey.labels), 0, -1):  # best first, as people read
+        if "{score}" in survey.url:
+            url = survey.url.replace("{score}", str(score))
         else:
-            parts = urlsplit(survey_url)
+            parts = urlsplit(survey.url)
             query = [*parse_qsl(parts.query, keep_blank_values=True), ("score", str(score))]
             url = urlunsplit(parts._replace(query=urlencode(query)))
-        links.append({"score": score, "url": url})
+        links.append({"score": score, "label": survey.labels[score - 1], "url": url})
     return links
 
 
@@ -190,7 +199,7 @@ def _color(value: str) -> str:
     return value if re.fullmatch(r"#[0-9A-Fa-f]{3,8}", value or "") else "#1f3a5f"
 
 
-def _order_label(reference: str, locale: str) -> str:
+def order_label(reference: str, locale: str) -> str:
     """'n° 1042' / '#1042' for a bare number, the reference itself otherwise."""
     reference = reference.strip()
     if reference[:1].isdigit():
@@ -213,15 +222,15 @@ def build_receipt_email(
     *,
     shop_contact: str = "",
     invoices_url: str = "",
-    survey_url: str = "",
+    survey: SurveyInvite | None = None,
     templates_dir: Path | None = None,
 ) -> EmailMessage:
     """The customer's email: text + HTML alternatives, the PDF attached as `<number>.pdf`.
 
     `templates` (a `bridge.render.Templates` or a directory) or `templates_dir` point to a
     shop's override directory (same layout as our `templates/`: `email/receipt.fr.html`, ...).
-    `shop_contact` defaults to the seller's email (and phone). `invoices_url` and `survey_url`
-    add a link to the customer's invoices and a one-click satisfaction survey when given.
+    `shop_contact` defaults to the seller's email (and phone). `invoices_url` and `survey` add
+    a link to the customer's documents and the satisfaction question when given.
 
     Raises `PermanentDeliveryError` when the buyer has no usable email address.
     """
@@ -235,14 +244,6 @@ def build_receipt_email(
     # The sentence says "an avoir of 12,50 €": the amount credited, positive (the PDF signs it).
     amount = abs(totals.total_incl) if is_credit_note else totals.total_incl
     credited_on = snapshot.credited_issue_date if is_credit_note else None
-
-    to = _address(buyer.name or buyer.company, buyer.email, "buyer email")
-    sender = _address(email_cfg.from_name or shop_name, email_cfg.from_address, "from_address")
-    reply_to = _address(
-        email_cfg.from_name or shop_name,
-        email_cfg.reply_to or email_cfg.from_address,
-        "reply_to",
-    )
 
     context = {
         "locale": locale,
@@ -263,7 +264,7 @@ def build_receipt_email(
             else ""
         ),
         "order_reference": snapshot.order.reference,
-        "order_label": _order_label(snapshot.order.reference, locale),
+        "order_label": order_label(snapshot.order.reference, locale),
         "amount": format_money(amount, snapshot.currency, locale),
         "paid_on": format_date(snapshot.payment.paid_on, locale, long=True),
         "payment_method": snapshot.payment.method_label,
@@ -271,17 +272,44 @@ def build_receipt_email(
         "issue_date": format_date(snapshot.issue_date, locale, long=True),
         "shop_contact": shop_contact or _default_contact(snapshot, email_cfg),
         "invoices_url": invoices_url,
-        "survey_url": survey_url,
-        "survey_links": _survey_links(survey_url),
+        "survey_question": survey.question if survey is not None else "",
+        "survey_links": _survey_links(survey),
         "brand_color": _color(seller.brand_color),
         "website": seller.website,
     }
 
     env = _environment(templates_dir if templates_dir is not None else templates)
+    return compose_email(
+        env, "receipt", locale, context, email_cfg,
+        to=_address(buyer.name or buyer.company, buyer.email, "buyer email"),
+        sender_name=shop_name, pdfs=[(pdf_bytes, _attachment_name(snapshot.number))],
+    )  # fmt: skip
+
+
+def compose_email(
+    env: jinja2.Environment,
+    template: str,
+    locale: str,
+    context: dict[str, Any],
+    email_cfg: EmailSettings,
+    *,
+    to: Address,
+    sender_name: str,
+    pdfs: Sequence[tuple[bytes, str]] = (),
+) -> EmailMessage:
+    """`email/<template>.<locale>.{subject.txt,txt,html}` rendered into a text + HTML message
+    from the shop to `to`, with `pdfs` ((content, file name)) attached."""
+    sender = _address(email_cfg.from_name or sender_name, email_cfg.from_address, "from_address")
+    reply_to = _address(
+        email_cfg.from_name or sender_name,
+        email_cfg.reply_to or email_cfg.from_address,
+        "reply_to",
+    )
     try:
-        subject = _one_line(env.get_template(f"email/receipt.{locale}.subject.txt").render(context))
-        text = env.get_template(f"email/receipt.{locale}.txt").render(context)
-        html = env.get_template(f"email/receipt.{locale}.html").render(context)
+        name = f"email/{template}.{locale}"
+        subject = _one_line(env.get_template(f"{name}.subject.txt").render(context))
+        text = env.get_template(f"{name}.txt").render(context)
+        html = env.get_template(f"{name}.html").render(context)
     except jinja2.TemplateError as exc:
         # a broken override template will not fix itself: the owner must look
         raise PermanentDeliveryError(f"email template error: {exc}") from exc
@@ -297,12 +325,8 @@ def build_receipt_email(
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation-reply loops
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
-    message.add_attachment(
-        pdf_bytes,
-        maintype="application",
-        subtype="pdf",
-        filename=_attachment_name(snapshot.number),
-    )
+    for content, filename in pdfs:
+        message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
     # after the body: set_content / add_attachment move Content-* headers into the parts
     message["Content-Language"] = locale
     return message

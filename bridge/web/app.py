@@ -1,5 +1,6 @@
-"""The HTTP faces of Quittance: the public one (platform webhooks, invoice download links,
-health) and the operator's (metrics, readiness with its reasons), on their own listen address.
+"""The HTTP faces of Quittance: the public one (platform webhooks, the customer's pages and
+links of bridge/portal, health) and the operator's (metrics, readiness with its reasons), on
+their own listen address.
 
 A webhook is verified on its raw bytes BEFORE anything is parsed or stored (bad signature →
 401, nothing kept), then stored verbatim with its "ingest" job in one transaction and answered
@@ -24,13 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from bridge.archive import MB, Archive, free_bytes, low_space, nearest_existing
-from bridge.failures import StepError
-from bridge.links import token_is_valid
 from bridge.logs import error_line
+from bridge.portal.pages import CustomerSide, portal_routes
+from bridge.portal.survey_pages import survey_routes
 from bridge.services import Services
 from bridge.store import WebhookIn
 from bridge.store.health import DatabaseNotWritable, first_line
@@ -135,31 +136,9 @@ def create_app(
             metrics.WEBHOOKS.labels(platform=platform, outcome="duplicate").inc()
         return JSONResponse({"ok": True, "duplicate": event_id is None})
 
-    # `path`: invoice numbers may contain "/" (allowed by BR-FR-01), encoded as %2F in links.
-    @app.get("/invoices/{filename:path}", responses={403: {}, 404: {}})
-    def download_invoice(filename: str, t: str = "") -> Response:
-        if not filename.endswith(".pdf"):
-            raise HTTPException(status_code=404, detail="no such invoice")
-        number = filename.removesuffix(".pdf")
-        secret = settings.server.link_secret
-        if secret is None or not t or not token_is_valid(secret.get_secret_value(), number, t):
-            raise HTTPException(status_code=403, detail="invalid or missing link token")
-        invoice = services.store.get_invoice(number)
-        if invoice is None:
-            raise HTTPException(status_code=404, detail="no such invoice")
-        from bridge.pipeline import ensure_pdf
-
-        try:
-            data = ensure_pdf(services, invoice)
-        except StepError as exc:  # e.g. a template override that drops a mention: retry later
-            log.warning("invoice download not ready", invoice=number, err=str(exc))
-            raise HTTPException(status_code=503, detail="invoice not available yet") from None
-        filename = number.replace("/", "_") + ".pdf"
-        return Response(
-            data,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{filename}"'},
-        )
+    side = CustomerSide(services)
+    app.include_router(portal_routes(side))
+    app.include_router(survey_routes(side))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

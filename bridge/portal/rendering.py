@@ -1,0 +1,103 @@
+"""How a customer page is answered: the shop's branding and wording around a template, the
+headers that keep it private, the CSRF cookie of its form."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from bridge.portal.tokens import LinkSigner
+from bridge.portal.wording import PAGE_WORDING
+from bridge.services import Services
+
+LOCALES = ("fr", "en")
+CSRF_COOKIE = "quittance_csrf"
+
+# A customer's page holds their documents: nothing may keep it (proxies, the back button of
+# a shared computer), index it, or leak its URL (the token) to another site.
+PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+def private(response: Response) -> Response:
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+def pick_locale(request: Request, fallback: str) -> str:
+    """The visitor's language when nothing on file says it (a page with no customer yet)."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LOCALES:
+            return tag
+    return fallback if fallback in LOCALES else "fr"
+
+
+class Pages:
+    """Renders `templates/portal/*` and `templates/survey/*` with the common context."""
+
+    def __init__(self, services: Services, signer: LinkSigner | None) -> None:
+        self.services = services
+        self.signer = signer
+        self.secure_cookie = services.settings.server.public_url.startswith("https://")
+
+    @cached_property
+    def _branding(self) -> dict[str, str]:
+        seller = self.services.settings.seller
+        return {
+            "shop_name": seller.trade_name or seller.legal_name,
+            "brand_color": seller.brand_color,
+            "logo_uri": _data_uri(seller.logo),
+            "website": seller.website,
+            "contact": seller.email,
+        }
+
+    def render(self, name: str, locale: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        locale = locale if locale in LOCALES else "fr"
+        html = self.services.templates.render(
+            name, locale=locale, t=PAGE_WORDING[locale], **self._branding, **context
+        )
+        return private(HTMLResponse(html, status_code=status))  # type: ignore[return-value]
+
+    def form(self, name: str, locale: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        """A page with a POST form: a fresh CSRF pair, the nonce in a SameSite cookie."""
+        if self.signer is None:
+            return self.render("portal/invalid.html", locale, status=404)
+        cookie, field = self.signer.new_csrf()
+        response = self.render(name, locale, status=status, csrf=field, **context)
+        response.set_cookie(
+            CSRF_COOKIE, cookie, max_age=7200, httponly=True, samesite="strict",
+            secure=self.secure_cookie, path="/",
+        )  # fmt: skip
+        return response
+
+    def csrf_ok(self, request: Request, field: str) -> bool:
+        if self.signer is None:
+            return False
+        return self.signer.csrf_matches(request.cookies.get(CSRF_COOKIE, ""), field)
+
+
+def _data_uri(logo: Path | None) -> str:
+    """The logo inline (the pages load nothing from anywhere); "" without one."""
+    if logo is None:
+        return ""
+    try:
+        data = Path(logo).read_bytes()
+    except OSError:
+        return ""
+    kind = mimetypes.guess_type(str(logo))[0] or "image/png"
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
