@@ -9,8 +9,10 @@ from bridge.cli import (  # noqa: F401 - they register commands
     corrections,
     documents,
     jobs,
+    portal,
     service,
     shops,
+    stats,
 )
 from bridge.cli.app import app, console, err_console, main
 

@@ -1,0 +1,1 @@
+"""The satisfaction survey: the figures `quittance stats` prints (bridge/survey/stats.py)."""
