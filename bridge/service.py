@@ -211,7 +211,19 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
         next_run_time=_now(),
     )
     scheduler.add_job(startup_warnings, args=(svc,), id="startup", next_run_time=_now())
+    # Customers' comments are kept [[surveys]] comment_days, not a day more; spent rate-limit
+    # windows go too. Hourly, and at start (a service that was down catches up).
+    scheduler.add_job(
+        scheduled(erase_expired_customer_data, "customer-data"), "interval", hours=1,
+        args=(svc,), id="customer-data", next_run_time=_now(),
+    )  # fmt: skip
     return scheduler
+
+
+def erase_expired_customer_data(svc: Services) -> None:
+    erased = svc.store.erase_expired_customer_data()
+    if erased:
+        log.info("survey comments erased after their keeping time", comments=erased)
 
 
 def _now() -> Any:
