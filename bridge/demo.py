@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bridge.config import load_settings
+from bridge.demo_customers import DEMO_SURVEYS, customers_answer
 from bridge.model import Order
 
 if TYPE_CHECKING:
@@ -36,8 +37,11 @@ if TYPE_CHECKING:
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
 POLL_INTERVAL = 10
+HUGO = {"first_name": "Hugo", "last_name": "Petit", "email": "hugo@example.fr",
+        "address_1": "5 rue Sainte-Catherine", "postcode": "33000", "city": "Bordeaux",
+        "country": "FR"}  # fmt: skip
 # What the demo's day ends with in the outbox: the invoices' emails and the credit notes'.
-DEMO_EMAILS = 21
+DEMO_EMAILS = 22
 
 
 def sample_orders() -> list[tuple[Path, Order]]:
@@ -153,8 +157,9 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
     http_port = free_port()
     with CaptureSMTPServer(workdir / "outbox") as smtp:
         config = write_demo_config(
-            workdir, smtp.port, http_port=http_port, woo=woo, shopify=shopify
-        )
+            workdir, smtp.port, http_port=http_port, woo=woo, shopify=shopify,
+            extra=DEMO_SURVEYS,
+        )  # fmt: skip
         svc = Services.from_settings(load_settings(config, environ={}))
         service: subprocess.Popen[bytes] | None = None
         try:
@@ -171,6 +176,8 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             _play_the_day(say, woo, shopify, http_port)
             say(f"waiting for the next poll (every {POLL_INTERVAL} s) and the last emails…")
             _wait_until_quiet(svc, expected_emails=DEMO_EMAILS, smtp=smtp, timeout=60)
+            customers_answer(say, [received.message() for received in smtp.received])
+            _wait_until_quiet(svc, expected_emails=DEMO_EMAILS, smtp=smtp, timeout=30)
             console.print()
             console.print(_results_table(svc))
             from bridge.ops import status_tables
@@ -253,9 +260,7 @@ def _play_the_day(say: Callable[[str], None], woo: object, shopify: object, port
             1005, items=[Item("Coffret dégustation", "32.50", 1, 2), Item("Tasse", "9.00", 2, 1)],
             payment_method="stripe", payment_method_title="Carte bancaire",
             transaction_id="ch_demo_1005",
-            billing={"first_name": "Hugo", "last_name": "Petit", "email": "hugo@example.fr",
-                     "address_1": "5 rue Sainte-Catherine", "postcode": "33000",
-                     "city": "Bordeaux", "country": "FR"},
+            billing=HUGO,
         ),
         notify=False,
     )  # fmt: skip
@@ -285,7 +290,25 @@ def _play_the_day(say: Callable[[str], None], woo: object, shopify: object, port
     shopify.touch(5002)  # type: ignore[attr-defined]
     say("Shopify: B2B order #S1002 paid, webhook lost too: polling is the safety net")
     time.sleep(2.5)
+    _hugo_comes_back(say, woo, woo_url)
+    time.sleep(2.5)
     _refund_the_day(say, woo, shopify, woo_url, shop_url)
+
+
+def _hugo_comes_back(say: Callable[[str], None], woo: object, woo_url: str) -> None:
+    """A returning customer: his portal then lists both orders' documents."""
+    from connectors.woocommerce.sandbox_orders import Item, make_order
+
+    woo.add_order(  # type: ignore[attr-defined]
+        make_order(
+            1006, items=[Item("Thé noir Assam", "11.50", 3, 2)],
+            payment_method="stripe", payment_method_title="Carte bancaire",
+            transaction_id="ch_demo_1006", billing=HUGO,
+        ),
+        notify=False,
+    )  # fmt: skip
+    [r] = woo.deliver_webhook(woo_url, 1006)  # type: ignore[attr-defined]
+    say(f"WooCommerce: Hugo comes back for tea, order #1006 by card → webhook → {r.status}")
 
 
 def _refund_the_day(
@@ -399,6 +422,8 @@ def _where_to_look(console: Console, workdir: Path, emails: int) -> None:
         f"  .venv/bin/quittance check-invoice FA-{year}-000001 -c {cfg}\n"
         f"  .venv/bin/quittance render FA-{year}-000001 --out copy.pdf -c {cfg}\n"
         f"  .venv/bin/quittance deliveries -c {cfg}\n"
+        f"  .venv/bin/quittance stats -c {cfg}\n"
+        f"  .venv/bin/quittance portal link hugo@example.fr --shop woo -c {cfg}\n"
         f'  .venv/bin/quittance credit FA-{year}-000001 --reason "Geste" --amount 5 -c {cfg}\n'
         f"  .venv/bin/quittance preview --out var/preview\n"
         "  your own shop: cp config.example.toml quittance.toml, then see README.md",
