@@ -351,10 +351,14 @@ def send_receipt(svc: Services, invoice: InvoiceRecord, *, to: str = "") -> dict
         update={"buyer": snapshot.buyer.model_copy(update={"email": to})}
     )
     links = CustomerLinks(svc.settings, svc.store)
+    # The portal shows every document of the buyer: only the buyer's own address gets it; a
+    # copy sent elsewhere links this document alone.
+    to_buyer = to.strip().lower() == snapshot.buyer.email.strip().lower()
+    portal = links.portal_url_for(invoice) if to_buyer else ""
     message = build_receipt_email(
         addressed, pdf, email_cfg, svc.templates,
-        invoices_url=links.portal_url_for(invoice) or links.document_url(invoice),
-        survey=survey_invite(svc, invoice),
+        invoices_url=portal, document_url="" if portal else links.document_url(invoice),
+        survey=survey_invite(svc, invoice) if to_buyer else None,
     )  # fmt: skip
     message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
     try:

@@ -222,6 +222,7 @@ def build_receipt_email(
     *,
     shop_contact: str = "",
     invoices_url: str = "",
+    document_url: str = "",
     survey: SurveyInvite | None = None,
     templates_dir: Path | None = None,
 ) -> EmailMessage:
@@ -229,8 +230,8 @@ def build_receipt_email(
 
     `templates` (a `bridge.render.Templates` or a directory) or `templates_dir` point to a
     shop's override directory (same layout as our `templates/`: `email/receipt.fr.html`, ...).
-    `shop_contact` defaults to the seller's email (and phone). `invoices_url` and `survey` add
-    a link to the customer's documents and the satisfaction question when given.
+    `shop_contact` defaults to the seller's email (and phone). `invoices_url` (the customer's
+    portal), else `document_url` (this PDF), and `survey` add their links when given.
 
     Raises `PermanentDeliveryError` when the buyer has no usable email address.
     """
@@ -272,6 +273,7 @@ def build_receipt_email(
         "issue_date": format_date(snapshot.issue_date, locale, long=True),
         "shop_contact": shop_contact or _default_contact(snapshot, email_cfg),
         "invoices_url": invoices_url,
+        "document_url": document_url,
         "survey_question": survey.question if survey is not None else "",
         "survey_links": _survey_links(survey),
         "brand_color": _color(seller.brand_color),
