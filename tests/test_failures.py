@@ -41,6 +41,8 @@ NOT_RAISED_BY_STEPS = {
     "schematrons",
     "RulesUnavailable": "the same: check-invoice exits 2",
     "RulesNotRun": "the same: check-invoice exits 2",
+    "LinkInvalid": "the customer's pages answer it 404/403 (bridge/portal/pages.py)",
+    "LinkExpired": "the customer's pages answer it 410 with a page offering a new link",
 }
 
 

@@ -151,11 +151,12 @@ def _change_until(survey: SurveyRecord, config: SurveyConfig, locale: str) -> st
 
 
 def _same_origin(pages: SurveyPages, request: Request) -> bool:
-    """A browser names the page a form came from; another site's is refused (defence in
-    depth beside the CSRF pair). No Origin header (older clients): the pair decides."""
+    """A browser names the site a form came from; another site's is refused (defence in
+    depth beside the CSRF pair). No Origin, or "null" (what a browser sends from our own
+    pages, which are served with `Referrer-Policy: no-referrer`): the pair decides."""
     origin = request.headers.get("origin", "")
     base = pages.side.settings.server.public_url.rstrip("/")
-    if not origin or not base:
+    if origin in ("", "null") or not base:
         return True
     return origin.rstrip("/") == _origin_of(base) or origin == _origin_of(str(request.base_url))
 
