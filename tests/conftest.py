@@ -13,6 +13,8 @@ from tests.support import postgres
 from tests.support.hook import Hook
 from tests.support.smtp import SMTPServer
 
+pytest_plugins = ["tests.support.browser"]  # `browser`, `page` (Chromium, Playwright)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
