@@ -181,7 +181,16 @@ def test_jobs_by_kind_and_state_match_the_queue(worked: Worked, scraped: Samples
 
 
 def test_every_declared_kind_and_state_is_a_series_even_at_zero(scraped: Samples) -> None:
-    kinds = {"ingest", "issue", "credit", "render", "email", "attach"}
+    kinds = {
+        "ingest",
+        "issue",
+        "credit",
+        "render",
+        "email",
+        "attach",
+        "portal_link",
+        "survey_alert",
+    }
     assert set(series(scraped, "quittance_jobs")) == {(k, s) for k in kinds for s in JOB_STATES}
 
 

@@ -255,7 +255,7 @@ class CustomerSide:
         slow = self.too_many(request, locale)
         if slow is not None:
             return slow
-        if self.settings.shop(shop) is None or not self.links.portal_on:
+        if not self.serves(shop):
             return self.invalid(locale)
         return self.pages.form(
             "portal/request.html", locale, action=f"/portal/request/{shop}", error=""
@@ -266,7 +266,7 @@ class CustomerSide:
         slow = self.too_many(request, locale)
         if slow is not None:
             return slow
-        if self.settings.shop(shop) is None or not self.links.portal_on:
+        if not self.serves(shop):
             return self.invalid(locale)
         wording = PAGE_WORDING[locale if locale in PAGE_WORDING else "fr"]
         error = ""
@@ -286,6 +286,13 @@ class CustomerSide:
         else:
             self._spend_address_quota(shop, email)
         return self._sent(locale)
+
+    def serves(self, shop: str) -> bool:
+        """A configured shop, or one whose documents came another way (`quittance issue`,
+        an import) and still have their customers."""
+        if not self.links.portal_on:
+            return False
+        return self.settings.shop(shop) is not None or self.store.shop_has_customers(shop)
 
     def _send_link(self, customer: CustomerRecord) -> None:
         if not self._spend_address_quota(customer.shop, customer.email):

@@ -64,11 +64,19 @@ class SurveyPages:
 
     def _closed(self, invoice_id: int, reason: str, locale: str) -> Response:
         invoice = self.store.get_invoice_by_id(invoice_id)
-        portal = self.side.links.portal_url_for(invoice) if invoice is not None else ""
+        portal = self._documents_url(invoice)
         locale = invoice.snapshot.locale if invoice is not None else locale
         return self.pages.render(
             "survey/closed.html", locale, status=410, reason=reason, portal_url=portal
         )
+
+    def _documents_url(self, invoice: InvoiceRecord | None) -> str:
+        """Where to find one's documents: the form that emails a portal link to the address
+        on file. Never a portal link itself: a survey link outlives the customer's revocation
+        and its own expiry (the closed page), so it must open nothing more."""
+        if invoice is None or not self.side.serves(invoice.shop):
+            return ""
+        return f"/portal/request/{invoice.shop}"
 
     def form(self, request: Request, token: str, score: str, *, status: int = 200) -> Response:
         opened = self._open(request, token)
@@ -128,7 +136,7 @@ class SurveyPages:
         return self.pages.render(
             "survey/thanks.html", locale, label=labels[chosen - 1],
             changed=outcome != "recorded", change_until=_change_until(answered, config, locale),
-            portal_url=self.side.links.portal_url_for(invoice),
+            portal_url=self._documents_url(invoice),
         )  # fmt: skip
 
 

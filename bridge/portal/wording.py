@@ -104,7 +104,7 @@ PAGE_WORDING: dict[str, dict[str, str]] = {
         "thanks_change_until": (
             "Vous pouvez encore la modifier jusqu'au {date} avec le lien reçu par e-mail."
         ),
-        "portal_link": "Voir mes factures et avoirs",
+        "portal_link": "Recevoir un lien vers mes factures et avoirs",
         # survey/closed.html
         "closed_expired_title": "Ce questionnaire est fermé",
         "closed_expired_body": "Le délai pour répondre à ce questionnaire est passé.",
@@ -188,7 +188,7 @@ PAGE_WORDING: dict[str, dict[str, str]] = {
         "thanks_change_until": (
             "You can still change it until {date} with the link in your email."
         ),
-        "portal_link": "See my invoices and credit notes",
+        "portal_link": "Get a link to my invoices and credit notes",
         "closed_expired_title": "This survey is closed",
         "closed_expired_body": "The time to answer this survey has passed.",
         "closed_locked_title": "Your answer is recorded",

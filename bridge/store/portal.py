@@ -63,6 +63,11 @@ def customer(conn: Connection, shop: str, email: str) -> CustomerRecord | None:
     return None if row is None else _customer(row)
 
 
+def shop_has_customers(conn: Connection, shop: str) -> bool:
+    found = conn.execute(select(customers.c.id).where(customers.c.shop == shop).limit(1))
+    return found.first() is not None
+
+
 def customer_by_id(conn: Connection, customer_id: int) -> CustomerRecord | None:
     row = conn.execute(select(customers).where(customers.c.id == customer_id)).mappings().first()
     return None if row is None else _customer(row)

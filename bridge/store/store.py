@@ -656,6 +656,10 @@ class Store(JobQueue):
         with self._read() as conn:
             return customer_side.customer(conn, shop, email)
 
+    def shop_has_customers(self, shop: str) -> bool:
+        with self._read() as conn:
+            return customer_side.shop_has_customers(conn, shop)
+
     def customer_by_id(self, customer_id: int) -> CustomerRecord | None:
         with self._read() as conn:
             return customer_side.customer_by_id(conn, customer_id)
