@@ -650,6 +650,7 @@ ANSWERS: dict[str, tuple[Answer, int]] = {
     "request_form": (_request_form, 200),
     "sent": (_sent, 200),
     "refused_form": (_refused_form, 400),
+    "framework_405": (lambda b, _c, _l: b.visitor().head("/portal/not-a-token"), 405),
 }
 
 

@@ -38,6 +38,32 @@ def private(response: Response) -> Response:
     return response
 
 
+CUSTOMER_PATHS = ("/portal/", "/survey/", "/invoices/")
+
+
+class PrivateCustomerPaths:
+    """ASGI middleware: the private headers on every answer under the customer's paths, the
+    framework's own too (a 405 to a HEAD, a 422, a 500), not only on the pages we render."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._headers = [(k.lower().encode(), v.encode()) for k, v in PRIVATE_HEADERS.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(CUSTOMER_PATHS):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_private(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in self._headers}
+                kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
+                message = {**message, "headers": [*kept, *self._headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_private)
+
+
 def pick_locale(request: Request, fallback: str) -> str:
     """The visitor's language when nothing on file says it (a page with no customer yet)."""
     for part in request.headers.get("accept-language", "").split(","):
