@@ -45,7 +45,7 @@ def customers_answer(say: Callable[[str], None], messages: Sequence[EmailMessage
         outcome = _answer(_text(emily), 1, "The parcel took three weeks.")
         say(
             f"Emily answers 1/3 with a comment → {outcome}: a job tells the owner (through "
-            "[alerts] urls, none in the demo)"
+            "\\[alerts] urls, none in the demo)"
         )
 
 

@@ -36,7 +36,7 @@ from bridge.invoicing.mentions import LegalTerms
 from bridge.invoicing.shipping_vat import shipping_vat_notes
 from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.model import Order
-from bridge.portal.actions import survey_invite
+from bridge.portal.actions import record_invitation, survey_invite
 from bridge.portal.links import CustomerLinks
 from bridge.render.archived import render_for_archive, restore
 from bridge.render.printable import unprintable_fields
@@ -355,13 +355,16 @@ def send_receipt(svc: Services, invoice: InvoiceRecord, *, to: str = "") -> dict
     # copy sent elsewhere links this document alone.
     to_buyer = to.strip().lower() == snapshot.buyer.email.strip().lower()
     portal = links.portal_url_for(invoice) if to_buyer else ""
+    survey = survey_invite(svc, invoice) if to_buyer else None
     message = build_receipt_email(
         addressed, pdf, email_cfg, svc.templates,
         invoices_url=portal, document_url="" if portal else links.document_url(invoice),
-        survey=survey_invite(svc, invoice) if to_buyer else None,
+        survey=survey,
     )  # fmt: skip
     message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
     try:
+        if survey is not None:
+            record_invitation(svc, invoice, survey)
         svc.store.append_event(
             "email.sent",
             shop=invoice.shop,

@@ -281,6 +281,10 @@ def public_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn
         timeout_keep_alive=server.idle_timeout_seconds,  # type: ignore[arg-type]
         limit_concurrency=server.max_connections,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        # Behind a proxy, its X-Forwarded-For names the client (the portal's rate limits
+        # count clients); from anyone else the header is ignored.
+        proxy_headers=True,
+        forwarded_allow_ips=list(server.trusted_proxies),
     )
 
 

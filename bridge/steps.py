@@ -339,7 +339,8 @@ def portal_link(run: StepRun) -> JobResult:
 
 def survey_alert(run: StepRun) -> JobResult:
     """Tell the owner a customer answered the survey in the bottom two scores."""
-    return alert_low_score(run.svc, int(run.job.payload["invoice_id"]))
+    payload = run.job.payload
+    return alert_low_score(run.svc, int(payload["invoice_id"]), int(payload["score"]))
 
 
 STEPS = Pipeline(

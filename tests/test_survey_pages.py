@@ -22,6 +22,7 @@ from bridge.logs import configure_logging
 from bridge.model import Refund
 from bridge.portal.wording import PAGE_WORDING
 from bridge.store import InvoiceRecord
+from bridge.web.app import create_app
 from bridge.worker import work
 from connectors.woocommerce.sandbox import WooSandbox
 from tests.support.hook import Hook
@@ -38,6 +39,7 @@ from tests.support.portal import (
     portal_link,
     text_of,
     visible_text,
+    visitor,
 )
 
 # apprise imports the stdlib's deprecated `imghdr` (its problem, not ours)
@@ -517,3 +519,49 @@ def test_every_survey_answer_is_private(
     assert headers["Referrer-Policy"] == "no-referrer"
     policy = headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "form-action 'self'" in policy
+
+
+# -- what the review of the first version found ------------------------------------------
+
+
+def test_an_answer_changed_before_its_alert_runs_alerts_nobody(
+    surveyed: Surveyed, fresh: Asked
+) -> None:
+    bridge = surveyed.bridge
+    client = bridge.visitor()
+    submit(client, fresh.links[1], 1, "Rien ne va")
+    submit(client, fresh.links[5], 5, "En fait tout va bien")
+    work(bridge.svc, once=True)
+    assert surveyed.alerts_about(fresh.invoice) == []
+
+
+def test_the_alert_job_carries_the_score_it_is_about(bridge: Bridge, fresh: Asked) -> None:
+    submit(bridge.visitor(), fresh.links[2], 2)
+    (job,) = [j for j in bridge.jobs("survey_alert") if j.invoice_id == fresh.invoice.id]
+    assert job.payload["score"] == 2
+
+
+def test_two_survey_forms_open_in_one_browser_both_submit(bridge: Bridge) -> None:
+    first, second = ask(bridge), ask(bridge)
+    client = bridge.visitor()
+    first_form = open_form(client, first.links[4])
+    open_form(client, second.links[3])  # another tab: the first form must stay valid
+    assert submit(client, first.links[4], 4, form=first_form).status_code == 200
+    assert score_of(bridge, first) == 4
+
+
+def test_an_old_link_still_opens_after_the_owner_changes_the_scale(
+    bridge: Bridge, fresh: Asked
+) -> None:
+    changed = bridge.replica("three-points", surveys=[{"shop": bridge.shop, "scale": 3}])
+    answer = visitor(create_app(changed)).get(path_of(fresh.links[5]))
+    assert answer.status_code == 200
+    assert len(page(answer.text).xpath("//input[@name='score']")) == 5  # as it was asked
+
+
+def test_control_and_bidi_characters_are_removed_from_a_comment(
+    bridge: Bridge, fresh: Asked
+) -> None:
+    submit(bridge.visitor(), fresh.links[4], 4, "Bien\x1b[2J reçu\u202e merci\x07")
+    survey = bridge.store.survey(fresh.invoice.id)
+    assert survey is not None and survey.comment == "Bien [2J reçu merci"

@@ -23,7 +23,7 @@ from bridge.settings_types import (
 )
 
 
-def _split_secrets(value: Any) -> Any:
+def _split_words(value: Any) -> Any:
     return value.split() if isinstance(value, str) else value
 
 
@@ -37,12 +37,10 @@ class ServerConfig(Section):
         default=None, description="signs invoice download links (QUITTANCE_SERVER__LINK_SECRET)"
     )
     # Rotation: a new link_secret signs from now on; links signed with these still open.
-    previous_link_secrets: Annotated[list[Secret], NoDecode, BeforeValidator(_split_secrets)] = (
-        Field(
-            default_factory=list,
-            description="former link_secret values whose links still work, newest first "
-            "(QUITTANCE_SERVER__PREVIOUS_LINK_SECRETS, space-separated)",
-        )
+    previous_link_secrets: Annotated[list[Secret], NoDecode, BeforeValidator(_split_words)] = Field(
+        default_factory=list,
+        description="former link_secret values whose links still work, newest first "
+        "(QUITTANCE_SERVER__PREVIOUS_LINK_SECRETS, space-separated)",
     )
     # The public port faces the internet: these limits hold even without a reverse proxy.
     max_body_bytes: int = Field(
@@ -70,6 +68,11 @@ class ServerConfig(Section):
     )
     docs: bool = Field(
         default=False, description="serve the API docs (/docs, /redoc, /openapi.json)"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode, BeforeValidator(_split_words)] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="addresses (or networks) of the reverse proxies whose X-Forwarded-For "
+        "names the client; '*' trusts any (only when nothing else can reach the port)",
     )
     metrics_host: str = Field(
         default="127.0.0.1",

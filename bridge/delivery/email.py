@@ -61,6 +61,7 @@ class SurveyInvite:
     url: str
     question: str
     labels: Sequence[str]  # worst first; score n is labels[n - 1]
+    scale: int = 3
 
 
 # Greeting heuristics: a leading civility keeps the whole name ("Mme Dupont"); a legal-form

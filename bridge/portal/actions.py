@@ -12,22 +12,20 @@ from bridge.delivery.email import SurveyInvite, compose_email, greeting_name, se
 from bridge.delivery.errors import PermanentDeliveryError
 from bridge.failures import PermanentStepError
 from bridge.portal.links import CustomerLinks
-from bridge.portal.wording import default_survey_labels, default_survey_question
+from bridge.portal.wording import LOCALES, default_survey_labels, default_survey_question
 from bridge.services import Services, alert_owner
 from bridge.store import InvoiceRecord
 
-LOCALES = ("fr", "en")
 
-
-def survey_wording(config: SurveyConfig, locale: str) -> tuple[str, list[str]]:
-    """(question, labels worst first) in `locale`: the owner's, else ours."""
+def survey_wording(config: SurveyConfig, locale: str, scale: int) -> tuple[str, list[str]]:
+    """(question, labels worst first) in `locale` for a `scale`-point question: the owner's,
+    else ours (the owner's labels only while they fit the scale the customer was asked on)."""
     locale = locale if locale in LOCALES else "en"
     question = config.question_fr if locale == "fr" else config.question_en
     labels = config.labels_fr if locale == "fr" else config.labels_en
-    return (
-        question or default_survey_question(locale),
-        list(labels) or default_survey_labels(config.scale, locale),
-    )
+    if len(labels) != scale:
+        labels = default_survey_labels(scale, locale)
+    return question or default_survey_question(locale), list(labels)
 
 
 def survey_invite(svc: Services, invoice: InvoiceRecord) -> SurveyInvite | None:
@@ -39,9 +37,13 @@ def survey_invite(svc: Services, invoice: InvoiceRecord) -> SurveyInvite | None:
     url = CustomerLinks(svc.settings, svc.store).survey_url(invoice)
     if not url:
         return None
-    svc.store.invite_survey(invoice.id, invoice.shop, config.scale)
-    question, labels = survey_wording(config, invoice.snapshot.locale)
-    return SurveyInvite(url=url, question=question, labels=labels)
+    question, labels = survey_wording(config, invoice.snapshot.locale, config.scale)
+    return SurveyInvite(url=url, question=question, labels=labels, scale=config.scale)
+
+
+def record_invitation(svc: Services, invoice: InvoiceRecord, survey: SurveyInvite) -> None:
+    """The receipt that asked went out: count it as asked (the response rate's base)."""
+    svc.store.invite_survey(invoice.id, invoice.shop, survey.scale)
 
 
 def send_portal_link(svc: Services, customer_id: int, days: int) -> dict[str, object]:
@@ -78,22 +80,25 @@ def send_portal_link(svc: Services, customer_id: int, days: int) -> dict[str, ob
     return {"message_id": message_id}
 
 
-def alert_low_score(svc: Services, invoice_id: int) -> dict[str, object]:
-    """Tell the owner a customer answered in the bottom two, with the order and comment."""
+def alert_low_score(svc: Services, invoice_id: int, score: int) -> dict[str, object]:
+    """Tell the owner a customer answered `score` (in the bottom two), with the order and
+    comment; nothing when the customer has changed their answer since."""
     invoice = svc.store.get_invoice_by_id(invoice_id)
     survey = svc.store.survey(invoice_id)
-    if invoice is None or survey is None or survey.score is None:
-        raise PermanentStepError(f"no answered survey for invoice id {invoice_id}")
+    if invoice is None or survey is None:
+        raise PermanentStepError(f"no survey for invoice id {invoice_id}")
+    if survey.score != score:
+        return {"alerted": False, "reason": f"answer changed to {survey.score} since"}
     snapshot = invoice.snapshot
     who = snapshot.buyer.name or snapshot.buyer.company or snapshot.buyer.email
-    comment = survey.comment or "(no comment)"
     sent = alert_owner(
         svc,
-        key=f"survey:{invoice_id}:{survey.score}",
-        title=f"Quittance: an unhappy customer ({survey.score}/{survey.scale}) on {invoice.number}",
+        key=f"survey:{invoice_id}:{score}:{survey.answered_at}",
+        title=f"Quittance: an unhappy customer ({score}/{survey.scale}) on {invoice.number}",
         body=f"Shop {invoice.shop}, order {snapshot.order.reference or invoice.order_id}, "
-        f"invoice {invoice.number}, customer {who}: {survey.score}/{survey.scale}.\n"
-        f"Comment: {comment}\n`quittance stats --shop {invoice.shop}` lists every answer.",
+        f"invoice {invoice.number}, customer {who}: {score}/{survey.scale}.\n"
+        f"Comment: {survey.comment or '(no comment)'}\n"
+        f"`quittance stats --shop {invoice.shop}` lists every answer.",
     )
     return {"alerted": sent}
 

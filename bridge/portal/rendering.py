@@ -9,15 +9,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from bridge.logs import error_line
 from bridge.portal.tokens import LinkSigner
-from bridge.portal.wording import PAGE_WORDING
+from bridge.portal.wording import LOCALES, PAGE_WORDING
 from bridge.services import Services
 
-LOCALES = ("fr", "en")
 CSRF_COOKIE = "quittance_csrf"
+log = structlog.get_logger()
 
 # A customer's page holds their documents: nothing may keep it (proxies, the back button of
 # a shared computer), index it, or leak its URL (the token) to another site.
@@ -43,7 +45,8 @@ CUSTOMER_PATHS = ("/portal/", "/survey/", "/invoices/")
 
 class PrivateCustomerPaths:
     """ASGI middleware: the private headers on every answer under the customer's paths, the
-    framework's own too (a 405 to a HEAD, a 422, a 500), not only on the pages we render."""
+    framework's own too (a 405 to a HEAD, a 422), and an honest 503 with them when a page
+    breaks (the database away, a shop's template override broken) instead of a bare 500."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -53,15 +56,38 @@ class PrivateCustomerPaths:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith(CUSTOMER_PATHS):
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def send_private(message: Any) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {name for name, _ in self._headers}
                 kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
                 message = {**message, "headers": [*kept, *self._headers]}
             await send(message)
 
-        await self.app(scope, receive, send_private)
+        try:
+            await self.app(scope, receive, send_private)
+        except Exception as exc:
+            if started:
+                raise
+            log.error("customer page failed", path_kind=_path_kind(scope), error=error_line(exc))
+            await send_private(UNAVAILABLE_START)
+            await send_private({"type": "http.response.body", "body": UNAVAILABLE})
+
+
+UNAVAILABLE = b"Temporarily unavailable, please try again in a few minutes.\n"
+UNAVAILABLE_START = {
+    "type": "http.response.start",
+    "status": 503,
+    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"60")],
+}
+
+
+def _path_kind(scope: Any) -> str:
+    # the first segment only: the rest is a customer's token
+    return "/" + str(scope.get("path", "")).strip("/").split("/", 1)[0]
 
 
 def pick_locale(request: Request, fallback: str) -> str:
@@ -99,11 +125,14 @@ class Pages:
         )
         return private(HTMLResponse(html, status_code=status))  # type: ignore[return-value]
 
-    def form(self, name: str, locale: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-        """A page with a POST form: a fresh CSRF pair, the nonce in a SameSite cookie."""
+    def form(
+        self, request: Request, name: str, locale: str, *, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        """A page with a POST form: a CSRF pair, the nonce in a SameSite cookie (the one the
+        browser holds, when it holds one)."""
         if self.signer is None:
             return self.render("portal/invalid.html", locale, status=404)
-        cookie, field = self.signer.new_csrf()
+        cookie, field = self.signer.new_csrf(request.cookies.get(CSRF_COOKIE, ""))
         response = self.render(name, locale, status=status, csrf=field, **context)
         response.set_cookie(
             CSRF_COOKIE, cookie, max_age=7200, httponly=True, samesite="strict",

@@ -5,29 +5,31 @@ Mail scanners and link previews fetch every link of an email, so a GET never rec
 anything: the answer is a POST with a CSRF pair (a cookie the page set and the signed value in
 its form), which a scanner replaying links does not have. One answer per invoice, changeable
 for `[[surveys]] change_days` after the first; a score in the bottom two tells the owner
-through a durable job.
+through a durable job queued with the answer.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import timedelta
-from hashlib import sha256
-from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from bridge.config.portal import SurveyConfig
 from bridge.delivery.email import order_label
 from bridge.portal.actions import survey_wording
-from bridge.portal.pages import CustomerSide
-from bridge.portal.tokens import LinkExpired, LinkInvalid, expiry_in
+from bridge.portal.side import CustomerSide
+from bridge.portal.tokens import LinkExpired, LinkInvalid
 from bridge.render.formatting import format_date
 from bridge.store import InvoiceRecord
-from bridge.store.portal import LOCKED
+from bridge.store.portal import LOCKED, RECORDED
 from bridge.store.records import SurveyRecord
 
 COMMENT_MAX = 2000  # characters kept of a comment (a paragraph or two)
+# Bidirectional overrides would let a comment rewrite how the owner's terminal shows a line.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 class SurveyPages:
@@ -35,6 +37,40 @@ class SurveyPages:
         self.side = side
         self.store = side.store
         self.pages = side.pages
+
+    def form(self, request: Request, token: str, score: str) -> Response:
+        opened = self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        invoice, survey, config = opened
+        chosen = _score(score, survey.scale) or survey.score
+        return self._form(request, token, invoice, survey, config, chosen, survey.comment, 200)
+
+    def submit(self, request: Request, token: str, score: str, comment: str, csrf: str) -> Response:
+        opened = self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        invoice, survey, config = opened
+        chosen = _score(score, survey.scale)
+        text = clean_comment(comment)
+        trusted = self.pages.csrf_ok(request, csrf) and _same_origin(self.side, request)
+        if chosen is None or not trusted:
+            # no answer recorded: the same form again, the customer's choice kept
+            return self._form(request, token, invoice, survey, config, chosen, text, 400)
+        outcome = self.store.answer_survey(
+            invoice.id, chosen, text or None, change_days=config.change_days,
+            comment_days=config.comment_days,
+        )  # fmt: skip
+        if outcome == LOCKED:
+            return self._closed(invoice.id, "locked", invoice.snapshot.locale)
+        answered = self.store.survey(invoice.id) or survey
+        locale = invoice.snapshot.locale
+        _, labels = survey_wording(config, locale, survey.scale)
+        return self.pages.render(
+            "survey/thanks.html", locale, label=labels[chosen - 1],
+            changed=outcome != RECORDED, change_until=_change_until(answered, config, locale),
+            portal_url=self._documents_url(invoice),
+        )  # fmt: skip
 
     def _open(
         self, request: Request, token: str
@@ -54,21 +90,49 @@ class SurveyPages:
         except LinkExpired as exc:
             return self._closed(exc.claim.invoice_id, "expired", locale)
         invoice = self.store.get_invoice_by_id(claim.invoice_id)
-        survey = self.store.survey(claim.invoice_id)
-        if invoice is None or survey is None:
+        if invoice is None:
             return self.side.invalid(locale)
         config = self.side.settings.survey_for(invoice.shop)
-        if _locked(survey, config):
+        survey = self.store.survey(invoice.id)
+        if survey is None:  # the email went out but its invitation was not recorded
+            self.store.invite_survey(invoice.id, invoice.shop, config.scale)
+            survey = self.store.survey(invoice.id)
+        if survey is None:
+            return self.side.invalid(locale)
+        if self._locked(survey, config):
             return self._closed(invoice.id, "locked", invoice.snapshot.locale)
         return invoice, survey, config
 
+    def _locked(self, survey: SurveyRecord, config: SurveyConfig) -> bool:
+        first = survey.first_answered_at
+        return first is not None and self.store.clock() > first + timedelta(days=config.change_days)
+
+    def _form(
+        self, request: Request, token: str, invoice: InvoiceRecord, survey: SurveyRecord,
+        config: SurveyConfig, chosen: int | None, comment: str | None, status: int,
+    ) -> Response:  # fmt: skip
+        locale = invoice.snapshot.locale
+        # the scale the customer was asked on, even if the owner changed it since
+        question, labels = survey_wording(config, locale, survey.scale)
+        choices = [
+            {"score": n, "label": labels[n - 1], "checked": n == chosen}
+            for n in range(1, survey.scale + 1)
+        ]
+        return self.pages.form(
+            request, "survey/form.html", locale, status=status, action=f"/survey/{token}",
+            question=question, choices=choices, comment=comment or "", number=invoice.number,
+            order_label=order_label(invoice.snapshot.order.reference, locale),
+            answered=survey.score is not None,
+            change_until=_change_until(survey, config, locale),
+        )  # fmt: skip
+
     def _closed(self, invoice_id: int, reason: str, locale: str) -> Response:
         invoice = self.store.get_invoice_by_id(invoice_id)
-        portal = self._documents_url(invoice)
         locale = invoice.snapshot.locale if invoice is not None else locale
         return self.pages.render(
-            "survey/closed.html", locale, status=410, reason=reason, portal_url=portal
-        )
+            "survey/closed.html", locale, status=410, reason=reason,
+            portal_url=self._documents_url(invoice),
+        )  # fmt: skip
 
     def _documents_url(self, invoice: InvoiceRecord | None) -> str:
         """Where to find one's documents: the form that emails a portal link to the address
@@ -78,77 +142,16 @@ class SurveyPages:
             return ""
         return f"/portal/request/{invoice.shop}"
 
-    def form(self, request: Request, token: str, score: str, *, status: int = 200) -> Response:
-        opened = self._open(request, token)
-        if isinstance(opened, Response):
-            return opened
-        invoice, survey, config = opened
-        chosen = _score(score, survey.scale) or survey.score
-        return self._form(token, invoice, survey, config, chosen, survey.comment, status)
 
-    def _form(
-        self, token: str, invoice: InvoiceRecord, survey: SurveyRecord, config: SurveyConfig,
-        chosen: int | None, comment: str | None, status: int,
-    ) -> Response:  # fmt: skip
-        locale = invoice.snapshot.locale
-        question, labels = survey_wording(config, locale)
-        choices = [
-            {"score": n, "label": labels[n - 1], "checked": n == chosen}
-            for n in range(1, survey.scale + 1)
-        ]
-        return self.pages.form(
-            "survey/form.html", locale, status=status, action=f"/survey/{token}",
-            question=question, choices=choices, comment=comment or "", number=invoice.number,
-            order_label=order_label(invoice.snapshot.order.reference, locale),
-            answered=survey.score is not None,
-            change_until=_change_until(survey, config, locale),
-        )  # fmt: skip
-
-    def submit(self, request: Request, token: str, score: str, comment: str, csrf: str) -> Response:
-        opened = self._open(request, token)
-        if isinstance(opened, Response):
-            return opened
-        invoice, survey, config = opened
-        chosen = _score(score, survey.scale)
-        text = " ".join(comment.split())[:COMMENT_MAX] if comment else ""
-        if (
-            chosen is None
-            or not self.pages.csrf_ok(request, csrf)
-            or not _same_origin(self, request)
-        ):
-            # no answer recorded: the same form again, the customer's choice kept
-            return self._form(token, invoice, survey, config, chosen, text, 400)
-        outcome = self.store.answer_survey(
-            invoice.id, chosen, text or None, change_days=config.change_days,
-            comment_days=config.comment_days,
-        )  # fmt: skip
-        if outcome == LOCKED:
-            return self._closed(invoice.id, "locked", invoice.snapshot.locale)
-        if chosen <= 2:  # the bottom two
-            self.store.enqueue(
-                "survey_alert", {"invoice_id": invoice.id},
-                dedupe_key=f"survey_alert:{invoice.id}:{chosen}:{_digest_comment(text)}",
-                shop=invoice.shop, order_id=invoice.order_id, invoice_id=invoice.id,
-            )  # fmt: skip
-        answered = self.store.survey(invoice.id) or survey
-        locale = invoice.snapshot.locale
-        _, labels = survey_wording(config, locale)
-        return self.pages.render(
-            "survey/thanks.html", locale, label=labels[chosen - 1],
-            changed=outcome != "recorded", change_until=_change_until(answered, config, locale),
-            portal_url=self._documents_url(invoice),
-        )  # fmt: skip
+def clean_comment(comment: str) -> str:
+    """The comment as the owner will read it (`quittance stats`, the alert): one line, no
+    control or bidirectional characters (a terminal would obey them), at most COMMENT_MAX."""
+    kept = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in comment)
+    return " ".join(_BIDI_CONTROLS.sub("", kept).split())[:COMMENT_MAX]
 
 
 def _score(text: str, scale: int) -> int | None:
     return int(text) if text.isdigit() and 1 <= int(text) <= scale else None
-
-
-def _locked(survey: SurveyRecord, config: SurveyConfig) -> bool:
-    first = survey.first_answered_at
-    if first is None:
-        return False
-    return first + timedelta(days=config.change_days) < expiry_in(0)
 
 
 def _change_until(survey: SurveyRecord, config: SurveyConfig, locale: str) -> str:
@@ -158,12 +161,12 @@ def _change_until(survey: SurveyRecord, config: SurveyConfig, locale: str) -> st
     return format_date(last.date(), locale, long=True)
 
 
-def _same_origin(pages: SurveyPages, request: Request) -> bool:
+def _same_origin(side: CustomerSide, request: Request) -> bool:
     """A browser names the site a form came from; another site's is refused (defence in
     depth beside the CSRF pair). No Origin, or "null" (what a browser sends from our own
     pages, which are served with `Referrer-Policy: no-referrer`): the pair decides."""
     origin = request.headers.get("origin", "")
-    base = pages.side.settings.server.public_url.rstrip("/")
+    base = side.settings.server.public_url.rstrip("/")
     if origin in ("", "null") or not base:
         return True
     return origin.rstrip("/") == _origin_of(base) or origin == _origin_of(str(request.base_url))
@@ -172,34 +175,3 @@ def _same_origin(pages: SurveyPages, request: Request) -> bool:
 def _origin_of(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
-
-
-def _digest_comment(text: str) -> str:
-    return sha256(text.encode()).hexdigest()[:12]
-
-
-def survey_routes(side: CustomerSide) -> APIRouter:
-    pages = SurveyPages(side)
-    router = APIRouter()
-    answers: dict[int | str, dict[str, Any]] = {
-        400: {"description": "no choice, or the form expired: the form again, nothing kept"},
-        404: {"description": "not a link of ours"},
-        410: {"description": "the survey is closed"},
-        429: {"description": "too many requests from this address"},
-    }
-
-    @router.get("/survey/{token}", responses=answers)
-    def survey_form(request: Request, token: str, score: str = "") -> Response:
-        return pages.form(request, token, score)
-
-    @router.post("/survey/{token}", responses=answers)
-    def survey_submit(
-        request: Request,
-        token: str,
-        score: str = Form(""),
-        comment: str = Form(""),
-        csrf: str = Form(""),
-    ) -> Response:
-        return pages.submit(request, token, score, comment, csrf)
-
-    return router

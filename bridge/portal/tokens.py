@@ -12,6 +12,7 @@ Key rotation: `[server] link_secret` signs; `previous_link_secrets` still verify
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as random
 import time
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ DOCUMENT = "quittance.document"
 SURVEY = "quittance.survey"
 CSRF = "quittance.csrf"
 CSRF_MAX_AGE = timedelta(hours=2)
+_NONCE = re.compile(r"[A-Za-z0-9_-]{32}")  # what token_urlsafe(24) gives
 
 
 class LinkInvalid(Exception):
@@ -112,9 +114,10 @@ class LinkSigner:
 
     # CSRF, double submit: a random nonce in a SameSite=Strict cookie and, signed, in the
     # form; a cross-site form carries neither, a scanner replaying the form lacks the cookie.
-    def new_csrf(self) -> tuple[str, str]:
-        """(cookie value, form value)."""
-        nonce = random.token_urlsafe(24)
+    def new_csrf(self, cookie: str = "") -> tuple[str, str]:
+        """(cookie value, form value); the browser's current cookie is kept, so that forms
+        open in several tabs all stay valid."""
+        nonce = cookie if _NONCE.fullmatch(cookie) else random.token_urlsafe(24)
         return nonce, self._csrf.dumps(nonce)
 
     def csrf_matches(self, cookie: str, form_value: str) -> bool:

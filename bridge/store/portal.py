@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, case, delete, func, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
+from bridge.store import jobs
 from bridge.store._sql import insert_for
 from bridge.store.records import CustomerRecord, SurveyRecord
 from bridge.store.schema import (
@@ -22,6 +23,8 @@ from bridge.store.schema import (
 
 # Answers to POST /survey: what became of it.
 RECORDED, CHANGED, LOCKED = "recorded", "changed", "locked"
+LOW_SCORES = 2  # the bottom two of any scale: the owner is told
+ALERT_JOB = "survey_alert"
 
 
 def normal_email(email: str) -> str:
@@ -174,12 +177,14 @@ def answer(
     """Record or change the answer; LOCKED once `change_for` has passed since the first.
 
     The row is locked first (FOR UPDATE on PostgreSQL) so two submits cannot both see no
-    first answer."""
+    first answer. A score in the bottom two queues the owner's alert in the same
+    transaction, with the score it is about: an answer is never recorded without it."""
     row = (
         conn.execute(
-            select(surveys.c.first_answered_at)
+            select(surveys.c.first_answered_at, surveys.c.shop, invoices.c.order_id)
+            .join(invoices, invoices.c.id == surveys.c.invoice_id)
             .where(surveys.c.invoice_id == invoice_id)
-            .with_for_update()
+            .with_for_update(of=surveys)
         )
         .mappings()
         .first()
@@ -198,6 +203,12 @@ def answer(
     if first is None:
         values["first_answered_at"] = now
     conn.execute(update(surveys).where(surveys.c.invoice_id == invoice_id).values(**values))
+    if score <= LOW_SCORES:
+        jobs.enqueue(
+            conn, ALERT_JOB, {"invoice_id": invoice_id, "score": score},
+            dedupe_key=f"{ALERT_JOB}:{invoice_id}:{now.isoformat()}", run_at=now, now=now,
+            shop=row["shop"], order_id=row["order_id"], invoice_id=invoice_id,
+        )  # fmt: skip
     return RECORDED if first is None else CHANGED
 
 

@@ -30,9 +30,8 @@ from fastapi.responses import JSONResponse, Response
 
 from bridge.archive import MB, Archive, free_bytes, low_space, nearest_existing
 from bridge.logs import error_line
-from bridge.portal.pages import CustomerSide, portal_routes
 from bridge.portal.rendering import PrivateCustomerPaths
-from bridge.portal.survey_pages import survey_routes
+from bridge.portal.routes import customer_routes
 from bridge.services import Services
 from bridge.store import WebhookIn
 from bridge.store.health import DatabaseNotWritable, first_line
@@ -137,10 +136,8 @@ def create_app(
             metrics.WEBHOOKS.labels(platform=platform, outcome="duplicate").inc()
         return JSONResponse({"ok": True, "duplicate": event_id is None})
 
-    side = CustomerSide(services)
     app.add_middleware(PrivateCustomerPaths)
-    app.include_router(portal_routes(side))
-    app.include_router(survey_routes(side))
+    app.include_router(customer_routes(services))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -120,14 +120,21 @@ class Bridge:
             self._app = create_app(self.svc)
         return self._app
 
-    def replica(self, name: str, **tables: Mapping[str, Any] | None) -> Services:
+    def replica(
+        self,
+        name: str,
+        surveys: Sequence[Mapping[str, Any]] | None = None,
+        **tables: Mapping[str, Any] | None,
+    ) -> Services:
         """Another service on the same database and archive, `tables` over this one's
-        configuration (`portal={...}`); closed with the bridge."""
+        configuration (`portal={...}`), `surveys` instead of its own; closed with the
+        bridge."""
         changed = {**self.tables}
         for table, values in tables.items():
             changed[table] = None if values is None else {**(changed.get(table) or {}), **values}
         path = self.folder / f"{name}.toml"
-        _write(path, self.smtp, self.woo, self.server, self.surveys, changed)
+        own = self.surveys if surveys is None else surveys
+        _write(path, self.smtp, self.woo, self.server, own, changed)
         services = Services.from_settings(load_settings(path, environ={}))
         self.replicas.append(services)
         return services

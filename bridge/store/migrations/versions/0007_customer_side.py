@@ -94,23 +94,41 @@ def _owners_of_issued_documents() -> None:
     if conn.dialect.name == "sqlite":
         now = now.replace(tzinfo=None)  # as UTCDateTime stores it there
     known: dict[tuple[str, str], int] = {}
-    rows = conn.execute(sa.text("SELECT id, shop, snapshot FROM invoices ORDER BY id"))
-    for invoice_id, shop, snapshot in rows.all():
-        email = str(json.loads(snapshot).get("buyer", {}).get("email") or "").strip().lower()
-        if not email:
-            continue
-        if (shop, email) not in known:
-            known[(shop, email)] = conn.execute(
-                sa.text(
-                    "INSERT INTO customers (shop, email, generation, created_at) "
-                    "VALUES (:shop, :email, 0, :now) RETURNING id"
-                ),
-                {"shop": shop, "email": email, "now": now},
-            ).scalar_one()
-        conn.execute(
-            sa.text("INSERT INTO customer_documents (invoice_id, customer_id) VALUES (:i, :c)"),
-            {"i": invoice_id, "c": known[(shop, email)]},
-        )
+    last = 0
+    while True:  # a page at a time: ten years of snapshots need not fit in memory
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, shop, snapshot FROM invoices WHERE id > :last ORDER BY id LIMIT 500"
+            ),
+            {"last": last},
+        ).all()
+        if not rows:
+            return
+        for invoice_id, shop, snapshot in rows:
+            _attach(conn, known, invoice_id, shop, json.loads(snapshot), now)
+        last = rows[-1][0]
+
+
+def _attach(
+    conn: sa.Connection, known: dict[tuple[str, str], int], invoice_id: int, shop: str,
+    snapshot: dict[str, object], now: datetime,
+) -> None:  # fmt: skip
+    buyer = snapshot.get("buyer")
+    email = str((buyer or {}).get("email") or "").strip().lower() if isinstance(buyer, dict) else ""
+    if not email:
+        return
+    if (shop, email) not in known:
+        known[(shop, email)] = conn.execute(
+            sa.text(
+                "INSERT INTO customers (shop, email, generation, created_at) "
+                "VALUES (:shop, :email, 0, :now) RETURNING id"
+            ),
+            {"shop": shop, "email": email, "now": now},
+        ).scalar_one()
+    conn.execute(
+        sa.text("INSERT INTO customer_documents (invoice_id, customer_id) VALUES (:i, :c)"),
+        {"i": invoice_id, "c": known[(shop, email)]},
+    )
 
 
 def downgrade() -> None:

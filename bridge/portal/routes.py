@@ -1,0 +1,71 @@
+"""The customer's routes on the public port: the portal, new links, direct PDF links and the
+survey, each answered by its module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from bridge.portal.new_links import NewLinkPages
+from bridge.portal.portal_pages import PortalPages
+from bridge.portal.side import CustomerSide
+from bridge.portal.survey_pages import SurveyPages
+from bridge.services import Services
+
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "a form without its CSRF pair, or bad input: the form again"},
+    404: {"description": "not a link of ours"},
+    410: {"description": "expired or revoked: the page offers a new link (or says closed)"},
+    429: {"description": "too many requests from this client"},
+}
+
+
+def customer_routes(services: Services) -> APIRouter:
+    side = CustomerSide(services)
+    portal, new_links, survey = PortalPages(side), NewLinkPages(side), SurveyPages(side)
+    router = APIRouter(responses=ANSWERS)
+
+    @router.get("/portal/{token}")
+    def documents_page(request: Request, token: str) -> Response:
+        return portal.documents_page(request, token)
+
+    @router.get("/portal/{token}/documents/{filename:path}")
+    def portal_download(request: Request, token: str, filename: str) -> Response:
+        return portal.portal_download(request, token, filename)
+
+    @router.post("/portal/renew")
+    def renew(request: Request, token: str = Form(""), csrf: str = Form("")) -> Response:
+        return new_links.renew(request, token, csrf)
+
+    @router.get("/portal/request/{shop}")
+    def request_form(request: Request, shop: str) -> Response:
+        return new_links.request_form(request, shop)
+
+    @router.post("/portal/request/{shop}")
+    def request_link(
+        request: Request, shop: str, email: str = Form(""), csrf: str = Form("")
+    ) -> Response:
+        return new_links.request_link(request, shop, email, csrf)
+
+    # `path`: invoice numbers may contain "/" (allowed by BR-FR-01), encoded as %2F in links.
+    @router.get("/invoices/{filename:path}", responses={403: {"description": "not signed"}})
+    def document_link(request: Request, filename: str, t: str = "") -> Response:
+        return portal.document_link(request, filename, t)
+
+    @router.get("/survey/{token}")
+    def survey_form(request: Request, token: str, score: str = "") -> Response:
+        return survey.form(request, token, score)
+
+    @router.post("/survey/{token}")
+    def survey_submit(
+        request: Request,
+        token: str,
+        score: str = Form(""),
+        comment: str = Form(""),
+        csrf: str = Form(""),
+    ) -> Response:
+        return survey.submit(request, token, score, comment, csrf)
+
+    return router
