@@ -13,7 +13,8 @@ from tests.support import postgres
 from tests.support.hook import Hook
 from tests.support.smtp import SMTPServer
 
-pytest_plugins = ["tests.support.browser"]  # `browser`, `page` (Chromium, Playwright)
+# `browser`, `page` (Chromium, Playwright); `wide_consoles` (the CLI's output unwrapped)
+pytest_plugins = ["tests.support.browser", "tests.support.cli"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.store import Store
 from bridge.worker import work
-from tests.support.cli import local_config, widen_consoles
+from tests.support.cli import local_config
 from tests.support.config import write_config
 from tests.support.documents import pdf_text
 from tests.support.orders import orders_by_id, sample_path
@@ -35,10 +34,8 @@ COMMANDS = ("issue", "render", "verify", "worker", "failures", "retry", "demo")
 
 
 @pytest.fixture(autouse=True)
-def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    widen_consoles(monkeypatch)
-    yield
-    structlog.reset_defaults()
+def _wide_consoles(wide_consoles: None) -> None:
+    """Every test here reads the CLI's output unwrapped."""
 
 
 @pytest.fixture

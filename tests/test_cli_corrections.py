@@ -4,7 +4,6 @@ tmp_path, with a real SMTP server on loopback and the worker draining the queue.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from typer.testing import CliRunner
 from bridge.cli import app
 from bridge.services import Services
 from bridge.worker import work
-from tests.support.cli import widen_consoles
 from tests.support.config import load_settings, write_config
 from tests.support.documents import pdf_text
 from tests.support.orders import sample_path
@@ -24,10 +22,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:Deprecati
 
 
 @pytest.fixture(autouse=True)
-def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    widen_consoles(monkeypatch)
-    yield
-    structlog.reset_defaults()
+def _wide_consoles(wide_consoles: None) -> None:
+    """Every test here reads the CLI's output unwrapped."""
 
 
 @pytest.fixture

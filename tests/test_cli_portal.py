@@ -3,7 +3,6 @@ link the command prints opened through the real app, revoked by the command."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +18,6 @@ from bridge.config import load_settings
 from bridge.services import Services
 from bridge.store import Store
 from bridge.web.app import create_app
-from tests.support.cli import widen_consoles
 from tests.support.config import write_config
 from tests.support.snapshots import issue
 
@@ -38,10 +36,8 @@ def woo(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    widen_consoles(monkeypatch)
-    yield
-    structlog.reset_defaults()
+def _wide_consoles(wide_consoles: None) -> None:
+    """Every test here reads the CLI's output unwrapped."""
 
 
 def portal_config(tmp_path: Path, **server: Any) -> Path:

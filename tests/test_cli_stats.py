@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from bridge.cli import app
 from bridge.store import InvoiceRecord, Store
-from tests.support.cli import widen_consoles
 from tests.support.config import toml_text, write_config
 from tests.support.snapshots import issue
 
@@ -71,10 +70,8 @@ class Surveys:
 
 
 @pytest.fixture(autouse=True)
-def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    widen_consoles(monkeypatch)
-    yield
-    structlog.reset_defaults()
+def _wide_consoles(wide_consoles: None) -> None:
+    """Every test here reads the CLI's output unwrapped."""
 
 
 @pytest.fixture

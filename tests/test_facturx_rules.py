@@ -11,7 +11,6 @@ own, on purpose.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from bridge.facturx.rules import (
 )
 from bridge.invoicing.cases import all_cases
 from bridge.invoicing.snapshot import InvoiceSnapshot
-from tests.support.cli import local_config, widen_consoles
+from tests.support.cli import local_config
 from tests.support.orders import sample_path
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
@@ -344,10 +343,8 @@ def test_a_snapshot_without_seller_siren_is_caught_by_br_fr(
 
 
 @pytest.fixture(autouse=True)
-def _wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    widen_consoles(monkeypatch)
-    yield
-    structlog.reset_defaults()
+def _wide_consoles(wide_consoles: None) -> None:
+    """Every test here reads the CLI's output unwrapped."""
 
 
 @pytest.fixture

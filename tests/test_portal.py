@@ -30,6 +30,7 @@ from tests.support.portal import (
     LINK_SECRET,
     PUBLIC_URL,
     Bridge,
+    assert_private,
     hidden,
     html_of,
     links_in,
@@ -661,13 +662,7 @@ def test_every_answer_to_a_customer_is_private(
     answer, status = ANSWERS[name]
     response = answer(bridge, returning, limits)
     assert response.status_code == status
-    headers = response.headers
-    assert headers["Cache-Control"] == "no-store"
-    assert "noindex" in headers["X-Robots-Tag"]
-    assert headers["Referrer-Policy"] == "no-referrer"
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    policy = headers["Content-Security-Policy"]
-    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert_private(response)
 
 
 # -- a shop whose links cannot be signed ---------------------------------------------------

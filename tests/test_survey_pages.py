@@ -29,6 +29,7 @@ from tests.support.hook import Hook
 from tests.support.portal import (
     PUBLIC_URL,
     Bridge,
+    assert_private,
     hidden,
     html_of,
     moved,
@@ -513,12 +514,7 @@ def test_every_survey_answer_is_private(
     answer, status = ANSWERS[name]
     response = answer(bridge, asked, answered)
     assert response.status_code == status
-    headers = response.headers
-    assert headers["Cache-Control"] == "no-store"
-    assert "noindex" in headers["X-Robots-Tag"]
-    assert headers["Referrer-Policy"] == "no-referrer"
-    policy = headers["Content-Security-Policy"]
-    assert "default-src 'none'" in policy and "form-action 'self'" in policy
+    assert_private(response)
 
 
 # -- what the review of the first version found ------------------------------------------

@@ -49,6 +49,18 @@ _EMAILS = itertools.count(1)
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 
+def assert_private(response: Any) -> None:
+    """The headers every answer to a customer carries (bridge/portal/rendering.py)."""
+    headers = response.headers
+    assert headers["Cache-Control"] == "no-store"
+    assert "noindex" in headers["X-Robots-Tag"]
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "form-action 'self'" in policy
+
+
 def sample(prefix: str = "01") -> Order:
     """A bundled sample order (`01`: French card order; `02`: French B2B bank transfer)."""
     (order,) = [o for path, o in sample_orders() if path.name.startswith(prefix)]
