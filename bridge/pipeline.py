@@ -362,9 +362,12 @@ def send_receipt(svc: Services, invoice: InvoiceRecord, *, to: str = "") -> dict
         survey=survey,
     )  # fmt: skip
     message_id = send_email(message, email_cfg, attempts=1 + svc.settings.jobs.quick_retries)
-    try:
-        if survey is not None:
+    if survey is not None:
+        try:
             record_invitation(svc, invoice, survey)
+        except Exception as exc:  # the survey page records it when the customer comes
+            log.warning("email sent, survey invitation not recorded", error=type(exc).__name__)
+    try:
         svc.store.append_event(
             "email.sent",
             shop=invoice.shop,

@@ -340,7 +340,11 @@ def portal_link(run: StepRun) -> JobResult:
 def survey_alert(run: StepRun) -> JobResult:
     """Tell the owner a customer answered the survey in the bottom two scores."""
     payload = run.job.payload
-    return alert_low_score(run.svc, int(payload["invoice_id"]), int(payload["score"]))
+    invoice_id = int(payload["invoice_id"])
+    if "score" not in payload:  # queued before jobs carried their score: the one on file
+        survey = run.svc.store.survey(invoice_id)
+        payload = {**payload, "score": survey.score if survey and survey.score else 0}
+    return alert_low_score(run.svc, invoice_id, int(payload["score"]))
 
 
 STEPS = Pipeline(

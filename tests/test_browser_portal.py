@@ -43,6 +43,7 @@ pytestmark = [
 
 SHOP = "boutique"
 HUGO, EMILY, LEA = "hugo@example.fr", "emily@example.ie", "lea@example.fr"
+NINA, OMAR = "nina@example.fr", "omar@example.fr"
 
 
 class LateApp:
@@ -113,7 +114,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         svc = Services.from_settings(load_settings(config, environ={}))
         late.app = create_app(svc)
         orders = [("2001", HUGO, "Hugo"), ("2002", HUGO, "Hugo"), ("2003", EMILY, "Emily"),
-                  ("2004", LEA, "Léa")]  # fmt: skip
+                  ("2004", LEA, "Léa"), ("2005", NINA, "Nina"), ("2006", OMAR, "Omar")]  # fmt: skip
         for order_id, email, name in orders:
             submit_order(svc, order_for(order_id, email, name))
         work(svc, once=True)
@@ -204,3 +205,17 @@ def test_an_expired_portal_link_offers_a_new_one_sent_to_the_address_on_file(
         screenshots(page, "portal-new-link-sent")
     jobs = [job for job in shop.svc.store.list_jobs(("pending",)) if job.kind == "portal_link"]
     assert [job.payload["customer_id"] for job in jobs] == [shop.customer(HUGO).id]
+
+
+def test_two_surveys_opened_from_a_webmail_in_two_tabs_both_submit(shop: Shop, page: Page) -> None:
+    """A click in a webmail is a cross-site navigation: the second tab must not void the
+    first tab's form (its CSRF cookie is shared, and sent on such a navigation)."""
+    tabs = [page, page.context.new_page()]
+    for tab, (address, score) in zip(tabs, [(NINA, 4), (OMAR, 2)], strict=True):
+        tab.set_content(f'<a id="link" href="{shop.survey_link(address, score)}">avis</a>')
+        with tab.expect_navigation():
+            tab.click("#link")
+    for tab in tabs:
+        with tab.expect_navigation():
+            tab.locator("button[type=submit]").click()
+    assert (shop.survey_of(NINA).score, shop.survey_of(OMAR).score) == (4, 2)

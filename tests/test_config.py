@@ -829,3 +829,36 @@ def test_seller_electronic_address_in_a_two_letter_eas_scheme_is_accepted(
 ) -> None:
     path = write_config(tmp_path, seller={"electronic_address": "em:factures.latheiere"})
     assert load(path).seller.electronic_address == "EM:factures.latheiere"
+
+
+@pytest.mark.parametrize("value", ["*", "10.0.0.0/33", "proxy.internal"])
+def test_a_trusted_proxy_must_be_an_address_or_a_network(tmp_path: Path, value: str) -> None:
+    problem = only_problem(
+        write_config(tmp_path, server={"trusted_proxies": ["127.0.0.1", value]}),
+        "server.trusted_proxies",
+    )
+    assert "172.18.0.0/16" in problem.expected
+
+
+def test_trusted_proxies_take_networks_of_both_families(tmp_path: Path) -> None:
+    path = write_config(tmp_path, server={"trusted_proxies": ["172.18.0.0/16", "fd00::/8"]})
+    assert load(path).server.trusted_proxies == ["172.18.0.0/16", "fd00::/8"]
+
+
+def test_survey_labels_must_count_one_per_choice(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    with path.open("a", encoding="utf-8") as file:
+        file.write(
+            '\n[[shops]]\nname = "boutique"\nplatform = "woocommerce"\n'
+            'url = "https://b.example.fr"\nconsumer_key = "ck"\nconsumer_secret = "cs"\n'
+            'webhook_secret = "ws"\n\n[[surveys]]\nshop = "boutique"\nscale = 5\n'
+            'labels_fr = ["Non", "Oui"]\n'
+        )
+    only_problem(path, "surveys[0].labels_fr")
+
+
+def test_a_survey_must_name_a_configured_shop(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    with path.open("a", encoding="utf-8") as file:
+        file.write('\n[[surveys]]\nshop = "nowhere"\n')
+    assert "nowhere" in only_problem(path, "surveys").expected

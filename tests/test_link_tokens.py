@@ -36,7 +36,7 @@ KINDS: dict[str, tuple[Callable[[LinkSigner, datetime], str], Reader]] = {
         lambda s, x: s.document_token("FA-2026-000123", 3, x),
         lambda s, t: s.read_document(t),
     ),
-    "survey": (lambda s, x: s.survey_token(42, x), lambda s, t: s.read_survey(t)),
+    "survey": (lambda s, x: s.survey_token(42, x, 5), lambda s, t: s.read_survey(t)),
 }
 
 
@@ -44,7 +44,7 @@ def expected_claim(kind: str, expires_at: datetime) -> Any:
     return {
         "portal": PortalClaim(customer_id=42, generation=3, expires_at=expires_at),
         "document": DocumentClaim(number="FA-2026-000123", generation=3, expires_at=expires_at),
-        "survey": SurveyClaim(invoice_id=42, expires_at=expires_at),
+        "survey": SurveyClaim(invoice_id=42, expires_at=expires_at, scale=5),
     }[kind]
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from bridge.devsmtp import CaptureSMTPServer, free_port
 from bridge.logs import configure_logging
@@ -93,3 +94,20 @@ def test_a_receipt_that_could_not_be_sent_counts_as_nobody_asked(
         finally:
             bridge.close()
     assert survey is None
+
+
+def test_ipv4_clients_of_a_dual_stack_listener_each_have_their_own_budget(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = tmp_path_factory.mktemp("mapped")
+    with CaptureSMTPServer() as smtp:
+        bridge = Bridge.start(folder, smtp, portal={"requests_per_minute": 2})
+        try:
+            app = bridge.app
+            answers = [
+                TestClient(app, client=(f"::ffff:192.0.2.{n}", 5000)).get("/portal/x").status_code
+                for n in range(1, 5)
+            ]
+        finally:
+            bridge.close()
+    assert 429 not in answers  # four clients, one request each, a budget of two

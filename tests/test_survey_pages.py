@@ -22,6 +22,7 @@ from bridge.logs import configure_logging
 from bridge.model import Refund
 from bridge.portal.wording import PAGE_WORDING
 from bridge.store import InvoiceRecord
+from bridge.store.schema import surveys
 from bridge.web.app import create_app
 from bridge.worker import work
 from connectors.woocommerce.sandbox import WooSandbox
@@ -561,3 +562,34 @@ def test_control_and_bidi_characters_are_removed_from_a_comment(
     submit(bridge.visitor(), fresh.links[4], 4, "Bien\x1b[2J reçu\u202e merci\x07")
     survey = bridge.store.survey(fresh.invoice.id)
     assert survey is not None and survey.comment == "Bien [2J reçu merci"
+
+
+def test_the_same_unhappy_answer_sent_again_alerts_the_owner_once(
+    surveyed: Surveyed, fresh: Asked
+) -> None:
+    bridge = surveyed.bridge
+    for _ in range(3):
+        submit(bridge.visitor(), fresh.links[1], 1, "Toujours rien reçu")
+        work(bridge.svc, once=True)
+    assert len(surveyed.alerts_about(fresh.invoice)) == 1
+
+
+def test_a_lost_invitation_is_recorded_on_the_scale_the_email_asked(
+    bridge: Bridge, fresh: Asked
+) -> None:
+    with bridge.store.engine.begin() as conn:  # as if the send had not recorded it
+        conn.execute(surveys.delete().where(surveys.c.invoice_id == fresh.invoice.id))
+    changed = bridge.replica("lost-three", surveys=[{"shop": bridge.shop, "scale": 3}])
+    assert visitor(create_app(changed)).get(path_of(fresh.links[5])).status_code == 200
+    survey = bridge.store.survey(fresh.invoice.id)
+    assert survey is not None and survey.scale == 5
+
+
+def test_a_lost_invitation_of_a_shop_that_stopped_asking_opens_nothing(
+    bridge: Bridge, fresh: Asked
+) -> None:
+    with bridge.store.engine.begin() as conn:
+        conn.execute(surveys.delete().where(surveys.c.invoice_id == fresh.invoice.id))
+    stopped = bridge.replica("stopped", surveys=[{"shop": bridge.shop, "enabled": False}])
+    assert visitor(create_app(stopped)).get(path_of(fresh.links[5])).status_code == 404
+    assert bridge.store.survey(fresh.invoice.id) is None

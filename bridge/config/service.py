@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -70,10 +71,24 @@ class ServerConfig(Section):
         default=False, description="serve the API docs (/docs, /redoc, /openapi.json)"
     )
     trusted_proxies: Annotated[list[str], NoDecode, BeforeValidator(_split_words)] = Field(
-        default_factory=lambda: ["127.0.0.1"],
-        description="addresses (or networks) of the reverse proxies whose X-Forwarded-For "
-        "names the client; '*' trusts any (only when nothing else can reach the port)",
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses or networks (CIDR) of the reverse proxies whose "
+        "X-Forwarded-For names the client",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise fail(
+                    f"IP addresses or networks such as 172.18.0.0/16, got {value!r} (not '*': "
+                    "a proxy that appends to X-Forwarded-For would let any client name itself)"
+                ) from None
+        return values
+
     metrics_host: str = Field(
         default="127.0.0.1",
         description="listen address of /metrics and the detailed /readyz (never the internet)",

@@ -5,6 +5,7 @@ crash loses nothing."""
 
 from __future__ import annotations
 
+import hashlib
 from email.headerregistry import Address
 
 from bridge.config.portal import SurveyConfig
@@ -12,6 +13,7 @@ from bridge.delivery.email import SurveyInvite, compose_email, greeting_name, se
 from bridge.delivery.errors import PermanentDeliveryError
 from bridge.failures import PermanentStepError
 from bridge.portal.links import CustomerLinks
+from bridge.portal.plain_text import plain_line
 from bridge.portal.wording import LOCALES, default_survey_labels, default_survey_question
 from bridge.services import Services, alert_owner
 from bridge.store import InvoiceRecord
@@ -90,10 +92,13 @@ def alert_low_score(svc: Services, invoice_id: int, score: int) -> dict[str, obj
     if survey.score != score:
         return {"alerted": False, "reason": f"answer changed to {survey.score} since"}
     snapshot = invoice.snapshot
-    who = snapshot.buyer.name or snapshot.buyer.company or snapshot.buyer.email
+    who = plain_line(snapshot.buyer.name or snapshot.buyer.company or snapshot.buyer.email, 200)
+    comment = survey.comment or ""
+    digest = hashlib.sha256(comment.encode()).hexdigest()[:16]
     sent = alert_owner(
         svc,
-        key=f"survey:{invoice_id}:{score}:{survey.answered_at}",
+        # the same answer sent again is one alert per [alerts] dedupe window
+        key=f"survey:{invoice_id}:{score}:{digest}",
         title=f"Quittance: an unhappy customer ({score}/{survey.scale}) on {invoice.number}",
         body=f"Shop {invoice.shop}, order {snapshot.order.reference or invoice.order_id}, "
         f"invoice {invoice.number}, customer {who}: {score}/{survey.scale}.\n"

@@ -65,8 +65,9 @@ class CustomerLinks:
         """The survey page of the invoice, without a score (the email adds `score=N`)."""
         if not self.available or self.signer is None:
             return ""
-        days = self.settings.survey_for(invoice.shop).answer_days
-        return f"{self.base}/survey/{self.signer.survey_token(invoice.id, expiry_in(days))}"
+        config = self.settings.survey_for(invoice.shop)
+        token = self.signer.survey_token(invoice.id, expiry_in(config.answer_days), config.scale)
+        return f"{self.base}/survey/{token}"
 
     def legacy_link_valid(self, number: str, token: str) -> bool:
         """Whether `token` is a bare signature of before of `number`, under one of our keys."""

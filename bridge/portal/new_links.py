@@ -25,12 +25,8 @@ class NewLinkPages:
         self.store = side.store
         self.portal = side.settings.portal
 
-    def renew(self, request: Request, token: str, csrf: str) -> Response:
+    def renew(self, request: Request, token: str, csrf: str, locale: str) -> Response:
         side = self.side
-        locale = side.default_locale(request)
-        slow = side.too_many(request, locale)
-        if slow is not None:
-            return slow
         if not side.pages.csrf_ok(request, csrf):
             return side.expired(request, token, locale)  # a fresh form: press again
         customer = self._holder(token)
@@ -39,24 +35,18 @@ class NewLinkPages:
             self._send_link(customer)
         return self._sent(locale)
 
-    def request_form(self, request: Request, shop: str) -> Response:
+    def request_form(self, request: Request, shop: str, locale: str) -> Response:
         side = self.side
-        locale = side.default_locale(request)
-        slow = side.too_many(request, locale)
-        if slow is not None:
-            return slow
         if not side.serves(shop):
             return side.invalid(locale)
         return side.pages.form(
             request, "portal/request.html", locale, action=f"/portal/request/{shop}", error=""
         )
 
-    def request_link(self, request: Request, shop: str, email: str, csrf: str) -> Response:
+    def request_link(
+        self, request: Request, shop: str, email: str, csrf: str, locale: str
+    ) -> Response:
         side = self.side
-        locale = side.default_locale(request)
-        slow = side.too_many(request, locale)
-        if slow is not None:
-            return slow
         if not side.serves(shop):
             return side.invalid(locale)
         error = self._form_error(request, email, csrf, locale)

@@ -61,12 +61,8 @@ class PortalPages:
             claim = None  # revoked since it was signed
         return Visit(customer, claim)
 
-    def documents_page(self, request: Request, token: str) -> Response:
+    def documents_page(self, request: Request, token: str, locale: str) -> Response:
         side = self.side
-        locale = side.default_locale(request)
-        slow = side.too_many(request, locale)
-        if slow is not None:
-            return slow
         visit = self.visit(token)
         if visit is None:
             return side.invalid(locale)
@@ -81,12 +77,8 @@ class PortalPages:
             request_url=f"/portal/request/{visit.customer.shop}",
         )  # fmt: skip
 
-    def portal_download(self, request: Request, token: str, filename: str) -> Response:
+    def portal_download(self, request: Request, token: str, filename: str, locale: str) -> Response:
         side = self.side
-        locale = side.default_locale(request)
-        slow = side.too_many(request, locale)
-        if slow is not None:
-            return slow
         visit = self.visit(token)
         if visit is None:
             return side.invalid(locale)
@@ -98,12 +90,8 @@ class PortalPages:
             return side.invalid(locale)
         return self.pdf(invoice, via="portal", disposition="attachment")
 
-    def document_link(self, request: Request, filename: str, token: str) -> Response:
+    def document_link(self, request: Request, filename: str, token: str, locale: str) -> Response:
         side = self.side
-        locale = side.default_locale(request)
-        slow = side.too_many(request, locale)
-        if slow is not None:
-            return slow
         number = filename.removesuffix(".pdf")
         # The signature first, from the URL alone: a stranger learns nothing of which
         # numbers exist.

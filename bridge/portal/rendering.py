@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import traceback
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,12 @@ from typing import Any
 import structlog
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import DBAPIError
 
-from bridge.logs import error_line
 from bridge.portal.tokens import LinkSigner
 from bridge.portal.wording import LOCALES, PAGE_WORDING
 from bridge.services import Services
+from bridge.store.health import DatabaseNotWritable
 
 CSRF_COOKIE = "quittance_csrf"
 log = structlog.get_logger()
@@ -72,17 +74,30 @@ class PrivateCustomerPaths:
         except Exception as exc:
             if started:
                 raise
-            log.error("customer page failed", path_kind=_path_kind(scope), error=error_line(exc))
-            await send_private(UNAVAILABLE_START)
-            await send_private({"type": "http.response.body", "body": UNAVAILABLE})
+            away = isinstance(exc, (DBAPIError, DatabaseNotWritable))
+            # the frames, not the message: it may quote a customer's token or address
+            log.error(
+                "customer page failed", path_kind=_path_kind(scope),
+                error=type(exc).__name__, where=_frames(exc), database_away=away,
+            )  # fmt: skip
+            status, body = (503, UNAVAILABLE) if away else (500, BROKEN)
+            headers = [(b"content-type", b"text/plain; charset=utf-8")]
+            if away:
+                headers.append((b"retry-after", b"60"))
+            await send_private(
+                {"type": "http.response.start", "status": status, "headers": headers}
+            )
+            await send_private({"type": "http.response.body", "body": body})
 
 
 UNAVAILABLE = b"Temporarily unavailable, please try again in a few minutes.\n"
-UNAVAILABLE_START = {
-    "type": "http.response.start",
-    "status": 503,
-    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"60")],
-}
+BROKEN = b"This page could not be shown. The shop has been told.\n"
+
+
+def _frames(exc: BaseException) -> list[str]:
+    return [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)][
+        -6:
+    ]
 
 
 def _path_kind(scope: Any) -> str:
@@ -134,8 +149,11 @@ class Pages:
             return self.render("portal/invalid.html", locale, status=404)
         cookie, field = self.signer.new_csrf(request.cookies.get(CSRF_COOKIE, ""))
         response = self.render(name, locale, status=status, csrf=field, **context)
+        # Lax, not Strict: a survey link clicked in a webmail is a cross-site navigation, which
+        # would come without a Strict cookie, and each new tab's nonce would void the other
+        # tabs' forms. Lax still keeps it off every cross-site POST.
         response.set_cookie(
-            CSRF_COOKIE, cookie, max_age=7200, httponly=True, samesite="strict",
+            CSRF_COOKIE, cookie, max_age=7200, httponly=True, samesite="lax",
             secure=self.secure_cookie, path="/",
         )  # fmt: skip
         return response

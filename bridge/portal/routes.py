@@ -1,5 +1,5 @@
 """The customer's routes on the public port: the portal, new links, direct PDF links and the
-survey, each answered by its module."""
+survey, each answered by its module after the client's rate limit (`CustomerSide.answer`)."""
 
 from __future__ import annotations
 
@@ -29,34 +29,40 @@ def customer_routes(services: Services) -> APIRouter:
 
     @router.get("/portal/{token}")
     def documents_page(request: Request, token: str) -> Response:
-        return portal.documents_page(request, token)
+        return side.answer(request, lambda locale: portal.documents_page(request, token, locale))
 
     @router.get("/portal/{token}/documents/{filename:path}")
     def portal_download(request: Request, token: str, filename: str) -> Response:
-        return portal.portal_download(request, token, filename)
+        return side.answer(
+            request, lambda locale: portal.portal_download(request, token, filename, locale)
+        )
 
     @router.post("/portal/renew")
     def renew(request: Request, token: str = Form(""), csrf: str = Form("")) -> Response:
-        return new_links.renew(request, token, csrf)
+        return side.answer(request, lambda locale: new_links.renew(request, token, csrf, locale))
 
     @router.get("/portal/request/{shop}")
     def request_form(request: Request, shop: str) -> Response:
-        return new_links.request_form(request, shop)
+        return side.answer(request, lambda locale: new_links.request_form(request, shop, locale))
 
     @router.post("/portal/request/{shop}")
     def request_link(
         request: Request, shop: str, email: str = Form(""), csrf: str = Form("")
     ) -> Response:
-        return new_links.request_link(request, shop, email, csrf)
+        return side.answer(
+            request, lambda locale: new_links.request_link(request, shop, email, csrf, locale)
+        )
 
     # `path`: invoice numbers may contain "/" (allowed by BR-FR-01), encoded as %2F in links.
     @router.get("/invoices/{filename:path}", responses={403: {"description": "not signed"}})
     def document_link(request: Request, filename: str, t: str = "") -> Response:
-        return portal.document_link(request, filename, t)
+        return side.answer(
+            request, lambda locale: portal.document_link(request, filename, t, locale)
+        )
 
     @router.get("/survey/{token}")
     def survey_form(request: Request, token: str, score: str = "") -> Response:
-        return survey.form(request, token, score)
+        return side.answer(request, lambda locale: survey.form(request, token, score, locale))
 
     @router.post("/survey/{token}")
     def survey_submit(
@@ -66,6 +72,8 @@ def customer_routes(services: Services) -> APIRouter:
         comment: str = Form(""),
         csrf: str = Form(""),
     ) -> Response:
-        return survey.submit(request, token, score, comment, csrf)
+        return side.answer(
+            request, lambda locale: survey.submit(request, token, score, comment, csrf, locale)
+        )
 
     return router

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -30,8 +32,19 @@ class CustomerSide:
         self.links = CustomerLinks(services.settings, services.store)
         self.pages = Pages(services, self.links.signer)
         secret = services.settings.server.link_secret
-        # Keys of the rate limits name a client or an address without storing it.
-        self._key_secret = secret.get_secret_value().encode() if secret is not None else b""
+        # Keys of the rate limits name a client or an address without storing it (without a
+        # link secret nothing is served, and a key of this process's own does).
+        self._key_secret = hashlib.sha256(
+            b"quittance.rate-limits:"
+            + (secret.get_secret_value().encode() if secret else secrets.token_bytes(32))
+        ).digest()
+
+    def answer(self, request: Request, page: Callable[[str], Response]) -> Response:
+        """`page(locale)` in the visitor's language, or the 429 page once this client is over
+        `[portal] requests_per_minute` (every customer page goes through here)."""
+        locale = self.default_locale(request)
+        slow = self.too_many(request, locale)
+        return slow if slow is not None else page(locale)
 
     def too_many(self, request: Request, locale: str) -> Response | None:
         """The 429 page once the client is over `[portal] requests_per_minute`."""
@@ -80,6 +93,8 @@ def _client_network(request: Request) -> str:
         address = ipaddress.ip_address(host)
     except ValueError:
         return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)  # a dual-stack listener's IPv4 client
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)

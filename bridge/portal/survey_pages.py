@@ -10,8 +10,6 @@ through a durable job queued with the answer.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import timedelta
 
 from fastapi import Request
@@ -20,6 +18,7 @@ from fastapi.responses import Response
 from bridge.config.portal import SurveyConfig
 from bridge.delivery.email import order_label
 from bridge.portal.actions import survey_wording
+from bridge.portal.plain_text import plain_line
 from bridge.portal.side import CustomerSide
 from bridge.portal.tokens import LinkExpired, LinkInvalid
 from bridge.render.formatting import format_date
@@ -28,8 +27,6 @@ from bridge.store.portal import LOCKED, RECORDED
 from bridge.store.records import SurveyRecord
 
 COMMENT_MAX = 2000  # characters kept of a comment (a paragraph or two)
-# Bidirectional overrides would let a comment rewrite how the owner's terminal shows a line.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 class SurveyPages:
@@ -38,16 +35,18 @@ class SurveyPages:
         self.store = side.store
         self.pages = side.pages
 
-    def form(self, request: Request, token: str, score: str) -> Response:
-        opened = self._open(request, token)
+    def form(self, request: Request, token: str, score: str, locale: str) -> Response:
+        opened = self._open(token, locale)
         if isinstance(opened, Response):
             return opened
         invoice, survey, config = opened
         chosen = _score(score, survey.scale) or survey.score
         return self._form(request, token, invoice, survey, config, chosen, survey.comment, 200)
 
-    def submit(self, request: Request, token: str, score: str, comment: str, csrf: str) -> Response:
-        opened = self._open(request, token)
+    def submit(
+        self, request: Request, token: str, score: str, comment: str, csrf: str, locale: str
+    ) -> Response:
+        opened = self._open(token, locale)
         if isinstance(opened, Response):
             return opened
         invoice, survey, config = opened
@@ -73,13 +72,9 @@ class SurveyPages:
         )  # fmt: skip
 
     def _open(
-        self, request: Request, token: str
+        self, token: str, locale: str
     ) -> Response | tuple[InvoiceRecord, SurveyRecord, SurveyConfig]:
         """The invoice and survey a token opens, or the page saying why not."""
-        locale = self.side.default_locale(request)
-        slow = self.side.too_many(request, locale)
-        if slow is not None:
-            return slow
         signer = self.side.links.signer
         if signer is None:
             return self.side.invalid(locale)
@@ -94,8 +89,8 @@ class SurveyPages:
             return self.side.invalid(locale)
         config = self.side.settings.survey_for(invoice.shop)
         survey = self.store.survey(invoice.id)
-        if survey is None:  # the email went out but its invitation was not recorded
-            self.store.invite_survey(invoice.id, invoice.shop, config.scale)
+        if survey is None and config.enabled:  # the email went out, its invitation was lost
+            self.store.invite_survey(invoice.id, invoice.shop, claim.scale or config.scale)
             survey = self.store.survey(invoice.id)
         if survey is None:
             return self.side.invalid(locale)
@@ -144,10 +139,7 @@ class SurveyPages:
 
 
 def clean_comment(comment: str) -> str:
-    """The comment as the owner will read it (`quittance stats`, the alert): one line, no
-    control or bidirectional characters (a terminal would obey them), at most COMMENT_MAX."""
-    kept = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in comment)
-    return " ".join(_BIDI_CONTROLS.sub("", kept).split())[:COMMENT_MAX]
+    return plain_line(comment, COMMENT_MAX)
 
 
 def _score(text: str, scale: int) -> int | None:

@@ -61,6 +61,7 @@ class DocumentClaim:
 class SurveyClaim:
     invoice_id: int
     expires_at: datetime
+    scale: int = 0  # the scale the email asked on (0: a token from before it was signed in)
 
 
 _Claim = TypeVar("_Claim", PortalClaim, DocumentClaim, SurveyClaim)
@@ -105,12 +106,14 @@ class LinkSigner:
             raise LinkInvalid("the link is for another document")
         return _unexpired(DocumentClaim(str(data["n"]), int(data["g"]), _moment(data["x"])))
 
-    def survey_token(self, invoice_id: int, expires_at: datetime) -> str:
-        return self._signers[SURVEY].dumps({"i": invoice_id, "x": _unix(expires_at)})
+    def survey_token(self, invoice_id: int, expires_at: datetime, scale: int) -> str:
+        payload = {"i": invoice_id, "x": _unix(expires_at), "s": scale}
+        return self._signers[SURVEY].dumps(payload)
 
     def read_survey(self, token: str) -> SurveyClaim:
         data = self._load(SURVEY, token, ("i", "x"))
-        return _unexpired(SurveyClaim(int(data["i"]), _moment(data["x"])))
+        claim = SurveyClaim(int(data["i"]), _moment(data["x"]), int(data.get("s") or 0))
+        return _unexpired(claim)
 
     # CSRF, double submit: a random nonce in a SameSite=Strict cookie and, signed, in the
     # form; a cross-site form carries neither, a scanner replaying the form lacks the cookie.

@@ -3,6 +3,7 @@ survey answers (bridge/portal)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -206,7 +207,8 @@ def answer(
     if score <= LOW_SCORES:
         jobs.enqueue(
             conn, ALERT_JOB, {"invoice_id": invoice_id, "score": score},
-            dedupe_key=f"{ALERT_JOB}:{invoice_id}:{now.isoformat()}", run_at=now, now=now,
+            # each answer its job (the alert itself is deduplicated by its key)
+            dedupe_key=f"{ALERT_JOB}:{invoice_id}:{uuid.uuid4().hex}", run_at=now, now=now,
             shop=row["shop"], order_id=row["order_id"], invoice_id=invoice_id,
         )  # fmt: skip
     return RECORDED if first is None else CHANGED
