@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 
 class RetryClass(StrEnum):
@@ -131,6 +132,12 @@ class Failure:
     retry_class: RetryClass
     message: str
     unexpected: bool = False  # not a failure we foresaw: a bug to look at, retried anyway
+
+
+def database_away(exc: BaseException) -> bool:
+    """The database restarting, unreachable, or its pool exhausted: worth trying again soon
+    (a query it refuses is a bug, not this)."""
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout)
 
 
 def classify_failure(exc: BaseException) -> Failure:

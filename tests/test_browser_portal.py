@@ -29,9 +29,11 @@ from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.web.app import create_app
 from bridge.worker import work
+from connectors.woocommerce.sandbox import WooSandbox
 from tests.support.app import AppServer
 from tests.support.browser import VIEWPORTS, screenshot
 from tests.support.config import toml_text, write_config
+from tests.support.shops import woo_shop
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -99,16 +101,13 @@ def order_for(order_id: str, email: str, first_name: str) -> Any:
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     tmp = tmp_path_factory.mktemp("browser-portal")
     late = LateApp()
-    with CaptureSMTPServer() as smtp, AppServer(late) as server:
+    with CaptureSMTPServer() as smtp, AppServer(late) as server, WooSandbox(seed=False) as woo:
         config = write_config(
             tmp / "quittance.toml",
             smtp_port=smtp.port,
-            jobs={"quick_retries": 0},  # the shop is unreachable: its attach-backs wait
             server={"public_url": server.url, "link_secret": "browser-tests-link-secret"},
-            shops=[{"name": SHOP, "platform": "woocommerce", "url": "http://127.0.0.1:9",
-                    "consumer_key": "ck_x", "consumer_secret": "cs_x",
-                    "webhook_secret": "whsec_x"}],
-        )  # fmt: skip
+            shops=[woo_shop(SHOP, woo)],  # the attach-back writes to the sandbox shop
+        )
         with config.open("a", encoding="utf-8") as file:
             file.write(toml_text({"surveys": [{"shop": SHOP, "scale": 5}]}))
         svc = Services.from_settings(load_settings(config, environ={}))
@@ -116,6 +115,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         orders = [("2001", HUGO, "Hugo"), ("2002", HUGO, "Hugo"), ("2003", EMILY, "Emily"),
                   ("2004", LEA, "Léa"), ("2005", NINA, "Nina"), ("2006", OMAR, "Omar")]  # fmt: skip
         for order_id, email, name in orders:
+            woo.add_order({"id": int(order_id), "status": "processing", "line_items": [],
+                           "meta_data": []}, notify=False)  # fmt: skip
             submit_order(svc, order_for(order_id, email, name))
         work(svc, once=True)
         emails: dict[str, list[str]] = {}

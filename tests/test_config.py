@@ -831,7 +831,7 @@ def test_seller_electronic_address_in_a_two_letter_eas_scheme_is_accepted(
     assert load(path).seller.electronic_address == "EM:factures.latheiere"
 
 
-@pytest.mark.parametrize("value", ["*", "10.0.0.0/33", "proxy.internal"])
+@pytest.mark.parametrize("value", ["*", "10.0.0.0/33", "proxy.internal", "172.18.0.1/16"])
 def test_a_trusted_proxy_must_be_an_address_or_a_network(tmp_path: Path, value: str) -> None:
     problem = only_problem(
         write_config(tmp_path, server={"trusted_proxies": ["127.0.0.1", value]}),

@@ -71,7 +71,8 @@ class ServerConfig(Section):
         default=False, description="serve the API docs (/docs, /redoc, /openapi.json)"
     )
     trusted_proxies: Annotated[list[str], NoDecode, BeforeValidator(_split_words)] = Field(
-        default_factory=lambda: ["127.0.0.1", "::1"],
+        # a local proxy reaching a dual-stack listener over IPv4 comes as ::ffff:127.0.0.1
+        default_factory=lambda: ["127.0.0.1", "::1", "::ffff:127.0.0.1"],
         description="addresses or networks (CIDR) of the reverse proxies whose "
         "X-Forwarded-For names the client",
     )
@@ -81,7 +82,7 @@ class ServerConfig(Section):
     def _proxies(cls, values: list[str]) -> list[str]:
         for value in values:
             try:
-                ipaddress.ip_network(value, strict=False)
+                ipaddress.ip_network(value)  # strict, as uvicorn reads it: 10.0.0.1/8 is no network
             except ValueError:
                 raise fail(
                     f"IP addresses or networks such as 172.18.0.0/16, got {value!r} (not '*': "

@@ -13,12 +13,11 @@ from typing import Any
 import structlog
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.exc import DBAPIError
 
+from bridge.failures import database_away
 from bridge.portal.tokens import LinkSigner
 from bridge.portal.wording import LOCALES, PAGE_WORDING
 from bridge.services import Services
-from bridge.store.health import DatabaseNotWritable
 
 CSRF_COOKIE = "quittance_csrf"
 log = structlog.get_logger()
@@ -47,8 +46,8 @@ CUSTOMER_PATHS = ("/portal/", "/survey/", "/invoices/")
 
 class PrivateCustomerPaths:
     """ASGI middleware: the private headers on every answer under the customer's paths, the
-    framework's own too (a 405 to a HEAD, a 422), and an honest 503 with them when a page
-    breaks (the database away, a shop's template override broken) instead of a bare 500."""
+    framework's own too (a 405 to a HEAD, a 422), and when a page breaks an answer with them
+    (503 and Retry-After while the database is away, else 500) instead of a bare 500."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -74,7 +73,7 @@ class PrivateCustomerPaths:
         except Exception as exc:
             if started:
                 raise
-            away = isinstance(exc, (DBAPIError, DatabaseNotWritable))
+            away = database_away(exc)
             # the frames, not the message: it may quote a customer's token or address
             log.error(
                 "customer page failed", path_kind=_path_kind(scope),
@@ -91,7 +90,7 @@ class PrivateCustomerPaths:
 
 
 UNAVAILABLE = b"Temporarily unavailable, please try again in a few minutes.\n"
-BROKEN = b"This page could not be shown. The shop has been told.\n"
+BROKEN = b"This page could not be shown. Please try again later.\n"
 
 
 def _frames(exc: BaseException) -> list[str]:

@@ -115,7 +115,7 @@ class LinkSigner:
         claim = SurveyClaim(int(data["i"]), _moment(data["x"]), int(data.get("s") or 0))
         return _unexpired(claim)
 
-    # CSRF, double submit: a random nonce in a SameSite=Strict cookie and, signed, in the
+    # CSRF, double submit: a random nonce in a SameSite=Lax cookie and, signed, in the
     # form; a cross-site form carries neither, a scanner replaying the form lacks the cookie.
     def new_csrf(self, cookie: str = "") -> tuple[str, str]:
         """(cookie value, form value); the browser's current cookie is kept, so that forms
