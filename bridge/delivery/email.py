@@ -185,7 +185,8 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].strip().strip(">").lower()
 
 
-def _address(display_name: str, addr: str, what: str) -> Address:
+def email_address(display_name: str, addr: str, what: str) -> Address:
+    """`addr` as a header address; PermanentDeliveryError naming `what` when it is unusable."""
     addr = addr.strip()
     if not addr or "@" not in addr or any(c in addr for c in "\r\n\t ,;<>"):
         raise PermanentDeliveryError(f"{what} address is missing or invalid")
@@ -284,7 +285,7 @@ def build_receipt_email(
     env = _environment(templates_dir if templates_dir is not None else templates)
     return compose_email(
         env, "receipt", locale, context, email_cfg,
-        to=_address(buyer.name or buyer.company, buyer.email, "buyer email"),
+        to=email_address(buyer.name or buyer.company, buyer.email, "buyer email"),
         sender_name=shop_name, pdfs=[(pdf_bytes, _attachment_name(snapshot.number))],
     )  # fmt: skip
 
@@ -302,8 +303,10 @@ def compose_email(
 ) -> EmailMessage:
     """`email/<template>.<locale>.{subject.txt,txt,html}` rendered into a text + HTML message
     from the shop to `to`, with `pdfs` ((content, file name)) attached."""
-    sender = _address(email_cfg.from_name or sender_name, email_cfg.from_address, "from_address")
-    reply_to = _address(
+    sender = email_address(
+        email_cfg.from_name or sender_name, email_cfg.from_address, "from_address"
+    )
+    reply_to = email_address(
         email_cfg.from_name or sender_name,
         email_cfg.reply_to or email_cfg.from_address,
         "reply_to",

@@ -6,11 +6,15 @@ crash loses nothing."""
 from __future__ import annotations
 
 import hashlib
-from email.headerregistry import Address
 
 from bridge.config.portal import SurveyConfig
-from bridge.delivery.email import SurveyInvite, compose_email, greeting_name, send_email
-from bridge.delivery.errors import PermanentDeliveryError
+from bridge.delivery.email import (
+    SurveyInvite,
+    compose_email,
+    email_address,
+    greeting_name,
+    send_email,
+)
 from bridge.failures import PermanentStepError
 from bridge.portal.links import CustomerLinks
 from bridge.portal.plain_text import plain_line
@@ -59,8 +63,8 @@ def send_portal_link(svc: Services, customer_id: int, days: int) -> dict[str, ob
         raise PermanentStepError(
             "the portal is off or has no public URL: set [server] public_url and link_secret"
         )
-    documents = svc.store.customer_documents(customer.id)
-    latest = documents[0].snapshot if documents else None
+    document = svc.store.latest_customer_document(customer.id)
+    latest = document.snapshot if document is not None else None
     locale = latest.locale if latest is not None and latest.locale in LOCALES else "fr"
     seller = latest.seller if latest is not None else svc.settings.seller
     shop_name = seller.trade_name or seller.legal_name
@@ -71,7 +75,8 @@ def send_portal_link(svc: Services, customer_id: int, days: int) -> dict[str, ob
     }  # fmt: skip
     message = compose_email(
         svc.templates.env, "portal_link", locale, context, svc.settings.email,
-        to=_address(customer.email), sender_name=shop_name,
+        to=email_address("", customer.email, "the customer's address on file"),
+        sender_name=shop_name,
     )  # fmt: skip
     message_id = send_email(
         message, svc.settings.email, attempts=1 + svc.settings.jobs.quick_retries
@@ -106,10 +111,3 @@ def alert_low_score(svc: Services, invoice_id: int, score: int) -> dict[str, obj
         f"`quittance stats --shop {invoice.shop}` lists every answer.",
     )
     return {"alerted": sent}
-
-
-def _address(email: str) -> Address:
-    local, _, domain = email.rpartition("@")
-    if not local or not domain:
-        raise PermanentDeliveryError("the customer's address on file is invalid")
-    return Address(username=local, domain=domain)

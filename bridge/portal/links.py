@@ -77,11 +77,9 @@ class CustomerLinks:
         keys = [server.link_secret, *server.previous_link_secrets]
         return any(token_is_valid(k.get_secret_value(), number, token) for k in keys)
 
-    def legacy_link_opens(self, number: str, token: str, owner: CustomerRecord | None) -> bool:
-        """A valid bare signature (no expiry in it) opens before `[portal]
-        legacy_links_until`, for a customer never revoked."""
-        if not self.legacy_link_valid(number, token):
-            return False
+    def legacy_link_opens(self, owner: CustomerRecord | None) -> bool:
+        """Whether a valid bare signature (no expiry in it, see `legacy_link_valid`) still
+        opens: before `[portal] legacy_links_until`, for a customer never revoked."""
         if owner is not None and owner.generation > 0:
             return False
         return not _past(self.settings.portal.legacy_links_until)

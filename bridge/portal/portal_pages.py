@@ -106,7 +106,7 @@ class PortalPages:
         if isinstance(signed, DocumentClaim):
             opens = not signed.expired and signed.generation == generation
         else:
-            opens = side.links.legacy_link_opens(number, token, owner)
+            opens = side.links.legacy_link_opens(owner)  # its signature checked above
         if not opens:
             renew = token if "." in token else f"{LEGACY}{number}:{token}"
             return side.expired(request, renew, invoice.snapshot.locale)

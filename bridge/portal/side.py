@@ -68,8 +68,8 @@ class CustomerSide:
 
     def locale_of(self, customer: CustomerRecord, request: Request) -> str:
         """The language of the customer's latest document."""
-        documents = self.store.customer_documents(customer.id)
-        return documents[0].snapshot.locale if documents else self.default_locale(request)
+        latest = self.store.latest_customer_document(customer.id)
+        return latest.snapshot.locale if latest is not None else self.default_locale(request)
 
     def expired(self, request: Request, token: str, locale: str) -> Response:
         """Expired or revoked: a page whose button sends a new link to the address on file."""

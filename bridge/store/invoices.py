@@ -25,7 +25,7 @@ from bridge.store import events, jobs, orders, portal
 from bridge.store._sql import insert_for
 from bridge.store.errors import InvoiceImmutableError
 from bridge.store.records import GENESIS_HASH, InvoiceRecord, IssueResult
-from bridge.store.schema import invoices, series_counters
+from bridge.store.schema import customer_documents, invoices, series_counters
 
 # BR-FR-01/02: at most 35 characters from A-Z a-z 0-9 + - _ /
 NUMBER_RE = re.compile(r"[A-Za-z0-9+\-_/]{1,35}")
@@ -295,6 +295,20 @@ def current_invoice(conn: Connection, shop: str, order_id: str) -> InvoiceRecord
 
 def get_by_id(conn: Connection, invoice_id: int) -> InvoiceRecord | None:
     return _one(conn, invoices.c.id == invoice_id)
+
+
+def of_customer(
+    conn: Connection, customer_id: int, limit: int | None = None
+) -> list[InvoiceRecord]:
+    """The customer's documents, newest first (bridge/store/portal.py: customer_documents)."""
+    stmt = (
+        select(invoices)
+        .join(customer_documents, customer_documents.c.invoice_id == invoices.c.id)
+        .where(customer_documents.c.customer_id == customer_id)
+        .order_by(invoices.c.issued_at.desc(), invoices.c.id.desc())
+        .limit(limit)
+    )
+    return [_record(row) for row in conn.execute(stmt).mappings()]
 
 
 def get_by_number(conn: Connection, number: str, series: str | None) -> InvoiceRecord | None:

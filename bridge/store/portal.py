@@ -90,18 +90,6 @@ def owner_of(conn: Connection, invoice_id: int) -> CustomerRecord | None:
     return None if row is None else _customer(row)
 
 
-def document_ids(conn: Connection, customer_id: int) -> list[int]:
-    """The customer's documents, newest first."""
-    return list(
-        conn.execute(
-            select(customer_documents.c.invoice_id)
-            .join(invoices, invoices.c.id == customer_documents.c.invoice_id)
-            .where(customer_documents.c.customer_id == customer_id)
-            .order_by(invoices.c.issued_at.desc(), invoices.c.id.desc())
-        ).scalars()
-    )
-
-
 def revoke(conn: Connection, shop: str, email: str, now: datetime) -> int | None:
     """Bump the customer's generation; None when the shop has no such customer."""
     email = normal_email(email)

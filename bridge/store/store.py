@@ -672,9 +672,12 @@ class Store(JobQueue):
     def customer_documents(self, customer_id: int) -> list[InvoiceRecord]:
         """Every invoice and credit note of the customer, newest first."""
         with self._read() as conn:
-            ids = customer_side.document_ids(conn, customer_id)
-            found = [invoices.get_by_id(conn, i) for i in ids]
-        return [record for record in found if record is not None]
+            return invoices.of_customer(conn, customer_id)
+
+    def latest_customer_document(self, customer_id: int) -> InvoiceRecord | None:
+        with self._read() as conn:
+            found = invoices.of_customer(conn, customer_id, limit=1)
+        return found[0] if found else None
 
     def revoke_customer_links(self, shop: str, email: str) -> int | None:
         """Stop every link the customer holds; their new generation (None: unknown)."""
