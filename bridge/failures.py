@@ -132,6 +132,8 @@ class Failure:
     retry_class: RetryClass
     message: str
     unexpected: bool = False  # not a failure we foresaw: a bug to look at, retried anyway
+    # the least wait before the next attempt a service asked for (HTTP Retry-After)
+    retry_after: timedelta | None = None
 
 
 def database_away(exc: BaseException) -> bool:
@@ -144,7 +146,11 @@ def classify_failure(exc: BaseException) -> Failure:
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, StepError):
         cls = RetryClass.transient if exc.transient else RetryClass.permanent
-        return Failure(cls, text if exc.show_type else str(exc), unexpected=exc.unexpected)
+        wait = getattr(exc, "retry_after", None)
+        return Failure(
+            cls, text if exc.show_type else str(exc), unexpected=exc.unexpected,
+            retry_after=timedelta(seconds=wait) if wait else None,
+        )  # fmt: skip
     if isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError):
         return Failure(RetryClass.transient, text)  # DB restarting, disk full, network
     # A bug in a step: keep retrying with backoff (a fix + retry replays it), but flag it.

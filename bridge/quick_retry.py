@@ -8,8 +8,10 @@ optionally with the wait the server asked for; otherwise the wait doubles from `
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from tenacity import (
     RetryCallState,
@@ -68,3 +70,21 @@ def quick_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
+
+
+def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or HTTP-date), None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -214,7 +214,8 @@ def _after_failure(
         # alert naming them all, within a minute (bridge.outages).
         log.error("job dead", error=why, attempts=job.attempts)
         return "dead"
-    run_at = now + policy.delay(job.attempts)
+    # A service that said how long to wait (429 Retry-After) is not asked again sooner.
+    run_at = now + max(policy.delay(job.attempts), failure.retry_after or timedelta(0))
     retrying = _delivery(step, run, "retrying", detail=failure.message)
     svc.store.retry_job(job.id, worker_id, error=failure.message, run_at=run_at, delivery=retrying)
     (log.exception if failure.unexpected else log.warning)(

@@ -17,16 +17,14 @@ Platform knowledge comes in through `HttpRules`; nothing here knows a platform.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
 
-from bridge.quick_retry import OnRetry, RetrySoon, quick_retries
+from bridge.quick_retry import OnRetry, RetrySoon, quick_retries, retry_after
 from connectors.base import PermanentConnectorError, TransientConnectorError
 
 MAX_RETRY_AFTER = 60.0  # longer than this: give the job back to the durable queue
@@ -54,24 +52,6 @@ class HttpRules:
     not_found: Callable[[str, requests.Response], str]
     detail: Callable[[requests.Response], str] = _body_text
     throttle: Callable[[int, Any], float | None] = _no_throttle
-
-
-def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds a Retry-After header asks for (delta-seconds or HTTP-date), None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def unreachable(exc: requests.RequestException, where: str) -> RetrySoon:

@@ -26,6 +26,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from bridge.config.alerts import AlertsConfig
+from bridge.config.channels import HelpdeskConfig, SmsConfig
 from bridge.config.currency import CurrencyConfig
 from bridge.config.documents import LegalConfig, RulesConfig, TemplatesConfig
 from bridge.config.email import EmailConfig, send_budget_seconds, smtp_replies
@@ -133,6 +134,8 @@ class Settings(BaseSettings):
     shops: list[ShopConfig] = Field(default_factory=list)
     portal: PortalConfig = Field(default_factory=PortalConfig)
     surveys: list[SurveyConfig] = Field(default_factory=list)
+    sms: list[SmsConfig] = Field(default_factory=list)
+    helpdesks: list[HelpdeskConfig] = Field(default_factory=list)
 
     @field_validator("shops")
     @classmethod
@@ -168,26 +171,40 @@ class Settings(BaseSettings):
             )
         return jobs
 
-    @field_validator("surveys")
+    @field_validator("surveys", "sms", "helpdesks")
     @classmethod
-    def _surveys_of_known_shops(
-        cls, surveys: list[SurveyConfig], info: ValidationInfo
-    ) -> list[SurveyConfig]:
+    def _tables_of_known_shops(
+        cls, tables: list[SurveyConfig | SmsConfig | HelpdeskConfig], info: ValidationInfo
+    ) -> list[SurveyConfig | SmsConfig | HelpdeskConfig]:
         known = [shop.name for shop in info.data.get("shops") or []]
-        names = [survey.shop for survey in surveys]
-        for name in names:
-            if name not in known:
+        for table in tables:
+            if table.shop not in known:
                 shops = ", ".join(known) or "none"
-                raise fail(f"shop = one of the [[shops]] names ({shops}); got {name!r}")
-        twice = sorted({n for n in names if names.count(n) > 1})
+                raise fail(f"shop = one of the [[shops]] names ({shops}); got {table.shop!r}")
+        # one table per shop; a shop may use both helpdesks, one table each
+        keys = [(table.shop, getattr(table, "kind", "")) for table in tables]
+        twice = sorted({" ".join(filter(None, k)) for k in keys if keys.count(k) > 1})
         if twice:
-            raise fail(f"one [[surveys]] table per shop; {', '.join(twice)} has more than one")
-        return surveys
+            raise fail(
+                f"one [[{info.field_name}]] table per shop"
+                + (" and kind" if info.field_name == "helpdesks" else "")
+                + f"; {', '.join(twice)} has more than one"
+            )
+        return tables
 
     def survey_for(self, shop: str) -> SurveyConfig:
         """The shop's survey settings; a shop with no `[[surveys]]` table asks nothing."""
         found = next((s for s in self.surveys if s.shop == shop), None)
         return found or SurveyConfig(shop=shop, enabled=False)
+
+    def sms_for(self, shop: str) -> SmsConfig | None:
+        """The shop's SMS settings when it texts its customers, else None."""
+        return next((s for s in self.sms if s.shop == shop and s.enabled), None)
+
+    def helpdesk_for(self, shop: str, kind: str) -> HelpdeskConfig | None:
+        """The shop's Zendesk or Intercom settings when it uses that helpdesk, else None."""
+        found = (h for h in self.helpdesks if h.shop == shop and h.kind == kind and h.enabled)
+        return next(found, None)
 
     def shop(self, name: str) -> ShopConfig | None:
         return next((s for s in self.shops if s.name == name and s.enabled), None)

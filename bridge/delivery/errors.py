@@ -29,15 +29,20 @@ class DeliveryError(StepError):
     """A message could not be delivered.
 
     `smtp_code` is the server's reply code when there was one; `unexpected` is True when the
-    failure did not match any known case (see `UnexpectedDeliveryError`).
+    failure did not match any known case (see `UnexpectedDeliveryError`); `retry_after` is
+    the wait in seconds an HTTP service asked for (429/503 Retry-After): the queue waits at
+    least that long before the next attempt.
     """
 
     transient: bool = True
     unexpected: bool = False
 
-    def __init__(self, message: str, *, smtp_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, smtp_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.smtp_code = smtp_code
+        self.retry_after = retry_after
 
 
 class TransientDeliveryError(DeliveryError):
