@@ -17,8 +17,13 @@ from bridge.settings_types import Secret, Section, Text, fail, fail_field, lower
 _HTTP_URL = re.compile(r"^https?://[^\s/]+(:\d+)?(/\S*)?$")
 _ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ._-]{1,11}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-# The gateway's own error text may quote the request; timeouts bound each HTTP call.
 _TIMEOUT = Field(default=10.0, gt=0, le=60, description="seconds each HTTP call may take")
+# `requests` waits up to its timeout twice per request: to connect, then for the answer.
+WAITS_PER_REQUEST = 2
+# An apprise plugin may log in before it sends, and spaces its requests by its throttle.
+APPRISE_REQUESTS = 2
+APPRISE_THROTTLE_SECONDS = 5.5
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 
 
 def _http_url(value: str, what: str) -> str:
@@ -51,8 +56,9 @@ class SmsConfig(Section):
     )
     sender: Text = Field(
         default="",
-        description="the sender: a number in E.164 (+33…) or a name of up to 11 letters and "
-        "digits (MaBoutique); French rules forbid replies to a name",
+        description="the sender: a number in E.164 (+33…), a name of up to 11 letters and "
+        "digits (MaBoutique; customers cannot reply to a name), or a Twilio Messaging "
+        "Service SID (MG…)",
     )
     default_region: Annotated[str, BeforeValidator(upper)] = Field(
         default="FR",
@@ -74,6 +80,17 @@ class SmsConfig(Section):
     )
     timeout_seconds: float = _TIMEOUT
 
+    @property
+    def send_budget_seconds(self) -> float:
+        """The longest a text's hand-over runs after its lease check. Each HTTP request may
+        wait the timeout twice (to connect, then for the answer); an apprise plugin may log
+        in before it sends, with its throttle between the two requests."""
+        if self.gateway == "apprise":
+            return APPRISE_REQUESTS * WAITS_PER_REQUEST * self.timeout_seconds + (
+                (APPRISE_REQUESTS - 1) * APPRISE_THROTTLE_SECONDS
+            )
+        return WAITS_PER_REQUEST * self.timeout_seconds
+
     @field_validator("api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -82,10 +99,11 @@ class SmsConfig(Section):
     @field_validator("sender")
     @classmethod
     def _sender(cls, value: str) -> str:
-        if value and not (_E164.match(value) or _ALPHANUMERIC_SENDER.match(value)):
+        known = (_E164, _ALPHANUMERIC_SENDER, _SERVICE_SID)
+        if value and not any(pattern.match(value) for pattern in known):
             raise fail(
-                "a number in E.164 (+33612345678) or a name of 1 to 11 letters and digits "
-                "with at least one letter (MaBoutique)"
+                "a number in E.164 (+33612345678), a name of 1 to 11 letters and digits "
+                "with at least one letter (MaBoutique), or a Twilio Messaging Service SID (MG…)"
             )
         return value
 
@@ -169,6 +187,13 @@ class HelpdeskConfig(Section):
             raise fail_field("open_ticket", True, "false: intercom notes go to open "
                              "conversations only")  # fmt: skip
         return self
+
+    @property
+    def send_budget_seconds(self) -> float:
+        """The longest the hand-over runs after its lease check: Zendesk's upload then the
+        ticket's update, Intercom's one reply; each request may wait the timeout twice."""
+        requests = 2 if self.kind == "zendesk" else 1
+        return requests * WAITS_PER_REQUEST * self.timeout_seconds
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,417 @@
+"""Texting through Twilio's Messages API, against the local Twilio sandbox: what is sent, how
+each refusal is classified, looking for an earlier attempt's text; and the sandbox's contract."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import pytest
+import requests
+
+from bridge.config.channels import SmsConfig
+from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
+from bridge.delivery.sandboxes.twilio import TwilioSandbox
+from bridge.delivery.sms import twilio
+from bridge.delivery.sms.twilio import send_twilio
+from bridge.failures import HandoverRefused
+from bridge.handover import handover_check
+from tests.support.waiting import HANG
+
+TO = "+33612345678"
+SENDER = "+33757000000"
+BODY = "MaBoutique : facture FA-2026-000042 (42,00 €, commande 1042) acquittée."
+MARKER = "FA-2026-000042"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[TwilioSandbox]:
+    with TwilioSandbox(landlines={"+33123456789"}, opted_out={"+33698765432"}) as server:
+        yield server
+
+
+def _cfg(sandbox: TwilioSandbox, **changes: Any) -> SmsConfig:
+    values: dict[str, Any] = {
+        "shop": "woo",
+        "api_url": sandbox.url,
+        "account_sid": sandbox.account_sid,
+        "auth_token": sandbox.auth_token,
+        "sender": SENDER,
+        "timeout_seconds": 5.0,
+    }
+    return SmsConfig(**{**values, **changes})
+
+
+class Sleeps(list[float]):
+    """Stands in for time.sleep: records the waits, waits none."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def _send(
+    sandbox: TwilioSandbox,
+    to: str = TO,
+    *,
+    look_first: bool = False,
+    sleep: Callable[[float], None] | None = None,
+    **changes: Any,
+) -> Any:
+    return send_twilio(
+        _cfg(sandbox, **changes),
+        to,
+        BODY,
+        marker=MARKER,
+        look_first=look_first,
+        sleep=sleep if sleep is not None else Sleeps(),
+    )
+
+
+def _refusal(sandbox: TwilioSandbox, to: str = TO, **changes: Any) -> str:
+    with pytest.raises(PermanentDeliveryError) as caught:
+        _send(sandbox, to, **changes)
+    return str(caught.value)
+
+
+def _posts(sandbox: TwilioSandbox) -> int:
+    return sum(method == "POST" for method, _, _ in sandbox.requests)
+
+
+def _gets(sandbox: TwilioSandbox) -> list[dict[str, str]]:
+    return [query for method, _, query in sandbox.requests if method == "GET"]
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+def test_a_text_is_sent_to_the_number_from_the_sender_with_the_body(
+    sandbox: TwilioSandbox,
+) -> None:
+    _send(sandbox)
+    [message] = sandbox.messages
+    assert (message.to, message.sender, message.body) == (TO, SENDER, BODY)
+
+
+def test_the_sent_result_carries_twilio_s_message_sid_and_status(sandbox: TwilioSandbox) -> None:
+    sent = _send(sandbox)
+    assert (sent.external_id, sent.target, sent.detail, sent.already) == (
+        sandbox.messages[0].sid,
+        TO,
+        "twilio queued",
+        False,
+    )
+
+
+def test_a_messaging_service_sender_goes_as_messaging_service_sid(
+    sandbox: TwilioSandbox,
+) -> None:
+    service = "MG" + "0" * 32
+    cfg = _cfg(sandbox, sender=service)
+    sent = send_twilio(cfg, TO, BODY, marker=MARKER, look_first=False, sleep=Sleeps())
+    [message] = sandbox.messages
+    assert (message.messaging_service_sid, message.sender) == (service, None)
+    assert sent.detail == "twilio accepted"
+
+
+def test_a_sender_name_beginning_with_mg_is_still_a_from(sandbox: TwilioSandbox) -> None:
+    _send(sandbox, sender="MGBoutique")
+    assert sandbox.messages[0].sender == "MGBoutique"
+
+
+def test_the_send_budget_is_one_request_connecting_then_awaiting_the_answer(
+    sandbox: TwilioSandbox,
+) -> None:
+    assert _cfg(sandbox, timeout_seconds=7.0).send_budget_seconds == 14.0
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+
+def test_refused_credentials_are_permanent_and_name_the_keys_to_check(
+    sandbox: TwilioSandbox,
+) -> None:
+    message = _refusal(sandbox, auth_token="not-the-token")
+    assert "HTTP 401" in message and "error 20003" in message
+    assert "[[sms]] account_sid and auth_token of shop woo" in message
+
+
+def test_the_auth_token_never_appears_in_an_error(sandbox: TwilioSandbox) -> None:
+    sandbox.refusals[TO] = (21408, f"Permission denied for token {sandbox.auth_token}")
+    message = _refusal(sandbox)
+    assert sandbox.auth_token not in message
+    assert "***" in message
+
+
+def test_a_number_not_in_e164_is_permanent_with_twilio_s_code(sandbox: TwilioSandbox) -> None:
+    assert "error 21211" in _refusal(sandbox, "0612345678")
+
+
+def test_a_landline_is_permanent_and_said_not_a_mobile(sandbox: TwilioSandbox) -> None:
+    message = _refusal(sandbox, "+33123456789")
+    assert "error 21614" in message and "not a mobile" in message
+
+
+def test_a_customer_who_replied_stop_is_permanent_and_said_so(sandbox: TwilioSandbox) -> None:
+    message = _refusal(sandbox, "+33698765432")
+    assert "error 21610" in message and "STOP" in message
+
+
+def test_a_country_not_enabled_is_permanent_and_points_to_the_permissions(
+    sandbox: TwilioSandbox,
+) -> None:
+    sandbox.refusals[TO] = (21408, "Permission to send an SMS has not been enabled")
+    message = _refusal(sandbox)
+    assert "error 21408" in message and "geographic permissions" in message
+
+
+def test_a_sender_the_account_cannot_use_is_permanent_and_names_the_setting(
+    sandbox: TwilioSandbox,
+) -> None:
+    sandbox.senders = {"+33757111111"}
+    message = _refusal(sandbox)
+    assert "error 21606" in message and "[[sms]] sender" in message
+
+
+def test_a_full_sender_queue_is_transient(sandbox: TwilioSandbox) -> None:
+    sandbox.refusals[TO] = (21611, "This 'From' number has exceeded the maximum queue size")
+    with pytest.raises(TransientDeliveryError, match="21611"):
+        _send(sandbox)
+
+
+# -- throttling and outages -----------------------------------------------------------------
+
+
+def test_a_short_429_is_waited_out_and_the_text_sent_once(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 429, retry_after=2)
+    sleeps = Sleeps()
+    _send(sandbox, sleep=sleeps)
+    assert sleeps == [2.0]
+    assert len(sandbox.messages) == 1
+
+
+def test_a_long_429_goes_back_to_the_queue_with_its_wait(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 429, retry_after=120)
+    with pytest.raises(TransientDeliveryError) as caught:
+        _send(sandbox)
+    assert caught.value.retry_after == 120.0
+    assert sandbox.messages == []
+
+
+def test_a_server_error_is_transient_and_not_repeated_at_once(sandbox: TwilioSandbox) -> None:
+    # a 5xx may have come after the text left: the next run looks before sending again
+    sandbox.fail_next(1, 500)
+    with pytest.raises(TransientDeliveryError, match="HTTP 500"):
+        _send(sandbox)
+    assert _posts(sandbox) == 1
+
+
+def test_a_503_s_retry_after_is_kept_for_the_queue(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 503, retry_after=60)
+    with pytest.raises(TransientDeliveryError) as caught:
+        _send(sandbox)
+    assert caught.value.retry_after == 60.0
+
+
+def test_a_gateway_that_cannot_be_reached_is_transient(sandbox: TwilioSandbox) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(TransientDeliveryError, match="cannot reach it"):
+        _send(sandbox, api_url=closed)
+
+
+def test_a_2xx_without_a_message_sid_is_transient(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 200)  # a JSON answer, but not a message
+    with pytest.raises(TransientDeliveryError, match="without a message sid"):
+        _send(sandbox)
+
+
+# -- the check before the hand-over ---------------------------------------------------------
+
+
+def test_a_refused_handover_check_stops_the_send_and_is_let_through(
+    sandbox: TwilioSandbox,
+) -> None:
+    refusal = HandoverRefused("lease lost")
+
+    def check() -> None:
+        raise refusal
+
+    with handover_check(check), pytest.raises(HandoverRefused) as caught:
+        _send(sandbox)
+    assert caught.value is refusal
+    assert _posts(sandbox) == 0
+
+
+def test_the_handover_check_comes_after_the_look_up(sandbox: TwilioSandbox) -> None:
+    seen: list[int] = []
+    with handover_check(lambda: seen.append(len(sandbox.requests))):
+        _send(sandbox, look_first=True)
+    assert seen == [1]  # the list request had been made, the send had not
+
+
+def test_each_quick_retry_checks_again_before_its_request(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 429, retry_after=1)
+    checks: list[None] = []
+    with handover_check(lambda: checks.append(None)):
+        _send(sandbox)
+    assert len(checks) == 2
+
+
+# -- looking for an earlier attempt's text --------------------------------------------------
+
+
+def test_an_earlier_text_about_the_document_is_reported_instead_of_sent_again(
+    sandbox: TwilioSandbox,
+) -> None:
+    earlier = sandbox.record(TO, BODY, at=datetime.now(UTC) - timedelta(hours=1))
+    sent = _send(sandbox, look_first=True)
+    assert (sent.external_id, sent.already) == (earlier.sid, True)
+    assert _posts(sandbox) == 0
+
+
+def test_the_look_up_asks_for_the_number_s_texts_since_two_days_before_now(
+    sandbox: TwilioSandbox,
+) -> None:
+    later = datetime.now(UTC) + timedelta(days=100)  # the clock is an input
+    send_twilio(
+        _cfg(sandbox), TO, BODY, marker=MARKER, look_first=True, sleep=Sleeps(), now=lambda: later
+    )
+    [query] = _gets(sandbox)
+    assert (query["To"], query["DateSent>"]) == (TO, (later - timedelta(days=2)).date().isoformat())
+
+
+def test_a_text_older_than_the_look_back_is_not_taken_for_this_attempt(
+    sandbox: TwilioSandbox,
+) -> None:
+    sandbox.record(TO, BODY, at=datetime.now(UTC) - timedelta(days=3))
+    assert _send(sandbox, look_first=True).already is False
+    assert _posts(sandbox) == 1
+
+
+def test_an_earlier_text_that_failed_is_sent_again(sandbox: TwilioSandbox) -> None:
+    sandbox.record(TO, BODY, status="undelivered")
+    assert _send(sandbox, look_first=True).already is False
+
+
+def test_an_earlier_text_about_another_document_does_not_count(sandbox: TwilioSandbox) -> None:
+    sandbox.record(TO, BODY.replace(MARKER, MARKER + "1"))
+    assert _send(sandbox, look_first=True).already is False
+
+
+def test_an_earlier_text_to_another_number_does_not_count(sandbox: TwilioSandbox) -> None:
+    sandbox.record("+33611111111", BODY)
+    assert _send(sandbox, look_first=True).already is False
+
+
+def test_without_look_first_nothing_is_listed(sandbox: TwilioSandbox) -> None:
+    sandbox.record(TO, BODY)
+    _send(sandbox)
+    assert _gets(sandbox) == []
+
+
+def test_the_look_up_follows_twilio_s_next_pages(
+    sandbox: TwilioSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(twilio, "PAGE_SIZE", 2)
+    now = datetime.now(UTC)
+    earlier = sandbox.record(TO, BODY, at=now - timedelta(hours=5))  # the oldest: last page
+    for hours in (4, 3, 2, 1):
+        sandbox.record(TO, f"another text {hours}", at=now - timedelta(hours=hours))
+    assert _send(sandbox, look_first=True).external_id == earlier.sid
+    assert len(_gets(sandbox)) == 3
+
+
+def test_a_failed_look_up_is_transient_and_sends_nothing(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 500, path="Messages.json")
+    with pytest.raises(TransientDeliveryError, match="look for an earlier text"):
+        _send(sandbox, look_first=True)
+    assert _posts(sandbox) == 0
+
+
+# -- the sandbox's contract -----------------------------------------------------------------
+
+
+def _api(sandbox: TwilioSandbox, method: str, **kwargs: Any) -> requests.Response:
+    url = f"{sandbox.url}/2010-04-01/Accounts/{sandbox.account_sid}/Messages.json"
+    auth = kwargs.pop("auth", (sandbox.account_sid, sandbox.auth_token))
+    return requests.request(method, url, auth=auth, timeout=HANG, **kwargs)
+
+
+def test_sandbox_create_answers_201_with_twilio_s_message_resource(
+    sandbox: TwilioSandbox,
+) -> None:
+    answer = _api(sandbox, "POST", data={"To": TO, "From": SENDER, "Body": BODY})
+    data = answer.json()
+    assert answer.status_code == 201
+    assert re.fullmatch(r"SM[0-9a-f]{32}", data["sid"])
+    assert (data["status"], data["to"], data["from"], data["body"]) == (
+        "queued",
+        TO,
+        SENDER,
+        BODY,
+    )
+    assert data["num_segments"] == "1"
+
+
+def test_sandbox_dates_are_rfc_2822_from_the_current_clock(sandbox: TwilioSandbox) -> None:
+    data = _api(sandbox, "POST", data={"To": TO, "From": SENDER, "Body": BODY}).json()
+    created = parsedate_to_datetime(data["date_created"])
+    assert abs(created - datetime.now(UTC)) < timedelta(hours=1)
+
+
+def test_sandbox_refuses_bad_credentials_with_20003(sandbox: TwilioSandbox) -> None:
+    answer = _api(sandbox, "GET", auth=(sandbox.account_sid, "wrong"))
+    assert answer.status_code == 401
+    assert answer.json()["code"] == 20003
+
+
+def test_sandbox_errors_have_twilio_s_shape(sandbox: TwilioSandbox) -> None:
+    answer = _api(sandbox, "POST", data={"To": "12", "From": SENDER, "Body": BODY})
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "code": 21211,
+        "message": "Invalid 'To' Phone Number: 12",
+        "more_info": "https://www.twilio.com/docs/errors/21211",
+        "status": 400,
+    }
+
+
+def test_sandbox_injected_faults_have_twilio_s_shape(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 429, retry_after=3)
+    answer = _api(sandbox, "GET")
+    assert (answer.status_code, answer.headers["Retry-After"]) == (429, "3")
+    assert answer.json()["code"] == 20429
+
+
+def test_sandbox_list_filters_by_to_and_date_sent(sandbox: TwilioSandbox) -> None:
+    now = datetime.now(UTC)
+    recent = sandbox.record(TO, "recent", at=now - timedelta(hours=1))
+    sandbox.record(TO, "old", at=now - timedelta(days=5))
+    sandbox.record("+33611111111", "someone else", at=now)
+    since = (now - timedelta(days=2)).date().isoformat()
+    data = _api(sandbox, "GET", params={"To": TO, "DateSent>": since}).json()
+    assert [m["sid"] for m in data["messages"]] == [recent.sid]
+
+
+def test_sandbox_list_pages_as_twilio_does(sandbox: TwilioSandbox) -> None:
+    for n in range(3):
+        sandbox.record(TO, f"text {n}")
+    first = _api(sandbox, "GET", params={"PageSize": "2"}).json()
+    assert (len(first["messages"]), first["page"], first["page_size"]) == (2, 0, 2)
+    rest = requests.get(
+        sandbox.url + first["next_page_uri"],
+        auth=(sandbox.account_sid, sandbox.auth_token),
+        timeout=HANG,
+    ).json()
+    assert (len(rest["messages"]), rest["next_page_uri"]) == (1, None)
+
+
+def test_sandbox_does_not_serve_another_account_s_messages(sandbox: TwilioSandbox) -> None:
+    url = f"{sandbox.url}/2010-04-01/Accounts/AC{'f' * 32}/Messages.json"
+    answer = requests.get(url, auth=(sandbox.account_sid, sandbox.auth_token), timeout=HANG)
+    assert (answer.status_code, answer.json()["code"]) == (404, 20404)
