@@ -1,0 +1,341 @@
+"""The Zendesk channel: adds an invoice or credit note, PDF attached, to the customer's most
+recent open Zendesk ticket, as an internal note for the support agent (or a public reply when
+the shop's `[[helpdesks]]` table says `public = true`), or opens a ticket for it when the
+customer has none open and the table says `open_ticket = true`.
+
+Endpoints (Zendesk Support API v2, API token as HTTP Basic `{email}/token:{token}`):
+
+    GET  /api/v2/users/search?query=email:ADDR      the requester, by address
+    GET  /api/v2/users/{id}/tickets/requested       their tickets, sort_by=updated_at desc
+    GET  /api/v2/tickets/{id}/comments              sort_order=desc (only after an earlier attempt)
+    POST /api/v2/uploads?filename=NAME              the PDF, raw bytes → an upload token
+    PUT  /api/v2/tickets/{id}                       the note, carrying the token
+    POST /api/v2/tickets                            a new ticket, the note its first comment
+
+Why these: the requester's ticket list is read from the tickets themselves, not from the search
+index, which "can take up to a few minutes" to include new records (Zendesk's Search API
+reference): `type:ticket requester:…` would miss a ticket opened a moment ago, or still list one
+just solved as open. The user search has no
+unindexed equivalent by address; only a user created in the last minutes can be missed, and
+then a new ticket (`open_ticket`) is opened for the existing user, Zendesk matching the
+requester by address. Statuses new, open, pending and hold are open; solved and closed are not.
+One page of 100 tickets, most recently updated first, is read: an open one is near the top.
+
+An upload token lives 60 minutes (Zendesk's documented lifetime), so the upload and the update
+that consumes it are made in the same run; a token refused on the update (expired, used) is a
+transient failure, and the next run uploads again. So is a ticket closed between our read and
+our update (422 "closed prevents ticket update"): the next run picks another. A ticket deleted
+meanwhile (404) and any other refusal are permanent.
+
+A run whose job had an earlier attempt first reads the comments of the customer's latest
+tickets: a comment carrying an attachment named like the PDF and mentioning the document's
+number is that attempt's, reported `Sent(already=True)` instead of being written twice.
+
+Every request goes through `bridge.delivery.http_answers.call`. The reads before the lease
+check retry a short 429 in-process; the two writes after it (upload, update) make one attempt
+each, so the hand-over fits `HelpdeskConfig.send_budget_seconds` (the lease was renewed for
+that), and a 429, timeout or 5xx there goes back to the job queue with Zendesk's Retry-After.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from bridge.config.channels import HelpdeskConfig
+from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
+from bridge.delivery.errors import TransientDeliveryError
+from bridge.delivery.helpdesk.wording import note_text, subject_text
+from bridge.delivery.http_answers import ServiceRules, call, secrets_of
+from bridge.delivery.secrets import reveal
+from bridge.handover import check_before_handover
+
+SERVICE = "Zendesk"
+API = "/api/v2"
+OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})
+PAGE_SIZE = 100  # Zendesk's largest page
+# The earlier attempt wrote to the customer's open ticket of the time; writing bumped that
+# ticket's updated_at, so it is among their latest few even if another one has moved since.
+EARLIER_TICKETS_LOOKED_AT = 3
+
+
+def add_to_zendesk(
+    cfg: HelpdeskConfig, doc: Handover, *, sleep: Callable[[float], None] = time.sleep
+) -> Outcome:
+    """Add `doc` to its customer's most recent open ticket (or a new one, `open_ticket`)."""
+    email = doc.customer_email.strip()
+    if not email:
+        return NothingToDo(f"no customer address on {doc.number}: no Zendesk ticket to find")
+    with requests.Session() as session:
+        session.auth = (f"{cfg.email}/token", reveal(cfg.token))
+        client = _Client(cfg, _rules(cfg, doc), session, sleep)
+        return _hand_over(client, doc, email)
+
+
+# -- the flow -------------------------------------------------------------------------------
+
+
+def _hand_over(client: _Client, doc: Handover, email: str) -> Outcome:
+    user = _find_user(client, email)
+    tickets = _requested_tickets(client, user["id"]) if user else []
+    ticket = _most_recent_open(tickets)
+    if doc.earlier_attempt:
+        earlier = _earlier_note(client, doc, _where_it_may_be(ticket, tickets))
+        if earlier is not None:
+            return earlier
+    if ticket is not None:
+        return _add_note(client, doc, int(ticket["id"]))
+    if client.cfg.open_ticket:
+        return _open_ticket(client, doc)
+    return NothingToDo(
+        f"no open Zendesk ticket for {email}: nothing to add {doc.number} to "
+        "(set open_ticket = true in its [[helpdesks]] table to open one)"
+    )
+
+
+def _find_user(client: _Client, email: str) -> dict[str, Any] | None:
+    """The user whose primary address is `email` (the search also matches parts of it)."""
+    found = client.read("look up the customer", "/users/search", {"query": f"email:{email}"})
+    wanted = email.lower()
+    users = found.get("users") or []
+    return next((u for u in users if str(u.get("email", "")).lower() == wanted), None)
+
+
+def _requested_tickets(client: _Client, user_id: int) -> list[dict[str, Any]]:
+    """The user's tickets, most recently updated first."""
+    params = {"sort_by": "updated_at", "sort_order": "desc", "per_page": PAGE_SIZE}
+    found = client.read(
+        "list the customer's tickets", f"/users/{user_id}/tickets/requested", params
+    )
+    tickets = list(found.get("tickets") or [])
+    # Sorted here too: the order is what picks the ticket, so it must not hinge on a parameter.
+    return sorted(tickets, key=lambda t: str(t.get("updated_at", "")), reverse=True)
+
+
+def _most_recent_open(tickets: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((t for t in tickets if t.get("status") in OPEN_STATUSES), None)
+
+
+def _where_it_may_be(ticket: dict[str, Any] | None, tickets: list[dict[str, Any]]) -> list[int]:
+    """The tickets an earlier attempt may have written to: the one we would write to now, and
+    the customer's latest few (it may have been solved since, or another one updated)."""
+    ids = [int(ticket["id"])] if ticket is not None else []
+    for other in tickets[:EARLIER_TICKETS_LOOKED_AT]:
+        if int(other["id"]) not in ids:
+            ids.append(int(other["id"]))
+    return ids
+
+
+def _earlier_note(client: _Client, doc: Handover, ticket_ids: Iterable[int]) -> Sent | None:
+    for ticket_id in ticket_ids:
+        params = {"sort_order": "desc", "per_page": PAGE_SIZE}
+        found = client.read(
+            f"read the comments of ticket #{ticket_id}", f"/tickets/{ticket_id}/comments", params
+        )
+        for comment in found.get("comments") or []:
+            if _carries(comment, doc):
+                detail = "public reply" if comment.get("public") else "internal note"
+                external_id = f"{ticket_id}/{comment.get('audit_id') or comment.get('id')}"
+                return Sent(external_id, _target(ticket_id), detail, already=True)
+    return None
+
+
+def _carries(comment: dict[str, Any], doc: Handover) -> bool:
+    """A comment that is ours for `doc`: the PDF attached and the number in its text."""
+    text = " ".join(str(comment.get(key) or "") for key in ("body", "plain_body"))
+    return doc.number in text and _has_file(comment, doc.filename)
+
+
+def _has_file(comment: dict[str, Any], filename: str) -> bool:
+    attachments = comment.get("attachments") or []
+    return any(a.get("file_name") == filename for a in attachments if isinstance(a, dict))
+
+
+def _add_note(client: _Client, doc: Handover, ticket_id: int) -> Sent:
+    public = client.cfg.public
+    check_before_handover()
+    token = _upload(client, doc)
+    comment = {"body": note_text(doc, public=public), "public": public, "uploads": [token]}
+    answer = client.write_comment(
+        f"add {doc.number} to ticket #{ticket_id}",
+        "PUT",
+        f"/tickets/{ticket_id}",
+        {"ticket": {"comment": comment}},
+        token,
+    )
+    detail = "public reply" if public else "internal note"
+    return _sent(answer, ticket_id, detail, doc)
+
+
+def _open_ticket(client: _Client, doc: Handover) -> Sent:
+    public = client.cfg.public
+    check_before_handover()
+    token = _upload(client, doc)
+    ticket = {
+        "subject": subject_text(doc),
+        "requester": {"email": doc.customer_email.strip(), "name": _name(doc)},
+        "comment": {"body": note_text(doc, public=public), "public": public, "uploads": [token]},
+    }
+    answer = client.write_comment(
+        f"open a ticket for {doc.number}", "POST", "/tickets", {"ticket": ticket}, token
+    )
+    ticket_id = int((answer.get("ticket") or {}).get("id") or 0)
+    if not ticket_id:
+        raise TransientDeliveryError(f"{SERVICE}: opened a ticket for {doc.number} but sent no id")
+    return _sent(answer, ticket_id, "new ticket", doc)
+
+
+def _name(doc: Handover) -> str:
+    # Zendesk requires a requester name with an address it does not know yet.
+    return doc.customer_name.strip() or doc.customer_email.strip().partition("@")[0]
+
+
+def _upload(client: _Client, doc: Handover) -> str:
+    answer = client.upload(f"upload {doc.filename}", doc.filename, doc.pdf)
+    token = (answer.get("upload") or {}).get("token")
+    if not token:
+        raise TransientDeliveryError(f"{SERVICE}: upload of {doc.filename} gave no token")
+    return str(token)
+
+
+def _sent(answer: dict[str, Any], ticket_id: int, detail: str, doc: Handover) -> Sent:
+    audit = answer.get("audit") or {}
+    events = [e for e in audit.get("events") or [] if isinstance(e, dict)]
+    comment = next((e for e in events if e.get("type") == "Comment"), None)
+    if comment is not None and "attachments" in comment and not _has_file(comment, doc.filename):
+        # Written without the PDF (a stale token let through): the next run finds no note
+        # of ours with the PDF, so it uploads again and adds the note that carries it.
+        raise TransientDeliveryError(
+            f"{SERVICE}: ticket #{ticket_id} took the note for {doc.number} without its PDF "
+            "(upload token expired?); the next attempt adds it again"
+        )
+    reference = audit.get("id") or (comment or {}).get("id")
+    external_id = f"{ticket_id}/{reference}" if reference else str(ticket_id)
+    return Sent(external_id, _target(ticket_id), detail)
+
+
+def _target(ticket_id: int) -> str:
+    return f"zendesk ticket #{ticket_id}"
+
+
+# -- HTTP -----------------------------------------------------------------------------------
+
+
+def _rules(cfg: HelpdeskConfig, doc: Handover) -> ServiceRules:
+    shop = cfg.shop or doc.shop
+    return ServiceRules(
+        service=SERVICE,
+        credentials=f"[[helpdesks]] email and token of shop {shop} (zendesk)",
+        detail=zendesk_error,
+        secrets=secrets_of([cfg.token]),
+    )
+
+
+@dataclass(frozen=True)
+class _Client:
+    cfg: HelpdeskConfig
+    rules: ServiceRules
+    session: requests.Session
+    sleep: Callable[[float], None]
+
+    def _url(self, path: str) -> str:
+        return f"{self.cfg.base_url}{API}{path}"
+
+    def read(self, what: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A GET, a short 429 retried in-process (nothing is handed over yet)."""
+        url, timeout = self._url(path), self.cfg.timeout_seconds
+        answer = call(
+            self.rules,
+            what,
+            lambda: self.session.get(url, params=params, timeout=timeout),
+            sleep=self.sleep,
+        )
+        return answer if isinstance(answer, dict) else {}
+
+    def upload(self, what: str, filename: str, content: bytes) -> dict[str, Any]:
+        url, timeout = self._url("/uploads"), self.cfg.timeout_seconds
+        headers = {"Content-Type": "application/pdf"}
+
+        def send() -> requests.Response:
+            return self.session.post(
+                url, params={"filename": filename}, data=content, headers=headers, timeout=timeout
+            )
+
+        return self._write(what, send, self.rules)
+
+    def write_comment(
+        self, what: str, method: str, path: str, body: dict[str, Any], token: str
+    ) -> dict[str, Any]:
+        """The update (or creation) carrying the upload `token`; a refused token is transient."""
+        url, timeout = self._url(path), self.cfg.timeout_seconds
+        # The upload token is not a credential, but it opens the PDF until it is used.
+        rules = dataclasses.replace(self.rules, secrets=(*self.rules.secrets, token))
+
+        def send() -> requests.Response:
+            response = self.session.request(method, url, json=body, timeout=timeout)
+            if response.status_code == 422:
+                _refuse_transiently(response, what, rules)
+            return response
+
+        return self._write(what, send, rules)
+
+    def _write(
+        self, what: str, send: Callable[[], requests.Response], rules: ServiceRules
+    ) -> dict[str, Any]:
+        # One attempt: the hand-over must fit the budget the lease was renewed for.
+        answer = call(rules, what, send, attempts=1, sleep=self.sleep)
+        return answer if isinstance(answer, dict) else {}
+
+
+def _refuse_transiently(response: requests.Response, what: str, rules: ServiceRules) -> None:
+    """Raise the transient error a 422 of the update means when the next run can succeed:
+    the upload token refused (expired after its 60 minutes, used already), so it uploads
+    again; or the ticket closed since we read it, so it picks another. Any other 422 (a
+    field the account requires…) is left to `call`, which makes it permanent."""
+    said = rules.mask(zendesk_error(response))
+    text = said.lower()
+    if any(word in text for word in ("upload", "token", "attachment")):
+        why = "the upload was refused, the next attempt uploads again"
+    elif "closed" in text:
+        why = "the ticket was closed meanwhile, the next attempt looks for another"
+    else:
+        return
+    raise TransientDeliveryError(f"{SERVICE}: {what} → HTTP 422: {why} ({said})")
+
+
+def zendesk_error(response: requests.Response) -> str:
+    """Zendesk's error in a line: `error`, `description`, then each field's `details`
+    ("RecordInvalid: Record validation errors (status: Status: closed prevents ticket
+    update)"); the raw text when the answer is not JSON (its rate limiter answers in text)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return " ".join((response.text or "")[:300].split()) or response.reason or ""
+    error, description = body.get("error"), body.get("description")
+    if isinstance(error, dict):  # some endpoints nest it: {"error": {"title", "message"}}
+        error, description = error.get("title"), description or error.get("message")
+    description = description or body.get("error_description")
+    text = ": ".join(str(part) for part in (error, description) if part)
+    details = _details(body.get("details"))
+    if details:
+        text = f"{text} ({details})" if text else details
+    return " ".join(text.split())[:300] or response.reason or ""
+
+
+def _details(details: Any) -> str:
+    if not isinstance(details, dict):
+        return ""
+    parts = []
+    for field, problems in details.items():
+        for problem in problems if isinstance(problems, list) else [problems]:
+            said = problem.get("description") if isinstance(problem, dict) else problem
+            if said:
+                parts.append(f"{field}: {said}")
+    return "; ".join(parts)
