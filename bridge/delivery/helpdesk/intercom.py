@@ -1,0 +1,351 @@
+"""Intercom: adds an invoice or credit note PDF to the customer's latest open conversation, as
+an internal note the support team sees (or, with `[[helpdesks]] public = true`, as a reply the
+customer sees too).
+
+    POST /contacts/search            email = the customer's: every contact with it (user, lead)
+    POST /conversations/search       contact_ids IN those AND state = open: the most recently
+                                     updated one (the search has no sort: we pick it ourselves)
+    GET  /conversations/{id}         only after an earlier attempt: its parts, to find our note
+    POST /conversations/{id}/reply   type admin, admin_id, message_type note | comment, body
+                                     (HTML), attachment_files [{content_type, data, name}]
+
+Requests name API version 2.14 (`Intercom-Version`), the version Intercom's reference and SDKs
+default to; the base URL is the workspace's region (https://api.intercom.io, api.eu…, api.au…).
+
+"Open" means `state = open`: a snoozed conversation (`open` is still true) was parked by the
+team until a date, and a closed one is finished; neither gets a note nobody will read.
+
+Intercom limits requests per 10-second window: a 429 carries `X-RateLimit-Reset` (epoch
+seconds), and the wait is read from it when there is no Retry-After. What may have been
+applied (a timed-out or 5xx reply) is never repeated here: the job queue runs again later, and
+that run (`doc.earlier_attempt`) first reads the conversation for the note it may have left.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+from bridge.config.channels import HelpdeskConfig
+from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
+from bridge.delivery.helpdesk.wording import note_text
+from bridge.delivery.http_answers import ServiceRules, call, secrets_of
+from bridge.delivery.secrets import reveal
+from bridge.handover import check_before_handover
+from bridge.quick_retry import retry_after
+
+API_VERSION = "2.14"
+CONTACTS_PER_PAGE = 50  # the search's default page
+CONVERSATIONS_PER_PAGE = 150  # the search's maximum: one page for nearly every customer
+MAX_PAGES = 20  # a customer with more than that is not one we can sort out: stop reading
+MIN_RESET_WAIT = 1.0  # a clock ahead of Intercom's would read a window reset already past
+
+Clock = Callable[[], float]
+
+
+def add_to_intercom(
+    cfg: HelpdeskConfig,
+    doc: Handover,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = time.time,
+) -> Outcome:
+    """Add `doc`'s PDF to its customer's latest open conversation; `NothingToDo` when they
+    have no contact or no open conversation. `clock` is the wall clock `X-RateLimit-Reset`
+    is read against."""
+    email = doc.customer_email.strip()
+    if not email:
+        return NothingToDo(f"no customer email: no Intercom contact to add {doc.number} to")
+    with requests.Session() as session:
+        api = _Api(cfg, session, sleep=sleep, clock=clock)
+        contacts = _contact_ids(api, email)
+        if not contacts:
+            return NothingToDo(f"no Intercom contact with {email}: nothing to add {doc.number} to")
+        conversation = _latest_open(api, contacts)
+        if conversation is None:
+            return NothingToDo(f"no open Intercom conversation for {email}: {doc.number} not added")
+        conversation_id = str(conversation["id"])
+        if doc.earlier_attempt:
+            part = _earlier_part(api.get_conversation(conversation_id), cfg.admin_id, doc)
+            if part is not None:
+                return _sent(cfg, conversation_id, str(part.get("id", "")), already=True)
+        answer = api.reply(conversation_id, _reply_payload(cfg, doc))
+    return _sent(cfg, conversation_id, _new_part_id(answer, cfg, doc))
+
+
+# ---------------------------------------------------------------------------------- the API
+
+
+class _Api:
+    """One delivery's requests: Bearer auth, the API version, each through `call`."""
+
+    def __init__(
+        self,
+        cfg: HelpdeskConfig,
+        session: requests.Session,
+        *,
+        sleep: Callable[[float], None],
+        clock: Clock,
+    ) -> None:
+        self.cfg = cfg
+        self.base = cfg.base_url
+        self.session = session
+        self.sleep = sleep
+        self.rules = _rules(cfg, clock)
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {reveal(cfg.token)}",
+                "Accept": "application/json",
+                "Intercom-Version": API_VERSION,
+            }
+        )
+
+    def post(self, what: str, path: str, body: dict[str, Any]) -> Any:
+        def send() -> requests.Response:
+            return self.session.post(self.base + path, json=body, timeout=self.cfg.timeout_seconds)
+
+        return call(self.rules, what, send, sleep=self.sleep)
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        def send() -> requests.Response:
+            return self.session.get(
+                f"{self.base}/conversations/{conversation_id}", timeout=self.cfg.timeout_seconds
+            )
+
+        what = f"read conversation {conversation_id}"
+        return _mapping(call(self.rules, what, send, sleep=self.sleep))
+
+    def reply(self, conversation_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        def send() -> requests.Response:
+            # Checked before each attempt (a 429 is tried again after its wait), after every
+            # read: what follows it is one request, the budget the lease was renewed for.
+            check_before_handover()
+            return self.session.post(
+                f"{self.base}/conversations/{conversation_id}/reply",
+                json=payload,
+                timeout=self.cfg.timeout_seconds,
+            )
+
+        what = f"{payload['message_type']} on conversation {conversation_id} as admin "
+        what += self.cfg.admin_id
+        return _mapping(call(self.rules, what, send, sleep=self.sleep))
+
+    def search(self, what: str, path: str, query: dict[str, Any], per_page: int) -> Iterator[Any]:
+        """Every result of a search, page after page (`pages.next.starting_after`)."""
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            pagination: dict[str, Any] = {"per_page": per_page}
+            if cursor:
+                pagination["starting_after"] = cursor
+            answer = _mapping(self.post(what, path, {"query": query, "pagination": pagination}))
+            yield answer
+            following = _next_cursor(answer)
+            if not following or following == cursor:
+                return
+            cursor = following
+
+
+def _rules(cfg: HelpdeskConfig, clock: Clock) -> ServiceRules:
+    return ServiceRules(
+        service="Intercom",
+        credentials=f"[[helpdesks]] token and admin_id of shop {cfg.shop} (intercom)",
+        detail=_detail,
+        wait=_waiter(clock),
+        secrets=secrets_of([cfg.token]),
+    )
+
+
+def _detail(response: requests.Response) -> str:
+    """Intercom's error list ("not_found: Resource Not Found"), else the start of the text."""
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        errors = None
+    if isinstance(errors, list) and errors:
+        texts = [_one_error(e) for e in errors if isinstance(e, dict)]
+        if texts:
+            return "; ".join(texts)
+    return " ".join((response.text or "")[:300].split()) or response.reason or ""
+
+
+def _one_error(error: dict[str, Any]) -> str:
+    code, message = error.get("code") or "", error.get("message") or ""
+    field = f" ({error['field']})" if error.get("field") else ""
+    return f"{code}: {message}{field}" if code and message else f"{code or message}{field}"
+
+
+def _waiter(clock: Clock) -> Callable[[requests.Response], float | None]:
+    """The seconds a throttled answer asks for: Retry-After when Intercom (or a proxy) sends
+    one, else a 429's window reset (`X-RateLimit-Reset`, epoch seconds) less the time now."""
+
+    def wait(response: requests.Response) -> float | None:
+        told = retry_after(response.headers.get("Retry-After"))
+        if told is not None:
+            return told
+        if response.status_code != 429:
+            return None  # every answer carries the reset: it is a wait only for a 429
+        try:
+            reset = float(response.headers.get("X-RateLimit-Reset", ""))
+        except ValueError:
+            return None
+        return max(MIN_RESET_WAIT, reset - clock())
+
+    return wait
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _next_cursor(answer: dict[str, Any]) -> str | None:
+    following = _mapping(_mapping(answer.get("pages")).get("next"))
+    cursor = following.get("starting_after")
+    return str(cursor) if cursor else None
+
+
+# ----------------------------------------------------------------------- contacts, conversation
+
+
+def _contact_ids(api: _Api, email: str) -> list[str]:
+    """Every contact with the address: a lead and a user may share it, each with its own
+    conversations."""
+    query = {"field": "email", "operator": "=", "value": email}
+    ids: list[str] = []
+    what = "search contacts by email"
+    for page in api.search(what, "/contacts/search", query, CONTACTS_PER_PAGE):
+        for contact in page.get("data") or []:
+            if isinstance(contact, dict) and contact.get("id") and str(contact["id"]) not in ids:
+                ids.append(str(contact["id"]))
+    return ids
+
+
+def _latest_open(api: _Api, contact_ids: list[str]) -> dict[str, Any] | None:
+    query = {
+        "operator": "AND",
+        "value": [
+            {"field": "contact_ids", "operator": "IN", "value": contact_ids},
+            {"field": "state", "operator": "=", "value": "open"},
+        ],
+    }
+    found: list[dict[str, Any]] = []
+    what = "search the contact's open conversations"
+    for page in api.search(what, "/conversations/search", query, CONVERSATIONS_PER_PAGE):
+        found += [
+            c
+            for c in page.get("conversations") or []
+            # the query says so already; a snoozed or closed one must not slip through anyway
+            if isinstance(c, dict) and c.get("id") and c.get("state") == "open"
+        ]
+    return max(found, key=_recency, default=None)
+
+
+def _recency(conversation: dict[str, Any]) -> tuple[int, int]:
+    return _int(conversation.get("updated_at")), _int(conversation.get("created_at"))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _parts(conversation: dict[str, Any]) -> list[dict[str, Any]]:
+    parts = _mapping(conversation.get("conversation_parts")).get("conversation_parts") or []
+    return [p for p in parts if isinstance(p, dict)]
+
+
+def _by_admin(part: dict[str, Any], admin_id: str) -> bool:
+    author = _mapping(part.get("author"))
+    return author.get("type") == "admin" and str(author.get("id")) == admin_id
+
+
+def _attaches(part: dict[str, Any], filename: str) -> bool:
+    return any(
+        isinstance(a, dict) and a.get("name") == filename for a in part.get("attachments") or []
+    )
+
+
+def _plain(body: Any) -> str:
+    """A part's HTML body as text, so a number split by markup or escaped is still found."""
+    return html.unescape(re.sub(r"<[^>]*>", " ", str(body or "")))
+
+
+def _earlier_part(
+    conversation: dict[str, Any], admin_id: str, doc: Handover
+) -> dict[str, Any] | None:
+    """The part an earlier attempt left: by our admin, naming the number, with the PDF.
+    A note bumps the conversation's `updated_at`, so the conversation it went to is still
+    the latest open one unless someone has written in another since."""
+    for part in reversed(_parts(conversation)):
+        if (
+            _by_admin(part, admin_id)
+            and doc.number in _plain(part.get("body"))
+            and _attaches(part, doc.filename)
+        ):
+            return part
+    return None
+
+
+# ------------------------------------------------------------------------------------ reply
+
+
+def _message_type(cfg: HelpdeskConfig) -> str:
+    return "comment" if cfg.public else "note"
+
+
+def _html(text: str) -> str:
+    """The wording's plain text as Intercom's HTML body: a paragraph per blank-line block."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
+    return "".join(_paragraph(block) for block in blocks)
+
+
+def _paragraph(block: str) -> str:
+    return "<p>" + html.escape(block).replace("\n", "<br>") + "</p>"
+
+
+def _reply_payload(cfg: HelpdeskConfig, doc: Handover) -> dict[str, Any]:
+    return {
+        "message_type": _message_type(cfg),
+        "type": "admin",
+        "admin_id": cfg.admin_id,
+        "body": _html(note_text(doc, public=cfg.public)),
+        "attachment_files": [
+            {
+                "content_type": "application/pdf",
+                "data": base64.b64encode(doc.pdf).decode("ascii"),
+                "name": doc.filename,
+            }
+        ],
+    }
+
+
+def _new_part_id(answer: dict[str, Any], cfg: HelpdeskConfig, doc: Handover) -> str:
+    """The part the reply created: the conversation Intercom answers ends with it; ours is
+    the last by our admin of our type (with our PDF, when the answer lists attachments)."""
+    parts = _parts(answer)
+    ours = [
+        p for p in parts if _by_admin(p, cfg.admin_id) and p.get("part_type") == _message_type(cfg)
+    ]
+    with_pdf = [p for p in ours if _attaches(p, doc.filename)]
+    for candidates in (with_pdf, ours, parts):
+        if candidates and candidates[-1].get("id"):
+            return str(candidates[-1]["id"])
+    return ""  # written all the same: the conversation id alone still says where
+
+
+def _sent(
+    cfg: HelpdeskConfig, conversation_id: str, part_id: str, *, already: bool = False
+) -> Sent:
+    return Sent(
+        external_id=f"{conversation_id}/{part_id}" if part_id else conversation_id,
+        target=f"intercom conversation {conversation_id}",
+        detail="public reply" if cfg.public else "note",
+        already=already,
+    )

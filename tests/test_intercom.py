@@ -1,0 +1,381 @@
+"""The Intercom channel against the local Intercom: which conversation gets the PDF, what the
+note says and carries, and how refusals, throttling and earlier attempts are read."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from bridge.config.channels import HelpdeskConfig
+from bridge.delivery.channel import Handover, NothingToDo, Sent
+from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
+from bridge.delivery.helpdesk.intercom import API_VERSION, add_to_intercom
+from bridge.delivery.sandboxes.intercom import IntercomSandbox
+from bridge.failures import LeaseLost
+from bridge.handover import handover_check
+
+TOKEN = "dG9rOmFiY2RlZi0xMjM0NTY3ODkw"
+ADMIN = "991267696"
+EMAIL = "marie.curie@example.fr"
+HOUR = 3600
+PDF = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"  # every byte value, none lost
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when slept: shared by the sandbox and the client,
+    so a window's reset and the wait read from it are exact. Starts from now (whatever the
+    suite's clock says), 3.5 s into a 10-second window."""
+
+    def __init__(self) -> None:
+        self.now = math.floor(time.time() / 10) * 10 + 3.5
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def intercom(clock: FakeClock) -> Iterator[IntercomSandbox]:
+    with IntercomSandbox(token=TOKEN, clock=clock) as sandbox:
+        sandbox.add_admin(ADMIN, name="Support Théière")
+        sandbox.add_contact(EMAIL, "Marie Curie")
+        yield sandbox
+
+
+def config(sandbox: IntercomSandbox, **changes: Any) -> HelpdeskConfig:
+    values: dict[str, Any] = {
+        "shop": "theiere",
+        "kind": "intercom",
+        "url": sandbox.url,
+        "token": TOKEN,
+        "admin_id": ADMIN,
+        "timeout_seconds": 5,
+    }
+    return HelpdeskConfig(**{**values, **changes})
+
+
+def invoice(**changes: Any) -> Handover:
+    doc = Handover(
+        shop="theiere",
+        number="FA-2026-000042",
+        kind="invoice",
+        locale="fr",
+        amount=Decimal("42.00"),
+        currency="EUR",
+        order_reference="#1042",
+        customer_name="Marie Curie",
+        customer_email=EMAIL,
+        customer_phone="",
+        link="",
+        pdf=PDF,
+        filename="FA-2026-000042.pdf",
+    )
+    return replace(doc, **changes)
+
+
+def deliver(sandbox: IntercomSandbox, clock: FakeClock, doc: Handover | None = None, **cfg: Any):
+    return add_to_intercom(config(sandbox, **cfg), doc or invoice(), sleep=clock.sleep, clock=clock)
+
+
+def admin_parts(sandbox: IntercomSandbox, conversation_id: str) -> list[dict[str, Any]]:
+    return [p for p in sandbox.parts(conversation_id) if p["author"]["type"] == "admin"]
+
+
+# --------------------------------------------------------------------------- where it goes
+
+
+def test_note_goes_to_the_latest_open_conversation(intercom, clock) -> None:
+    now = clock()
+    older = intercom.add_conversation(EMAIL, updated_at=now - HOUR)
+    latest = intercom.add_conversation(EMAIL, updated_at=now - 60)
+    oldest = intercom.add_conversation(EMAIL, updated_at=now - 2 * HOUR)
+    closed = intercom.add_conversation(EMAIL, state="closed", updated_at=now)
+    snoozed = intercom.add_conversation(EMAIL, state="snoozed", updated_at=now)
+
+    outcome = deliver(intercom, clock)
+
+    assert isinstance(outcome, Sent)
+    assert outcome.target == f"intercom conversation {latest}"
+    assert [len(admin_parts(intercom, c)) for c in (older, latest, oldest, closed, snoozed)] == [
+        0,
+        1,
+        0,
+        0,
+        0,
+    ]
+
+
+def test_the_note_is_an_internal_note_by_the_configured_admin(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+
+    outcome = deliver(intercom, clock)
+
+    (part,) = admin_parts(intercom, conversation)
+    assert (part["part_type"], part["author"]["id"]) == ("note", ADMIN)
+    assert outcome == Sent(
+        external_id=f"{conversation}/{part['id']}",
+        target=f"intercom conversation {conversation}",
+        detail="note",
+    )
+
+
+def test_public_setting_replies_to_the_customer(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+
+    outcome = deliver(intercom, clock, public=True)
+
+    (part,) = admin_parts(intercom, conversation)
+    assert part["part_type"] == "comment"
+    assert outcome.detail == "public reply"
+    assert "veuillez trouver ci-joint votre facture FA-2026-000042" in part["body"]
+
+
+def test_every_contact_with_the_address_is_looked_at(intercom, clock) -> None:
+    lead = intercom.add_contact(EMAIL, "Marie (visiteuse)", role="lead")
+    intercom.add_conversation(EMAIL, updated_at=clock() - HOUR)  # the first contact's
+    of_lead = intercom.add_conversation(EMAIL, contact_id=lead)
+
+    outcome = deliver(intercom, clock)
+
+    assert outcome.target == f"intercom conversation {of_lead}"
+
+
+def test_the_latest_is_found_beyond_the_first_page_of_results(clock) -> None:
+    with IntercomSandbox(token=TOKEN, clock=clock, page_limit=1) as sandbox:
+        sandbox.add_admin(ADMIN)
+        for age in (3, 2, 1):
+            sandbox.add_conversation(EMAIL, updated_at=clock() - age * HOUR)
+        latest = sandbox.add_conversation(EMAIL, updated_at=clock())
+
+        outcome = deliver(sandbox, clock)
+
+    assert outcome.target == f"intercom conversation {latest}"
+
+
+def test_no_contact_with_the_address_is_nothing_to_do(intercom, clock) -> None:
+    intercom.add_conversation(EMAIL)
+    stranger = invoice(customer_email="jamais.venue@example.fr")
+
+    outcome = deliver(intercom, clock, stranger)
+
+    assert outcome == NothingToDo(
+        "no Intercom contact with jamais.venue@example.fr: nothing to add FA-2026-000042 to"
+    )
+
+
+def test_no_open_conversation_is_nothing_to_do(intercom, clock) -> None:
+    intercom.add_conversation(EMAIL, state="closed")
+    intercom.add_conversation(EMAIL, state="snoozed")
+
+    outcome = deliver(intercom, clock)
+
+    assert isinstance(outcome, NothingToDo)
+    assert outcome.reason.startswith(f"no open Intercom conversation for {EMAIL}")
+
+
+# ------------------------------------------------------------------------- what it carries
+
+
+def test_the_pdf_arrives_byte_for_byte(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+
+    deliver(intercom, clock)
+
+    (upload,) = intercom.uploads_to(conversation)
+    assert (upload.name, upload.content_type, upload.data) == (
+        "FA-2026-000042.pdf",
+        "application/pdf",
+        PDF,
+    )
+
+
+def test_a_credit_note_is_added_with_its_own_words_and_file(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    credit = invoice(kind="credit_note", number="AV-2026-000007", filename="AV-2026-000007.pdf")
+
+    deliver(intercom, clock, credit)
+
+    (part,) = admin_parts(intercom, conversation)
+    assert "Avoir AV-2026-000007" in part["body"]
+    assert [a["name"] for a in part["attachments"]] == ["AV-2026-000007.pdf"]
+
+
+def test_the_text_is_escaped_into_html_paragraphs(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    doc = invoice(customer_name="<b>Marie & Co</b>")
+
+    deliver(intercom, clock, doc, public=True)
+
+    (part,) = admin_parts(intercom, conversation)
+    assert part["body"].startswith("<p>Bonjour &lt;b&gt;Marie &amp; Co&lt;/b&gt;,")
+    assert part["body"].endswith("</p>")
+
+
+def test_every_request_names_the_api_version(intercom, clock) -> None:
+    intercom.add_conversation(EMAIL)
+
+    deliver(intercom, clock)
+
+    assert set(intercom.versions) == {API_VERSION}
+
+
+# ------------------------------------------------------------------------ earlier attempts
+
+
+def test_an_earlier_attempts_note_is_reported_and_not_written_again(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    first = deliver(intercom, clock)
+
+    again = deliver(intercom, clock, invoice(earlier_attempt=True))
+
+    assert again == replace(first, already=True)
+    assert len(admin_parts(intercom, conversation)) == 1
+    assert intercom.replies_received() == 1
+
+
+def test_an_earlier_attempt_that_left_nothing_writes_the_note(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    deliver(intercom, clock, invoice(number="FA-2026-000041", filename="FA-2026-000041.pdf"))
+
+    outcome = deliver(intercom, clock, invoice(earlier_attempt=True))
+
+    assert outcome.already is False
+    assert len(admin_parts(intercom, conversation)) == 2
+
+
+# ----------------------------------------------------------------------- throttling, faults
+
+
+def test_a_spent_window_is_waited_out_as_its_reset_says(clock) -> None:
+    # the two searches spend the window; the reply waits for the next one, 6.5 s away
+    with IntercomSandbox(token=TOKEN, clock=clock, rate_limit=2) as sandbox:
+        sandbox.add_admin(ADMIN)
+        conversation = sandbox.add_conversation(EMAIL)
+
+        outcome = deliver(sandbox, clock)
+
+        assert clock.slept == [6.5]
+        assert isinstance(outcome, Sent)
+        assert len(admin_parts(sandbox, conversation)) == 1
+
+
+def test_a_long_wait_goes_back_to_the_queue_with_it(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    intercom.fail_next(1, 429, retry_after=600, path="/reply")
+
+    with pytest.raises(TransientDeliveryError) as raised:
+        deliver(intercom, clock)
+
+    assert raised.value.retry_after == 600
+    assert clock.slept == []
+    assert admin_parts(intercom, conversation) == []
+
+
+def test_a_refused_token_is_permanent_and_names_the_config_keys(intercom, clock) -> None:
+    intercom.add_conversation(EMAIL)
+    wrong = "not-the-token-0123456789"
+
+    with pytest.raises(PermanentDeliveryError) as raised:
+        deliver(intercom, clock, token=wrong)
+
+    message = str(raised.value)
+    assert "[[helpdesks]] token and admin_id of shop theiere (intercom)" in message
+    assert "Access Token Invalid" in message
+    assert wrong not in message
+
+
+def test_the_token_is_masked_where_the_service_quotes_it(intercom, clock, caplog) -> None:
+    intercom.add_conversation(EMAIL)
+    intercom.fault_message = f"upstream refused Authorization: Bearer {TOKEN}"
+    intercom.fail_next(1, 400, path="/contacts/search")
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(PermanentDeliveryError) as raised:
+        deliver(intercom, clock)
+
+    assert "Bearer ***" in str(raised.value)
+    assert TOKEN not in str(raised.value)
+    assert TOKEN not in caplog.text
+
+
+def test_an_unknown_admin_is_permanent_with_intercoms_message(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+
+    with pytest.raises(PermanentDeliveryError, match="admin_not_found: Admin not found"):
+        deliver(intercom, clock, admin_id="424242")
+
+    assert admin_parts(intercom, conversation) == []
+
+
+def test_a_server_error_on_the_reply_is_transient_and_not_repeated(intercom, clock) -> None:
+    intercom.add_conversation(EMAIL)
+    intercom.fail_next(1, 500, path="/reply")
+
+    with pytest.raises(TransientDeliveryError, match="HTTP 500"):
+        deliver(intercom, clock)
+
+    assert intercom.replies_received() == 1
+
+
+def test_a_refused_handover_check_writes_nothing(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    refusal = LeaseLost("job 7 is held by another worker now")
+
+    def refuse() -> None:
+        raise refusal
+
+    with handover_check(refuse), pytest.raises(LeaseLost) as raised:
+        deliver(intercom, clock)
+
+    assert raised.value is refusal
+    assert intercom.replies_received() == 0
+    assert admin_parts(intercom, conversation) == []
+
+
+def test_the_send_budget_is_one_reply_connecting_then_answering(intercom) -> None:
+    assert config(intercom, timeout_seconds=7).send_budget_seconds == 2 * 7
+
+
+# ------------------------------------------------------------------------ the sandbox itself
+
+
+def test_the_sandbox_answers_a_spent_window_as_intercom_does(clock) -> None:
+    with IntercomSandbox(token=TOKEN, clock=clock, rate_limit=1) as sandbox:
+        search = {"query": {"field": "email", "operator": "=", "value": EMAIL}}
+        headers = {"Authorization": f"Bearer {TOKEN}", "Intercom-Version": API_VERSION}
+        url = sandbox.url + "/contacts/search"
+        requests.post(url, json=search, headers=headers, timeout=5)
+        answer = requests.post(url, json=search, headers=headers, timeout=5)
+
+    assert answer.status_code == 429
+    assert answer.json()["errors"][0]["code"] == "rate_limit_exceeded"
+    assert answer.headers["X-RateLimit-Remaining"] == "0"
+    assert int(answer.headers["X-RateLimit-Reset"]) == clock() + 6.5
+
+
+def test_the_sandbox_serves_the_attachment_it_stored(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    deliver(intercom, clock)
+
+    (part,) = admin_parts(intercom, conversation)
+    url = part["attachments"][0]["url"]
+    assert re.match(rf"{re.escape(intercom.url)}/attachments/\d+/FA-2026-000042\.pdf$", url)
+    assert requests.get(url, timeout=5).content == PDF
