@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bridge.config import load_settings
+from bridge.demo_channels import DemoChannels
 from bridge.demo_customers import DEMO_SURVEYS, customers_answer
 from bridge.model import Order
 
@@ -38,8 +39,8 @@ SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
 POLL_INTERVAL = 10
 HUGO = {"first_name": "Hugo", "last_name": "Petit", "email": "hugo@example.fr",
-        "address_1": "5 rue Sainte-Catherine", "postcode": "33000", "city": "Bordeaux",
-        "country": "FR"}  # fmt: skip
+        "phone": "06 98 76 54 32", "address_1": "5 rue Sainte-Catherine", "postcode": "33000",
+        "city": "Bordeaux", "country": "FR"}  # fmt: skip
 # What the demo's day ends with in the outbox: the invoices' emails and the credit notes'.
 DEMO_EMAILS = 22
 
@@ -154,11 +155,12 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
     woo = WooSandbox().start()  # seeded: card paid, bank transfer on hold, COD, PayPal paid
     shopify = ShopifySandbox(seed=False).start()
     _seed_shopify(shopify)
+    channels = DemoChannels().start()  # a local Twilio, Zendesk and Intercom
     http_port = free_port()
     with CaptureSMTPServer(workdir / "outbox") as smtp:
         config = write_demo_config(
             workdir, smtp.port, http_port=http_port, woo=woo, shopify=shopify,
-            extra=DEMO_SURVEYS,
+            extra=DEMO_SURVEYS + channels.config(),
         )  # fmt: skip
         svc = Services.from_settings(load_settings(config, environ={}))
         service: subprocess.Popen[bytes] | None = None
@@ -178,6 +180,7 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             _wait_until_quiet(svc, expected_emails=DEMO_EMAILS, smtp=smtp, timeout=60)
             customers_answer(say, [received.message() for received in smtp.received])
             _wait_until_quiet(svc, expected_emails=DEMO_EMAILS, smtp=smtp, timeout=30)
+            channels.tell(say)
             console.print()
             console.print(_results_table(svc))
             from bridge.ops import status_tables
@@ -194,6 +197,7 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             svc.close()
             woo.stop()
             shopify.stop()
+            channels.stop()
     _where_to_look(console, workdir, len(list((workdir / "outbox").glob("*.eml"))))
     return 0
 
@@ -421,7 +425,7 @@ def _where_to_look(console: Console, workdir: Path, emails: int) -> None:
         f"  .venv/bin/quittance verify -c {cfg}\n"
         f"  .venv/bin/quittance check-invoice FA-{year}-000001 -c {cfg}\n"
         f"  .venv/bin/quittance render FA-{year}-000001 --out copy.pdf -c {cfg}\n"
-        f"  .venv/bin/quittance deliveries -c {cfg}\n"
+        f"  .venv/bin/quittance deliveries -c {cfg}     (email, SMS, helpdesk, attach-back)\n"
         f"  .venv/bin/quittance stats -c {cfg}\n"
         f"  .venv/bin/quittance portal link hugo@example.fr --shop woo -c {cfg}\n"
         f'  .venv/bin/quittance credit FA-{year}-000001 --reason "Geste" --amount 5 -c {cfg}\n'

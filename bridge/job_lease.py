@@ -20,7 +20,6 @@ from typing import Protocol
 
 import structlog
 
-from bridge.config.email import EmailConfig, send_budget_seconds
 from bridge.config.service import JobsConfig
 from bridge.failures import LeaseLost, TooLateToSend
 from bridge.heartbeat import HeartbeatLease
@@ -43,10 +42,9 @@ class LeaseTerms:
     send_budget: timedelta  # the longest this step's hand-over runs after its check
 
     @classmethod
-    def of(cls, jobs: JobsConfig, email: EmailConfig, channel: str) -> LeaseTerms:
-        """An email's hand-over is bounded by its SMTP replies; an attach-back writes a note
-        it first looks for (a second run finds it), so it needs no budget of its own."""
-        budget = send_budget_seconds(email.timeout, email.bcc) if channel == "email" else 0
+    def of(cls, jobs: JobsConfig, budget: float) -> LeaseTerms:
+        """`budget`: the seconds the step's hand-over may run after its check (an email's
+        SMTP replies, a helpdesk's upload and note; see each step's `budget`)."""
         return cls(
             timedelta(seconds=jobs.lease_seconds),
             timedelta(seconds=jobs.heartbeat_seconds),

@@ -63,6 +63,22 @@ def status_tables(svc: Services) -> list[Table]:
             str(jobs.get("pending", 0) + jobs.get("running", 0)), str(jobs.get("retry", 0)),
             str(jobs.get("dead", 0)),
         )  # fmt: skip
+    failures = _failures_table(svc)
+    return [shops, _deliveries_table(svc, today), failures]
+
+
+def _deliveries_table(svc: Services, today: datetime) -> Table:
+    """Today's hand-overs per shop and channel (email, sms, zendesk, intercom, attach)."""
+    table = Table(title="Deliveries today (UTC)")
+    statuses = ("sent", "pending", "retrying", "failed", "skipped")
+    for column in ("shop", "channel", *statuses):
+        table.add_column(column, overflow="fold")
+    for (shop, channel), counts in sorted(svc.store.delivery_counts_since(today).items()):
+        table.add_row(shop, channel, *(str(counts.get(s, 0)) for s in statuses))
+    return table
+
+
+def _failures_table(svc: Services) -> Table:
     failures = Table(title="Last 5 failures")
     for column in ("job", "step", "state", "shop", "order", "reason"):
         failures.add_column(column, overflow="fold")
@@ -71,7 +87,7 @@ def status_tables(svc: Services) -> list[Table]:
             str(job.id), job.kind, job.state, job.shop or "", job.order_id or "",
             job.last_error or "",
         )  # fmt: skip
-    return [shops, failures]
+    return failures
 
 
 def check_archive(svc: Services) -> CheckLine:

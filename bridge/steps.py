@@ -11,8 +11,12 @@
               order…); the job is recorded `skipped` with that reason for the owner to see
     run       what it does; returns a result dict (the job is `done`) or `Skipped(reason)`,
               or raises an error of the failure vocabulary (`bridge.failures`)
-    channel   a step that hands the document over (email, attach): each of its jobs is a row
-              of the delivery log, moved with the job (`target` says to whom or where)
+    channel   a step that hands the document over (email, sms, zendesk, intercom, attach):
+              each of its jobs is a row of the delivery log, moved with the job (`target`
+              says to whom or where); each channel retries and fails on its own, so one
+              channel's outage never holds back or repeats another
+    budget    the seconds a channel's hand-over may run after its last lease check (an
+              email's SMTP replies, a helpdesk's upload and note): the lease must outlast it
 
 The worker (`bridge.worker`) runs a step and, in the transaction that marks it done, enqueues
 the steps declared `after` it that apply, keyed by the document so a replay adds nothing.
@@ -32,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.config.email import send_budget_seconds
 from bridge.crediting import (
     alert_foreign_refund,
     awaiting_reissue,
@@ -40,6 +45,18 @@ from bridge.crediting import (
     predates_quittance,
     refuse_credit,
 )
+from bridge.customer_channels import (
+    add_to_helpdesk,
+    customer_phone,
+    outcome_result,
+    send_sms,
+    sms_number,
+    sms_skip_reason,
+)
+from bridge.delivery.channel import NothingToDo
+from bridge.delivery.channel import Outcome as Handed
+from bridge.delivery.errors import PermanentDeliveryError
+from bridge.delivery.sms.numbers import NotAMobile
 from bridge.failures import PermanentStepError, WaitingForInvoice
 from bridge.handover import check_before_handover
 from bridge.invoicing.build import NO_FACTS
@@ -101,6 +118,10 @@ def _nowhere(run: StepRun) -> str:
     return ""
 
 
+def _no_budget(svc: Services, job: JobRecord) -> float:
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Step:
     kind: str
@@ -113,6 +134,7 @@ class Step:
     opens_document: bool = False
     channel: str = ""
     target: Callable[[StepRun], str] = _nowhere
+    budget: Callable[[Services, JobRecord], float] = _no_budget
 
     @property
     def on_document(self) -> bool:
@@ -170,6 +192,7 @@ class Pipeline:
 
 
 # Options intake may set on an entry job; they travel with the document to every step.
+# `send_email: False` (`--no-email`) keeps every customer channel quiet: email, SMS, helpdesk.
 FLOW_OPTIONS = ("send_email",)
 
 
@@ -282,9 +305,18 @@ def render(run: StepRun) -> JobResult:
     return {"pdf_sha256": run.svc.store.get_invoice_by_id(invoice.id).pdf_sha256}  # type: ignore[union-attr]
 
 
+def _customer_channels_on(flow: Flow) -> bool:
+    return bool(flow.options.get("send_email", True))
+
+
 def shop_sends_email(svc: Services, flow: Flow) -> bool:
     shop = svc.settings.shop(flow.shop)
-    return bool(flow.options.get("send_email", True)) and (shop is None or shop.send_email)
+    return _customer_channels_on(flow) and (shop is None or shop.send_email)
+
+
+def email_budget(svc: Services, job: JobRecord) -> float:
+    email = svc.settings.email
+    return send_budget_seconds(email.timeout, email.bcc)
 
 
 def email_skip_reason(run: StepRun) -> str | None:
@@ -306,6 +338,76 @@ def email_target(run: StepRun) -> str:
 def email(run: StepRun) -> JobResult:
     """The customer's personal email with the PDF attached."""
     return send_receipt(run.svc, _invoice_of(run), to=email_target(run))
+
+
+def _channel_result(outcome: Handed) -> JobResult:
+    if isinstance(outcome, NothingToDo):
+        return Skipped(outcome.reason)
+    return outcome_result(outcome)
+
+
+def _earlier_attempt(run: StepRun) -> bool:
+    """Whether a run of this job may already have handed the document over (it was claimed
+    before: a crash, a timeout after the service took it), so the channel looks first."""
+    return run.job.attempts > 1
+
+
+def shop_texts(svc: Services, flow: Flow) -> bool:
+    return _customer_channels_on(flow) and svc.settings.sms_for(flow.shop) is not None
+
+
+def sms_skip(run: StepRun) -> str | None:
+    return sms_skip_reason(run.svc, _invoice_of(run))
+
+
+def sms_target(run: StepRun) -> str:
+    invoice = _invoice_of(run)
+    try:
+        return sms_number(run.svc, invoice)
+    except (NotAMobile, PermanentDeliveryError):
+        return customer_phone(run.svc, invoice)
+
+
+def sms_budget(svc: Services, job: JobRecord) -> float:
+    cfg = svc.settings.sms_for(job.shop or "")
+    return cfg.send_budget_seconds if cfg is not None else 0.0
+
+
+def sms(run: StepRun) -> JobResult:
+    """A short text to the customer's mobile: amount, number, a link to their documents."""
+    invoice = _invoice_of(run)
+    return _channel_result(send_sms(run.svc, invoice, earlier_attempt=_earlier_attempt(run)))
+
+
+def helpdesk_step(kind: str) -> Step:
+    """The step adding each document to the customer's open `kind` ticket or conversation."""
+
+    def applies(svc: Services, flow: Flow) -> bool:
+        on = svc.settings.helpdesk_for(flow.shop, kind) is not None
+        return on and _customer_channels_on(flow)
+
+    def skip(run: StepRun) -> str | None:
+        if not _invoice_of(run).snapshot.buyer.email:
+            return f"no email address on the order: {kind} cannot find the customer"
+        return None
+
+    def target(run: StepRun) -> str:
+        return f"{kind}: {_invoice_of(run).snapshot.buyer.email}"
+
+    def budget(svc: Services, job: JobRecord) -> float:
+        cfg = svc.settings.helpdesk_for(job.shop or "", kind)
+        return cfg.send_budget_seconds if cfg is not None else 0.0
+
+    def run(run_: StepRun) -> JobResult:
+        invoice = _invoice_of(run_)
+        outcome = add_to_helpdesk(run_.svc, invoice, kind, earlier_attempt=_earlier_attempt(run_))
+        return _channel_result(outcome)
+
+    run.__doc__ = f"The document as a note on the customer's open {kind} conversation."
+    return Step(
+        kind, run, after="render", applies=applies, skip=skip, channel=kind, target=target,
+        budget=budget,
+    )  # fmt: skip
 
 
 def has_platform_shop(svc: Services, flow: Flow) -> bool:
@@ -361,7 +463,20 @@ STEPS = Pipeline(
             skip=email_skip_reason,
             channel="email",
             target=email_target,
+            budget=email_budget,
         ),
+        Step(
+            "sms",
+            sms,
+            after="render",
+            applies=shop_texts,
+            skip=sms_skip,
+            channel="sms",
+            target=sms_target,
+            budget=sms_budget,
+        ),
+        helpdesk_step("zendesk"),
+        helpdesk_step("intercom"),
         Step(
             "attach",
             attach,

@@ -111,7 +111,7 @@ def run_job(
             return "skipped"
         # `issue` committed its followers with the number; the others' commit with "done".
         then = () if step.opens_document else run.then
-        sent = _delivery(step, run, "sent", external_id=str(result.get("message_id") or ""))
+        sent = _sent_delivery(step, run, result)
         queued = _queued_deliveries(steps, run, then)
         if not svc.store.complete_job(
             job.id, worker_id, result=result, then=then, delivery=sent, pending=queued
@@ -139,7 +139,7 @@ def _run_leased(
             if exit_on_overrun:  # even when the database refused: the hung call must die
                 os._exit(EXIT_STEP_OVERRAN)
 
-    terms = LeaseTerms.of(svc.settings.jobs, svc.settings.email, step.channel)
+    terms = LeaseTerms.of(svc.settings.jobs, step.budget(svc, run.job))
     with (
         JobLease(svc.store, run.job, worker_id, terms, on_overrun=overran) as lease,
         handover_check(lease.ensure_held),
@@ -158,6 +158,19 @@ def _delivery(
     except Exception:  # the document cannot be read: the job's own error says why
         target = ""
     return DeliveryIn(step.channel, target, status, external_id, detail[:2000])
+
+
+def _sent_delivery(step: Step, run: StepRun, result: dict[str, object]) -> DeliveryIn | None:
+    """The delivery row of a channel's success: the service's id for what it wrote (the
+    message id, the ticket comment), and where exactly it went when the channel says."""
+    entry = _delivery(
+        step, run, "sent",
+        external_id=str(result.get("message_id") or result.get("external_id") or ""),
+        detail=str(result.get("detail") or ""),
+    )  # fmt: skip
+    if entry is not None and result.get("target"):
+        entry = replace(entry, target=str(result["target"]))
+    return entry
 
 
 def _queued_deliveries(

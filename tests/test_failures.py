@@ -43,6 +43,10 @@ NOT_RAISED_BY_STEPS = {
     "RulesNotRun": "the same: check-invoice exits 2",
     "LinkInvalid": "the customer's pages answer it 404/403 (bridge/portal/pages.py)",
     "LinkExpired": "the customer's pages answer it 410 with a page offering a new link",
+    "NotAMobile": "the sms step skips the text with its reason (bridge/customer_channels.py)",
+    "_NotApplied": "bridge.delivery.http_answers.call's quick retries; when they run out, "
+    "the DeliveryError it carries is raised",
+    "_Refused": "the Intercom sandbox's own refusals, answered as HTTP errors",
 }
 
 

@@ -238,9 +238,14 @@ def deliveries_command(
         str | None, typer.Option("--order", help="Every document of an order.")
     ] = None,
     shop: Annotated[str | None, typer.Option("--shop", help="The order's shop.")] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option("--channel", help="Only one channel: email, sms, zendesk, intercom, attach."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Each document's deliveries (email, attach-back): to whom, status, attempts, id, time."""
+    """Each document's deliveries (email, SMS, helpdesk note, attach-back): to whom, status,
+    attempts, the service's id, time."""
     svc = services_for(config)
     try:
         if number:
@@ -249,12 +254,14 @@ def deliveries_command(
             rows = svc.store.deliveries_for_order(order, shop)
         else:
             rows = list(reversed(svc.store.recent_deliveries(50)))
+        if channel:
+            rows = [r for r in rows if r.channel == channel.strip().lower()]
         numbers = {r.invoice_id: _number_of(svc, r.invoice_id) for r in rows}
         table = Table("document", "channel", "target", "status", "attempts", "id", "at", "detail")
         for r in rows:
             table.add_row(
                 numbers[r.invoice_id], r.channel, r.target, r.status, str(r.attempts),
-                r.external_id, r.updated_at.isoformat(timespec="seconds"), r.detail[:80],
+                r.external_id, r.updated_at.isoformat(timespec="seconds"), r.detail[:300],
             )  # fmt: skip
         console.print(table if rows else "no deliveries recorded")
     finally:

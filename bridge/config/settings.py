@@ -192,6 +192,27 @@ class Settings(BaseSettings):
             )
         return tables
 
+    @field_validator("sms", "helpdesks")
+    @classmethod
+    def _hand_over_fits_lease(
+        cls, tables: list[SmsConfig | HelpdeskConfig], info: ValidationInfo
+    ) -> list[SmsConfig | HelpdeskConfig]:
+        """As for an email: a hand-over started after the lease check must end before the
+        lease can lapse, or a second worker could send it again."""
+        jobs = info.data.get("jobs")
+        if jobs is None:
+            return tables
+        for table in tables:
+            needed = table.send_budget_seconds + jobs.heartbeat_seconds
+            if needed > min(jobs.lease_seconds, jobs.step_timeout_seconds):
+                raise fail(
+                    f"timeout_seconds of shop {table.shop}'s table small enough that its "
+                    f"hand-over ({table.send_budget_seconds:g} s) plus [jobs] heartbeat_seconds "
+                    f"fits [jobs] lease_seconds ({jobs.lease_seconds}) and step_timeout_seconds "
+                    f"({jobs.step_timeout_seconds}): lower timeout_seconds or raise those"
+                )
+        return tables
+
     def survey_for(self, shop: str) -> SurveyConfig:
         """The shop's survey settings; a shop with no `[[surveys]]` table asks nothing."""
         found = next((s for s in self.surveys if s.shop == shop), None)

@@ -209,7 +209,8 @@ def order_label(reference: str, locale: str) -> str:
     return reference
 
 
-def _attachment_name(number: str) -> str:
+def attachment_name(number: str) -> str:
+    """The PDF's file name: the number with anything a mail client might mangle replaced."""
     return re.sub(r"[^A-Za-z0-9+_.-]", "-", number) + ".pdf"
 
 
@@ -286,7 +287,7 @@ def build_receipt_email(
     return compose_email(
         env, "receipt", locale, context, email_cfg,
         to=email_address(buyer.name or buyer.company, buyer.email, "buyer email"),
-        sender_name=shop_name, pdfs=[(pdf_bytes, _attachment_name(snapshot.number))],
+        sender_name=shop_name, pdfs=[(pdf_bytes, attachment_name(snapshot.number))],
     )  # fmt: skip
 
 

@@ -41,7 +41,7 @@ def private(response: Response) -> Response:
     return response
 
 
-CUSTOMER_PATHS = ("/portal/", "/survey/", "/invoices/")
+CUSTOMER_PATHS = ("/portal/", "/survey/", "/invoices/", "/l/")
 
 
 class PrivateCustomerPaths:

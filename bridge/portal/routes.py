@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from bridge.portal import short_links
 from bridge.portal.new_links import NewLinkPages
 from bridge.portal.portal_pages import PortalPages
 from bridge.portal.side import CustomerSide
@@ -59,6 +60,14 @@ def customer_routes(services: Services) -> APIRouter:
         return side.answer(
             request, lambda locale: portal.document_link(request, filename, t, locale)
         )
+
+    # The short link of a text message: a redirect to the signed link it stands for.
+    @router.get("/l/{code}", responses={303: {"description": "to the signed link"}})
+    def short_link(request: Request, code: str) -> Response:
+        def page(locale: str) -> Response:
+            return short_links.follow(services.store, code) or side.invalid(locale)
+
+        return side.answer(request, page)
 
     @router.get("/survey/{token}")
     def survey_form(request: Request, token: str, score: str = "") -> Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.store._sql import insert_for
@@ -69,6 +69,20 @@ def for_order(conn: Connection, shop: str | None, order_id: str) -> list[Deliver
 def recent(conn: Connection, limit: int) -> list[DeliveryRecord]:
     rows = conn.execute(select(deliveries).order_by(deliveries.c.id.desc()).limit(limit))
     return [_record(row) for row in rows.mappings()]
+
+
+def counts_since(conn: Connection, since: datetime) -> dict[tuple[str, str], dict[str, int]]:
+    """{(shop, channel): {status: rows}} of the deliveries moved since `since`."""
+    rows = conn.execute(
+        select(invoices.c.shop, deliveries.c.channel, deliveries.c.status, func.count())
+        .join(invoices, invoices.c.id == deliveries.c.invoice_id)
+        .where(deliveries.c.updated_at >= since)
+        .group_by(invoices.c.shop, deliveries.c.channel, deliveries.c.status)
+    )
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for shop, channel, status, count in rows:
+        out.setdefault((shop, channel), {})[status] = int(count)
+    return out
 
 
 def _record(row: RowMapping) -> DeliveryRecord:

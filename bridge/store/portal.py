@@ -19,6 +19,7 @@ from bridge.store.schema import (
     downloads,
     invoices,
     rate_limits,
+    short_links,
     surveys,
 )
 
@@ -249,3 +250,29 @@ def _survey(row: RowMapping) -> SurveyRecord:
         first_answered_at=row["first_answered_at"],
         answered_at=row["answered_at"],
     )
+
+
+def add_short_link(
+    conn: Connection, code: str, target: str, invoice_id: int, expires_at: datetime,
+    now: datetime,
+) -> None:  # fmt: skip
+    conn.execute(
+        short_links.insert().values(
+            code=code, target=target, invoice_id=invoice_id, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+def short_link_target(conn: Connection, code: str, now: datetime) -> str | None:
+    """The signed link `code` stands for, while it is kept (its own expiry is the link's
+    business: an expired link opens the page that sends a new one)."""
+    row = conn.execute(
+        select(short_links.c.target).where(
+            short_links.c.code == code, short_links.c.expires_at > now
+        )
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def forget_short_links(conn: Connection, before: datetime) -> int:
+    return conn.execute(delete(short_links).where(short_links.c.expires_at < before)).rowcount

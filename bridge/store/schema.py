@@ -309,6 +309,19 @@ rate_limits = Table(
 )
 Index("ix_rate_limits_window_start", rate_limits.c.window_start)
 
+# A short code standing for a signed customer link (a text message has no room for one),
+# kept as long as the link it stands for works (bridge/portal/short_links.py).
+short_links = Table(
+    "short_links",
+    metadata,
+    Column("code", String(20), primary_key=True),
+    Column("target", Text, nullable=False),
+    Column("invoice_id", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+Index("ix_short_links_expires_at", short_links.c.expires_at)
+
 # Every PDF handed out by a customer link ("portal" page or direct "link").
 downloads = Table(
     "downloads",

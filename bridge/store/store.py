@@ -344,6 +344,11 @@ class Store(JobQueue):
         with self._read() as conn:
             return deliveries.for_order(conn, shop, order_id)
 
+    def delivery_counts_since(self, since: datetime) -> dict[tuple[str, str], dict[str, int]]:
+        """{(shop, channel): {status: count}} of the deliveries that moved since `since`."""
+        with self._read() as conn:
+            return deliveries.counts_since(conn, since)
+
     def recent_deliveries(self, limit: int = 50) -> list[DeliveryRecord]:
         """Newest first."""
         with self._read() as conn:
@@ -724,12 +729,29 @@ class Store(JobQueue):
         with self._read() as conn:
             return customer_side.between(conn, since, until, shop)
 
+    def add_short_link(self, code: str, target: str, invoice_id: int, expires_at: datetime) -> bool:
+        """Record `code` for `target` until `expires_at`; False when the code is taken (the
+        caller draws another)."""
+        try:
+            with self._write() as conn:
+                customer_side.add_short_link(
+                    conn, code, target, invoice_id, expires_at, self._now()
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def short_link_target(self, code: str) -> str | None:
+        with self._read() as conn:
+            return customer_side.short_link_target(conn, code, self._now())
+
     def erase_expired_customer_data(self) -> int:
-        """Erase survey comments past their keeping time and spent rate-limit windows;
-        the number of comments erased."""
+        """Erase survey comments past their keeping time, spent rate-limit windows and short
+        links past their keeping time; the number of comments erased."""
         now = self._now()
         with self._write() as conn:
             customer_side.forget_old_windows(conn, now - timedelta(days=1))
+            customer_side.forget_short_links(conn, now)
             return customer_side.erase_old_comments(conn, now)
 
     # -- readiness and metrics ------------------------------------------------------------

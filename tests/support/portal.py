@@ -101,6 +101,7 @@ class Bridge:
     server: Mapping[str, Any] | None = None
     surveys: Sequence[Mapping[str, Any]] = ()
     tables: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    arrays: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     replicas: list[Services] = field(default_factory=list)
     _app: FastAPI | None = None
 
@@ -113,14 +114,17 @@ class Bridge:
         woo: WooSandbox | None = None,
         server: Mapping[str, Any] | None = SERVER,
         surveys: Sequence[Mapping[str, Any]] = (),
+        arrays: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         **tables: Mapping[str, Any] | None,
     ) -> Bridge:
         """`woo`: the customers' shop is a WooCommerce shop "boutique" (the request form
-        serves configured shops only); otherwise the manual shop "demo" of the samples."""
+        serves configured shops only); otherwise the manual shop "demo" of the samples.
+        `arrays`: arrays of tables such as `{"sms": [{...}], "helpdesks": [{...}]}`."""
         shop = "boutique" if woo is not None else "demo"
-        config = _write(folder / "quittance.toml", smtp, woo, server, surveys, tables)
+        arrays = dict(arrays or {})
+        config = _write(folder / "quittance.toml", smtp, woo, server, surveys, tables, arrays)
         svc = Services.from_settings(load_settings(config, environ={}))
-        return cls(folder, config, svc, smtp, shop, woo, server, surveys, tables)
+        return cls(folder, config, svc, smtp, shop, woo, server, surveys, tables, arrays)
 
     @property
     def store(self) -> Store:
@@ -146,7 +150,7 @@ class Bridge:
             changed[table] = None if values is None else {**(changed.get(table) or {}), **values}
         path = self.folder / f"{name}.toml"
         own = self.surveys if surveys is None else surveys
-        _write(path, self.smtp, self.woo, self.server, own, changed)
+        _write(path, self.smtp, self.woo, self.server, own, changed, self.arrays)
         services = Services.from_settings(load_settings(path, environ={}))
         self.replicas.append(services)
         return services
@@ -210,12 +214,14 @@ def _write(
     server: Mapping[str, Any] | None,
     surveys: Sequence[Mapping[str, Any]],
     tables: Mapping[str, Mapping[str, Any] | None],
+    arrays: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Path:
     shops = [woo_shop("boutique", woo)] if woo is not None else []
     write_config(path, smtp_port=smtp.port, shops=shops, **{"server": server, **tables})
-    if surveys:  # arrays of tables: after every plain table of the file
+    every = {**(arrays or {}), **({"surveys": surveys} if surveys else {})}
+    if every:  # arrays of tables: after every plain table of the file
         with path.open("a", encoding="utf-8") as out:
-            out.write(toml_text({"surveys": [dict(s) for s in surveys]}))
+            out.write(toml_text({k: [dict(t) for t in v] for k, v in every.items() if v}))
     return path
 
 

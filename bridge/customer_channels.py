@@ -1,0 +1,179 @@
+"""The customer channels beyond email, as the steps run them: a text message to the
+customer's mobile (`[[sms]]`), a note on their open Zendesk ticket or Intercom conversation
+(`[[helpdesks]]`). Each reads the document, builds the `Handover` every channel takes, and
+calls its channel module (`bridge.delivery.sms`, `bridge.delivery.helpdesk`), which raises
+the failure vocabulary's delivery errors; the worker records each outcome in the job's own
+delivery row (`bridge.steps` declares the steps).
+
+A text carries the customer's portal link (their own documents, `bridge.portal.links`)
+through a short link valid as long as the portal link (`bridge.portal.short_links`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from bridge.config.channels import HelpdeskConfig, SmsConfig
+from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
+from bridge.delivery.email import attachment_name
+from bridge.delivery.errors import PermanentDeliveryError
+from bridge.delivery.helpdesk.intercom import add_to_intercom
+from bridge.delivery.helpdesk.zendesk import add_to_zendesk
+from bridge.delivery.sms.apprise_route import send_apprise
+from bridge.delivery.sms.numbers import NotAMobile, mobile_e164
+from bridge.delivery.sms.text import sms_text
+from bridge.delivery.sms.twilio import send_twilio
+from bridge.invoicing.snapshot import DocumentKind
+from bridge.pipeline import ensure_pdf
+from bridge.portal.links import CustomerLinks
+from bridge.portal.short_links import shorten
+from bridge.services import Services, alert_owner
+from bridge.store import InvoiceRecord
+
+log = structlog.get_logger()
+
+HELPDESKS = {"zendesk": add_to_zendesk, "intercom": add_to_intercom}
+
+
+def handover_of(
+    svc: Services, invoice: InvoiceRecord, *, link: str = "", earlier_attempt: bool = False
+) -> Handover:
+    """The document as every channel hands it over (its PDF read from the archive)."""
+    snapshot = invoice.snapshot
+    buyer = snapshot.buyer
+    return Handover(
+        shop=invoice.shop,
+        number=invoice.number,
+        kind="credit_note" if snapshot.kind == DocumentKind.credit_note else "invoice",
+        locale=snapshot.locale if snapshot.locale in ("fr", "en") else "en",
+        amount=abs(snapshot.totals.total_incl),
+        currency=snapshot.currency,
+        order_reference=snapshot.order.reference,
+        customer_name=buyer.name or buyer.company,
+        customer_email=buyer.email,
+        customer_phone=customer_phone(svc, invoice),
+        link=link,
+        pdf=ensure_pdf(svc, invoice),
+        filename=attachment_name(invoice.number),
+        earlier_attempt=earlier_attempt,
+    )
+
+
+def customer_phone(svc: Services, invoice: InvoiceRecord) -> str:
+    """The phone number on the document's order, as the shop recorded it ("" when none).
+    Read from the order, not the snapshot: an invoice has no use for it, and the snapshot is
+    kept ten years."""
+    record = svc.store.get_order(invoice.shop, invoice.order_id)
+    return record.payload.customer.phone if record is not None and record.payload else ""
+
+
+# --------------------------------------------------------------------------- SMS
+
+
+def sms_settings(svc: Services, shop: str) -> SmsConfig:
+    cfg = svc.settings.sms_for(shop)
+    if cfg is None:  # the step applies only to a shop with [[sms]]: its table went away
+        raise PermanentDeliveryError(f"shop {shop} has no [[sms]] table (any more): not sent")
+    return cfg
+
+
+def sms_number(svc: Services, invoice: InvoiceRecord) -> str:
+    """The customer's mobile in E.164; `NotAMobile` says why there is none."""
+    cfg = sms_settings(svc, invoice.shop)
+    return mobile_e164(customer_phone(svc, invoice), cfg.default_region)
+
+
+def sms_skip_reason(svc: Services, invoice: InvoiceRecord) -> str | None:
+    try:
+        sms_number(svc, invoice)
+    except NotAMobile as exc:
+        return f"no text sent: {exc}"
+    return None
+
+
+def send_sms(svc: Services, invoice: InvoiceRecord, *, earlier_attempt: bool) -> Outcome:
+    """Text the customer: amount, number and a short link to their documents, once."""
+    cfg = sms_settings(svc, invoice.shop)
+    try:
+        to = sms_number(svc, invoice)
+    except NotAMobile as exc:  # the order changed since the step's skip check read it
+        return NothingToDo(f"no text sent: {exc}")
+    doc = handover_of(svc, invoice, link=_short_link(svc, invoice), earlier_attempt=earlier_attempt)
+    seller = invoice.snapshot.seller
+    body = sms_text(
+        doc, svc.templates.env, sender_name=seller.trade_name or seller.legal_name,
+        max_segments=cfg.max_segments,
+    )  # fmt: skip
+    if not earlier_attempt and not _within_daily_cap(svc, cfg):
+        return NothingToDo(_cap_reached(svc, cfg, invoice))
+    if cfg.gateway == "apprise":
+        return send_apprise(cfg, to, body)
+    return send_twilio(cfg, to, body, marker=invoice.number, look_first=earlier_attempt)
+
+
+def _short_link(svc: Services, invoice: InvoiceRecord) -> str:
+    """The customer's portal (their own documents), else this PDF, shortened; "" when the
+    service has no public URL or link secret."""
+    links = CustomerLinks(svc.settings, svc.store)
+    portal = links.portal_url_for(invoice)
+    url, days = (
+        (portal, svc.settings.portal.link_days)
+        if portal
+        else (links.document_url(invoice), svc.settings.portal.document_link_days)
+    )
+    return shorten(svc.store, links.base, url, invoice_id=invoice.id, valid_days=days)
+
+
+def _within_daily_cap(svc: Services, cfg: SmsConfig) -> bool:
+    """Count this text against the shop's UTC day (a database counter every worker shares);
+    an attempt counts whether or not the gateway takes it: it may bill it."""
+    today = datetime.now(UTC).date().isoformat()
+    return svc.store.allow_request(f"sms-cap:{cfg.shop}:{today}", cfg.daily_cap, timedelta(days=1))
+
+
+def _cap_reached(svc: Services, cfg: SmsConfig, invoice: InvoiceRecord) -> str:
+    today = datetime.now(UTC).date().isoformat()
+    why = (
+        f"daily SMS cap reached: shop {cfg.shop} sent {cfg.daily_cap} texts today ({today} "
+        f"UTC), {invoice.number} is not texted (its email is unaffected); raise [[sms]] "
+        "daily_cap if this volume is expected"
+    )
+    alert_owner(
+        svc, key=f"sms-cap:{cfg.shop}:{today}",
+        title=f"Quittance: SMS cap reached for shop {cfg.shop}", body=why,
+    )  # fmt: skip
+    return why
+
+
+# --------------------------------------------------------------------------- helpdesks
+
+
+def helpdesk_settings(svc: Services, shop: str, kind: str) -> HelpdeskConfig:
+    cfg = svc.settings.helpdesk_for(shop, kind)
+    if cfg is None:
+        raise PermanentDeliveryError(f"shop {shop} has no {kind} [[helpdesks]] table (any more)")
+    return cfg
+
+
+def add_to_helpdesk(
+    svc: Services, invoice: InvoiceRecord, kind: str, *, earlier_attempt: bool
+) -> Outcome:
+    """The document as a note on the customer's open ticket or conversation, once."""
+    cfg = helpdesk_settings(svc, invoice.shop, kind)
+    links = CustomerLinks(svc.settings, svc.store)
+    # Only a reply the customer reads needs their link; an internal note has the PDF.
+    link = links.portal_url_for(invoice) if cfg.public else ""
+    doc = handover_of(svc, invoice, link=link, earlier_attempt=earlier_attempt)
+    return HELPDESKS[kind](cfg, doc)
+
+
+def outcome_result(outcome: Sent) -> dict[str, object]:
+    """What the step records as its result (the delivery row takes `external_id`)."""
+    return {
+        "external_id": outcome.external_id,
+        "target": outcome.target,
+        "detail": outcome.detail,
+        **({"already": True} if outcome.already else {}),
+    }

@@ -1,0 +1,173 @@
+"""The channels beyond email as the pipeline runs them: the text's short link to the
+customer's documents, when a text is not sent (no mobile, the daily cap), a helpdesk with
+nowhere to put the document, a service's Retry-After, and what the owner sees of it all."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from bridge.ops import status_tables
+from bridge.steps import STEPS, Flow
+from bridge.store import InvoiceRecord
+from bridge.web.app import create_app
+from tests.contract.channels import SHOP, Shop, SmsChannel, ZendeskChannel, running_shop
+from tests.support.portal import assert_private, path_of, visitor
+
+_SHORT = re.compile(r"https://\S+/l/\w+")
+# The email harness's server asks for a password over plain TCP, as a local relay may.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[Shop]:
+    with running_shop(tmp_path, on=("email", "sms", "zendesk")) as running:
+        yield running
+
+
+def sms(shop: Shop) -> SmsChannel:
+    channel = shop.channels["sms"]
+    assert isinstance(channel, SmsChannel)
+    return channel
+
+
+def texted_link(shop: Shop, invoice: InvoiceRecord) -> str:
+    [message] = [m for m in sms(shop).twilio.messages if invoice.number in m.body]
+    found = _SHORT.search(message.body)
+    assert found, message.body
+    return path_of(found.group(0))
+
+
+def sms_job_reason(shop: Shop, invoice: InvoiceRecord) -> tuple[str, str]:
+    [job] = [j for j in shop.svc.store.list_jobs(("skipped", "done", "dead", "retry"))
+             if j.kind == "sms" and j.invoice_id == invoice.id]  # fmt: skip
+    return job.state, job.last_error or ""
+
+
+# -- the text and its link ----------------------------------------------------------------
+
+
+def test_a_text_names_the_document_and_its_amount_in_one_segment(shop: Shop) -> None:
+    invoice = shop.issue()
+    [message] = sms(shop).twilio.messages
+    assert message.to == "+33612345678" and invoice.number in message.body
+    assert message.num_segments == 1
+
+
+def test_the_texted_link_opens_the_customers_documents(shop: Shop) -> None:
+    invoice = shop.issue()
+    browser = visitor(create_app(shop.svc))
+    hop = browser.get(texted_link(shop, invoice))
+    assert hop.status_code == 303 and "/portal/" in hop.headers["location"]
+    assert_private(hop)
+    page = browser.get(path_of(hop.headers["location"]))
+    assert page.status_code == 200 and invoice.number in page.text
+
+
+def test_a_short_code_that_is_not_ours_is_not_found(shop: Shop) -> None:
+    answer = visitor(create_app(shop.svc)).get("/l/AAAAAAAAAA")
+    assert answer.status_code == 404
+    assert_private(answer)
+
+
+def test_an_old_text_still_leads_to_the_page_that_sends_a_new_link(shop: Shop) -> None:
+    invoice = shop.issue()
+    link = texted_link(shop, invoice)
+    past_expiry = timedelta(days=shop.svc.settings.portal.link_days + 1)
+    with time_machine.travel(past_expiry, tick=True):
+        browser = visitor(create_app(shop.svc))
+        hop = browser.get(link)
+        assert hop.status_code == 303
+        assert browser.get(path_of(hop.headers["location"])).status_code == 410
+
+
+def test_a_texted_link_is_forgotten_a_month_after_its_portal_link_expires(shop: Shop) -> None:
+    invoice = shop.issue()
+    link = texted_link(shop, invoice)
+    long_after = timedelta(days=shop.svc.settings.portal.link_days + 31)
+    with time_machine.travel(long_after, tick=True):
+        shop.svc.store.erase_expired_customer_data()
+        assert visitor(create_app(shop.svc)).get(link).status_code == 404
+
+
+def test_revoking_the_customer_closes_the_texted_link_too(shop: Shop) -> None:
+    invoice = shop.issue()
+    shop.svc.store.revoke_customer_links(SHOP, invoice.snapshot.buyer.email)
+    browser = visitor(create_app(shop.svc))
+    hop = browser.get(texted_link(shop, invoice))
+    assert browser.get(path_of(hop.headers["location"])).status_code == 410
+
+
+# -- when no text goes ------------------------------------------------------------------
+
+
+def test_an_order_with_a_landline_is_not_texted_and_says_why(shop: Shop) -> None:
+    order = shop.order()
+    landline = order.customer.model_copy(update={"phone": "04 72 00 00 00"})
+    invoice = shop.issue(order.model_copy(update={"customer": landline}))
+    state, reason = sms_job_reason(shop, invoice)
+    assert state == "skipped" and "landline" in reason
+    assert sms(shop).twilio.messages == []
+
+
+def test_an_order_without_a_phone_is_not_texted(shop: Shop) -> None:
+    order = shop.order()
+    none = order.customer.model_copy(update={"phone": ""})
+    invoice = shop.issue(order.model_copy(update={"customer": none}))
+    assert sms_job_reason(shop, invoice)[0] == "skipped"
+
+
+def test_texts_past_the_daily_cap_are_skipped_and_the_owner_told_once(tmp_path: Path) -> None:
+    with running_shop(tmp_path, on=("email", "sms"), changes={"sms": {"daily_cap": 1}}) as shop:
+        first, second, third = shop.issue(), shop.issue(), shop.issue()
+        assert [sms_job_reason(shop, doc)[0] for doc in (first, second, third)] == [
+            "done", "skipped", "skipped",
+        ]  # fmt: skip
+        assert "daily SMS cap" in sms_job_reason(shop, second)[1]
+        alerts = [e for e in shop.svc.store.events_of_kind("alert")
+                  if "sms-cap" in str(e.detail.get("key"))]  # fmt: skip
+        assert len(sms(shop).twilio.messages) == 1
+        assert len({str(a.detail["key"]) for a in alerts}) == 1
+
+
+def test_a_customer_with_no_open_ticket_gets_no_note_and_the_owner_reads_why(
+    shop: Shop,
+) -> None:
+    zendesk = shop.channels["zendesk"]
+    assert isinstance(zendesk, ZendeskChannel)
+    order = shop.order()
+    for ticket in zendesk.zendesk.tickets_of(order.customer.email):
+        zendesk.zendesk.set_status(ticket, "solved")
+    invoice = shop.issue(order)
+    [row] = [r for r in shop.svc.store.deliveries_for([invoice.id]) if r.channel == "zendesk"]
+    assert row.status == "skipped" and "no open Zendesk ticket" in row.detail
+
+
+def test_a_service_asking_to_wait_is_not_asked_again_sooner(shop: Shop) -> None:
+    sms(shop).twilio.fail_next(1, 429, retry_after=900)
+    invoice = shop.issue()
+    [job] = [j for j in shop.svc.store.list_jobs(("retry",)) if j.kind == "sms"]
+    assert job.invoice_id == invoice.id
+    assert job.run_at - shop.svc.store.clock() >= timedelta(seconds=890)
+
+
+# -- what is switched on and what the owner sees ------------------------------------------
+
+
+def test_orders_brought_in_without_email_reach_no_customer_channel(shop: Shop) -> None:
+    quiet = STEPS.declared_follow_ups(shop.svc, "render", Flow(SHOP, {"send_email": False}))
+    loud = STEPS.declared_follow_ups(shop.svc, "render", Flow(SHOP, {}))
+    assert [kind for kind, _ in quiet] == ["attach"]
+    assert [kind for kind, _ in loud] == ["email", "sms", "zendesk", "attach"]
+
+
+def test_status_counts_todays_deliveries_per_shop_and_channel(shop: Shop) -> None:
+    shop.issue()
+    [_shops, deliveries, _failures] = status_tables(shop.svc)
+    channels = dict(zip(deliveries.columns[1]._cells, deliveries.columns[2]._cells, strict=True))
+    assert channels == {"attach": "1", "email": "1", "sms": "1", "zendesk": "1"}
