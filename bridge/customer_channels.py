@@ -93,8 +93,11 @@ def sms_skip_reason(svc: Services, invoice: InvoiceRecord) -> str | None:
     return None
 
 
-def send_sms(svc: Services, invoice: InvoiceRecord, *, earlier_attempt: bool) -> Outcome:
-    """Text the customer: amount, number and a short link to their documents, once."""
+def send_sms(
+    svc: Services, invoice: InvoiceRecord, *, earlier_attempt: bool, capped: bool = True
+) -> Outcome:
+    """Text the customer: amount, number and a short link to their documents, once.
+    `capped`: counted against the shop's daily cap (not a resend the owner asked for)."""
     cfg = sms_settings(svc, invoice.shop)
     try:
         to = sms_number(svc, invoice)
@@ -106,7 +109,7 @@ def send_sms(svc: Services, invoice: InvoiceRecord, *, earlier_attempt: bool) ->
         doc, svc.templates.env, sender_name=seller.trade_name or seller.legal_name,
         max_segments=cfg.max_segments,
     )  # fmt: skip
-    if not earlier_attempt and not _within_daily_cap(svc, cfg):
+    if capped and not earlier_attempt and not _within_daily_cap(svc, cfg):
         return NothingToDo(_cap_reached(svc, cfg, invoice))
     if cfg.gateway == "apprise":
         return send_apprise(cfg, to, body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import requests
+from rich.markup import escape
 from rich.table import Table
 
 from bridge.archive import MB, free_bytes, low_space
@@ -85,7 +86,7 @@ def _failures_table(svc: Services) -> Table:
     for job in svc.store.list_jobs(states=("dead", "retry"), limit=5):
         failures.add_row(
             str(job.id), job.kind, job.state, job.shop or "", job.order_id or "",
-            job.last_error or "",
+            escape(job.last_error or ""),  # "[email] host": text, not markup
         )  # fmt: skip
     return failures
 

@@ -376,7 +376,9 @@ def sms_budget(svc: Services, job: JobRecord) -> float:
 def sms(run: StepRun) -> JobResult:
     """A short text to the customer's mobile: amount, number, a link to their documents."""
     invoice = _invoice_of(run)
-    return _channel_result(send_sms(run.svc, invoice, earlier_attempt=_earlier_attempt(run)))
+    capped = not run.job.payload.get("resend")  # `quittance resend --channel sms` is the owner's
+    outcome = send_sms(run.svc, invoice, earlier_attempt=_earlier_attempt(run), capped=capped)
+    return _channel_result(outcome)
 
 
 def helpdesk_step(kind: str) -> Step:

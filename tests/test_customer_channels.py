@@ -10,8 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 import time_machine
+from typer.testing import CliRunner
 
+from bridge.cli import app
 from bridge.ops import status_tables
 from bridge.steps import STEPS, Flow
 from bridge.store import InvoiceRecord
@@ -154,6 +157,49 @@ def test_a_service_asking_to_wait_is_not_asked_again_sooner(shop: Shop) -> None:
     [job] = [j for j in shop.svc.store.list_jobs(("retry",)) if j.kind == "sms"]
     assert job.invoice_id == invoice.id
     assert job.run_at - shop.svc.store.clock() >= timedelta(seconds=890)
+
+
+def quittance(shop: Shop, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [*args, "-c", str(shop.config)])
+    structlog.reset_defaults()
+    return result.exit_code, " ".join((result.output or "").split())
+
+
+def test_a_text_skipped_past_the_cap_goes_when_the_owner_resends_it(tmp_path: Path) -> None:
+    with running_shop(tmp_path, on=("email", "sms"), changes={"sms": {"daily_cap": 1}}) as shop:
+        shop.issue()
+        skipped = shop.issue()
+        code, _ = quittance(shop, "resend", skipped.number, "--channel", "sms")
+        shop.work()
+        assert code == 0
+        assert sum(skipped.number in m.body for m in sms(shop).twilio.messages) == 1
+
+
+def test_deliveries_shows_a_reason_naming_a_table_as_written(
+    tmp_path: Path, wide_consoles: None
+) -> None:
+    with running_shop(tmp_path, on=("email", "sms"), changes={"sms": {"daily_cap": 1}}) as shop:
+        shop.issue()
+        skipped = shop.issue()
+        code, output = quittance(shop, "deliveries", "--number", skipped.number)
+        assert code == 0 and "raise [[sms]] daily_cap" in output
+
+
+def test_resending_on_a_channel_the_shop_does_not_use_says_which_table_is_missing(
+    tmp_path: Path,
+) -> None:
+    with running_shop(tmp_path, on=("email",)) as shop:
+        invoice = shop.issue()
+        code, output = quittance(shop, "resend", invoice.number, "--channel", "sms")
+        assert code == 2 and "[[sms]]" in output
+
+
+def test_an_address_is_for_email_resends_only(shop: Shop) -> None:
+    invoice = shop.issue()
+    code, output = quittance(
+        shop, "resend", invoice.number, "--channel", "zendesk", "--to", "a@b.fr"
+    )
+    assert code == 2 and "--to is for email" in output
 
 
 # -- what is switched on and what the owner sees ------------------------------------------

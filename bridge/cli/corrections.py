@@ -11,6 +11,7 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from bridge.cli.app import ConfigOption, app, console, err_console, services_for
@@ -206,29 +207,68 @@ def resend_command(
     to: Annotated[
         str | None, typer.Option("--to", help="Send to this address instead of the buyer's.")
     ] = None,
+    channel: Annotated[
+        str,
+        typer.Option("--channel", help="email (default), sms, zendesk or intercom."),
+    ] = "email",
     config: ConfigOption = None,
 ) -> None:
-    """Send an invoice or credit note again, by email (a new delivery, never a new document).
-    An invoice skipped for want of an address is sent with `--to`.
+    """Hand an invoice or credit note over again (a new delivery, never a new document): by
+    email, or on another channel the shop uses. An invoice skipped for want of an address is
+    sent with `--to`; a text skipped past the daily cap with `--channel sms`.
 
     Example: `quittance resend FA-2026-000042 --to marie@example.fr`
     """
     svc = services_for(config)
     try:
         doc = _invoice_or_exit(svc, number)
-        target = (to or doc.snapshot.buyer.email).strip()
-        if not target:
-            _usage(f"{number} has no email address on its order: give one with --to")
-        if "@" not in parseaddr(target)[1] or parseaddr(target)[1] != target:
-            _usage(f"--to {target!r} is not an email address such as marie@example.fr")
-        if not svc.settings.email.enabled:
-            err_console.print("email is not configured ([email] host is empty)")
-            raise typer.Exit(2)
-        svc.store.enqueue_delivery("email", doc, {"to": target}, target=target)
+        kind = channel.strip().lower()
+        if kind == "email":
+            target = _email_target(svc, doc, to)
+        else:
+            if to:
+                _usage("--to is for email: other channels reach the customer on file")
+            target = _channel_target(svc, doc, kind)
+        # the owner asked for this one: an SMS resend is not held to the daily cap
+        payload = {"to": target} if kind == "email" else {"resend": True}
+        svc.store.enqueue_delivery(kind, doc, payload, target=target)
         typer.echo(f"{number}: queued for {target}; the worker sends it (`quittance deliveries "
                    f"--number {number}` shows it)")  # fmt: skip
     finally:
         svc.close()
+
+
+def _email_target(svc: Services, doc: InvoiceRecord, to: str | None) -> str:
+    target = (to or doc.snapshot.buyer.email).strip()
+    if not target:
+        _usage(f"{doc.number} has no email address on its order: give one with --to")
+    if "@" not in parseaddr(target)[1] or parseaddr(target)[1] != target:
+        _usage(f"--to {target!r} is not an email address such as marie@example.fr")
+    if not svc.settings.email.enabled:
+        err_console.print("email is not configured ([email] host is empty)")
+        raise typer.Exit(2)
+    return target
+
+
+def _channel_target(svc: Services, doc: InvoiceRecord, kind: str) -> str:
+    """Where `kind` would hand `doc` over, or exit saying why it cannot."""
+    from bridge.customer_channels import sms_number
+    from bridge.delivery.sms.numbers import NotAMobile
+
+    if kind == "sms":
+        if svc.settings.sms_for(doc.shop) is None:
+            _usage(f"shop {doc.shop} sends no texts: add an [[sms]] table for it first")
+        try:
+            return sms_number(svc, doc)
+        except NotAMobile as exc:
+            _usage(f"{doc.number}: {exc}")
+    if kind in ("zendesk", "intercom"):
+        if svc.settings.helpdesk_for(doc.shop, kind) is None:
+            _usage(f"shop {doc.shop} has no {kind} [[helpdesks]] table")
+        if not doc.snapshot.buyer.email:
+            _usage(f"{doc.number} has no email address: {kind} cannot find the customer")
+        return f"{kind}: {doc.snapshot.buyer.email}"
+    _usage(f"--channel {kind!r}: one of email, sms, zendesk, intercom")
 
 
 @app.command("deliveries")
@@ -260,8 +300,9 @@ def deliveries_command(
         table = Table("document", "channel", "target", "status", "attempts", "id", "at", "detail")
         for r in rows:
             table.add_row(
-                numbers[r.invoice_id], r.channel, r.target, r.status, str(r.attempts),
-                r.external_id, r.updated_at.isoformat(timespec="seconds"), r.detail[:300],
+                numbers[r.invoice_id], r.channel, escape(r.target), r.status, str(r.attempts),
+                escape(r.external_id), r.updated_at.isoformat(timespec="seconds"),
+                escape(r.detail[:300]),  # a reason names "[[sms]]": text, not markup
             )  # fmt: skip
         console.print(table if rows else "no deliveries recorded")
     finally:
@@ -323,5 +364,5 @@ def _picks_or_exit(text: str) -> list[tuple[int, Decimal | None]]:
 
 
 def _usage(message: str) -> NoReturn:
-    err_console.print(message, highlight=False)
+    err_console.print(escape(message), highlight=False)  # "[[sms]]" is text, not markup
     raise typer.Exit(2)

@@ -43,6 +43,7 @@ def failures_command(config: ConfigOption = None) -> None:
 
     Example: `quittance failures -c quittance.toml`, then `quittance retry ID` or `--all`.
     """
+    from rich.markup import escape
     from rich.table import Table
 
     svc = services_for(config)
@@ -66,7 +67,7 @@ def failures_command(config: ConfigOption = None) -> None:
                 job.shop or "",
                 job.order_id or "",
                 str(job.attempts),
-                job.last_error or "",
+                escape(job.last_error or ""),  # a reason names "[email]": text, not markup
             )
         console.print(table)
     if orders:
@@ -75,7 +76,10 @@ def failures_command(config: ConfigOption = None) -> None:
             table.add_column(column, overflow="fold")
         for order in orders:
             table.add_row(
-                order.shop, order.order_id, f"{order.updated_at:%Y-%m-%d %H:%M}", order.reason or ""
+                order.shop,
+                order.order_id,
+                f"{order.updated_at:%Y-%m-%d %H:%M}",
+                escape(order.reason or ""),
             )
         console.print(table)
 

@@ -225,6 +225,7 @@ class Shop:
     svc: Services
     woo: WooSandbox
     channels: Mapping[str, Channel]
+    config: Path
 
     def order(self) -> Order:
         """A new paid order of a customer who has a mobile, an address, and whatever each
@@ -289,4 +290,4 @@ def running_shop(
                 out.write(toml_text(arrays))
         svc = Services.from_settings(load_settings(path, environ={}))
         stack.callback(svc.close)
-        yield Shop(svc, woo, channels)
+        yield Shop(svc, woo, channels, path)
