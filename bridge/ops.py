@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import requests
 from rich.markup import escape
 from rich.table import Table
 
 from bridge.archive import MB, free_bytes, low_space
-from bridge.delivery.errors import as_delivery_error
+from bridge.delivery.errors import DeliveryError, as_delivery_error
+from bridge.delivery.helpdesk.intercom import check_intercom
+from bridge.delivery.helpdesk.zendesk import check_zendesk
 from bridge.delivery.secrets import reveal
+from bridge.delivery.sms.apprise_route import check_apprise
+from bridge.delivery.sms.twilio import check_twilio
 from bridge.delivery.smtp import smtp_session
 from bridge.services import Services
 from connectors.base import CheckLine
@@ -150,9 +156,30 @@ def doctor_checks(svc: Services) -> list[CheckLine]:
         except Exception as exc:
             lines = [CheckLine("connection", False, f"{type(exc).__name__}: {exc}")]
         checks.extend(CheckLine(f"shop {shop.name}: {c.name}", c.ok, c.detail) for c in lines)
+    checks.extend(check_channels(svc))
     checks.append(check_templates(svc))
     checks.append(check_public_url(svc))
     return checks
+
+
+def check_channels(svc: Services) -> list[CheckLine]:
+    """Each SMS gateway and helpdesk configured, asked who we are there: nothing is sent."""
+    asks: list[tuple[str, Callable[[], str]]] = []
+    for sms in svc.settings.sms:
+        if sms.enabled:
+            check = check_apprise if sms.gateway == "apprise" else check_twilio
+            asks.append((f"sms {sms.shop} ({sms.gateway})", partial(check, sms)))
+    for desk in svc.settings.helpdesks:
+        if desk.enabled:
+            check = check_zendesk if desk.kind == "zendesk" else check_intercom
+            asks.append((f"{desk.kind} {desk.shop}", partial(check, desk)))
+    lines = []
+    for name, ask in asks:
+        try:
+            lines.append(CheckLine(name, True, ask()))
+        except DeliveryError as exc:
+            lines.append(CheckLine(name, False, str(exc)))
+    return lines
 
 
 def check_templates(svc: Services) -> CheckLine:

@@ -15,13 +15,14 @@ import time_machine
 from typer.testing import CliRunner
 
 from bridge.cli import app
-from bridge.ops import status_tables
+from bridge.ops import doctor_checks, status_tables
 from bridge.steps import STEPS, Flow
 from bridge.store import InvoiceRecord
 from bridge.web.app import create_app
 from tests.contract.channels import SHOP, Shop, SmsChannel, ZendeskChannel, running_shop
 from tests.support.portal import assert_private, path_of, visitor
 
+CHANNEL_WORDS = ("sms", "zendesk", "intercom")
 _SHORT = re.compile(r"https://\S+/l/\w+")
 # The email harness's server asks for a password over plain TCP, as a local relay may.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -203,6 +204,24 @@ def test_an_address_is_for_email_resends_only(shop: Shop) -> None:
 
 
 # -- what is switched on and what the owner sees ------------------------------------------
+
+
+def test_doctor_asks_each_gateway_and_helpdesk_who_we_are_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    with running_shop(tmp_path, on=("email", "sms", "zendesk", "intercom")) as shop:
+        lines = {c.name: c for c in doctor_checks(shop.svc)}
+        asked = {name: lines[name].ok for name in lines if name.split()[0] in CHANNEL_WORDS}
+        assert asked == {"sms boutique (twilio)": True, "zendesk boutique": True,
+                         "intercom boutique": True}  # fmt: skip
+        assert sms(shop).twilio.messages == []
+
+
+def test_doctor_says_which_keys_to_check_when_a_helpdesk_refuses_us(tmp_path: Path) -> None:
+    with running_shop(tmp_path, on=("email", "zendesk")) as shop:
+        shop.channels["zendesk"].refuse_credentials()
+        [line] = [c for c in doctor_checks(shop.svc) if c.name == "zendesk boutique"]
+        assert not line.ok and "[[helpdesks]]" in line.detail
 
 
 def test_orders_brought_in_without_email_reach_no_customer_channel(shop: Shop) -> None:

@@ -1,11 +1,13 @@
 """The Intercom channel against the local Intercom: which conversation gets the PDF, what the
-note says and carries, and how refusals, throttling and earlier attempts are read."""
+note says and carries, how refusals, throttling and earlier attempts are read, and the doctor's
+check of the token and the admin."""
 
 from __future__ import annotations
 
 import logging
 import math
 import re
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +20,7 @@ import requests
 from bridge.config.channels import HelpdeskConfig
 from bridge.delivery.channel import Handover, NothingToDo, Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
-from bridge.delivery.helpdesk.intercom import API_VERSION, add_to_intercom
+from bridge.delivery.helpdesk.intercom import API_VERSION, add_to_intercom, check_intercom
 from bridge.delivery.sandboxes.intercom import IntercomSandbox
 from bridge.failures import LeaseLost
 from bridge.handover import handover_check
@@ -354,6 +356,89 @@ def test_the_send_budget_is_one_reply_connecting_then_answering(intercom) -> Non
     assert config(intercom, timeout_seconds=7).send_budget_seconds == 2 * 7
 
 
+# ------------------------------------------------------------------------- the doctor's check
+
+
+def check(sandbox: IntercomSandbox, clock: FakeClock, **cfg: Any) -> str:
+    return check_intercom(config(sandbox, **cfg), sleep=clock.sleep, clock=clock)
+
+
+def check_refusal(sandbox: IntercomSandbox, clock: FakeClock, **cfg: Any) -> str:
+    with pytest.raises(PermanentDeliveryError) as raised:
+        check(sandbox, clock, **cfg)
+    return str(raised.value)
+
+
+def test_check_names_the_token_s_app_and_the_admin_notes_are_written_as(clock) -> None:
+    with IntercomSandbox(token=TOKEN, clock=clock, app_name="La Théière") as sandbox:
+        sandbox.add_admin("1001", name="Owner")
+        sandbox.add_admin(ADMIN, name="Support Théière")
+
+        assert check(sandbox, clock) == (
+            "token of 'La Théière', notes written as 'Support Théière'"
+        )
+
+
+def test_check_writes_nothing(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+
+    check(intercom, clock)
+
+    assert [method for method, _, _ in intercom.requests] == ["GET", "GET"]
+    assert intercom.replies_received() == 0
+    assert admin_parts(intercom, conversation) == []
+
+
+def test_check_asks_for_the_configured_admin(intercom, clock) -> None:
+    check(intercom, clock)
+
+    assert [path for _, path, _ in intercom.requests] == ["/me", f"/admins/{ADMIN}"]
+
+
+def test_check_with_a_refused_token_is_permanent_and_names_the_keys(intercom, clock) -> None:
+    wrong = "not-the-token-0123456789"
+
+    message = check_refusal(intercom, clock, token=wrong)
+
+    assert "HTTP 401" in message and "Access Token Invalid" in message
+    assert "[[helpdesks]] token and admin_id of shop theiere (intercom)" in message
+
+
+def test_check_of_an_unknown_admin_is_permanent_and_names_admin_id(intercom, clock) -> None:
+    message = check_refusal(intercom, clock, admin_id="424242")
+
+    assert "no admin 424242 in this workspace" in message
+    assert "[[helpdesks]] admin_id of shop theiere (intercom)" in message
+    assert "admin_not_found: Admin not found" in message
+
+
+def test_check_never_quotes_the_token(intercom, clock) -> None:
+    wrong = "not-the-token-0123456789"
+    refused = check_refusal(intercom, clock, token=wrong)
+    intercom.fault_message = f"upstream refused Authorization: Bearer {TOKEN}"
+    intercom.fail_next(1, 404, path="/admins/")
+    quoted = check_refusal(intercom, clock)
+
+    assert wrong not in refused
+    assert "Bearer ***" in quoted and TOKEN not in quoted
+
+
+def test_check_of_an_unreachable_intercom_is_transient(intercom, clock) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    with pytest.raises(TransientDeliveryError, match="cannot reach it"):
+        check(intercom, clock, url=closed)
+
+
+def test_check_of_a_failing_intercom_is_transient(intercom, clock) -> None:
+    intercom.fail_next(1, 500, path="/me")
+
+    with pytest.raises(TransientDeliveryError, match="HTTP 500"):
+        check(intercom, clock)
+
+
 # ------------------------------------------------------------------------ the sandbox itself
 
 
@@ -379,3 +464,21 @@ def test_the_sandbox_serves_the_attachment_it_stored(intercom, clock) -> None:
     url = part["attachments"][0]["url"]
     assert re.match(rf"{re.escape(intercom.url)}/attachments/\d+/FA-2026-000042\.pdf$", url)
     assert requests.get(url, timeout=5).content == PDF
+
+
+def test_the_sandbox_identifies_the_token_s_admin_with_its_app(intercom, clock) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Intercom-Version": API_VERSION}
+
+    me = requests.get(intercom.url + "/me", headers=headers, timeout=5).json()
+
+    assert (me["type"], me["id"], me["name"]) == ("admin", ADMIN, "Support Théière")
+    assert (me["app"]["type"], me["app"]["name"]) == ("app", "Boutique de test")
+
+
+def test_the_sandbox_answers_an_unknown_admin_as_intercom_does(intercom, clock) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Intercom-Version": API_VERSION}
+
+    answer = requests.get(intercom.url + "/admins/424242", headers=headers, timeout=5)
+
+    assert answer.status_code == 404
+    assert answer.json()["errors"] == [{"code": "admin_not_found", "message": "Admin not found"}]

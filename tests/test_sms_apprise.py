@@ -1,5 +1,6 @@
 """Texting through apprise, for real, against a local gateway: apprise's `json://` plugin
-posts to a loopback server, the customer's number in the URL's path or query."""
+posts to a loopback server, the customer's number in the URL's path or query. And the
+doctor's check, which reads the URL without sending."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from bridge.config.channels import SmsConfig
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
-from bridge.delivery.sms.apprise_route import send_apprise
+from bridge.delivery.sms.apprise_route import check_apprise, send_apprise
 from bridge.failures import HandoverRefused
 from bridge.handover import handover_check
 from connectors.sandbox_server import Reply, Request, SandboxServer
@@ -153,3 +154,50 @@ def test_the_log_mask_is_taken_off_after_the_send(gateway: Gateway) -> None:
     before = list(logging.getLogger("apprise").filters)
     send_apprise(_cfg(_in_path(gateway)), TO, BODY)
     assert logging.getLogger("apprise").filters == before
+
+
+# -- the doctor's check ---------------------------------------------------------------------
+
+
+def _check_refusal(url: str) -> PermanentDeliveryError:
+    with pytest.raises(PermanentDeliveryError) as caught:
+        check_apprise(_cfg(url))
+    return caught.value
+
+
+def test_the_check_names_the_plugin_and_says_credentials_wait_for_a_real_text(
+    gateway: Gateway,
+) -> None:
+    assert check_apprise(_cfg(_in_path(gateway))) == (
+        "apprise URL understood (JSON); credentials are only checked by a real text"
+    )
+
+
+def test_the_check_sends_nothing_to_the_gateway(gateway: Gateway) -> None:
+    check_apprise(_cfg(_in_query(gateway)))
+    assert gateway.requests == []
+
+
+def test_the_check_does_not_need_the_gateway_to_be_reachable() -> None:
+    # Octopush's API is not on loopback: reading the URL must not try it.
+    url = f"octopush://shop@example.com/{SECRET}/{{to}}"
+    assert check_apprise(_cfg(url)).startswith("apprise URL understood (Octopush)")
+
+
+def test_the_check_of_a_url_apprise_cannot_read_is_permanent_and_names_the_setting() -> None:
+    message = str(_check_refusal(f"nosuchgateway://gw:{SECRET}@{{to}}"))
+    assert message.startswith("[[sms]] apprise_url of shop woo is not an apprise URL apprise")
+
+
+def test_the_check_of_a_url_with_to_where_no_number_is_read_is_permanent() -> None:
+    message = str(_check_refusal(f"octopush://shop@example.com/{SECRET}/?note={{to}}"))
+    assert "read as Octopush but with no recipient" in message
+    assert "[[sms]] apprise_url of shop woo" in message
+
+
+def test_the_check_never_quotes_the_key_in_the_url(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(1, logger="apprise"):
+        unreadable = _check_refusal(f"nosuchgateway://gw:{SECRET}@{{to}}")
+        no_recipient = _check_refusal(f"octopush://shop@example.com/{SECRET}/?note={{to}}")
+    assert [SECRET in str(error) for error in (unreadable, no_recipient)] == [False, False]
+    assert [r.getMessage() for r in caplog.records if SECRET in r.getMessage()] == []

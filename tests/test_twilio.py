@@ -1,5 +1,6 @@
 """Texting through Twilio's Messages API, against the local Twilio sandbox: what is sent, how
-each refusal is classified, looking for an earlier attempt's text; and the sandbox's contract."""
+each refusal is classified, looking for an earlier attempt's text, the doctor's check of the
+account; and the sandbox's contract."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bridge.config.channels import SmsConfig
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.sandboxes.twilio import TwilioSandbox
 from bridge.delivery.sms import twilio
-from bridge.delivery.sms.twilio import send_twilio
+from bridge.delivery.sms.twilio import check_twilio, send_twilio
 from bridge.failures import HandoverRefused
 from bridge.handover import handover_check
 from tests.support.waiting import HANG
@@ -333,6 +334,80 @@ def test_a_failed_look_up_is_transient_and_sends_nothing(sandbox: TwilioSandbox)
     assert _posts(sandbox) == 0
 
 
+# -- the doctor's check of the account ------------------------------------------------------
+
+
+def _check(sandbox: TwilioSandbox, **changes: Any) -> str:
+    return check_twilio(_cfg(sandbox, **changes), sleep=Sleeps())
+
+
+def _check_refusal(sandbox: TwilioSandbox, **changes: Any) -> str:
+    with pytest.raises(PermanentDeliveryError) as caught:
+        _check(sandbox, **changes)
+    return str(caught.value)
+
+
+def test_the_check_names_the_active_account(sandbox: TwilioSandbox) -> None:
+    sandbox.friendly_name = "MaBoutique SAS"
+    assert _check(sandbox) == "account 'MaBoutique SAS' active"
+
+
+def test_the_check_texts_nobody(sandbox: TwilioSandbox) -> None:
+    _check(sandbox)
+    assert (_posts(sandbox), sandbox.messages) == (0, [])
+
+
+def test_the_check_with_refused_credentials_is_permanent_and_names_the_keys(
+    sandbox: TwilioSandbox,
+) -> None:
+    message = _check_refusal(sandbox, auth_token="not-the-token")
+    assert "HTTP 401" in message and "credentials refused" in message
+    assert "[[sms]] account_sid and auth_token of shop woo" in message
+
+
+@pytest.mark.parametrize("status", ["suspended", "closed"])
+def test_the_check_of_an_inactive_account_is_permanent_and_says_its_status(
+    sandbox: TwilioSandbox, status: str
+) -> None:
+    sandbox.account_status = status
+    message = _check_refusal(sandbox)
+    assert f"account 'Boutique de test' is {status}" in message
+    assert "[[sms]] account_sid and auth_token of shop woo" in message
+
+
+def test_the_check_never_quotes_the_auth_token(sandbox: TwilioSandbox) -> None:
+    # The account resource itself carries the token: neither refusal may repeat it.
+    wrong = "not-the-token-5f3a9c"
+    refused = _check_refusal(sandbox, auth_token=wrong)
+    sandbox.account_status = "suspended"
+    suspended = _check_refusal(sandbox)
+    for message in (refused, suspended):
+        assert wrong not in message and sandbox.auth_token not in message
+
+
+def test_the_check_of_an_account_the_credentials_do_not_reach_is_permanent(
+    sandbox: TwilioSandbox,
+) -> None:
+    sandbox.fail_next(1, 404, path=".json")
+    message = _check_refusal(sandbox)
+    assert f"no account {sandbox.account_sid}" in message
+    assert "[[sms]] account_sid and auth_token of shop woo" in message
+
+
+def test_the_check_of_an_unreachable_twilio_is_transient(sandbox: TwilioSandbox) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(TransientDeliveryError, match="fetch the account: cannot reach it"):
+        _check(sandbox, api_url=closed)
+
+
+def test_the_check_of_a_failing_twilio_is_transient(sandbox: TwilioSandbox) -> None:
+    sandbox.fail_next(1, 503)
+    with pytest.raises(TransientDeliveryError, match="HTTP 503"):
+        _check(sandbox)
+
+
 # -- the sandbox's contract -----------------------------------------------------------------
 
 
@@ -415,3 +490,24 @@ def test_sandbox_does_not_serve_another_account_s_messages(sandbox: TwilioSandbo
     url = f"{sandbox.url}/2010-04-01/Accounts/AC{'f' * 32}/Messages.json"
     answer = requests.get(url, auth=(sandbox.account_sid, sandbox.auth_token), timeout=HANG)
     assert (answer.status_code, answer.json()["code"]) == (404, 20404)
+
+
+def test_sandbox_answers_the_account_resource_as_twilio_does(sandbox: TwilioSandbox) -> None:
+    url = f"{sandbox.url}/2010-04-01/Accounts/{sandbox.account_sid}.json"
+    answer = requests.get(url, auth=(sandbox.account_sid, sandbox.auth_token), timeout=HANG)
+    data = answer.json()
+    assert answer.status_code == 200
+    assert (data["sid"], data["friendly_name"], data["status"]) == (
+        sandbox.account_sid,
+        "Boutique de test",
+        "active",
+    )
+    assert data["uri"] == f"/2010-04-01/Accounts/{sandbox.account_sid}.json"
+
+
+def test_sandbox_refuses_the_account_to_bad_credentials_with_20003(
+    sandbox: TwilioSandbox,
+) -> None:
+    url = f"{sandbox.url}/2010-04-01/Accounts/{sandbox.account_sid}.json"
+    answer = requests.get(url, auth=(sandbox.account_sid, "wrong"), timeout=HANG)
+    assert (answer.status_code, answer.json()["code"]) == (401, 20003)

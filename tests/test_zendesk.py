@@ -1,24 +1,26 @@
 """The Zendesk channel against the Zendesk sandbox (a real HTTP server on loopback): which
-ticket gets the document, what the note says, how Zendesk's refusals are sorted, and that an
-earlier attempt's note is found instead of written twice."""
+ticket gets the document, what the note says, how Zendesk's refusals are sorted, that an
+earlier attempt's note is found instead of written twice, and the doctor's check."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 from pydantic import SecretStr
 
 from bridge.config.channels import HelpdeskConfig
 from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.wording import note_text
-from bridge.delivery.helpdesk.zendesk import add_to_zendesk
+from bridge.delivery.helpdesk.zendesk import add_to_zendesk, check_zendesk
 from bridge.delivery.sandboxes.zendesk import ZendeskSandbox
 from bridge.handover import handover_check
 from tests.support.waiting import HANG
@@ -441,3 +443,113 @@ def test_send_budget_is_the_upload_plus_the_update_each_connecting_then_answerin
     zendesk: ZendeskSandbox,
 ) -> None:
     assert config(zendesk, timeout_seconds=7).send_budget_seconds == 2 * 2 * 7
+
+
+# -- the doctor's check -----------------------------------------------------------------------
+
+
+def check(sandbox: ZendeskSandbox, **cfg: Any) -> str:
+    return check_zendesk(config(sandbox, **cfg), sleep=_no_sleep)
+
+
+def check_refusal(sandbox: ZendeskSandbox, **cfg: Any) -> str:
+    with pytest.raises(PermanentDeliveryError) as caught:
+        check(sandbox, **cfg)
+    return str(caught.value)
+
+
+def test_check_names_the_signed_in_agent_and_role(zendesk: ZendeskSandbox) -> None:
+    assert check(zendesk) == f"signed in as {AGENT} (agent)"
+
+
+def test_check_accepts_an_admin(zendesk: ZendeskSandbox) -> None:
+    zendesk.set_role(zendesk.agent_id, "admin")
+
+    assert check(zendesk) == f"signed in as {AGENT} (admin)"
+
+
+def test_check_reads_only_who_is_signed_in(zendesk: ZendeskSandbox) -> None:
+    check(zendesk)
+
+    assert [(method, path) for method, path, _ in zendesk.requests] == [("GET", "/api/v2/users/me")]
+
+
+def test_check_with_a_refused_token_is_permanent_and_names_the_keys(
+    zendesk: ZendeskSandbox,
+) -> None:
+    message = check_refusal(zendesk, token=SecretStr("zd-api-token-WRONG-4242"))
+
+    assert "HTTP 401" in message and "credentials refused" in message
+    assert "[[helpdesks]] email and token of shop boutique (zendesk)" in message
+
+
+def test_check_signed_in_anonymously_is_refused_credentials(zendesk: ZendeskSandbox) -> None:
+    # Zendesk may answer users/me 200 with the anonymous user (id null) to bad credentials.
+    zendesk.anonymous_me = True
+
+    message = check_refusal(zendesk, token=SecretStr("zd-api-token-WRONG-4242"))
+
+    assert "anonymous user, credentials refused" in message
+    assert "[[helpdesks]] email and token of shop boutique (zendesk)" in message
+
+
+def test_check_signed_in_as_an_end_user_is_permanent(zendesk: ZendeskSandbox) -> None:
+    zendesk.set_role(zendesk.agent_id, "end-user")
+
+    message = check_refusal(zendesk)
+
+    assert f"signed in as {AGENT} (end-user), who cannot add notes" in message
+    assert "[[helpdesks]] email and token of shop boutique (zendesk)" in message
+
+
+def test_check_never_quotes_the_token(zendesk: ZendeskSandbox) -> None:
+    wrong = "zd-api-token-WRONG-4242"
+    refused = check_refusal(zendesk, token=SecretStr(wrong))
+    zendesk.anonymous_me = True
+    anonymous = check_refusal(zendesk, token=SecretStr(wrong))
+
+    for message in (refused, anonymous):
+        assert wrong not in message and TOKEN not in message
+
+
+def test_check_of_an_unreachable_zendesk_is_transient(zendesk: ZendeskSandbox) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    waits: list[float] = []
+
+    with pytest.raises(TransientDeliveryError, match="check the credentials: cannot reach it"):
+        check_zendesk(config(zendesk, url=closed), sleep=waits.append)
+
+
+def test_check_of_a_failing_zendesk_is_transient(zendesk: ZendeskSandbox) -> None:
+    zendesk.fail_next(1, 503, path="/users/me")
+
+    with pytest.raises(TransientDeliveryError, match="HTTP 503"):
+        check(zendesk)
+
+
+def test_sandbox_answers_users_me_with_the_agent_and_an_authenticity_token(
+    zendesk: ZendeskSandbox,
+) -> None:
+    answer = requests.get(
+        f"{zendesk.url}/api/v2/users/me", auth=(f"{AGENT}/token", TOKEN), timeout=HANG
+    )
+
+    user = answer.json()["user"]
+    assert (answer.status_code, user["id"], user["email"], user["role"]) == (
+        200,
+        zendesk.agent_id,
+        AGENT,
+        "agent",
+    )
+    assert user["authenticity_token"]
+
+
+def test_sandbox_answers_users_me_anonymously_when_told(zendesk: ZendeskSandbox) -> None:
+    zendesk.anonymous_me = True
+
+    answer = requests.get(f"{zendesk.url}/api/v2/users/me", timeout=HANG)
+
+    user = answer.json()["user"]
+    assert (answer.status_code, user["id"], user["role"]) == (200, None, "end-user")

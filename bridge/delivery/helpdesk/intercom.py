@@ -8,12 +8,18 @@ customer sees too).
     GET  /conversations/{id}         only after an earlier attempt: its parts, to find our note
     POST /conversations/{id}/reply   type admin, admin_id, message_type note | comment, body
                                      (HTML), attachment_files [{content_type, data, name}]
+    GET  /me                         the token's own admin and its app (doctor)
+    GET  /admins/{admin_id}          the admin the notes are written as (doctor)
 
 Requests name API version 2.14 (`Intercom-Version`), the version Intercom's reference and SDKs
 default to; the base URL is the workspace's region (https://api.intercom.io, api.eu…, api.au…).
 
 "Open" means `state = open`: a snoozed conversation (`open` is still true) was parked by the
 team until a date, and a closed one is finished; neither gets a note nobody will read.
+
+`check_intercom` is the doctor's look at the workspace, writing nothing: `/me` proves the
+token (Identify an admin: the admin with its embedded app), `/admins/{admin_id}` that the
+admin the notes are written as exists (404 "Admin not found" otherwise).
 
 Intercom limits requests per 10-second window: a 429 carries `X-RateLimit-Reset` (epoch
 seconds), and the wait is read from it when there is no Retry-After. What may have been
@@ -29,11 +35,13 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 from bridge.config.channels import HelpdeskConfig
 from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
+from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.wording import note_text
 from bridge.delivery.http_answers import ServiceRules, call, secrets_of
 from bridge.delivery.secrets import reveal
@@ -79,6 +87,33 @@ def add_to_intercom(
     return _sent(cfg, conversation_id, _new_part_id(answer, cfg, doc))
 
 
+def check_intercom(
+    cfg: HelpdeskConfig,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = time.time,
+) -> str:
+    """Whose the token is and who the notes are written as (the doctor's check; nothing is
+    written): "token of 'Boutique', notes written as 'Support'". Refused credentials and an
+    unknown `admin_id` are permanent; an unreachable or failing Intercom is transient."""
+    with requests.Session() as session:
+        api = _Api(cfg, session, sleep=sleep, clock=clock)
+        me = api.get("identify the token's admin", "/me")
+        what = f"look up [[helpdesks]] admin_id {cfg.admin_id}"
+        missing = (
+            f"no admin {cfg.admin_id} in this workspace, check [[helpdesks]] admin_id of shop "
+            f"{cfg.shop} (intercom)"
+        )
+        admin = api.get(what, f"/admins/{quote(cfg.admin_id, safe='')}", missing=missing)
+    app = _mapping(me.get("app"))
+    owner = app.get("name") or me.get("name")
+    if not owner:
+        raise TransientDeliveryError("Intercom: identify the token's admin: answered no admin")
+    if not admin.get("name") and not admin.get("id"):
+        raise TransientDeliveryError(f"Intercom: {what}: answered no admin")
+    return f"token of '{owner}', notes written as '{admin.get('name') or admin['id']}'"
+
+
 # ---------------------------------------------------------------------------------- the API
 
 
@@ -112,14 +147,21 @@ class _Api:
 
         return call(self.rules, what, send, sleep=self.sleep)
 
-    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
-        def send() -> requests.Response:
-            return self.session.get(
-                f"{self.base}/conversations/{conversation_id}", timeout=self.cfg.timeout_seconds
-            )
+    def get(self, what: str, path: str, *, missing: str = "") -> dict[str, Any]:
+        """A GET; with `missing`, a 404 is that permanent error (Intercom's words added)."""
 
-        what = f"read conversation {conversation_id}"
+        def send() -> requests.Response:
+            response = self.session.get(self.base + path, timeout=self.cfg.timeout_seconds)
+            if missing and response.status_code == 404:
+                said = self.rules.mask(_detail(response))
+                raise PermanentDeliveryError(f"Intercom: {what} → HTTP 404: {missing} ({said})")
+            return response
+
         return _mapping(call(self.rules, what, send, sleep=self.sleep))
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        what = f"read conversation {conversation_id}"
+        return self.get(what, f"/conversations/{conversation_id}")
 
     def reply(self, conversation_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         def send() -> requests.Response:

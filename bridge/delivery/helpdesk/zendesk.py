@@ -11,6 +11,7 @@ Endpoints (Zendesk Support API v2, API token as HTTP Basic `{email}/token:{token
     POST /api/v2/uploads?filename=NAME              the PDF, raw bytes → an upload token
     PUT  /api/v2/tickets/{id}                       the note, carrying the token
     POST /api/v2/tickets                            a new ticket, the note its first comment
+    GET  /api/v2/users/me                           who the credentials sign in as (doctor)
 
 Why these: the requester's ticket list is read from the tickets themselves, not from the search
 index, which "can take up to a few minutes" to include new records (Zendesk's Search API
@@ -31,6 +32,11 @@ A run whose job had an earlier attempt first reads the comments of the customer'
 tickets: a comment carrying an attachment named like the PDF and mentioning the document's
 number is that attempt's, reported `Sent(already=True)` instead of being written twice.
 
+`check_zendesk` is the doctor's look at the helpdesk: who the credentials sign in as. Zendesk
+answers `users/me` even to a request it could not authenticate (the endpoint is "Allowed For:
+Anonymous users"): bad credentials get a 401, or a 200 with the anonymous user, whose id is
+null. Both are refused credentials, and so is an end user, who cannot add a note.
+
 Every request goes through `bridge.delivery.http_answers.call`. The reads before the lease
 check retry a short 429 in-process; the two writes after it (upload, update) make one attempt
 each, so the hand-over fits `HelpdeskConfig.send_budget_seconds` (the lease was renewed for
@@ -49,7 +55,7 @@ import requests
 
 from bridge.config.channels import HelpdeskConfig
 from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
-from bridge.delivery.errors import TransientDeliveryError
+from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.wording import note_text, subject_text
 from bridge.delivery.http_answers import ServiceRules, call, secrets_of
 from bridge.delivery.secrets import reveal
@@ -71,10 +77,33 @@ def add_to_zendesk(
     email = doc.customer_email.strip()
     if not email:
         return NothingToDo(f"no customer address on {doc.number}: no Zendesk ticket to find")
-    with requests.Session() as session:
-        session.auth = (f"{cfg.email}/token", reveal(cfg.token))
-        client = _Client(cfg, _rules(cfg, doc), session, sleep)
+    with _session(cfg) as session:
+        client = _Client(cfg, _rules(cfg, cfg.shop or doc.shop), session, sleep)
         return _hand_over(client, doc, email)
+
+
+def check_zendesk(cfg: HelpdeskConfig, *, sleep: Callable[[float], None] = time.sleep) -> str:
+    """Who the credentials sign in as (the doctor's check; nothing is written): "signed in as
+    agent@boutique.fr (agent)". Refused credentials, the anonymous user or an end user are
+    permanent; an unreachable or failing Zendesk is transient."""
+    rules = _rules(cfg, cfg.shop)
+    with _session(cfg) as session:
+        found = _Client(cfg, rules, session, sleep).read("check the credentials", "/users/me", {})
+    user = found.get("user")
+    if not isinstance(user, dict):
+        raise TransientDeliveryError(f"{SERVICE}: check the credentials: answered without a user")
+    if user.get("id") is None:
+        raise PermanentDeliveryError(
+            f"{SERVICE}: check the credentials: signed in as the anonymous user, credentials "
+            f"refused, check {rules.credentials}"
+        )
+    who = f"{user.get('email') or user.get('name') or user['id']} ({user.get('role') or '?'})"
+    if user.get("role") == "end-user":
+        raise PermanentDeliveryError(
+            f"{SERVICE}: check the credentials: signed in as {who}, who cannot add notes to "
+            f"tickets: credentials refused, check {rules.credentials} (an agent's or an admin's)"
+        )
+    return f"signed in as {who}"
 
 
 # -- the flow -------------------------------------------------------------------------------
@@ -226,8 +255,13 @@ def _target(ticket_id: int) -> str:
 # -- HTTP -----------------------------------------------------------------------------------
 
 
-def _rules(cfg: HelpdeskConfig, doc: Handover) -> ServiceRules:
-    shop = cfg.shop or doc.shop
+def _session(cfg: HelpdeskConfig) -> requests.Session:
+    session = requests.Session()
+    session.auth = (f"{cfg.email}/token", reveal(cfg.token))
+    return session
+
+
+def _rules(cfg: HelpdeskConfig, shop: str) -> ServiceRules:
     return ServiceRules(
         service=SERVICE,
         credentials=f"[[helpdesks]] email and token of shop {shop} (zendesk)",

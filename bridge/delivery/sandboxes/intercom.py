@@ -1,20 +1,22 @@
 """A local Intercom for tests and demos: a real HTTP server speaking the REST API's contract
 for the endpoints a helpdesk note needs (version 2.14's shapes), on loopback.
 
-    with IntercomSandbox(token="tok", rate_limit=167) as ic:
-        ic.add_admin("991267696", name="Support")
+    with IntercomSandbox(token="tok", rate_limit=167, app_name="Théière") as ic:
+        ic.add_admin("991267696", name="Support")      # the first admin is the token's (/me)
         contact = ic.add_contact("marie@example.fr", "Marie Curie")
         conv = ic.add_conversation("marie@example.fr", state="open")   # or closed, snoozed
         ic.parts(conv) / ic.uploads / ic.conversation(conv)            # read back
         ic.fail_next(1, 500, path="/reply")                            # fault injection
 
-Endpoints: `POST /contacts/search` and `POST /conversations/search` (Intercom's query objects:
-`{field, operator, value}` or `{operator: AND|OR, value: [...]}`, with =, !=, IN, NIN, ~, !~,
-^, $, >, <; `pagination: {per_page, starting_after}` answered with `pages.next`), `GET
-/conversations/{id}` (with its `conversation_parts`), `POST /conversations/{id}/reply` (an
-admin's `note` or `comment`, base64 `attachment_files` decoded and kept in `uploads`; answers
-the conversation) and `GET /attachments/{part}/{name}` (the stored file, as Intercom's CDN
-serves it: no auth).
+Endpoints: `GET /me` (the token's admin, `token_admin_id` or else the first one added, with its
+embedded `app`: id_code, name, region, timezone), `GET /admins/{id}` (an admin; 404
+`admin_not_found` for an unknown id), `POST /contacts/search` and `POST /conversations/search`
+(Intercom's query objects: `{field, operator, value}` or `{operator: AND|OR, value: [...]}`,
+with =, !=, IN, NIN, ~, !~, ^, $, >, <; `pagination: {per_page, starting_after}` answered with
+`pages.next`), `GET /conversations/{id}` (with its `conversation_parts`), `POST
+/conversations/{id}/reply` (an admin's `note` or `comment`, base64 `attachment_files` decoded
+and kept in `uploads`; answers the conversation) and `GET /attachments/{part}/{name}` (the
+stored file, as Intercom's CDN serves it: no auth).
 
 Errors are Intercom's `error.list`: 401 `unauthorized` for a missing or wrong Bearer token,
 400 `intercom_version_invalid` for an unknown `Intercom-Version` (none: the workspace's
@@ -89,11 +91,15 @@ class IntercomSandbox(SandboxServer):
         rate_limit: int = 167,  # Intercom's example: 1 000 a minute is 167 per 10 s window
         page_limit: int = MAX_PER_PAGE,
         clock: Callable[[], float] = time.time,
+        app_name: str = "Boutique de test",
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         super().__init__(host=host, port=port)
         self.token = token
+        self.app_name = app_name
+        self.app_id_code = uuid.uuid4().hex[:8]
+        self.token_admin_id: str | None = None  # whose the token is; None: the first admin
         self.rate_limit = rate_limit
         self.page_limit = page_limit  # the most a search answers per page, whatever is asked
         self.clock = clock
@@ -294,6 +300,10 @@ class IntercomSandbox(SandboxServer):
 
     def _answer(self, request: Request) -> Any:
         segments = [s for s in request.path.split("/") if s]
+        if request.method == "GET" and segments == ["me"]:
+            return self._me()
+        if request.method == "GET" and segments[:1] == ["admins"] and len(segments) == 2:
+            return self._admin(unquote(segments[1]))
         if request.method == "POST" and request.path in _SEARCHES:
             return self._search(_SEARCHES[request.path], _json_body(request))
         if segments[:1] == ["conversations"] and len(segments) in (2, 3):
@@ -303,6 +313,41 @@ class IntercomSandbox(SandboxServer):
             if request.method == "POST" and segments[2:] == ["reply"]:
                 return self._reply(self._existing(conversation_id), _json_body(request))
         raise _Refused(404, "not_found", "Resource Not Found")
+
+    def _admin(self, admin_id: str) -> dict[str, Any]:
+        with self.lock:
+            admin = self.admins.get(admin_id)
+            if admin is None:
+                raise _Refused(404, "admin_not_found", "Admin not found")
+            return {
+                **copy.deepcopy(admin),
+                "job_title": None,
+                "away_mode_enabled": False,
+                "away_mode_reassign": False,
+                "has_inbox_seat": True,
+                "team_ids": [],
+                "avatar": None,
+            }
+
+    def _me(self) -> dict[str, Any]:
+        """Identify an admin: the token's admin with its embedded app (the workspace)."""
+        with self.lock:
+            owner = self.token_admin_id or next(iter(self.admins), None)
+        if owner is None:
+            raise _Refused(404, "not_found", "Resource Not Found")
+        admin = self._admin(owner)
+        admin["avatar"] = {"type": "avatar", "image_url": None}
+        admin["email_verified"] = True
+        admin["app"] = {
+            "type": "app",
+            "id_code": self.app_id_code,
+            "name": self.app_name,
+            "region": "Europe",
+            "timezone": "Europe/Paris",
+            "created_at": self.now(),
+            "identity_verification": False,
+        }
+        return admin
 
     def _existing(self, conversation_id: str) -> str:
         with self.lock:

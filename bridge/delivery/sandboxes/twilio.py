@@ -1,8 +1,11 @@
-"""A local Twilio for tests and demos: the Messages resource of the REST API (2010-04-01), as
-Twilio answers it.
+"""A local Twilio for tests and demos: the Messages and Account resources of the REST API
+(2010-04-01), as Twilio answers them.
 
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json   To, From (or MessagingServiceSid), Body
     GET  /2010-04-01/Accounts/{AccountSid}/Messages.json   ?To= &From= &DateSent>= &PageSize= &Page=
+    GET  /2010-04-01/Accounts/{AccountSid}.json            the account: sid, friendly_name,
+                                                           status (`account_status`: active,
+                                                           suspended or closed), type, auth_token
 
 Requests are authenticated with HTTP Basic (account SID : auth token); a wrong pair gets 401,
 error 20003. Errors come in Twilio's shape, `{code, message, more_info, status}`:
@@ -40,6 +43,7 @@ from connectors.sandbox_server import Reply, Request, SandboxServer
 
 API = "/2010-04-01"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600  # characters Twilio takes in one message body
 DEFAULT_PAGE_SIZE = 50
@@ -100,6 +104,7 @@ class TwilioSandbox(SandboxServer):
         landlines: Iterable[str] = (),
         opted_out: Iterable[str] = (),
         senders: Iterable[str] | None = None,
+        friendly_name: str = "Boutique de test",
         now: Callable[[], datetime] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -112,7 +117,10 @@ class TwilioSandbox(SandboxServer):
         self.refusals: dict[str, tuple[int, str]] = {}  # To → (code, message), answered 400
         self.senders = set(senders) if senders is not None else None  # None: any From
         self.messages: list[SandboxMessage] = []
+        self.friendly_name = friendly_name
+        self.account_status = "active"  # or suspended, closed: what the account resource says
         self._now = now or (lambda: datetime.now(UTC))
+        self._created = self._now()
 
     # -- what the tests set and read -----------------------------------------------------------
 
@@ -153,6 +161,11 @@ class TwilioSandbox(SandboxServer):
     def route(self, request: Request) -> Reply:
         if not self._authenticated(request):
             return 401, twilio_error(401, 20003, "Authenticate"), _challenge()
+        account = _ACCOUNT.match(request.path)
+        if account is not None and account["account"] == self.account_sid:
+            if request.method != "GET":  # an update of the account: not in the sandbox
+                return 405, twilio_error(405, 20004, "Method not allowed"), {}
+            return 200, self._account(), {}
         match = _MESSAGES.match(request.path)
         if match is None or match["account"] != self.account_sid:
             message = f"The requested resource {request.path} was not found"
@@ -265,6 +278,24 @@ class TwilioSandbox(SandboxServer):
             "start": page * size,
             "next_page_uri": uri(page + 1) if more else None,
             "page": page,
+        }
+
+    # -- the account --------------------------------------------------------------------------
+
+    def _account(self) -> dict[str, Any]:
+        path = f"{API}/Accounts/{self.account_sid}"
+        return {
+            # Twilio's own answer carries the token: a client must never quote it.
+            "auth_token": self.auth_token,
+            "date_created": _rfc2822(self._created),
+            "date_updated": _rfc2822(self._created),
+            "friendly_name": self.friendly_name,
+            "owner_account_sid": self.account_sid,
+            "sid": self.account_sid,
+            "status": self.account_status,
+            "subresource_uris": {"messages": f"{path}/Messages.json"},
+            "type": "Full",
+            "uri": f"{path}.json",
         }
 
     # -- the resource -------------------------------------------------------------------------

@@ -13,9 +13,13 @@ Support API the Zendesk channel uses, with Zendesk's own JSON shapes and error a
         zd.upload_lifetime = timedelta(0)        # tokens issued from now on expire at once
         zd.stale_uploads_ignored = True          # a stale token dropped, the comment kept
         zd.fail_next(1, 429, retry_after=2)      # throttled, as Zendesk answers it
+        zd.set_role(zd.agent_id, "end-user")     # the token's user demoted
+        zd.anonymous_me = True                   # users/me answers bad credentials anonymously
 
 Endpoints (under /api/v2):
 
+    GET  users/me                                    {"user": the signed-in user, with its
+                                                     authenticity_token}
     GET  users/search?query=email:ADDR               {"users": [...], "count", "next_page"}
     GET  users/{id}/tickets/requested                sort_by (updated_at, created_at, id,
                                                      status), sort_order (asc default),
@@ -28,10 +32,13 @@ Endpoints (under /api/v2):
     PUT  tickets/{id}                                200 {"ticket", "audit": {"id", "events"}}
 
 Authentication is an API token, HTTP Basic `{email}/token:{token}`; anything else is 401
-`{"error": "Couldn't authenticate you"}`. An unknown record is 404 `RecordNotFound`; a comment
-naming a token that is unknown, expired or already used is 422 `RecordInvalid` (our reading:
-Zendesk documents that tokens live 60 minutes, not the words of its refusal), as is an update
-of a closed ticket. A 429 is text, as Zendesk's rate limiter answers, with Retry-After.
+`{"error": "Couldn't authenticate you"}`, except on users/me, which Zendesk allows to anonymous
+users: with `anonymous_me` it answers such a request 200 with the anonymous user (id null, role
+end-user), as clients report Zendesk doing for credentials it did not take. An unknown record
+is 404 `RecordNotFound`; a comment naming a token that is unknown, expired or already used is
+422 `RecordInvalid` (our reading: Zendesk documents that tokens live 60 minutes, not the words
+of its refusal), as is an update of a closed ticket. A 429 is text, as Zendesk's rate limiter
+answers, with Retry-After.
 
 Times (`updated_at`, `created_at`, `expires_at`) come from the sandbox's clock, the real one
 unless `now` is given: ISO 8601 UTC, whole seconds, as Zendesk writes them.
@@ -54,6 +61,7 @@ from typing import Any
 from connectors.sandbox_server import Reply, Request, SandboxServer
 
 API = "/api/v2"
+ROLES = ("end-user", "agent", "admin")
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 UPLOAD_LIFETIME = timedelta(minutes=60)  # what Zendesk documents for an upload token
 _TICKET = re.compile(rf"^{API}/tickets/(\d+)(?:\.json)?$")
@@ -105,6 +113,9 @@ class ZendeskSandbox(SandboxServer):
         # True: a stale token is skipped and the comment written without its file, instead
         # of the 422 (the answer the client guards against, not one Zendesk documents).
         self.stale_uploads_ignored = False
+        # True: users/me answers a request it cannot authenticate with the anonymous user
+        # (200, id null) instead of the 401 every other endpoint gives.
+        self.anonymous_me = False
         self._now = now or (lambda: datetime.now(UTC))
         self._ids = itertools.count(1001)
         self.users: dict[int, dict[str, Any]] = {}
@@ -172,6 +183,13 @@ class ZendeskSandbox(SandboxServer):
             self.tickets[ticket_id]["status"] = status
             self.tickets[ticket_id]["updated_at"] = _stamp(self._now())
 
+    def set_role(self, user_id: int, role: str) -> None:
+        """As an admin would: the user becomes an end-user, agent or admin."""
+        if role not in ROLES:
+            raise ValueError(f"Zendesk has no user role {role!r}")
+        with self.lock:
+            self.users[user_id]["role"] = role
+
     def delete_ticket(self, ticket_id: int) -> None:
         with self.lock:
             del self.tickets[ticket_id]
@@ -229,10 +247,29 @@ class ZendeskSandbox(SandboxServer):
         return status, body, headers
 
     def route(self, request: Request) -> Reply:
+        me = request.method == "GET" and request.path.removesuffix(".json") == f"{API}/users/me"
         if not self._authenticated(request):
+            if me and self.anonymous_me:
+                return 200, {"user": self._anonymous()}, {}
             return 401, {"error": "Couldn't authenticate you"}, {}
         with self.lock:
+            if me:
+                user = copy.deepcopy(self.users[self.agent_id])
+                return 200, {"user": {**user, "authenticity_token": secrets.token_hex(16)}}, {}
             return self._dispatch(request)
+
+    def _anonymous(self) -> dict[str, Any]:
+        return {
+            "id": None,
+            "url": None,
+            "name": "Anonymous user",
+            "email": "invalid@example.com",
+            "role": "end-user",
+            "active": True,
+            "created_at": None,
+            "updated_at": None,
+            "authenticity_token": secrets.token_hex(16),
+        }
 
     def _dispatch(self, request: Request) -> Reply:
         path, method = request.path, request.method

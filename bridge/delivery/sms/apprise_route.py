@@ -10,6 +10,10 @@ apprise answers only True or False. A URL it cannot read is the owner's to fix (
 a False says nothing more: a bad number and a gateway outage look the same, so it is retried
 as transient until the job gives up (`[jobs] give_up_after_hours`). There is no message id,
 hence no looking for an earlier attempt's text either: `twilio` is the gateway that can.
+
+`check_apprise` is the doctor's look at it: apprise has no way to test a gateway without
+sending, so it only reads the URL (a sample number in place of `{to}`) and names the plugin
+that would send; the gateway's credentials are first tried by a real text.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from bridge.handover import check_before_handover
 _APPRISE_LOGGER = "apprise"
 _URL_PARTS = re.compile(r"[:/@?&=,#;]+")
 _MASK = "***"
+# What the doctor puts in place of {to}: any mobile in E.164 reads the same, none is texted.
+SAMPLE_NUMBER = "+33612345678"
 
 
 def apprise_url(cfg: SmsConfig, to: str) -> str:
@@ -81,7 +87,7 @@ def _plugin(cfg: SmsConfig, to: str) -> apprise.NotifyBase:
     if plugin is None:
         raise PermanentDeliveryError(
             f"[[sms]] apprise_url of shop {cfg.shop} is not an apprise URL apprise "
-            "understands (read with the customer's number in place of {to})"
+            "understands (read with a mobile number in place of {to})"
         )
     # Our timeout, not the plugin's default or the URL's: it is what the send budget counts.
     plugin.socket_connect_timeout = cfg.timeout_seconds
@@ -112,3 +118,20 @@ def send_apprise(cfg: SmsConfig, to: str, body: str) -> Sent:
             "give_up_after_hours (the gateway's own logs say which it was)"
         )
     return Sent(external_id="", target=to, detail="apprise: sent (no message id)")
+
+
+def check_apprise(cfg: SmsConfig) -> str:
+    """The plugin apprise would text through, from the URL alone (the doctor's check; nothing
+    is sent): "apprise URL understood (Octopush); …". A URL it cannot read, or reads with no
+    recipient, is permanent."""
+    with _masked_logs(apprise_url(cfg, SAMPLE_NUMBER), SAMPLE_NUMBER):
+        plugin = _plugin(cfg, SAMPLE_NUMBER)
+    name = str(getattr(plugin, "service_name", "") or type(plugin).__name__)
+    if len(plugin) == 0:
+        # Read, but with no recipient: {to} stands where the plugin takes no number, and
+        # every text would fail (transiently, for hours) instead of reaching the customer.
+        raise PermanentDeliveryError(
+            f"[[sms]] apprise_url of shop {cfg.shop} is read as {name} but with no recipient: "
+            "put {to} where that gateway's URL takes the number"
+        )
+    return f"apprise URL understood ({name}); credentials are only checked by a real text"

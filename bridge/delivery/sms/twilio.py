@@ -3,6 +3,7 @@ what became of a text: a message id when it is accepted, an error code when it i
 
     POST {api_url}/2010-04-01/Accounts/{account_sid}/Messages.json    send: To, From, Body
     GET  the same ?To=…&DateSent>=YYYY-MM-DD                          texts sent to a number
+    GET  {api_url}/2010-04-01/Accounts/{account_sid}.json             the account (doctor)
 
 (From is MessagingServiceSid when the sender is a Messaging Service, MG….)
 
@@ -10,6 +11,10 @@ Twilio's answers are read by `bridge.delivery.http_answers`: 401 (error 20003) a
 other 4xx are permanent (21211 not a number, 21614 not a mobile, 21610 the customer replied
 STOP, 21408 country not enabled, 21606 sender unusable…), 429 and 5xx transient, Retry-After
 honoured. The owner reads Twilio's own code and message, with a hint of what to change.
+
+`check_twilio` is the doctor's look at the gateway: it fetches the account (Twilio's Accounts
+resource: `status` active, suspended or closed, `friendly_name`), which proves the SID and
+token without texting anyone.
 
 A text whose answer was lost (a timeout, a crash before we recorded it) may have been sent:
 the run after it (`look_first`) lists the texts sent to that number over the last two days
@@ -29,7 +34,7 @@ import requests
 
 from bridge.config.channels import SmsConfig
 from bridge.delivery.channel import Sent
-from bridge.delivery.errors import TransientDeliveryError
+from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.http_answers import ServiceRules, call, secrets_of
 from bridge.delivery.secrets import reveal
 from bridge.handover import check_before_handover
@@ -59,8 +64,16 @@ _HINTS = {
 }
 
 
+def _account_base(cfg: SmsConfig) -> str:
+    return f"{cfg.api_url.rstrip('/')}/{API_VERSION}/Accounts/{cfg.account_sid}"
+
+
 def messages_url(cfg: SmsConfig) -> str:
-    return f"{cfg.api_url.rstrip('/')}/{API_VERSION}/Accounts/{cfg.account_sid}/Messages.json"
+    return f"{_account_base(cfg)}/Messages.json"
+
+
+def account_url(cfg: SmsConfig) -> str:
+    return f"{_account_base(cfg)}.json"
 
 
 def _error_json(response: requests.Response) -> dict[str, Any]:
@@ -186,3 +199,33 @@ def send_twilio(
         # text may not have left, and the next run looks before sending.
         raise TransientDeliveryError("Twilio: send the text: answered without a message sid")
     return Sent(external_id=sid, target=to, detail=f"twilio {answer.get('status') or '?'}")
+
+
+def _get_account(cfg: SmsConfig, rules: ServiceRules) -> requests.Response:
+    response = _get(cfg, account_url(cfg), None)
+    if response.status_code == 404:
+        # Authenticated, but not for this account: a subaccount's token with another SID.
+        raise PermanentDeliveryError(
+            f"Twilio: fetch the account → HTTP 404: no account {cfg.account_sid} for these "
+            f"credentials, check {rules.credentials} ({rules.mask(_detail(response))})"
+        )
+    return response
+
+
+def check_twilio(cfg: SmsConfig, *, sleep: Callable[[float], None] = time.sleep) -> str:
+    """What Twilio says of the account (the doctor's check; nothing is sent): "account
+    'Boutique' active". A suspended or closed account, refused credentials or an unknown
+    SID are permanent; an unreachable or failing Twilio is transient."""
+    rules = _rules(cfg)
+    answer = call(rules, "fetch the account", partial(_get_account, cfg, rules), sleep=sleep)
+    account = answer if isinstance(answer, dict) else {}
+    status = str(account.get("status") or "")
+    if not status:
+        raise TransientDeliveryError("Twilio: fetch the account: answered without its status")
+    name = str(account.get("friendly_name") or account.get("sid") or cfg.account_sid)
+    if status != "active":
+        raise PermanentDeliveryError(
+            f"Twilio: account '{name}' is {status}, it sends no texts: reactivate it in "
+            f"Twilio's console, or check {rules.credentials}"
+        )
+    return f"account '{name}' active"
