@@ -1,6 +1,6 @@
 """The Intercom channel against the local Intercom: which conversation gets the PDF, what the
-note says and carries, how refusals, throttling and earlier attempts are read, and the doctor's
-check of the token and the admin."""
+note says and carries, how refusals, throttling, odd answers and earlier runs of the same job
+are read, and the doctor's check of the token and the admin."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -239,28 +240,156 @@ def test_every_request_names_the_api_version(intercom, clock) -> None:
     assert set(intercom.versions) == {API_VERSION}
 
 
-# ------------------------------------------------------------------------ earlier attempts
+# ------------------------------------------------------------------------------ earlier runs
 
 
-def test_an_earlier_attempts_note_is_reported_and_not_written_again(intercom, clock) -> None:
+def created_now(clock: FakeClock) -> datetime:
+    """A job created now, as `Handover.since` carries it (UTC, with its fraction of a second)."""
+    return datetime.fromtimestamp(clock(), UTC)
+
+
+def test_a_retry_finds_its_own_note_and_writes_nothing(intercom, clock) -> None:
     conversation = intercom.add_conversation(EMAIL)
-    first = deliver(intercom, clock)
+    job = invoice(since=created_now(clock))
+    clock.sleep(1)
+    first = deliver(intercom, clock, job)
+    clock.sleep(60)
 
-    again = deliver(intercom, clock, invoice(earlier_attempt=True))
+    again = deliver(intercom, clock, job)
 
     assert again == replace(first, already=True)
     assert len(admin_parts(intercom, conversation)) == 1
     assert intercom.replies_received() == 1
 
 
-def test_an_earlier_attempt_that_left_nothing_writes_the_note(intercom, clock) -> None:
+def test_a_note_written_in_the_second_the_job_was_created_is_its_own(intercom, clock) -> None:
     conversation = intercom.add_conversation(EMAIL)
+    job = invoice(since=created_now(clock))  # half a second into the second the note is dated
+    first = deliver(intercom, clock, job)
+
+    again = deliver(intercom, clock, job)
+
+    assert again == replace(first, already=True)
+    assert len(admin_parts(intercom, conversation)) == 1
+
+
+def test_a_retry_whose_earlier_run_left_nothing_writes_the_note(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    job = invoice(since=created_now(clock))
     deliver(intercom, clock, invoice(number="FA-2026-000041", filename="FA-2026-000041.pdf"))
 
-    outcome = deliver(intercom, clock, invoice(earlier_attempt=True))
+    outcome = deliver(intercom, clock, job)
 
     assert outcome.already is False
     assert len(admin_parts(intercom, conversation)) == 2
+
+
+def test_a_resend_writes_a_new_note_beside_the_original(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    original = deliver(intercom, clock, invoice(since=created_now(clock)))
+    clock.sleep(HOUR)
+
+    resent = deliver(intercom, clock, invoice(since=created_now(clock)))
+
+    assert resent.already is False and resent.external_id != original.external_id
+    assert [u.name for u in intercom.uploads_to(conversation)] == ["FA-2026-000042.pdf"] * 2
+
+
+def test_a_retry_finds_its_note_on_a_conversation_closed_since(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    job = invoice(since=created_now(clock))
+    first = deliver(intercom, clock, job)
+    clock.sleep(HOUR)
+    intercom.close(conversation)
+    newer = intercom.add_conversation(EMAIL)  # the customer wrote again since
+
+    again = deliver(intercom, clock, job)
+
+    assert again == replace(first, already=True)
+    assert admin_parts(intercom, newer) == []
+
+
+def test_a_retry_whose_only_conversation_was_closed_since_is_already_sent(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    job = invoice(since=created_now(clock))
+    first = deliver(intercom, clock, job)
+    intercom.close(conversation)
+
+    again = deliver(intercom, clock, job)
+
+    assert again == replace(first, already=True)
+
+
+def test_a_retry_finds_its_note_when_another_conversation_is_the_latest_now(
+    intercom, clock
+) -> None:
+    intercom.add_conversation(EMAIL)
+    job = invoice(since=created_now(clock))
+    first = deliver(intercom, clock, job)
+    clock.sleep(HOUR)
+    latest = intercom.add_conversation(EMAIL)
+
+    again = deliver(intercom, clock, job)
+
+    assert again == replace(first, already=True)
+    assert admin_parts(intercom, latest) == []
+
+
+def test_outside_a_job_nothing_is_looked_for(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+
+    deliver(intercom, clock)
+    deliver(intercom, clock)
+
+    assert len(admin_parts(intercom, conversation)) == 2
+    assert [path for method, path, _ in intercom.requests if method == "GET"] == []
+
+
+# ------------------------------------------------------------------------------ odd answers
+
+
+def test_a_contact_search_answering_a_list_is_transient(intercom, clock) -> None:
+    intercom.add_conversation(EMAIL)
+    intercom.answer_next([], path="/contacts/search")
+
+    with pytest.raises(TransientDeliveryError, match="contacts by email: answered something unex"):
+        deliver(intercom, clock)
+
+    assert intercom.replies_received() == 0
+
+
+def test_a_conversation_found_without_an_id_is_transient(intercom, clock) -> None:
+    intercom.add_conversation(EMAIL)
+    odd = {"type": "conversation.list", "conversations": [{"state": "open"}], "total_count": 1}
+    intercom.answer_next(odd, path="/conversations/search")
+
+    with pytest.raises(TransientDeliveryError, match="answered something unexpected"):
+        deliver(intercom, clock)
+
+    assert intercom.replies_received() == 0
+
+
+def test_a_conversation_read_without_its_parts_is_transient_and_writes_nothing(
+    intercom, clock
+) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    odd = {"type": "conversation", "id": conversation, "conversation_parts": "none"}
+    intercom.answer_next(odd, path=f"/conversations/{conversation}")
+
+    with pytest.raises(TransientDeliveryError, match=f"read conversation {conversation}: answ"):
+        deliver(intercom, clock, invoice(since=created_now(clock)))
+
+    assert intercom.replies_received() == 0
+
+
+def test_a_proxy_page_is_quoted_in_the_error(intercom, clock) -> None:
+    page = b"<html><body>502 Bad Gateway</body></html>"
+    intercom.answer_next(page, status=502, path="/contacts/search")
+
+    with pytest.raises(TransientDeliveryError) as raised:
+        deliver(intercom, clock)
+
+    assert str(raised.value).endswith("HTTP 502: <html><body>502 Bad Gateway</body></html>")
 
 
 # ----------------------------------------------------------------------- throttling, faults
@@ -432,6 +561,13 @@ def test_check_of_an_unreachable_intercom_is_transient(intercom, clock) -> None:
         check(intercom, clock, url=closed)
 
 
+def test_check_of_an_odd_answer_is_transient(intercom, clock) -> None:
+    intercom.answer_next(["not", "an", "admin"], path="/me")
+
+    with pytest.raises(TransientDeliveryError, match="answered something unexpected"):
+        check(intercom, clock)
+
+
 def test_check_of_a_failing_intercom_is_transient(intercom, clock) -> None:
     intercom.fail_next(1, 500, path="/me")
 
@@ -454,6 +590,22 @@ def test_the_sandbox_answers_a_spent_window_as_intercom_does(clock) -> None:
     assert answer.json()["errors"][0]["code"] == "rate_limit_exceeded"
     assert answer.headers["X-RateLimit-Remaining"] == "0"
     assert int(answer.headers["X-RateLimit-Reset"]) == clock() + 6.5
+
+
+def test_the_sandbox_closes_a_conversation_with_a_close_part(intercom, clock) -> None:
+    conversation = intercom.add_conversation(EMAIL, updated_at=clock() - HOUR)
+
+    intercom.close(conversation)
+
+    closed = intercom.conversation(conversation)
+    assert (closed["state"], closed["open"], closed["updated_at"]) == (
+        "closed",
+        False,
+        int(clock()),
+    )
+    assert [(p["part_type"], p["author"]["id"]) for p in intercom.parts(conversation)] == [
+        ("close", ADMIN)
+    ]
 
 
 def test_the_sandbox_serves_the_attachment_it_stored(intercom, clock) -> None:

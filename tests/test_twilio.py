@@ -4,6 +4,7 @@ account; and the sandbox's contract."""
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -27,6 +28,11 @@ TO = "+33612345678"
 SENDER = "+33757000000"
 BODY = "MaBoutique : facture FA-2026-000042 (42,00 €, commande 1042) acquittée."
 MARKER = "FA-2026-000042"
+
+
+def _job_start() -> datetime:
+    """A job created a few minutes ago: `since`, for the runs that look first."""
+    return datetime.now(UTC) - timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -58,7 +64,7 @@ def _send(
     sandbox: TwilioSandbox,
     to: str = TO,
     *,
-    look_first: bool = False,
+    since: datetime | None = None,
     sleep: Callable[[float], None] | None = None,
     **changes: Any,
 ) -> Any:
@@ -67,7 +73,7 @@ def _send(
         to,
         BODY,
         marker=MARKER,
-        look_first=look_first,
+        since=since,
         sleep=sleep if sleep is not None else Sleeps(),
     )
 
@@ -112,7 +118,7 @@ def test_a_messaging_service_sender_goes_as_messaging_service_sid(
 ) -> None:
     service = "MG" + "0" * 32
     cfg = _cfg(sandbox, sender=service)
-    sent = send_twilio(cfg, TO, BODY, marker=MARKER, look_first=False, sleep=Sleeps())
+    sent = send_twilio(cfg, TO, BODY, marker=MARKER, since=None, sleep=Sleeps())
     [message] = sandbox.messages
     assert (message.messaging_service_sid, message.sender) == (service, None)
     assert sent.detail == "twilio accepted"
@@ -145,6 +151,16 @@ def test_the_auth_token_never_appears_in_an_error(sandbox: TwilioSandbox) -> Non
     message = _refusal(sandbox)
     assert sandbox.auth_token not in message
     assert "***" in message
+
+
+def test_the_base64_credentials_never_appear_in_an_error(sandbox: TwilioSandbox) -> None:
+    # What a proxy echoing the Authorization header would show.
+    pair = f"{sandbox.account_sid}:{sandbox.auth_token}".encode()
+    encoded = base64.b64encode(pair).decode()
+    sandbox.refusals[TO] = (21408, f"Denied for Authorization: Basic {encoded}")
+    message = _refusal(sandbox)
+    assert encoded not in message
+    assert "Basic ***" in message
 
 
 def test_a_number_not_in_e164_is_permanent_with_twilio_s_code(sandbox: TwilioSandbox) -> None:
@@ -251,7 +267,7 @@ def test_a_refused_handover_check_stops_the_send_and_is_let_through(
 def test_the_handover_check_comes_after_the_look_up(sandbox: TwilioSandbox) -> None:
     seen: list[int] = []
     with handover_check(lambda: seen.append(len(sandbox.requests))):
-        _send(sandbox, look_first=True)
+        _send(sandbox, since=_job_start())
     assert seen == [1]  # the list request had been made, the send had not
 
 
@@ -266,71 +282,148 @@ def test_each_quick_retry_checks_again_before_its_request(sandbox: TwilioSandbox
 # -- looking for an earlier attempt's text --------------------------------------------------
 
 
+def _left(sandbox: TwilioSandbox, to: str, body: str, **kwargs: Any) -> Any:
+    """A text an earlier run (or job) left, from the shop's sender."""
+    return sandbox.record(to, body, sender=SENDER, **kwargs)
+
+
 def test_an_earlier_text_about_the_document_is_reported_instead_of_sent_again(
     sandbox: TwilioSandbox,
 ) -> None:
-    earlier = sandbox.record(TO, BODY, at=datetime.now(UTC) - timedelta(hours=1))
-    sent = _send(sandbox, look_first=True)
+    since = _job_start()
+    earlier = _left(sandbox, TO, BODY, at=since + timedelta(minutes=1))
+    sent = _send(sandbox, since=since)
     assert (sent.external_id, sent.already) == (earlier.sid, True)
     assert _posts(sandbox) == 0
 
 
-def test_the_look_up_asks_for_the_number_s_texts_since_two_days_before_now(
+def test_a_queued_text_sent_by_an_earlier_run_is_found_and_not_sent_again(
     sandbox: TwilioSandbox,
 ) -> None:
-    later = datetime.now(UTC) + timedelta(days=100)  # the clock is an input
-    send_twilio(
-        _cfg(sandbox), TO, BODY, marker=MARKER, look_first=True, sleep=Sleeps(), now=lambda: later
+    since = _job_start()
+    first = _send(sandbox, since=since)  # Twilio still holds it: queued, no date_sent
+    again = _send(sandbox, since=since)
+    assert (again.external_id, again.already, again.detail) == (
+        first.external_id,
+        True,
+        "twilio queued (sent by an earlier attempt)",
     )
-    [query] = _gets(sandbox)
-    assert (query["To"], query["DateSent>"]) == (TO, (later - timedelta(days=2)).date().isoformat())
-
-
-def test_a_text_older_than_the_look_back_is_not_taken_for_this_attempt(
-    sandbox: TwilioSandbox,
-) -> None:
-    sandbox.record(TO, BODY, at=datetime.now(UTC) - timedelta(days=3))
-    assert _send(sandbox, look_first=True).already is False
     assert _posts(sandbox) == 1
 
 
-def test_an_earlier_text_that_failed_is_sent_again(sandbox: TwilioSandbox) -> None:
-    sandbox.record(TO, BODY, status="undelivered")
-    assert _send(sandbox, look_first=True).already is False
+def test_a_delivered_text_sent_by_an_earlier_run_is_found_and_not_sent_again(
+    sandbox: TwilioSandbox,
+) -> None:
+    since = _job_start()
+    first = _send(sandbox, since=since)
+    sandbox.deliver(first.external_id)
+    assert _send(sandbox, since=since).detail == "twilio delivered (sent by an earlier attempt)"
+    assert _posts(sandbox) == 1
+
+
+def test_a_text_created_in_the_job_s_first_second_still_counts(sandbox: TwilioSandbox) -> None:
+    # date_created is to the second: this text reads as a fraction of a second before since.
+    since = _job_start().replace(microsecond=500_000)
+    earlier = _left(sandbox, TO, BODY, at=since + timedelta(milliseconds=100), status="queued")
+    assert _send(sandbox, since=since).external_id == earlier.sid
+
+
+def test_a_text_to_the_number_from_before_the_job_does_not_count_and_the_text_is_sent(
+    sandbox: TwilioSandbox,
+) -> None:
+    # An earlier resend of the same document, or another job's text about it.
+    since = _job_start()
+    _left(sandbox, TO, BODY, at=since - timedelta(hours=2))
+    assert _send(sandbox, since=since).already is False
+    assert _posts(sandbox) == 1
+
+
+def test_an_earlier_text_that_failed_does_not_count(sandbox: TwilioSandbox) -> None:
+    since = _job_start()
+    _left(sandbox, TO, BODY, at=since + timedelta(minutes=1), status="failed")
+    assert _send(sandbox, since=since).already is False
+    assert _posts(sandbox) == 1
+
+
+def test_an_earlier_text_that_was_undelivered_is_sent_again(sandbox: TwilioSandbox) -> None:
+    since = _job_start()
+    _left(sandbox, TO, BODY, at=since + timedelta(minutes=1), status="undelivered")
+    assert _send(sandbox, since=since).already is False
 
 
 def test_an_earlier_text_about_another_document_does_not_count(sandbox: TwilioSandbox) -> None:
-    sandbox.record(TO, BODY.replace(MARKER, MARKER + "1"))
-    assert _send(sandbox, look_first=True).already is False
+    since = _job_start()
+    _left(sandbox, TO, BODY.replace(MARKER, MARKER + "1"), at=since + timedelta(minutes=1))
+    assert _send(sandbox, since=since).already is False
 
 
 def test_an_earlier_text_to_another_number_does_not_count(sandbox: TwilioSandbox) -> None:
-    sandbox.record("+33611111111", BODY)
-    assert _send(sandbox, look_first=True).already is False
+    since = _job_start()
+    _left(sandbox, "+33611111111", BODY, at=since + timedelta(minutes=1))
+    assert _send(sandbox, since=since).already is False
 
 
-def test_without_look_first_nothing_is_listed(sandbox: TwilioSandbox) -> None:
-    sandbox.record(TO, BODY)
-    _send(sandbox)
+def test_without_since_nothing_is_listed(sandbox: TwilioSandbox) -> None:
+    _left(sandbox, TO, BODY)
+    _send(sandbox, since=None)
     assert _gets(sandbox) == []
+
+
+def test_the_look_up_lists_the_number_s_texts_from_the_sender_without_a_date_filter(
+    sandbox: TwilioSandbox,
+) -> None:
+    _send(sandbox, since=_job_start())
+    [query] = _gets(sandbox)
+    assert {key: query[key] for key in query if key != "PageSize"} == {"To": TO, "From": SENDER}
+
+
+def test_the_look_up_for_a_messaging_service_lists_by_the_number_alone(
+    sandbox: TwilioSandbox,
+) -> None:
+    _send(sandbox, since=_job_start(), sender="MG" + "0" * 32)
+    [query] = _gets(sandbox)
+    assert "From" not in query and query["To"] == TO
 
 
 def test_the_look_up_follows_twilio_s_next_pages(
     sandbox: TwilioSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(twilio, "PAGE_SIZE", 2)
-    now = datetime.now(UTC)
-    earlier = sandbox.record(TO, BODY, at=now - timedelta(hours=5))  # the oldest: last page
-    for hours in (4, 3, 2, 1):
-        sandbox.record(TO, f"another text {hours}", at=now - timedelta(hours=hours))
-    assert _send(sandbox, look_first=True).external_id == earlier.sid
+    since = _job_start()
+    earlier = _left(sandbox, TO, BODY, at=since + timedelta(seconds=10))  # the oldest: last page
+    for seconds in (20, 30, 40, 50):
+        _left(sandbox, TO, f"another text {seconds}", at=since + timedelta(seconds=seconds))
+    assert _send(sandbox, since=since).external_id == earlier.sid
     assert len(_gets(sandbox)) == 3
+
+
+def test_the_look_up_stops_at_the_first_text_created_before_the_job(
+    sandbox: TwilioSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(twilio, "PAGE_SIZE", 1)
+    since = _job_start()
+    for hours in (1, 2, 3):
+        _left(sandbox, TO, BODY, at=since - timedelta(hours=hours))
+    _send(sandbox, since=since)
+    assert len(_gets(sandbox)) == 1
+
+
+def test_the_look_up_reads_no_more_than_its_page_cap(
+    sandbox: TwilioSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(twilio, "PAGE_SIZE", 1)
+    monkeypatch.setattr(twilio, "MAX_PAGES", 2)
+    since = _job_start()
+    for seconds in (10, 20, 30):
+        _left(sandbox, TO, f"another text {seconds}", at=since + timedelta(seconds=seconds))
+    _send(sandbox, since=since)
+    assert len(_gets(sandbox)) == 2
 
 
 def test_a_failed_look_up_is_transient_and_sends_nothing(sandbox: TwilioSandbox) -> None:
     sandbox.fail_next(1, 500, path="Messages.json")
     with pytest.raises(TransientDeliveryError, match="look for an earlier text"):
-        _send(sandbox, look_first=True)
+        _send(sandbox, since=_job_start())
     assert _posts(sandbox) == 0
 
 
@@ -461,6 +554,36 @@ def test_sandbox_injected_faults_have_twilio_s_shape(sandbox: TwilioSandbox) -> 
     answer = _api(sandbox, "GET")
     assert (answer.status_code, answer.headers["Retry-After"]) == (429, "3")
     assert answer.json()["code"] == 20429
+
+
+def test_sandbox_creates_a_text_queued_without_a_date_sent(sandbox: TwilioSandbox) -> None:
+    data = _api(sandbox, "POST", data={"To": TO, "From": SENDER, "Body": BODY}).json()
+    [listed] = _api(sandbox, "GET", params={"To": TO}).json()["messages"]
+    assert (data["date_sent"], listed["status"], listed["date_sent"]) == (None, "queued", None)
+
+
+def test_sandbox_delivers_a_text_with_its_date_sent(sandbox: TwilioSandbox) -> None:
+    sid = _api(sandbox, "POST", data={"To": TO, "From": SENDER, "Body": BODY}).json()["sid"]
+    sandbox.deliver(sid)
+    [listed] = _api(sandbox, "GET", params={"To": TO}).json()["messages"]
+    assert listed["status"] == "delivered" and listed["date_sent"] is not None
+
+
+def test_sandbox_date_sent_filters_leave_out_a_text_not_sent_yet(
+    sandbox: TwilioSandbox,
+) -> None:
+    _api(sandbox, "POST", data={"To": TO, "From": SENDER, "Body": BODY})
+    today = datetime.now(UTC).date().isoformat()
+    data = _api(sandbox, "GET", params={"To": TO, "DateSent>": today}).json()
+    assert data["messages"] == []
+
+
+def test_sandbox_lists_newest_first_by_date_created(sandbox: TwilioSandbox) -> None:
+    now = datetime.now(UTC)
+    older = sandbox.record(TO, "older", at=now - timedelta(hours=2))
+    newer = sandbox.record(TO, "newer", at=now - timedelta(hours=1), status="queued")
+    data = _api(sandbox, "GET", params={"To": TO}).json()
+    assert [m["sid"] for m in data["messages"]] == [newer.sid, older.sid]
 
 
 def test_sandbox_list_filters_by_to_and_date_sent(sandbox: TwilioSandbox) -> None:

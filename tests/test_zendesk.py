@@ -1,14 +1,16 @@
 """The Zendesk channel against the Zendesk sandbox (a real HTTP server on loopback): which
-ticket gets the document, what the note says, how Zendesk's refusals are sorted, that an
-earlier attempt's note is found instead of written twice, and the doctor's check."""
+ticket gets the document, what the note says, how Zendesk's refusals and odd answers are
+sorted, that a job's earlier run is found instead of written twice (and a resend's original
+is not), and the doctor's check."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +25,8 @@ from bridge.delivery.helpdesk.wording import note_text
 from bridge.delivery.helpdesk.zendesk import add_to_zendesk, check_zendesk
 from bridge.delivery.sandboxes.zendesk import ZendeskSandbox
 from bridge.handover import handover_check
-from tests.support.waiting import HANG
+from tests.support.clock import FrozenClock
+from tests.support.waiting import HANG, eventually
 
 AGENT = "agent@boutique.fr"
 TOKEN = "zd-api-token-7Qx9vK2mLp"
@@ -33,8 +36,14 @@ PDF = b"%PDF-1.7\n" + bytes(range(256)) + b"\r\n\x00binary tail\n%%EOF\n"
 
 
 @pytest.fixture
-def zendesk() -> Iterator[ZendeskSandbox]:
-    with ZendeskSandbox(email=AGENT, token=TOKEN) as sandbox:
+def clock() -> FrozenClock:
+    """Zendesk's clock, standing at the suite's now (whole seconds) until a test moves it."""
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def zendesk(clock: FrozenClock) -> Iterator[ZendeskSandbox]:
+    with ZendeskSandbox(email=AGENT, token=TOKEN, now=clock) as sandbox:
         yield sandbox
 
 
@@ -67,6 +76,11 @@ def invoice(**changes: Any) -> Handover:
         filename="FA-2026-000042.pdf",
     )
     return dataclasses.replace(doc, **changes)
+
+
+def job_run(clock: FrozenClock, **changes: Any) -> Handover:
+    """The invoice as a job's run hands it over: the job created a minute ago."""
+    return invoice(since=clock() - timedelta(minutes=1), **changes)
 
 
 def credit_note(**changes: Any) -> Handover:
@@ -253,57 +267,162 @@ def test_opened_ticket_belongs_to_the_existing_user(zendesk: ZendeskSandbox) -> 
     assert zendesk.ticket(ticket_id)["requester_id"] == user_id
 
 
-# -- an earlier attempt -----------------------------------------------------------------------
+# -- a job's earlier run, a resend -------------------------------------------------------------
 
 
-def test_earlier_attempt_finds_its_note_and_writes_nothing(zendesk: ZendeskSandbox) -> None:
+def test_retry_finds_its_earlier_runs_note_and_writes_nothing(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
     ticket = zendesk.add_ticket(CUSTOMER)
-    first = hand_over(zendesk)
+    first = hand_over(zendesk, job_run(clock))
     assert isinstance(first, Sent)
 
-    again = hand_over(zendesk, invoice(earlier_attempt=True))
+    again = hand_over(zendesk, job_run(clock))
 
     assert again == dataclasses.replace(first, already=True)
     assert len(zendesk.comments(ticket)) == 2
     assert len(zendesk.uploads()) == 1
 
 
-def test_earlier_attempt_finds_its_note_on_a_ticket_solved_since(
-    zendesk: ZendeskSandbox,
+def test_retry_finds_its_note_on_a_ticket_solved_since(
+    zendesk: ZendeskSandbox, clock: FrozenClock
 ) -> None:
     first_ticket = zendesk.add_ticket(CUSTOMER, updated_ago=timedelta(hours=1))
-    hand_over(zendesk)
+    hand_over(zendesk, job_run(clock))
     zendesk.set_status(first_ticket, "solved")
     newer = zendesk.add_ticket(CUSTOMER, status="open")
 
-    again = hand_over(zendesk, invoice(earlier_attempt=True))
+    again = hand_over(zendesk, job_run(clock))
 
     assert isinstance(again, Sent) and again.already
     assert again.target == f"zendesk ticket #{first_ticket}"
     assert len(zendesk.comments(newer)) == 1
 
 
-def test_earlier_attempt_without_its_note_adds_it(zendesk: ZendeskSandbox) -> None:
+def test_retry_without_its_note_adds_it(zendesk: ZendeskSandbox, clock: FrozenClock) -> None:
     ticket = zendesk.add_ticket(CUSTOMER)
-    hand_over(zendesk, invoice(number="FA-2026-000041", filename="FA-2026-000041.pdf"))
+    hand_over(zendesk, job_run(clock, number="FA-2026-000041", filename="FA-2026-000041.pdf"))
 
-    outcome = hand_over(zendesk, invoice(earlier_attempt=True))
+    outcome = hand_over(zendesk, job_run(clock))
 
     assert isinstance(outcome, Sent) and not outcome.already
     assert "FA-2026-000042" in last_comment(zendesk, ticket)["body"]
 
 
-def test_earlier_attempt_ignores_the_customers_own_copy_of_the_pdf(
-    zendesk: ZendeskSandbox,
+def test_retry_ignores_the_customers_own_copy_of_the_pdf(
+    zendesk: ZendeskSandbox, clock: FrozenClock
 ) -> None:
     # The customer sent the PDF back ("it is wrong"): same file name, not our note.
     ticket = zendesk.add_ticket(CUSTOMER)
     zendesk.add_comment(ticket, "Ma facture est fausse", files={"FA-2026-000042.pdf": PDF})
 
-    outcome = hand_over(zendesk, invoice(earlier_attempt=True))
+    outcome = hand_over(zendesk, job_run(clock))
 
     assert isinstance(outcome, Sent) and not outcome.already
     assert len(zendesk.comments(ticket)) == 3
+
+
+def test_note_written_in_the_second_the_job_was_created_is_the_retrys_own(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    # Zendesk stamps whole seconds: a note written 0.3 s after the job's creation is stamped
+    # before it, and must still be found.
+    ticket = zendesk.add_ticket(CUSTOMER)
+    created = clock() + timedelta(milliseconds=400)
+    clock.advance(milliseconds=700)
+    hand_over(zendesk, invoice(since=created))
+
+    again = hand_over(zendesk, invoice(since=created))
+
+    assert isinstance(again, Sent) and again.already
+    assert len(zendesk.comments(ticket)) == 2
+
+
+def test_resend_writes_a_new_note_beside_the_original(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    ticket = zendesk.add_ticket(CUSTOMER)
+    original = hand_over(zendesk, job_run(clock))
+    clock.advance(days=1)
+
+    resent = hand_over(zendesk, job_run(clock))
+
+    assert isinstance(resent, Sent) and not resent.already
+    assert resent != original
+    assert len(zendesk.comments(ticket)) == 3
+    assert len(zendesk.uploads()) == 2
+
+
+def test_resends_retry_finds_the_resends_note_not_the_original(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    zendesk.add_ticket(CUSTOMER)
+    hand_over(zendesk, job_run(clock))
+    clock.advance(days=1)
+    resend = job_run(clock)
+    resent = hand_over(zendesk, resend)
+    assert isinstance(resent, Sent)
+
+    again = hand_over(zendesk, resend)
+
+    assert again == dataclasses.replace(resent, already=True)
+
+
+def test_opened_ticket_carries_the_documents_number_as_external_id(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    hand_over(zendesk, job_run(clock), open_ticket=True)
+
+    [ticket_id] = zendesk.tickets_of(CUSTOMER)
+    assert zendesk.ticket(ticket_id)["external_id"] == "FA-2026-000042"
+
+
+def test_retry_after_a_timed_out_ticket_creation_opens_no_second_ticket(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    # Zendesk took the creation after we gave up waiting, and the user it created for the
+    # requester is not in the search index yet: the retry finds the ticket by external_id.
+    zendesk.search_lag = True
+    run = job_run(clock)
+    slow = handover_check(lambda: zendesk.fail_next(1, None, delay=2.0, path="/tickets"))
+    with slow, pytest.raises(TransientDeliveryError, match="cannot reach it"):
+        hand_over(zendesk, run, open_ticket=True, timeout_seconds=1.0)
+    [ticket_id] = eventually("the ticket Zendesk opened late", lambda: zendesk.tickets_of(CUSTOMER))
+    [comment] = zendesk.comments(ticket_id)
+
+    again = hand_over(zendesk, run, open_ticket=True)
+
+    assert again == Sent(
+        f"{ticket_id}/{comment['audit_id']}", f"zendesk ticket #{ticket_id}", "new ticket", True
+    )
+    assert zendesk.tickets_of(CUSTOMER) == [ticket_id]
+    assert len(zendesk.uploads()) == 1
+
+
+def test_retry_of_an_opened_ticket_reports_the_same_ticket(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    first = hand_over(zendesk, job_run(clock), open_ticket=True)
+
+    again = hand_over(zendesk, job_run(clock), open_ticket=True)
+
+    assert again == dataclasses.replace(first, already=True)
+    assert len(zendesk.tickets_of(CUSTOMER)) == 1
+
+
+def test_resend_opens_a_new_ticket_when_the_original_one_is_solved(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    original = hand_over(zendesk, job_run(clock), open_ticket=True)
+    assert isinstance(original, Sent)
+    zendesk.set_status(int(original.external_id.split("/")[0]), "solved")
+    clock.advance(days=1)
+
+    resent = hand_over(zendesk, job_run(clock), open_ticket=True)
+
+    assert isinstance(resent, Sent) and not resent.already
+    assert resent.detail == "new ticket"
+    assert len(zendesk.tickets_of(CUSTOMER)) == 2
 
 
 # -- throttling and failures ------------------------------------------------------------------
@@ -375,6 +494,91 @@ def test_server_error_on_the_update_is_transient_and_not_repeated(
 
     assert len(puts(zendesk)) == 1
     assert len(zendesk.comments(ticket)) == 1
+
+
+def test_colliding_update_409_is_transient(zendesk: ZendeskSandbox) -> None:
+    ticket = zendesk.add_ticket(CUSTOMER)
+    zendesk.fail_next(1, 409, path=f"/api/v2/tickets/{ticket}")
+
+    with pytest.raises(TransientDeliveryError, match=r"HTTP 409.*DatabaseConflict"):
+        hand_over(zendesk)
+
+    assert len(zendesk.comments(ticket)) == 1
+
+
+def test_concurrent_user_creation_409_on_a_new_ticket_is_transient(
+    zendesk: ZendeskSandbox,
+) -> None:
+    zendesk.fail_next(1, 409, path="/api/v2/tickets")
+
+    with pytest.raises(TransientDeliveryError, match="HTTP 409"):
+        hand_over(zendesk, open_ticket=True)
+
+    assert zendesk.tickets_of(CUSTOMER) == []
+
+
+def basic_credentials(token: str = TOKEN) -> str:
+    return base64.b64encode(f"{AGENT}/token:{token}".encode()).decode()
+
+
+def test_proxy_echoing_the_authorization_header_shows_neither_credentials_nor_token(
+    zendesk: ZendeskSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    zendesk.add_ticket(CUSTOMER)
+    zendesk.echo_headers_next(502)
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(TransientDeliveryError) as caught:
+        hand_over(zendesk)
+
+    message = str(caught.value)
+    assert "Authorization: Basic ***" in message
+    for secret in (basic_credentials(), TOKEN):
+        assert secret not in message and secret not in caplog.text
+
+
+def test_credentials_cut_short_by_the_quoted_300_characters_are_masked(
+    zendesk: ZendeskSandbox,
+) -> None:
+    # The quote ends 10 characters into the Basic credentials: that start is masked too.
+    header = "Authorization: Basic "
+    zendesk.echo_headers_next(502, lead="." * (300 - len(header) - 10))
+
+    with pytest.raises(TransientDeliveryError) as caught:
+        hand_over(zendesk)
+
+    message = str(caught.value)
+    assert message.endswith(f"{header}***")
+    assert basic_credentials()[:10] not in message
+
+
+def test_user_without_an_id_is_an_unexpected_answer_and_transient(
+    zendesk: ZendeskSandbox,
+) -> None:
+    zendesk.add_ticket(CUSTOMER)
+    zendesk.answer_next({"users": [{"email": CUSTOMER}], "count": 1}, path="/users/search")
+
+    with pytest.raises(TransientDeliveryError, match="look up the customer: answered something"):
+        hand_over(zendesk)
+
+    assert zendesk.uploads() == []
+
+
+def test_ticket_list_that_is_no_list_is_an_unexpected_answer_and_transient(
+    zendesk: ZendeskSandbox,
+) -> None:
+    zendesk.add_ticket(CUSTOMER)
+    zendesk.answer_next({"tickets": {"id": 1}}, path="/tickets/requested")
+
+    with pytest.raises(TransientDeliveryError, match="answered something unexpected"):
+        hand_over(zendesk)
+
+
+def test_opened_ticket_answered_without_its_id_is_transient(zendesk: ZendeskSandbox) -> None:
+    zendesk.answer_next({"ticket": {"status": "new"}}, status=201, path="/api/v2/tickets")
+
+    with pytest.raises(TransientDeliveryError, match="open a ticket for FA-2026-000042: answered"):
+        hand_over(zendesk, open_ticket=True)
 
 
 def test_expired_upload_token_is_transient(zendesk: ZendeskSandbox) -> None:

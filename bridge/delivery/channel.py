@@ -8,15 +8,18 @@ their service's API, and raise the failure vocabulary's delivery errors
 declared in `bridge.steps`.
 
 A write that may have reached the service before we learnt the answer (a timeout, a crash
-between the service's 200 and our commit) is never repeated blindly: a run whose job had an
-earlier attempt (`earlier_attempt`) first looks for what that attempt may have left (the
-note mentioning the document, the text sent to that number) and reports it as `Sent` with
-`already=True` instead of writing it again.
+between the service's 200 and our commit, a dead job the owner retried) is never repeated
+blindly: every run first looks for what an earlier run of the same job may have left — the
+note mentioning the document, the text sent to that number — written at or after `since`
+(the job's creation), and reports it as `Sent` with `already=True` instead of writing it
+again. Looking from the job's creation, not the document's, lets `quittance resend` hand a
+document over once more while its own retries still find their own earlier send.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 
@@ -37,7 +40,9 @@ class Handover:
     link: str  # where the customer reads it: their portal, else the PDF ("" when neither)
     pdf: bytes
     filename: str  # FA-2026-000042.pdf
-    earlier_attempt: bool = False  # an earlier run may have handed it over: look first
+    # Look for an earlier run's hand-over written at or after this time (UTC, the job's
+    # creation) before writing; None: nothing to look for (outside a job: the demo, a test).
+    since: datetime | None = None
 
     @property
     def is_credit_note(self) -> bool:

@@ -38,7 +38,9 @@ MAX_QUICK_WAIT = 30.0  # a longer Retry-After goes back to the job queue, which 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
-def _text(response: requests.Response) -> str:
+def body_text(response: requests.Response) -> str:
+    """A service's answer as one line for a message: its first 300 characters, else its
+    reason phrase (each service reads its own error JSON first, this is the fallback)."""
     return " ".join((response.text or "")[:300].split()) or response.reason or ""
 
 
@@ -51,12 +53,15 @@ class ServiceRules:
     """How one service is named and refuses: `service` ("Zendesk"), `credentials` (what to
     check when it refuses them: "[[helpdesks]] email and token of shop woo"), `detail(resp)`
     its error text, `wait(resp)` the seconds a throttled or busy answer asks for (Retry-After
-    unless the service says it otherwise), `secrets` masked wherever its text is quoted."""
+    unless the service says it otherwise), `transient` the 4xx statuses it answers when a
+    later attempt will go through (Zendesk's 409 for colliding updates), `secrets` masked
+    wherever its text is quoted."""
 
     service: str
     credentials: str
-    detail: Callable[[requests.Response], str] = _text
+    detail: Callable[[requests.Response], str] = body_text
     wait: Callable[[requests.Response], float | None] = _retry_after_header
+    transient: frozenset[int] = frozenset()  # statuses this service answers for "try again"
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def mask(self, text: str) -> str:
@@ -71,7 +76,7 @@ def error_for(response: requests.Response, what: str, rules: ServiceRules) -> De
     status = response.status_code
     detail = rules.mask(rules.detail(response))
     where = f"{rules.service}: {what} → HTTP {status}"
-    if status in TRANSIENT_STATUSES or status >= 500:
+    if status in TRANSIENT_STATUSES or status in rules.transient or status >= 500:
         wait = rules.wait(response)
         later = f", asked to wait {wait:.0f} s" if wait else ""
         return TransientDeliveryError(f"{where}{later}: {detail}", retry_after=wait)

@@ -4,8 +4,10 @@ customer sees too).
 
     POST /contacts/search            email = the customer's: every contact with it (user, lead)
     POST /conversations/search       contact_ids IN those AND state = open: the most recently
-                                     updated one (the search has no sort: we pick it ourselves)
-    GET  /conversations/{id}         only after an earlier attempt: its parts, to find our note
+                                     updated one (the search has no sort: we pick it ourselves);
+                                     with `doc.since`, contact_ids IN those alone (any state)
+    GET  /conversations/{id}         with `doc.since`: the parts (at most 500) of the one we
+                                     would write to and of the latest few, to find our note
     POST /conversations/{id}/reply   type admin, admin_id, message_type note | comment, body
                                      (HTML), attachment_files [{content_type, data, name}]
     GET  /me                         the token's own admin and its app (doctor)
@@ -23,8 +25,19 @@ admin the notes are written as exists (404 "Admin not found" otherwise).
 
 Intercom limits requests per 10-second window: a 429 carries `X-RateLimit-Reset` (epoch
 seconds), and the wait is read from it when there is no Retry-After. What may have been
-applied (a timed-out or 5xx reply) is never repeated here: the job queue runs again later, and
-that run (`doc.earlier_attempt`) first reads the conversation for the note it may have left.
+applied (a timed-out or 5xx reply) is never repeated here: the job queue runs again later.
+
+Every run of a job (`doc.since` set: the job's creation) looks before writing: a part by our
+admin, created at or after `since`, naming the number and carrying the PDF, is what an earlier
+run wrote (`Sent(already=True)`). A note from before `since` is an earlier job's (the original
+hand-over, when this job is `quittance resend`): it does not count, the resend writes anew.
+The earlier run may have written to a conversation closed since, or no longer the latest open
+one: the customer's most recently updated few, open or not, are read, not only the one we
+would write to. Parts carry `created_at` in whole seconds: `since` is compared from its second.
+
+An answer of a shape Intercom does not give (a list for an object, a result without an id,
+parts that are not a list) is a `TransientDeliveryError` saying so: it is never read as "no
+contact" or "no note yet", which would skip the document or write it twice.
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ import html
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -43,7 +57,7 @@ from bridge.config.channels import HelpdeskConfig
 from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.wording import note_text
-from bridge.delivery.http_answers import ServiceRules, call, secrets_of
+from bridge.delivery.http_answers import ServiceRules, body_text, call, secrets_of
 from bridge.delivery.secrets import reveal
 from bridge.handover import check_before_handover
 from bridge.quick_retry import retry_after
@@ -53,6 +67,7 @@ CONTACTS_PER_PAGE = 50  # the search's default page
 CONVERSATIONS_PER_PAGE = 150  # the search's maximum: one page for nearly every customer
 MAX_PAGES = 20  # a customer with more than that is not one we can sort out: stop reading
 MIN_RESET_WAIT = 1.0  # a clock ahead of Intercom's would read a window reset already past
+EARLIER_CONVERSATIONS_LOOKED_AT = 3  # besides the one we would write to: the latest updated
 
 Clock = Callable[[], float]
 
@@ -65,8 +80,9 @@ def add_to_intercom(
     clock: Clock = time.time,
 ) -> Outcome:
     """Add `doc`'s PDF to its customer's latest open conversation; `NothingToDo` when they
-    have no contact or no open conversation. `clock` is the wall clock `X-RateLimit-Reset`
-    is read against."""
+    have no contact or no open conversation. With `doc.since`, what an earlier run of the job
+    wrote is found first and reported (`already=True`). `clock` is the wall clock
+    `X-RateLimit-Reset` is read against."""
     email = doc.customer_email.strip()
     if not email:
         return NothingToDo(f"no customer email: no Intercom contact to add {doc.number} to")
@@ -75,14 +91,16 @@ def add_to_intercom(
         contacts = _contact_ids(api, email)
         if not contacts:
             return NothingToDo(f"no Intercom contact with {email}: nothing to add {doc.number} to")
-        conversation = _latest_open(api, contacts)
-        if conversation is None:
+        conversations = _conversations(api, contacts, any_state=doc.since is not None)
+        latest = _latest_open(conversations)
+        if doc.since is not None:
+            where = _where_it_may_be(latest, conversations)
+            earlier = _earlier_send(api, cfg, doc, _since_second(doc.since), where)
+            if earlier is not None:
+                return earlier
+        if latest is None:
             return NothingToDo(f"no open Intercom conversation for {email}: {doc.number} not added")
-        conversation_id = str(conversation["id"])
-        if doc.earlier_attempt:
-            part = _earlier_part(api.get_conversation(conversation_id), cfg.admin_id, doc)
-            if part is not None:
-                return _sent(cfg, conversation_id, str(part.get("id", "")), already=True)
+        conversation_id = str(latest["id"])
         answer = api.reply(conversation_id, _reply_payload(cfg, doc))
     return _sent(cfg, conversation_id, _new_part_id(answer, cfg, doc))
 
@@ -141,11 +159,11 @@ class _Api:
             }
         )
 
-    def post(self, what: str, path: str, body: dict[str, Any]) -> Any:
+    def post(self, what: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         def send() -> requests.Response:
             return self.session.post(self.base + path, json=body, timeout=self.cfg.timeout_seconds)
 
-        return call(self.rules, what, send, sleep=self.sleep)
+        return _object(call(self.rules, what, send, sleep=self.sleep), what)
 
     def get(self, what: str, path: str, *, missing: str = "") -> dict[str, Any]:
         """A GET; with `missing`, a 404 is that permanent error (Intercom's words added)."""
@@ -157,7 +175,7 @@ class _Api:
                 raise PermanentDeliveryError(f"Intercom: {what} → HTTP 404: {missing} ({said})")
             return response
 
-        return _mapping(call(self.rules, what, send, sleep=self.sleep))
+        return _object(call(self.rules, what, send, sleep=self.sleep), what)
 
     def get_conversation(self, conversation_id: str) -> dict[str, Any]:
         what = f"read conversation {conversation_id}"
@@ -176,17 +194,28 @@ class _Api:
 
         what = f"{payload['message_type']} on conversation {conversation_id} as admin "
         what += self.cfg.admin_id
+        # Written once Intercom answers 200, whatever the answer's shape: an odd one only
+        # leaves the part's id unknown (the conversation's still says where it went).
         return _mapping(call(self.rules, what, send, sleep=self.sleep))
 
-    def search(self, what: str, path: str, query: dict[str, Any], per_page: int) -> Iterator[Any]:
-        """Every result of a search, page after page (`pages.next.starting_after`)."""
+    def search(
+        self, what: str, path: str, query: dict[str, Any], per_page: int, key: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every result of a search (the answer's `key` list), page after page
+        (`pages.next.starting_after`); each an object with an id, else the answer is odd."""
         cursor: str | None = None
         for _ in range(MAX_PAGES):
             pagination: dict[str, Any] = {"per_page": per_page}
             if cursor:
                 pagination["starting_after"] = cursor
-            answer = _mapping(self.post(what, path, {"query": query, "pagination": pagination}))
-            yield answer
+            answer = self.post(what, path, {"query": query, "pagination": pagination})
+            results = answer.get(key)
+            if not isinstance(results, list):
+                raise _unexpected(what, f"no {key} list")
+            for result in results:
+                if not isinstance(result, dict) or not result.get("id"):
+                    raise _unexpected(what, f"one of its {key} without an id")
+                yield result
             following = _next_cursor(answer)
             if not following or following == cursor:
                 return
@@ -213,7 +242,7 @@ def _detail(response: requests.Response) -> str:
         texts = [_one_error(e) for e in errors if isinstance(e, dict)]
         if texts:
             return "; ".join(texts)
-    return " ".join((response.text or "")[:300].split()) or response.reason or ""
+    return body_text(response)
 
 
 def _one_error(error: dict[str, Any]) -> str:
@@ -245,6 +274,21 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _unexpected(what: str, why: str) -> TransientDeliveryError:
+    return TransientDeliveryError(f"Intercom: {what}: answered something unexpected ({why})")
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """A 2xx answer that must be a JSON object (an empty body reads as one: `{}`)."""
+    if not isinstance(value, dict):
+        raise _unexpected(what, f"{type(value).__name__} where an object was expected")
+    return value
+
+
 def _next_cursor(answer: dict[str, Any]) -> str | None:
     following = _mapping(_mapping(answer.get("pages")).get("next"))
     cursor = following.get("starting_after")
@@ -260,31 +304,44 @@ def _contact_ids(api: _Api, email: str) -> list[str]:
     query = {"field": "email", "operator": "=", "value": email}
     ids: list[str] = []
     what = "search contacts by email"
-    for page in api.search(what, "/contacts/search", query, CONTACTS_PER_PAGE):
-        for contact in page.get("data") or []:
-            if isinstance(contact, dict) and contact.get("id") and str(contact["id"]) not in ids:
-                ids.append(str(contact["id"]))
+    for contact in api.search(what, "/contacts/search", query, CONTACTS_PER_PAGE, "data"):
+        if str(contact["id"]) not in ids:
+            ids.append(str(contact["id"]))
     return ids
 
 
-def _latest_open(api: _Api, contact_ids: list[str]) -> dict[str, Any] | None:
-    query = {
-        "operator": "AND",
-        "value": [
-            {"field": "contact_ids", "operator": "IN", "value": contact_ids},
-            {"field": "state", "operator": "=", "value": "open"},
-        ],
-    }
-    found: list[dict[str, Any]] = []
-    what = "search the contact's open conversations"
-    for page in api.search(what, "/conversations/search", query, CONVERSATIONS_PER_PAGE):
-        found += [
-            c
-            for c in page.get("conversations") or []
-            # the query says so already; a snoozed or closed one must not slip through anyway
-            if isinstance(c, dict) and c.get("id") and c.get("state") == "open"
-        ]
+def _conversations(api: _Api, contact_ids: list[str], *, any_state: bool) -> list[dict[str, Any]]:
+    """The contacts' open conversations, or (`any_state`, to look for an earlier run's note
+    too) all of them: the open one to write to is picked from those."""
+    of_contacts = {"field": "contact_ids", "operator": "IN", "value": contact_ids}
+    if any_state:
+        query, what = of_contacts, "search the contact's conversations"
+    else:
+        is_open = {"field": "state", "operator": "=", "value": "open"}
+        query = {"operator": "AND", "value": [of_contacts, is_open]}
+        what = "search the contact's open conversations"
+    path, key = "/conversations/search", "conversations"
+    return list(api.search(what, path, query, CONVERSATIONS_PER_PAGE, key))
+
+
+def _latest_open(conversations: list[dict[str, Any]]) -> dict[str, Any] | None:
+    # the query may say so already; a snoozed or closed one must not slip through anyway
+    found = [c for c in conversations if c.get("state") == "open"]
     return max(found, key=_recency, default=None)
+
+
+def _where_it_may_be(
+    latest: dict[str, Any] | None, conversations: list[dict[str, Any]]
+) -> list[str]:
+    """The conversations an earlier run may have written to: the one we would write to now,
+    and the customer's latest updated few, open or not (closed since, or another one
+    updated since)."""
+    ids = [str(latest["id"])] if latest is not None else []
+    newest = sorted(conversations, key=_recency, reverse=True)
+    for other in newest[:EARLIER_CONVERSATIONS_LOOKED_AT]:
+        if str(other["id"]) not in ids:
+            ids.append(str(other["id"]))
+    return ids
 
 
 def _recency(conversation: dict[str, Any]) -> tuple[int, int]:
@@ -299,8 +356,18 @@ def _int(value: Any) -> int:
 
 
 def _parts(conversation: dict[str, Any]) -> list[dict[str, Any]]:
-    parts = _mapping(conversation.get("conversation_parts")).get("conversation_parts") or []
+    parts = _list(_mapping(conversation.get("conversation_parts")).get("conversation_parts"))
     return [p for p in parts if isinstance(p, dict)]
+
+
+def _read_parts(conversation: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    """A conversation's parts, as the look needs them: a list of objects, else it is odd
+    (reading it as "no note yet" would write the document twice)."""
+    listing = conversation.get("conversation_parts")
+    parts = listing.get("conversation_parts") if isinstance(listing, dict) else None
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise _unexpected(what, "no list of conversation parts")
+    return parts
 
 
 def _by_admin(part: dict[str, Any], admin_id: str) -> bool:
@@ -310,7 +377,7 @@ def _by_admin(part: dict[str, Any], admin_id: str) -> bool:
 
 def _attaches(part: dict[str, Any], filename: str) -> bool:
     return any(
-        isinstance(a, dict) and a.get("name") == filename for a in part.get("attachments") or []
+        isinstance(a, dict) and a.get("name") == filename for a in _list(part.get("attachments"))
     )
 
 
@@ -319,19 +386,43 @@ def _plain(body: Any) -> str:
     return html.unescape(re.sub(r"<[^>]*>", " ", str(body or "")))
 
 
+def _since_second(since: datetime) -> int:
+    """`since` as Intercom's whole epoch seconds: a part written in that second counts (its
+    `created_at` drops the fraction). Naive means UTC, as `Handover.since` is."""
+    aware = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    return int(aware.timestamp())
+
+
+def _earlier_send(
+    api: _Api, cfg: HelpdeskConfig, doc: Handover, since: int, conversation_ids: list[str]
+) -> Sent | None:
+    """What an earlier run of this job wrote at or after `since` (epoch seconds), in the
+    first of `conversation_ids` holding it."""
+    for conversation_id in conversation_ids:
+        what = f"read conversation {conversation_id}"
+        parts = _read_parts(api.get_conversation(conversation_id), what)
+        part = _earlier_part(parts, cfg.admin_id, doc, since, what)
+        if part is not None:
+            return _sent(cfg, conversation_id, str(part.get("id") or ""), already=True)
+    return None
+
+
 def _earlier_part(
-    conversation: dict[str, Any], admin_id: str, doc: Handover
+    parts: list[dict[str, Any]], admin_id: str, doc: Handover, since: int, what: str
 ) -> dict[str, Any] | None:
-    """The part an earlier attempt left: by our admin, naming the number, with the PDF.
-    A note bumps the conversation's `updated_at`, so the conversation it went to is still
-    the latest open one unless someone has written in another since."""
-    for part in reversed(_parts(conversation)):
+    """The part an earlier run left: by our admin, naming the number, with the PDF, created
+    at or after `since` (one from before is an earlier job's: a resend writes its own)."""
+    for part in reversed(parts):
         if (
             _by_admin(part, admin_id)
             and doc.number in _plain(part.get("body"))
             and _attaches(part, doc.filename)
         ):
-            return part
+            created = part.get("created_at")
+            if isinstance(created, bool) or not isinstance(created, int | float):
+                raise _unexpected(what, f"a part of ours for {doc.number} without created_at")
+            if created >= since:
+                return part
     return None
 
 

@@ -7,10 +7,13 @@ Endpoints (Zendesk Support API v2, API token as HTTP Basic `{email}/token:{token
 
     GET  /api/v2/users/search?query=email:ADDR      the requester, by address
     GET  /api/v2/users/{id}/tickets/requested       their tickets, sort_by=updated_at desc
-    GET  /api/v2/tickets/{id}/comments              sort_order=desc (only after an earlier attempt)
+    GET  /api/v2/tickets/{id}/comments              sort_order=desc (only with `since`)
+    GET  /api/v2/tickets?external_id=NUMBER         the tickets opened for the document
+                                                    (with `since`, before opening one)
     POST /api/v2/uploads?filename=NAME              the PDF, raw bytes → an upload token
     PUT  /api/v2/tickets/{id}                       the note, carrying the token
-    POST /api/v2/tickets                            a new ticket, the note its first comment
+    POST /api/v2/tickets                            a new ticket, the note its first comment,
+                                                    `external_id` the document's number
     GET  /api/v2/users/me                           who the credentials sign in as (doctor)
 
 Why these: the requester's ticket list is read from the tickets themselves, not from the search
@@ -25,12 +28,25 @@ One page of 100 tickets, most recently updated first, is read: an open one is ne
 An upload token lives 60 minutes (Zendesk's documented lifetime), so the upload and the update
 that consumes it are made in the same run; a token refused on the update (expired, used) is a
 transient failure, and the next run uploads again. So is a ticket closed between our read and
-our update (422 "closed prevents ticket update"): the next run picks another. A ticket deleted
-meanwhile (404) and any other refusal are permanent.
+our update (422 "closed prevents ticket update"): the next run picks another, and so is a 409,
+Zendesk's answer to colliding updates of a ticket and to concurrent creations of a user. A
+ticket deleted meanwhile (404) and any other refusal are permanent.
 
-A run whose job had an earlier attempt first reads the comments of the customer's latest
-tickets: a comment carrying an attachment named like the PDF and mentioning the document's
-number is that attempt's, reported `Sent(already=True)` instead of being written twice.
+Looking first (`Handover.since`, the job's creation): every run of a job first reads the
+comments of the customer's latest tickets; a comment created at or after `since`, carrying an
+attachment named like the PDF and mentioning the document's number, is an earlier run's, and
+is reported `Sent(already=True)` instead of being written twice. A note from before `since`
+(the original hand-over, when the job is `quittance resend`) does not count: the resend writes
+a new one. Zendesk stamps whole seconds, so `since` is compared to the second. A run about to
+open a ticket first lists the tickets whose `external_id` is the document's number (the list
+reads the tickets, not the search index, so a requester the user search does not find yet
+does not hide them): one created at or after `since` carrying our note (its first comment)
+is the earlier run's ticket (a creation that timed out after Zendesk took it), not opened twice.
+
+Answers are read defensively: one without the ids or fields we go on with (a user without its
+id, a ticket list that is no list) is a transient "answered something unexpected", never a
+KeyError. Messages never quote the token, nor the Basic credentials a proxy echoing the
+Authorization header would show, even cut short by the 300 characters quoted.
 
 `check_zendesk` is the doctor's look at the helpdesk: who the credentials sign in as. Zendesk
 answers `users/me` even to a request it could not authenticate (the endpoint is "Allowed For:
@@ -45,10 +61,12 @@ that), and a 429, timeout or 5xx there goes back to the job queue with Zendesk's
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -57,7 +75,7 @@ from bridge.config.channels import HelpdeskConfig
 from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.wording import note_text, subject_text
-from bridge.delivery.http_answers import ServiceRules, call, secrets_of
+from bridge.delivery.http_answers import ServiceRules, body_text, call, secrets_of
 from bridge.delivery.secrets import reveal
 from bridge.handover import check_before_handover
 
@@ -65,9 +83,13 @@ SERVICE = "Zendesk"
 API = "/api/v2"
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})
 PAGE_SIZE = 100  # Zendesk's largest page
-# The earlier attempt wrote to the customer's open ticket of the time; writing bumped that
+# The earlier run wrote to the customer's open ticket of the time; writing bumped that
 # ticket's updated_at, so it is among their latest few even if another one has moved since.
 EARLIER_TICKETS_LOOKED_AT = 3
+# 409: colliding updates of one ticket, concurrent creations of one user; the next run looks
+# first, then writes again.
+TRY_AGAIN = frozenset({409})
+SHORTEST_MASKED_TAIL = 4  # the start of a secret left at the end of a cut text is masked
 
 
 def add_to_zendesk(
@@ -87,20 +109,21 @@ def check_zendesk(cfg: HelpdeskConfig, *, sleep: Callable[[float], None] = time.
     agent@boutique.fr (agent)". Refused credentials, the anonymous user or an end user are
     permanent; an unreachable or failing Zendesk is transient."""
     rules = _rules(cfg, cfg.shop)
+    what = "check the credentials"
     with _session(cfg) as session:
-        found = _Client(cfg, rules, session, sleep).read("check the credentials", "/users/me", {})
+        found = _Client(cfg, rules, session, sleep).read(what, "/users/me", {})
     user = found.get("user")
     if not isinstance(user, dict):
-        raise TransientDeliveryError(f"{SERVICE}: check the credentials: answered without a user")
+        raise _unexpected(what, "no user")
     if user.get("id") is None:
         raise PermanentDeliveryError(
-            f"{SERVICE}: check the credentials: signed in as the anonymous user, credentials "
+            f"{SERVICE}: {what}: signed in as the anonymous user, credentials "
             f"refused, check {rules.credentials}"
         )
-    who = f"{user.get('email') or user.get('name') or user['id']} ({user.get('role') or '?'})"
+    who = f"{user.get('email') or user.get('name') or user.get('id')} ({user.get('role') or '?'})"
     if user.get("role") == "end-user":
         raise PermanentDeliveryError(
-            f"{SERVICE}: check the credentials: signed in as {who}, who cannot add notes to "
+            f"{SERVICE}: {what}: signed in as {who}, who cannot add notes to "
             f"tickets: credentials refused, check {rules.credentials} (an agent's or an admin's)"
         )
     return f"signed in as {who}"
@@ -110,40 +133,50 @@ def check_zendesk(cfg: HelpdeskConfig, *, sleep: Callable[[float], None] = time.
 
 
 def _hand_over(client: _Client, doc: Handover, email: str) -> Outcome:
-    user = _find_user(client, email)
-    tickets = _requested_tickets(client, user["id"]) if user else []
+    user_id = _find_user(client, email)
+    tickets = _requested_tickets(client, user_id) if user_id is not None else []
     ticket = _most_recent_open(tickets)
-    if doc.earlier_attempt:
-        earlier = _earlier_note(client, doc, _where_it_may_be(ticket, tickets))
+    looked_at = _where_it_may_be(ticket, tickets)
+    if doc.since is not None:
+        earlier = _earlier_note(client, doc, doc.since, looked_at)
         if earlier is not None:
             return earlier
     if ticket is not None:
-        return _add_note(client, doc, int(ticket["id"]))
-    if client.cfg.open_ticket:
-        return _open_ticket(client, doc)
-    return NothingToDo(
-        f"no open Zendesk ticket for {email}: nothing to add {doc.number} to "
-        "(set open_ticket = true in its [[helpdesks]] table to open one)"
-    )
+        return _add_note(client, doc, _id(ticket, "list the customer's tickets"))
+    if not client.cfg.open_ticket:
+        return NothingToDo(
+            f"no open Zendesk ticket for {email}: nothing to add {doc.number} to "
+            "(set open_ticket = true in its [[helpdesks]] table to open one)"
+        )
+    if doc.since is not None:
+        opened = [i for i in _opened_for(client, doc, doc.since) if i not in looked_at]
+        earlier = _earlier_note(client, doc, doc.since, opened)
+        if earlier is not None:
+            return earlier
+    return _open_ticket(client, doc)
 
 
-def _find_user(client: _Client, email: str) -> dict[str, Any] | None:
-    """The user whose primary address is `email` (the search also matches parts of it)."""
-    found = client.read("look up the customer", "/users/search", {"query": f"email:{email}"})
+def _find_user(client: _Client, email: str) -> int | None:
+    """The id of the user whose primary address is `email` (the search also matches parts of
+    it), None when the search does not list them."""
+    what = "look up the customer"
+    found = client.read(what, "/users/search", {"query": f"email:{email}"})
     wanted = email.lower()
-    users = found.get("users") or []
-    return next((u for u in users if str(u.get("email", "")).lower() == wanted), None)
+    users = _records(found, "users", what)
+    user = next((u for u in users if str(u.get("email") or "").lower() == wanted), None)
+    return _id(user, what) if user is not None else None
 
 
 def _requested_tickets(client: _Client, user_id: int) -> list[dict[str, Any]]:
     """The user's tickets, most recently updated first."""
+    what = "list the customer's tickets"
     params = {"sort_by": "updated_at", "sort_order": "desc", "per_page": PAGE_SIZE}
-    found = client.read(
-        "list the customer's tickets", f"/users/{user_id}/tickets/requested", params
-    )
-    tickets = list(found.get("tickets") or [])
+    found = client.read(what, f"/users/{user_id}/tickets/requested", params)
+    tickets = _records(found, "tickets", what)
+    for ticket in tickets:
+        _id(ticket, what)
     # Sorted here too: the order is what picks the ticket, so it must not hinge on a parameter.
-    return sorted(tickets, key=lambda t: str(t.get("updated_at", "")), reverse=True)
+    return sorted(tickets, key=lambda t: str(t.get("updated_at") or ""), reverse=True)
 
 
 def _most_recent_open(tickets: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -151,26 +184,48 @@ def _most_recent_open(tickets: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _where_it_may_be(ticket: dict[str, Any] | None, tickets: list[dict[str, Any]]) -> list[int]:
-    """The tickets an earlier attempt may have written to: the one we would write to now, and
-    the customer's latest few (it may have been solved since, or another one updated)."""
-    ids = [int(ticket["id"])] if ticket is not None else []
+    """The tickets an earlier run may have written to: the one we would write to now (first),
+    and the customer's latest few (it may have been solved since, or another one updated)."""
+    what = "list the customer's tickets"
+    ids = [_id(ticket, what)] if ticket is not None else []
     for other in tickets[:EARLIER_TICKETS_LOOKED_AT]:
-        if int(other["id"]) not in ids:
-            ids.append(int(other["id"]))
+        if _id(other, what) not in ids:
+            ids.append(_id(other, what))
     return ids
 
 
-def _earlier_note(client: _Client, doc: Handover, ticket_ids: Iterable[int]) -> Sent | None:
+def _opened_for(client: _Client, doc: Handover, since: datetime) -> list[int]:
+    """The tickets opened for `doc` (our `external_id`) at or after `since`."""
+    what = f"look for a ticket opened for {doc.number}"
+    found = client.read(what, "/tickets", {"external_id": doc.number, "per_page": PAGE_SIZE})
+    return [
+        _id(ticket, what)
+        for ticket in _records(found, "tickets", what)
+        # External ids are not unique in Zendesk: only ours, only this job's.
+        if ticket.get("external_id") == doc.number and _created(ticket, what) >= _second(since)
+    ]
+
+
+def _earlier_note(
+    client: _Client, doc: Handover, since: datetime, ticket_ids: Iterable[int]
+) -> Sent | None:
+    """An earlier run's note for `doc` on one of `ticket_ids`, written at or after `since`."""
     for ticket_id in ticket_ids:
+        what = f"read the comments of ticket #{ticket_id}"
         params = {"sort_order": "desc", "per_page": PAGE_SIZE}
-        found = client.read(
-            f"read the comments of ticket #{ticket_id}", f"/tickets/{ticket_id}/comments", params
-        )
-        for comment in found.get("comments") or []:
-            if _carries(comment, doc):
-                detail = "public reply" if comment.get("public") else "internal note"
-                external_id = f"{ticket_id}/{comment.get('audit_id') or comment.get('id')}"
-                return Sent(external_id, _target(ticket_id), detail, already=True)
+        found = client.read(what, f"/tickets/{ticket_id}/comments", params)
+        comments = _records(found, "comments", what)
+        for place, comment in enumerate(comments):
+            if not _carries(comment, doc) or _created(comment, what) < _second(since):
+                continue
+            # Newest first: the last of a single page is the ticket's first comment, which
+            # is ours only on a ticket we opened.
+            first = place == len(comments) - 1 and not found.get("next_page")
+            kind = "public reply" if comment.get("public") else "internal note"
+            reference = comment.get("audit_id") or comment.get("id")
+            external_id = f"{ticket_id}/{reference}" if reference else str(ticket_id)
+            detail = "new ticket" if first else kind
+            return Sent(external_id, _target(ticket_id), detail, already=True)
     return None
 
 
@@ -181,7 +236,9 @@ def _carries(comment: dict[str, Any], doc: Handover) -> bool:
 
 
 def _has_file(comment: dict[str, Any], filename: str) -> bool:
-    attachments = comment.get("attachments") or []
+    attachments = comment.get("attachments")
+    if not isinstance(attachments, list):
+        return False
     return any(a.get("file_name") == filename for a in attachments if isinstance(a, dict))
 
 
@@ -209,14 +266,12 @@ def _open_ticket(client: _Client, doc: Handover) -> Sent:
         "subject": subject_text(doc),
         "requester": {"email": doc.customer_email.strip(), "name": _name(doc)},
         "comment": {"body": note_text(doc, public=public), "public": public, "uploads": [token]},
+        # What the next run of this job lists to find it, should this run not learn the id.
+        "external_id": doc.number,
     }
-    answer = client.write_comment(
-        f"open a ticket for {doc.number}", "POST", "/tickets", {"ticket": ticket}, token
-    )
-    ticket_id = int((answer.get("ticket") or {}).get("id") or 0)
-    if not ticket_id:
-        raise TransientDeliveryError(f"{SERVICE}: opened a ticket for {doc.number} but sent no id")
-    return _sent(answer, ticket_id, "new ticket", doc)
+    what = f"open a ticket for {doc.number}"
+    answer = client.write_comment(what, "POST", "/tickets", {"ticket": ticket}, token)
+    return _sent(answer, _id(answer.get("ticket"), what), "new ticket", doc)
 
 
 def _name(doc: Handover) -> str:
@@ -225,16 +280,20 @@ def _name(doc: Handover) -> str:
 
 
 def _upload(client: _Client, doc: Handover) -> str:
-    answer = client.upload(f"upload {doc.filename}", doc.filename, doc.pdf)
-    token = (answer.get("upload") or {}).get("token")
-    if not token:
-        raise TransientDeliveryError(f"{SERVICE}: upload of {doc.filename} gave no token")
-    return str(token)
+    what = f"upload {doc.filename}"
+    answer = client.upload(what, doc.filename, doc.pdf)
+    upload = answer.get("upload")
+    token = upload.get("token") if isinstance(upload, dict) else None
+    if not token or not isinstance(token, str):
+        raise _unexpected(what, "no upload token")
+    return token
 
 
 def _sent(answer: dict[str, Any], ticket_id: int, detail: str, doc: Handover) -> Sent:
-    audit = answer.get("audit") or {}
-    events = [e for e in audit.get("events") or [] if isinstance(e, dict)]
+    audit = answer.get("audit")
+    audit = audit if isinstance(audit, dict) else {}
+    events = audit.get("events")
+    events = [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
     comment = next((e for e in events if e.get("type") == "Comment"), None)
     if comment is not None and "attachments" in comment and not _has_file(comment, doc.filename):
         # Written without the PDF (a stale token let through): the next run finds no note
@@ -252,6 +311,52 @@ def _target(ticket_id: int) -> str:
     return f"zendesk ticket #{ticket_id}"
 
 
+# -- reading Zendesk's answers --------------------------------------------------------------
+
+
+def _unexpected(what: str, why: str) -> TransientDeliveryError:
+    return TransientDeliveryError(
+        f"{SERVICE}: {what}: answered something unexpected ({why}); the next attempt asks again"
+    )
+
+
+def _records(found: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+    """The list of objects under `key` in an answer."""
+    records = found.get(key)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise _unexpected(what, f"no list of {key}")
+    return records
+
+
+def _id(record: Any, what: str) -> int:
+    """A user's, ticket's… id, as Zendesk writes it: a positive integer."""
+    value = record.get("id") if isinstance(record, dict) else None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise _unexpected(what, "a record without its id")
+    return value
+
+
+def _created(record: dict[str, Any], what: str) -> datetime:
+    """When a ticket or comment was created (Zendesk writes ISO 8601 UTC)."""
+    value = record.get("created_at")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise _unexpected(what, "a record without its creation time")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _second(moment: datetime) -> datetime:
+    """`moment` as Zendesk would stamp it: UTC, whole seconds (a note written in the second
+    the job was created is stamped before the job's creation)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(microsecond=0)
+
+
 # -- HTTP -----------------------------------------------------------------------------------
 
 
@@ -262,12 +367,40 @@ def _session(cfg: HelpdeskConfig) -> requests.Session:
 
 
 def _rules(cfg: HelpdeskConfig, shop: str) -> ServiceRules:
-    return ServiceRules(
+    rules = ServiceRules(
         service=SERVICE,
         credentials=f"[[helpdesks]] email and token of shop {shop} (zendesk)",
-        detail=zendesk_error,
-        secrets=secrets_of([cfg.token]),
+        transient=TRY_AGAIN,
     )
+    return _with_secrets(rules, secrets_of([cfg.token, _basic_credentials(cfg)]))
+
+
+def _basic_credentials(cfg: HelpdeskConfig) -> str:
+    """What the Authorization header carries after "Basic ", as requests encodes it: what a
+    proxy echoing the request's headers would quote."""
+    pair = f"{cfg.email}/token:{reveal(cfg.token)}".encode("latin-1", errors="replace")
+    return base64.b64encode(pair).decode("ascii")
+
+
+def _with_secrets(rules: ServiceRules, secrets: tuple[str, ...]) -> ServiceRules:
+    """`rules` masking `secrets`, even a secret cut short at the end of the quoted text."""
+
+    def detail(response: requests.Response) -> str:
+        return _masked(zendesk_error(response), secrets)
+
+    return dataclasses.replace(rules, detail=detail, secrets=secrets)
+
+
+def _masked(text: str, secrets: Iterable[str]) -> str:
+    kept = [secret for secret in secrets if secret]
+    for secret in kept:
+        text = text.replace(secret, "***")
+    # The quote stops at 300 characters: a secret straddling that limit leaves its start.
+    for secret in kept:
+        for size in range(len(secret) - 1, SHORTEST_MASKED_TAIL - 1, -1):
+            if text.endswith(secret[:size]):
+                return f"{text[:-size]}***"
+    return text
 
 
 @dataclass(frozen=True)
@@ -289,7 +422,7 @@ class _Client:
             lambda: self.session.get(url, params=params, timeout=timeout),
             sleep=self.sleep,
         )
-        return answer if isinstance(answer, dict) else {}
+        return _object(answer, what)
 
     def upload(self, what: str, filename: str, content: bytes) -> dict[str, Any]:
         url, timeout = self._url("/uploads"), self.cfg.timeout_seconds
@@ -308,7 +441,7 @@ class _Client:
         """The update (or creation) carrying the upload `token`; a refused token is transient."""
         url, timeout = self._url(path), self.cfg.timeout_seconds
         # The upload token is not a credential, but it opens the PDF until it is used.
-        rules = dataclasses.replace(self.rules, secrets=(*self.rules.secrets, token))
+        rules = _with_secrets(self.rules, (*self.rules.secrets, token))
 
         def send() -> requests.Response:
             response = self.session.request(method, url, json=body, timeout=timeout)
@@ -323,7 +456,15 @@ class _Client:
     ) -> dict[str, Any]:
         # One attempt: the hand-over must fit the budget the lease was renewed for.
         answer = call(rules, what, send, attempts=1, sleep=self.sleep)
-        return answer if isinstance(answer, dict) else {}
+        return _object(answer, what)
+
+
+def _object(answer: Any, what: str) -> dict[str, Any]:
+    """A 2xx answer's JSON object ({} for an empty answer, which each reader then finds
+    lacking what it needs)."""
+    if not isinstance(answer, dict):
+        raise _unexpected(what, "not a JSON object")
+    return answer
 
 
 def _refuse_transiently(response: requests.Response, what: str, rules: ServiceRules) -> None:
@@ -331,7 +472,7 @@ def _refuse_transiently(response: requests.Response, what: str, rules: ServiceRu
     the upload token refused (expired after its 60 minutes, used already), so it uploads
     again; or the ticket closed since we read it, so it picks another. Any other 422 (a
     field the account requires…) is left to `call`, which makes it permanent."""
-    said = rules.mask(zendesk_error(response))
+    said = rules.detail(response)
     text = said.lower()
     if any(word in text for word in ("upload", "token", "attachment")):
         why = "the upload was refused, the next attempt uploads again"
@@ -351,7 +492,7 @@ def zendesk_error(response: requests.Response) -> str:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        return " ".join((response.text or "")[:300].split()) or response.reason or ""
+        return body_text(response)
     error, description = body.get("error"), body.get("description")
     if isinstance(error, dict):  # some endpoints nest it: {"error": {"title", "message"}}
         error, description = error.get("title"), description or error.get("message")

@@ -5,8 +5,10 @@ for the endpoints a helpdesk note needs (version 2.14's shapes), on loopback.
         ic.add_admin("991267696", name="Support")      # the first admin is the token's (/me)
         contact = ic.add_contact("marie@example.fr", "Marie Curie")
         conv = ic.add_conversation("marie@example.fr", state="open")   # or closed, snoozed
+        ic.close(conv)                                                 # the team closes it
         ic.parts(conv) / ic.uploads / ic.conversation(conv)            # read back
         ic.fail_next(1, 500, path="/reply")                            # fault injection
+        ic.answer_next([], path="/contacts/search")                    # an odd answer
 
 Endpoints: `GET /me` (the token's admin, `token_admin_id` or else the first one added, with its
 embedded `app`: id_code, name, region, timezone), `GET /admins/{id}` (an admin; 404
@@ -17,6 +19,11 @@ with =, !=, IN, NIN, ~, !~, ^, $, >, <; `pagination: {per_page, starting_after}`
 /conversations/{id}/reply` (an admin's `note` or `comment`, base64 `attachment_files` decoded
 and kept in `uploads`; answers the conversation) and `GET /attachments/{part}/{name}` (the
 stored file, as Intercom's CDN serves it: no auth).
+
+`close(conv)` is the team closing a conversation: a `close` part by an admin, `state` closed,
+`updated_at` now. `answer_next(body, status=200, path=...)` answers the next request (on
+`path`) with `body` as it is, after authentication and the rate limit: a shape Intercom does
+not give, or a proxy's page (bytes, sent as text/html).
 
 Errors are Intercom's `error.list`: 401 `unauthorized` for a missing or wrong Bearer token,
 400 `intercom_version_invalid` for an unknown `Intercom-Version` (none: the workspace's
@@ -109,6 +116,7 @@ class IntercomSandbox(SandboxServer):
         self.conversations: dict[str, dict[str, Any]] = {}
         self.uploads: list[Upload] = []
         self.versions: list[str] = []  # the Intercom-Version of each authenticated request
+        self._odd: list[tuple[str, int, Any]] = []  # (path, status, body) answered as they are
         self._window = (0, 0)  # (window start, requests counted in it)
         self._ids = itertools.count(1000)
 
@@ -209,6 +217,33 @@ class IntercomSandbox(SandboxServer):
             }
         return conversation_id
 
+    def close(self, conversation_id: str, *, admin_id: str | None = None) -> None:
+        """The team closes the conversation (as `admin_id`, else the first admin): a `close`
+        part, `state` closed, `open` false, `updated_at` now."""
+        with self.lock:
+            conversation = self.conversations[conversation_id]
+            admin = self.admins[admin_id] if admin_id else next(iter(self.admins.values()))
+            now = self.now()
+            listing = conversation["conversation_parts"]
+            listing["conversation_parts"].append(
+                {
+                    "type": "conversation_part",
+                    "id": str(next(self._ids)),
+                    "part_type": "close",
+                    "body": None,
+                    "created_at": now,
+                    "updated_at": now,
+                    "notified_at": now,
+                    "assigned_to": None,
+                    "author": dict(admin),
+                    "attachments": [],
+                    "external_id": None,
+                    "redacted": False,
+                }
+            )
+            listing["total_count"] = len(listing["conversation_parts"])
+            conversation.update(state="closed", open=False, updated_at=now, snoozed_until=None)
+
     def _contact_for(self, email: str, contact_id: str | None) -> dict[str, Any]:
         if contact_id is not None:
             return self.contacts[contact_id]
@@ -236,6 +271,22 @@ class IntercomSandbox(SandboxServer):
                 for method, path, _ in self.requests
                 if method == "POST" and path.endswith("/reply")
             )
+
+    # -- faults: odd answers ----------------------------------------------------------------
+
+    def answer_next(self, body: Any, *, status: int = 200, path: str = "") -> None:
+        """The next request (on `path`) past authentication and the rate limit is answered
+        `status` with `body` as it is: JSON, or bytes sent as text/html."""
+        with self.lock:
+            self._odd.append((path, status, body))
+
+    def _take_odd(self, path: str) -> tuple[int, Any] | None:
+        with self.lock:
+            for i, (where, status, body) in enumerate(self._odd):
+                if where in path:
+                    del self._odd[i]
+                    return status, body
+        return None
 
     # -- HTTP: the gate every request passes --------------------------------------------------
 
@@ -293,6 +344,10 @@ class IntercomSandbox(SandboxServer):
     # -- HTTP: routes -----------------------------------------------------------------------
 
     def route(self, request: Request) -> Reply:
+        odd = self._take_odd(request.path)
+        if odd is not None:
+            status, body = odd
+            return status, body, {"Content-Type": "text/html"} if isinstance(body, bytes) else {}
         try:
             return 200, self._answer(request), {}
         except _Refused as refused:

@@ -18,10 +18,14 @@ error 20003. Errors come in Twilio's shape, `{code, message, more_info, status}`
     To in `refusals`                   400  the code and message configured (21408, …)
 
 A text accepted answers 201 with the message resource ("SM" + 32 hex digits, status queued,
-or accepted through a Messaging Service) and is kept in `messages`. The sandbox sends at once:
-listed afterwards, a text is `sent` with its `date_sent`. `record()` adds a text as if sent
-earlier (another day, another status). `fail_next` injects an HTTP status (429 → 20429,
-5xx → 205xx), a Retry-After or a delay, as on every sandbox.
+or accepted through a Messaging Service) and is kept in `messages`. As on Twilio, it stays so,
+`date_sent` null, until it is sent: `deliver(sid)` moves it to `delivered` and dates it.
+`record()` adds a text as if left earlier (another day, another status; dated sent when its
+status says it went). `fail_next` injects an HTTP status (429 → 20429, 5xx → 205xx), a
+Retry-After or a delay, as on every sandbox.
+
+The list is newest first by `date_created`. Its DateSent filters read `date_sent`, as
+Twilio's do: a text not sent yet is left out of any of them.
 
 Dates are RFC 2822 in UTC, from the sandbox's clock (`now`, the real one by default).
 """
@@ -48,6 +52,8 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600  # characters Twilio takes in one message body
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+# The statuses of a text that has left Twilio, and so has a date_sent.
+SENT_STATUSES = frozenset({"sent", "delivered", "undelivered", "read"})
 _FAULTS = {
     401: (20003, "Authenticate"),
     404: (20404, "The requested resource was not found"),
@@ -68,7 +74,9 @@ class SandboxMessage:
     messaging_service_sid: str | None
     body: str
     created: datetime
-    status: str = "sent"
+    status: str = "queued"
+    sent: datetime | None = None  # date_sent: None until the text has left
+    updated: datetime | None = None  # date_updated: `created` until it changes
     direction: str = "outbound-api"
 
     @property
@@ -133,7 +141,9 @@ class TwilioSandbox(SandboxServer):
         status: str = "delivered",
         sender: str = "+15005550006",
     ) -> SandboxMessage:
-        """A text as if sent before (at `at`, with `status`): what an earlier attempt left."""
+        """A text as if created before (at `at`, with `status`): what an earlier attempt
+        left. It is dated sent at `at` when its status says it went, else not sent yet."""
+        created = at or self._now()
         message = SandboxMessage(
             sid=new_sid("SM"),
             account_sid=self.account_sid,
@@ -141,11 +151,22 @@ class TwilioSandbox(SandboxServer):
             sender=sender,
             messaging_service_sid=None,
             body=body,
-            created=at or self._now(),
+            created=created,
             status=status,
+            sent=created if status in SENT_STATUSES else None,
         )
         with self.lock:
             self.messages.append(message)
+        return message
+
+    def deliver(self, sid: str) -> SandboxMessage:
+        """The text `sid` reaches the customer: `delivered`, dated sent now if not yet."""
+        with self.lock:
+            [message] = [m for m in self.messages if m.sid == sid]
+            now = self._now()
+            message.status = "delivered"
+            message.sent = message.sent or now
+            message.updated = now
         return message
 
     def sent_to(self, to: str) -> list[SandboxMessage]:
@@ -202,13 +223,13 @@ class TwilioSandbox(SandboxServer):
             messaging_service_sid=service,
             body=form["Body"],
             created=self._now(),
+            # Twilio answers before sending: queued (accepted when a Messaging Service has
+            # yet to pick the sender, which also leaves num_segments at 0).
+            status="accepted" if service else "queued",
         )
         with self.lock:
             self.messages.append(message)
-        # Twilio answers before sending: queued (accepted when a Messaging Service has yet
-        # to pick the sender, which also leaves num_segments at 0).
-        status = "accepted" if service else "queued"
-        return 201, self._resource(message, status=status, sent=False), {}
+        return 201, self._resource(message), {}
 
     def _refusal(self, form: dict[str, str]) -> tuple[int, str] | None:
         to = form.get("To", "")
@@ -303,18 +324,16 @@ class TwilioSandbox(SandboxServer):
     def _messages_path(self) -> str:
         return f"{API}/Accounts/{self.account_sid}/Messages.json"
 
-    def _resource(
-        self, message: SandboxMessage, *, status: str | None = None, sent: bool = True
-    ) -> dict[str, Any]:
+    def _resource(self, message: SandboxMessage) -> dict[str, Any]:
         path = f"{API}/Accounts/{self.account_sid}/Messages/{message.sid}"
-        segments = 0 if message.messaging_service_sid and not sent else message.num_segments
+        segments = 0 if message.status in ("accepted", "scheduled") else message.num_segments
         return {
             "account_sid": message.account_sid,
             "api_version": "2010-04-01",
             "body": message.body,
             "date_created": _rfc2822(message.created),
-            "date_sent": _rfc2822(message.created) if sent else None,
-            "date_updated": _rfc2822(message.created),
+            "date_sent": _rfc2822(message.sent),
+            "date_updated": _rfc2822(message.updated or message.created),
             "direction": message.direction,
             "error_code": None,
             "error_message": None,
@@ -325,7 +344,7 @@ class TwilioSandbox(SandboxServer):
             "price": None,
             "price_unit": "USD",
             "sid": message.sid,
-            "status": status or message.status,
+            "status": message.status,
             "subresource_uris": {"media": f"{path}/Media.json"},
             "to": message.to,
             "uri": f"{path}.json",
@@ -359,8 +378,10 @@ def _matches(
         return False
     if query.get("From") and message.sender != query["From"]:
         return False
+    if bounds and message.sent is None:
+        return False  # not sent yet: no date_sent for a DateSent filter to take
     wanted = {"DateSent": (0,), "DateSent>": (0, 1), "DateSent<": (-1, 0)}
-    return all(_compare(message.created, bound) in wanted[key] for key, bound in bounds.items())
+    return all(_compare(message.sent, bound) in wanted[key] for key, bound in bounds.items())
 
 
 def _challenge() -> dict[str, str]:

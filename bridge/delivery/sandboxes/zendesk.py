@@ -13,6 +13,11 @@ Support API the Zendesk channel uses, with Zendesk's own JSON shapes and error a
         zd.upload_lifetime = timedelta(0)        # tokens issued from now on expire at once
         zd.stale_uploads_ignored = True          # a stale token dropped, the comment kept
         zd.fail_next(1, 429, retry_after=2)      # throttled, as Zendesk answers it
+        zd.fail_next(1, 409)                     # a collision ("DatabaseConflict")
+        zd.answer_next({"users": [{}]}, path="/users/search")  # an odd answer, once
+        zd.echo_headers_next(502)                # a proxy's error page quoting our headers
+        zd.search_lag = True                     # users the API creates are not searchable
+        zd.index_users()                         # … until the index catches up
         zd.set_role(zd.agent_id, "end-user")     # the token's user demoted
         zd.anonymous_me = True                   # users/me answers bad credentials anonymously
 
@@ -25,10 +30,14 @@ Endpoints (under /api/v2):
                                                      status), sort_order (asc default),
                                                      per_page ≤ 100, page
     GET  tickets/{id}/comments                       sort_order (asc default), per_page, page
+    GET  tickets?external_id=ID                      {"tickets": [...]}, every ticket whose
+                                                     external_id is ID (all without it);
+                                                     sort_by, sort_order, per_page, page
     POST uploads?filename=NAME  (raw bytes)          201 {"upload": {"token", "expires_at",
                                                      "attachment", "attachments"}}
     POST tickets                                     201 {"ticket", "audit"} (requester by
-                                                     email/name, created when unknown)
+                                                     email/name, created when unknown;
+                                                     external_id kept as given)
     PUT  tickets/{id}                                200 {"ticket", "audit": {"id", "events"}}
 
 Authentication is an API token, HTTP Basic `{email}/token:{token}`; anything else is 401
@@ -38,7 +47,13 @@ end-user), as clients report Zendesk doing for credentials it did not take. An u
 is 404 `RecordNotFound`; a comment naming a token that is unknown, expired or already used is
 422 `RecordInvalid` (our reading: Zendesk documents that tokens live 60 minutes, not the words
 of its refusal), as is an update of a closed ticket. A 429 is text, as Zendesk's rate limiter
-answers, with Retry-After.
+answers, with Retry-After; a 409 is `{"error": "DatabaseConflict", "description": "Database
+collision"}`, as Zendesk answers colliding writes.
+
+Zendesk's user search reads an index that "can take up to a few minutes" to include new
+records: with `search_lag`, a requester created by `POST tickets` is left out of users/search
+until `index_users()`, while the ticket lists (requested, by external_id) show its tickets at
+once, as Zendesk's do.
 
 Times (`updated_at`, `created_at`, `expires_at`) come from the sandbox's clock, the real one
 unless `now` is given: ISO 8601 UTC, whole seconds, as Zendesk writes them.
@@ -116,6 +131,11 @@ class ZendeskSandbox(SandboxServer):
         # True: users/me answers a request it cannot authenticate with the anonymous user
         # (200, id null) instead of the 401 every other endpoint gives.
         self.anonymous_me = False
+        # True: users the API creates stay out of users/search until `index_users()`.
+        self.search_lag = False
+        self._unindexed: set[int] = set()
+        self._answers: list[tuple[str, int, Any]] = []  # (path part, status, body), in order
+        self._echoes: list[tuple[int, str]] = []  # (status, text before the headers)
         self._now = now or (lambda: datetime.now(UTC))
         self._ids = itertools.count(1001)
         self.users: dict[int, dict[str, Any]] = {}
@@ -224,6 +244,25 @@ class ZendeskSandbox(SandboxServer):
                 for token, u in self._uploads.items()
             ]
 
+    def index_users(self) -> None:
+        """The search index catches up: every user is found by users/search."""
+        with self.lock:
+            self._unindexed.clear()
+
+    def answer_next(self, body: Any, *, status: int = 200, path: str = "") -> None:
+        """The next authenticated request (on a path containing `path`) gets `body` with
+        `status` instead of the sandbox's answer: an odd answer, as a changed API or a
+        middlebox may give."""
+        with self.lock:
+            self._answers.append((path, status, body))
+
+    def echo_headers_next(self, status: int = 502, *, lead: str = "") -> None:
+        """The next request is answered `status` with a text page quoting `lead` then the
+        request's headers, Authorization included, as a misconfigured proxy's error page may
+        (before any authentication, as a proxy stands in front)."""
+        with self.lock:
+            self._echoes.append((status, lead))
+
     def expire_uploads(self) -> None:
         """Every token issued so far is past its 60 minutes."""
         with self.lock:
@@ -238,9 +277,17 @@ class ZendeskSandbox(SandboxServer):
             return b"Rate limit for ticket updates exceeded, please wait before updating again"
         if status == 404:
             return {"error": "RecordNotFound", "description": "Not found"}
+        if status == 409:
+            return {"error": "DatabaseConflict", "description": "Database collision"}
         return {"error": HTTPStatus(status).phrase, "description": "Injected by the sandbox"}
 
     def serve(self, request: Request) -> Reply:
+        with self.lock:
+            echo = self._echoes.pop(0) if self._echoes else None
+            if echo is not None:
+                self.requests.append((request.method, request.path, request.query))
+        if echo is not None:
+            return _echo(request, *echo)
         status, body, headers = super().serve(request)
         if isinstance(body, bytes) and "Content-Type" not in headers:
             headers = {**headers, "Content-Type": "text/html; charset=utf-8"}
@@ -253,6 +300,10 @@ class ZendeskSandbox(SandboxServer):
                 return 200, {"user": self._anonymous()}, {}
             return 401, {"error": "Couldn't authenticate you"}, {}
         with self.lock:
+            answer = next((a for a in self._answers if a[0] in request.path), None)
+            if answer is not None:
+                self._answers.remove(answer)
+                return answer[1], copy.deepcopy(answer[2]), {}
             if me:
                 user = copy.deepcopy(self.users[self.agent_id])
                 return 200, {"user": {**user, "authenticity_token": secrets.token_hex(16)}}, {}
@@ -281,6 +332,8 @@ class ZendeskSandbox(SandboxServer):
             return self._list_comments(int(match[1]), request)
         if method == "POST" and path.removesuffix(".json") == f"{API}/uploads":
             return self._upload(request)
+        if method == "GET" and path.removesuffix(".json") == f"{API}/tickets":
+            return self._list_tickets(request)
         if method == "POST" and path.removesuffix(".json") == f"{API}/tickets":
             return self._create_ticket(request)
         if method == "PUT" and (match := _TICKET.match(path)):
@@ -309,20 +362,36 @@ class ZendeskSandbox(SandboxServer):
         field, _, term = query.partition(":")
         if field.lower() == "email" and term:
             wanted = term.strip('"').lower()
-            found = [u for u in self.users.values() if wanted in u["email"].lower()]
+            found = [u for u in self._indexed() if wanted in u["email"].lower()]
         else:
             wanted = query.lower()
             found = [
                 u
-                for u in self.users.values()
+                for u in self._indexed()
                 if wanted in u["email"].lower() or wanted in u["name"].lower()
             ]
         return 200, self._page("users", found, request), {}
+
+    def _indexed(self) -> list[dict[str, Any]]:
+        return [u for u in self.users.values() if u["id"] not in self._unindexed]
 
     def _requested(self, user_id: int, request: Request) -> Reply:
         if user_id not in self.users:
             return _not_found()
         tickets = [t for t in self.tickets.values() if t["requester_id"] == user_id]
+        sort_by = request.query.get("sort_by", "id")
+        if sort_by not in _SORTABLE:
+            sort_by = "id"
+        descending = request.query.get("sort_order", "asc") == "desc"
+        tickets.sort(key=lambda t: (t[sort_by], t["id"]), reverse=descending)
+        return 200, self._page("tickets", tickets, request), {}
+
+    def _list_tickets(self, request: Request) -> Reply:
+        # "External ids don't have to be unique for each ticket" (Zendesk's List Tickets).
+        tickets = list(self.tickets.values())
+        if "external_id" in request.query:
+            wanted = request.query["external_id"]
+            tickets = [t for t in tickets if t["external_id"] == wanted]
         sort_by = request.query.get("sort_by", "id")
         if sort_by not in _SORTABLE:
             sort_by = "id"
@@ -365,12 +434,22 @@ class ZendeskSandbox(SandboxServer):
         attachments, refusal = self._take_uploads(comment.get("uploads") or [])
         if refusal is not None:
             return refusal
-        requester_id = fields.get("requester_id") or self.add_user(
-            requester["email"], requester.get("name", "")
-        )
+        requester_id = fields.get("requester_id")
+        if not requester_id:
+            known = self._user_by_email(requester["email"])
+            requester_id = self.add_user(requester["email"], requester.get("name", ""))
+            if known is None and self.search_lag:
+                self._unindexed.add(requester_id)
+        external_id = fields.get("external_id")
         now = self._now()
         subject = fields.get("subject") or comment["body"][:60]
-        ticket = self._new_ticket(int(requester_id), subject, fields.get("status", "new"), now)
+        ticket = self._new_ticket(
+            int(requester_id),
+            subject,
+            fields.get("status", "new"),
+            now,
+            external_id=None if external_id is None else str(external_id),
+        )
         event = self._add_comment(
             ticket, self.agent_id, comment["body"], comment.get("public", True), attachments, now
         )
@@ -484,7 +563,13 @@ class ZendeskSandbox(SandboxServer):
         return user
 
     def _new_ticket(
-        self, requester_id: int, subject: str, status: str, when: datetime
+        self,
+        requester_id: int,
+        subject: str,
+        status: str,
+        when: datetime,
+        *,
+        external_id: str | None = None,
     ) -> dict[str, Any]:
         ticket_id = next(self._ids)
         ticket = {
@@ -492,6 +577,7 @@ class ZendeskSandbox(SandboxServer):
             "url": f"{self.url}{API}/tickets/{ticket_id}.json",
             "subject": subject,
             "raw_subject": subject,
+            "external_id": external_id,
             "status": status,
             "requester_id": requester_id,
             "submitter_id": requester_id,
@@ -539,6 +625,14 @@ class ZendeskSandbox(SandboxServer):
             "created_at": ticket["updated_at"],
             "events": events,
         }
+
+
+def _echo(request: Request, status: int, lead: str) -> Reply:
+    """A proxy's error page quoting the request's headers, Authorization first."""
+    headers = sorted(request.headers.items(), key=lambda item: item[0] != "authorization")
+    quoted = "\n".join(f"{name.title()}: {value}" for name, value in headers)
+    page = f"{lead}{quoted}\n\n{HTTPStatus(status).phrase}"
+    return status, page.encode(), {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _int(value: str | None, default: int) -> int:

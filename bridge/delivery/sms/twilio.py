@@ -2,7 +2,7 @@
 what became of a text: a message id when it is accepted, an error code when it is not.
 
     POST {api_url}/2010-04-01/Accounts/{account_sid}/Messages.json    send: To, From, Body
-    GET  the same ?To=…&DateSent>=YYYY-MM-DD                          texts sent to a number
+    GET  the same ?To=…[&From=…]                                      texts sent to a number
     GET  {api_url}/2010-04-01/Accounts/{account_sid}.json             the account (doctor)
 
 (From is MessagingServiceSid when the sender is a Messaging Service, MG….)
@@ -17,40 +17,46 @@ resource: `status` active, suspended or closed, `friendly_name`), which proves t
 token without texting anyone.
 
 A text whose answer was lost (a timeout, a crash before we recorded it) may have been sent:
-the run after it (`look_first`) lists the texts sent to that number over the last two days
-and, when one mentions the document's number, reports it instead of texting again.
+every run of a job (`since`, the job's creation) first lists the texts sent to that number
+and, when one created since then mentions the document's number and has not failed, reports
+it instead of texting again. The list is not filtered on DateSent: a text still queued,
+accepted or scheduled has no `date_sent` yet and would be left out. Twilio lists a number's
+texts newest first, by creation (roughly: the order follows an internal id, close to
+`date_created` but not always exact), so the reading stops at the first text created a
+little before `since`. `date_created` is RFC 2822, to the second: `since` is compared at
+that precision, so a text sent in the job's first second still counts.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 
 import requests
 
-from bridge.config.channels import SmsConfig
+from bridge.config.channels import SERVICE_SID, SmsConfig
 from bridge.delivery.channel import Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
-from bridge.delivery.http_answers import ServiceRules, call, secrets_of
+from bridge.delivery.http_answers import ServiceRules, body_text, call, secrets_of
 from bridge.delivery.secrets import reveal
 from bridge.handover import check_before_handover
 
 API_VERSION = "2010-04-01"
-# Twilio's list filter is date-granular (UTC days): from midnight two days back covers at
-# least the last 48 hours, far more than a job waits between two runs of its first hours.
-LOOK_BACK = timedelta(days=2)
-PAGE_SIZE = 1000  # Twilio's largest page: one request for any customer's two days
-MAX_PAGES = 3  # 3000 texts to one number in two days is no customer: stop looking there
+PAGE_SIZE = 100  # one page holds every text a customer gets between a job's runs
+MAX_PAGES = 10  # 1000 texts to one number since the job began is no customer: stop there
+# Twilio's order is close to date_created, not exact: the reading goes on this far before
+# `since` (without counting what it reads there) before it stops.
+ORDER_SLACK = timedelta(minutes=1)
 # Texts that never reached the customer: a retry should send the document again.
 _NOT_DELIVERED = frozenset({"failed", "undelivered", "canceled"})
 # A 400 that says "later", not "never": the sender's queue is full.
 _BUSY_CODES = frozenset({21611})
-# A Messaging Service's SID, not a sender name that happens to begin with MG ("MGBoutique").
-_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 _HINTS = {
     20003: "Twilio refused the account SID and auth token",
     21211: "the customer's number is not a valid phone number",
@@ -89,7 +95,7 @@ def _detail(response: requests.Response) -> str:
     data = _error_json(response)
     message = " ".join(str(data.get("message") or "").split())
     if not message:
-        return " ".join((response.text or "")[:300].split()) or response.reason or ""
+        return body_text(response)
     code = data.get("code")
     text = f"error {code}: {message}" if code else message
     hint = _HINTS.get(code) if isinstance(code, int) else None
@@ -101,8 +107,14 @@ def _rules(cfg: SmsConfig) -> ServiceRules:
         service="Twilio",
         credentials=f"[[sms]] account_sid and auth_token of shop {cfg.shop}",
         detail=_detail,
-        secrets=secrets_of([cfg.auth_token]),
+        secrets=secrets_of([cfg.auth_token, _basic_credentials(cfg)]),
     )
+
+
+def _basic_credentials(cfg: SmsConfig) -> str:
+    """The Authorization header's base64 of "sid:token", as a proxy echoing it would show."""
+    pair = f"{cfg.account_sid}:{reveal(cfg.auth_token)}"
+    return base64.b64encode(pair.encode()).decode() if reveal(cfg.auth_token) else ""
 
 
 def _auth(cfg: SmsConfig) -> tuple[str, str]:
@@ -111,8 +123,13 @@ def _auth(cfg: SmsConfig) -> tuple[str, str]:
 
 def _form(cfg: SmsConfig, to: str, body: str) -> dict[str, str]:
     # A Messaging Service (MG…) picks the sending number itself; Twilio takes it instead of From.
-    sender_key = "MessagingServiceSid" if _SERVICE_SID.fullmatch(cfg.sender) else "From"
+    sender_key = "MessagingServiceSid" if _is_service(cfg) else "From"
     return {"To": to, sender_key: cfg.sender, "Body": body}
+
+
+def _is_service(cfg: SmsConfig) -> bool:
+    # A Messaging Service's SID, not a sender name that happens to begin with MG ("MGBoutique").
+    return SERVICE_SID.fullmatch(cfg.sender) is not None
 
 
 def _get(cfg: SmsConfig, url: str, params: dict[str, str] | None) -> requests.Response:
@@ -139,26 +156,51 @@ def mentions(body: str, marker: str) -> bool:
     return bool(marker) and re.search(pattern, body or "") is not None
 
 
+def _created(message: dict[str, Any]) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(str(message.get("date_created") or ""))
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _list_query(cfg: SmsConfig, to: str) -> dict[str, str]:
+    query = {"To": to, "PageSize": str(PAGE_SIZE)}
+    # A number sends as itself; a Messaging Service picks one of its numbers, and an
+    # alphanumeric sender is left out of the filter: the To alone, the marker tells the rest.
+    if cfg.sender.startswith("+"):
+        query["From"] = cfg.sender
+    return query
+
+
 def _earlier(
     cfg: SmsConfig,
     rules: ServiceRules,
     to: str,
     marker: str,
     *,
-    now: datetime,
+    since: datetime,
     sleep: Callable[[float], None],
 ) -> dict[str, Any] | None:
-    """The text an earlier attempt sent `to` about `marker`, if Twilio lists one."""
-    since = (now.astimezone(UTC) - LOOK_BACK).date().isoformat()
-    # "DateSent>" is the key and the day its value: "DateSent%3E=YYYY-MM-DD" on the wire, the
-    # documented "DateSent>=YYYY-MM-DD", as twilio-python sends it.
-    params: dict[str, str] | None = {"To": to, "DateSent>": since, "PageSize": str(PAGE_SIZE)}
+    """The text an earlier run sent `to` about `marker` at or after `since`, if Twilio lists
+    one that has not failed."""
+    # date_created is to the second: a text of the job's first second reads as before it.
+    aware = since if since.tzinfo else since.replace(tzinfo=UTC)  # a naive since is UTC
+    start = aware.astimezone(UTC).replace(microsecond=0)
+    params: dict[str, str] | None = _list_query(cfg, to)
     url = messages_url(cfg)
     for _ in range(MAX_PAGES):
         page = call(rules, "look for an earlier text", partial(_get, cfg, url, params), sleep=sleep)
         for message in page.get("messages") or []:
-            if message.get("status") not in _NOT_DELIVERED and mentions(
-                str(message.get("body") or ""), marker
+            created = _created(message)
+            if created is None:
+                continue  # no date to place it by: neither counted nor a reason to stop
+            if created < start - ORDER_SLACK:
+                return None  # newest first: everything further down is older still
+            if (
+                created >= start
+                and message.get("status") not in _NOT_DELIVERED
+                and mentions(str(message.get("body") or ""), marker)
             ):
                 return message
         next_uri = page.get("next_page_uri")
@@ -174,15 +216,15 @@ def send_twilio(
     body: str,
     *,
     marker: str,
-    look_first: bool,
+    since: datetime | None,
     sleep: Callable[[float], None] = time.sleep,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Sent:
-    """Text `body` to `to` (E.164). With `look_first`, a text about `marker` (the document
-    number) already sent to `to` is reported (`already=True`) instead of sent again."""
+    """Text `body` to `to` (E.164). With `since` (the job's creation, UTC), a text about
+    `marker` (the document number) sent to `to` at or after it, and not failed, is reported
+    (`already=True`) instead of sent again; None sends without looking."""
     rules = _rules(cfg)
-    if look_first:
-        found = _earlier(cfg, rules, to, marker, now=now(), sleep=sleep)
+    if since is not None:
+        found = _earlier(cfg, rules, to, marker, since=since, sleep=sleep)
         if found is not None:
             return Sent(
                 external_id=str(found.get("sid") or ""),
