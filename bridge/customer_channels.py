@@ -30,15 +30,17 @@ from bridge.pipeline import ensure_pdf
 from bridge.portal.links import CustomerLinks
 from bridge.portal.short_links import shorten
 from bridge.services import Services, alert_owner
-from bridge.store import InvoiceRecord
+from bridge.store import InvoiceRecord, JobRecord
 
 log = structlog.get_logger()
+# A day: the cap's count per UTC day, and each text's mark of being counted.
+CAP_WINDOW = timedelta(days=1)
 
 HELPDESKS = {"zendesk": add_to_zendesk, "intercom": add_to_intercom}
 
 
 def handover_of(
-    svc: Services, invoice: InvoiceRecord, *, link: str = "", earlier_attempt: bool = False
+    svc: Services, invoice: InvoiceRecord, *, link: str = "", since: datetime | None = None
 ) -> Handover:
     """The document as every channel hands it over (its PDF read from the archive)."""
     snapshot = invoice.snapshot
@@ -57,7 +59,7 @@ def handover_of(
         link=link,
         pdf=ensure_pdf(svc, invoice),
         filename=attachment_name(invoice.number),
-        earlier_attempt=earlier_attempt,
+        since=since,
     )
 
 
@@ -94,26 +96,26 @@ def sms_skip_reason(svc: Services, invoice: InvoiceRecord) -> str | None:
 
 
 def send_sms(
-    svc: Services, invoice: InvoiceRecord, *, earlier_attempt: bool, capped: bool = True
+    svc: Services, invoice: InvoiceRecord, job: JobRecord, *, capped: bool = True
 ) -> Outcome:
-    """Text the customer: amount, number and a short link to their documents, once.
-    `capped`: counted against the shop's daily cap (not a resend the owner asked for)."""
+    """Text the customer, for `job`: amount, number and a short link to their documents,
+    once. `capped`: counted against the shop's daily cap (not a resend the owner asked for)."""
     cfg = sms_settings(svc, invoice.shop)
     try:
         to = sms_number(svc, invoice)
     except NotAMobile as exc:  # the order changed since the step's skip check read it
         return NothingToDo(f"no text sent: {exc}")
-    doc = handover_of(svc, invoice, link=_short_link(svc, invoice), earlier_attempt=earlier_attempt)
+    if capped and not _within_daily_cap(svc, cfg, job.id):
+        return NothingToDo(_cap_reached(svc, cfg, invoice))
+    doc = handover_of(svc, invoice, link=_short_link(svc, invoice), since=job.created_at)
     seller = invoice.snapshot.seller
     body = sms_text(
         doc, svc.templates.env, sender_name=seller.trade_name or seller.legal_name,
         max_segments=cfg.max_segments,
     )  # fmt: skip
-    if capped and not earlier_attempt and not _within_daily_cap(svc, cfg):
-        return NothingToDo(_cap_reached(svc, cfg, invoice))
     if cfg.gateway == "apprise":
         return send_apprise(cfg, to, body)
-    return send_twilio(cfg, to, body, marker=invoice.number, look_first=earlier_attempt)
+    return send_twilio(cfg, to, body, marker=invoice.number, since=doc.since)
 
 
 def _short_link(svc: Services, invoice: InvoiceRecord) -> str:
@@ -129,24 +131,34 @@ def _short_link(svc: Services, invoice: InvoiceRecord) -> str:
     return shorten(svc.store, links.base, url, invoice_id=invoice.id, valid_days=days)
 
 
-def _within_daily_cap(svc: Services, cfg: SmsConfig) -> bool:
-    """Count this text against the shop's UTC day (a database counter every worker shares);
-    an attempt counts whether or not the gateway takes it: it may bill it."""
-    today = datetime.now(UTC).date().isoformat()
-    return svc.store.allow_request(f"sms-cap:{cfg.shop}:{today}", cfg.daily_cap, timedelta(days=1))
+def _today(svc: Services) -> str:
+    return svc.store.clock().astimezone(UTC).date().isoformat()
+
+
+def _within_daily_cap(svc: Services, cfg: SmsConfig, job_id: int) -> bool:
+    """Count job `job_id`'s text once against the shop's UTC day (database counters every
+    worker shares): the first run that gets this far counts it, whether or not the gateway
+    then takes it (it may bill it); the job's retries do not count again."""
+    if not svc.store.allow_request(f"sms-cap-job:{job_id}", 1, CAP_WINDOW):
+        return True  # counted, and let through, by an earlier run of this job
+    key = f"sms-cap:{cfg.shop}:{_today(svc)}"
+    return svc.store.allow_request(key, cfg.daily_cap, CAP_WINDOW)
 
 
 def _cap_reached(svc: Services, cfg: SmsConfig, invoice: InvoiceRecord) -> str:
-    today = datetime.now(UTC).date().isoformat()
+    today = _today(svc)
     why = (
         f"daily SMS cap reached: shop {cfg.shop} sent {cfg.daily_cap} texts today ({today} "
         f"UTC), {invoice.number} is not texted (its email is unaffected); raise [[sms]] "
-        "daily_cap if this volume is expected"
+        "daily_cap if this volume is expected, `quittance resend NUMBER --channel sms` sends "
+        "one anyway"
     )
-    alert_owner(
-        svc, key=f"sms-cap:{cfg.shop}:{today}",
-        title=f"Quittance: SMS cap reached for shop {cfg.shop}", body=why,
-    )  # fmt: skip
+    # once a day, whatever the alerts' dedupe window: every text past the cap lands here
+    if svc.store.allow_request(f"sms-cap-alert:{cfg.shop}:{today}", 1, CAP_WINDOW):
+        alert_owner(
+            svc, key=f"sms-cap:{cfg.shop}:{today}",
+            title=f"Quittance: SMS cap reached for shop {cfg.shop}", body=why,
+        )  # fmt: skip
     return why
 
 
@@ -160,15 +172,14 @@ def helpdesk_settings(svc: Services, shop: str, kind: str) -> HelpdeskConfig:
     return cfg
 
 
-def add_to_helpdesk(
-    svc: Services, invoice: InvoiceRecord, kind: str, *, earlier_attempt: bool
-) -> Outcome:
-    """The document as a note on the customer's open ticket or conversation, once."""
+def add_to_helpdesk(svc: Services, invoice: InvoiceRecord, kind: str, job: JobRecord) -> Outcome:
+    """The document as a note on the customer's open ticket or conversation, once for `job`
+    (its earlier runs' note is looked for first)."""
     cfg = helpdesk_settings(svc, invoice.shop, kind)
     links = CustomerLinks(svc.settings, svc.store)
     # Only a reply the customer reads needs their link; an internal note has the PDF.
     link = links.portal_url_for(invoice) if cfg.public else ""
-    doc = handover_of(svc, invoice, link=link, earlier_attempt=earlier_attempt)
+    doc = handover_of(svc, invoice, link=link, since=job.created_at)
     return HELPDESKS[kind](cfg, doc)
 
 

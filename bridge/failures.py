@@ -127,6 +127,10 @@ class RenderProfileError(PdfMismatchError):
     other templates in its place."""
 
 
+# The longest wait a service's Retry-After is taken at (the queue's backoff caps it again).
+MAX_SERVICE_WAIT = 86_400.0
+
+
 @dataclass(frozen=True)
 class Failure:
     retry_class: RetryClass
@@ -149,7 +153,7 @@ def classify_failure(exc: BaseException) -> Failure:
         wait = getattr(exc, "retry_after", None)
         return Failure(
             cls, text if exc.show_type else str(exc), unexpected=exc.unexpected,
-            retry_after=timedelta(seconds=wait) if wait else None,
+            retry_after=timedelta(seconds=min(wait, MAX_SERVICE_WAIT)) if wait else None,
         )  # fmt: skip
     if isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError):
         return Failure(RetryClass.transient, text)  # DB restarting, disk full, network

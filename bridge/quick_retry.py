@@ -9,6 +9,7 @@ optionally with the wait the server asked for; otherwise the wait doubles from `
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -78,9 +79,11 @@ def retry_after(value: str | None, *, now: datetime | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf" and "nan" parse as floats: no server means them
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -346,12 +346,6 @@ def _channel_result(outcome: Handed) -> JobResult:
     return outcome_result(outcome)
 
 
-def _earlier_attempt(run: StepRun) -> bool:
-    """Whether a run of this job may already have handed the document over (it was claimed
-    before: a crash, a timeout after the service took it), so the channel looks first."""
-    return run.job.attempts > 1
-
-
 def shop_texts(svc: Services, flow: Flow) -> bool:
     return _customer_channels_on(flow) and svc.settings.sms_for(flow.shop) is not None
 
@@ -377,7 +371,7 @@ def sms(run: StepRun) -> JobResult:
     """A short text to the customer's mobile: amount, number, a link to their documents."""
     invoice = _invoice_of(run)
     capped = not run.job.payload.get("resend")  # `quittance resend --channel sms` is the owner's
-    outcome = send_sms(run.svc, invoice, earlier_attempt=_earlier_attempt(run), capped=capped)
+    outcome = send_sms(run.svc, invoice, run.job, capped=capped)
     return _channel_result(outcome)
 
 
@@ -402,7 +396,7 @@ def helpdesk_step(kind: str) -> Step:
 
     def run(run_: StepRun) -> JobResult:
         invoice = _invoice_of(run_)
-        outcome = add_to_helpdesk(run_.svc, invoice, kind, earlier_attempt=_earlier_attempt(run_))
+        outcome = add_to_helpdesk(run_.svc, invoice, kind, run_.job)
         return _channel_result(outcome)
 
     run.__doc__ = f"The document as a note on the customer's open {kind} conversation."

@@ -227,8 +227,10 @@ def _after_failure(
         # alert naming them all, within a minute (bridge.outages).
         log.error("job dead", error=why, attempts=job.attempts)
         return "dead"
-    # A service that said how long to wait (429 Retry-After) is not asked again sooner.
-    run_at = now + max(policy.delay(job.attempts), failure.retry_after or timedelta(0))
+    # A service that said how long to wait (429 Retry-After) is not asked again sooner, up
+    # to the longest backoff: a wait past it would outlast the give-up delay.
+    asked = min(failure.retry_after or timedelta(0), policy.maximum)
+    run_at = now + max(policy.delay(job.attempts), asked)
     retrying = _delivery(step, run, "retrying", detail=failure.message)
     svc.store.retry_job(job.id, worker_id, error=failure.message, run_at=run_at, delivery=retrying)
     (log.exception if failure.unexpected else log.warning)(

@@ -128,3 +128,25 @@ def test_a_helpdesk_timeout_longer_than_the_lease_is_refused(tmp_path: Path) -> 
     slow = {**ZENDESK, "timeout_seconds": 50}
     message = problems(tmp_path, helpdesks=[slow], jobs={"lease_seconds": 60})
     assert "lease_seconds" in message and "timeout_seconds" in message
+
+
+def test_a_region_phone_numbers_do_not_know_is_refused_with_the_right_code(
+    tmp_path: Path,
+) -> None:
+    assert "GB" in problems(tmp_path, sms=[{**TWILIO, "default_region": "UK"}])
+
+
+def test_an_account_sid_that_is_not_twilios_shape_is_refused(tmp_path: Path) -> None:
+    assert "32 hexadecimal" in problems(tmp_path, sms=[{**TWILIO, "account_sid": "AC123/.."}])
+
+
+def test_a_token_is_never_sent_over_plain_http_to_another_machine(tmp_path: Path) -> None:
+    desk = {**ZENDESK, "url": "http://boutique.zendesk.com"}
+    gateway = {**TWILIO, "api_url": "http://api.twilio.com"}
+    assert "https" in problems(tmp_path, helpdesks=[desk])
+    assert "https" in problems(tmp_path, sms=[gateway])
+
+
+def test_plain_http_to_this_machine_is_allowed_for_a_local_relay(tmp_path: Path) -> None:
+    desk = {**ZENDESK, "url": "http://127.0.0.1:8025"}
+    assert settings(tmp_path, helpdesks=[desk]).helpdesk_for("boutique", "zendesk") is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -126,17 +126,37 @@ def test_an_order_without_a_phone_is_not_texted(shop: Shop) -> None:
     assert sms_job_reason(shop, invoice)[0] == "skipped"
 
 
-def test_texts_past_the_daily_cap_are_skipped_and_the_owner_told_once(tmp_path: Path) -> None:
+def cap_alerts(shop: Shop) -> int:
+    return len([e for e in shop.svc.store.events_of_kind("alert")
+                if str(e.detail.get("key", "")).startswith("sms-cap:")])  # fmt: skip
+
+
+def test_texts_past_the_daily_cap_are_skipped_and_the_owner_told_once_that_day(
+    tmp_path: Path,
+) -> None:
+    morning = datetime.now(UTC).replace(hour=9, minute=0)  # today, whatever today is
     with running_shop(tmp_path, on=("email", "sms"), changes={"sms": {"daily_cap": 1}}) as shop:
-        first, second, third = shop.issue(), shop.issue(), shop.issue()
+        with time_machine.travel(morning, tick=True):
+            first, second = shop.issue(), shop.issue()
+        with time_machine.travel(morning + timedelta(hours=3), tick=True):
+            third = shop.issue()  # past the alerts' 60-minute dedupe window
         assert [sms_job_reason(shop, doc)[0] for doc in (first, second, third)] == [
             "done", "skipped", "skipped",
         ]  # fmt: skip
         assert "daily SMS cap" in sms_job_reason(shop, second)[1]
-        alerts = [e for e in shop.svc.store.events_of_kind("alert")
-                  if "sms-cap" in str(e.detail.get("key"))]  # fmt: skip
         assert len(sms(shop).twilio.messages) == 1
-        assert len({str(a.detail["key"]) for a in alerts}) == 1
+        assert cap_alerts(shop) == 1
+
+
+def test_a_text_retried_after_a_failure_is_counted_once_against_the_cap(
+    tmp_path: Path,
+) -> None:
+    with running_shop(tmp_path, on=("email", "sms"), changes={"sms": {"daily_cap": 2}}) as shop:
+        sms(shop).twilio.fail_next(1, 503)
+        retried = shop.issue()
+        shop.retry_now()
+        second = shop.issue()
+        assert [sms_job_reason(shop, doc)[0] for doc in (retried, second)] == ["done", "done"]
 
 
 def test_a_customer_with_no_open_ticket_gets_no_note_and_the_owner_reads_why(
@@ -152,12 +172,23 @@ def test_a_customer_with_no_open_ticket_gets_no_note_and_the_owner_reads_why(
     assert row.status == "skipped" and "no open Zendesk ticket" in row.detail
 
 
-def test_a_service_asking_to_wait_is_not_asked_again_sooner(shop: Shop) -> None:
-    sms(shop).twilio.fail_next(1, 429, retry_after=900)
+def sms_retry_in(shop: Shop, asked: float) -> timedelta:
+    """How long the queue waits before texting again after Twilio asked for `asked` s."""
+    sms(shop).twilio.fail_next(1, 429, retry_after=asked)
     invoice = shop.issue()
     [job] = [j for j in shop.svc.store.list_jobs(("retry",)) if j.kind == "sms"]
     assert job.invoice_id == invoice.id
-    assert job.run_at - shop.svc.store.clock() >= timedelta(seconds=890)
+    return job.run_at - shop.svc.store.clock()
+
+
+def test_a_service_asking_to_wait_is_not_asked_again_sooner(shop: Shop) -> None:
+    # the suite's backoff starts at 60 s: Twilio's 300 s is what the queue waits
+    assert sms_retry_in(shop, 300) >= timedelta(seconds=290)
+
+
+def test_a_service_asking_for_ages_waits_no_longer_than_the_longest_backoff(shop: Shop) -> None:
+    longest = timedelta(seconds=shop.svc.settings.jobs.backoff_max_seconds)
+    assert sms_retry_in(shop, 1e12) <= longest
 
 
 def quittance(shop: Shop, *args: str) -> tuple[int, str]:

@@ -28,6 +28,10 @@ def test_retry_after_as_an_http_date_is_the_time_left_until_it() -> None:
     assert retry_after(header, now=now) == pytest.approx(90.0)
 
 
+def test_retry_after_that_is_not_a_finite_number_is_ignored() -> None:
+    assert retry_after("inf") is None and retry_after("nan") is None
+
+
 def test_retry_after_in_the_past_means_retry_now() -> None:
     now = datetime.now(UTC)
     assert retry_after(format_datetime(now - timedelta(hours=1), usegmt=True), now=now) == 0.0

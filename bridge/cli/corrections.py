@@ -288,14 +288,14 @@ def deliveries_command(
     attempts, the service's id, time."""
     svc = services_for(config)
     try:
+        wanted = _channel_or_exit(channel) if channel else None
         if number:
             rows = svc.store.deliveries_for([_invoice_or_exit(svc, number).id])
         elif order:
             rows = svc.store.deliveries_for_order(order, shop)
         else:
-            rows = list(reversed(svc.store.recent_deliveries(50)))
-        if channel:
-            rows = [r for r in rows if r.channel == channel.strip().lower()]
+            rows = list(reversed(svc.store.recent_deliveries(50, wanted)))
+        rows = [r for r in rows if wanted is None or r.channel == wanted]
         numbers = {r.invoice_id: _number_of(svc, r.invoice_id) for r in rows}
         table = Table("document", "channel", "target", "status", "attempts", "id", "at", "detail")
         for r in rows:
@@ -307,6 +307,16 @@ def deliveries_command(
         console.print(table if rows else "no deliveries recorded")
     finally:
         svc.close()
+
+
+def _channel_or_exit(channel: str) -> str:
+    from bridge.steps import STEPS
+
+    known = [step.channel for step in STEPS if step.channel]
+    wanted = channel.strip().lower()
+    if wanted not in known:
+        _usage(f"--channel {channel!r}: one of {', '.join(known)}")
+    return wanted
 
 
 def _number_of(svc: Services, invoice_id: int) -> str:

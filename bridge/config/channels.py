@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
 from bridge.settings_types import Secret, Section, Text, fail, fail_field, lower, upper
@@ -23,7 +25,9 @@ WAITS_PER_REQUEST = 2
 # An apprise plugin may log in before it sends, and spaces its requests by its throttle.
 APPRISE_REQUESTS = 2
 APPRISE_THROTTLE_SECONDS = 5.5
-_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# A Twilio Messaging Service SID, not a sender name that begins with MG ("MGBoutique").
+SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 
 
 def _http_url(value: str, what: str) -> str:
@@ -31,6 +35,12 @@ def _http_url(value: str, what: str) -> str:
     if not _HTTP_URL.match(value):
         raise fail(f"{what}, an http(s) URL such as https://api.twilio.com")
     return value
+
+
+def _private_or_https(url: str) -> bool:
+    """https, or plain http to this machine (a local relay, the sandboxes)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 class SmsConfig(Section):
@@ -94,12 +104,31 @@ class SmsConfig(Section):
     @field_validator("api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        return _http_url(value, "the gateway's base URL")
+        value = _http_url(value, "the gateway's base URL")
+        if not _private_or_https(value):
+            raise fail("an https URL: the auth token travels with each request (plain http "
+                       "only to this machine)")  # fmt: skip
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            hint = " (the United Kingdom is GB)" if value == "UK" else ""
+            raise fail(f"an ISO 3166 country code phone numbers know, such as FR or BE{hint}")
+        return value
+
+    @field_validator("account_sid")
+    @classmethod
+    def _account_sid(cls, value: str) -> str:
+        if value and not _ACCOUNT_SID.match(value):
+            raise fail("the Twilio account SID: AC followed by 32 hexadecimal characters")
+        return value
 
     @field_validator("sender")
     @classmethod
     def _sender(cls, value: str) -> str:
-        known = (_E164, _ALPHANUMERIC_SENDER, _SERVICE_SID)
+        known = (_E164, _ALPHANUMERIC_SENDER, SERVICE_SID)
         if value and not any(pattern.match(value) for pattern in known):
             raise fail(
                 "a number in E.164 (+33612345678), a name of 1 to 11 letters and digits "
@@ -170,11 +199,10 @@ class HelpdeskConfig(Section):
     def _complete(self) -> HelpdeskConfig:
         if not self.url:
             raise fail_field("url", "", "the helpdesk's URL (see the key's description)")
-        try:
-            _http_url(self.url, "")
-        except Exception:
-            raise fail_field("url", self.url, "an http(s) URL such as "
-                             "https://maboutique.zendesk.com") from None  # fmt: skip
+        if not _HTTP_URL.match(self.url) or not _private_or_https(self.url):
+            raise fail_field("url", self.url, "an https URL such as "
+                             "https://maboutique.zendesk.com (the token travels with each "
+                             "request; plain http only to this machine)")  # fmt: skip
         if not self.enabled:
             return self
         if not self.token.get_secret_value():

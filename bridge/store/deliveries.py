@@ -66,9 +66,11 @@ def for_order(conn: Connection, shop: str | None, order_id: str) -> list[Deliver
     return for_invoices(conn, list(conn.execute(ids).scalars()))
 
 
-def recent(conn: Connection, limit: int) -> list[DeliveryRecord]:
-    rows = conn.execute(select(deliveries).order_by(deliveries.c.id.desc()).limit(limit))
-    return [_record(row) for row in rows.mappings()]
+def recent(conn: Connection, limit: int, channel: str | None = None) -> list[DeliveryRecord]:
+    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+    if channel is not None:
+        query = query.where(deliveries.c.channel == channel)
+    return [_record(row) for row in conn.execute(query).mappings()]
 
 
 def counts_since(conn: Connection, since: datetime) -> dict[tuple[str, str], dict[str, int]]:

@@ -349,10 +349,12 @@ class Store(JobQueue):
         with self._read() as conn:
             return deliveries.counts_since(conn, since)
 
-    def recent_deliveries(self, limit: int = 50) -> list[DeliveryRecord]:
-        """Newest first."""
+    def recent_deliveries(
+        self, limit: int = 50, channel: str | None = None
+    ) -> list[DeliveryRecord]:
+        """Newest first; `channel`: of that channel only."""
         with self._read() as conn:
-            return deliveries.recent(conn, limit)
+            return deliveries.recent(conn, limit, channel)
 
     def enqueue_delivery(
         self, kind: str, invoice: InvoiceRecord, payload: Mapping[str, Any], *, target: str

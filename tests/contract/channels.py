@@ -265,25 +265,31 @@ class Shop:
 
 @contextmanager
 def running_shop(
-    folder: Path, on: tuple[str, ...], changes: Mapping[str, Mapping[str, Any]] | None = None
+    folder: Path,
+    on: tuple[str, ...],
+    changes: Mapping[str, Mapping[str, Any]] | None = None,
+    tables: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[Shop]:
-    """Every channel's service started; the channels named in `on` configured, their table's
-    keys changed by `changes` ({"sms": {"daily_cap": 1}})."""
+    """Every channel's service started; the channels named in `on` configured, their array
+    table's keys changed by `changes` ({"sms": {"daily_cap": 1}}), plain tables by
+    `tables` ({"email": {"host": ""}})."""
     with ExitStack() as stack:
         woo = stack.enter_context(WooSandbox())
         channels = {kind: cls() for kind, cls in CHANNELS.items()}
         for channel in channels.values():
             channel.start(stack)
-        tables: dict[str, Any] = {}
+        plain: dict[str, Any] = {}
         arrays: dict[str, list[dict[str, Any]]] = {}
         for kind in on:
             config = channels[kind].config()
-            tables.update(config["tables"])
+            plain.update(config["tables"])
             changed = (changes or {}).get(kind, {})
             for name, rows in config["arrays"].items():
                 arrays.setdefault(name, []).extend({**row, **changed} for row in rows)
+        for name, values in (tables or {}).items():
+            plain[name] = {**plain.get(name, {}), **values}
         path = write_config(
-            folder / "quittance.toml", shops=[woo_shop(SHOP, woo)], server=SERVER, **tables
+            folder / "quittance.toml", shops=[woo_shop(SHOP, woo)], server=SERVER, **plain
         )
         if arrays:  # arrays of tables go after every plain table of the file
             with path.open("a", encoding="utf-8") as out:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import structlog
+import time_machine
 
 from bridge.crediting import issue_credit
 from bridge.failures import LeaseLost
@@ -141,6 +143,31 @@ def test_an_email_after_a_crash_past_the_hand_over_is_sent_again(
     _crash_after_hand_over(shop, channel)
 
 
+@pytest.mark.parametrize("kind", sorted(k for k, c in CHANNELS.items() if c.finds_earlier_sends))
+def test_a_dead_job_the_owner_retries_after_its_hand_over_does_not_hand_it_over_again(
+    shop: Shop, channel: Channel
+) -> None:
+    # The service took it, but its answer never came and the job died; `quittance retry`.
+    invoice = shop.issue()
+    [job] = jobs_of(shop, channel.kind, invoice)
+    with shop.svc.store.engine.begin() as conn:
+        conn.execute(jobs.update().where(jobs.c.id == job.id).values(state="dead"))
+    assert shop.svc.store.requeue_job(job.id)
+    shop.work()
+    assert channel.handed(invoice.number) == 1
+
+
+def test_the_owners_resend_hands_it_over_once_more(shop: Shop, channel: Channel) -> None:
+    invoice = shop.issue()
+    [row] = rows_of(shop, channel.kind, invoice)
+    payload = {"to": row.target} if channel.kind == "email" else {"resend": True}
+    # a minute later: services date what they write in whole seconds
+    with time_machine.travel(timedelta(minutes=1), tick=True):
+        shop.svc.store.enqueue_delivery(channel.kind, invoice, payload, target=row.target)
+        shop.work()
+    assert channel.handed(invoice.number) == 2
+
+
 # -- failures ----------------------------------------------------------------------------
 
 
@@ -188,6 +215,15 @@ def test_credentials_never_appear_in_the_log_the_rows_or_the_errors(
     assert channel.secret not in seen
 
 
+def test_one_channels_outage_holds_back_and_repeats_no_other(kind: str, tmp_path: Path) -> None:
+    with running_shop(tmp_path, on=tuple(CHANNELS)) as shop:
+        shop.channels[kind].fail_for_a_while()
+        invoice = shop.issue()
+        shop.retry_now()
+        handed = {k: c.handed(invoice.number) for k, c in shop.channels.items()}
+        assert handed == dict.fromkeys(CHANNELS, 1)
+
+
 def test_one_channels_failure_holds_back_no_other(kind: str, tmp_path: Path) -> None:
     with running_shop(tmp_path, on=tuple(CHANNELS)) as shop:
         shop.channels[kind].refuse_credentials()
@@ -206,6 +242,16 @@ def test_nothing_is_handed_over_when_the_channel_is_off(kind: str, tmp_path: Pat
         invoice = shop.issue()
         assert shop.channels[kind].handed(invoice.number) == 0
         assert all(r.status != "sent" for r in rows_of(shop, kind, invoice))
+
+
+def test_nothing_is_handed_over_when_the_channels_table_says_enabled_false(
+    kind: str, tmp_path: Path
+) -> None:
+    off = {"email": {"host": ""}} if kind == "email" else {}
+    with running_shop(tmp_path, on=tuple(CHANNELS), changes={kind: {"enabled": False}},
+                      tables=off) as shop:  # fmt: skip
+        invoice = shop.issue()
+        assert shop.channels[kind].handed(invoice.number) == 0
 
 
 def test_a_credit_note_goes_the_same_way(shop: Shop, channel: Channel) -> None:
