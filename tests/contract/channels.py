@@ -9,6 +9,7 @@ refuse our credentials. The suite (`test_channel_contract.py`) never names a cha
 
 from __future__ import annotations
 
+import base64
 import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -31,6 +32,7 @@ from bridge.services import Services
 from bridge.store import InvoiceRecord
 from bridge.store.schema import jobs
 from bridge.worker import work
+from connectors.sandbox_server import Reply, Request, SandboxServer
 from connectors.woocommerce.sandbox import WooSandbox
 from tests.support.config import SERVER, smtp_table, toml_text, write_config
 from tests.support.portal import order_for
@@ -47,6 +49,8 @@ class Channel(Protocol):
     secret: str  # a credential of ours that must never show
     refusal_hint: str  # what the reason of a refused credential names
     finds_earlier_sends: bool  # the service can be asked what an earlier attempt left
+    gives_ids: bool  # the service names what it took (a message id, a comment id)
+    tells_refusals: bool  # a refused credential is told apart from an outage
 
     def start(self, stack: ExitStack) -> None: ...
 
@@ -71,6 +75,8 @@ class Channel(Protocol):
 
 class EmailChannel:
     kind = "email"
+    gives_ids = True
+    tells_refusals = True
     secret = "smtp-Passw0rd-Zq81xT"
     refusal_hint = "authentication failed"
     finds_earlier_sends = False  # SMTP cannot be asked whether a message arrived
@@ -112,6 +118,8 @@ class EmailChannel:
 
 class SmsChannel:
     kind = "sms"
+    gives_ids = True
+    tells_refusals = True
     secret = "twilio-auth-token-9f2c41"
     refusal_hint = "auth_token"
     finds_earlier_sends = True
@@ -141,6 +149,8 @@ class SmsChannel:
 
 class ZendeskChannel:
     kind = "zendesk"
+    gives_ids = True
+    tells_refusals = True
     secret = "zendesk-api-token-7d1e5a"
     refusal_hint = "token"
     finds_earlier_sends = True
@@ -176,6 +186,8 @@ class ZendeskChannel:
 
 class IntercomChannel:
     kind = "intercom"
+    gives_ids = True
+    tells_refusals = True
     secret = "intercom-access-token-3b8f0c"
     refusal_hint = "token"
     finds_earlier_sends = True
@@ -209,12 +221,74 @@ class IntercomChannel:
         self.intercom.token = "another-token"
 
 
+class Gateway(SandboxServer):
+    """An SMS gateway's HTTP endpoint as apprise's json:// plugin reaches it; a refused key
+    is a 401, which apprise reports as False like any other failure."""
+
+    methods = ("POST",)
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.posts: list[bytes] = []
+
+    def route(self, request: Request) -> Reply:
+        expected = "Basic " + base64.b64encode(f"gw:{self.key}".encode()).decode()
+        if request.headers.get("authorization") != expected:
+            return 401, {"error": "unauthorized"}, {}
+        with self.lock:
+            self.posts.append(request.body)
+        return 200, {"ok": True}, {}
+
+
+class AppriseSmsChannel:
+    """Texts through apprise: no message id, refusals indistinguishable from outages, nothing
+    to ask about an earlier attempt (docs/CHANNELS.md)."""
+
+    kind = "sms"
+    secret = "gateway-key-4e7a19"
+    refusal_hint = ""
+    finds_earlier_sends = False
+    gives_ids = False
+    tells_refusals = False
+
+    def start(self, stack: ExitStack) -> None:
+        self.gateway = stack.enter_context(Gateway(self.secret))
+
+    def config(self) -> dict[str, Any]:
+        host = self.gateway.url.removeprefix("http://")
+        url = f"json://gw:{self.secret}@{host}/sms/{{to}}"
+        table = {"shop": SHOP, "gateway": "apprise", "apprise_url": url, "timeout_seconds": 5}
+        return {"tables": {}, "arrays": {"sms": [table]}}
+
+    def expect(self, email: str) -> None:
+        pass
+
+    def handed(self, number: str) -> int:
+        return sum(number in body.decode("utf-8", "replace") for body in self.gateway.posts)
+
+    def fail_for_a_while(self) -> None:
+        self.gateway.fail_next(1, 503)
+
+    def refuse_credentials(self) -> None:
+        self.gateway.key = "another-key"
+
+
 CHANNELS: dict[str, type[Channel]] = {
     "email": EmailChannel,
     "sms": SmsChannel,
+    "sms-apprise": AppriseSmsChannel,
     "zendesk": ZendeskChannel,
     "intercom": IntercomChannel,
 }
+# One harness per step: a shop cannot have two [[sms]] tables.
+DEFAULTS = ("email", "sms", "zendesk", "intercom")
+
+
+def alongside(name: str) -> tuple[str, ...]:
+    """Every step's default harness, with `name` in place of its own step's."""
+    kind = CHANNELS[name].kind
+    return tuple(name if CHANNELS[d].kind == kind else d for d in DEFAULTS)
 
 
 @dataclass
@@ -275,15 +349,15 @@ def running_shop(
     `tables` ({"email": {"host": ""}})."""
     with ExitStack() as stack:
         woo = stack.enter_context(WooSandbox())
-        channels = {kind: cls() for kind, cls in CHANNELS.items()}
+        channels = {name: cls() for name, cls in CHANNELS.items()}
         for channel in channels.values():
             channel.start(stack)
         plain: dict[str, Any] = {}
         arrays: dict[str, list[dict[str, Any]]] = {}
-        for kind in on:
-            config = channels[kind].config()
+        for name in on:
+            config = channels[name].config()
             plain.update(config["tables"])
-            changed = (changes or {}).get(kind, {})
+            changed = (changes or {}).get(name, {})
             for name, rows in config["arrays"].items():
                 arrays.setdefault(name, []).extend({**row, **changed} for row in rows)
         for name, values in (tables or {}).items():

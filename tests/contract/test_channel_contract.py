@@ -8,6 +8,7 @@ Each channel plugs in through a small harness (`channels.py`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -27,28 +28,32 @@ from bridge.store import InvoiceRecord, JobRecord
 from bridge.store.jobs import JOB_STATES
 from bridge.store.records import DeliveryRecord
 from bridge.store.schema import jobs
-from tests.contract.channels import CHANNELS, SHOP, Channel, Shop, running_shop
+from tests.contract.channels import CHANNELS, SHOP, Channel, Shop, alongside, running_shop
 
 # The email harness's server asks for a password over plain TCP, as a local relay may.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 
 @pytest.fixture(params=sorted(CHANNELS))
-def kind(request: pytest.FixtureRequest) -> str:
+def name(request: pytest.FixtureRequest) -> str:
+    """The channel harness under test (`sms-apprise`: the SMS step through apprise)."""
     return str(request.param)
 
 
 @pytest.fixture
-def shop(kind: str, tmp_path: Path) -> Iterator[Shop]:
+def shop(name: str, tmp_path: Path) -> Iterator[Shop]:
     """Every channel's service running; this channel turned on, with the email (the email
     test has it alone)."""
-    with running_shop(tmp_path, on=tuple(dict.fromkeys(("email", kind)))) as running:
+    with running_shop(tmp_path, on=tuple(dict.fromkeys(("email", name)))) as running:
         yield running
 
 
 @pytest.fixture
-def channel(shop: Shop, kind: str) -> Channel:
-    return shop.channels[kind]
+def channel(shop: Shop, name: str) -> Channel:
+    return shop.channels[name]
+
+
+LOOKS_FIRST = sorted(n for n, c in CHANNELS.items() if c.finds_earlier_sends)
 
 
 def jobs_of(shop: Shop, kind: str, invoice: InvoiceRecord) -> list[JobRecord]:
@@ -79,7 +84,8 @@ def test_a_document_is_handed_over_once_and_logged_with_the_services_id(
     invoice = shop.issue()
     assert channel.handed(invoice.number) == 1
     [row] = rows_of(shop, channel.kind, invoice)
-    assert row.status == "sent" and row.external_id and row.target
+    assert row.status == "sent" and row.target
+    assert bool(row.external_id) is channel.gives_ids  # apprise has no id to give
 
 
 def test_a_duplicate_job_hands_nothing_over_again(shop: Shop, channel: Channel) -> None:
@@ -117,33 +123,27 @@ def test_a_lost_lease_stops_the_hand_over_before_anything_reaches_the_service(
     assert channel.handed(invoice.number) == 1
 
 
-def _crash_after_hand_over(shop: Shop, channel: Channel) -> None:
+# SMTP and apprise cannot be asked whether a message arrived: at least once, by design.
+CANNOT_ASK = pytest.mark.xfail(
+    strict=True,
+    reason="the service cannot be asked what arrived: a worker killed between its yes and "
+    "our commit hands the document over again (at least once, docs/CHANNELS.md)",
+)
+
+
+@pytest.mark.parametrize(
+    "name", [n if n in LOOKS_FIRST else pytest.param(n, marks=CANNOT_ASK) for n in CHANNELS]
+)
+def test_a_run_after_a_crash_past_the_hand_over_does_not_hand_it_over_again(
+    shop: Shop, channel: Channel
+) -> None:
     invoice = shop.issue()
     [job] = jobs_of(shop, channel.kind, invoice)
     run_again(shop, job)
     assert channel.handed(invoice.number) == 1
 
 
-@pytest.mark.parametrize("kind", sorted(k for k, c in CHANNELS.items() if c.finds_earlier_sends))
-def test_a_run_after_a_crash_past_the_hand_over_does_not_hand_it_over_again(
-    shop: Shop, channel: Channel
-) -> None:
-    _crash_after_hand_over(shop, channel)
-
-
-@pytest.mark.parametrize("kind", ["email"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="SMTP cannot be asked whether a message arrived: a worker killed between the "
-    "server's 250 and its commit sends the email again (at least once, by design)",
-)
-def test_an_email_after_a_crash_past_the_hand_over_is_sent_again(
-    shop: Shop, channel: Channel
-) -> None:
-    _crash_after_hand_over(shop, channel)
-
-
-@pytest.mark.parametrize("kind", sorted(k for k, c in CHANNELS.items() if c.finds_earlier_sends))
+@pytest.mark.parametrize("name", LOOKS_FIRST)
 def test_a_dead_job_the_owner_retries_after_its_hand_over_does_not_hand_it_over_again(
     shop: Shop, channel: Channel
 ) -> None:
@@ -191,67 +191,72 @@ def test_refused_credentials_fail_the_delivery_for_good_saying_what_to_check(
     invoice = shop.issue()
     [job] = jobs_of(shop, channel.kind, invoice)
     [row] = rows_of(shop, channel.kind, invoice)
+    if not channel.tells_refusals:  # apprise's False: retried until the give-up delay
+        assert (job.state, row.status) == ("retry", "retrying")
+        return
     assert (job.state, row.status) == ("dead", "failed")
     assert channel.refusal_hint in row.detail
 
 
 def test_credentials_never_appear_in_the_log_the_rows_or_the_errors(
-    shop: Shop, channel: Channel
+    shop: Shop, channel: Channel, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the libraries' own loggers too (apprise, urllib3)
     with structlog.testing.capture_logs() as logged:
         channel.fail_for_a_while()
         first = shop.issue()
         channel.refuse_credentials()
         shop.retry_now()
         second = shop.issue()
-    rows = [r for doc in (first, second) for r in rows_of(shop, channel.kind, doc)]
-    errors = [
-        j.last_error or "" for doc in (first, second) for j in jobs_of(shop, channel.kind, doc)
-    ]
-    seen = " ".join(
-        [repr(logged), *(f"{r.target} {r.detail} {r.external_id}" for r in rows), *errors]
-    )
-    assert [r.status for r in rows] == ["failed", "failed"]
+    documents = (first, second)
+    rows = [r for doc in documents for r in rows_of(shop, channel.kind, doc)]
+    errors = [j.last_error or "" for doc in documents for j in jobs_of(shop, channel.kind, doc)]
+    written = [f"{r.target} {r.detail} {r.external_id}" for r in rows]
+    seen = " ".join([repr(logged), caplog.text, *written, *errors])
+    assert [r.status for r in rows] == ["failed" if channel.tells_refusals else "retrying"] * 2
     assert channel.secret not in seen
 
 
-def test_one_channels_outage_holds_back_and_repeats_no_other(kind: str, tmp_path: Path) -> None:
-    with running_shop(tmp_path, on=tuple(CHANNELS)) as shop:
-        shop.channels[kind].fail_for_a_while()
+def test_one_channels_outage_holds_back_and_repeats_no_other(name: str, tmp_path: Path) -> None:
+    on = alongside(name)
+    with running_shop(tmp_path, on=on) as shop:
+        shop.channels[name].fail_for_a_while()
         invoice = shop.issue()
         shop.retry_now()
-        handed = {k: c.handed(invoice.number) for k, c in shop.channels.items()}
-        assert handed == dict.fromkeys(CHANNELS, 1)
+        handed = {n: shop.channels[n].handed(invoice.number) for n in on}
+        assert handed == dict.fromkeys(on, 1)
 
 
-def test_one_channels_failure_holds_back_no_other(kind: str, tmp_path: Path) -> None:
-    with running_shop(tmp_path, on=tuple(CHANNELS)) as shop:
-        shop.channels[kind].refuse_credentials()
+def test_one_channels_failure_holds_back_no_other(name: str, tmp_path: Path) -> None:
+    on = alongside(name)
+    with running_shop(tmp_path, on=on) as shop:
+        shop.channels[name].refuse_credentials()
         invoice = shop.issue()
-        others = {k: c.handed(invoice.number) for k, c in shop.channels.items() if k != kind}
+        others = {n: shop.channels[n].handed(invoice.number) for n in on if n != name}
         assert others == dict.fromkeys(others, 1)
-        assert shop.channels[kind].handed(invoice.number) == 0
+        assert shop.channels[name].handed(invoice.number) == 0
 
 
 # -- on and off ------------------------------------------------------------------------
 
 
-def test_nothing_is_handed_over_when_the_channel_is_off(kind: str, tmp_path: Path) -> None:
-    on = tuple(k for k in CHANNELS if k != kind)
+def test_nothing_is_handed_over_when_the_channel_is_off(name: str, tmp_path: Path) -> None:
+    on = tuple(n for n in alongside(name) if n != name)
     with running_shop(tmp_path, on=on) as shop:
         invoice = shop.issue()
-        assert shop.channels[kind].handed(invoice.number) == 0
-        assert all(r.status != "sent" for r in rows_of(shop, kind, invoice))
+        channel = shop.channels[name]
+        assert channel.handed(invoice.number) == 0
+        assert all(r.status != "sent" for r in rows_of(shop, channel.kind, invoice))
 
 
 def test_nothing_is_handed_over_when_the_channels_table_says_enabled_false(
-    kind: str, tmp_path: Path
+    name: str, tmp_path: Path
 ) -> None:
-    off = {"email": {"host": ""}} if kind == "email" else {}
-    with running_shop(tmp_path, on=tuple(CHANNELS), changes={kind: {"enabled": False}},
+    off = {"email": {"host": ""}} if name == "email" else {}
+    with running_shop(tmp_path, on=alongside(name), changes={name: {"enabled": False}},
                       tables=off) as shop:  # fmt: skip
         invoice = shop.issue()
-        assert shop.channels[kind].handed(invoice.number) == 0
+        assert shop.channels[name].handed(invoice.number) == 0
 
 
 def test_a_credit_note_goes_the_same_way(shop: Shop, channel: Channel) -> None:
