@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from bridge.config.channels import HelpdeskConfig, SmsConfig
-from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
+from bridge.delivery.channel import CLOCK_MARGIN, Handover, NothingToDo, Outcome, Sent
 from bridge.delivery.email import attachment_name
 from bridge.delivery.errors import PermanentDeliveryError
 from bridge.delivery.helpdesk.intercom import add_to_intercom
@@ -24,7 +24,7 @@ from bridge.delivery.helpdesk.zendesk import add_to_zendesk
 from bridge.delivery.sms.apprise_route import send_apprise
 from bridge.delivery.sms.numbers import NotAMobile, mobile_e164
 from bridge.delivery.sms.text import sms_text
-from bridge.delivery.sms.twilio import send_twilio
+from bridge.delivery.sms.twilio import find_earlier_text, send_twilio
 from bridge.invoicing.snapshot import DocumentKind
 from bridge.pipeline import ensure_pdf
 from bridge.portal.links import CustomerLinks
@@ -40,7 +40,12 @@ HELPDESKS = {"zendesk": add_to_zendesk, "intercom": add_to_intercom}
 
 
 def handover_of(
-    svc: Services, invoice: InvoiceRecord, *, link: str = "", since: datetime | None = None
+    svc: Services,
+    invoice: InvoiceRecord,
+    *,
+    link: str = "",
+    since: datetime | None = None,
+    known: frozenset[str] = frozenset(),
 ) -> Handover:
     """The document as every channel hands it over (its PDF read from the archive)."""
     snapshot = invoice.snapshot
@@ -60,6 +65,7 @@ def handover_of(
         pdf=ensure_pdf(svc, invoice),
         filename=attachment_name(invoice.number),
         since=since,
+        known=known,
     )
 
 
@@ -99,15 +105,22 @@ def send_sms(
     svc: Services, invoice: InvoiceRecord, job: JobRecord, *, capped: bool = True
 ) -> Outcome:
     """Text the customer, for `job`: amount, number and a short link to their documents,
-    once. `capped`: counted against the shop's daily cap (not a resend the owner asked for)."""
+    once. A text an earlier run of the job sent is found first and not counted again;
+    `capped`: a new text counts against the shop's daily cap (not a resend the owner asked
+    for)."""
     cfg = sms_settings(svc, invoice.shop)
     try:
         to = sms_number(svc, invoice)
     except NotAMobile as exc:  # the order changed since the step's skip check read it
         return NothingToDo(f"no text sent: {exc}")
+    since, known = look_back(svc, invoice, job)
+    if cfg.gateway == "twilio":
+        found = find_earlier_text(cfg, to, marker=invoice.number, since=since, known=known)
+        if found is not None:
+            return found
     if capped and not _within_daily_cap(svc, cfg, job.id):
         return NothingToDo(_cap_reached(svc, cfg, invoice))
-    doc = handover_of(svc, invoice, link=_short_link(svc, invoice), since=job.created_at)
+    doc = handover_of(svc, invoice, link=_short_link(svc, invoice))
     seller = invoice.snapshot.seller
     body = sms_text(
         doc, svc.templates.env, sender_name=seller.trade_name or seller.legal_name,
@@ -115,7 +128,21 @@ def send_sms(
     )  # fmt: skip
     if cfg.gateway == "apprise":
         return send_apprise(cfg, to, body)
-    return send_twilio(cfg, to, body, marker=invoice.number, since=doc.since)
+    return send_twilio(cfg, to, body)
+
+
+def look_back(
+    svc: Services, invoice: InvoiceRecord, job: JobRecord
+) -> tuple[datetime, frozenset[str]]:
+    """Where a channel looks for what an earlier run of `job` handed over: from the job's
+    creation less the margin for the service's clock, leaving out the ids the document's
+    other deliveries on this channel recorded (the original of a resend, say)."""
+    rows = svc.store.deliveries_for([invoice.id])
+    known = frozenset(
+        r.external_id for r in rows if r.channel == job.kind and r.job_id != job.id
+        and r.external_id
+    )  # fmt: skip
+    return job.created_at - CLOCK_MARGIN, known
 
 
 def _short_link(svc: Services, invoice: InvoiceRecord) -> str:
@@ -138,11 +165,10 @@ def _today(svc: Services) -> str:
 def _within_daily_cap(svc: Services, cfg: SmsConfig, job_id: int) -> bool:
     """Count job `job_id`'s text once against the shop's UTC day (database counters every
     worker shares): the first run that gets this far counts it, whether or not the gateway
-    then takes it (it may bill it); the job's retries do not count again."""
-    if not svc.store.allow_request(f"sms-cap-job:{job_id}", 1, CAP_WINDOW):
-        return True  # counted, and let through, by an earlier run of this job
-    key = f"sms-cap:{cfg.shop}:{_today(svc)}"
-    return svc.store.allow_request(key, cfg.daily_cap, CAP_WINDOW)
+    then takes it (it may bill it); its retries that day do not count again. A text refused
+    at the cap is not counted, so a retry the next day is counted then."""
+    day = f"sms-cap:{cfg.shop}:{_today(svc)}"
+    return svc.store.count_once(f"{day}:job:{job_id}", day, cfg.daily_cap, CAP_WINDOW)
 
 
 def _cap_reached(svc: Services, cfg: SmsConfig, invoice: InvoiceRecord) -> str:
@@ -179,7 +205,8 @@ def add_to_helpdesk(svc: Services, invoice: InvoiceRecord, kind: str, job: JobRe
     links = CustomerLinks(svc.settings, svc.store)
     # Only a reply the customer reads needs their link; an internal note has the PDF.
     link = links.portal_url_for(invoice) if cfg.public else ""
-    doc = handover_of(svc, invoice, link=link, since=job.created_at)
+    since, known = look_back(svc, invoice, job)
+    doc = handover_of(svc, invoice, link=link, since=since, known=known)
     return HELPDESKS[kind](cfg, doc)
 
 

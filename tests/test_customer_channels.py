@@ -18,6 +18,7 @@ from bridge.cli import app
 from bridge.ops import doctor_checks, status_tables
 from bridge.steps import STEPS, Flow
 from bridge.store import InvoiceRecord
+from bridge.store.schema import jobs
 from bridge.web.app import create_app
 from tests.contract.channels import SHOP, Shop, SmsChannel, ZendeskChannel, running_shop
 from tests.support.portal import assert_private, path_of, visitor
@@ -157,6 +158,22 @@ def test_a_text_retried_after_a_failure_is_counted_once_against_the_cap(
         shop.retry_now()
         second = shop.issue()
         assert [sms_job_reason(shop, doc)[0] for doc in (retried, second)] == ["done", "done"]
+
+
+def test_a_dead_text_job_retried_finds_its_text_before_the_cap_can_refuse_it(
+    tmp_path: Path,
+) -> None:
+    with running_shop(tmp_path, on=("email", "sms"), changes={"sms": {"daily_cap": 1}}) as shop:
+        texted = shop.issue()  # the day's one text
+        shop.issue()  # refused at the cap
+        [job] = [j for j in shop.svc.store.list_jobs(("done",))
+                 if j.kind == "sms" and j.invoice_id == texted.id]  # fmt: skip
+        with shop.svc.store.engine.begin() as conn:  # its answer was lost: dead, then retried
+            conn.execute(jobs.update().where(jobs.c.id == job.id).values(state="dead"))
+        assert shop.svc.store.requeue_job(job.id)
+        shop.work()
+        assert sms_job_reason(shop, texted)[0] == "done"
+        assert len(sms(shop).twilio.messages) == 1
 
 
 def test_a_customer_with_no_open_ticket_gets_no_note_and_the_owner_reads_why(

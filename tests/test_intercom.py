@@ -12,19 +12,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 
 from bridge.config.channels import HelpdeskConfig
-from bridge.delivery.channel import Handover, NothingToDo, Sent
+from bridge.delivery.channel import CLOCK_MARGIN, Handover, NothingToDo, Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.intercom import API_VERSION, add_to_intercom, check_intercom
 from bridge.delivery.sandboxes.intercom import IntercomSandbox
 from bridge.failures import LeaseLost
 from bridge.handover import handover_check
+from tests.support.handovers import handover
 
 TOKEN = "dG9rOmFiY2RlZi0xMjM0NTY3ODkw"
 ADMIN = "991267696"
@@ -76,22 +76,8 @@ def config(sandbox: IntercomSandbox, **changes: Any) -> HelpdeskConfig:
 
 
 def invoice(**changes: Any) -> Handover:
-    doc = Handover(
-        shop="theiere",
-        number="FA-2026-000042",
-        kind="invoice",
-        locale="fr",
-        amount=Decimal("42.00"),
-        currency="EUR",
-        order_reference="#1042",
-        customer_name="Marie Curie",
-        customer_email=EMAIL,
-        customer_phone="",
-        link="",
-        pdf=PDF,
-        filename="FA-2026-000042.pdf",
-    )
-    return replace(doc, **changes)
+    return handover(**{"shop": "theiere", "customer_name": "Marie Curie",
+                       "customer_email": EMAIL, "pdf": PDF, **changes})  # fmt: skip
 
 
 def deliver(sandbox: IntercomSandbox, clock: FakeClock, doc: Handover | None = None, **cfg: Any):
@@ -243,14 +229,15 @@ def test_every_request_names_the_api_version(intercom, clock) -> None:
 # ------------------------------------------------------------------------------ earlier runs
 
 
-def created_now(clock: FakeClock) -> datetime:
-    """A job created now, as `Handover.since` carries it (UTC, with its fraction of a second)."""
-    return datetime.fromtimestamp(clock(), UTC)
+def since_created_now(clock: FakeClock) -> datetime:
+    """`Handover.since` of a job created now, as the caller gives it: the creation (UTC, with
+    its fraction of a second) less the margin for Intercom's clock."""
+    return datetime.fromtimestamp(clock(), UTC) - CLOCK_MARGIN
 
 
 def test_a_retry_finds_its_own_note_and_writes_nothing(intercom, clock) -> None:
     conversation = intercom.add_conversation(EMAIL)
-    job = invoice(since=created_now(clock))
+    job = invoice(since=since_created_now(clock))
     clock.sleep(1)
     first = deliver(intercom, clock, job)
     clock.sleep(60)
@@ -262,20 +249,9 @@ def test_a_retry_finds_its_own_note_and_writes_nothing(intercom, clock) -> None:
     assert intercom.replies_received() == 1
 
 
-def test_a_note_written_in_the_second_the_job_was_created_is_its_own(intercom, clock) -> None:
-    conversation = intercom.add_conversation(EMAIL)
-    job = invoice(since=created_now(clock))  # half a second into the second the note is dated
-    first = deliver(intercom, clock, job)
-
-    again = deliver(intercom, clock, job)
-
-    assert again == replace(first, already=True)
-    assert len(admin_parts(intercom, conversation)) == 1
-
-
 def test_a_retry_whose_earlier_run_left_nothing_writes_the_note(intercom, clock) -> None:
     conversation = intercom.add_conversation(EMAIL)
-    job = invoice(since=created_now(clock))
+    job = invoice(since=since_created_now(clock))
     deliver(intercom, clock, invoice(number="FA-2026-000041", filename="FA-2026-000041.pdf"))
 
     outcome = deliver(intercom, clock, job)
@@ -284,34 +260,71 @@ def test_a_retry_whose_earlier_run_left_nothing_writes_the_note(intercom, clock)
     assert len(admin_parts(intercom, conversation)) == 2
 
 
-def test_a_resend_writes_a_new_note_beside_the_original(intercom, clock) -> None:
+def test_a_resend_within_the_same_minute_writes_a_new_note(intercom, clock) -> None:
     conversation = intercom.add_conversation(EMAIL)
-    original = deliver(intercom, clock, invoice(since=created_now(clock)))
-    clock.sleep(HOUR)
+    original = deliver(intercom, clock, invoice(since=since_created_now(clock)))
+    clock.sleep(20)
+    resend = invoice(since=since_created_now(clock), known=frozenset({original.external_id}))
 
-    resent = deliver(intercom, clock, invoice(since=created_now(clock)))
+    resent = deliver(intercom, clock, resend)
 
     assert resent.already is False and resent.external_id != original.external_id
     assert [u.name for u in intercom.uploads_to(conversation)] == ["FA-2026-000042.pdf"] * 2
 
 
-def test_a_retry_finds_its_note_on_a_conversation_closed_since(intercom, clock) -> None:
+def test_a_retry_finds_its_note_on_a_conversation_closed_since_and_pushed_down_by_newer_ones(
+    intercom, clock
+) -> None:
     conversation = intercom.add_conversation(EMAIL)
-    job = invoice(since=created_now(clock))
+    job = invoice(since=since_created_now(clock))
     first = deliver(intercom, clock, job)
     clock.sleep(HOUR)
     intercom.close(conversation)
-    newer = intercom.add_conversation(EMAIL)  # the customer wrote again since
+    newer = []
+    for _ in range(5):  # the customer wrote again, and again
+        clock.sleep(60)
+        newer.append(intercom.add_conversation(EMAIL))
 
     again = deliver(intercom, clock, job)
 
     assert again == replace(first, already=True)
-    assert admin_parts(intercom, newer) == []
+    assert [admin_parts(intercom, c) for c in newer] == [[]] * 5
+
+
+def test_a_retry_finds_its_note_when_intercoms_clock_is_minutes_behind_ours(clock) -> None:
+    def behind() -> float:
+        return clock() - 4 * 60
+
+    with IntercomSandbox(token=TOKEN, clock=behind) as sandbox:
+        sandbox.add_admin(ADMIN)
+        conversation = sandbox.add_conversation(EMAIL)
+        job = invoice(since=since_created_now(clock))
+        first = deliver(sandbox, clock, job)
+        clock.sleep(60)
+
+        again = deliver(sandbox, clock, job)
+
+        assert again == replace(first, already=True)
+        assert len(admin_parts(sandbox, conversation)) == 1
+
+
+def test_a_first_run_with_no_conversation_updated_since_reads_no_conversation(
+    intercom, clock
+) -> None:
+    conversation = intercom.add_conversation(EMAIL, updated_at=clock() - HOUR)
+
+    deliver(intercom, clock, invoice(since=since_created_now(clock)))
+
+    assert [(method, path) for method, path, _ in intercom.requests] == [
+        ("POST", "/contacts/search"),
+        ("POST", "/conversations/search"),
+        ("POST", f"/conversations/{conversation}/reply"),
+    ]
 
 
 def test_a_retry_whose_only_conversation_was_closed_since_is_already_sent(intercom, clock) -> None:
     conversation = intercom.add_conversation(EMAIL)
-    job = invoice(since=created_now(clock))
+    job = invoice(since=since_created_now(clock))
     first = deliver(intercom, clock, job)
     intercom.close(conversation)
 
@@ -324,7 +337,7 @@ def test_a_retry_finds_its_note_when_another_conversation_is_the_latest_now(
     intercom, clock
 ) -> None:
     intercom.add_conversation(EMAIL)
-    job = invoice(since=created_now(clock))
+    job = invoice(since=since_created_now(clock))
     first = deliver(intercom, clock, job)
     clock.sleep(HOUR)
     latest = intercom.add_conversation(EMAIL)
@@ -369,6 +382,20 @@ def test_a_conversation_found_without_an_id_is_transient(intercom, clock) -> Non
     assert intercom.replies_received() == 0
 
 
+def test_a_conversation_found_without_updated_at_is_transient_and_writes_nothing(
+    intercom, clock
+) -> None:
+    conversation = intercom.add_conversation(EMAIL)
+    found = {"id": conversation, "state": "open", "created_at": int(clock())}
+    odd = {"type": "conversation.list", "conversations": [found], "total_count": 1}
+    intercom.answer_next(odd, path="/conversations/search")
+
+    with pytest.raises(TransientDeliveryError, match=f"conversation {conversation} without upd"):
+        deliver(intercom, clock, invoice(since=since_created_now(clock)))
+
+    assert intercom.replies_received() == 0
+
+
 def test_a_conversation_read_without_its_parts_is_transient_and_writes_nothing(
     intercom, clock
 ) -> None:
@@ -377,7 +404,7 @@ def test_a_conversation_read_without_its_parts_is_transient_and_writes_nothing(
     intercom.answer_next(odd, path=f"/conversations/{conversation}")
 
     with pytest.raises(TransientDeliveryError, match=f"read conversation {conversation}: answ"):
-        deliver(intercom, clock, invoice(since=created_now(clock)))
+        deliver(intercom, clock, invoice(since=since_created_now(clock)))
 
     assert intercom.replies_received() == 0
 

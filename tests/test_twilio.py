@@ -1,6 +1,7 @@
 """Texting through Twilio's Messages API, against the local Twilio sandbox: what is sent, how
-each refusal is classified, looking for an earlier attempt's text, the doctor's check of the
-account; and the sandbox's contract."""
+each refusal is classified, looking for an earlier run's text (apart from the send, as a job's
+run does it: look, then send when nothing is found), the doctor's check of the account; and
+the sandbox's contract."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import pytest
 import requests
 
 from bridge.config.channels import SmsConfig
+from bridge.delivery.channel import CLOCK_MARGIN, Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.sandboxes.twilio import TwilioSandbox
 from bridge.delivery.sms import twilio
-from bridge.delivery.sms.twilio import check_twilio, send_twilio
+from bridge.delivery.sms.twilio import check_twilio, find_earlier_text, send_twilio
 from bridge.failures import HandoverRefused
 from bridge.handover import handover_check
 from tests.support.waiting import HANG
@@ -30,9 +32,10 @@ BODY = "MaBoutique : facture FA-2026-000042 (42,00 €, commande 1042) acquitté
 MARKER = "FA-2026-000042"
 
 
-def _job_start() -> datetime:
-    """A job created a few minutes ago: `since`, for the runs that look first."""
-    return datetime.now(UTC) - timedelta(minutes=5)
+def _since(created: datetime | None = None) -> datetime:
+    """`since` as the caller gives it: the job's creation (a minute ago unless said) less the
+    margin for Twilio's clock."""
+    return (created or datetime.now(UTC) - timedelta(minutes=1)) - CLOCK_MARGIN
 
 
 @pytest.fixture
@@ -64,18 +67,30 @@ def _send(
     sandbox: TwilioSandbox,
     to: str = TO,
     *,
-    since: datetime | None = None,
     sleep: Callable[[float], None] | None = None,
     **changes: Any,
-) -> Any:
+) -> Sent:
     return send_twilio(
-        _cfg(sandbox, **changes),
-        to,
-        BODY,
-        marker=MARKER,
-        since=since,
-        sleep=sleep if sleep is not None else Sleeps(),
+        _cfg(sandbox, **changes), to, BODY, sleep=sleep if sleep is not None else Sleeps()
     )
+
+
+def _find(
+    sandbox: TwilioSandbox,
+    *,
+    since: datetime,
+    known: frozenset[str] = frozenset(),
+    to: str = TO,
+    **changes: Any,
+) -> Sent | None:
+    return find_earlier_text(
+        _cfg(sandbox, **changes), to, marker=MARKER, since=since, known=known, sleep=Sleeps()
+    )
+
+
+def _run(sandbox: TwilioSandbox, *, since: datetime, known: frozenset[str] = frozenset()) -> Sent:
+    """A job's run: look for its earlier text, send only when there is none."""
+    return _find(sandbox, since=since, known=known) or _send(sandbox)
 
 
 def _refusal(sandbox: TwilioSandbox, to: str = TO, **changes: Any) -> str:
@@ -118,7 +133,7 @@ def test_a_messaging_service_sender_goes_as_messaging_service_sid(
 ) -> None:
     service = "MG" + "0" * 32
     cfg = _cfg(sandbox, sender=service)
-    sent = send_twilio(cfg, TO, BODY, marker=MARKER, since=None, sleep=Sleeps())
+    sent = send_twilio(cfg, TO, BODY, sleep=Sleeps())
     [message] = sandbox.messages
     assert (message.messaging_service_sid, message.sender) == (service, None)
     assert sent.detail == "twilio accepted"
@@ -264,11 +279,27 @@ def test_a_refused_handover_check_stops_the_send_and_is_let_through(
     assert _posts(sandbox) == 0
 
 
-def test_the_handover_check_comes_after_the_look_up(sandbox: TwilioSandbox) -> None:
+def test_the_handover_check_is_made_right_before_the_send_s_request(
+    sandbox: TwilioSandbox,
+) -> None:
     seen: list[int] = []
     with handover_check(lambda: seen.append(len(sandbox.requests))):
-        _send(sandbox, since=_job_start())
-    assert seen == [1]  # the list request had been made, the send had not
+        _send(sandbox)
+    assert (seen, _posts(sandbox)) == ([0], 1)
+
+
+def test_the_look_up_writes_nothing_so_a_refused_handover_check_does_not_stop_it(
+    sandbox: TwilioSandbox,
+) -> None:
+    since = _since()
+    earlier = _left(sandbox, TO, BODY, at=since + timedelta(minutes=5))
+
+    def check() -> None:
+        raise HandoverRefused("lease lost")
+
+    with handover_check(check):
+        found = _find(sandbox, since=since)
+    assert found is not None and found.external_id == earlier.sid
 
 
 def test_each_quick_retry_checks_again_before_its_request(sandbox: TwilioSandbox) -> None:
@@ -279,7 +310,7 @@ def test_each_quick_retry_checks_again_before_its_request(sandbox: TwilioSandbox
     assert len(checks) == 2
 
 
-# -- looking for an earlier attempt's text --------------------------------------------------
+# -- looking for an earlier run's text -------------------------------------------------------
 
 
 def _left(sandbox: TwilioSandbox, to: str, body: str, **kwargs: Any) -> Any:
@@ -287,22 +318,28 @@ def _left(sandbox: TwilioSandbox, to: str, body: str, **kwargs: Any) -> Any:
     return sandbox.record(to, body, sender=SENDER, **kwargs)
 
 
-def test_an_earlier_text_about_the_document_is_reported_instead_of_sent_again(
+def test_an_earlier_text_about_the_document_is_reported_as_already_sent(
     sandbox: TwilioSandbox,
 ) -> None:
-    since = _job_start()
-    earlier = _left(sandbox, TO, BODY, at=since + timedelta(minutes=1))
-    sent = _send(sandbox, since=since)
-    assert (sent.external_id, sent.already) == (earlier.sid, True)
-    assert _posts(sandbox) == 0
+    since = _since()
+    earlier = _left(sandbox, TO, BODY, at=since + timedelta(minutes=5))
+    assert _find(sandbox, since=since) == Sent(
+        earlier.sid, target=TO, detail="twilio delivered (sent by an earlier attempt)", already=True
+    )
+
+
+def test_sending_does_not_look_for_an_earlier_text(sandbox: TwilioSandbox) -> None:
+    _left(sandbox, TO, BODY)
+    assert _send(sandbox).already is False
+    assert _gets(sandbox) == []
 
 
 def test_a_queued_text_sent_by_an_earlier_run_is_found_and_not_sent_again(
     sandbox: TwilioSandbox,
 ) -> None:
-    since = _job_start()
-    first = _send(sandbox, since=since)  # Twilio still holds it: queued, no date_sent
-    again = _send(sandbox, since=since)
+    since = _since()
+    first = _run(sandbox, since=since)  # Twilio still holds it: queued, no date_sent
+    again = _run(sandbox, since=since)
     assert (again.external_id, again.already, again.detail) == (
         first.external_id,
         True,
@@ -314,65 +351,86 @@ def test_a_queued_text_sent_by_an_earlier_run_is_found_and_not_sent_again(
 def test_a_delivered_text_sent_by_an_earlier_run_is_found_and_not_sent_again(
     sandbox: TwilioSandbox,
 ) -> None:
-    since = _job_start()
-    first = _send(sandbox, since=since)
+    since = _since()
+    first = _run(sandbox, since=since)
     sandbox.deliver(first.external_id)
-    assert _send(sandbox, since=since).detail == "twilio delivered (sent by an earlier attempt)"
+    assert _run(sandbox, since=since).detail == "twilio delivered (sent by an earlier attempt)"
     assert _posts(sandbox) == 1
 
 
-def test_a_text_created_in_the_job_s_first_second_still_counts(sandbox: TwilioSandbox) -> None:
-    # date_created is to the second: this text reads as a fraction of a second before since.
-    since = _job_start().replace(microsecond=500_000)
-    earlier = _left(sandbox, TO, BODY, at=since + timedelta(milliseconds=100), status="queued")
-    assert _send(sandbox, since=since).external_id == earlier.sid
+def test_a_retry_finds_its_own_queued_text_when_twilio_s_clock_is_behind_ours() -> None:
+    # Twilio dates the text four minutes before our job was created: within since's margin.
+    with TwilioSandbox(now=lambda: datetime.now(UTC) - timedelta(minutes=4)) as behind:
+        since = _since(datetime.now(UTC))
+        first = _run(behind, since=since)
+        again = _run(behind, since=since)
+        assert (again.external_id, again.already) == (first.external_id, True)
+        assert _posts(behind) == 1
 
 
-def test_a_text_to_the_number_from_before_the_job_does_not_count_and_the_text_is_sent(
+def test_a_listing_where_an_older_sent_text_comes_first_still_finds_our_queued_text(
     sandbox: TwilioSandbox,
 ) -> None:
+    since = _since()
+    ours = _left(sandbox, TO, BODY, at=since + timedelta(minutes=5), status="queued")
+    # Listed first: Twilio sorts by DateSent, and ours has none yet.
+    _left(sandbox, TO, "FA-2026-000041 acquittée", at=since - timedelta(days=3))
+    found = _find(sandbox, since=since)
+    assert found is not None and found.external_id == ours.sid
+
+
+def test_a_resend_does_not_take_the_original_s_text_for_its_own_and_sends(
+    sandbox: TwilioSandbox,
+) -> None:
+    # The owner resends three minutes after the original: within the resend's since margin.
+    created = datetime.now(UTC)
+    original = _left(sandbox, TO, BODY, at=created - timedelta(minutes=3))
+    sent = _run(sandbox, since=_since(created), known=frozenset({original.sid}))
+    assert sent.already is False and sent.external_id != original.sid
+    assert _posts(sandbox) == 1
+
+
+def test_a_resend_s_retry_finds_its_own_text_past_the_original_s(sandbox: TwilioSandbox) -> None:
+    created = datetime.now(UTC)
+    original = _left(sandbox, TO, BODY, at=created - timedelta(minutes=3))
+    since, known = _since(created), frozenset({original.sid})
+    first = _run(sandbox, since=since, known=known)
+    assert _run(sandbox, since=since, known=known).external_id == first.external_id
+    assert _posts(sandbox) == 1
+
+
+def test_a_text_to_the_number_from_before_since_is_not_found(sandbox: TwilioSandbox) -> None:
     # An earlier resend of the same document, or another job's text about it.
-    since = _job_start()
+    since = _since()
     _left(sandbox, TO, BODY, at=since - timedelta(hours=2))
-    assert _send(sandbox, since=since).already is False
-    assert _posts(sandbox) == 1
+    assert _find(sandbox, since=since) is None
 
 
-def test_an_earlier_text_that_failed_does_not_count(sandbox: TwilioSandbox) -> None:
-    since = _job_start()
-    _left(sandbox, TO, BODY, at=since + timedelta(minutes=1), status="failed")
-    assert _send(sandbox, since=since).already is False
-    assert _posts(sandbox) == 1
+@pytest.mark.parametrize("status", ["failed", "undelivered", "canceled"])
+def test_an_earlier_text_that_never_reached_the_customer_is_not_found(
+    sandbox: TwilioSandbox, status: str
+) -> None:
+    since = _since()
+    _left(sandbox, TO, BODY, at=since + timedelta(minutes=5), status=status)
+    assert _find(sandbox, since=since) is None
 
 
-def test_an_earlier_text_that_was_undelivered_is_sent_again(sandbox: TwilioSandbox) -> None:
-    since = _job_start()
-    _left(sandbox, TO, BODY, at=since + timedelta(minutes=1), status="undelivered")
-    assert _send(sandbox, since=since).already is False
+def test_an_earlier_text_about_another_document_is_not_found(sandbox: TwilioSandbox) -> None:
+    since = _since()
+    _left(sandbox, TO, BODY.replace(MARKER, MARKER + "1"), at=since + timedelta(minutes=5))
+    assert _find(sandbox, since=since) is None
 
 
-def test_an_earlier_text_about_another_document_does_not_count(sandbox: TwilioSandbox) -> None:
-    since = _job_start()
-    _left(sandbox, TO, BODY.replace(MARKER, MARKER + "1"), at=since + timedelta(minutes=1))
-    assert _send(sandbox, since=since).already is False
-
-
-def test_an_earlier_text_to_another_number_does_not_count(sandbox: TwilioSandbox) -> None:
-    since = _job_start()
-    _left(sandbox, "+33611111111", BODY, at=since + timedelta(minutes=1))
-    assert _send(sandbox, since=since).already is False
-
-
-def test_without_since_nothing_is_listed(sandbox: TwilioSandbox) -> None:
-    _left(sandbox, TO, BODY)
-    _send(sandbox, since=None)
-    assert _gets(sandbox) == []
+def test_an_earlier_text_to_another_number_is_not_found(sandbox: TwilioSandbox) -> None:
+    since = _since()
+    _left(sandbox, "+33611111111", BODY, at=since + timedelta(minutes=5))
+    assert _find(sandbox, since=since) is None
 
 
 def test_the_look_up_lists_the_number_s_texts_from_the_sender_without_a_date_filter(
     sandbox: TwilioSandbox,
 ) -> None:
-    _send(sandbox, since=_job_start())
+    _find(sandbox, since=_since())
     [query] = _gets(sandbox)
     assert {key: query[key] for key in query if key != "PageSize"} == {"To": TO, "From": SENDER}
 
@@ -380,7 +438,7 @@ def test_the_look_up_lists_the_number_s_texts_from_the_sender_without_a_date_fil
 def test_the_look_up_for_a_messaging_service_lists_by_the_number_alone(
     sandbox: TwilioSandbox,
 ) -> None:
-    _send(sandbox, since=_job_start(), sender="MG" + "0" * 32)
+    _find(sandbox, since=_since(), sender="MG" + "0" * 32)
     [query] = _gets(sandbox)
     assert "From" not in query and query["To"] == TO
 
@@ -389,23 +447,24 @@ def test_the_look_up_follows_twilio_s_next_pages(
     sandbox: TwilioSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(twilio, "PAGE_SIZE", 2)
-    since = _job_start()
-    earlier = _left(sandbox, TO, BODY, at=since + timedelta(seconds=10))  # the oldest: last page
-    for seconds in (20, 30, 40, 50):
-        _left(sandbox, TO, f"another text {seconds}", at=since + timedelta(seconds=seconds))
-    assert _send(sandbox, since=since).external_id == earlier.sid
+    since = _since()
+    ours = _left(sandbox, TO, BODY, at=since + timedelta(minutes=5), status="queued")  # last
+    for minutes in (1, 2, 3, 4):
+        _left(sandbox, TO, f"another text {minutes}", at=since + timedelta(minutes=minutes))
+    found = _find(sandbox, since=since)
+    assert found is not None and found.external_id == ours.sid
     assert len(_gets(sandbox)) == 3
 
 
-def test_the_look_up_stops_at_the_first_text_created_before_the_job(
+def test_the_look_up_reads_on_past_texts_created_before_since(
     sandbox: TwilioSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(twilio, "PAGE_SIZE", 1)
-    since = _job_start()
+    since = _since()
     for hours in (1, 2, 3):
         _left(sandbox, TO, BODY, at=since - timedelta(hours=hours))
-    _send(sandbox, since=since)
-    assert len(_gets(sandbox)) == 1
+    _find(sandbox, since=since)
+    assert len(_gets(sandbox)) == 3
 
 
 def test_the_look_up_reads_no_more_than_its_page_cap(
@@ -413,18 +472,17 @@ def test_the_look_up_reads_no_more_than_its_page_cap(
 ) -> None:
     monkeypatch.setattr(twilio, "PAGE_SIZE", 1)
     monkeypatch.setattr(twilio, "MAX_PAGES", 2)
-    since = _job_start()
-    for seconds in (10, 20, 30):
-        _left(sandbox, TO, f"another text {seconds}", at=since + timedelta(seconds=seconds))
-    _send(sandbox, since=since)
+    since = _since()
+    for minutes in (1, 2, 3):
+        _left(sandbox, TO, f"another text {minutes}", at=since + timedelta(minutes=minutes))
+    _find(sandbox, since=since)
     assert len(_gets(sandbox)) == 2
 
 
-def test_a_failed_look_up_is_transient_and_sends_nothing(sandbox: TwilioSandbox) -> None:
+def test_a_failed_look_up_is_transient(sandbox: TwilioSandbox) -> None:
     sandbox.fail_next(1, 500, path="Messages.json")
     with pytest.raises(TransientDeliveryError, match="look for an earlier text"):
-        _send(sandbox, since=_job_start())
-    assert _posts(sandbox) == 0
+        _find(sandbox, since=_since())
 
 
 # -- the doctor's check of the account ------------------------------------------------------
@@ -578,12 +636,22 @@ def test_sandbox_date_sent_filters_leave_out_a_text_not_sent_yet(
     assert data["messages"] == []
 
 
-def test_sandbox_lists_newest_first_by_date_created(sandbox: TwilioSandbox) -> None:
+def test_sandbox_lists_by_date_sent_most_recent_first(sandbox: TwilioSandbox) -> None:
     now = datetime.now(UTC)
-    older = sandbox.record(TO, "older", at=now - timedelta(hours=2))
-    newer = sandbox.record(TO, "newer", at=now - timedelta(hours=1), status="queued")
+    sent_early = sandbox.record(TO, "created last, sent first", at=now - timedelta(hours=1))
+    sent_late = sandbox.record(TO, "created first", at=now - timedelta(hours=3), status="queued")
+    sandbox.deliver(sent_late.sid)
     data = _api(sandbox, "GET", params={"To": TO}).json()
-    assert [m["sid"] for m in data["messages"]] == [newer.sid, older.sid]
+    assert [m["sid"] for m in data["messages"]] == [sent_late.sid, sent_early.sid]
+
+
+def test_sandbox_lists_texts_not_sent_yet_after_the_sent_ones(sandbox: TwilioSandbox) -> None:
+    now = datetime.now(UTC)
+    queued = sandbox.record(TO, "newest, queued", at=now, status="queued")
+    older = sandbox.record(TO, "older, queued", at=now - timedelta(hours=1), status="queued")
+    sent = sandbox.record(TO, "oldest, sent", at=now - timedelta(days=3))
+    data = _api(sandbox, "GET", params={"To": TO}).json()
+    assert [m["sid"] for m in data["messages"]] == [sent.sid, queued.sid, older.sid]
 
 
 def test_sandbox_list_filters_by_to_and_date_sent(sandbox: TwilioSandbox) -> None:

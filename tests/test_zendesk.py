@@ -19,13 +19,14 @@ import requests
 from pydantic import SecretStr
 
 from bridge.config.channels import HelpdeskConfig
-from bridge.delivery.channel import Handover, NothingToDo, Outcome, Sent
+from bridge.delivery.channel import CLOCK_MARGIN, Handover, NothingToDo, Outcome, Sent
 from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.wording import note_text
 from bridge.delivery.helpdesk.zendesk import add_to_zendesk, check_zendesk
 from bridge.delivery.sandboxes.zendesk import ZendeskSandbox
 from bridge.handover import handover_check
 from tests.support.clock import FrozenClock
+from tests.support.handovers import handover
 from tests.support.waiting import HANG, eventually
 
 AGENT = "agent@boutique.fr"
@@ -60,27 +61,26 @@ def config(sandbox: ZendeskSandbox, **changes: Any) -> HelpdeskConfig:
 
 
 def invoice(**changes: Any) -> Handover:
-    doc = Handover(
-        shop="boutique",
-        number="FA-2026-000042",
-        kind="invoice",
-        locale="fr",
-        amount=Decimal("42.00"),
-        currency="EUR",
-        order_reference="#1042",
-        customer_name="Marie Dupont",
-        customer_email=CUSTOMER,
-        customer_phone="",
-        link="https://factures.boutique.fr/c/abc123",
-        pdf=PDF,
-        filename="FA-2026-000042.pdf",
-    )
-    return dataclasses.replace(doc, **changes)
+    return handover(**{"customer_email": CUSTOMER, "pdf": PDF,
+                       "link": "https://factures.boutique.fr/c/abc123", **changes})  # fmt: skip
 
 
-def job_run(clock: FrozenClock, **changes: Any) -> Handover:
-    """The invoice as a job's run hands it over: the job created a minute ago."""
-    return invoice(since=clock() - timedelta(minutes=1), **changes)
+def job_run(clock: FrozenClock, created: datetime | None = None, **changes: Any) -> Handover:
+    """The invoice as a job's run hands it over: the job created at `created` by our clock (a
+    minute ago by Zendesk's, unless told), looking from CLOCK_MARGIN before, as the caller
+    does."""
+    created = created or clock() - timedelta(minutes=1)
+    return invoice(since=created - CLOCK_MARGIN, **changes)
+
+
+def resend_of(clock: FrozenClock, original: Outcome, **changes: Any) -> Handover:
+    """A resend's run: a new job, the original delivery's id known."""
+    assert isinstance(original, Sent)
+    return job_run(clock, created=clock(), known=frozenset({original.external_id}), **changes)
+
+
+def gets(sandbox: ZendeskSandbox) -> list[str]:
+    return [path for method, path, _ in sandbox.requests if method == "GET"]
 
 
 def credit_note(**changes: Any) -> Handover:
@@ -284,19 +284,55 @@ def test_retry_finds_its_earlier_runs_note_and_writes_nothing(
     assert len(zendesk.uploads()) == 1
 
 
-def test_retry_finds_its_note_on_a_ticket_solved_since(
+def test_retry_finds_its_note_on_a_ticket_solved_since_and_pushed_down_by_newer_ones(
     zendesk: ZendeskSandbox, clock: FrozenClock
 ) -> None:
+    run = job_run(clock)
     first_ticket = zendesk.add_ticket(CUSTOMER, updated_ago=timedelta(hours=1))
-    hand_over(zendesk, job_run(clock))
+    hand_over(zendesk, run)
+    clock.advance(minutes=1)
     zendesk.set_status(first_ticket, "solved")
-    newer = zendesk.add_ticket(CUSTOMER, status="open")
+    newer = []
+    for _ in range(5):
+        clock.advance(seconds=30)
+        newer.append(zendesk.add_ticket(CUSTOMER, status="open"))
 
-    again = hand_over(zendesk, job_run(clock))
+    again = hand_over(zendesk, run)
 
     assert isinstance(again, Sent) and again.already
     assert again.target == f"zendesk ticket #{first_ticket}"
-    assert len(zendesk.comments(newer)) == 1
+    assert all(len(zendesk.comments(ticket)) == 1 for ticket in newer)
+
+
+def test_retry_finds_its_note_past_the_first_page_of_tickets_updated_since(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    run = job_run(clock)
+    first_ticket = zendesk.add_ticket(CUSTOMER)
+    hand_over(zendesk, run)
+    clock.advance(seconds=1)
+    newer = [zendesk.add_ticket(CUSTOMER, status="open") for _ in range(100)]
+
+    again = hand_over(zendesk, run)
+
+    assert isinstance(again, Sent) and again.already
+    assert again.target == f"zendesk ticket #{first_ticket}"
+    assert len(zendesk.comments(newer[-1])) == 1
+
+
+def test_first_run_with_no_ticket_updated_since_reads_no_comments(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    ticket = zendesk.add_ticket(CUSTOMER, updated_ago=timedelta(hours=2))
+    requester = zendesk.ticket(ticket)["requester_id"]
+
+    outcome = hand_over(zendesk, job_run(clock))
+
+    assert isinstance(outcome, Sent) and not outcome.already
+    assert gets(zendesk) == [
+        "/api/v2/users/search",
+        f"/api/v2/users/{requester}/tickets/requested",
+    ]
 
 
 def test_retry_without_its_note_adds_it(zendesk: ZendeskSandbox, clock: FrozenClock) -> None:
@@ -322,30 +358,30 @@ def test_retry_ignores_the_customers_own_copy_of_the_pdf(
     assert len(zendesk.comments(ticket)) == 3
 
 
-def test_note_written_in_the_second_the_job_was_created_is_the_retrys_own(
+def test_retry_finds_its_note_when_zendesks_clock_is_minutes_behind_ours(
     zendesk: ZendeskSandbox, clock: FrozenClock
 ) -> None:
-    # Zendesk stamps whole seconds: a note written 0.3 s after the job's creation is stamped
-    # before it, and must still be found.
+    # The job was created now by our clock, which Zendesk's is 4 minutes behind: the note is
+    # stamped before the job's creation, and must still be found.
     ticket = zendesk.add_ticket(CUSTOMER)
-    created = clock() + timedelta(milliseconds=400)
-    clock.advance(milliseconds=700)
-    hand_over(zendesk, invoice(since=created))
+    run = job_run(clock, created=clock() + timedelta(minutes=4))
+    hand_over(zendesk, run)
+    clock.advance(seconds=20)
 
-    again = hand_over(zendesk, invoice(since=created))
+    again = hand_over(zendesk, run)
 
     assert isinstance(again, Sent) and again.already
     assert len(zendesk.comments(ticket)) == 2
 
 
-def test_resend_writes_a_new_note_beside_the_original(
+def test_resend_within_the_same_minute_writes_a_new_note(
     zendesk: ZendeskSandbox, clock: FrozenClock
 ) -> None:
     ticket = zendesk.add_ticket(CUSTOMER)
     original = hand_over(zendesk, job_run(clock))
-    clock.advance(days=1)
+    clock.advance(seconds=20)
 
-    resent = hand_over(zendesk, job_run(clock))
+    resent = hand_over(zendesk, resend_of(clock, original))
 
     assert isinstance(resent, Sent) and not resent.already
     assert resent != original
@@ -357,9 +393,9 @@ def test_resends_retry_finds_the_resends_note_not_the_original(
     zendesk: ZendeskSandbox, clock: FrozenClock
 ) -> None:
     zendesk.add_ticket(CUSTOMER)
-    hand_over(zendesk, job_run(clock))
-    clock.advance(days=1)
-    resend = job_run(clock)
+    original = hand_over(zendesk, job_run(clock))
+    clock.advance(seconds=20)
+    resend = resend_of(clock, original)
     resent = hand_over(zendesk, resend)
     assert isinstance(resent, Sent)
 
@@ -368,13 +404,44 @@ def test_resends_retry_finds_the_resends_note_not_the_original(
     assert again == dataclasses.replace(resent, already=True)
 
 
-def test_opened_ticket_carries_the_documents_number_as_external_id(
+def test_opened_ticket_carries_the_shop_and_the_documents_number_as_external_id(
     zendesk: ZendeskSandbox, clock: FrozenClock
 ) -> None:
     hand_over(zendesk, job_run(clock), open_ticket=True)
 
     [ticket_id] = zendesk.tickets_of(CUSTOMER)
-    assert zendesk.ticket(ticket_id)["external_id"] == "FA-2026-000042"
+    assert zendesk.ticket(ticket_id)["external_id"] == "quittance:boutique:FA-2026-000042"
+
+
+def foreign_ticket(sandbox: ZendeskSandbox, requester: str, external_id: str) -> int:
+    """A ticket opened just now by someone else, carrying a note like ours for the invoice."""
+    ticket = sandbox.add_ticket(requester, external_id=external_id)
+    sandbox.add_comment(ticket, "Facture FA-2026-000042", files={"FA-2026-000042.pdf": PDF})
+    return ticket
+
+
+def test_foreign_ticket_with_the_same_bare_number_is_not_taken_for_ours(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    foreign = foreign_ticket(zendesk, "paul@example.com", "FA-2026-000042")
+
+    outcome = hand_over(zendesk, job_run(clock), open_ticket=True)
+
+    assert isinstance(outcome, Sent) and not outcome.already
+    assert outcome.target != f"zendesk ticket #{foreign}"
+    assert len(zendesk.tickets_of(CUSTOMER)) == 1
+
+
+def test_ticket_with_our_external_id_requested_by_someone_else_is_not_taken_for_ours(
+    zendesk: ZendeskSandbox, clock: FrozenClock
+) -> None:
+    foreign = foreign_ticket(zendesk, "paul@example.com", "quittance:boutique:FA-2026-000042")
+
+    outcome = hand_over(zendesk, job_run(clock), open_ticket=True)
+
+    assert isinstance(outcome, Sent) and not outcome.already
+    assert outcome.target != f"zendesk ticket #{foreign}"
+    assert len(zendesk.tickets_of(CUSTOMER)) == 1
 
 
 def test_retry_after_a_timed_out_ticket_creation_opens_no_second_ticket(
@@ -416,9 +483,9 @@ def test_resend_opens_a_new_ticket_when_the_original_one_is_solved(
     original = hand_over(zendesk, job_run(clock), open_ticket=True)
     assert isinstance(original, Sent)
     zendesk.set_status(int(original.external_id.split("/")[0]), "solved")
-    clock.advance(days=1)
+    clock.advance(seconds=20)
 
-    resent = hand_over(zendesk, job_run(clock), open_ticket=True)
+    resent = hand_over(zendesk, resend_of(clock, original), open_ticket=True)
 
     assert isinstance(resent, Sent) and not resent.already
     assert resent.detail == "new ticket"

@@ -11,16 +11,22 @@ A write that may have reached the service before we learnt the answer (a timeout
 between the service's 200 and our commit, a dead job the owner retried) is never repeated
 blindly: every run first looks for what an earlier run of the same job may have left — the
 note mentioning the document, the text sent to that number — written at or after `since`
-(the job's creation), and reports it as `Sent` with `already=True` instead of writing it
-again. Looking from the job's creation, not the document's, lets `quittance resend` hand a
-document over once more while its own retries still find their own earlier send.
+(the job's creation, less a margin for the service's clock) and not among `known` (the ids
+the document's other deliveries on this channel recorded), and reports it as `Sent` with
+`already=True` instead of writing it again. So `quittance resend` hands a document over once
+more (the original's id is known), while a retry still finds its own earlier send (it never
+got to record its id), whatever the service's clock says.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+
+# How far a service's clock may be behind ours: an earlier run's hand-over is looked for from
+# this much before the job was created.
+CLOCK_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +46,12 @@ class Handover:
     link: str  # where the customer reads it: their portal, else the PDF ("" when neither)
     pdf: bytes
     filename: str  # FA-2026-000042.pdf
-    # Look for an earlier run's hand-over written at or after this time (UTC, the job's
-    # creation) before writing; None: nothing to look for (outside a job: the demo, a test).
+    # Look for an earlier run's hand-over written at or after this time (UTC: the job's
+    # creation less CLOCK_MARGIN) before writing; None: nothing to look for (outside a job).
     since: datetime | None = None
+    # The ids (as `Sent.external_id` gives them) the document's other deliveries on this
+    # channel recorded: found again, they are those, not this job's.
+    known: frozenset[str] = frozenset()
 
     @property
     def is_credit_note(self) -> bool:

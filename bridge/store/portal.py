@@ -124,6 +124,20 @@ def allow(conn: Connection, key: str, limit: int, window: timedelta, now: dateti
     return int(conn.execute(stmt).scalar_one()) <= limit
 
 
+def count_once(
+    conn: Connection, mark: str, key: str, limit: int, window: timedelta, now: datetime
+) -> bool:
+    """Count one thing under `key` unless `mark` says it was counted and let through before;
+    False (and no mark left) once `key` is over `limit`. One transaction: a crash leaves
+    either both counts or neither."""
+    if not allow(conn, mark, 1, window, now):
+        return True
+    if allow(conn, key, limit, window, now):
+        return True
+    conn.execute(delete(rate_limits).where(rate_limits.c.key == mark[:300]))
+    return False
+
+
 def forget_old_windows(conn: Connection, before: datetime) -> int:
     return conn.execute(delete(rate_limits).where(rate_limits.c.window_start < before)).rowcount
 

@@ -696,6 +696,12 @@ class Store(JobQueue):
         with self._write() as conn:
             return customer_side.allow(conn, key, limit, window, self._now())
 
+    def count_once(self, mark: str, key: str, limit: int, window: timedelta) -> bool:
+        """Count one thing under `key` once per `mark` (a job's retries do not count again);
+        False when over `limit`, leaving no mark (a later run is counted anew)."""
+        with self._write() as conn:
+            return customer_side.count_once(conn, mark, key, limit, window, self._now())
+
     def record_download(self, invoice_id: int, *, via: str) -> None:
         with self._write() as conn:
             customer_side.record_download(conn, invoice_id, via, self._now())

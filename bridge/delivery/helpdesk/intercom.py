@@ -6,8 +6,8 @@ customer sees too).
     POST /conversations/search       contact_ids IN those AND state = open: the most recently
                                      updated one (the search has no sort: we pick it ourselves);
                                      with `doc.since`, contact_ids IN those alone (any state)
-    GET  /conversations/{id}         with `doc.since`: the parts (at most 500) of the one we
-                                     would write to and of the latest few, to find our note
+    GET  /conversations/{id}         with `doc.since`: the parts (at most 500) of each one
+                                     updated at or after `since`, to find our note
     POST /conversations/{id}/reply   type admin, admin_id, message_type note | comment, body
                                      (HTML), attachment_files [{content_type, data, name}]
     GET  /me                         the token's own admin and its app (doctor)
@@ -27,17 +27,22 @@ Intercom limits requests per 10-second window: a 429 carries `X-RateLimit-Reset`
 seconds), and the wait is read from it when there is no Retry-After. What may have been
 applied (a timed-out or 5xx reply) is never repeated here: the job queue runs again later.
 
-Every run of a job (`doc.since` set: the job's creation) looks before writing: a part by our
-admin, created at or after `since`, naming the number and carrying the PDF, is what an earlier
-run wrote (`Sent(already=True)`). A note from before `since` is an earlier job's (the original
-hand-over, when this job is `quittance resend`): it does not count, the resend writes anew.
-The earlier run may have written to a conversation closed since, or no longer the latest open
-one: the customer's most recently updated few, open or not, are read, not only the one we
-would write to. Parts carry `created_at` in whole seconds: `since` is compared from its second.
+Every run of a job (`doc.since` set: the job's creation less the margin for Intercom's clock)
+looks before writing: a part by our admin, created at or after `since`, naming the number and
+carrying the PDF, whose id ("<conversation>/<part>", as `Sent.external_id` gives it) is not
+among `doc.known`, is what an earlier run wrote (`Sent(already=True)`). One whose id is known
+is an earlier delivery's (the original hand-over, when this job is `quittance resend`): it
+does not count, the resend writes anew, however soon after. The earlier run may have written
+to a conversation closed since, or pushed down by newer ones: every conversation of the
+contact updated at or after `since`, open or not, is read (writing a note bumps
+`updated_at`), picked by the search results' own `updated_at` before any is read. A typical
+first run (nothing written to the customer's conversations since `since`) so reads none at
+all: the two searches, then the reply.
 
 An answer of a shape Intercom does not give (a list for an object, a result without an id,
-parts that are not a list) is a `TransientDeliveryError` saying so: it is never read as "no
-contact" or "no note yet", which would skip the document or write it twice.
+a conversation without `updated_at`, parts that are not a list) is a `TransientDeliveryError`
+saying so: it is never read as "no contact" or "no note yet", which would skip the document
+or write it twice.
 """
 
 from __future__ import annotations
@@ -67,7 +72,6 @@ CONTACTS_PER_PAGE = 50  # the search's default page
 CONVERSATIONS_PER_PAGE = 150  # the search's maximum: one page for nearly every customer
 MAX_PAGES = 20  # a customer with more than that is not one we can sort out: stop reading
 MIN_RESET_WAIT = 1.0  # a clock ahead of Intercom's would read a window reset already past
-EARLIER_CONVERSATIONS_LOOKED_AT = 3  # besides the one we would write to: the latest updated
 
 Clock = Callable[[], float]
 
@@ -81,7 +85,8 @@ def add_to_intercom(
 ) -> Outcome:
     """Add `doc`'s PDF to its customer's latest open conversation; `NothingToDo` when they
     have no contact or no open conversation. With `doc.since`, what an earlier run of the job
-    wrote is found first and reported (`already=True`). `clock` is the wall clock
+    wrote is found first and reported (`already=True`), in the conversations updated since
+    (none, on a typical first run: nothing is read before the reply). `clock` is the wall clock
     `X-RateLimit-Reset` is read against."""
     email = doc.customer_email.strip()
     if not email:
@@ -94,8 +99,9 @@ def add_to_intercom(
         conversations = _conversations(api, contacts, any_state=doc.since is not None)
         latest = _latest_open(conversations)
         if doc.since is not None:
-            where = _where_it_may_be(latest, conversations)
-            earlier = _earlier_send(api, cfg, doc, _since_second(doc.since), where)
+            since = _epoch(doc.since)
+            where = _updated_since(latest, conversations, since)
+            earlier = _earlier_send(api, cfg, doc, since, where)
             if earlier is not None:
                 return earlier
         if latest is None:
@@ -330,18 +336,21 @@ def _latest_open(conversations: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(found, key=_recency, default=None)
 
 
-def _where_it_may_be(
-    latest: dict[str, Any] | None, conversations: list[dict[str, Any]]
+def _updated_since(
+    latest: dict[str, Any] | None, conversations: list[dict[str, Any]], since: float
 ) -> list[str]:
-    """The conversations an earlier run may have written to: the one we would write to now,
-    and the customer's latest updated few, open or not (closed since, or another one
-    updated since)."""
-    ids = [str(latest["id"])] if latest is not None else []
-    newest = sorted(conversations, key=_recency, reverse=True)
-    for other in newest[:EARLIER_CONVERSATIONS_LOOKED_AT]:
-        if str(other["id"]) not in ids:
-            ids.append(str(other["id"]))
-    return ids
+    """The conversations an earlier run may have written to: every one updated at or after
+    `since` (its note bumped `updated_at`), open or not; the one we would write to now first,
+    then the most recently updated. A result without `updated_at` is odd: left out, it could
+    hide our note."""
+    for conversation in conversations:
+        if not _is_time(conversation.get("updated_at")):
+            why = f"conversation {conversation['id']} without updated_at"
+            raise _unexpected("search the contact's conversations", why)
+    recent = [c for c in conversations if c["updated_at"] >= since]
+    recent.sort(key=_recency, reverse=True)
+    recent.sort(key=lambda c: c is not latest)  # stable: the rest stay newest first
+    return [str(c["id"]) for c in recent]
 
 
 def _recency(conversation: dict[str, Any]) -> tuple[int, int]:
@@ -386,32 +395,43 @@ def _plain(body: Any) -> str:
     return html.unescape(re.sub(r"<[^>]*>", " ", str(body or "")))
 
 
-def _since_second(since: datetime) -> int:
-    """`since` as Intercom's whole epoch seconds: a part written in that second counts (its
-    `created_at` drops the fraction). Naive means UTC, as `Handover.since` is."""
+def _is_time(value: Any) -> bool:
+    """An epoch time as Intercom gives it (`created_at`, `updated_at`): a number."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _epoch(since: datetime) -> float:
+    """`since` as epoch seconds; naive means UTC, as `Handover.since` is. It already carries
+    the margin for Intercom's clock (and so for its whole seconds): compared as it is."""
     aware = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
-    return int(aware.timestamp())
+    return aware.timestamp()
 
 
 def _earlier_send(
-    api: _Api, cfg: HelpdeskConfig, doc: Handover, since: int, conversation_ids: list[str]
+    api: _Api, cfg: HelpdeskConfig, doc: Handover, since: float, conversation_ids: list[str]
 ) -> Sent | None:
     """What an earlier run of this job wrote at or after `since` (epoch seconds), in the
     first of `conversation_ids` holding it."""
     for conversation_id in conversation_ids:
         what = f"read conversation {conversation_id}"
         parts = _read_parts(api.get_conversation(conversation_id), what)
-        part = _earlier_part(parts, cfg.admin_id, doc, since, what)
+        part = _earlier_part(parts, cfg.admin_id, doc, since, conversation_id, what)
         if part is not None:
             return _sent(cfg, conversation_id, str(part.get("id") or ""), already=True)
     return None
 
 
 def _earlier_part(
-    parts: list[dict[str, Any]], admin_id: str, doc: Handover, since: int, what: str
+    parts: list[dict[str, Any]],
+    admin_id: str,
+    doc: Handover,
+    since: float,
+    conversation_id: str,
+    what: str,
 ) -> dict[str, Any] | None:
     """The part an earlier run left: by our admin, naming the number, with the PDF, created
-    at or after `since` (one from before is an earlier job's: a resend writes its own)."""
+    at or after `since`, its id not in `doc.known` (a known one is another delivery's, the
+    original a resend writes beside)."""
     for part in reversed(parts):
         if (
             _by_admin(part, admin_id)
@@ -419,9 +439,10 @@ def _earlier_part(
             and _attaches(part, doc.filename)
         ):
             created = part.get("created_at")
-            if isinstance(created, bool) or not isinstance(created, int | float):
+            if not _is_time(created):
                 raise _unexpected(what, f"a part of ours for {doc.number} without created_at")
-            if created >= since:
+            ours = _external_id(conversation_id, str(part.get("id") or ""))
+            if created >= since and ours not in doc.known:
                 return part
     return None
 
@@ -477,8 +498,13 @@ def _sent(
     cfg: HelpdeskConfig, conversation_id: str, part_id: str, *, already: bool = False
 ) -> Sent:
     return Sent(
-        external_id=f"{conversation_id}/{part_id}" if part_id else conversation_id,
+        external_id=_external_id(conversation_id, part_id),
         target=f"intercom conversation {conversation_id}",
         detail="public reply" if cfg.public else "note",
         already=already,
     )
+
+
+def _external_id(conversation_id: str, part_id: str) -> str:
+    """A part's id as `Sent.external_id` (and so `Handover.known`) gives it."""
+    return f"{conversation_id}/{part_id}" if part_id else conversation_id

@@ -7,13 +7,17 @@ Endpoints (Zendesk Support API v2, API token as HTTP Basic `{email}/token:{token
 
     GET  /api/v2/users/search?query=email:ADDR      the requester, by address
     GET  /api/v2/users/{id}/tickets/requested       their tickets, sort_by=updated_at desc
-    GET  /api/v2/tickets/{id}/comments              sort_order=desc (only with `since`)
-    GET  /api/v2/tickets?external_id=NUMBER         the tickets opened for the document
-                                                    (with `since`, before opening one)
+                                                    (with `since`, further pages while they
+                                                    were updated since)
+    GET  /api/v2/tickets/{id}/comments              sort_order=desc (with `since`, only of the
+                                                    tickets updated since)
+    GET  /api/v2/tickets?external_id=ID             the tickets opened for the document, their
+                      &include=users                requesters side-loaded (with `since` and
+                                                    `open_ticket`)
     POST /api/v2/uploads?filename=NAME              the PDF, raw bytes → an upload token
     PUT  /api/v2/tickets/{id}                       the note, carrying the token
     POST /api/v2/tickets                            a new ticket, the note its first comment,
-                                                    `external_id` the document's number
+                                                    `external_id` quittance:SHOP:NUMBER
     GET  /api/v2/users/me                           who the credentials sign in as (doctor)
 
 Why these: the requester's ticket list is read from the tickets themselves, not from the search
@@ -23,7 +27,9 @@ just solved as open. The user search has no
 unindexed equivalent by address; only a user created in the last minutes can be missed, and
 then a new ticket (`open_ticket`) is opened for the existing user, Zendesk matching the
 requester by address. Statuses new, open, pending and hold are open; solved and closed are not.
-One page of 100 tickets, most recently updated first, is read: an open one is near the top.
+One page of 100 tickets, most recently updated first, is read: an open one is near the top
+(with `since`, the next pages too while the last one read was updated since, up to the 100
+pages Zendesk serves by offset).
 
 An upload token lives 60 minutes (Zendesk's documented lifetime), so the upload and the update
 that consumes it are made in the same run; a token refused on the update (expired, used) is a
@@ -32,16 +38,24 @@ our update (422 "closed prevents ticket update"): the next run picks another, an
 Zendesk's answer to colliding updates of a ticket and to concurrent creations of a user. A
 ticket deleted meanwhile (404) and any other refusal are permanent.
 
-Looking first (`Handover.since`, the job's creation): every run of a job first reads the
-comments of the customer's latest tickets; a comment created at or after `since`, carrying an
-attachment named like the PDF and mentioning the document's number, is an earlier run's, and
-is reported `Sent(already=True)` instead of being written twice. A note from before `since`
-(the original hand-over, when the job is `quittance resend`) does not count: the resend writes
-a new one. Zendesk stamps whole seconds, so `since` is compared to the second. A run about to
-open a ticket first lists the tickets whose `external_id` is the document's number (the list
-reads the tickets, not the search index, so a requester the user search does not find yet
-does not hide them): one created at or after `since` carrying our note (its first comment)
-is the earlier run's ticket (a creation that timed out after Zendesk took it), not opened twice.
+Looking first (`Handover.since`, the job's creation less `CLOCK_MARGIN`, and
+`Handover.known`): every run of a job first reads the comments of each of the customer's
+tickets updated at or after `since`. Writing a note bumps a ticket's `updated_at`, so the
+ticket an earlier run wrote to is among them whatever happened since (solved, pushed down by
+newer tickets); a typical first run, whose customer has not written in the last minutes,
+reads no comments at all. A comment created at or after `since`, carrying an attachment named
+like the PDF and mentioning the document's number, whose id (`<ticket>/<audit>`, as `Sent`
+gives it) is not in `known`, is an earlier run's, and is reported `Sent(already=True)`
+instead of being written twice. A note whose id is known is another delivery's (the original,
+when the job is `quittance resend`), so the resend writes a new one even within the same
+minute. `since` carries the margin for Zendesk's clock already (its whole-second stamps
+included): no slack is added here. With `open_ticket`, the run also lists the tickets whose
+`external_id` is ours for the document, `quittance:<shop>:<number>` (two installs sharing a
+Zendesk, or another app's ids, do not collide), their requesters side-loaded: the list reads
+the tickets, not the search index, so a requester the user search does not find yet does not
+hide them. One created at or after `since` whose requester is our customer (by id, or by
+address) and carrying our note is the earlier run's ticket (a creation that timed out after
+Zendesk took it), not opened twice.
 
 Answers are read defensively: one without the ids or fields we go on with (a user without its
 id, a ticket list that is no list) is a transient "answered something unexpected", never a
@@ -83,9 +97,10 @@ SERVICE = "Zendesk"
 API = "/api/v2"
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})
 PAGE_SIZE = 100  # Zendesk's largest page
-# The earlier run wrote to the customer's open ticket of the time; writing bumped that
-# ticket's updated_at, so it is among their latest few even if another one has moved since.
-EARLIER_TICKETS_LOOKED_AT = 3
+# Offset pagination answers 400 beyond the first 100 pages (10,000 records).
+MOST_PAGES = 100
+# What marks a ticket we open, before the shop and the document's number.
+EXTERNAL_ID_PREFIX = "quittance"
 # 409: colliding updates of one ticket, concurrent creations of one user; the next run looks
 # first, then writes again.
 TRY_AGAIN = frozenset({409})
@@ -134,11 +149,15 @@ def check_zendesk(cfg: HelpdeskConfig, *, sleep: Callable[[float], None] = time.
 
 def _hand_over(client: _Client, doc: Handover, email: str) -> Outcome:
     user_id = _find_user(client, email)
-    tickets = _requested_tickets(client, user_id) if user_id is not None else []
+    since = _utc(doc.since) if doc.since is not None else None
+    tickets = _requested_tickets(client, user_id, since) if user_id is not None else []
     ticket = _most_recent_open(tickets)
-    looked_at = _where_it_may_be(ticket, tickets)
-    if doc.since is not None:
-        earlier = _earlier_note(client, doc, doc.since, looked_at)
+    if since is not None:
+        looked_at = _updated_since(ticket, tickets, since)
+        if client.cfg.open_ticket:
+            opened = _opened_for(client, doc, since, user_id, email)
+            looked_at += [i for i in opened if i not in looked_at]
+        earlier = _earlier_note(client, doc, since, looked_at)
         if earlier is not None:
             return earlier
     if ticket is not None:
@@ -148,11 +167,6 @@ def _hand_over(client: _Client, doc: Handover, email: str) -> Outcome:
             f"no open Zendesk ticket for {email}: nothing to add {doc.number} to "
             "(set open_ticket = true in its [[helpdesks]] table to open one)"
         )
-    if doc.since is not None:
-        opened = [i for i in _opened_for(client, doc, doc.since) if i not in looked_at]
-        earlier = _earlier_note(client, doc, doc.since, opened)
-        if earlier is not None:
-            return earlier
     return _open_ticket(client, doc)
 
 
@@ -167,14 +181,26 @@ def _find_user(client: _Client, email: str) -> int | None:
     return _id(user, what) if user is not None else None
 
 
-def _requested_tickets(client: _Client, user_id: int) -> list[dict[str, Any]]:
-    """The user's tickets, most recently updated first."""
+def _requested_tickets(
+    client: _Client, user_id: int, since: datetime | None
+) -> list[dict[str, Any]]:
+    """The user's tickets, most recently updated first: the first page, and with `since` the
+    next ones while the last page read ends with a ticket updated since (every ticket an
+    earlier run may have written to is then read)."""
     what = "list the customer's tickets"
-    params = {"sort_by": "updated_at", "sort_order": "desc", "per_page": PAGE_SIZE}
-    found = client.read(what, f"/users/{user_id}/tickets/requested", params)
-    tickets = _records(found, "tickets", what)
-    for ticket in tickets:
-        _id(ticket, what)
+    params: dict[str, Any] = {"sort_by": "updated_at", "sort_order": "desc", "per_page": PAGE_SIZE}
+    tickets: list[dict[str, Any]] = []
+    for page in range(1, MOST_PAGES + 1):
+        paged = params if page == 1 else {**params, "page": page}
+        found = client.read(what, f"/users/{user_id}/tickets/requested", paged)
+        batch = _records(found, "tickets", what)
+        for ticket in batch:
+            _id(ticket, what)
+        tickets.extend(batch)
+        if since is None or not batch or not found.get("next_page"):
+            break
+        if min(_when(ticket, "updated_at", what) for ticket in batch) < since:
+            break
     # Sorted here too: the order is what picks the ticket, so it must not hinge on a parameter.
     return sorted(tickets, key=lambda t: str(t.get("updated_at") or ""), reverse=True)
 
@@ -183,47 +209,74 @@ def _most_recent_open(tickets: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((t for t in tickets if t.get("status") in OPEN_STATUSES), None)
 
 
-def _where_it_may_be(ticket: dict[str, Any] | None, tickets: list[dict[str, Any]]) -> list[int]:
-    """The tickets an earlier run may have written to: the one we would write to now (first),
-    and the customer's latest few (it may have been solved since, or another one updated)."""
+def _updated_since(
+    ticket: dict[str, Any] | None, tickets: list[dict[str, Any]], since: datetime
+) -> list[int]:
+    """The tickets an earlier run may have written to: every one updated at or after `since`
+    (writing a note bumps `updated_at`), the one we would write to now first."""
     what = "list the customer's tickets"
-    ids = [_id(ticket, what)] if ticket is not None else []
-    for other in tickets[:EARLIER_TICKETS_LOOKED_AT]:
-        if _id(other, what) not in ids:
-            ids.append(_id(other, what))
-    return ids
+    recent = [t for t in tickets if _when(t, "updated_at", what) >= since]
+    if ticket is not None and ticket in recent:
+        recent.remove(ticket)
+        recent.insert(0, ticket)
+    return [_id(t, what) for t in recent]
 
 
-def _opened_for(client: _Client, doc: Handover, since: datetime) -> list[int]:
-    """The tickets opened for `doc` (our `external_id`) at or after `since`."""
+def _external_id(doc: Handover) -> str:
+    """The `external_id` of a ticket we open for `doc`: the document's number alone is not
+    ours (another install sharing the Zendesk, another app, may use the same)."""
+    return f"{EXTERNAL_ID_PREFIX}:{doc.shop}:{doc.number}"
+
+
+def _opened_for(
+    client: _Client, doc: Handover, since: datetime, user_id: int | None, email: str
+) -> list[int]:
+    """The tickets opened for `doc` (our `external_id`) at or after `since`, requested by our
+    customer: the user found (`user_id`), or, the search not finding them yet, by address."""
     what = f"look for a ticket opened for {doc.number}"
-    found = client.read(what, "/tickets", {"external_id": doc.number, "per_page": PAGE_SIZE})
-    return [
-        _id(ticket, what)
-        for ticket in _records(found, "tickets", what)
-        # External ids are not unique in Zendesk: only ours, only this job's.
-        if ticket.get("external_id") == doc.number and _created(ticket, what) >= _second(since)
-    ]
+    wanted = _external_id(doc)
+    params = {"external_id": wanted, "include": "users", "per_page": PAGE_SIZE}
+    found = client.read(what, "/tickets", params)
+    users = found.get("users")
+    addresses = {
+        user.get("id"): str(user.get("email") or "").lower()
+        for user in (users if isinstance(users, list) else [])
+        if isinstance(user, dict)
+    }
+    ours = []
+    for ticket in _records(found, "tickets", what):
+        # External ids are not unique in Zendesk: only ours, only this job's, only theirs.
+        if ticket.get("external_id") != wanted or _when(ticket, "created_at", what) < since:
+            continue
+        requester = ticket.get("requester_id")
+        if requester is None:
+            continue
+        if requester == user_id or addresses.get(requester) == email.lower():
+            ours.append(_id(ticket, what))
+    return ours
 
 
 def _earlier_note(
     client: _Client, doc: Handover, since: datetime, ticket_ids: Iterable[int]
 ) -> Sent | None:
-    """An earlier run's note for `doc` on one of `ticket_ids`, written at or after `since`."""
+    """An earlier run's note for `doc` on one of `ticket_ids`, written at or after `since`,
+    whose id is none of `doc.known` (the document's other deliveries)."""
     for ticket_id in ticket_ids:
         what = f"read the comments of ticket #{ticket_id}"
         params = {"sort_order": "desc", "per_page": PAGE_SIZE}
         found = client.read(what, f"/tickets/{ticket_id}/comments", params)
         comments = _records(found, "comments", what)
         for place, comment in enumerate(comments):
-            if not _carries(comment, doc) or _created(comment, what) < _second(since):
+            if not _carries(comment, doc) or _when(comment, "created_at", what) < since:
+                continue
+            reference = comment.get("audit_id") or comment.get("id")
+            external_id = f"{ticket_id}/{reference}" if reference else str(ticket_id)
+            if external_id in doc.known:
                 continue
             # Newest first: the last of a single page is the ticket's first comment, which
             # is ours only on a ticket we opened.
             first = place == len(comments) - 1 and not found.get("next_page")
             kind = "public reply" if comment.get("public") else "internal note"
-            reference = comment.get("audit_id") or comment.get("id")
-            external_id = f"{ticket_id}/{reference}" if reference else str(ticket_id)
             detail = "new ticket" if first else kind
             return Sent(external_id, _target(ticket_id), detail, already=True)
     return None
@@ -267,7 +320,7 @@ def _open_ticket(client: _Client, doc: Handover) -> Sent:
         "requester": {"email": doc.customer_email.strip(), "name": _name(doc)},
         "comment": {"body": note_text(doc, public=public), "public": public, "uploads": [token]},
         # What the next run of this job lists to find it, should this run not learn the id.
-        "external_id": doc.number,
+        "external_id": _external_id(doc),
     }
     what = f"open a ticket for {doc.number}"
     answer = client.write_comment(what, "POST", "/tickets", {"ticket": ticket}, token)
@@ -338,23 +391,21 @@ def _id(record: Any, what: str) -> int:
     return value
 
 
-def _created(record: dict[str, Any], what: str) -> datetime:
-    """When a ticket or comment was created (Zendesk writes ISO 8601 UTC)."""
-    value = record.get("created_at")
+def _when(record: dict[str, Any], key: str, what: str) -> datetime:
+    """When a ticket or comment was created or updated (`key`; Zendesk writes ISO 8601 UTC)."""
+    value = record.get(key)
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         moment = None
     if moment is None:
-        raise _unexpected(what, "a record without its creation time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise _unexpected(what, f"a record without its {key}")
+    return _utc(moment)
 
 
-def _second(moment: datetime) -> datetime:
-    """`moment` as Zendesk would stamp it: UTC, whole seconds (a note written in the second
-    the job was created is stamped before the job's creation)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).replace(microsecond=0)
+def _utc(moment: datetime) -> datetime:
+    """`moment` in UTC (a naive one taken as UTC already)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- HTTP -----------------------------------------------------------------------------------

@@ -24,8 +24,12 @@ or accepted through a Messaging Service) and is kept in `messages`. As on Twilio
 status says it went). `fail_next` injects an HTTP status (429 → 20429, 5xx → 205xx), a
 Retry-After or a delay, as on every sandbox.
 
-The list is newest first by `date_created`. Its DateSent filters read `date_sent`, as
-Twilio's do: a text not sent yet is left out of any of them.
+The list is in Twilio's documented order, "sorted by DateSent, most recent first". Twilio
+does not say where a text without a DateSent (queued, accepted, scheduled) goes: the sandbox
+lists those after every text sent, newest created first among themselves, so an older text
+already sent comes before a run's own queued one, and a client that stops reading at the
+first older text misses it. Its DateSent filters read `date_sent`, as Twilio's do: a text
+not sent yet is left out of any of them.
 
 Dates are RFC 2822 in UTC, from the sandbox's clock (`now`, the real one by default).
 """
@@ -267,7 +271,7 @@ class TwilioSandbox(SandboxServer):
             return 400, twilio_error(400, 20001, f"Invalid parameter: {exc}"), {}
         with self.lock:
             chosen = [m for m in self.messages if _matches(m, query, bounds)]
-        chosen.sort(key=lambda m: m.created, reverse=True)  # Twilio lists the newest first
+        chosen = _in_twilio_order(chosen)
         start = page * size
         shown = chosen[start : start + size]
         more = start + size < len(chosen)
@@ -382,6 +386,11 @@ def _matches(
         return False  # not sent yet: no date_sent for a DateSent filter to take
     wanted = {"DateSent": (0,), "DateSent>": (0, 1), "DateSent<": (-1, 0)}
     return all(_compare(message.sent, bound) in wanted[key] for key, bound in bounds.items())
+
+
+def _in_twilio_order(messages: list[SandboxMessage]) -> list[SandboxMessage]:
+    """By date_sent, most recent first; the texts not sent yet last, newest created first."""
+    return sorted(messages, key=lambda m: (m.sent is not None, m.sent or m.created), reverse=True)
 
 
 def _challenge() -> dict[str, str]:

@@ -5,6 +5,7 @@ Support API the Zendesk channel uses, with Zendesk's own JSON shapes and error a
         zd.url                                   # "http://127.0.0.1:PORT" (the helpdesk URL)
         marie = zd.add_user("marie@example.fr", "Marie Dupont")
         ticket = zd.add_ticket("marie@example.fr", status="open", updated_ago=timedelta(hours=2))
+        zd.add_ticket("paul@example.com", external_id="FA-2026-000042")  # another app's ticket
         zd.add_comment(ticket, "Voici ma facture", files={"FA-….pdf": data})  # the customer
         zd.set_status(ticket, "solved") / zd.delete_ticket(ticket)             # agents' doings
         zd.comments(ticket)                      # what was written, attachments included
@@ -32,7 +33,9 @@ Endpoints (under /api/v2):
     GET  tickets/{id}/comments                       sort_order (asc default), per_page, page
     GET  tickets?external_id=ID                      {"tickets": [...]}, every ticket whose
                                                      external_id is ID (all without it);
-                                                     sort_by, sort_order, per_page, page
+                                                     sort_by, sort_order, per_page, page;
+                                                     include=users side-loads {"users": the
+                                                     page's requesters and submitters}
     POST uploads?filename=NAME  (raw bytes)          201 {"upload": {"token", "expires_at",
                                                      "attachment", "attachments"}}
     POST tickets                                     201 {"ticket", "audit"} (requester by
@@ -160,15 +163,17 @@ class ZendeskSandbox(SandboxServer):
         status: str = "open",
         subject: str = "Ma commande",
         updated_ago: timedelta = timedelta(0),
+        external_id: str | None = None,
     ) -> int:
         """A ticket requested by `email` (a user is created if needed), last updated
-        `updated_ago` before now, with the customer's first message as its first comment."""
+        `updated_ago` before now, with the customer's first message as its first comment
+        (and `external_id`, as another app linking it to its own records would set it)."""
         if status not in STATUSES:
             raise ValueError(f"Zendesk has no ticket status {status!r}")
         with self.lock:
             requester = self.add_user(email)
             when = self._now() - updated_ago
-            ticket = self._new_ticket(requester, subject, status, when)
+            ticket = self._new_ticket(requester, subject, status, when, external_id=external_id)
             self._add_comment(ticket, requester, "Bonjour, où en est ma commande ?", True, [], when)
             return int(ticket["id"])
 
@@ -397,7 +402,12 @@ class ZendeskSandbox(SandboxServer):
             sort_by = "id"
         descending = request.query.get("sort_order", "asc") == "desc"
         tickets.sort(key=lambda t: (t[sort_by], t["id"]), reverse=descending)
-        return 200, self._page("tickets", tickets, request), {}
+        body = self._page("tickets", tickets, request)
+        if "users" in request.query.get("include", "").split(","):
+            # Side-loading ("include=users"): the page's users, once each, beside the tickets.
+            ids = {t[key] for t in body["tickets"] for key in ("requester_id", "submitter_id")}
+            body["users"] = [copy.deepcopy(self.users[i]) for i in sorted(ids) if i in self.users]
+        return 200, body, {}
 
     def _list_comments(self, ticket_id: int, request: Request) -> Reply:
         if ticket_id not in self.tickets:

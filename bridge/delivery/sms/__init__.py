@@ -19,11 +19,12 @@ from bridge.delivery.sms.apprise_route import send_apprise
 from bridge.delivery.sms.length import SmsLength, measure
 from bridge.delivery.sms.numbers import NotAMobile, mobile_e164
 from bridge.delivery.sms.text import sms_text
-from bridge.delivery.sms.twilio import send_twilio
+from bridge.delivery.sms.twilio import find_earlier_text, send_twilio
 
 __all__ = [
     "NotAMobile",
     "SmsLength",
+    "find_earlier_text",
     "measure",
     "mobile_e164",
     "send_apprise",

@@ -16,15 +16,23 @@ honoured. The owner reads Twilio's own code and message, with a hint of what to 
 resource: `status` active, suspended or closed, `friendly_name`), which proves the SID and
 token without texting anyone.
 
-A text whose answer was lost (a timeout, a crash before we recorded it) may have been sent:
-every run of a job (`since`, the job's creation) first lists the texts sent to that number
-and, when one created since then mentions the document's number and has not failed, reports
-it instead of texting again. The list is not filtered on DateSent: a text still queued,
-accepted or scheduled has no `date_sent` yet and would be left out. Twilio lists a number's
-texts newest first, by creation (roughly: the order follows an internal id, close to
-`date_created` but not always exact), so the reading stops at the first text created a
-little before `since`. `date_created` is RFC 2822, to the second: `since` is compared at
-that precision, so a text sent in the job's first second still counts.
+A text whose answer was lost (a timeout, a crash before we recorded it) may have been sent.
+So the look-up is its own call, `find_earlier_text`, made before the send (and before the
+shop's daily cap is counted: a text already sent is not sent again, so it does not count),
+and `send_twilio` only sends. The look-up lists the texts sent to that number and takes the
+one created at or after `since` (the job's creation less `CLOCK_MARGIN` of
+`bridge.delivery.channel`, subtracted by the caller: Twilio's clock may be behind ours) that
+mentions the document's number, has not failed, been undelivered or canceled, and whose SID
+is not in `known` (the SIDs the document's other deliveries recorded): a resend does not
+take the original's text for its own, while a retry, which never got to record its SID,
+finds its own.
+
+The list is not filtered on DateSent: a text still queued, accepted or scheduled has no
+`date_sent` yet and would be left out. Nor is its order relied on: Twilio's reference says
+it is "sorted by DateSent, most recent first", which does not place a text without a
+DateSent, so an older text already sent may come before a run's own queued one. Every page
+is read, up to `MAX_PAGES` (past them the look-up reports nothing), and each text is judged
+on its own `date_created`.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import base64
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
@@ -48,11 +56,10 @@ from bridge.delivery.secrets import reveal
 from bridge.handover import check_before_handover
 
 API_VERSION = "2010-04-01"
-PAGE_SIZE = 100  # one page holds every text a customer gets between a job's runs
-MAX_PAGES = 10  # 1000 texts to one number since the job began is no customer: stop there
-# Twilio's order is close to date_created, not exact: the reading goes on this far before
-# `since` (without counting what it reads there) before it stops.
-ORDER_SLACK = timedelta(minutes=1)
+PAGE_SIZE = 100
+# A customer's number gets few texts from a shop: past 500, the look-up stops (and reports
+# nothing) rather than read on.
+MAX_PAGES = 5
 # Texts that never reached the customer: a retry should send the document again.
 _NOT_DELIVERED = frozenset({"failed", "undelivered", "canceled"})
 # A 400 that says "later", not "never": the sender's queue is full.
@@ -137,7 +144,7 @@ def _get(cfg: SmsConfig, url: str, params: dict[str, str] | None) -> requests.Re
 
 
 def _post(cfg: SmsConfig, rules: ServiceRules, form: dict[str, str]) -> requests.Response:
-    # Here, after any look-up: the lease is renewed for this one request (and again for each
+    # Right before the request: the lease is renewed for this one request (and again for each
     # quick retry of it), and a refusal is let through as it is.
     check_before_handover()
     response = requests.post(
@@ -177,31 +184,21 @@ def _earlier(
     cfg: SmsConfig,
     rules: ServiceRules,
     to: str,
-    marker: str,
     *,
+    marker: str,
     since: datetime,
+    known: frozenset[str],
     sleep: Callable[[float], None],
 ) -> dict[str, Any] | None:
-    """The text an earlier run sent `to` about `marker` at or after `since`, if Twilio lists
-    one that has not failed."""
-    # date_created is to the second: a text of the job's first second reads as before it.
-    aware = since if since.tzinfo else since.replace(tzinfo=UTC)  # a naive since is UTC
-    start = aware.astimezone(UTC).replace(microsecond=0)
+    """The first text Twilio lists, in any of its first `MAX_PAGES` pages, that `_is_earlier`
+    takes."""
+    start = since if since.tzinfo else since.replace(tzinfo=UTC)  # a naive since is UTC
     params: dict[str, str] | None = _list_query(cfg, to)
     url = messages_url(cfg)
     for _ in range(MAX_PAGES):
         page = call(rules, "look for an earlier text", partial(_get, cfg, url, params), sleep=sleep)
         for message in page.get("messages") or []:
-            created = _created(message)
-            if created is None:
-                continue  # no date to place it by: neither counted nor a reason to stop
-            if created < start - ORDER_SLACK:
-                return None  # newest first: everything further down is older still
-            if (
-                created >= start
-                and message.get("status") not in _NOT_DELIVERED
-                and mentions(str(message.get("body") or ""), marker)
-            ):
+            if _is_earlier(message, marker=marker, since=start, known=known):
                 return message
         next_uri = page.get("next_page_uri")
         if not next_uri:
@@ -210,28 +207,54 @@ def _earlier(
     return None
 
 
-def send_twilio(
+def _is_earlier(
+    message: dict[str, Any], *, marker: str, since: datetime, known: frozenset[str]
+) -> bool:
+    created = _created(message)
+    return (
+        created is not None  # no date to place it by: not taken
+        and created >= since
+        and message.get("status") not in _NOT_DELIVERED
+        and bool(message.get("sid"))  # nothing to report it by otherwise
+        and str(message.get("sid")) not in known
+        and mentions(str(message.get("body") or ""), marker)
+    )
+
+
+def find_earlier_text(
     cfg: SmsConfig,
     to: str,
-    body: str,
     *,
     marker: str,
-    since: datetime | None,
+    since: datetime,
+    known: frozenset[str],
     sleep: Callable[[float], None] = time.sleep,
+) -> Sent | None:
+    """The text an earlier run of the job sent `to` (E.164), as `Sent` with `already=True`;
+    None when there is none. It is a text Twilio lists to `to` (from the sender, when the
+    sender is a number) that was created at or after `since` (UTC, the job's creation less
+    `CLOCK_MARGIN`: the caller subtracts it), mentions `marker` (the document number), is not
+    failed, undelivered or canceled, and whose SID is not in `known` (those of the document's
+    other deliveries). Every page is read, up to `MAX_PAGES`, whatever the list's order.
+    Nothing is written, so no hand-over check is made."""
+    found = _earlier(cfg, _rules(cfg), to, marker=marker, since=since, known=known, sleep=sleep)
+    if found is None:
+        return None
+    return Sent(
+        external_id=str(found.get("sid") or ""),
+        target=to,
+        detail=f"twilio {found.get('status') or '?'} (sent by an earlier attempt)",
+        already=True,
+    )
+
+
+def send_twilio(
+    cfg: SmsConfig, to: str, body: str, *, sleep: Callable[[float], None] = time.sleep
 ) -> Sent:
-    """Text `body` to `to` (E.164). With `since` (the job's creation, UTC), a text about
-    `marker` (the document number) sent to `to` at or after it, and not failed, is reported
-    (`already=True`) instead of sent again; None sends without looking."""
+    """Text `body` to `to` (E.164), without looking for an earlier text: the caller has
+    called `find_earlier_text` first (then counted the daily cap). The hand-over check is
+    made right before the request, and again before each quick retry of it."""
     rules = _rules(cfg)
-    if since is not None:
-        found = _earlier(cfg, rules, to, marker, since=since, sleep=sleep)
-        if found is not None:
-            return Sent(
-                external_id=str(found.get("sid") or ""),
-                target=to,
-                detail=f"twilio {found.get('status') or '?'} (sent by an earlier attempt)",
-                already=True,
-            )
     answer = call(
         rules, "send the text", partial(_post, cfg, rules, _form(cfg, to, body)), sleep=sleep
     )
