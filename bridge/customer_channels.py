@@ -18,7 +18,7 @@ import structlog
 from bridge.config.channels import HelpdeskConfig, SmsConfig
 from bridge.delivery.channel import CLOCK_MARGIN, Handover, NothingToDo, Outcome, Sent
 from bridge.delivery.email import attachment_name
-from bridge.delivery.errors import PermanentDeliveryError
+from bridge.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from bridge.delivery.helpdesk.intercom import add_to_intercom
 from bridge.delivery.helpdesk.zendesk import add_to_zendesk
 from bridge.delivery.sms.apprise_route import send_apprise
@@ -35,6 +35,7 @@ from bridge.store import InvoiceRecord, JobRecord
 log = structlog.get_logger()
 # A day: the cap's count per UTC day, and each text's mark of being counted.
 CAP_WINDOW = timedelta(days=1)
+IN_FLIGHT = ("pending", "retrying")  # delivery rows whose job may still hand over
 
 HELPDESKS = {"zendesk": add_to_zendesk, "intercom": add_to_intercom}
 
@@ -137,11 +138,19 @@ def look_back(
     """Where a channel looks for what an earlier run of `job` handed over: from the job's
     creation less the margin for the service's clock, leaving out the ids the document's
     other deliveries on this channel recorded (the original of a resend, say)."""
-    rows = svc.store.deliveries_for([invoice.id])
-    known = frozenset(
-        r.external_id for r in rows if r.channel == job.kind and r.job_id != job.id
-        and r.external_id
-    )  # fmt: skip
+    rows = [
+        r for r in svc.store.deliveries_for([invoice.id])
+        if r.channel == job.kind and r.job_id != job.id
+    ]  # fmt: skip
+    # An older delivery still under way could take this one's hand-over for its own (or
+    # this one its): this one waits until it is done.
+    busy = [r for r in rows if r.job_id < job.id and r.status in IN_FLIGHT]
+    if busy:
+        raise TransientDeliveryError(
+            f"{job.kind}: an earlier delivery of {invoice.number} (job {busy[0].job_id}) is "
+            "still under way; this one goes once it is done"
+        )
+    known = frozenset(r.external_id for r in rows if r.external_id)
     return job.created_at - CLOCK_MARGIN, known
 
 

@@ -176,6 +176,30 @@ def test_a_dead_text_job_retried_finds_its_text_before_the_cap_can_refuse_it(
         assert len(sms(shop).twilio.messages) == 1
 
 
+def test_a_text_refused_at_the_cap_leaves_the_days_count_as_it_was(shop: Shop) -> None:
+    store = shop.svc.store
+    day = "sms-cap:boutique:test-day"
+    window = timedelta(days=1)
+    assert store.count_once(f"{day}:job:1", day, 1, window)
+    assert not store.count_once(f"{day}:job:2", day, 1, window)
+    # the owner raises the cap to 2: one more text goes, the refused one did not use it
+    assert store.count_once(f"{day}:job:3", day, 2, window)
+    assert not store.count_once(f"{day}:job:4", day, 2, window)
+
+
+def test_a_resend_waits_for_the_delivery_still_under_way(shop: Shop) -> None:
+    sms(shop).twilio.fail_next(1, 503)
+    invoice = shop.issue()  # its text waits for a retry
+    shop.svc.store.enqueue_delivery("sms", invoice, {"resend": True}, target="+33612345678")
+    shop.work()
+    [resend] = [j for j in shop.svc.store.list_jobs(("retry",))
+                if j.kind == "sms" and j.payload.get("resend")]  # fmt: skip
+    assert "still under way" in (resend.last_error or "")
+    shop.retry_now()  # the original goes, then the resend
+    shop.retry_now()
+    assert sum(invoice.number in m.body for m in sms(shop).twilio.messages) == 2
+
+
 def test_a_customer_with_no_open_ticket_gets_no_note_and_the_owner_reads_why(
     shop: Shop,
 ) -> None:

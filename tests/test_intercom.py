@@ -308,9 +308,10 @@ def test_a_retry_finds_its_note_when_intercoms_clock_is_minutes_behind_ours(cloc
         assert len(admin_parts(sandbox, conversation)) == 1
 
 
-def test_a_first_run_with_no_conversation_updated_since_reads_no_conversation(
-    intercom, clock
-) -> None:
+def test_a_first_run_reads_only_the_conversation_it_writes_to(intercom, clock) -> None:
+    # an older conversation not updated since is not read; the one written to always is
+    # (a search index lagging our own note must not hide it)
+    intercom.add_conversation(EMAIL, updated_at=clock() - 2 * HOUR, state="closed")
     conversation = intercom.add_conversation(EMAIL, updated_at=clock() - HOUR)
 
     deliver(intercom, clock, invoice(since=since_created_now(clock)))
@@ -318,6 +319,7 @@ def test_a_first_run_with_no_conversation_updated_since_reads_no_conversation(
     assert [(method, path) for method, path, _ in intercom.requests] == [
         ("POST", "/contacts/search"),
         ("POST", "/conversations/search"),
+        ("GET", f"/conversations/{conversation}"),
         ("POST", f"/conversations/{conversation}/reply"),
     ]
 
@@ -661,3 +663,16 @@ def test_the_sandbox_answers_an_unknown_admin_as_intercom_does(intercom, clock) 
 
     assert answer.status_code == 404
     assert answer.json()["errors"] == [{"code": "admin_not_found", "message": "Admin not found"}]
+
+
+def test_a_reply_answered_without_our_part_is_retried_rather_than_recorded_bare(
+    intercom, clock
+) -> None:
+    # a bare conversation id never matches what a later look compares: the next run reads
+    # the note back and records it by its full id
+    conversation = intercom.add_conversation(EMAIL)
+    unnamed = {"type": "conversation", "id": conversation,
+               "conversation_parts": {"conversation_parts": []}}  # fmt: skip
+    intercom.answer_next(unnamed, path=f"/conversations/{conversation}/reply")
+    with pytest.raises(TransientDeliveryError, match="names no part of ours"):
+        deliver(intercom, clock)

@@ -824,3 +824,14 @@ def test_sandbox_answers_users_me_anonymously_when_told(zendesk: ZendeskSandbox)
 
     user = answer.json()["user"]
     assert (answer.status_code, user["id"], user["role"]) == (200, None, "end-user")
+
+
+def test_a_note_answered_without_its_audit_id_is_retried_rather_than_recorded_bare(
+    zendesk: ZendeskSandbox,
+) -> None:
+    # a bare ticket id never matches what a later look compares: the next run reads the
+    # note back and records it by its full id
+    ticket = zendesk.add_ticket(CUSTOMER)
+    zendesk.answer_next({"ticket": {"id": ticket, "status": "open"}}, path=f"/tickets/{ticket}")
+    with pytest.raises(TransientDeliveryError, match="without an audit id"):
+        add_to_zendesk(config(zendesk), invoice())

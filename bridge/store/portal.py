@@ -134,7 +134,12 @@ def count_once(
         return True
     if allow(conn, key, limit, window, now):
         return True
+    # refused: neither counted, so a later run (or a raised limit) starts from the true count
     conn.execute(delete(rate_limits).where(rate_limits.c.key == mark[:300]))
+    conn.execute(
+        update(rate_limits).where(rate_limits.c.key == key[:300])
+        .values(count=rate_limits.c.count - 1)
+    )  # fmt: skip
     return False
 
 

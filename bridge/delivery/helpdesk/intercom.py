@@ -347,7 +347,9 @@ def _updated_since(
         if not _is_time(conversation.get("updated_at")):
             why = f"conversation {conversation['id']} without updated_at"
             raise _unexpected("search the contact's conversations", why)
-    recent = [c for c in conversations if c["updated_at"] >= since]
+    # the one we write to is read whatever its updated_at says: a search index that lags
+    # our own note must not hide it
+    recent = [c for c in conversations if c["updated_at"] >= since or c is latest]
     recent.sort(key=_recency, reverse=True)
     recent.sort(key=lambda c: c is not latest)  # stable: the rest stay newest first
     return [str(c["id"]) for c in recent]
@@ -488,10 +490,13 @@ def _new_part_id(answer: dict[str, Any], cfg: HelpdeskConfig, doc: Handover) -> 
         p for p in parts if _by_admin(p, cfg.admin_id) and p.get("part_type") == _message_type(cfg)
     ]
     with_pdf = [p for p in ours if _attaches(p, doc.filename)]
-    for candidates in (with_pdf, ours, parts):
+    for candidates in (with_pdf, ours):
         if candidates and candidates[-1].get("id"):
             return str(candidates[-1]["id"])
-    return ""  # written all the same: the conversation id alone still says where
+    # Written, but not named: a bare conversation id would never match what the next look
+    # compares, so another delivery could take this note for its own. The next run reads
+    # the note back and records it by its full id.
+    raise _unexpected("reply", "the answer names no part of ours")
 
 
 def _sent(

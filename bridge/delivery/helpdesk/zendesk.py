@@ -356,8 +356,12 @@ def _sent(answer: dict[str, Any], ticket_id: int, detail: str, doc: Handover) ->
             "(upload token expired?); the next attempt adds it again"
         )
     reference = audit.get("id") or (comment or {}).get("id")
-    external_id = f"{ticket_id}/{reference}" if reference else str(ticket_id)
-    return Sent(external_id, _target(ticket_id), detail)
+    if not reference:
+        # Written, but unnamed: a bare ticket id would never match what the next look
+        # compares, so another delivery could take this note for its own. The next run
+        # reads the note back and records it by its full id.
+        raise _unexpected("add the note", f"ticket #{ticket_id} answered without an audit id")
+    return Sent(f"{ticket_id}/{reference}", _target(ticket_id), detail)
 
 
 def _target(ticket_id: int) -> str:

@@ -47,6 +47,7 @@ from functools import partial
 from typing import Any
 
 import requests
+import structlog
 
 from bridge.config.channels import SERVICE_SID, SmsConfig
 from bridge.delivery.channel import Sent
@@ -204,6 +205,10 @@ def _earlier(
         if not next_uri:
             return None
         url, params = f"{cfg.api_url.rstrip('/')}{next_uri}", None
+    # Not seen in that many texts to one number: sent again rather than never; say so.
+    structlog.get_logger().warning(
+        "twilio look-up stopped at its page cap", pages=MAX_PAGES, marker=marker
+    )
     return None
 
 
