@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import structlog
-
 from bridge.config.channels import HelpdeskConfig, SmsConfig
 from bridge.delivery.channel import CLOCK_MARGIN, Handover, NothingToDo, Outcome, Sent
 from bridge.delivery.email import attachment_name
@@ -32,7 +30,6 @@ from bridge.portal.short_links import shorten
 from bridge.services import Services, alert_owner
 from bridge.store import InvoiceRecord, JobRecord
 
-log = structlog.get_logger()
 # A day: the cap's count per UTC day, and each text's mark of being counted.
 CAP_WINDOW = timedelta(days=1)
 IN_FLIGHT = ("pending", "retrying")  # delivery rows whose job may still hand over
