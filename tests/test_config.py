@@ -112,10 +112,13 @@ def test_example_documents_every_key() -> None:
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{array}.{key}"
     sections["seller"] = SellerConfig
     sections["seller.address"] = AddressConfig
+    from bridge.config.accounting import AccountsConfig
+
+    sections["accounting.accounts"] = AccountsConfig
     for section, model in sections.items():
         assert f"[{section}]" in text, section
         for key in model.model_fields:
-            if key == "address":
+            if key in ("address", "accounts"):
                 continue
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key}"
 

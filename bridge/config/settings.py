@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from bridge.config.accounting import AccountingConfig
 from bridge.config.alerts import AlertsConfig
 from bridge.config.channels import HelpdeskConfig, SmsConfig
 from bridge.config.currency import CurrencyConfig
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
     surveys: list[SurveyConfig] = Field(default_factory=list)
     sms: list[SmsConfig] = Field(default_factory=list)
     helpdesks: list[HelpdeskConfig] = Field(default_factory=list)
+    accounting: AccountingConfig = Field(default_factory=AccountingConfig)
 
     @field_validator("shops")
     @classmethod
