@@ -6,6 +6,7 @@ registers them all on `app`.
 """
 
 from bridge.cli import (  # noqa: F401 - they register commands
+    accounting,
     corrections,
     documents,
     jobs,

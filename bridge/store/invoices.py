@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, insert, literal, select, tuple_, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from bridge.chain_key import ChainKeys
@@ -327,6 +327,35 @@ def page(conn: Connection, after: tuple[str, int] | None, size: int) -> list[Inv
             tuple_(invoices.c.series, invoices.c.id) > tuple_(literal(series), literal(last_id))
         )
     return [_record(row) for row in conn.execute(stmt).mappings()]
+
+
+def issued_page(
+    conn: Connection,
+    since: datetime,
+    until: datetime,
+    shop: str | None,
+    after_id: int,
+    size: int,
+) -> list[InvoiceRecord]:
+    """Keyset page of the documents issued in [since, until), in issue order (ids grow under
+    the counter lock), optionally of one shop."""
+    stmt = (
+        select(invoices)
+        .where(_issued_in(since, until, shop), invoices.c.id > after_id)
+        .order_by(invoices.c.id)
+        .limit(size)
+    )
+    return [_record(row) for row in conn.execute(stmt).mappings()]
+
+
+def count_issued(conn: Connection, since: datetime, until: datetime, shop: str | None) -> int:
+    stmt = select(func.count()).select_from(invoices).where(_issued_in(since, until, shop))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def _issued_in(since: datetime, until: datetime, shop: str | None) -> ColumnElement[bool]:
+    window = and_(invoices.c.issued_at >= since, invoices.c.issued_at < until)
+    return window if shop is None else and_(window, invoices.c.shop == shop)
 
 
 def set_pdf_sha256(conn: Connection, invoice_id: int, sha256: str) -> None:

@@ -397,6 +397,24 @@ class Store(JobQueue):
                 return
             after = (batch[-1].series, batch[-1].id)
 
+    def iter_issued(
+        self, since: datetime, until: datetime, shop: str | None = None, page_size: int = 500
+    ) -> Iterator[InvoiceRecord]:
+        """The documents issued in [since, until), in issue order; pages so no transaction
+        stays open and memory stays flat whatever the period."""
+        after = 0
+        while True:
+            with self._read() as conn:
+                batch = invoices.issued_page(conn, since, until, shop, after, page_size)
+            yield from batch
+            if len(batch) < page_size:
+                return
+            after = batch[-1].id
+
+    def count_issued(self, since: datetime, until: datetime, shop: str | None = None) -> int:
+        with self._read() as conn:
+            return invoices.count_issued(conn, since, until, shop)
+
     def chain_problems(self, keys: ChainKeys | None = None) -> list[str]:
         """Every broken link, altered snapshot, missing number or missing newest invoice,
         keyed links checked with `keys` (by default the store's own, when it can read them).

@@ -1,0 +1,336 @@
+"""The accountant's export: one ZIP with every document of a period and the files an
+accountant loads (see docs/EXPORT.md for what each holds and why).
+
+    quittance-<from>_<to>/
+        LISEZMOI.txt               what is here, the FEC's choices, the accounts, any problem
+        SHA256SUMS                 `sha256sum -c SHA256SUMS` checks every other file
+        numerotation.txt           first/last number per series and period, and any gap
+        journal-des-ventes.csv     one row per document
+        <SIREN>FEC<YYYYMMDD>.txt   the sales and receipts entries, one file per fiscal year
+        e-reporting/transactions-b2c.csv, .json   the daily B2C aggregates
+        factures/<number>.pdf, avoirs/<number>.pdf
+
+One pass over the documents, in issue order, a page at a time: each PDF goes straight into the
+ZIP, the FEC lines and journal rows to files beside it, so memory stays flat whatever the
+period. The ZIP is written as `<out>.part` and renamed when complete: a failed export leaves no
+half file under the asked name. The documents are the archive's own bytes, checked against
+their SHA-256 as they are read; a missing or altered one is named in LISEZMOI.txt and the
+export goes on (the result says so, and `quittance export` exits 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from bridge.accounting import fec
+from bridge.accounting.description import description_text
+from bridge.accounting.entries import Booked, NoEuroRate, book_document
+from bridge.accounting.ereporting import CSV_HEADER as EREPORTING_HEADER
+from bridge.accounting.ereporting import EReporting, as_json, csv_rows
+from bridge.accounting.journal import (
+    DELIMITER,
+    ENCODING,
+    JournalRow,
+    journal_cells,
+    journal_header,
+    journal_row,
+    sorted_rates,
+)
+from bridge.accounting.numbering import NumberingReport
+from bridge.archive import Archive, ArchiveCorruptError
+from bridge.config import Settings
+from bridge.invoicing.snapshot import DocumentKind
+from bridge.store import Store
+from bridge.store.records import InvoiceRecord
+
+Progress = Callable[[int, int], None]  # (documents done, documents expected)
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    first: date
+    last: date
+    out: Path
+    shop: str | None = None
+
+
+@dataclass(slots=True)
+class ExportResult:
+    path: Path
+    invoices: int = 0
+    credit_notes: int = 0
+    files: list[tuple[str, int]] = field(default_factory=list)  # (name in the ZIP, bytes)
+    fec_files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    numbering_intact: bool = True
+
+    @property
+    def documents(self) -> int:
+        return self.invoices + self.credit_notes
+
+
+def utc_window(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants whose local date (in the seller's zone) is within [first, last], a day
+    wider each side: a document's own issue date (its zone at issue) then decides."""
+    zone = ZoneInfo(timezone)
+    since = datetime.combine(first - timedelta(days=1), time(), zone).astimezone(UTC)
+    until = datetime.combine(last + timedelta(days=2), time(), zone).astimezone(UTC)
+    return since, until
+
+
+def documents_of_period(
+    store: Store,
+    settings: Settings,
+    first: date,
+    last: date,
+    shop: str | None,
+    on_progress: Progress | None = None,
+) -> Iterator[InvoiceRecord]:
+    """The documents issued from `first` to `last` (their own issue dates), in issue order."""
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}")
+    since, until = utc_window(first, last, settings.seller.timezone)
+    expected = store.count_issued(since, until, shop)
+    for done, record in enumerate(store.iter_issued(since, until, shop), 1):
+        if first <= record.snapshot.issue_date <= last:
+            yield record
+        if on_progress is not None:
+            on_progress(done, expected)
+
+
+def export_period(
+    store: Store,
+    archive: Archive,
+    settings: Settings,
+    request: ExportRequest,
+    *,
+    now: datetime,
+    on_progress: Progress | None = None,
+) -> ExportResult:
+    """Write the export ZIP of `request`'s period (see the module doc). Raises `ValueError`
+    for a period that ends before it starts."""
+    documents = documents_of_period(
+        store, settings, request.first, request.last, request.shop, on_progress
+    )
+    part = request.out.with_name(request.out.name + ".part")
+    result = ExportResult(path=request.out)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix=".export-", dir=request.out.parent) as scratch,
+            zipfile.ZipFile(part, "w", allowZip64=True) as zf,
+        ):
+            writer = _Writer(zf, Path(scratch), settings, request, now, result)
+            for record in documents:
+                writer.add(record, archive)
+            writer.finish()
+        os.replace(part, request.out)
+    finally:
+        part.unlink(missing_ok=True)
+    return result
+
+
+def ereporting_of_period(
+    store: Store, settings: Settings, first: date, last: date, shop: str | None
+) -> tuple[EReporting, list[str]]:
+    """The B2C e-reporting aggregates of a period, and the documents that could not be counted."""
+    report = EReporting()
+    problems: list[str] = []
+    for record in documents_of_period(store, settings, first, last, shop):
+        try:
+            report.add(record.snapshot)
+        except NoEuroRate as exc:
+            problems.append(f"{exc}; left out of the e-reporting")
+    return report, problems
+
+
+class _Writer:
+    """The export being written: the ZIP, and the files that are complete only at the end."""
+
+    def __init__(
+        self,
+        zf: zipfile.ZipFile,
+        scratch: Path,
+        settings: Settings,
+        request: ExportRequest,
+        now: datetime,
+        result: ExportResult,
+    ) -> None:
+        self.zf, self.scratch, self.settings, self.request, self.result = (
+            zf,
+            scratch,
+            settings,
+            request,
+            result,
+        )
+        self.root = f"quittance-{request.first.isoformat()}_{request.last.isoformat()}" + (
+            f"-{request.shop}" if request.shop else ""
+        )
+        self.stamp = now.astimezone(settings.seller.zoneinfo)
+        self.sums: list[tuple[str, str]] = []
+        self.numbering = NumberingReport()
+        self.ereporting = EReporting()
+        self.rates: set[Decimal] = set()
+        self.journal = (scratch / "journal.pickle").open("wb")
+        self.fec: dict[str, IO[str]] = {}
+        self.separator = fec.SEPARATORS[settings.accounting.fec_separator]
+        self.encoding = settings.accounting.fec_encoding
+
+    def add(self, record: InvoiceRecord, archive: Archive) -> None:
+        snap = record.snapshot
+        if snap.kind is DocumentKind.credit_note:
+            self.result.credit_notes += 1
+        else:
+            self.result.invoices += 1
+        self.numbering.add(record.series, record.period, record.sequence, record.number)
+        row = journal_row(snap)
+        self.rates.update(row.base_by_rate)
+        pickle.dump(row, self.journal, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.ereporting.add(snap)
+            booked = book_document(
+                snap,
+                document_id=record.id,
+                source=record.source,
+                accounting=self.settings.accounting,
+            )
+        except NoEuroRate as exc:
+            self.result.problems.append(f"{exc}; left out of the FEC and the e-reporting")
+        else:
+            self._book(snap.seller.siren or self.settings.seller.siren, booked)
+        self._add_pdf(record, archive)
+
+    def _book(self, siren: str, booked: Booked) -> None:
+        for entry in (booked.sale, booked.money):
+            if entry is None:
+                continue
+            closing = self.settings.accounting.closing_date(entry.day)
+            name = fec.fec_filename(siren, closing)
+            handle = self.fec.get(name)
+            if handle is None:
+                handle = self.fec[name] = (self.scratch / name).open(
+                    "w", encoding=self.encoding, newline=""
+                )
+                handle.write(fec.header(self.separator))
+            handle.writelines(fec.entry_lines(entry, self.separator, self.encoding))
+
+    def _add_pdf(self, record: InvoiceRecord, archive: Archive) -> None:
+        if record.pdf_sha256 is None:
+            self.result.problems.append(
+                f"{record.number}: no PDF archived yet (its render is pending or failed: "
+                "see `quittance failures`); it is in the journal and the FEC"
+            )
+            return
+        try:
+            data = archive.read(record.pdf_sha256)
+        except ArchiveCorruptError as exc:
+            self.result.problems.append(
+                f"{record.number}: PDF left out, {exc} (run `quittance verify`)"
+            )
+            return
+        folder = "avoirs" if record.snapshot.kind is DocumentKind.credit_note else "factures"
+        name = f"{folder}/{record.number.replace('/', '_')}.pdf"
+        # PDFs are compressed already: stored as they are, and the ZIP's CRC is cheap.
+        self._write(name, data, record.issued_at, zipfile.ZIP_STORED)
+        self.sums.append((name, record.pdf_sha256))
+
+    def _write(self, name: str, data: bytes, when: datetime, compress: int) -> None:
+        info = zipfile.ZipInfo(
+            f"{self.root}/{name}", _zip_time(when, self.settings.seller.zoneinfo)
+        )
+        info.compress_type = compress
+        self.zf.writestr(info, data)
+        self.result.files.append((name, len(data)))
+
+    def _add_file(self, name: str, path: Path) -> None:
+        digest = hashlib.sha256()
+        with path.open("rb") as source:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+        info = zipfile.ZipInfo(
+            f"{self.root}/{name}", _zip_time(self.stamp, self.settings.seller.zoneinfo)
+        )
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with path.open("rb") as source, self.zf.open(info, "w", force_zip64=True) as target:
+            while chunk := source.read(_CHUNK):
+                target.write(chunk)
+        self.sums.append((name, digest.hexdigest()))
+        self.result.files.append((name, path.stat().st_size))
+
+    def _add_text(self, name: str, text: str, encoding: str = "utf-8") -> None:
+        path = self.scratch / name.replace("/", "_")
+        path.write_text(text, encoding=encoding, newline="")
+        self._add_file(name, path)
+
+    def finish(self) -> None:
+        self.journal.close()
+        for name, handle in sorted(self.fec.items()):
+            handle.close()
+            self._add_file(name, self.scratch / name)
+            self.result.fec_files.append(name)
+        self._add_file("journal-des-ventes.csv", self._journal_csv())
+        self._add_ereporting()
+        self.result.numbering_intact = self.numbering.intact
+        self._add_text("numerotation.txt", "\n".join(self.numbering.lines()) + "\n")
+        self._add_text(
+            "LISEZMOI.txt", description_text(self.settings, self.request, self.result, self.stamp)
+        )
+        sums = "".join(f"{digest}  {name}\n" for name, digest in self.sums)
+        self._write("SHA256SUMS", sums.encode(), self.stamp, zipfile.ZIP_DEFLATED)
+
+    def _journal_csv(self) -> Path:
+        rates = sorted_rates(self.rates)
+        path = self.scratch / "journal.csv"
+        with (
+            (self.scratch / "journal.pickle").open("rb") as rows,
+            path.open("w", encoding=ENCODING, newline="") as out,
+        ):
+            writer = csv.writer(out, delimiter=DELIMITER, lineterminator="\r\n")
+            writer.writerow(journal_header(rates))
+            while True:
+                try:
+                    row: JournalRow = pickle.load(rows)  # our own file, written above
+                except EOFError:
+                    break
+                writer.writerow(journal_cells(row, rates))
+        return path
+
+    def _add_ereporting(self) -> None:
+        groups = self.ereporting.groups()
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=DELIMITER, lineterminator="\r\n")
+        writer.writerow(EREPORTING_HEADER)
+        writer.writerows(csv_rows(groups))
+        self._add_text("e-reporting/transactions-b2c.csv", "\ufeff" + text.getvalue())
+        data = as_json(
+            groups,
+            siren=self.settings.seller.siren,
+            first=self.request.first,
+            last=self.request.last,
+            left_out_lines=self.ereporting.left_out_lines,
+        )
+        self._add_text(
+            "e-reporting/transactions-b2c.json",
+            json.dumps(data, ensure_ascii=False, indent=2) + "\n",
+        )
+
+
+def _zip_time(moment: datetime, zone: ZoneInfo) -> tuple[int, int, int, int, int, int]:
+    local = moment.astimezone(zone)
+    if local.year < 1980:  # the ZIP format starts in 1980
+        return (1980, 1, 1, 0, 0, 0)
+    return (local.year, local.month, local.day, local.hour, local.minute, local.second)

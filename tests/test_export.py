@@ -1,0 +1,347 @@
+"""`quittance export` end to end: real documents issued and rendered from the sample orders on
+a config in tmp_path, the ZIP written by the CLI, then opened and read back like the accountant
+would (the FEC through a checker of its form, the manifest with SHA-256, the PDFs' bytes)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import structlog
+from typer.testing import CliRunner
+
+from bridge.cli import app
+from bridge.model import Order
+from bridge.pipeline import accept_order
+from bridge.services import Services
+from bridge.store import Store
+from bridge.worker import work
+from tests.support.config import load_settings, write_config
+from tests.support.fec_file import entries, read_fec, unbalanced
+from tests.support.orders import sample_path
+from tests.support.smtp import SMTPServer
+
+pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
+NUMBER = re.compile(r"(?:FA|AV)-\d{4}-\d{6}")
+
+
+@pytest.fixture(autouse=True)
+def _wide_consoles(wide_consoles: None) -> None:
+    """Every test here reads the CLI's output unwrapped."""
+
+
+def cli(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    structlog.reset_defaults()
+    return result.exit_code, " ".join((result.output or "").split())
+
+
+def drain(config: Path) -> None:
+    svc = Services.from_settings(load_settings(config, environ={}))
+    try:
+        work(svc, once=True)
+    finally:
+        svc.close()
+
+
+def issue(config: Path, prefix: str) -> str:
+    code, text = cli("issue", "-c", config, "--order", sample_path(prefix))
+    assert code == 0, text
+    return NUMBER.search(text).group(0)  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str]]]:
+    """Four invoices (B2C card, B2B transfer, B2C in USD, B2C without email) and a credit
+    note with money given back, rendered and archived; built once for the module."""
+    folder = tmp_path_factory.mktemp("export")
+    with SMTPServer() as smtp:
+        config = write_config(folder / "quittance.toml", smtp_port=smtp.port)
+        numbers = [issue(config, prefix) for prefix in ("01_", "02_", "03_", "04_")]
+        code, text = cli("credit", numbers[0], "-c", config, "--reason", "Geste", "--amount", "5")
+        assert code == 0, text
+        numbers.append(re.search(r"AV-\d{4}-\d{6}", text).group(0))  # type: ignore[union-attr]
+        drain(config)
+        yield config, numbers
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def exported(config: Path, out: Path, *extra: str) -> tuple[int, str, zipfile.ZipFile]:
+    first, last = today() - timedelta(days=400), today() + timedelta(days=400)
+    code, text = cli("export", "--from", first, "--to", last, "--out", out, "-c", config, *extra)
+    return code, text, zipfile.ZipFile(out) if code != 2 else None  # type: ignore[return-value]
+
+
+def member(zf: zipfile.ZipFile, suffix: str) -> bytes:
+    (name,) = [n for n in zf.namelist() if n.endswith(suffix)]
+    return zf.read(name)
+
+
+def test_export_holds_every_document_pdf_as_archived(shop, tmp_path: Path) -> None:
+    config, numbers = shop
+    code, text, zf = exported(config, tmp_path / "x.zip")
+    assert code == 0, text
+    pdfs = sorted(n.rsplit("/", 1)[1] for n in zf.namelist() if n.endswith(".pdf"))
+    assert pdfs == sorted(f"{number}.pdf" for number in numbers)
+    svc = Services.from_settings(load_settings(config, environ={}))
+    try:
+        record = svc.store.get_invoice(numbers[1])
+        assert record is not None and record.pdf_sha256
+        assert hashlib.sha256(member(zf, f"factures/{numbers[1]}.pdf")).hexdigest() == (
+            record.pdf_sha256
+        )
+    finally:
+        svc.close()
+    assert any(n.endswith(f"avoirs/{numbers[4]}.pdf") for n in zf.namelist())
+
+
+def test_manifest_gives_the_sha256_of_every_other_file(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    sums = member(zf, "SHA256SUMS").decode()
+    listed = dict(reversed(line.split("  ", 1)) for line in sums.splitlines())
+    root = zf.namelist()[0].split("/", 1)[0]
+    files = {n.split("/", 1)[1] for n in zf.namelist()} - {"SHA256SUMS"}
+    assert set(listed) == files
+    for name, digest in listed.items():
+        assert hashlib.sha256(zf.read(f"{root}/{name}")).hexdigest() == digest, name
+
+
+def test_fec_is_named_after_siren_and_closing_date_and_balances(shop, tmp_path: Path) -> None:
+    config, numbers = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    settings = load_settings(config, environ={})
+    closing = settings.accounting.closing_date(today())
+    name = f"{settings.seller.siren}FEC{closing:%Y%m%d}.txt"
+    lines = read_fec(member(zf, name))
+    assert unbalanced(lines) == []
+    booked = {number for (_journal, number) in entries(lines)}
+    # the invoice without email is still booked; every document is, and only those
+    assert booked == set(numbers)
+
+
+def test_fec_books_foreign_currency_in_euros_with_the_amount_in_currency(
+    shop, tmp_path: Path
+) -> None:
+    config, numbers = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    (fec_name,) = [n for n in zf.namelist() if "FEC" in n]
+    usd = [ln for ln in read_fec(zf.read(fec_name)) if ln["EcritureNum"] == numbers[2]]
+    customer = [ln for ln in usd if ln["JournalCode"] == "VE" and ln["CompteNum"] == "411000"]
+    assert customer[0]["Idevise"] == "USD" and customer[0]["Montantdevise"]
+    assert customer[0].debit != Decimal(customer[0]["Montantdevise"].replace(",", "."))
+
+
+def test_each_payment_is_lettered_against_its_invoice(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    (fec_name,) = [n for n in zf.namelist() if "FEC" in n]
+    lines = read_fec(zf.read(fec_name))
+    on_customers = [ln for ln in lines if ln["CompteNum"] == "411000"]
+    by_letter: dict[str, list] = {}
+    for line in on_customers:
+        by_letter.setdefault(line["EcritureLet"], []).append(line)
+    assert "" not in by_letter, "every customers' posting is lettered here"
+    for letter, pair in by_letter.items():
+        assert {ln["JournalCode"] for ln in pair} == {"VE", "BQ"}, letter
+        assert sum(ln.debit for ln in pair) == sum(ln.credit for ln in pair), letter
+
+
+def test_sales_journal_has_one_signed_row_per_document(shop, tmp_path: Path) -> None:
+    config, numbers = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    text = member(zf, "journal-des-ventes.csv").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert [row["numero"] for row in rows] == numbers
+    note = rows[-1]
+    assert note["type"] == "avoir" and note["total_ttc"] == "-5,00"
+    assert note["facture_corrigee"] == numbers[0]
+    assert any(name.startswith("base_") for name in rows[0])
+
+
+def test_ereporting_leaves_out_the_business_buyer(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    data = json.loads(member(zf, "transactions-b2c.json"))
+    assert data["specification"].startswith("DGFiP")
+    counted = sum(g["invoices"] for g in data["groups"])
+    assert counted == 3  # B2C card, USD, no email; not the B2B transfer
+    assert sum(g["credit_notes"] for g in data["groups"]) == 1
+    assert {g["category"] for g in data["groups"]} <= {"TLB1", "TPS1", "TNT1"}
+
+
+def test_numbering_report_finds_no_gap(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    report = member(zf, "numerotation.txt").decode()
+    assert report.count("aucune rupture de numérotation") == 2  # FA and AV
+    assert "MANQUANT" not in report
+
+
+def test_description_says_the_fec_is_partial_and_how_it_is_written(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    text = member(zf, "LISEZMOI.txt").decode()
+    assert "à fusionner avec le reste de la comptabilité" in text
+    assert "tabulation" in text and "UTF-8" in text
+    assert "Problèmes\n---------\n  aucun" in text
+
+
+def test_period_is_by_issue_date_so_a_later_period_is_empty(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    out = tmp_path / "later.zip"
+    first, last = today() + timedelta(days=3), today() + timedelta(days=40)
+    code, text = cli("export", "--from", first, "--to", last, "--out", out, "-c", config)
+    assert code == 0, text
+    names = zipfile.ZipFile(out).namelist()
+    assert not [n for n in names if n.endswith(".pdf") or "FEC" in n]
+    assert "0 invoice(s), 0 credit note(s)" in text
+
+
+def test_export_refuses_to_replace_a_file_unless_forced(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    out = tmp_path / "x.zip"
+    out.write_bytes(b"the accountant's own file")
+    code, text, _ = exported(config, out)
+    assert code == 2 and "--force" in text
+    assert out.read_bytes() == b"the accountant's own file"
+    code, text, zf = exported(config, out, "--force")
+    assert code == 0, text
+    assert zf.testzip() is None
+
+
+def test_export_of_unknown_shop_names_the_shops(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    code, text, _ = exported(config, tmp_path / "x.zip", "--shop", "nope")
+    assert code == 2 and "no enabled shop named 'nope'" in text
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_export_rejects_a_period_ending_before_it_starts(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    code, text = cli("export", "--from", "2026-02-01", "--to", "2026-01-01",
+                     "--out", tmp_path / "x.zip", "-c", config)  # fmt: skip
+    assert code == 2 and "before --from" in text
+
+
+def test_altered_pdf_is_left_out_named_and_exit_is_1(tmp_path: Path, smtp: SMTPServer) -> None:
+    config = write_config(tmp_path / "quittance.toml", smtp_port=smtp.port)
+    number = issue(config, "01_")
+    drain(config)
+    svc = Services.from_settings(load_settings(config, environ={}))
+    try:
+        record = svc.store.get_invoice(number)
+        assert record is not None and record.pdf_sha256
+        path = svc.archive.path_for(record.pdf_sha256)
+    finally:
+        svc.close()
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes() + b"%tampered")
+    code, text, zf = exported(config, tmp_path / "x.zip")
+    assert code == 1 and f"{number}: PDF left out" in text
+    assert not [n for n in zf.namelist() if n.endswith(".pdf")]
+    assert f"{number}: PDF left out" in member(zf, "LISEZMOI.txt").decode()
+
+
+def test_document_not_rendered_yet_is_booked_and_named(tmp_path: Path, smtp: SMTPServer) -> None:
+    config = write_config(tmp_path / "quittance.toml", smtp_port=smtp.port)
+    svc = Services.from_settings(load_settings(config, environ={}))
+    try:  # issued, its render job queued and not run: no PDF yet
+        order = Order.model_validate_json(sample_path("01_").read_bytes())
+        number = accept_order(svc, order, then=()).invoice.number
+    finally:
+        svc.close()
+    code, text, zf = exported(config, tmp_path / "x.zip")
+    assert code == 1 and f"{number}: no PDF archived yet" in text
+    (fec_name,) = [n for n in zf.namelist() if "FEC" in n]
+    assert {num for (_j, num) in entries(read_fec(zf.read(fec_name)))} == {number}
+
+
+def test_failed_export_leaves_no_file_behind(shop, tmp_path: Path, monkeypatch) -> None:
+    config, _ = shop
+    boom = RuntimeError("disk full")
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise boom
+
+    monkeypatch.setattr(Store, "iter_issued", failing)
+    out = tmp_path / "x.zip"
+    result = CliRunner().invoke(
+        app, ["export", "--from", "2020-01-01", "--to", "2030-12-31", "--out", str(out),
+              "-c", str(config)],
+    )  # fmt: skip
+    structlog.reset_defaults()
+    assert result.exception is boom
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ereporting_prints_the_daily_groups_as_csv(shop) -> None:
+    config, _ = shop
+    first, last = today() - timedelta(days=400), today() + timedelta(days=400)
+    result = CliRunner().invoke(app, ["ereporting", "--from", str(first), "--to", str(last),
+                                      "--format", "csv", "-c", str(config)])  # fmt: skip
+    structlog.reset_defaults()
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout), delimiter=";"))
+    assert rows[0][:3] == ["date", "devise", "categorie"]
+    assert {row[1] for row in rows[1:]} == {"EUR", "USD"}
+
+
+def test_ereporting_json_matches_the_exports(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    first, last = today() - timedelta(days=400), today() + timedelta(days=400)
+    result = CliRunner().invoke(app, ["ereporting", "--from", str(first), "--to", str(last),
+                                      "--format", "json", "-c", str(config)])  # fmt: skip
+    structlog.reset_defaults()
+    assert result.exit_code == 0, result.output
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    assert json.loads(result.stdout) == json.loads(member(zf, "transactions-b2c.json"))
+
+
+def test_ereporting_table_names_the_categories(shop) -> None:
+    config, _ = shop
+    code, text = cli("ereporting", "--from", today() - timedelta(days=400),
+                     "--to", today() + timedelta(days=400), "-c", config)  # fmt: skip
+    assert code == 0 and "TLB1" in text and "B2C e-reporting" in text
+
+
+def test_ereporting_refuses_an_unknown_format(shop) -> None:
+    config, _ = shop
+    code, text = cli("ereporting", "--from", "2026-01-01", "--to", "2026-01-31",
+                     "--format", "xml", "-c", config)  # fmt: skip
+    assert code == 2 and "expected table, csv or json" in text
+
+
+def test_export_after_the_demo_holds_its_documents(tmp_path: Path) -> None:
+    """What the issue asks to show: `make demo`, then the export of its whole history."""
+    import subprocess
+    import sys
+
+    quittance = [sys.executable, "-m", "bridge.cli"]
+    demo = subprocess.run([*quittance, "demo", "--workdir", "demo"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    out = tmp_path / "x.zip"
+    export = subprocess.run(
+        [*quittance, "export", "--from", "2020-01-01", "--to", str(today() + timedelta(days=800)),
+         "--out", str(out), "-c", str(tmp_path / "demo" / "quittance.toml")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    names = zipfile.ZipFile(out).namelist()
+    assert len([n for n in names if "/factures/" in n]) >= 15
+    assert [n for n in names if "/avoirs/" in n]
+    (fec_name,) = [n for n in names if "FEC" in n]
+    assert unbalanced(read_fec(zipfile.ZipFile(out).read(fec_name))) == []
