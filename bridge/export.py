@@ -74,10 +74,14 @@ class ExportResult:
     path: Path
     invoices: int = 0
     credit_notes: int = 0
-    files: list[tuple[str, int]] = field(default_factory=list)  # (name in the ZIP, bytes)
+    pdfs: int = 0
+    pdf_bytes: int = 0
+    files: list[tuple[str, int]] = field(default_factory=list)  # the other files: (name, bytes)
     fec_files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     numbering_intact: bool = True
+    # --shop: the series are shared with the other shops, whose numbers look missing here
+    numbering_shared: bool = False
 
     @property
     def documents(self) -> int:
@@ -181,7 +185,8 @@ class _Writer:
             f"-{request.shop}" if request.shop else ""
         )
         self.stamp = now.astimezone(settings.seller.zoneinfo)
-        self.sums: list[tuple[str, str]] = []
+        # Per-document lines go to files, not lists: memory must not grow with the period.
+        self.sums = (scratch / "SHA256SUMS").open("w", encoding="utf-8", newline="")
         self.numbering = NumberingReport()
         self.ereporting = EReporting()
         self.rates: set[Decimal] = set()
@@ -211,22 +216,24 @@ class _Writer:
         except NoEuroRate as exc:
             self.result.problems.append(f"{exc}; left out of the FEC and the e-reporting")
         else:
-            self._book(snap.seller.siren or self.settings.seller.siren, booked)
+            self._book(snap.seller.siren or self.settings.seller.siren, booked, snap.issue_date)
         self._add_pdf(record, archive)
 
-    def _book(self, siren: str, booked: Booked) -> None:
+    def _book(self, siren: str, booked: Booked, issue_date: date) -> None:
+        """Both entries go to the FEC of the document's fiscal year, so an invoice and its
+        payment stay together and lettered even when the payment came the year before."""
+        if booked.sale is None:
+            return
+        name = fec.fec_filename(siren, self.settings.accounting.closing_date(issue_date))
+        handle = self.fec.get(name)
+        if handle is None:
+            handle = self.fec[name] = (self.scratch / name).open(
+                "w", encoding=self.encoding, newline=""
+            )
+            handle.write(fec.header(self.separator))
         for entry in (booked.sale, booked.money):
-            if entry is None:
-                continue
-            closing = self.settings.accounting.closing_date(entry.day)
-            name = fec.fec_filename(siren, closing)
-            handle = self.fec.get(name)
-            if handle is None:
-                handle = self.fec[name] = (self.scratch / name).open(
-                    "w", encoding=self.encoding, newline=""
-                )
-                handle.write(fec.header(self.separator))
-            handle.writelines(fec.entry_lines(entry, self.separator, self.encoding))
+            if entry is not None:
+                handle.writelines(fec.entry_lines(entry, self.separator, self.encoding))
 
     def _add_pdf(self, record: InvoiceRecord, archive: Archive) -> None:
         if record.pdf_sha256 is None:
@@ -243,10 +250,14 @@ class _Writer:
             )
             return
         folder = "avoirs" if record.snapshot.kind is DocumentKind.credit_note else "factures"
-        name = f"{folder}/{record.number.replace('/', '_')}.pdf"
+        # "/" is allowed in numbers but not in a file name; "%" is never in a number, so
+        # "%2F" cannot make two numbers one name.
+        name = f"{folder}/{record.number.replace('/', '%2F')}.pdf"
         # PDFs are compressed already: stored as they are, and the ZIP's CRC is cheap.
         self._write(name, data, record.issued_at, zipfile.ZIP_STORED)
-        self.sums.append((name, record.pdf_sha256))
+        self.result.pdfs += 1
+        self.result.pdf_bytes += len(data)
+        self.sums.write(f"{record.pdf_sha256}  {name}\n")
 
     def _write(self, name: str, data: bytes, when: datetime, compress: int) -> None:
         info = zipfile.ZipInfo(
@@ -254,7 +265,6 @@ class _Writer:
         )
         info.compress_type = compress
         self.zf.writestr(info, data)
-        self.result.files.append((name, len(data)))
 
     def _add_file(self, name: str, path: Path) -> None:
         digest = hashlib.sha256()
@@ -268,7 +278,7 @@ class _Writer:
         with path.open("rb") as source, self.zf.open(info, "w", force_zip64=True) as target:
             while chunk := source.read(_CHUNK):
                 target.write(chunk)
-        self.sums.append((name, digest.hexdigest()))
+        self.sums.write(f"{digest.hexdigest()}  {name}\n")
         self.result.files.append((name, path.stat().st_size))
 
     def _add_text(self, name: str, text: str, encoding: str = "utf-8") -> None:
@@ -285,12 +295,13 @@ class _Writer:
         self._add_file("journal-des-ventes.csv", self._journal_csv())
         self._add_ereporting()
         self.result.numbering_intact = self.numbering.intact
+        self.result.numbering_shared = self.request.shop is not None
         self._add_text("numerotation.txt", "\n".join(self.numbering.lines()) + "\n")
         self._add_text(
             "LISEZMOI.txt", description_text(self.settings, self.request, self.result, self.stamp)
         )
-        sums = "".join(f"{digest}  {name}\n" for name, digest in self.sums)
-        self._write("SHA256SUMS", sums.encode(), self.stamp, zipfile.ZIP_DEFLATED)
+        self.sums.close()
+        self.zf.write(self.scratch / "SHA256SUMS", f"{self.root}/SHA256SUMS", zipfile.ZIP_DEFLATED)
 
     def _journal_csv(self) -> Path:
         rates = sorted_rates(self.rates)

@@ -21,6 +21,7 @@ from bridge.accounting.journal import journal_cells, journal_header, journal_row
 from bridge.accounting.numbering import NumberingReport
 from bridge.config.accounting import AccountingConfig, AccountsConfig
 from bridge.invoicing import cases
+from bridge.invoicing.amounts import cents
 from bridge.invoicing.snapshot import InvoiceSnapshot
 from tests.support.fec_file import read_fec, unbalanced
 from tests.support.snapshots import case
@@ -361,3 +362,54 @@ def test_account_numbers_start_with_a_class_digit(account: str) -> None:
 def test_vat_by_rate_keys_are_rates() -> None:
     with pytest.raises(ValidationError, match="VAT rates in percent"):
         AccountsConfig(vat_by_rate={"twenty": "445711"})
+
+
+def test_store_credit_refund_goes_to_the_customers_credit_account_not_the_bank() -> None:
+    note = credit_note()
+    note = note.model_copy(
+        update={"payment": note.payment.model_copy(update={"method": "store_credit"})}
+    )
+    money = book(note, source="refund:1").money
+    assert money is not None and money.postings[0].account == "419100"
+
+
+def test_a_payment_account_has_one_label_whatever_the_language() -> None:
+    snap = case("b2c")
+    books = AccountingConfig(
+        accounts=AccountsConfig(payment_methods={snap.payment.method: "512100"})
+    )
+    labels = set()
+    for printed in ("carte bancaire", "credit card"):
+        payment = snap.payment.model_copy(update={"method_label": printed})
+        money = book(snap.model_copy(update={"payment": payment}), books=books).money
+        assert money is not None
+        labels.add(money.postings[0].account_label)
+    assert labels == {f"Encaissements {snap.payment.method}"}
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("x")', "+33 1", "-1", "@SUM(A1)"])
+def test_journal_text_never_runs_as_a_spreadsheet_formula(name: str) -> None:
+    snap = case("b2c")
+    snap = snap.model_copy(update={"buyer": snap.buyer.model_copy(update={"name": name})})
+    cells = journal_cells(journal_row(snap), [D(20)])
+    assert cells[3] == "'" + name
+
+
+def test_vat_in_euros_of_a_day_is_converted_rate_by_rate_like_the_document() -> None:
+    snap = case("b2c")
+    rate = D("0.8571")
+    eur = {r: sum((ln.vat_amount for ln in snap.lines if ln.vat_rate == r), D(0)) for r in
+           {ln.vat_rate for ln in snap.lines}}  # fmt: skip
+    foreign = snap.model_copy(update={"currency": "USD", "eur": case("foreign_currency").eur})
+    assert foreign.eur is not None
+    foreign = foreign.model_copy(
+        update={
+            "eur": foreign.eur.model_copy(
+                update={"exchange": foreign.eur.exchange.model_copy(update={"rate": rate})}
+            )
+        }
+    )
+    report = EReporting()
+    report.add(foreign)
+    expected = sum((cents(v / rate) for v in eur.values()), D(0))
+    assert sum(g.vat_eur for g in report.groups()) == expected

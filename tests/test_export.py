@@ -345,3 +345,9 @@ def test_export_after_the_demo_holds_its_documents(tmp_path: Path) -> None:
     assert [n for n in names if "/avoirs/" in n]
     (fec_name,) = [n for n in names if "FEC" in n]
     assert unbalanced(read_fec(zipfile.ZipFile(out).read(fec_name))) == []
+
+
+def test_export_to_a_folder_is_refused_by_name(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    code, text, _ = exported(config, tmp_path)
+    assert code == 2 and "is a folder" in text

@@ -37,6 +37,7 @@ NOT_RAISED_BY_STEPS = {
     "BodyTooSlow": "the public port's limits answer it 408 (bridge/web/limits.py)",
     "BadElectronicAddress": "start-up: a ConfigError naming [seller] electronic_address; from "
     "order data, the address is dropped (the SIREN's is used)",
+    "NoEuroRate": "the export names the document as a problem and goes on (no step books)",
     "RulesError": "`quittance check-invoice --facturx` and the tests only: no step runs the "
     "schematrons",
     "RulesUnavailable": "the same: check-invoice exits 2",

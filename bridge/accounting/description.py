@@ -37,6 +37,11 @@ def description_text(
         "\n".join(f"  - {problem}" for problem in result.problems) if result.problems else "  aucun"
     )
     numbering = "intacte" if result.numbering_intact else "RUPTURE : voir numerotation.txt"
+    if result.numbering_shared and not result.numbering_intact:
+        numbering = (
+            "numéros manquants dans cette boutique : les séries sont partagées avec les "
+            "autres boutiques ; un export sans --shop vérifie la numérotation"
+        )
     return f"""\
 Export comptable Quittance
 ==========================
@@ -67,8 +72,9 @@ Ce fichier ne contient QUE la partie de la comptabilité que Quittance connaît 
 encaissements et remboursements de ces ventes (journal {accounting.receipts_journal}
 « {accounting.receipts_journal_label} »). Il est à fusionner avec le reste de la comptabilité :
 il n'a ni écritures d'achats, ni à-nouveaux, ni écritures d'inventaire. Un fichier par
-exercice (clôture au {accounting.fiscal_year_end}, jour-mois) ; une écriture va dans
-l'exercice de sa date.
+exercice (clôture au {accounting.fiscal_year_end}, mois-jour), celui de la date d'émission
+du document : un paiement reçu avant l'exercice de sa facture (payé le 31 décembre, facturé le
+2 janvier) est dans le fichier de la facture, à sa propre date, lettré avec elle.
 
 Format (art. A47 A-1 du LPF) : fichier à plat, première ligne le nom des {len(COLUMNS)} champs,
 champs séparés par {_SEPARATOR_NAMES[accounting.fec_separator]}, fin de ligne CR LF, codage

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from bridge.config.accounting import AccountingConfig
+from bridge.config.accounting import AccountingConfig, AccountsConfig
 from bridge.invoicing.amounts import cents
 from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot
 
@@ -42,6 +42,7 @@ ACCOUNT_LABELS = {
     "vat": "TVA collectée",
     "vat_oss": "TVA collectée OSS",
     "bank": "Banque",
+    "store_credit": "Clients - avoirs en boutique",
 }
 
 
@@ -223,11 +224,7 @@ def _money_entry(
     in_currency = abs(paid) if foreign else None
     currency = snapshot.currency if foreign else ""
     method_account = accounts.payment_account(payment.method)
-    method_label = (
-        ACCOUNT_LABELS["bank"]
-        if method_account == accounts.bank
-        else (payment.method_label or payment.method)
-    )
+    method_label = _payment_account_label(accounts, method_account, payment.method)
     return Entry(
         journal=accounting.receipts_journal,
         journal_label=accounting.receipts_journal_label,
@@ -258,6 +255,16 @@ def _money_entry(
         ),
         lettered_on=lettered_on,
     )
+
+
+def _payment_account_label(accounts: AccountsConfig, account: str, method: str) -> str:
+    """One label per account (a FEC checker flags an account named two ways), never the
+    printed method, which follows the document's language."""
+    if account == accounts.bank:
+        return ACCOUNT_LABELS["bank"]
+    if account == accounts.store_credit:
+        return ACCOUNT_LABELS["store_credit"]
+    return f"Encaissements {method}"
 
 
 def _sale_parts(

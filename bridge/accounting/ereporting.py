@@ -109,7 +109,8 @@ class EReporting:
         sign = Decimal(-1) if snapshot.kind is DocumentKind.credit_note else Decimal(1)
         debits = snapshot.seller.vat_regime is VatRegime.debits
         untaxed = untaxed_category(snapshot)
-        vat_by_group: dict[tuple[date, str, str, bool], Decimal] = {}
+        # VAT per group and rate: TT-83 converts each rate on its own, as the document does
+        vat_by_group: dict[tuple[date, str, str, bool], dict[Decimal, Decimal]] = {}
         for line in snapshot.lines:
             category = _category(snapshot, line, untaxed)
             if category is None:
@@ -120,10 +121,12 @@ class EReporting:
             totals = group.rates.setdefault(line.vat_rate.normalize(), RateTotal())
             totals.base += sign * line.total_excl
             totals.vat += sign * line.vat_amount
-            vat_by_group[key] = vat_by_group.get(key, ZERO) + line.vat_amount
-        for key, vat in vat_by_group.items():
+            by_rate = vat_by_group.setdefault(key, {})
+            by_rate[line.vat_rate] = by_rate.get(line.vat_rate, ZERO) + line.vat_amount
+        for key, by_rate in vat_by_group.items():
             group = self._groups[key]
-            group.vat_eur += sign * (vat if rate is None else cents(vat / rate))
+            vat = sum((v if rate is None else cents(v / rate) for v in by_rate.values()), ZERO)
+            group.vat_eur += sign * vat
             if sign < 0:
                 group.credit_notes += 1
             else:

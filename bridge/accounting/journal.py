@@ -113,22 +113,28 @@ def journal_cells(row: JournalRow, rates: list[Decimal]) -> list[str]:
         row.number,
         row.kind,
         row.issue_date.isoformat(),
-        row.customer,
-        row.company,
-        row.vat_number,
+        _inert(row.customer),
+        _inert(row.company),
+        _inert(row.vat_number),
         row.country,
-        row.order,
-        row.shop,
+        _inert(row.order),
+        _inert(row.shop),
         row.currency,
         *per_rate,
         _amount(row.total_excl),
         _amount(row.total_vat),
         _amount(row.total_incl),
-        row.payment_method,
+        _inert(row.payment_method),
         row.paid_on.isoformat() if row.paid_on else "",
-        row.payment_reference,
+        _inert(row.payment_reference),
         row.credited_number,
     ]
+
+
+def _inert(value: str) -> str:
+    """Text from the shop never runs as a spreadsheet formula: a customer named "=HYPERLINK(…)"
+    would otherwise run when the accountant opens the file."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def sorted_rates(rates: set[Decimal]) -> list[Decimal]:

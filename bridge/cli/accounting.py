@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,6 +49,10 @@ def export_command(
     out = out.expanduser().absolute()
     if not out.parent.is_dir():
         _usage(f"--out {out}: the folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        _usage(f"--out {out}: the folder {out.parent} is not writable")
+    if out.is_dir():
+        _usage(f"--out {out} is a folder: give a file name, e.g. {out / 'export.zip'}")
     if out.exists() and not force:
         _usage(f"--out {out} exists: choose another name, or add --force to replace it")
     svc = services_for(config)
@@ -72,16 +77,20 @@ def export_command(
     size = out.stat().st_size
     console.print(
         f"{out}: {result.invoices} invoice(s), {result.credit_notes} credit note(s), "
-        f"{len(result.files)} files, {size / 1_000_000:.1f} MB; FEC: "
+        f"{result.pdfs + len(result.files) + 1} files, {size / 1_000_000:.1f} MB; FEC: "
         + (", ".join(result.fec_files) or "no entries"),
         highlight=False,
         markup=False,
     )
     for problem in result.problems:
         err_console.print(f"problem: {problem}", highlight=False, markup=False)
-    if not result.numbering_intact:
+    gaps = not result.numbering_intact
+    if gaps and result.numbering_shared:
+        err_console.print("numbering: numbers of this shop's series belong to other shops too; "
+                          "export without --shop to check the numbering")  # fmt: skip
+    elif gaps:
         err_console.print("numbering: a gap or a number out of order, see numerotation.txt")
-    if result.problems or not result.numbering_intact:
+    if result.problems or (gaps and not result.numbering_shared):
         raise typer.Exit(1)
 
 

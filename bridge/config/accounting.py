@@ -40,6 +40,10 @@ class AccountsConfig(Section):
         description="VAT of other member states collected through the One-Stop Shop (OSS)",
     )
     bank: Account = Field(default="512000", description="where payments arrive (512)")
+    store_credit: Account = Field(
+        default="419100",
+        description="refunds given as store credit: owed to the customer, no money moved (4191)",
+    )
     payment_methods: dict[str, Account] = Field(
         default_factory=dict,
         description=(
@@ -69,7 +73,9 @@ class AccountsConfig(Section):
         return self.vat
 
     def payment_account(self, method: str) -> str:
-        return self.payment_methods.get(method, self.bank)
+        if method in self.payment_methods:
+            return self.payment_methods[method]
+        return self.store_credit if method == "store_credit" else self.bank
 
 
 class AccountingConfig(Section):
