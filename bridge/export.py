@@ -29,7 +29,6 @@ import pickle
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +40,7 @@ from bridge.accounting.description import description_text
 from bridge.accounting.entries import Booked, NoEuroRate, book_document
 from bridge.accounting.ereporting import CSV_HEADER as EREPORTING_HEADER
 from bridge.accounting.ereporting import EReporting, as_json, csv_rows
+from bridge.accounting.export_files import ExportRequest, ExportResult
 from bridge.accounting.journal import (
     DELIMITER,
     ENCODING,
@@ -59,33 +59,6 @@ from bridge.store.records import InvoiceRecord
 
 Progress = Callable[[int, int], None]  # (documents done, documents expected)
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRequest:
-    first: date
-    last: date
-    out: Path
-    shop: str | None = None
-
-
-@dataclass(slots=True)
-class ExportResult:
-    path: Path
-    invoices: int = 0
-    credit_notes: int = 0
-    pdfs: int = 0
-    pdf_bytes: int = 0
-    files: list[tuple[str, int]] = field(default_factory=list)  # the other files: (name, bytes)
-    fec_files: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    numbering_intact: bool = True
-    # --shop: the series are shared with the other shops, whose numbers look missing here
-    numbering_shared: bool = False
-
-    @property
-    def documents(self) -> int:
-        return self.invoices + self.credit_notes
 
 
 def utc_window(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:

@@ -10,8 +10,8 @@ from bridge.accounting.ereporting import CATEGORIES, SPECIFICATION
 from bridge.accounting.fec import COLUMNS
 
 if TYPE_CHECKING:
+    from bridge.accounting.export_files import ExportRequest, ExportResult
     from bridge.config import Settings
-    from bridge.export import ExportRequest, ExportResult
 
 _SEPARATOR_NAMES = {"tab": "une tabulation", "pipe": "le caractère « | »"}
 _ENCODING_NAMES = {"utf-8": "UTF-8 (sans BOM)", "iso-8859-15": "ISO 8859-15 (Latin-9)"}
