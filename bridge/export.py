@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from bridge.accounting import fec
 from bridge.accounting.description import description_text
-from bridge.accounting.entries import Booked, NoEuroRate, book_document
+from bridge.accounting.entries import Booked, NoEuroRate, RateLookup, book_document
 from bridge.accounting.ereporting import CSV_HEADER as EREPORTING_HEADER
 from bridge.accounting.ereporting import EReporting, as_json, csv_rows
 from bridge.accounting.export_files import ExportRequest, ExportResult
@@ -53,6 +53,8 @@ from bridge.accounting.journal import (
 from bridge.accounting.numbering import NumberingReport
 from bridge.archive import Archive, ArchiveCorruptError
 from bridge.config import Settings
+from bridge.ecb import Rates, RatesFileError, eur_rate_on, newest_rates
+from bridge.failures import OutsideFactUnavailable
 from bridge.invoicing.snapshot import DocumentKind
 from bridge.store import Store
 from bridge.store.records import InvoiceRecord
@@ -125,7 +127,7 @@ def ereporting_of_period(
     store: Store, settings: Settings, first: date, last: date, shop: str | None
 ) -> tuple[EReporting, list[str]]:
     """The B2C e-reporting aggregates of a period, and the documents that could not be counted."""
-    report = EReporting()
+    report = EReporting(ecb_lookup(settings))
     problems: list[str] = []
     for record in documents_of_period(store, settings, first, last, shop):
         try:
@@ -161,7 +163,8 @@ class _Writer:
         # Per-document lines go to files, not lists: memory must not grow with the period.
         self.sums = (scratch / "SHA256SUMS").open("w", encoding="utf-8", newline="")
         self.numbering = NumberingReport()
-        self.ereporting = EReporting()
+        self.lookup = ecb_lookup(settings)
+        self.ereporting = EReporting(self.lookup)
         self.rates: set[Decimal] = set()
         self.journal = (scratch / "journal.pickle").open("wb")
         self.fec: dict[str, IO[str]] = {}
@@ -182,6 +185,7 @@ class _Writer:
             self.ereporting.add(snap)
             booked = book_document(
                 snap,
+                rates=self.lookup,
                 document_id=record.id,
                 source=record.source,
                 accounting=self.settings.accounting,
@@ -311,6 +315,30 @@ class _Writer:
             "e-reporting/transactions-b2c.json",
             json.dumps(data, ensure_ascii=False, indent=2) + "\n",
         )
+
+
+def ecb_lookup(settings: Settings) -> RateLookup:
+    """The ECB rate of a day from the rates file issuing reads, opened on first need."""
+    opened: list[Rates | None] = []
+    found: dict[tuple[str, date], Decimal | None] = {}  # a few currencies × days
+
+    def lookup(currency: str, day: date) -> Decimal | None:
+        if not opened:
+            try:
+                opened.append(newest_rates(settings))
+            except (RatesFileError, OSError):
+                opened.append(None)
+        rates = opened[0]
+        if rates is None:
+            return None
+        if (currency, day) not in found:
+            try:
+                found[(currency, day)] = eur_rate_on(rates, currency, day, timedelta(0)).rate
+            except OutsideFactUnavailable:
+                found[(currency, day)] = None
+        return found[(currency, day)]
+
+    return lookup
 
 
 def _zip_time(moment: datetime, zone: ZoneInfo) -> tuple[int, int, int, int, int, int]:

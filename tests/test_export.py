@@ -351,3 +351,18 @@ def test_export_to_a_folder_is_refused_by_name(shop, tmp_path: Path) -> None:
     config, _ = shop
     code, text, _ = exported(config, tmp_path)
     assert code == 2 and "is a folder" in text
+
+
+def test_foreign_currency_sale_without_vat_is_booked_at_the_ecb_rate_of_its_day(
+    tmp_path: Path,
+) -> None:
+    """An export in dollars charges no VAT, so its document records no euro rate: the export
+    reads the ECB's rate of the payment day from the rates file issuing uses."""
+    from bridge.accounting.entries import euro_rate
+    from bridge.export import ecb_lookup
+    from tests.support.snapshots import case
+
+    settings = load_settings(write_config(tmp_path / "quittance.toml"), environ={})
+    snap = case("export").model_copy(update={"currency": "USD"})
+    rate = euro_rate(snap, ecb_lookup(settings))
+    assert rate is not None and Decimal("0.5") < rate < Decimal("2")

@@ -20,7 +20,7 @@ booked with the first one).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -44,6 +44,10 @@ ACCOUNT_LABELS = {
     "bank": "Banque",
     "store_credit": "Clients - avoirs en boutique",
 }
+
+
+# (currency, day) → the ECB rate last published on or before that day, None if unknown.
+RateLookup = Callable[[str, date], Decimal | None]
 
 
 class NoEuroRate(ValueError):
@@ -116,11 +120,13 @@ def oss_country(snapshot: InvoiceSnapshot, line: InvoiceLine) -> str:
     return country if line.vat_amount != ZERO else ""
 
 
-def euro_rate(snapshot: InvoiceSnapshot) -> Decimal | None:
+def euro_rate(snapshot: InvoiceSnapshot, lookup: RateLookup | None = None) -> Decimal | None:
     """Units of the document's currency for 1 EUR; None for a document in euros.
 
-    Raises `NoEuroRate` for a document in another currency issued before its ECB rate was
-    recorded, unless the platform's own euro total was kept."""
+    The rate the document records (its VAT in euros was stated at it); else the platform's own
+    euro total; else `lookup`'s ECB rate of the payment day (a document charging no VAT, an
+    export in dollars say, records none: it needed none to be printed). Raises `NoEuroRate`
+    when none of them knows."""
     if snapshot.currency == EURO:
         return None
     if snapshot.eur is not None:
@@ -128,8 +134,12 @@ def euro_rate(snapshot: InvoiceSnapshot) -> Decimal | None:
     totals = snapshot.totals
     if totals.shop_currency == EURO and totals.shop_currency_total_incl:
         return totals.total_incl / totals.shop_currency_total_incl
+    found = lookup(snapshot.currency, snapshot.payment.paid_on) if lookup is not None else None
+    if found is not None:
+        return found
     raise NoEuroRate(
-        f"{snapshot.number} is in {snapshot.currency} and records no euro rate: book it by hand"
+        f"{snapshot.number} is in {snapshot.currency} and no euro rate is known for it "
+        f"(none recorded, none in the ECB rates for {snapshot.payment.paid_on}): book it by hand"
     )
 
 
@@ -139,9 +149,10 @@ def book_document(
     document_id: int,
     source: str,
     accounting: AccountingConfig,
+    rates: RateLookup | None = None,
 ) -> Booked:
     """The entries of one document (see the module doc). Raises `NoEuroRate`."""
-    rate = euro_rate(snapshot)
+    rate = euro_rate(snapshot, rates)
     credit_note = snapshot.kind is DocumentKind.credit_note
     label = _entry_label(snapshot)
     parts = [

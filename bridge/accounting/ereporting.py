@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bridge.accounting.entries import euro_rate, oss_country
+from bridge.accounting.entries import RateLookup, euro_rate, oss_country
 from bridge.facturx.categories import VatCategory, line_category, untaxed_category
 from bridge.invoicing.amounts import cents
 from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot, VatRegime
@@ -97,7 +97,8 @@ def is_b2c(snapshot: InvoiceSnapshot) -> bool:
 class EReporting:
     """Fed each document of the period (`add`), then read (`groups`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, rates: RateLookup | None = None) -> None:
+        self._rates = rates
         self._groups: dict[tuple[date, str, str, bool], DailyGroup] = {}
         self.left_out_lines = 0  # exempt under art. 261 ff.: outside e-reporting
 
@@ -105,7 +106,7 @@ class EReporting:
         """Count a document in (a business buyer's is ignored). Raises `NoEuroRate`."""
         if not is_b2c(snapshot):
             return
-        rate = euro_rate(snapshot)
+        rate = euro_rate(snapshot, self._rates)
         sign = Decimal(-1) if snapshot.kind is DocumentKind.credit_note else Decimal(1)
         debits = snapshot.seller.vat_regime is VatRegime.debits
         untaxed = untaxed_category(snapshot)
