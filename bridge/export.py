@@ -55,7 +55,7 @@ from bridge.archive import Archive, ArchiveCorruptError
 from bridge.config import Settings
 from bridge.ecb import Rates, RatesFileError, eur_rate_on, newest_rates
 from bridge.failures import OutsideFactUnavailable
-from bridge.invoicing.snapshot import DocumentKind
+from bridge.invoicing.snapshot import DocumentKind, InvoiceSnapshot
 from bridge.store import Store
 from bridge.store.records import InvoiceRecord
 
@@ -113,7 +113,7 @@ def export_period(
             tempfile.TemporaryDirectory(prefix=".export-", dir=request.out.parent) as scratch,
             zipfile.ZipFile(part, "w", allowZip64=True) as zf,
         ):
-            writer = _Writer(zf, Path(scratch), settings, request, now, result)
+            writer = _Writer(zf, Path(scratch), settings, request, now, result, store)
             for record in documents:
                 writer.add(record, archive)
             writer.finish()
@@ -130,8 +130,10 @@ def ereporting_of_period(
     report = EReporting(ecb_lookup(settings))
     problems: list[str] = []
     for record in documents_of_period(store, settings, first, last, shop):
+        credited = record.credited_invoice_id
+        invoice = store.get_invoice_by_id(credited) if credited is not None else None
         try:
-            report.add(record.snapshot)
+            report.add(record.snapshot, invoice.snapshot if invoice is not None else None)
         except NoEuroRate as exc:
             problems.append(f"{exc}; left out of the e-reporting")
     return report, problems
@@ -148,6 +150,7 @@ class _Writer:
         request: ExportRequest,
         now: datetime,
         result: ExportResult,
+        store: Store,
     ) -> None:
         self.zf, self.scratch, self.settings, self.request, self.result = (
             zf,
@@ -164,6 +167,7 @@ class _Writer:
         self.sums = (scratch / "SHA256SUMS").open("w", encoding="utf-8", newline="")
         self.numbering = NumberingReport()
         self.lookup = ecb_lookup(settings)
+        self.invoice_by_id = store.get_invoice_by_id
         self.ereporting = EReporting(self.lookup)
         self.rates: set[Decimal] = set()
         self.journal = (scratch / "journal.pickle").open("wb")
@@ -181,11 +185,13 @@ class _Writer:
         row = journal_row(snap)
         self.rates.update(row.base_by_rate)
         pickle.dump(row, self.journal, protocol=pickle.HIGHEST_PROTOCOL)
+        credited = self._credited(record)
         try:
-            self.ereporting.add(snap)
+            self.ereporting.add(snap, credited)
             booked = book_document(
                 snap,
                 rates=self.lookup,
+                credited=credited,
                 document_id=record.id,
                 source=record.source,
                 accounting=self.settings.accounting,
@@ -195,6 +201,13 @@ class _Writer:
         else:
             self._book(snap.seller.siren or self.settings.seller.siren, booked, snap.issue_date)
         self._add_pdf(record, archive)
+
+    def _credited(self, record: InvoiceRecord) -> InvoiceSnapshot | None:
+        """A credit note's invoice (read once per credit note: a tenth of the documents)."""
+        if record.credited_invoice_id is None:
+            return None
+        invoice = self.invoice_by_id(record.credited_invoice_id)
+        return invoice.snapshot if invoice is not None else None
 
     def _book(self, siren: str, booked: Booked, issue_date: date) -> None:
         """Both entries go to the FEC of the document's fiscal year, so an invoice and its

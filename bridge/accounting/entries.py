@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from bridge.accounting.spread import booked_lines
 from bridge.config.accounting import AccountingConfig, AccountsConfig
 from bridge.invoicing.amounts import cents
 from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot
@@ -150,22 +151,30 @@ def book_document(
     source: str,
     accounting: AccountingConfig,
     rates: RateLookup | None = None,
+    credited: InvoiceSnapshot | None = None,
 ) -> Booked:
-    """The entries of one document (see the module doc). Raises `NoEuroRate`."""
+    """The entries of one document (see the module doc). `credited`: a credit note's invoice,
+    over whose accounts an amount credited without naming lines is spread (`spread.py`).
+    Raises `NoEuroRate`."""
     rate = euro_rate(snapshot, rates)
     credit_note = snapshot.kind is DocumentKind.credit_note
     label = _entry_label(snapshot)
     parts = [
         (amount, account, name, detail)
-        for amount, account, name, detail in _sale_parts(snapshot, accounting)
+        for amount, account, name, detail in _sale_parts(snapshot, accounting, credited)
         if amount != ZERO
     ]
     if not parts:
         return Booked(sale=None, money=None)
+    # A part worth less than half a euro cent (a 0,01 DKK rounding line) books nothing: a FEC
+    # line with 0,00 on both sides says nothing, and the customers' posting is their sum.
     converted = [
-        (_euros(amount, rate), amount, account, name, detail)
+        (eur, amount, account, name, detail)
         for amount, account, name, detail in parts
+        if (eur := _euros(amount, rate)) != ZERO
     ]
+    if not converted:
+        return Booked(sale=None, money=None)
     total_eur = sum((eur for eur, *_ in converted), ZERO)
     money = moves_money(snapshot, source)
     lettered = money and snapshot.totals.amount_paid == snapshot.totals.total_incl
@@ -279,16 +288,14 @@ def _payment_account_label(accounts: AccountsConfig, account: str, method: str) 
 
 
 def _sale_parts(
-    snapshot: InvoiceSnapshot, accounting: AccountingConfig
+    snapshot: InvoiceSnapshot, accounting: AccountingConfig, credited: InvoiceSnapshot | None
 ) -> Iterable[tuple[Decimal, str, str, str]]:
     """(amount, account, account label, detail) per sales account and rate, then per VAT
     account and rate: sums of the document's lines, in its currency."""
     accounts = accounting.accounts
     sales: dict[tuple[str, str, Decimal, str], Decimal] = {}
     vat: dict[tuple[str, str, Decimal, str], Decimal] = {}
-    for line in snapshot.lines:
-        kind = _sales_kind(line)
-        oss = oss_country(snapshot, line)
+    for (kind, oss), line in booked_lines(snapshot, credited, _sales_key):
         key = (getattr(accounts, kind), ACCOUNT_LABELS[kind], line.vat_rate, oss)
         sales[key] = sales.get(key, ZERO) + line.total_excl
         if line.vat_amount != ZERO:
@@ -299,6 +306,10 @@ def _sale_parts(
         yield amount, account, name, _detail("HT", rate, oss)
     for (account, name, rate, oss), amount in vat.items():
         yield amount, account, name, _detail("TVA", rate, oss)
+
+
+def _sales_key(snapshot: InvoiceSnapshot, line: InvoiceLine) -> tuple[str, str]:
+    return _sales_kind(line), oss_country(snapshot, line)
 
 
 def _sales_kind(line: InvoiceLine) -> str:

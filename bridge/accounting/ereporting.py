@@ -27,7 +27,8 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.accounting.entries import RateLookup, euro_rate, oss_country
-from bridge.facturx.categories import VatCategory, line_category, untaxed_category
+from bridge.accounting.spread import booked_lines
+from bridge.facturx.categories import line_category, untaxed_category
 from bridge.invoicing.amounts import cents
 from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot, VatRegime
 
@@ -72,11 +73,7 @@ class DailyGroup:
 
 def category_of(snapshot: InvoiceSnapshot, line: InvoiceLine) -> str | None:
     """The e-reporting category of a line (see the module doc); None: outside e-reporting."""
-    return _category(snapshot, line, untaxed_category(snapshot))
-
-
-def _category(snapshot: InvoiceSnapshot, line: InvoiceLine, untaxed: VatCategory) -> str | None:
-    vat_category = line_category(line, untaxed)
+    vat_category = line_category(line, untaxed_category(snapshot))
     if oss_country(snapshot, line) or vat_category.code in _NOT_FRENCH_VAT:
         return "TNT1"
     if vat_category.code == "E" and vat_category.reason_code != "VATEX-FR-FRANCHISE":
@@ -102,18 +99,18 @@ class EReporting:
         self._groups: dict[tuple[date, str, str, bool], DailyGroup] = {}
         self.left_out_lines = 0  # exempt under art. 261 ff.: outside e-reporting
 
-    def add(self, snapshot: InvoiceSnapshot) -> None:
-        """Count a document in (a business buyer's is ignored). Raises `NoEuroRate`."""
+    def add(self, snapshot: InvoiceSnapshot, credited: InvoiceSnapshot | None = None) -> None:
+        """Count a document in (a business buyer's is ignored); `credited`: a credit note's
+        invoice, over whose categories an amount credited without lines is spread. Raises
+        `NoEuroRate`."""
         if not is_b2c(snapshot):
             return
         rate = euro_rate(snapshot, self._rates)
         sign = Decimal(-1) if snapshot.kind is DocumentKind.credit_note else Decimal(1)
         debits = snapshot.seller.vat_regime is VatRegime.debits
-        untaxed = untaxed_category(snapshot)
         # VAT per group and rate: TT-83 converts each rate on its own, as the document does
         vat_by_group: dict[tuple[date, str, str, bool], dict[Decimal, Decimal]] = {}
-        for line in snapshot.lines:
-            category = _category(snapshot, line, untaxed)
+        for category, line in booked_lines(snapshot, credited, category_of):
             if category is None:
                 self.left_out_lines += 1
                 continue

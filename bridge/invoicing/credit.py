@@ -419,6 +419,14 @@ def _pct(rate: Decimal) -> str:
     return f"{rate.normalize():f}"
 
 
+def is_pro_rata_line(line: InvoiceLine, locale: str) -> bool:
+    """Whether a credit note's line is an amount spread over a rate (`_remainder_lines`)
+    rather than a line of the invoice credited: its books follow the invoice's own lines."""
+    return line.kind == "fee" and line.description in (
+        _pro_rata_label(line.vat_rate, locale, several) for several in (False, True)
+    )
+
+
 def _pro_rata_label(rate: Decimal, locale: str, several: bool) -> str:
     """ "Remboursement", and its rate when the invoice has several: "(TVA 5,5 %)"."""
     label = "Remboursement" if locale == "fr" else "Refund"
