@@ -3,7 +3,7 @@ in a spreadsheet. Pure.
 
 The CSV is written for French spreadsheets: UTF-8 with a byte order mark (so accents open
 right), ";" between fields, decimal comma. Amounts are in the document's currency, credit
-notes negative, so a column's sum is the period's net sales. There is a base and a VAT
+notes negative, so a column's sum over one currency is its net sales. There is a base and a VAT
 column per rate the period uses, which only the whole period tells (`journal_header`).
 """
 
