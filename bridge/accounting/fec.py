@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from bridge.accounting.entries import Entry
 
@@ -58,6 +59,7 @@ def fec_filename(siren: str, closing: date) -> str:
     return f"{siren}FEC{closing:%Y%m%d}.txt"
 
 
+@lru_cache(maxsize=4096)  # journal and account names recur on every posting
 def clean_label(text: str, encoding: str = "utf-8") -> str:
     """A label safe in any FEC field: no separator or line break, one space between words,
     only characters `encoding` can write."""
@@ -82,6 +84,7 @@ def fec_amount(amount: Decimal) -> str:
     return f"{abs(amount):.2f}".replace(".", ",")
 
 
+@lru_cache(maxsize=4096)
 def fec_date(day: date | None) -> str:
     return f"{day:%Y%m%d}" if day is not None else ""
 
