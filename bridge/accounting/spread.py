@@ -46,26 +46,33 @@ def _shares(
         or not is_pro_rata_line(line, snapshot.locale)
     ):
         return None
-    weights: dict[K, Decimal] = {}
+    bases: dict[K, Decimal] = {}
+    vats: dict[K, Decimal] = {}
     for original in credited.lines:
         if original.vat_rate == line.vat_rate:
             k = key(credited, original)
-            weights[k] = weights.get(k, ZERO) + original.total_excl
-    total = sum(weights.values(), ZERO)
-    if len(weights) < 2 or total == ZERO:
-        return None if not weights else [(next(iter(weights)), line)]
-    excl = spread(line.total_excl, weights, total)
-    vat = spread(line.vat_amount, weights, total)
+            bases[k] = bases.get(k, ZERO) + original.total_excl
+            vats[k] = vats.get(k, ZERO) + original.vat_amount
+    if len(bases) < 2:
+        return [(next(iter(bases)), line)] if bases else None
+    # The VAT follows the invoice's VAT (its lines' VAT is rounded apart from their bases),
+    # the base its bases; a rate of no VAT or no base at all, the other.
+    excl = spread(line.total_excl, bases if any(bases.values()) else vats)
+    vat = spread(line.vat_amount, vats if any(vats.values()) else bases)
     return [
         (k, line.model_copy(update={"total_excl": excl[k], "vat_amount": vat[k],
                                     "total_incl": excl[k] + vat[k]}))
-        for k in weights
+        for k in bases
+        if excl[k] or vat[k]  # a key given nothing is left out, not counted at 0
     ]  # fmt: skip
 
 
-def spread(amount: Decimal, weights: dict[K, Decimal], total: Decimal) -> dict[K, Decimal]:
-    """`amount` shared in proportion to `weights` (summing to `total`), to the cent, the shares
-    summing to `amount` exactly: the largest weight takes what rounding leaves."""
+def spread(amount: Decimal, weights: dict[K, Decimal]) -> dict[K, Decimal]:
+    """`amount` shared in proportion to `weights`, to the cent, the shares summing to `amount`
+    exactly: the largest weight takes what rounding leaves. All weights zero: the first."""
+    total = sum(weights.values(), ZERO)
+    if total == ZERO:
+        return {k: amount if n == 0 else ZERO for n, k in enumerate(weights)}
     shares = {k: (amount * w / total).quantize(CENT, ROUND_HALF_UP) for k, w in weights.items()}
     largest = max(weights, key=lambda k: abs(weights[k]))
     shares[largest] += amount - sum(shares.values(), ZERO)
