@@ -89,6 +89,12 @@ def member(zf: zipfile.ZipFile, suffix: str) -> bytes:
     return zf.read(name)
 
 
+def fec_lines(zf: zipfile.ZipFile) -> list:
+    """The lines of every FEC file (documents issued around midnight on 31 December are in two
+    fiscal years)."""
+    return [ln for n in zf.namelist() if "FEC" in n for ln in read_fec(zf.read(n))]
+
+
 def test_export_holds_every_document_pdf_as_archived(shop, tmp_path: Path) -> None:
     config, numbers = shop
     code, text, zf = exported(config, tmp_path / "x.zip")
@@ -123,11 +129,22 @@ def test_fec_is_named_after_siren_and_closing_date_and_balances(shop, tmp_path: 
     config, numbers = shop
     _, _, zf = exported(config, tmp_path / "x.zip")
     settings = load_settings(config, environ={})
-    closing = settings.accounting.closing_date(today())
-    name = f"{settings.seller.siren}FEC{closing:%Y%m%d}.txt"
-    lines = read_fec(member(zf, name))
-    assert unbalanced(lines) == []
-    booked = {number for (_journal, number) in entries(lines)}
+    svc = Services.from_settings(settings)
+    try:  # the file of each document's fiscal year, by its own (local) issue date
+        days = {n: svc.store.get_invoice(n).snapshot.issue_date for n in numbers}  # type: ignore[union-attr]
+    finally:
+        svc.close()
+    siren = settings.seller.siren
+    expected = {
+        f"{siren}FEC{settings.accounting.closing_date(day):%Y%m%d}.txt" for day in days.values()
+    }
+    names = {n.rsplit("/", 1)[1] for n in zf.namelist() if "FEC" in n}
+    assert names == expected
+    booked: set[str] = set()
+    for name in names:
+        lines = read_fec(member(zf, name))
+        assert unbalanced(lines) == []
+        booked |= {number for (_journal, number) in entries(lines)}
     # the invoice without email is still booked; every document is, and only those
     assert booked == set(numbers)
 
@@ -137,8 +154,7 @@ def test_fec_books_foreign_currency_in_euros_with_the_amount_in_currency(
 ) -> None:
     config, numbers = shop
     _, _, zf = exported(config, tmp_path / "x.zip")
-    (fec_name,) = [n for n in zf.namelist() if "FEC" in n]
-    usd = [ln for ln in read_fec(zf.read(fec_name)) if ln["EcritureNum"] == numbers[2]]
+    usd = [ln for ln in fec_lines(zf) if ln["EcritureNum"] == numbers[2]]
     customer = [ln for ln in usd if ln["JournalCode"] == "VE" and ln["CompteNum"] == "411000"]
     assert customer[0]["Idevise"] == "USD" and customer[0]["Montantdevise"]
     assert customer[0].debit != Decimal(customer[0]["Montantdevise"].replace(",", "."))
@@ -147,8 +163,7 @@ def test_fec_books_foreign_currency_in_euros_with_the_amount_in_currency(
 def test_each_payment_is_lettered_against_its_invoice(shop, tmp_path: Path) -> None:
     config, _ = shop
     _, _, zf = exported(config, tmp_path / "x.zip")
-    (fec_name,) = [n for n in zf.namelist() if "FEC" in n]
-    lines = read_fec(zf.read(fec_name))
+    lines = fec_lines(zf)
     on_customers = [ln for ln in lines if ln["CompteNum"] == "411000"]
     by_letter: dict[str, list] = {}
     for line in on_customers:
@@ -265,8 +280,7 @@ def test_document_not_rendered_yet_is_booked_and_named(tmp_path: Path, smtp: SMT
         svc.close()
     code, text, zf = exported(config, tmp_path / "x.zip")
     assert code == 1 and f"{number}: no PDF archived yet" in text
-    (fec_name,) = [n for n in zf.namelist() if "FEC" in n]
-    assert {num for (_j, num) in entries(read_fec(zf.read(fec_name)))} == {number}
+    assert {num for (_j, num) in entries(fec_lines(zf))} == {number}
 
 
 def test_failed_export_leaves_no_file_behind(shop, tmp_path: Path, monkeypatch) -> None:
@@ -343,8 +357,7 @@ def test_export_after_the_demo_holds_its_documents(tmp_path: Path) -> None:
     names = zipfile.ZipFile(out).namelist()
     assert len([n for n in names if "/factures/" in n]) >= 15
     assert [n for n in names if "/avoirs/" in n]
-    (fec_name,) = [n for n in names if "FEC" in n]
-    assert unbalanced(read_fec(zipfile.ZipFile(out).read(fec_name))) == []
+    assert unbalanced(fec_lines(zipfile.ZipFile(out))) == []
 
 
 def test_export_to_a_folder_is_refused_by_name(shop, tmp_path: Path) -> None:
