@@ -29,6 +29,7 @@ from bridge.config.accounting import AccountingConfig
 from bridge.config.alerts import AlertsConfig
 from bridge.config.channels import HelpdeskConfig, SmsConfig
 from bridge.config.currency import CurrencyConfig
+from bridge.config.dashboard import DashboardConfig
 from bridge.config.documents import LegalConfig, RulesConfig, TemplatesConfig
 from bridge.config.email import EmailConfig, send_budget_seconds, smtp_replies
 from bridge.config.numbering import NumberingConfig
@@ -138,6 +139,23 @@ class Settings(BaseSettings):
     sms: list[SmsConfig] = Field(default_factory=list)
     helpdesks: list[HelpdeskConfig] = Field(default_factory=list)
     accounting: AccountingConfig = Field(default_factory=AccountingConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+
+    @field_validator("dashboard")
+    @classmethod
+    def _dashboard_port_of_its_own(
+        cls, dashboard: DashboardConfig, info: ValidationInfo
+    ) -> DashboardConfig:
+        # The webhook port faces the internet; the owner's pages must not ride along on it.
+        server = info.data.get("server")
+        if server is None or not dashboard.port:
+            return dashboard
+        if dashboard.port in (server.port, server.metrics_port):
+            raise fail(
+                f"port: a port of its own, not {dashboard.port} ([server] port or "
+                "metrics_port); 0 for no dashboard"
+            )
+        return dashboard
 
     @field_validator("shops")
     @classmethod

@@ -49,13 +49,13 @@ def recent(conn: Connection, limit: int, kind: str | None) -> list[EventRecord]:
     stmt = select(events).order_by(events.c.id.desc()).limit(limit)
     if kind is not None:
         stmt = stmt.where(events.c.kind == kind)
-    return [_record(row) for row in conn.execute(stmt).mappings()]
+    return [record_of(row) for row in conn.execute(stmt).mappings()]
 
 
 def of_kind(conn: Connection, kind: str) -> list[EventRecord]:
     """Every event of `kind`, oldest first (`verify` reads the whole log of one kind)."""
     stmt = select(events).where(events.c.kind == kind).order_by(events.c.id)
-    return [_record(row) for row in conn.execute(stmt).mappings()]
+    return [record_of(row) for row in conn.execute(stmt).mappings()]
 
 
 KEYED_FROM = "chain.keyed_from"  # written by migration 0006: the plain links' last heads
@@ -82,7 +82,7 @@ def _plain_ends(detail: dict[str, Any]) -> dict[str, tuple[int, str]]:
         return {}
 
 
-def _record(row: RowMapping) -> EventRecord:
+def record_of(row: RowMapping) -> EventRecord:
     return EventRecord(
         id=row["id"],
         at=row["at"],

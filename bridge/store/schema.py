@@ -350,3 +350,40 @@ surveys = Table(
     CheckConstraint("score IS NULL OR (score >= 1 AND score <= scale)", name="score"),
 )
 Index("ix_surveys_shop_invited_at", surveys.c.shop, surveys.c.invited_at)
+
+# The owner's dashboard (bridge/dashboard): accounts, their sessions (the cookie carries the
+# signed id), and the cookie-signing key every replica shares.
+dashboard_users = Table(
+    "dashboard_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("locale", String(5), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+    UniqueConstraint("username"),
+    CheckConstraint("role IN ('owner', 'accountant')", name="role"),
+)
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the session's secret, never it
+    Column("user_id", Integer, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+Index("ix_dashboard_sessions_user_id", dashboard_sessions.c.user_id)
+Index("ix_dashboard_sessions_expires_at", dashboard_sessions.c.expires_at)
+
+dashboard_keys = Table(
+    "dashboard_keys",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

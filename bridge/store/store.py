@@ -27,6 +27,7 @@ from bridge.store import deliveries, events, guards, health, invoices, jobs, ord
 from bridge.store import outages as outage_rows
 from bridge.store import platform as inbox
 from bridge.store import portal as customer_side
+from bridge.store.dashboard_side import DashboardRows
 from bridge.store.deliveries import DeliveryIn
 from bridge.store.engine import create_store_engine, writer
 from bridge.store.errors import StoreError
@@ -63,7 +64,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(JobQueue):
+class Store(JobQueue, DashboardRows):
     def __init__(
         self,
         engine: Engine,
@@ -622,6 +623,26 @@ class Store(JobQueue):
     def job_counts_by_shop(self) -> dict[str, dict[str, int]]:
         with self._read() as conn:
             return reports.job_counts_by_shop(conn)
+
+    def document_counts_since(self, since: datetime) -> dict[str, dict[str, int]]:
+        """{shop: {kind: count}}: invoices and credit notes from every source."""
+        with self._read() as conn:
+            return reports.document_counts_since(conn, since)
+
+    def document_shops(self) -> set[str]:
+        with self._read() as conn:
+            return reports.document_shops(conn)
+
+    def quarantined_counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            return reports.quarantined_by_shop(conn)
+
+    def jobs_in_states(
+        self, states: Sequence[str], *, limit: int | None = None
+    ) -> list[FailingJob]:
+        """Newest move first, with each job's document number."""
+        with self._read() as conn:
+            return reports.jobs_in_states(conn, states, limit)
 
     # -- events and alerts ----------------------------------------------------------------
 
