@@ -127,7 +127,7 @@ class Pages:
         return {
             "shop_name": seller.trade_name or seller.legal_name,
             "brand_color": seller.brand_color,
-            "logo_uri": _data_uri(seller.logo),
+            "logo_uri": data_uri(seller.logo),
             "website": seller.website,
             "contact": seller.email,
         }
@@ -163,7 +163,7 @@ class Pages:
         return self.signer.csrf_matches(request.cookies.get(CSRF_COOKIE, ""), field)
 
 
-def _data_uri(logo: Path | None) -> str:
+def data_uri(logo: Path | None) -> str:
     """The logo inline (the pages load nothing from anywhere); "" without one."""
     if logo is None:
         return ""

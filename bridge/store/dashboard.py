@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from bridge.store import events
 from bridge.store._sql import insert_for
 from bridge.store.records import EventRecord
-from bridge.store.schema import dashboard_keys, dashboard_sessions, dashboard_users
+from bridge.store.schema import dashboard_keys, dashboard_sessions, dashboard_users, rate_limits
 from bridge.store.schema import events as event_rows
 
 AUDIT_PREFIX = "dashboard."
@@ -153,6 +153,16 @@ def audit_trail(conn: Connection, limit: int, before_id: int | None = None) -> l
     if before_id is not None:
         stmt = stmt.where(event_rows.c.id < before_id)
     return [events.record_of(row) for row in conn.execute(stmt).mappings()]
+
+
+def counted(conn: Connection, key: str, window: timedelta, now: datetime) -> int:
+    """What `portal.allow` has counted under `key` in its current window (0: none)."""
+    found = conn.execute(
+        select(rate_limits.c.count).where(
+            rate_limits.c.key == key[:300], rate_limits.c.window_start > now - window
+        )
+    ).scalar_one_or_none()
+    return int(found or 0)
 
 
 def _user(row: RowMapping) -> DashboardUser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -67,6 +67,11 @@ class DashboardRows:
     def dashboard_key(self, name: str, make: Callable[[], str]) -> str:
         with self._write() as conn:
             return dashboard.key(conn, name, make, self._now())
+
+    def counted(self, key: str, window: timedelta) -> int:
+        """How many `allow_request` counted under `key` in its current window."""
+        with self._read() as conn:
+            return dashboard.counted(conn, key, window, self._now())
 
     def audit(self, action: str, *, user: str, shop: str | None = None,
               invoice_number: str | None = None, order_id: str | None = None,
