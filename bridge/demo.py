@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEMO_CONFIG = SAMPLES_DIR / "demo.toml"
+DEMO_USER = "demo"
 POLL_INTERVAL = 10
 HUGO = {"first_name": "Hugo", "last_name": "Petit", "email": "hugo@example.fr",
         "phone": "06 98 76 54 32", "address_1": "5 rue Sainte-Catherine", "postcode": "33000",
@@ -62,12 +63,14 @@ def write_demo_config(
     database_url: str | None = None,
     poll_interval: int = POLL_INTERVAL,
     log_level: str = "INFO",
+    dashboard_port: int = 0,
     extra: str = "",
 ) -> Path:
     """A complete local config (the demo seller, storage in `workdir`, the capture SMTP server,
     the sandboxes as shops) written to `workdir/quittance.toml`, so every `quittance` command
     can be pointed at it. Also what the benchmarks and end-to-end tests run on; `extra` is
-    appended verbatim (e.g. a `[jobs]` table)."""
+    appended verbatim (e.g. a `[jobs]` table). `dashboard_port` 0: no dashboard (tests and
+    benches run many services side by side)."""
     workdir = workdir.resolve()
     path = workdir / "quittance.toml"
     database_url = database_url or f"sqlite:///{workdir / 'quittance.db'}"
@@ -106,6 +109,10 @@ host = "127.0.0.1"
 port = {http_port}
 public_url = "http://127.0.0.1:{http_port}"
 link_secret = "demo-link-secret-not-for-production"
+"""
+    text += f"""
+[dashboard]
+port = {dashboard_port}
 """
     if woo is not None:
         text += f"""
@@ -156,13 +163,14 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
     shopify = ShopifySandbox(seed=False).start()
     _seed_shopify(shopify)
     channels = DemoChannels().start()  # a local Twilio, Zendesk and Intercom
-    http_port = free_port()
+    http_port, dashboard_port = free_port(), free_port()
     with CaptureSMTPServer(workdir / "outbox") as smtp:
         config = write_demo_config(
             workdir, smtp.port, http_port=http_port, woo=woo, shopify=shopify,
-            extra=DEMO_SURVEYS + channels.config(),
+            dashboard_port=dashboard_port, extra=DEMO_SURVEYS + channels.config(),
         )  # fmt: skip
         svc = Services.from_settings(load_settings(config, environ={}))
+        dashboard_password = demo_owner(svc)
         service: subprocess.Popen[bytes] | None = None
         try:
             samples = [order for _path, order in sample_orders()]
@@ -188,6 +196,11 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             for table in status_tables(svc):
                 console.print(table)
             if keep_running:
+                address = svc.settings.dashboard.address()
+                console.print(
+                    f"dashboard: {address} (user {DEMO_USER}, password {dashboard_password})",
+                    highlight=False, markup=False, soft_wrap=True,
+                )  # fmt: skip
                 say("still running (--keep-running): Ctrl-C to stop")
                 _wait_for_ctrl_c()
         finally:
@@ -200,6 +213,16 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             channels.stop()
     _where_to_look(console, workdir, len(list((workdir / "outbox").glob("*.eml"))))
     return 0
+
+
+def demo_owner(svc: Services) -> str:
+    """The demo's owner account, with a password made up for this run (a demo left running
+    on a shared machine is no open door)."""
+    from bridge.dashboard.accounts import add_user, new_password
+
+    password = new_password()
+    add_user(svc.store, DEMO_USER, password, "owner", svc.settings.seller.default_locale)
+    return password
 
 
 def _narrator(console: Console) -> Callable[[str], None]:

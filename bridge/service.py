@@ -2,6 +2,7 @@
 
     main process ─ uvicorn, public port (FastAPI: webhooks, invoice links, /healthz /readyz)
                  ─ uvicorn, metrics port, same event loop (/metrics, /readyz with its reasons)
+                 ─ uvicorn, dashboard port, same event loop (the owner's pages, bridge/dashboard)
                  ─ APScheduler (in-process ticks: one poll tick per shop, daily digest)
     N processes  ─ bridge.worker (render/email are CPU/IO bound: processes, not threads)
 
@@ -217,7 +218,24 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
         scheduled(erase_expired_customer_data, "customer-data"), "interval", hours=1,
         args=(svc,), id="customer-data", next_run_time=_now(),
     )  # fmt: skip
+    hours = svc.settings.dashboard.verify_every_hours
+    if hours:
+        scheduler.add_job(
+            scheduled(scheduled_integrity_check, "integrity"), "interval", hours=hours,
+            args=(svc,), id="integrity",
+        )  # fmt: skip
     return scheduler
+
+
+def scheduled_integrity_check(svc: Services) -> None:
+    """What `quittance verify` does, for the dashboard's integrity page; one replica per
+    period runs it (the claim is shared through the database)."""
+    from bridge.integrity import run_check
+
+    hours = svc.settings.dashboard.verify_every_hours
+    if svc.store.claim_alert("integrity-check:scheduled", timedelta(hours=hours, minutes=-5)):
+        result = run_check(svc, "schedule")
+        log.info("integrity checked", documents=result.checked, problems=result.problem_count)
 
 
 def erase_expired_customer_data(svc: Services) -> None:
@@ -292,15 +310,37 @@ def bind_metrics(settings: Settings, public_port: int) -> socket.socket | None:
     """The metrics listener's socket, or None (off, or its port is taken: webhooks matter more
     than metrics, so the service starts without them and says how to fix it). `public_port`:
     the one `run --port` chose, which the config's own check cannot see."""
-    host, port = settings.server.metrics_host, settings.server.metrics_port
+    server = settings.server
+    return bind_side_listener(
+        "metrics", server.metrics_host, server.metrics_port, public_port,
+        fix="[server] metrics_port (0: no listener)",
+    )  # fmt: skip
+
+
+def bind_dashboard(settings: Settings, public_port: int) -> socket.socket | None:
+    """The owner's dashboard's socket, or None (off, or its port is taken: webhooks first)."""
+    dashboard = settings.dashboard
+    if not dashboard.serves:
+        return None
+    return bind_side_listener(
+        "dashboard", dashboard.host, dashboard.port, public_port,
+        fix="[dashboard] port (0: no dashboard)",
+    )  # fmt: skip
+
+
+def bind_side_listener(
+    what: str, host: str, port: int, public_port: int, *, fix: str
+) -> socket.socket | None:
+    """A listener beside the public port; never the public port itself (it faces the
+    internet), and a port that is taken costs that listener only, never the webhooks."""
     if not port:
         return None
     if port == public_port:
         log.error(
-            "metrics listener not started",
+            f"{what} listener not started",
             address=f"{host}:{port}",
             error="the public port is the same",
-            fix="choose another `quittance run --port` or [server] metrics_port",
+            fix=f"choose another `quittance run --port` or {fix}",
         )
         return None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -308,24 +348,28 @@ def bind_metrics(settings: Settings, public_port: int) -> socket.socket | None:
         return socket.create_server((host, port), family=family)
     except OSError as exc:
         log.error(
-            "metrics listener not started",
+            f"{what} listener not started",
             address=f"{host}:{port}",
             error=error_line(exc),
-            fix="free that port or set [server] metrics_port (0: no listener)",
+            fix=f"free that port or set {fix}",
         )
         return None
 
 
-async def _serve(
-    public: uvicorn.Server, ops: uvicorn.Server | None, ops_socket: socket.socket | None
-) -> None:
-    ops_task = asyncio.create_task(ops.serve(sockets=[ops_socket])) if ops and ops_socket else None
+SideServer = tuple[uvicorn.Server, socket.socket]
+
+
+async def _serve(public: uvicorn.Server, sides: list[SideServer]) -> None:
+    """The public server until it stops, then the side listeners (metrics, dashboard): a
+    scrape or an owner's page during the drain still gets an answer."""
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in sides]
     try:
         await public.serve()
     finally:
-        if ops is not None and ops_task is not None:
-            ops.should_exit = True
-            await ops_task
+        for server, _sock in sides:
+            server.should_exit = True
+        for task in tasks:
+            await task
 
 
 def anchor_heads_at_start(svc: Services) -> None:
@@ -384,27 +428,24 @@ def run_service(
         app, settings, host or settings.server.host, port or settings.server.port
     )
     server = _Server(config, on_exit)
-    ops_socket = bind_metrics(settings, config.port)
-    ops = None
-    if ops_socket is not None:
-        ops_app = create_ops_app(svc, draining=draining)
-        ops = _OpsServer(
-            uvicorn.Config(ops_app, log_level="warning", access_log=False, lifespan="off")
-        )
+    sides = side_servers(svc, settings, config.port, draining)
+    ops_socket = next((sock for name, _, sock in sides if name == "metrics"), None)
+    dashboard_socket = next((sock for name, _, sock in sides if name == "dashboard"), None)
     log.info(
         "quittance running",
         url=f"http://{config.host}:{config.port}",
-        metrics=_metrics_url(ops_socket),
+        metrics=_listener_url(ops_socket, "/metrics"),
+        dashboard=_listener_url(dashboard_socket, "/"),
         workers=workers,
         shops=[s.name for s in settings.shops if s.enabled],
         startup_seconds=round(time.monotonic() - started, 2),
     )
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_serve(server, ops, ops_socket))
+            runner.run(_serve(server, [(side, sock) for _, side, sock in sides]))
     finally:
-        if ops_socket is not None:
-            ops_socket.close()
+        for _, _side, sock in sides:
+            sock.close()
         on_exit(signal.SIGTERM)
         deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
         for proc in procs:
@@ -419,8 +460,36 @@ def run_service(
     return 0
 
 
-def _metrics_url(sock: socket.socket | None) -> str | None:
+def side_servers(
+    svc: Services, settings: Settings, public_port: int, draining: Draining
+) -> list[tuple[str, uvicorn.Server, socket.socket]]:
+    """The listeners beside the public port that could be bound: metrics, the dashboard."""
+    from bridge.dashboard.app import create_dashboard_app  # its templates load only if served
+
+    sides = []
+    ops_socket = bind_metrics(settings, public_port)
+    if ops_socket is not None:
+        ops_app = create_ops_app(svc, draining=draining)
+        sides.append(("metrics", _side_server(ops_app), ops_socket))
+    dashboard_socket = bind_dashboard(settings, public_port)
+    if dashboard_socket is not None:
+        app = create_dashboard_app(svc)
+        sides.append(("dashboard", _side_server(app, proxied=settings), dashboard_socket))
+    return sides
+
+
+def _side_server(app: Any, proxied: Settings | None = None) -> _OpsServer:
+    # Behind the owner's reverse proxy, its X-Forwarded-For names the client the sign-in
+    # limits count; from anyone else the header is ignored.
+    proxy = {} if proxied is None else {
+        "proxy_headers": True, "forwarded_allow_ips": list(proxied.server.trusted_proxies),
+    }  # fmt: skip
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **proxy)
+    return _OpsServer(config)
+
+
+def _listener_url(sock: socket.socket | None, path: str) -> str | None:
     if sock is None:
         return None
     host, port = sock.getsockname()[:2]
-    return f"http://{host}:{port}/metrics"
+    return f"http://{host}:{port}{path}"

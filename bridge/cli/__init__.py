@@ -7,6 +7,7 @@ registers them all on `app`.
 
 from bridge.cli import (  # noqa: F401 - they register commands
     accounting,
+    admin,
     corrections,
     documents,
     jobs,

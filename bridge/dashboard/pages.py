@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from bridge.dashboard.sessions import Session
 from bridge.dashboard.wording import LOCALES, Wording, merged
-from bridge.portal.rendering import data_uri
+from bridge.portal.rendering import data_uri, pick_locale
 from bridge.services import Services
 
 LANGUAGE_COOKIE = "quittance_dashboard_lang"
@@ -81,8 +81,7 @@ class Frame:
             return chosen
         if session is not None and session.user.locale in LOCALES:
             return session.user.locale
-        default = self.services.settings.seller.default_locale
-        return default if default in LOCALES else "fr"
+        return pick_locale(request, self.services.settings.seller.default_locale)
 
     def render(
         self, request: Request, session: Session | None, name: str, *,

@@ -166,6 +166,8 @@ def write_config(
         # No test reaches the Commission's VIES: a test that needs one starts the local fake
         # and names it; any other asks a port where nothing listens and is told so at once.
         vies={"wsdl_url": "http://127.0.0.1:9/checkVatService.wsdl"},
+        # Services run side by side: none takes the dashboard's default port unless asked.
+        dashboard={"port": 0},
     )
     data = merged(data, **tables)
     if shops:
