@@ -1,13 +1,13 @@
 """`quittance credit`, `resend`, `deliveries`: correcting and handing over issued documents.
 
 An issued document is never edited or deleted: a mistake is corrected by a credit note (and,
-for a buyer whose details were wrong, a new invoice), a lost email by sending it again.
+for a buyer whose details were wrong, a new invoice), a lost email by sending it again. The
+corrections themselves are `bridge.corrections` (the dashboard's too): this prints what they
+did, or why they were refused (exit 2 for a wrong request, 1 for a problem found).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -17,10 +17,9 @@ from rich.table import Table
 from bridge.cli.app import ConfigOption, app, console, err_console, services_for
 
 if TYPE_CHECKING:
-    from bridge.invoicing.credit import Credit, Remaining
-    from bridge.model import Order
+    from bridge.corrections import CorrectionRefused, FieldNames
     from bridge.services import Services
-    from bridge.store import FollowUp, InvoiceRecord
+    from bridge.store import InvoiceRecord
 
 NumberArg = Annotated[str, typer.Argument(help="The invoice or credit note number.")]
 
@@ -56,149 +55,23 @@ def credit_command(
 
     Example: `quittance credit FA-2026-000042 --reason "Geste commercial" --amount 10.00`
     """
-    if not reason.strip():
-        _usage("--reason must say why (it is printed on the credit note)")
-    if reissue and (amount or lines):
-        _usage("--reissue credits the whole invoice: leave out --amount and --lines")
-    if amount and lines:
-        _usage("give --amount or --lines, not both")
+    from bridge.corrections import CorrectionRefused, credit_document, find_document
+
     svc = services_for(config)
     try:
-        original = _invoice_or_exit(svc, number)
-        options = {"send_email": False} if no_email else {}
-        left = _remaining(svc, original)
-        # A reissue whose credit note went through but whose new invoice did not (the shop
-        # could not be read): run again, it goes on with the new invoice.
-        if not (reissue and left.credited_out):
-            money_back = not (reissue or no_refund)
-            credit = _manual_credit(
-                svc, original, reason, amount, lines, money_back=money_back, cancel=reissue
-            )
-            _issue_or_exit(svc, original, credit, options)
-        if reissue:
-            _reissue(svc, original, options)
+        done = credit_document(
+            svc, find_document(svc, number), reason=reason, amount=amount, lines=lines,
+            reissue=reissue, money_back=not no_refund, send_email=not no_email,
+            names=_cli_names(),
+        )  # fmt: skip
+        _print_documents(svc, done.documents)
+        if done.warnings:
+            err_console.print("\n".join(done.warnings), markup=False, highlight=False)
+            raise typer.Exit(1)
+    except CorrectionRefused as exc:
+        _refused(svc, exc)
     finally:
         svc.close()
-
-
-def _issue_or_exit(
-    svc: Services, original: InvoiceRecord, credit: Credit, options: dict[str, object]
-) -> None:
-    from bridge.crediting import issue_credit
-    from bridge.failures import StepError
-    from bridge.invoicing.credit import CreditNotIssuable
-
-    try:
-        result = issue_credit(svc, original, credit, then=_then(svc, original.shop, options))
-    except CreditNotIssuable as exc:
-        reasons = "\n- ".join(str(p) for p in exc.problems)
-        err_console.print(f"no credit note issued on {original.number}:\n- {reasons}")
-        raise typer.Exit(1) from None
-    except StepError as exc:  # the numbering period turned (New Year) while it waited
-        err_console.print(f"no credit note issued on {original.number}: {exc}; run again")
-        raise typer.Exit(1) from None
-    if not result.created:  # its source was taken meanwhile: another credit ran at once
-        err_console.print("another credit note was issued at the same time: run again")
-        raise typer.Exit(1)
-    _print_document(svc, result.invoice, f"credits {original.number}")
-
-
-def _remaining(svc: Services, original: InvoiceRecord) -> Remaining:
-    from bridge.invoicing.credit import remaining_of
-
-    notes = [note.snapshot for note in svc.store.credit_notes_of(original.id)]
-    return remaining_of(original.snapshot, notes)
-
-
-def _manual_credit(
-    svc: Services, original: InvoiceRecord, reason: str, amount: str | None,
-    lines: str | None, *, money_back: bool, cancel: bool = False,
-) -> Credit:  # fmt: skip
-    """The Credit the options ask for."""
-    from bridge.invoicing.credit import Credit, CreditNotIssuable, lines_of_invoice, whole_invoice
-
-    done = svc.store.credit_notes_of(original.id)
-    left = _remaining(svc, original).total
-    # One source per credit note of the order (the key is the order's, across reissues).
-    sequence = sum(1 for d in svc.store.documents_for_order(original.shop, original.order_id)
-                   if d.kind == "credit_note") + 1  # fmt: skip
-    credited_lines = []
-    if amount is not None:
-        total = _decimal_or_exit("--amount", amount)
-    elif lines is not None:
-        try:
-            credited_lines = lines_of_invoice(original.snapshot, _picks_or_exit(lines))
-        except CreditNotIssuable as exc:
-            _usage("; ".join(p.message for p in exc.problems))
-        total = sum((ln.amount + ln.tax for ln in credited_lines), Decimal(0))
-    else:  # the whole invoice, or what is left of it
-        credited_lines = whole_invoice(original.snapshot) if not done else []
-        total = left
-    return Credit(
-        # A reissue's cancellation is told apart: a refund arriving before the corrected
-        # invoice waits for it instead of finding nothing left to credit.
-        source=f"{'cancel' if cancel else 'manual'}:{sequence}",
-        amount=total,
-        at=svc.store.clock(),
-        reason=reason.strip(),
-        method="manual" if money_back else "none",
-        lines=credited_lines,
-    )
-
-
-def _reissue(svc: Services, original: InvoiceRecord, options: dict[str, object]) -> None:
-    """The corrected invoice, from the order as the shop has it now."""
-    from bridge.crediting import reissue_invoice
-    from bridge.failures import StepError
-    from bridge.invoicing.credit import CreditNotIssuable
-    from bridge.issue_facts import OutsideFactUnavailable, gather_issue_facts
-    from bridge.pipeline import Outcome
-
-    order = _order_now(svc, original)
-    try:
-        facts = gather_issue_facts(svc, order)
-    except OutsideFactUnavailable as exc:
-        err_console.print(f"the corrected invoice was not issued: {exc}; run again later")
-        raise typer.Exit(1) from None
-    then = _then(svc, original.shop, options, after="issue")
-    credit_then = _then(svc, original.shop, options)
-    try:
-        reissue = reissue_invoice(
-            svc, original, order, then=then, credit_then=credit_then, facts=facts
-        )
-    except (CreditNotIssuable, StepError) as exc:
-        err_console.print(f"the corrected invoice was not issued: {exc}; run again")
-        raise typer.Exit(1) from None
-    result = reissue.result
-    if result.outcome is Outcome.quarantined:
-        err_console.print("the corrected invoice was not issued:\n- " + "\n- ".join(result.reasons))
-        raise typer.Exit(1)
-    assert result.invoice is not None
-    _print_document(svc, result.invoice, f"replaces {original.number}")
-    for note in reissue.credited_again:
-        _print_document(svc, note, f"credits {result.invoice.number} again")
-    if reissue.not_credited:
-        err_console.print(
-            f"{result.invoice.number} is issued, but what {original.number}'s credit notes gave "
-            "back could not be credited on it (you are alerted): credit it by hand:\n- "
-            + "\n- ".join(reissue.not_credited)
-        )
-        raise typer.Exit(1)
-
-
-def _order_now(svc: Services, original: InvoiceRecord) -> Order:
-    """The order read again from its shop (the owner fixed the buyer there), else as recorded."""
-    if svc.settings.shop(original.shop) is not None:
-        fetched = svc.connector(original.shop).fetch_order(original.order_id)
-        if fetched.order is not None:
-            return fetched.order
-        err_console.print(f"order {original.order_id} cannot be read: {fetched.not_paid_reason}")
-        raise typer.Exit(1)
-    record = svc.store.get_order(original.shop, original.order_id)
-    if record is None or record.payload is None:
-        err_console.print(f"order {original.shop}/{original.order_id} is not recorded")
-        raise typer.Exit(1)
-    return record.payload
 
 
 @app.command("resend")
@@ -219,56 +92,18 @@ def resend_command(
 
     Example: `quittance resend FA-2026-000042 --to marie@example.fr`
     """
+    from bridge.corrections import CorrectionRefused, find_document, resend_document
+
     svc = services_for(config)
     try:
-        doc = _invoice_or_exit(svc, number)
-        kind = channel.strip().lower()
-        if kind == "email":
-            target = _email_target(svc, doc, to)
-        else:
-            if to:
-                _usage("--to is for email: other channels reach the customer on file")
-            target = _channel_target(svc, doc, kind)
-        # the owner asked for this one: an SMS resend is not held to the daily cap
-        payload = {"to": target} if kind == "email" else {"resend": True}
-        svc.store.enqueue_delivery(kind, doc, payload, target=target)
+        doc = find_document(svc, number)
+        target = resend_document(svc, doc, channel, to, names=_cli_names())
         typer.echo(f"{number}: queued for {target}; the worker sends it (`quittance deliveries "
                    f"--number {number}` shows it)")  # fmt: skip
+    except CorrectionRefused as exc:
+        _refused(svc, exc)
     finally:
         svc.close()
-
-
-def _email_target(svc: Services, doc: InvoiceRecord, to: str | None) -> str:
-    target = (to or doc.snapshot.buyer.email).strip()
-    if not target:
-        _usage(f"{doc.number} has no email address on its order: give one with --to")
-    if "@" not in parseaddr(target)[1] or parseaddr(target)[1] != target:
-        _usage(f"--to {target!r} is not an email address such as marie@example.fr")
-    if not svc.settings.email.enabled:
-        err_console.print("email is not configured ([email] host is empty)")
-        raise typer.Exit(2)
-    return target
-
-
-def _channel_target(svc: Services, doc: InvoiceRecord, kind: str) -> str:
-    """Where `kind` would hand `doc` over, or exit saying why it cannot."""
-    from bridge.customer_channels import sms_number
-    from bridge.delivery.sms.numbers import NotAMobile
-
-    if kind == "sms":
-        if svc.settings.sms_for(doc.shop) is None:
-            _usage(f"shop {doc.shop} sends no texts: add an [[sms]] table for it first")
-        try:
-            return sms_number(svc, doc)
-        except NotAMobile as exc:
-            _usage(f"{doc.number}: {exc}")
-    if kind in ("zendesk", "intercom"):
-        if svc.settings.helpdesk_for(doc.shop, kind) is None:
-            _usage(f"shop {doc.shop} has no {kind} [[helpdesks]] table")
-        if not doc.snapshot.buyer.email:
-            _usage(f"{doc.number} has no email address: {kind} cannot find the customer")
-        return f"{kind}: {doc.snapshot.buyer.email}"
-    _usage(f"--channel {kind!r}: one of email, sms, zendesk, intercom")
 
 
 @app.command("deliveries")
@@ -286,11 +121,13 @@ def deliveries_command(
 ) -> None:
     """Each document's deliveries (email, SMS, helpdesk note, attach-back): to whom, status,
     attempts, the service's id, time."""
+    from bridge.corrections import CorrectionRefused, find_document
+
     svc = services_for(config)
     try:
         wanted = _channel_or_exit(channel) if channel else None
         if number:
-            rows = svc.store.deliveries_for([_invoice_or_exit(svc, number).id])
+            rows = svc.store.deliveries_for([find_document(svc, number).id])
         elif order:
             rows = svc.store.deliveries_for_order(order, shop)
         else:
@@ -305,6 +142,8 @@ def deliveries_command(
                 escape(r.detail[:300]),  # a reason names "[[sms]]": text, not markup
             )  # fmt: skip
         console.print(table if rows else "no deliveries recorded")
+    except CorrectionRefused as exc:
+        _refused(svc, exc)
     finally:
         svc.close()
 
@@ -324,53 +163,30 @@ def _number_of(svc: Services, invoice_id: int) -> str:
     return doc.number if doc is not None else f"#{invoice_id}"
 
 
-def _then(
-    svc: Services, shop: str, options: dict[str, object], after: str = "credit"
-) -> list[FollowUp]:
-    from bridge.steps import STEPS, Flow
+def _cli_names() -> FieldNames:
+    from bridge.corrections import FieldNames
 
-    return STEPS.declared_follow_ups(svc, after, Flow(shop, options))
-
-
-def _print_document(svc: Services, doc: InvoiceRecord, what: str) -> None:
-    from bridge.failures import StepError
-    from bridge.pipeline import ensure_pdf
-
-    try:
-        ensure_pdf(svc, doc)
-    except StepError as exc:
-        err_console.print(f"{doc.number} issued, but its PDF was not archived:\n{exc}")
-        raise typer.Exit(1) from None
-    typer.echo(f"{doc.number}\t{svc.archive.alias_for(doc.number)}\t{what}")
+    return FieldNames(reason="--reason", amount="--amount", lines="--lines",
+                      reissue="--reissue", to="--to", channel="--channel")  # fmt: skip
 
 
-def _invoice_or_exit(svc: Services, number: str) -> InvoiceRecord:
-    doc = svc.store.get_invoice(number)
-    if doc is None:
-        _usage(f"no invoice or credit note numbered {number!r}")
-    return doc
+def _print_documents(svc: Services, documents: list[InvoiceRecord]) -> None:
+    """One line per document issued: number, its archived PDF, what it does."""
+    for doc in documents:
+        typer.echo(f"{doc.number}\t{svc.archive.alias_for(doc.number)}\t{_what(doc)}")
 
 
-def _decimal_or_exit(option: str, text: str) -> Decimal:
-    try:
-        value = Decimal(text.replace(",", ".").strip())
-    except InvalidOperation:
-        _usage(f"{option} {text!r} is not an amount such as 12.50")
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        _usage(f"{option} {text!r} must be a positive amount in cents, such as 12.50")
-    return value
+def _what(doc: InvoiceRecord) -> str:
+    if doc.kind != "credit_note":  # a reissue's corrected invoice
+        return f"replaces {doc.source.removeprefix('reissue:')}"
+    again = " again" if doc.source.startswith("again:") else ""
+    return f"credits {doc.snapshot.credited_number}{again}"
 
 
-def _picks_or_exit(text: str) -> list[tuple[int, Decimal | None]]:
-    """'2:1,3' → [(2, 1), (3, None)]: line 2, one unit; all of line 3."""
-    picks: list[tuple[int, Decimal | None]] = []
-    for part in text.split(","):
-        position, _, quantity = part.strip().partition(":")
-        if not position.isdigit():
-            _usage(f"--lines {text!r}: each entry is a line number, optionally ':quantity'")
-        picks.append((int(position), _decimal_or_exit("--lines quantity", quantity)
-                      if quantity else None))  # fmt: skip
-    return picks
+def _refused(svc: Services, exc: CorrectionRefused) -> NoReturn:
+    _print_documents(svc, exc.documents)  # issued before the problem: they stand
+    err_console.print(str(exc), markup=False, highlight=False)  # "[[sms]]" is text, not markup
+    raise typer.Exit(2 if exc.usage else 1) from None
 
 
 def _usage(message: str) -> NoReturn:
