@@ -1,14 +1,20 @@
-"""What the operator commands show: `quittance status` tables and `quittance doctor` checks."""
+"""What the operator commands show: `quittance status` and `failures` (over
+`bridge.overview`, the dashboard's data too) and the `quittance doctor` checks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 
 import requests
-from rich.markup import escape
+from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from bridge.archive import MB, free_bytes, low_space
 from bridge.delivery.errors import DeliveryError, as_delivery_error
@@ -18,83 +24,248 @@ from bridge.delivery.secrets import reveal
 from bridge.delivery.sms.apprise_route import check_apprise
 from bridge.delivery.sms.twilio import check_twilio
 from bridge.delivery.smtp import smtp_session
+from bridge.outages import human_duration, when
+from bridge.overview import (
+    MANUAL,
+    Alert,
+    Failure,
+    ShopOverview,
+    day_start,
+    delivery_counts,
+    failures,
+    open_alerts,
+    plain_reason,
+    retry_command,
+    shop_overviews,
+)
 from bridge.services import Services
 from connectors.base import CheckLine
+
+# -- `quittance status` and `quittance failures` -------------------------------------------
+#
+# Each view is a `Fitted`: a table with short headers on a terminal wide enough for all of
+# it, else (narrow, or piped into a file or another program) the same facts as a list of
+# blocks wrapped at word boundaries, so that no header or value is ever cut mid-word.
+
+STATUS_FAILURES = 5  # how many failures `status` shows; `quittance failures` lists them all
+LIST_INDENT = "  "
+PROSE_WIDTH = 100  # a list's sentences read badly wider than this, whatever the terminal
+# Measured unbounded: Rich clamps a measurement to the width it is given.
+_UNBOUNDED = 10_000
+
+
+@dataclass(frozen=True)
+class Block:
+    """One shop, one delivery row or one failure, as the list layout prints it."""
+
+    heading: str
+    lines: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    title: str
+    table: Table
+    blocks: tuple[Block, ...]
+    footer: str = ""  # after either layout, e.g. "… 3 more: `quittance failures`"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if _table_fits(console, options, self.table):
+            yield self.table
+        else:
+            yield from _list_lines(self, min(options.max_width, PROSE_WIDTH))
+        if self.footer:
+            yield from _wrapped(self.footer, min(options.max_width, PROSE_WIDTH), "", "")
+
+
+def _table_fits(console: Console, options: ConsoleOptions, table: Table) -> bool:
+    if not console.is_terminal:
+        return False  # piped: the reader is a file or a program, lines beat boxes
+    needed = Measurement.get(console, options.update_width(_UNBOUNDED), table).maximum
+    return needed <= options.max_width
+
+
+def _list_lines(view: Fitted, width: int) -> Iterator[Text]:
+    yield Text(view.title, style="bold")
+    for block in view.blocks:
+        yield from _wrapped(block.heading, width, "", LIST_INDENT)
+        for key, value in block.lines:
+            yield from _wrapped(f"{key}: {value}", width, LIST_INDENT, LIST_INDENT * 2)
+    yield Text("")
+
+
+def _wrapped(text: str, width: int, first: str, rest: str) -> Iterator[Text]:
+    lines = textwrap.wrap(
+        text, width=max(width, 20), initial_indent=first, subsequent_indent=rest,
+        break_on_hyphens=False,  # a number "FA-2026-000042" stays whole
+    ) or [first]  # fmt: skip
+    for line in lines:
+        yield Text(line)
+
+
+def _table(title: str, headers: Sequence[str]) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left")
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    return table
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "never"
-    seconds = int((now - moment).total_seconds())
-    if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h ago"
+    return f"{human_duration(now - moment)} ago"
 
 
-def status_tables(svc: Services) -> list[Table]:
+def status_tables(svc: Services) -> list[Fitted]:
+    """Shops, today's deliveries, the first failures (and the open problems, if any)."""
     now = svc.store.clock()
-    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    webhooks = svc.store.webhook_counts_since(today)
-    issued = svc.store.invoice_counts_since(today)
-    by_shop = svc.store.job_counts_by_shop()
-    shops = Table(title="Shops")
-    for column in (
-        "shop",
-        "platform",
-        "last poll",
-        "poll lag",
-        "last poll error",
-        "webhooks today",
-        "invoices today",
-        "pending",
-        "retrying",
-        "dead",
-    ):
-        shops.add_column(column, overflow="fold")  # fmt: skip
-    names = [s.name for s in svc.settings.shops] or sorted(set(issued) | set(by_shop) - {""})
-    platforms = {s.name: s.platform for s in svc.settings.shops}
-    for name in names:
-        state = svc.store.poll_state(name)
-        jobs = by_shop.get(name, {})
-        lag = (
-            f"{int((now - state.last_success_at).total_seconds())} s"
-            if state and state.last_success_at else "—"
-        )  # fmt: skip
-        shops.add_row(
-            name, platforms.get(name, "manual"),
-            _ago(state.last_poll_at if state else None, now), lag,
-            (state.last_error or "") if state else "",
-            str(webhooks.get(name, 0)), str(issued.get(name, 0)),
-            str(jobs.get("pending", 0) + jobs.get("running", 0)), str(jobs.get("retry", 0)),
-            str(jobs.get("dead", 0)),
-        )  # fmt: skip
-    failures = _failures_table(svc)
-    return [shops, _deliveries_table(svc, today), failures]
+    since = day_start(svc, now)
+    today = f"today in {svc.settings.seller.timezone}, since {since:%Y-%m-%d %H:%M} UTC"
+    views = [
+        _shops_view(shop_overviews(svc, now), now, today),
+        _deliveries_table(svc, since, today),
+        _failures_table(failures(svc), limit=STATUS_FAILURES),
+    ]
+    alerts = open_alerts(svc)
+    return [*views, _alerts_view(alerts, now)] if alerts else views
 
 
-def _deliveries_table(svc: Services, today: datetime) -> Table:
+_SHOP_HEADERS = (
+    "shop", "platform", "polled", "lag", "hooks", "inv", "credit", "queue", "retry", "dead",
+    "skip", "held", "poll error",
+)  # fmt: skip
+SHOP_LEGEND = (
+    "today: hooks = webhooks, inv = invoices, credit = credit notes; jobs: queue = pending "
+    "or running, retry, dead, skip = skipped; held = quarantined orders"
+)
+
+
+def _shops_view(shops: Sequence[ShopOverview], now: datetime, today: str) -> Fitted:
+    table = _table(f"Shops ({today})", _SHOP_HEADERS)
+    for shop in shops:
+        table.add_row(*(Text(cell) for cell in _shop_cells(shop, now)))
+    table.caption = SHOP_LEGEND
+    blocks = tuple(Block(f"shop {s.shop} ({s.platform})", _shop_lines(s, now)) for s in shops)
+    return Fitted(f"Shops ({today})", table, blocks)
+
+
+def _shop_cells(shop: ShopOverview, now: datetime) -> tuple[str, ...]:
+    counts = (
+        shop.webhooks_today, shop.invoices_today, shop.credit_notes_today, shop.pending,
+        shop.retrying, shop.dead, shop.skipped, shop.quarantined,
+    )  # fmt: skip
+    return (
+        shop.shop, shop.platform, _polled(shop, now), _lag(shop),
+        *(str(n) for n in counts), shop.last_poll_error or "",
+    )  # fmt: skip
+
+
+def _polled(shop: ShopOverview, now: datetime) -> str:
+    if shop.platform == MANUAL:
+        return "not polled"
+    return _ago(shop.last_poll_at, now) if shop.enabled else "disabled"
+
+
+def _lag(shop: ShopOverview) -> str:
+    return "—" if shop.lag_seconds is None else human_duration(timedelta(seconds=shop.lag_seconds))
+
+
+def _shop_lines(shop: ShopOverview, now: datetime) -> tuple[tuple[str, str], ...]:
+    if shop.platform == MANUAL:
+        polling = [("polling", "none: not in the config (`quittance issue`, imports)")]
+    else:
+        polling = [("last poll", _polled(shop, now)), ("poll lag", _lag(shop))]
+        if shop.last_poll_error:
+            polling.append(("last poll error", shop.last_poll_error))
+    return (
+        *polling,
+        ("today", f"{shop.webhooks_today} webhook(s), {shop.invoices_today} invoice(s), "
+                  f"{shop.credit_notes_today} credit note(s)"),
+        ("jobs", f"{shop.pending} pending, {shop.retrying} retrying, {shop.dead} dead, "
+                 f"{shop.skipped} skipped"),
+        ("quarantined orders", str(shop.quarantined)),
+    )  # fmt: skip
+
+
+DELIVERY_STATUSES = ("sent", "pending", "retrying", "failed", "skipped")
+
+
+def _deliveries_table(svc: Services, since: datetime, today: str) -> Fitted:
     """Today's hand-overs per shop and channel (email, sms, zendesk, intercom, attach)."""
-    table = Table(title="Deliveries today (UTC)")
-    statuses = ("sent", "pending", "retrying", "failed", "skipped")
-    for column in ("shop", "channel", *statuses):
-        table.add_column(column, overflow="fold")
-    for (shop, channel), counts in sorted(svc.store.delivery_counts_since(today).items()):
-        table.add_row(shop, channel, *(str(counts.get(s, 0)) for s in statuses))
-    return table
+    title = f"Deliveries ({today})"
+    table = _table(title, ("shop", "channel", *DELIVERY_STATUSES))
+    by_shop: dict[str, list[tuple[str, str]]] = {}
+    for (shop, channel), counts in sorted(delivery_counts(svc, since).items()):
+        table.add_row(shop, channel, *(str(counts.get(s, 0)) for s in DELIVERY_STATUSES))
+        said = ", ".join(f"{counts[s]} {s}" for s in DELIVERY_STATUSES if counts.get(s))
+        by_shop.setdefault(shop, []).append((channel, said or "none"))
+    blocks = tuple(Block(f"deliveries {shop}", tuple(rows)) for shop, rows in by_shop.items())
+    return Fitted(title, table, blocks or (Block("none yet", ()),))
 
 
-def _failures_table(svc: Services) -> Table:
-    failures = Table(title="Last 5 failures")
-    for column in ("job", "step", "state", "shop", "order", "reason"):
-        failures.add_column(column, overflow="fold")
-    for job in svc.store.list_jobs(states=("dead", "retry"), limit=5):
-        failures.add_row(
-            str(job.id), job.kind, job.state, job.shop or "", job.order_id or "",
-            escape(job.last_error or ""),  # "[email] host": text, not markup
-        )  # fmt: skip
-    return failures
+_FAILURE_HEADERS = ("retry", "step", "state", "shop", "order", "document", "since", "reason")
+
+
+def _failures_table(
+    found: Sequence[Failure], *, limit: int | None = None, locale: str = "en"
+) -> Fitted:
+    """The failures `quittance failures` lists (the first `limit` of them), each with its
+    plain reason and the raw one."""
+    shown = list(found if limit is None else found[:limit])
+    title = f"Failures ({len(found)})" if found else "Failures: none"
+    table = _table(title, _FAILURE_HEADERS)
+    for failure in shown:
+        table.add_row(*(Text(cell) for cell in _failure_cells(failure, locale)))
+    more = len(found) - len(shown)
+    footer = f"… {more} more: `quittance failures`" if more else ""
+    blocks = tuple(_failure_block(failure, locale) for failure in shown)
+    return Fitted(title, table, blocks, footer)
+
+
+def _target(failure: Failure) -> str:
+    return str(failure.job_id) if failure.job_id is not None else failure.key
+
+
+def _failure_cells(failure: Failure, locale: str) -> tuple[str, ...]:
+    return (
+        _target(failure), failure.step, failure.state, failure.shop, failure.order_id,
+        failure.number, when(failure.since),
+        f"{plain_reason(failure, locale)} — {failure.reason}",
+    )  # fmt: skip
+
+
+def _failure_block(failure: Failure, locale: str) -> Block:
+    what = f"job {failure.job_id} ({failure.step})" if failure.job_id else "order"
+    heading = f"{what} {failure.state}: shop {failure.shop}, order {failure.order_id}"
+    lines = [("document", failure.number)] if failure.number else []
+    if failure.job_id is not None:
+        lines.append(("attempts", str(failure.attempts)))
+    lines += [
+        ("since", when(failure.since)),
+        ("what to do", plain_reason(failure, locale)),
+        ("raw reason", failure.reason or "—"),
+    ]
+    if retry_command(failure) not in lines[-2][1]:
+        lines.append(("retry", retry_command(failure)))
+    return Block(heading, tuple(lines))
+
+
+def failures_view(svc: Services, *, locale: str = "en") -> Fitted | None:
+    """`quittance failures`: every failure, or None when there is none."""
+    found = failures(svc)
+    return _failures_table(found, locale=locale) if found else None
+
+
+def _alerts_view(alerts: Sequence[Alert], now: datetime) -> Fitted:
+    title = f"Open problems ({len(alerts)})"
+    table = _table(title, ("since", "for", "problem"))
+    for alert in alerts:
+        table.add_row(when(alert.since), human_duration(now - alert.since), Text(alert.detail))
+    blocks = tuple(
+        Block(alert.detail, (("since", f"{when(alert.since)}, {_ago(alert.since, now)}"),))
+        for alert in alerts
+    )
+    return Fitted(title, table, blocks)
 
 
 def check_archive(svc: Services) -> CheckLine:

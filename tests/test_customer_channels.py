@@ -306,5 +306,6 @@ def test_orders_brought_in_without_email_reach_no_customer_channel(shop: Shop) -
 def test_status_counts_todays_deliveries_per_shop_and_channel(shop: Shop) -> None:
     shop.issue()
     [_shops, deliveries, _failures] = status_tables(shop.svc)
-    channels = dict(zip(deliveries.columns[1]._cells, deliveries.columns[2]._cells, strict=True))
+    table = deliveries.table
+    channels = dict(zip(table.columns[1]._cells, table.columns[2]._cells, strict=True))
     assert channels == {"attach": "1", "email": "1", "sms": "1", "zendesk": "1"}

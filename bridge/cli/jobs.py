@@ -38,88 +38,82 @@ def worker_command(
 
 
 @app.command("failures")
-def failures_command(config: ConfigOption = None) -> None:
-    """List dead and skipped jobs and quarantined orders, with their reasons.
+def failures_command(
+    config: ConfigOption = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the explanations: en or fr.")
+    ] = "en",
+) -> None:
+    """List what needs you: dead, skipped and retrying jobs and quarantined orders, newest
+    first, each with what to do and the raw reason.
 
     Example: `quittance failures -c quittance.toml`, then `quittance retry ID` or `--all`.
     """
-    from rich.markup import escape
-    from rich.table import Table
+    from bridge.ops import failures_view
 
     svc = services_for(config)
     try:
-        jobs = svc.store.list_jobs(states=("dead", "skipped"))
-        orders = svc.store.list_quarantined()
+        view = failures_view(svc, locale=lang)
     finally:
         svc.close()
-    if not jobs and not orders:
+    if view is None:
         console.print("No failures: every job is done or on its way.")
         return
-    if jobs:
-        table = Table(title="Jobs that need you")
-        for column in ("id", "step", "state", "shop", "order", "attempts", "reason"):
-            table.add_column(column, overflow="fold")
-        for job in jobs:
-            table.add_row(
-                str(job.id),
-                job.kind,
-                job.state,
-                job.shop or "",
-                job.order_id or "",
-                str(job.attempts),
-                escape(job.last_error or ""),  # a reason names "[email]": text, not markup
-            )
-        console.print(table)
-    if orders:
-        table = Table(title="Quarantined orders (no invoice issued)")
-        for column in ("shop", "order", "since", "reason"):
-            table.add_column(column, overflow="fold")
-        for order in orders:
-            table.add_row(
-                order.shop,
-                order.order_id,
-                f"{order.updated_at:%Y-%m-%d %H:%M}",
-                escape(order.reason or ""),
-            )
-        console.print(table)
+    console.print(view)
 
 
 @app.command("retry")
 def retry_command(
-    job_id: Annotated[int | None, typer.Argument(help="Job id from `quittance failures`.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            help="Job id, or key (order:SHOP:ORDER for a quarantined order) from "
+            "`quittance failures`."
+        ),
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Replay every dead job and quarantined order.")
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Replay a dead job (or all of them, and every quarantined order) now.
+    """Replay a dead or skipped job or a quarantined order (or all dead jobs and quarantined
+    orders) now.
 
-    Example: `quittance retry 42` or `quittance retry --all`. Skipped steps (e.g. no email
-    address) are replayed only by id, once you fixed the cause.
+    Example: `quittance retry 42`, `quittance retry order:boutique:1006` or `quittance retry
+    --all`. Skipped steps (e.g. no email address) are replayed only by id, once you fixed
+    the cause.
     """
-    if job_id is None and not all_:
-        err_console.print("give a job id or --all")
+    from bridge.overview import retry_all, retry_failure
+
+    if target is None and not all_:
+        err_console.print("give a job id or key, or --all")
         raise typer.Exit(2)
     svc = services_for(config)
     try:
-        if job_id is not None:
-            if not svc.store.requeue_job(job_id):
-                err_console.print(f"job {job_id} is not dead or skipped (see `quittance failures`)")
+        if target is not None:
+            key = f"job:{target}" if target.isdigit() else target
+            if not retry_failure(svc, key):
+                err_console.print(
+                    f"{_named(target)} is not dead, skipped or quarantined "
+                    "(see `quittance failures`)"
+                )
                 raise typer.Exit(1)
-            console.print(f"job {job_id} queued again")
+            console.print(f"{_named(target)} queued again")
             return
-        count = sum(svc.store.requeue_job(job.id) for job in svc.store.list_jobs(states=("dead",)))
-        orders = svc.store.list_quarantined()
-        for order in orders:
-            svc.store.requeue_order(order.shop, order.order_id)
-        console.print(f"{count} job(s) and {len(orders)} quarantined order(s) queued again")
+        jobs, orders = retry_all(svc)
+        console.print(f"{jobs} job(s) and {orders} quarantined order(s) queued again")
     finally:
         svc.close()
 
 
+def _named(target: str) -> str:
+    return f"job {target}" if target.isdigit() else target
+
+
 @app.command("status")
 def status_command(config: ConfigOption = None) -> None:
-    """Per shop: last poll, poll lag, webhooks and invoices today, jobs; last failures.
+    """Per shop: last poll, poll lag, webhooks, invoices and credit notes today, jobs; today's
+    deliveries; the first failures (as `quittance failures` lists them); open problems.
 
     Example: `quittance status -c quittance.toml`
     """
@@ -127,7 +121,7 @@ def status_command(config: ConfigOption = None) -> None:
 
     svc = services_for(config)
     try:
-        for table in status_tables(svc):
-            console.print(table)
+        for view in status_tables(svc):
+            console.print(view)
     finally:
         svc.close()

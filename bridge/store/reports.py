@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Connection
 
 from bridge.store.jobs import WAITING
+from bridge.store.outages import FailingJob
 from bridge.store.schema import deliveries, invoices, jobs, orders, poll_state, webhook_events
 
 
@@ -92,3 +94,55 @@ def _pairs(
 ) -> dict[tuple[str, str], int]:
     rows = conn.execute(select(first, second, func.count()).group_by(first, second))
     return {(a, b): int(count) for a, b, count in rows}
+
+
+# -- the operator's views (bridge/overview.py) ---------------------------------------------
+
+
+def document_counts_since(conn: Connection, since: datetime) -> dict[str, dict[str, int]]:
+    """{shop: {kind: count}} of the documents issued since `since`, whatever asked for them
+    (a platform's order, `quittance issue`, an import, a refund, a correction)."""
+    rows = conn.execute(
+        select(invoices.c.shop, invoices.c.kind, func.count())
+        .where(invoices.c.issued_at >= since)
+        .group_by(invoices.c.shop, invoices.c.kind)
+    )
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for shop, kind, count in rows:
+        out[shop][kind] = int(count)
+    return dict(out)
+
+
+def document_shops(conn: Connection) -> set[str]:
+    """Every shop that ever had a document: a shop removed from the config still counts."""
+    return {shop for (shop,) in conn.execute(select(invoices.c.shop).distinct())}
+
+
+def quarantined_by_shop(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        select(orders.c.shop, func.count())
+        .where(orders.c.status == "quarantined")
+        .group_by(orders.c.shop)
+    )
+    return {shop: int(count) for shop, count in rows}
+
+
+_JOB_COLUMNS = (
+    jobs.c.id, jobs.c.kind, jobs.c.state, jobs.c.shop, jobs.c.order_id, jobs.c.invoice_id,
+    invoices.c.number, jobs.c.attempts, jobs.c.last_error, jobs.c.first_attempt_at,
+    jobs.c.created_at, jobs.c.updated_at, jobs.c.run_at,
+)  # fmt: skip
+
+
+def jobs_in_states(conn: Connection, states: Sequence[str], limit: int | None) -> list[FailingJob]:
+    """Jobs in `states`, last moved first, each with its document's number (one join, not
+    one look-up per row)."""
+    stmt = (
+        select(*_JOB_COLUMNS)
+        .select_from(jobs.outerjoin(invoices, invoices.c.id == jobs.c.invoice_id))
+        .where(jobs.c.state.in_(list(states)))
+        .order_by(jobs.c.updated_at.desc(), jobs.c.id.desc())
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [FailingJob(**row) for row in conn.execute(stmt).mappings()]
