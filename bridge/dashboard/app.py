@@ -1,5 +1,6 @@
-"""The dashboard's FastAPI app: sign-in and sign-out, the guard every page goes through, and
-each view's routes (bridge/dashboard/views)."""
+"""The dashboard's FastAPI app: sign-in and sign-out, the pages the guards' refusals become,
+and each view's routes (bridge/dashboard/views). `Dashboard` (context.py) is what the views
+are given; it is re-exported here for them."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-import structlog
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bridge.dashboard.pages import LANGUAGE_COOKIE, Frame, private
+from bridge.dashboard.context import (
+    Dashboard,
+    FormExpired,
+    LoginRequired,
+    Refused,
+    client_address,
+)
+from bridge.dashboard.pages import LANGUAGE_COOKIE, private
 from bridge.dashboard.passwords import (
     AccountError,
     hash_password,
@@ -19,74 +26,14 @@ from bridge.dashboard.passwords import (
     normal_username,
     password_matches,
 )
-from bridge.dashboard.sessions import Session, Sessions, csrf_ok
-from bridge.dashboard.wording import LOCALES, Wording
+from bridge.dashboard.views import ROUTERS
+from bridge.dashboard.wording import LOCALES
 from bridge.services import Services
 
-log = structlog.get_logger()
 LOGIN_WINDOW = timedelta(minutes=15)
 
 
-class LoginRequired(Exception):
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-
-class Refused(Exception):
-    """403: signed in, but the role does not allow it."""
-
-
-class FormExpired(Exception):
-    """400: a POST without its session's CSRF token."""
-
-
-class Dashboard:
-    """What every view is given: the services, the frame, the sessions, and the guards."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.settings = services.settings
-        self.store = services.store
-        self.frame = Frame(services)
-        self.sessions = Sessions(services.settings, services.store)
-
-    def reader(self, request: Request) -> Session:
-        """Anyone signed in (owner or accountant), else off to the sign-in page."""
-        session = self.sessions.current(request)
-        if session is None:
-            raise LoginRequired(request.url.path)
-        return session
-
-    def owner(self, request: Request) -> Session:
-        session = self.reader(request)
-        if not session.is_owner:
-            raise Refused()
-        return session
-
-    def form(self, request: Request, csrf: str, *, owner: bool = True) -> Session:
-        """The session behind a POST: its CSRF token must match (and, by default, be an
-        owner's: an accountant reads and exports, never changes anything)."""
-        session = self.owner(request) if owner else self.reader(request)
-        if not csrf_ok(session, csrf):
-            raise FormExpired()
-        return session
-
-    def page(
-        self, request: Request, session: Session | None, name: str, *,
-        wording: Wording | None = None, status: int = 200, **context: Any,
-    ) -> HTMLResponse:  # fmt: skip
-        return self.frame.render(request, session, name, wording=wording, status=status, **context)
-
-    def audit(self, request: Request, session: Session, action: str, **detail: Any) -> None:
-        self.store.audit(
-            action, user=session.user.username, role=session.user.role,
-            client=_client(request), **detail,
-        )  # fmt: skip
-
-
 def create_dashboard_app(services: Services) -> FastAPI:
-    from bridge.dashboard.views import ROUTERS
-
     dash = Dashboard(services)
     app = FastAPI(title="Quittance dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     _errors(app, dash)
@@ -134,7 +81,7 @@ def _sign_in(app: FastAPI, dash: Dashboard) -> None:
         name = username.strip().lower()[:64]
         attempts = _attempts(dash, request, name)
         if any(dash.store.counted(key, LOGIN_WINDOW) >= cap for key, cap in attempts):
-            dash.store.audit("login.throttled", user=name, client=_client(request))
+            dash.store.audit("login.throttled", user=name, client=client_address(request))
             page = _login_page(dash, request, target, error="login_throttled", status=429)
             page.headers["Retry-After"] = str(int(LOGIN_WINDOW.total_seconds()))
             return page
@@ -145,13 +92,15 @@ def _sign_in(app: FastAPI, dash: Dashboard) -> None:
             # only failures count: an owner who signs in often is never locked out
             for key, cap in attempts:
                 dash.store.allow_request(key, cap, LOGIN_WINDOW)
-            dash.store.audit("login.failed", user=name, client=_client(request))
+            dash.store.audit("login.failed", user=name, client=client_address(request))
             return _login_page(dash, request, target, error="login_failed", status=401)
         if needs_rehash(user.password_hash):
             dash.store.rehash_dashboard_user(user.id, hash_password(password))
         response = private(RedirectResponse(target, status_code=303))
         dash.sessions.start(response, user)
-        dash.store.audit("login", user=user.username, role=user.role, client=_client(request))
+        dash.store.audit(
+            "login", user=user.username, role=user.role, client=client_address(request)
+        )
         return response
 
     @app.post("/logout")
@@ -187,7 +136,7 @@ def _attempts(dash: Dashboard, request: Request, name: str) -> list[tuple[str, i
     """The two counters a sign-in attempt is held to: its client's and its account's."""
     limits = dash.settings.dashboard
     return [
-        (f"dashboard-login:client:{_client(request)}", limits.login_attempts_per_client),
+        (f"dashboard-login:client:{client_address(request)}", limits.login_attempts_per_client),
         (f"dashboard-login:account:{name}", limits.login_attempts_per_account),
     ]
 
@@ -208,5 +157,4 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+__all__ = ["Dashboard", "create_dashboard_app"]
