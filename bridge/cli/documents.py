@@ -138,22 +138,23 @@ def verify_command(config: ConfigOption = None) -> None:
     Exits 1 naming each problem; prints the chain heads to compare with the daily digest.
     Example: `quittance verify -c quittance.toml`
     """
-    from bridge.audit import verify_archive
+    from bridge.integrity import run_check
 
     svc = services_for(config)
     try:
-        checked, problems = verify_archive(svc.store, svc.archive)
+        # Recorded in the event log like the dashboard's checks: its integrity page shows it.
+        result = run_check(svc, "cli")
         heads = svc.store.head_invoices()
     finally:
         svc.close()
-    for problem in problems:
+    for problem in result.problems:
         err_console.print(f"{problem.number}: {problem.what}", highlight=False)
     for head in heads:
         console.print(f"chain head of {head.series}: {head.number} {head.hash}", highlight=False)
-    if problems:
-        err_console.print(f"{len(problems)} problem(s) in {checked} invoice(s)")
+    if not result.ok:
+        err_console.print(f"{result.problem_count} problem(s) in {result.checked} invoice(s)")
         raise typer.Exit(1)
-    console.print(f"{checked} invoice(s) verified: every file, chain link and record intact")
+    console.print(f"{result.checked} invoice(s) verified: every file, chain link and record intact")
 
 
 @app.command("rotate-chain-key")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,18 +16,11 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from bridge.services import Services
-    from bridge.survey.stats import SurveyStats
+    from bridge.survey.stats import ShopReport, SurveyStats
 
 # The survey is its own `[[surveys]]` table (shop = "…"): none, or enabled = false, asks nothing.
 SURVEY_OFF = "survey off for this shop ([[surveys]] of this shop: none, or enabled = false)"
 BAR_WIDTH = 30  # characters of the longest bar of a distribution
-
-
-@dataclass(frozen=True, slots=True)
-class ShopReport:
-    shop: str
-    survey_enabled: bool | None  # None: the shop is no longer configured, its data remains
-    stats: SurveyStats
 
 
 @app.command("stats")
@@ -99,25 +91,10 @@ def _period_or_exit(
 
 
 def _reports(svc: Services, since: datetime, until: datetime, shop: str | None) -> list[ShopReport]:
-    """One report per shop: the enabled ones in config order, then any other shop with survey
-    data in the period (disabled since, or removed from the config: its answers still count)."""
-    from bridge.survey.stats import by_shop, survey_stats
+    """One report per shop (bridge/survey/stats.py: the dashboard shows the same)."""
+    from bridge.survey.stats import shop_reports
 
-    grouped = by_shop(svc.store.surveys_between(since, until, shop=shop))
-    configured = [s.name for s in svc.settings.shops]
-    if shop is not None:
-        names = [shop]
-    else:
-        enabled = [s.name for s in svc.settings.shops if s.enabled]
-        names = [*enabled, *(n for n in grouped if n not in enabled)]
-    return [
-        ShopReport(
-            name,
-            svc.settings.survey_for(name).enabled if name in configured else None,
-            survey_stats(grouped.get(name, [])),
-        )
-        for name in names
-    ]
+    return shop_reports(svc.settings, svc.store.surveys_between(since, until, shop=shop), shop)
 
 
 # --------------------------------------------------------------------------- Rich output

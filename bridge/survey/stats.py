@@ -1,17 +1,21 @@
 """Survey figures over a list of survey records: pure functions, no store, no clock.
 
-`quittance stats` reads the records (`Store.surveys_between`) and the day at its edge, and
-hands them here. Percentages are Decimal with one decimal (ROUND_HALF_UP), never float: the
-same figures must come out of the table and of `--json`, on every machine.
+`quittance stats` and the dashboard's satisfaction page read the records
+(`Store.surveys_between`) and the day at their edge, and hand them here. Percentages are
+Decimal with one decimal (ROUND_HALF_UP), never float: the same figures must come out of the
+table, of `--json` and of the page, on every machine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from bridge.config import Settings
 
 # How long the default period is (today included), when neither --from nor --to is given.
 DEFAULT_PERIOD_DAYS = 30
@@ -137,21 +141,53 @@ def by_shop(records: Iterable[SurveyLike]) -> dict[str, list[SurveyLike]]:
     return dict(sorted(out.items()))
 
 
-def period_bounds(from_: date | None, to: date | None, *, today: date) -> tuple[datetime, datetime]:
-    """[since, until) in UTC for the inclusive days `from_`..`to`: until is the midnight after
-    `to`, so the whole last day counts. Default: the 30 days ending `today` (or ending `to`),
-    `to` defaulting to today."""
+def period_bounds(
+    from_: date | None, to: date | None, *, today: date, zone: tzinfo = UTC
+) -> tuple[datetime, datetime]:
+    """[since, until) for the inclusive days `from_`..`to` of `zone` (the CLI's are UTC days,
+    the dashboard's the seller's): until is the midnight after `to`, so the whole last day
+    counts. Default: the 30 days ending `today` (or ending `to`), `to` defaulting to today."""
     last = to or today
     first = from_ or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if first > last:
         raise ValueError(f"the first day {first} is after the last day {last}")
-    return _midnight(first), _midnight(last + timedelta(days=1))
+    return _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
 
 
-def period_days(since: datetime, until: datetime) -> tuple[date, date]:
+def period_days(since: datetime, until: datetime, zone: tzinfo = UTC) -> tuple[date, date]:
     """The inclusive days of a period made by `period_bounds` (what the report shows)."""
-    return since.date(), (until - timedelta(days=1)).date()
+    return since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class ShopReport:
+    shop: str
+    survey_enabled: bool | None  # None: the shop is no longer configured, its data remains
+    stats: SurveyStats
+
+
+def shop_reports(
+    settings: Settings, records: Iterable[SurveyLike], shop: str | None = None
+) -> list[ShopReport]:
+    """One report per shop of `records` (the surveys of a period): the enabled shops in
+    config order, then any other shop with survey data in the period (disabled since, or
+    removed from the config: its answers still count). `shop`: that one only."""
+    grouped = by_shop(records)
+    configured = [s.name for s in settings.shops]
+    if shop is not None:
+        names = [shop]
+    else:
+        enabled = [s.name for s in settings.shops if s.enabled]
+        names = [*enabled, *(n for n in grouped if n not in enabled)]
+    return [
+        ShopReport(
+            name,
+            settings.survey_for(name).enabled if name in configured else None,
+            survey_stats(grouped.get(name, [])),
+        )
+        for name in names
+    ]
