@@ -29,6 +29,7 @@ from bridge.store import platform as inbox
 from bridge.store import portal as customer_side
 from bridge.store.dashboard_side import DashboardRows
 from bridge.store.deliveries import DeliveryIn
+from bridge.store.delivery_log import DeliveryLog
 from bridge.store.engine import create_store_engine, writer
 from bridge.store.errors import StoreError
 from bridge.store.invoices import FollowUp
@@ -48,6 +49,7 @@ from bridge.store.records import (
     WebhookIn,
     WebhookRecord,
 )
+from bridge.store.search import DocumentSearch
 
 log = structlog.get_logger()
 
@@ -64,7 +66,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(JobQueue, DashboardRows):
+class Store(JobQueue, DashboardRows, DocumentSearch, DeliveryLog):
     def __init__(
         self,
         engine: Engine,

@@ -1,14 +1,183 @@
-"""(being written)"""
+"""What needs the owner: dead, skipped and retrying jobs and quarantined orders, newest
+first, each in plain words — the very list `quittance failures` prints (bridge/overview.py),
+with a button for what `quittance retry` does."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from bridge.dashboard.pages import private
+from bridge.dashboard.views.documents import document_href
+from bridge.overview import Failure, failures, plain_reason, retry_all, retry_failure
 
 if TYPE_CHECKING:
     from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.sessions import Session
+
+# What `retry_failure` can replay: a retrying job is already tried again by the worker.
+RETRYABLE = ("dead", "skipped", "quarantined")
+
+WORDING = {
+    "fr": {
+        "title": "Problèmes à traiter",
+        "intro": "Ce que Quittance n'a pas pu terminer seul, du plus récent au plus ancien.",
+        "none_good": "Aucun problème : chaque commande est traitée ou en cours.",
+        "none_shop": "Aucun problème pour cette boutique.",
+        "filter": "Filtrer",
+        "step": "Étape",
+        "document": "Document",
+        "since": "Depuis",
+        "what_to_do": "Ce qu'il s'est passé",
+        "raw_reason": "Raison technique",
+        "action": "Action",
+        "retry": "Relancer",
+        "retries_itself": "Nouvel essai automatique",
+        "retry_all": "Tout relancer",
+        "retry_all_hint": "Relance toutes les tâches en échec et toutes les commandes en "
+        "quarantaine, toutes boutiques confondues. Les étapes ignorées se relancent une par une, "
+        "une fois leur cause corrigée.",
+        "state_dead": "en échec",
+        "state_skipped": "ignorée",
+        "state_retry": "nouvel essai prévu",
+        "state_quarantined": "en quarantaine",
+        "step_ingest": "Lecture de la commande",
+        "step_issue": "Émission",
+        "step_credit": "Avoir",
+        "step_render": "Mise en page (PDF)",
+        "step_email": "E-mail",
+        "step_sms": "SMS",
+        "step_zendesk": "Zendesk",
+        "step_intercom": "Intercom",
+        "step_attach": "Note sur la commande",
+        "step_portal_link": "Lien de l'espace client",
+        "step_survey_alert": "Alerte satisfaction",
+        "step_quarantine": "Commande en quarantaine",
+        "done_retried": "Relancé :",
+        "done_already": "Déjà traité, plus rien à relancer :",
+        "done_retried_all": "Relancé :",
+        "done_nothing": "Rien à relancer.",
+        "jobs": "tâche(s)",
+        "orders": "commande(s)",
+    },
+    "en": {
+        "title": "Failures",
+        "intro": "What Quittance could not finish on its own, newest first.",
+        "none_good": "No failure: every order is done or on its way.",
+        "none_shop": "No failure for this shop.",
+        "filter": "Filter",
+        "step": "Step",
+        "document": "Document",
+        "since": "Since",
+        "what_to_do": "What happened",
+        "raw_reason": "Technical reason",
+        "action": "Action",
+        "retry": "Retry",
+        "retries_itself": "Retried automatically",
+        "retry_all": "Retry all",
+        "retry_all_hint": "Replays every failed job and every quarantined order, in every "
+        "shop. Skipped steps are retried one by one, once their cause is fixed.",
+        "state_dead": "failed",
+        "state_skipped": "skipped",
+        "state_retry": "retry planned",
+        "state_quarantined": "quarantined",
+        "step_ingest": "Reading the order",
+        "step_issue": "Issuing",
+        "step_credit": "Credit note",
+        "step_render": "Layout (PDF)",
+        "step_email": "Email",
+        "step_sms": "SMS",
+        "step_zendesk": "Zendesk",
+        "step_intercom": "Intercom",
+        "step_attach": "Order note",
+        "step_portal_link": "Customer portal link",
+        "step_survey_alert": "Satisfaction alert",
+        "step_quarantine": "Quarantined order",
+        "done_retried": "Queued again:",
+        "done_already": "Already handled, nothing left to retry:",
+        "done_retried_all": "Queued again:",
+        "done_nothing": "Nothing to retry.",
+        "jobs": "job(s)",
+        "orders": "order(s)",
+    },
+}
 
 
 def routes(dash: Dashboard) -> APIRouter:
-    return APIRouter()
+    router = APIRouter()
+
+    @router.get("/failures")
+    def failures_page(request: Request, shop: str = "") -> Response:
+        session = dash.reader(request)
+        svc = dash.services
+        locale = dash.frame.locale(request, session)
+        found = failures(svc)
+        shown = [f for f in found if f.shop == shop] if shop else found
+        return dash.page(
+            request, session, "failures.html", wording=WORDING,
+            rows=[_row(f, locale) for f in shown], shop=shop, shops=_shops(dash, found),
+            can_retry_all=any(f.state in ("dead", "quarantined") for f in found),
+            document_href=document_href,
+        )  # fmt: skip
+
+    @router.post("/failures/retry")
+    def retry_one(
+        request: Request, key: str = Form(""), csrf: str = Form(""), shop: str = Form("")
+    ) -> Response:
+        session = dash.form(request, csrf)
+        failure = _named(dash, key)
+        if failure is None or not retry_failure(dash.services, key):
+            # a second click, another tab, `quittance retry` meanwhile: nothing went wrong
+            return _done("already", _what(failure) if failure else key, shop)
+        dash.audit(
+            request, session, "failure.retry", key=key, shop=failure.shop or None,
+            order_id=failure.order_id or None, invoice_number=failure.number or None,
+        )  # fmt: skip
+        return _done("retried", _what(failure), shop)
+
+    @router.post("/failures/retry-all")
+    def retry_everything(request: Request, csrf: str = Form("")) -> Response:
+        session = dash.form(request, csrf)
+        jobs, orders = retry_all(dash.services)
+        dash.audit(request, session, "failure.retry_all", jobs=jobs, orders=orders)
+        if not jobs and not orders:
+            return _done("nothing", "")
+        return _done("retried_all", _counts(dash, request, session, jobs, orders))
+
+    return router
+
+
+def _row(failure: Failure, locale: str) -> dict[str, object]:
+    return {
+        "failure": failure,
+        "plain": plain_reason(failure, locale),
+        "retryable": failure.state in RETRYABLE,
+    }
+
+
+def _shops(dash: Dashboard, found: list[Failure]) -> list[str]:
+    configured = {shop.name for shop in dash.settings.shops}
+    return sorted(configured | {f.shop for f in found if f.shop})
+
+
+def _named(dash: Dashboard, key: str) -> Failure | None:
+    # Looked up in the same list the page showed: its shop and order go in the audit line.
+    return next((f for f in failures(dash.services) if f.key == key), None)
+
+
+def _what(failure: Failure) -> str:
+    return failure.number or failure.order_id or failure.key
+
+
+def _counts(dash: Dashboard, request: Request, session: Session, jobs: int, orders: int) -> str:
+    # Worded now, in the owner's language: the notice only carries a short escaped text.
+    words = WORDING[dash.frame.locale(request, session)]
+    return f"{jobs} {words['jobs']}, {orders} {words['orders']}"
+
+
+def _done(key: str, what: str, shop: str = "") -> Response:
+    query = urlencode({**({"shop": shop} if shop else {}), "done": key, "what": what[:120]})
+    return private(RedirectResponse(f"/failures?{query}", status_code=303))
