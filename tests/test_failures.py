@@ -48,6 +48,14 @@ NOT_RAISED_BY_STEPS = {
     "_NotApplied": "bridge.delivery.http_answers.call's quick retries; when they run out, "
     "the DeliveryError it carries is raised",
     "_Refused": "the Intercom sandbox's own refusals, answered as HTTP errors",
+    "AccountError": "`quittance admin add-user` prints it and exits 2 (no step makes accounts)",
+    "CorrectionRefused": "`quittance credit`/`resend` and the dashboard's forms show it; the "
+    "jobs they queue fail as steps do",
+    "LoginRequired": "the dashboard's guard: answered 303 to the sign-in page",
+    "Refused": "the dashboard's guard: answered 403 (the role does not allow it)",
+    "FormExpired": "the dashboard's guard: answered 400, nothing done (no CSRF token)",
+    "BadFilter": "the satisfaction page answers a bad date 400, naming the field",
+    "Refusal": "the exports page answers a bad period 400, naming the field",
 }
 
 

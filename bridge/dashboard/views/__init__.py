@@ -19,7 +19,7 @@ from bridge.dashboard.views import (
 )
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
 
 ROUTERS: list[Callable[[Dashboard], APIRouter]] = [
     overview.routes,

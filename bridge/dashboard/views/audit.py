@@ -15,7 +15,7 @@ from bridge.store.dashboard import AUDIT_PREFIX
 from bridge.store.records import EventRecord
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
 
 PAGE = 100
 # Said in their own columns; the rest of an event's detail is listed as it is.

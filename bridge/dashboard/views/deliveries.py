@@ -18,7 +18,7 @@ from bridge.store.deliveries import DELIVERY_STATUSES
 from bridge.store.delivery_log import DeliveryFilter, DeliveryLine
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
 
 PAGE = 100
 # Every channel a step hands documents over on, in pipeline order (email, sms, zendesk…).

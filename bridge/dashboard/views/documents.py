@@ -30,7 +30,7 @@ from bridge.store import InvoiceRecord
 from bridge.store.search import DocumentQuery, DocumentState
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
 
 PAGE_SIZE = 50
 KINDS = ("invoice", "credit_note")

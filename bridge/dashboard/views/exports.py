@@ -28,7 +28,7 @@ from bridge.dashboard.pages import private
 from bridge.export import export_period
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
     from bridge.dashboard.sessions import Session
 
 log = structlog.get_logger()

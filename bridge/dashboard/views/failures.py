@@ -15,7 +15,7 @@ from bridge.dashboard.views.documents import document_href
 from bridge.overview import Failure, failures, plain_reason, retry_all, retry_failure
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
     from bridge.dashboard.sessions import Session
 
 # What `retry_failure` can replay: a retrying job is already tried again by the worker.

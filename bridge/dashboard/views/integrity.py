@@ -15,7 +15,7 @@ from bridge.dashboard.pages import private
 from bridge.integrity import CheckRunner, latest_check
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
 
 REFRESH_SECONDS = 5
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from bridge.overview import day_start, failures, open_alerts, shop_overviews
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
 
 WORDING = {
     "fr": {

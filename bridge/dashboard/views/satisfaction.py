@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from bridge.survey.stats import ShopReport, period_bounds, period_days, shop_reports
 
 if TYPE_CHECKING:
-    from bridge.dashboard.app import Dashboard
+    from bridge.dashboard.context import Dashboard
 
 COMMENTS_SHOWN = 50  # the newest; `quittance stats` lists them all
 
