@@ -41,8 +41,9 @@ class SessionRecord:
 def save_user(
     conn: Connection, username: str, password_hash: str, role: str, locale: str, now: datetime
 ) -> bool:
-    """Creates the account, or gives an existing one this password, role and language (and
-    ends its sessions: they began before the new password). True: it was created."""
+    """Creates the account, or gives an existing one this password, role and language,
+    enables it again if it was disabled, and ends its sessions (they began before the new
+    password). True: it was created."""
     existing = user_by_name(conn, username)
     values = {"password_hash": password_hash, "role": role, "locale": locale}
     if existing is None:

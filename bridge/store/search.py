@@ -20,6 +20,10 @@ from bridge.store.records import InvoiceRecord
 from bridge.store.schema import deliveries, invoices
 
 LIKE_ESCAPE = "\\"
+# SQLite's own lower() folds ASCII letters only ("Émilie" stays "Émilie"): on SQLite the search
+# lowers through Python's str.lower, the same folding its pattern gets, registered on the
+# connection under this name.
+SQLITE_LOWER = "quittance_lower"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,7 @@ def document_states(conn: Connection, invoice_ids: Sequence[int]) -> dict[int, D
 def _filters(conn: Connection, query: DocumentQuery) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if query.number.strip():
-        where.append(func.lower(invoices.c.number).like(_contains(query.number), LIKE_ESCAPE))
+        where.append(_lower(conn, invoices.c.number).like(_contains(query.number), LIKE_ESCAPE))
     if query.order_id.strip().lstrip("#"):
         where.append(invoices.c.order_id == query.order_id.strip().lstrip("#"))
     if query.shop:
@@ -90,7 +94,7 @@ def _filters(conn: Connection, query: DocumentQuery) -> list[ColumnElement[bool]
         where.append(
             or_(
                 *(
-                    func.lower(_buyer_field(conn, name)).like(pattern, LIKE_ESCAPE)
+                    _lower(conn, _buyer_field(conn, name)).like(pattern, LIKE_ESCAPE)
                     for name in ("name", "company", "email")
                 )
             )
@@ -104,6 +108,24 @@ def _buyer_field(conn: Connection, name: str) -> ColumnElement[Any]:
     if conn.dialect.name == "postgresql":
         return func.json_extract_path_text(cast(invoices.c.snapshot, JSON), "buyer", name)
     return func.json_extract(invoices.c.snapshot, f"$.buyer.{name}")
+
+
+def _lower(conn: Connection, text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`text` in lower case, accented capitals included on both dialects (PostgreSQL's
+    lower() follows the database's LC_CTYPE, which a UTF-8 locale makes Unicode-aware)."""
+    if conn.dialect.name != "sqlite":
+        return func.lower(text)
+    record = conn.connection
+    if not record.info.get(SQLITE_LOWER):  # once per DBAPI connection (the pool keeps `info`)
+        driver = record.driver_connection
+        assert driver is not None
+        driver.create_function(SQLITE_LOWER, 1, _python_lower, deterministic=True)
+        record.info[SQLITE_LOWER] = True
+    return getattr(func, SQLITE_LOWER)(text)
+
+
+def _python_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _contains(text: str) -> str:
