@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from bridge.audit import VerifyProblem, verify_archive
+from bridge.logs import error_line
 
 if TYPE_CHECKING:
     from bridge.services import Services
@@ -41,6 +42,7 @@ class IntegrityResult:
     problems: list[VerifyProblem] = field(default_factory=list)
     problem_count: int = 0
     seconds: float = 0.0
+    recorded: bool = True  # False: the event log refused it (a read-only database role)
 
     @property
     def ok(self) -> bool:
@@ -58,11 +60,16 @@ def run_check(svc: Services, trigger: str) -> IntegrityResult:
     started = time.monotonic()
     checked, problems = verify_archive(svc.store, svc.archive)
     seconds = round(time.monotonic() - started, 3)
-    svc.store.append_event(CHECKED_EVENT, detail=_detail(trigger, checked, problems, seconds))
     result = IntegrityResult(
         at=svc.store.clock(), trigger=trigger, checked=checked, problems=problems,
         problem_count=len(problems), seconds=seconds,
     )  # fmt: skip
+    try:
+        svc.store.append_event(CHECKED_EVENT, detail=_detail(trigger, checked, problems, seconds))
+    except Exception as exc:
+        # An auditor's read-only role may verify: the result stands, only its record is lost.
+        log.warning("integrity check not recorded", error=error_line(exc))
+        return replace(result, recorded=False)
     log.info("integrity.checked", trigger=trigger, checked=checked, problems=len(problems))
     return result
 

@@ -223,6 +223,9 @@ def build_scheduler(svc: Services, owner: str) -> BackgroundScheduler:
         scheduler.add_job(
             scheduled(scheduled_integrity_check, "integrity"), "interval", hours=hours,
             args=(svc,), id="integrity",
+            # soon after start too: a service restarted more often than every `hours` would
+            # otherwise never check (the claim keeps it to one run per period)
+            next_run_time=_now() + timedelta(minutes=5),
         )  # fmt: skip
     return scheduler
 

@@ -5,10 +5,12 @@ limits per account and per client, roles, and an audit line for each of these.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 import time_machine
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -21,6 +23,7 @@ from bridge.dashboard.sessions import SESSION_COOKIE
 from bridge.services import Services
 from tests.support.config import write_config
 from tests.support.dashboard import (
+    BASE_URL,
     PASSWORD,
     csrf_of,
     dashboard_client,
@@ -29,6 +32,12 @@ from tests.support.dashboard import (
 )
 
 LIMITS = {"login_attempts_per_account": 3, "login_attempts_per_client": 5, "port": 0}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()  # an in-process CLI run leaves it writing to a closed stream
 
 
 @pytest.fixture
@@ -58,9 +67,9 @@ def audited(svc: Services) -> list[str]:
 
 
 def test_a_page_without_a_session_sends_to_the_sign_in_form(svc: Services) -> None:
-    answer = dashboard_client(svc).get("/documents?q=1", follow_redirects=False)
+    answer = dashboard_client(svc).get("/documents?q=1&shop=a", follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/login?next=/documents"
+    assert answer.headers["location"] == "/login?next=/documents%3Fq%3D1%26shop%3Da"
 
 
 def test_the_right_password_opens_the_overview(svc: Services) -> None:
@@ -122,6 +131,58 @@ def test_an_account_is_held_back_after_its_failed_attempts(svc: Services) -> Non
     assert [attempt(client, "marie", "wrong password!") for _ in range(3)] == [401] * 3
     assert attempt(client, "marie", PASSWORD) == 429  # even the right one, for now
     assert audited(svc)[-1] == "login.throttled"
+
+
+def test_attempts_sent_at_once_are_all_counted(svc: Services) -> None:
+    add_user(svc.store, "marie", PASSWORD, "owner", "en")
+    clients = [dashboard_client(svc) for _ in range(8)]
+    forms = [csrf_of(c.get("/login").text) for c in clients]
+
+    def guess(pair: tuple[TestClient, str]) -> int:
+        client, token = pair
+        data = {"username": "marie", "password": "wrong password!", "csrf": token}
+        return client.post("/login", data=data, follow_redirects=False).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(guess, zip(clients, forms, strict=True)))
+    assert codes == [401] * 3 + [429] * 5  # the cap of 3, not one per thread
+
+
+def test_a_held_back_flood_is_audited_once_per_window(svc: Services) -> None:
+    add_user(svc.store, "marie", PASSWORD, "owner", "en")
+    client = dashboard_client(svc)
+    for _ in range(10):
+        attempt(client, "marie", "wrong password!")
+    assert audited(svc).count("login.throttled") == 1
+
+
+def test_guesses_from_one_address_do_not_hold_back_the_owner_elsewhere(svc: Services) -> None:
+    add_user(svc.store, "marie", PASSWORD, "owner", "en")
+    guesser = TestClient(dashboard_client(svc).app, base_url=BASE_URL, client=("203.0.113.9", 1))
+    for _ in range(4):
+        attempt(guesser, "marie", "wrong password!")
+    owner = TestClient(dashboard_client(svc).app, base_url=BASE_URL, client=("198.51.100.7", 1))
+    assert attempt(owner, "marie", PASSWORD) == 303
+
+
+def test_a_name_that_is_no_account_is_not_kept_in_the_audit_log(svc: Services) -> None:
+    attempt(dashboard_client(svc), "my-secret-password", "oops")
+    (event,) = svc.store.audit_trail()
+    assert event.detail["user"] == "(no such account)"
+
+
+def test_a_form_token_with_odd_characters_is_refused_not_a_crash(svc: Services) -> None:
+    client = signed_in(svc, "owner", "marie")
+    assert client.post("/logout", data={"csrf": "é"}).status_code == 400
+
+
+def test_signing_in_again_closes_the_session_the_browser_held(svc: Services) -> None:
+    client = signed_in(svc, "owner", "marie")
+    first = client.cookies.get(SESSION_COOKIE)
+    sign_in(client, "marie")
+    stale = dashboard_client(svc)
+    stale.cookies.set(SESSION_COOKIE, str(first))
+    assert stale.get("/", follow_redirects=False).status_code == 303
 
 
 def test_the_account_signs_in_again_once_the_window_has_passed(svc: Services) -> None:

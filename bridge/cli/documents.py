@@ -149,6 +149,9 @@ def verify_command(config: ConfigOption = None) -> None:
         svc.close()
     for problem in result.problems:
         err_console.print(f"{problem.number}: {problem.what}", highlight=False)
+    if not result.recorded:
+        err_console.print("(this check could not be written to the event log: the dashboard "
+                          "will not show it)", highlight=False)  # fmt: skip
     for head in heads:
         console.print(f"chain head of {head.series}: {head.number} {head.hash}", highlight=False)
     if not result.ok:

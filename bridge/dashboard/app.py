@@ -4,8 +4,6 @@ are given; it is re-exported here for them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Request
@@ -19,18 +17,10 @@ from bridge.dashboard.context import (
     client_address,
 )
 from bridge.dashboard.pages import LANGUAGE_COOKIE, private
-from bridge.dashboard.passwords import (
-    AccountError,
-    hash_password,
-    needs_rehash,
-    normal_username,
-    password_matches,
-)
+from bridge.dashboard.signing_in import SignInGate
 from bridge.dashboard.views import ROUTERS
 from bridge.dashboard.wording import LOCALES
 from bridge.services import Services
-
-LOGIN_WINDOW = timedelta(minutes=15)
 
 
 def create_dashboard_app(services: Services) -> FastAPI:
@@ -51,7 +41,8 @@ def create_dashboard_app(services: Services) -> FastAPI:
 def _errors(app: FastAPI, dash: Dashboard) -> None:
     @app.exception_handler(LoginRequired)
     def to_login(request: Request, exc: LoginRequired) -> Response:
-        return private(RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303))
+        target = f"/login?next={quote(exc.path, safe='/')}"
+        return private(RedirectResponse(target, status_code=303))
 
     @app.exception_handler(Refused)
     def refused(request: Request, exc: Refused) -> Response:
@@ -65,6 +56,7 @@ def _errors(app: FastAPI, dash: Dashboard) -> None:
 
 
 def _sign_in(app: FastAPI, dash: Dashboard) -> None:
+    gate = SignInGate(dash)
 
     @app.get("/login")
     def login_form(request: Request, next: str = "/") -> Response:
@@ -78,29 +70,17 @@ def _sign_in(app: FastAPI, dash: Dashboard) -> None:
         target = _safe_next(next)
         if not dash.sessions.login_form_ok(request, csrf):
             return _login_page(dash, request, target, error="login_expired", status=400)
-        name = username.strip().lower()[:64]
-        attempts = _attempts(dash, request, name)
-        if any(dash.store.counted(key, LOGIN_WINDOW) >= cap for key, cap in attempts):
-            dash.store.audit("login.throttled", user=name, client=client_address(request))
-            page = _login_page(dash, request, target, error="login_throttled", status=429)
-            page.headers["Retry-After"] = str(int(LOGIN_WINDOW.total_seconds()))
+        outcome = gate.attempt(request, username, password)
+        if isinstance(outcome, str):
+            status = {"login_throttled": 429, "login_busy": 503}.get(outcome, 401)
+            page = _login_page(dash, request, target, error=outcome, status=status)
+            if status != 401:
+                page.headers["Retry-After"] = "900" if status == 429 else "5"
             return page
-        user = _user_named(dash, name)
-        if user is None or not password_matches(user.password_hash, password):
-            if user is None:
-                password_matches(None, password)  # the same work as a wrong password
-            # only failures count: an owner who signs in often is never locked out
-            for key, cap in attempts:
-                dash.store.allow_request(key, cap, LOGIN_WINDOW)
-            dash.store.audit("login.failed", user=name, client=client_address(request))
-            return _login_page(dash, request, target, error="login_failed", status=401)
-        if needs_rehash(user.password_hash):
-            dash.store.rehash_dashboard_user(user.id, hash_password(password))
         response = private(RedirectResponse(target, status_code=303))
-        dash.sessions.start(response, user)
-        dash.store.audit(
-            "login", user=user.username, role=user.role, client=client_address(request)
-        )
+        dash.sessions.start(response, outcome, replacing=dash.sessions.current(request))
+        client = client_address(request)
+        dash.store.audit("login", user=outcome.username, role=outcome.role, client=client)
         return response
 
     @app.post("/logout")
@@ -130,24 +110,6 @@ def _login_page(
     )
     dash.sessions.keep_login_nonce(response, nonce)
     return response
-
-
-def _attempts(dash: Dashboard, request: Request, name: str) -> list[tuple[str, int]]:
-    """The two counters a sign-in attempt is held to: its client's and its account's."""
-    limits = dash.settings.dashboard
-    return [
-        (f"dashboard-login:client:{client_address(request)}", limits.login_attempts_per_client),
-        (f"dashboard-login:account:{name}", limits.login_attempts_per_account),
-    ]
-
-
-def _user_named(dash: Dashboard, name: str) -> Any:
-    try:
-        username = normal_username(name)
-    except AccountError:
-        return None
-    user = dash.store.dashboard_user(username)
-    return None if user is None or user.disabled_at is not None else user
 
 
 def _safe_next(target: str) -> str:

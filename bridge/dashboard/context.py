@@ -41,7 +41,7 @@ class Dashboard:
         """Anyone signed in (owner or accountant), else off to the sign-in page."""
         session = self.sessions.current(request)
         if session is None:
-            raise LoginRequired(request.url.path)
+            raise LoginRequired(_come_back_to(request))
         return session
 
     def owner(self, request: Request) -> Session:
@@ -69,6 +69,15 @@ class Dashboard:
             action, user=session.user.username, role=session.user.role,
             client=client_address(request), **detail,
         )  # fmt: skip
+
+
+def _come_back_to(request: Request) -> str:
+    """Where the sign-in sends the reader back: the page with its search, or the overview
+    for a form (a POST cannot be replayed by a redirect)."""
+    if request.method != "GET":
+        return "/"
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 def client_address(request: Request) -> str:

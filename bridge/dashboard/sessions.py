@@ -47,7 +47,13 @@ class Sessions:
         self._cookies = URLSafeTimedSerializer(key, salt="quittance.dashboard.session")
         self._login = URLSafeTimedSerializer(key, salt="quittance.dashboard.login")
 
-    def start(self, response: Response, user: DashboardUser) -> None:
+    def start(
+        self, response: Response, user: DashboardUser, *, replacing: Session | None = None
+    ) -> None:
+        """A new session (a new secret: one known before sign-in is worth nothing after),
+        closing the one the browser held, if any."""
+        if replacing is not None:
+            self.store.close_dashboard_session(replacing.id)
         secret = secrets.token_urlsafe(32)
         until = self.store.clock() + timedelta(hours=self.hours)
         csrf = secrets.token_urlsafe(32)
@@ -86,7 +92,7 @@ class Sessions:
         except BadSignature:
             return False
         cookie = request.cookies.get(LOGIN_COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(str(nonce), cookie)
+        return bool(cookie) and hmac.compare_digest(str(nonce).encode(), cookie.encode())
 
     def _set(self, response: Response, name: str, value: str, max_age: int) -> None:
         # Strict: the owner's pages never need their cookie on a cross-site request.
@@ -97,7 +103,8 @@ class Sessions:
 
 
 def csrf_ok(session: Session, field: str) -> bool:
-    return bool(field) and hmac.compare_digest(session.csrf, field)
+    # bytes: compare_digest refuses non-ASCII str, and a form may carry anything
+    return bool(field) and hmac.compare_digest(session.csrf.encode(), field.encode())
 
 
 def _row_id(secret: str) -> str:

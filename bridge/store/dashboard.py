@@ -166,6 +166,19 @@ def counted(conn: Connection, key: str, window: timedelta, now: datetime) -> int
     return int(found or 0)
 
 
+def uncount(conn: Connection, key: str, window: timedelta, now: datetime) -> None:
+    """Takes back one count of `key`'s current window (a sign-in that succeeded)."""
+    conn.execute(
+        update(rate_limits)
+        .where(
+            rate_limits.c.key == key[:300],
+            rate_limits.c.window_start > now - window,
+            rate_limits.c.count > 0,
+        )
+        .values(count=rate_limits.c.count - 1)
+    )
+
+
 def _user(row: RowMapping) -> DashboardUser:
     return DashboardUser(
         id=row["id"],

@@ -73,6 +73,10 @@ class DashboardRows:
         with self._read() as conn:
             return dashboard.counted(conn, key, window, self._now())
 
+    def uncount(self, key: str, window: timedelta) -> None:
+        with self._write() as conn:
+            dashboard.uncount(conn, key, window, self._now())
+
     def audit(self, action: str, *, user: str, shop: str | None = None,
               invoice_number: str | None = None, order_id: str | None = None,
               **detail: Any) -> None:  # fmt: skip
