@@ -12,9 +12,10 @@ says what is wrong and how to fix it, naming the request's fields as the caller 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from email.utils import parseaddr
 from typing import Any
 
@@ -33,12 +34,23 @@ from bridge.model import Order
 from bridge.pipeline import Outcome, ensure_pdf
 from bridge.services import Services
 from bridge.steps import STEPS, Flow, Step, StepRun
-from bridge.store import FollowUp, InvoiceRecord, JobRecord
+from bridge.store import FollowUp, InvoiceRecord, IssueResult, JobRecord
 
 # The channels that reach the customer; `attach` writes on the shop's order, not to them.
 RESEND_CHANNELS = ("email", "sms", "zendesk", "intercom")
 CENT = Decimal("0.01")
 Picks = list[tuple[int, Decimal | None]]
+# What a person types: ASCII digits (Decimal also reads "１" and "٣"), one separator, no sign.
+_AMOUNT = re.compile(r"[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+")
+_LINE = re.compile(r"[0-9]{1,6}")  # str.isdigit takes "²", which int() refuses
+# An amount or quantity of ten billion or more is a typo, and one of 400 digits would not
+# even quantize to cents (decimal's context holds 28 digits).
+MAX_ADJUSTED = 9
+MAX_REASON = 200  # the credit note prints it, in a box of its own
+MAX_ADDRESS = 254  # RFC 5321: the longest path a mail server accepts
+# A request id, as the dashboard's form carries it (secrets.token_urlsafe(16)): long and not
+# all digits, so `manual:<request id>` never meets the CLI's `manual:<n>`.
+_REQUEST_ID = re.compile(r"(?=.*[^0-9])[A-Za-z0-9_-]{16,64}")
 
 
 class CorrectionRefused(Exception):
@@ -74,10 +86,12 @@ NEUTRAL = FieldNames()
 @dataclass(frozen=True)
 class CreditDone:
     """The credit note(s) and, for a reissue, the new invoice, in issue order; `warnings`:
-    what is left for the owner to do by hand (issued all the same)."""
+    what is left for the owner to do by hand (issued all the same); `repeated`: the request
+    was done already (same request id), `documents` is what it issued then."""
 
     documents: list[InvoiceRecord]
     warnings: list[str] = field(default_factory=list)
+    repeated: bool = False
 
 
 def _usage(message: str) -> CorrectionRefused:
@@ -100,14 +114,28 @@ def find_document(svc: Services, number: str) -> InvoiceRecord:
 
 
 def parse_amount(value: str | Decimal, name: str = "amount") -> Decimal:
-    """A positive amount in cents ("12,50" as well as "12.50"); `name` is the field's."""
-    try:
-        amount = Decimal(str(value).replace(",", ".").strip())
-    except InvalidOperation:
-        raise _usage(f"{name} {str(value)!r} is not a number such as 12.50") from None
+    """A positive amount in cents ("12,50" as well as "12.50"), at most 10 digits before
+    the point; `name` is the field's."""
+    shown = _shown(str(value))
+    if isinstance(value, Decimal):
+        amount = value
+    elif _AMOUNT.fullmatch(text := value.strip()):
+        amount = Decimal(text.replace(",", "."))
+    else:
+        raise _usage(f"{name} {shown} is not a number such as 12.50")
+    if amount.is_finite() and amount.adjusted() > MAX_ADJUSTED:
+        raise _usage(
+            f"{name} {shown} is not a number such as 12.50: "
+            f"more than {MAX_ADJUSTED + 1} digits before the point"
+        )
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
-        raise _usage(f"{name} {str(value)!r} must be a positive amount in cents, such as 12.50")
+        raise _usage(f"{name} {shown} must be a positive amount in cents, such as 12.50")
     return amount
+
+
+def _shown(text: str, at_most: int = 40) -> str:
+    """`text` quoted in a message, cut when long (the message is read, not the 400 digits)."""
+    return repr(text) if len(text) <= at_most else repr(text[:at_most]) + "…"
 
 
 def parse_lines(text: str, name: str = "lines") -> Picks:
@@ -115,8 +143,10 @@ def parse_lines(text: str, name: str = "lines") -> Picks:
     picks: Picks = []
     for part in text.split(","):
         position, _, quantity = part.strip().partition(":")
-        if not position.isdigit():
-            raise _usage(f"{name} {text!r}: each entry is a line number, optionally ':quantity'")
+        if not _LINE.fullmatch(position):
+            raise _usage(
+                f"{name} {_shown(text)}: each entry is a line number, optionally ':quantity'"
+            )
         picks.append(
             (int(position), parse_amount(quantity, f"{name} quantity") if quantity else None)
         )
@@ -140,6 +170,11 @@ def _read_request(
 ) -> _Asked:
     if not reason.strip():
         raise _usage(f"{names.reason} must say why (it is printed on the credit note)")
+    if len(reason.strip()) > MAX_REASON:
+        raise _usage(
+            f"{names.reason} is {len(reason.strip())} characters long: it is printed on the "
+            f"credit note, say it in {MAX_REASON} at most"
+        )
     if reissue and (amount is not None or lines):
         raise _usage(
             f"{names.reissue} credits the whole invoice: leave out {names.amount} and {names.lines}"
@@ -176,12 +211,19 @@ def credit_document(
     money_back: bool = True,
     send_email: bool = True,
     names: FieldNames = NEUTRAL,
+    request_id: str | None = None,
 ) -> CreditDone:
     """A credit note on invoice `doc`: `amount` incl. VAT (pro rata), `lines` ('2', '2:1,3'),
     else what is left of it; `reissue`: all of it, then a new invoice (new number) from the
     order as the shop has it now (the owner fixed the buyer there first). `money_back=False`:
-    a price correction, nothing paid back; `send_email=False`: no customer channel."""
+    a price correction, nothing paid back; `send_email=False`: no customer channel.
+
+    `request_id`: the form's own id (the dashboard's): the same request sent twice (a double
+    click, a replayed POST) issues one credit note, and the second answers with it. Without
+    one, each call is a request of its own (the CLI's)."""
     asked = _read_request(reason, amount, lines, reissue, names)
+    if request_id is not None and not _REQUEST_ID.fullmatch(request_id):
+        raise _usage("this form has expired: open the document again and fill it in again")
     if doc.kind != "invoice":
         raise _problem(
             f"no credit note issued on {doc.number}: it is a credit note, not an invoice; "
@@ -189,24 +231,48 @@ def credit_document(
         )
     options = {} if send_email else {"send_email": False}
     issued: list[InvoiceRecord] = []
+    source = _source(svc, doc, request_id, cancel=reissue)
+    # This request was done already (a double submit): its note is the answer. Going on
+    # would credit what is left now, in a second note. (A reissue finds what it has done
+    # itself, below.)
+    repeat = _issued_by(svc, doc, source) if request_id is not None and not reissue else None
+    if repeat is not None:
+        return CreditDone([_archived(svc, repeat, issued)], repeated=True)
     # A reissue whose credit note went through but whose new invoice did not (the shop
     # could not be read) goes on with the new invoice when run again.
     if not (reissue and _remaining(svc, doc).credited_out):
         paid_back = money_back and not reissue
-        credit = _manual_credit(svc, doc, asked, money_back=paid_back, cancel=reissue)
-        issued.append(_archived(svc, _issue(svc, doc, credit, options), issued))
+        credit = _manual_credit(svc, doc, asked, source, money_back=paid_back)
+        result = _issue(svc, doc, credit, options, same_request=request_id is not None)
+        issued.append(_archived(svc, result.invoice, issued))
+        if not result.created and not reissue:
+            return CreditDone(issued, repeated=True)
     warnings = _reissue(svc, doc, options, issued) if reissue else []
     return CreditDone(issued, warnings)
 
 
+def _source(svc: Services, doc: InvoiceRecord, request_id: str | None, *, cancel: bool) -> str:
+    """The credit note's source, unique on the order (the key is the order's, across
+    reissues): the request's id, else the next number. A reissue's cancellation is told
+    apart: a refund arriving before the corrected invoice waits for it instead of finding
+    nothing left to credit."""
+    if request_id is None:
+        order_docs = svc.store.documents_for_order(doc.shop, doc.order_id)
+        request_id = str(sum(1 for d in order_docs if d.kind == "credit_note") + 1)
+    return f"{'cancel' if cancel else 'manual'}:{request_id}"
+
+
+def _issued_by(svc: Services, doc: InvoiceRecord, source: str) -> InvoiceRecord | None:
+    """The credit note of `doc`'s order issued for `source`, if any."""
+    order_docs = svc.store.documents_for_order(doc.shop, doc.order_id)
+    return next((d for d in order_docs if d.kind == "credit_note" and d.source == source), None)
+
+
 def _manual_credit(
-    svc: Services, original: InvoiceRecord, asked: _Asked, *, money_back: bool, cancel: bool
+    svc: Services, original: InvoiceRecord, asked: _Asked, source: str, *, money_back: bool
 ) -> Credit:
     """The Credit the request asks for."""
     done = svc.store.credit_notes_of(original.id)
-    # One source per credit note of the order (the key is the order's, across reissues).
-    order_docs = svc.store.documents_for_order(original.shop, original.order_id)
-    sequence = sum(1 for d in order_docs if d.kind == "credit_note") + 1
     credited_lines = []
     if asked.amount is not None:
         total = asked.amount
@@ -220,9 +286,7 @@ def _manual_credit(
         credited_lines = whole_invoice(original.snapshot) if not done else []
         total = _remaining(svc, original).total
     return Credit(
-        # A reissue's cancellation is told apart: a refund arriving before the corrected
-        # invoice waits for it instead of finding nothing left to credit.
-        source=f"{'cancel' if cancel else 'manual'}:{sequence}",
+        source=source,
         amount=total,
         at=svc.store.clock(),
         reason=asked.reason,
@@ -232,8 +296,11 @@ def _manual_credit(
 
 
 def _issue(
-    svc: Services, original: InvoiceRecord, credit: Credit, options: dict[str, Any]
-) -> InvoiceRecord:
+    svc: Services, original: InvoiceRecord, credit: Credit, options: dict[str, Any], *,
+    same_request: bool,
+) -> IssueResult:  # fmt: skip
+    """The credit note issued; `same_request`: its source is the request's id, so one
+    found issued already is this request's, sent twice at once (not created then)."""
     try:
         result = issue_credit(svc, original, credit, then=_then(svc, original.shop, options))
     except CreditNotIssuable as exc:
@@ -241,9 +308,9 @@ def _issue(
         raise _problem(f"no credit note issued on {original.number}:\n- {reasons}") from None
     except StepError as exc:  # the numbering period turned (New Year) while it waited
         raise _problem(f"no credit note issued on {original.number}: {exc}; run again") from None
-    if not result.created:  # its source was taken meanwhile: another credit ran at once
+    if not result.created and not same_request:  # its number was taken by another credit
         raise _problem("another credit note was issued at the same time: run again")
-    return result.invoice
+    return result
 
 
 def _archived(svc: Services, doc: InvoiceRecord, before: Sequence[InvoiceRecord]) -> InvoiceRecord:
@@ -342,10 +409,14 @@ def resend_document(
     to: str | None = None,
     *,
     names: FieldNames = NEUTRAL,
+    request_id: str | None = None,
 ) -> str:
     """Queue `doc` for one more hand-over on `channel` (a new delivery, never a new
     document): by email to `to`, else the buyer's address; on another channel to the
-    customer on file. Returns where it goes; the worker sends it."""
+    customer on file. Returns where it goes; the worker sends it. `request_id`: the form's
+    own id: the same request sent twice queues one delivery (see `credit_document`)."""
+    if request_id is not None and not _REQUEST_ID.fullmatch(request_id):
+        raise _usage("this form has expired: open the document again and fill it in again")
     kind = channel.strip().lower()
     if kind not in RESEND_CHANNELS:
         raise _usage(f"{names.channel} {channel!r}: one of {', '.join(RESEND_CHANNELS)}")
@@ -363,7 +434,7 @@ def resend_document(
     if reason:
         raise _usage(f"{doc.number}: {reason}")
     target = step.target(run)
-    svc.store.enqueue_delivery(kind, doc, payload, target=target)
+    svc.store.enqueue_delivery(kind, doc, payload, target=target, request_id=request_id)
     return target
 
 
@@ -372,6 +443,11 @@ def _email_payload(
 ) -> dict[str, Any]:
     """The email job's payload: the address it goes to, checked now rather than bounced."""
     given = (to or "").strip()
+    if len(given) > MAX_ADDRESS:
+        raise _usage(
+            f"{names.to} is {len(given)} characters long: an email address has "
+            f"{MAX_ADDRESS} at most"
+        )
     asked = _would_run(svc, doc, "email", {"to": given} if given else {})
     target = _channel_step("email").target(asked).strip()
     if not target:

@@ -64,6 +64,23 @@ Progress = Callable[[int, int], None]  # (documents done, documents expected)
 _CHUNK = 1 << 20
 
 
+# The years a sale in Quittance can be dated: none before 2000, and a later year than 2999 is
+# a typo. Held to, a period's window (a day wider each side, in any zone) stays inside what
+# `datetime` can hold: 0001-01-01 or 9999-12-31 would raise OverflowError, not be refused.
+SALE_YEARS = range(2000, 3000)
+
+
+def check_period(first: date, last: date) -> None:
+    """Raises `ValueError` saying why `first`..`last` is not a period of sales."""
+    for option, day in (("--from", first), ("--to", last)):
+        if day.year not in SALE_YEARS:
+            raise ValueError(
+                f"{option} {day}: a day from {SALE_YEARS[0]} to {SALE_YEARS[-1]} is expected"
+            )
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}")
+
+
 def utc_window(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:
     """The UTC instants whose local date (in the seller's zone) is within [first, last], a day
     wider each side: a document's own issue date (its zone at issue) then decides."""
@@ -82,8 +99,7 @@ def documents_of_period(
     on_progress: Progress | None = None,
 ) -> Iterator[InvoiceRecord]:
     """The documents issued from `first` to `last` (their own issue dates), in issue order."""
-    if last < first:
-        raise ValueError(f"--to {last} is before --from {first}")
+    check_period(first, last)
     since, until = utc_window(first, last, settings.seller.timezone)
     expected = store.count_issued(since, until, shop)
     # Pages of 200: the previous page is alive while the next is read.
@@ -104,7 +120,8 @@ def export_period(
     on_progress: Progress | None = None,
 ) -> ExportResult:
     """Write the export ZIP of `request`'s period (see the module doc). Raises `ValueError`
-    for a period that ends before it starts."""
+    for a period that ends before it starts or is not of SALE_YEARS."""
+    check_period(request.first, request.last)  # before any file is written
     documents = documents_of_period(
         store, settings, request.first, request.last, request.shop, on_progress
     )

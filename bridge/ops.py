@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 import requests
 from rich import box
@@ -24,18 +25,21 @@ from bridge.delivery.secrets import reveal
 from bridge.delivery.sms.apprise_route import check_apprise
 from bridge.delivery.sms.twilio import check_twilio
 from bridge.delivery.smtp import smtp_session
-from bridge.outages import human_duration, when
+from bridge.outages import human_duration
 from bridge.overview import (
     MANUAL,
     Alert,
     Failure,
+    FailureSummary,
     ShopOverview,
     day_start,
     delivery_counts,
+    failure_summary,
     failures,
     open_alerts,
     plain_reason,
     retry_command,
+    retrying,
     shop_overviews,
 )
 from bridge.services import Services
@@ -121,13 +125,35 @@ def status_tables(svc: Services) -> list[Fitted]:
     now = svc.store.clock()
     since = day_start(svc, now)
     today = f"today in {svc.settings.seller.timezone}, since {since:%Y-%m-%d %H:%M} UTC"
+    clock = _clock_of(svc)
     views = [
         _shops_view(shop_overviews(svc, now), now, today),
         _deliveries_table(svc, since, today),
-        _failures_table(failures(svc), limit=STATUS_FAILURES),
+        _failures_table(
+            failures(svc, limit=STATUS_FAILURES), failure_summary(svc), clock, limit=STATUS_FAILURES
+        ),
     ]
     alerts = open_alerts(svc)
-    return [*views, _alerts_view(alerts, now)] if alerts else views
+    return [*views, _alerts_view(alerts, now, clock)] if alerts else views
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """The seller's [seller] timezone: the day `status` counts is theirs, so are its times."""
+
+    name: str
+    zone: ZoneInfo
+
+    def at(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.zone):%Y-%m-%d %H:%M}"
+
+    @property
+    def said(self) -> str:  # once, in a view's title: not after every time
+        return f"times in {self.name}"
+
+
+def _clock_of(svc: Services) -> _Clock:
+    return _Clock(svc.settings.seller.timezone, svc.settings.seller.zoneinfo)
 
 
 _SHOP_HEADERS = (
@@ -207,62 +233,93 @@ _FAILURE_HEADERS = ("retry", "step", "state", "shop", "order", "document", "sinc
 
 
 def _failures_table(
-    found: Sequence[Failure], *, limit: int | None = None, locale: str = "en"
-) -> Fitted:
-    """The failures `quittance failures` lists (the first `limit` of them), each with its
-    plain reason and the raw one."""
+    found: Sequence[Failure], summary: FailureSummary, clock: _Clock, *,
+    limit: int | None = None, locale: str = "en",
+) -> Fitted:  # fmt: skip
+    """What needs the owner (the first `limit` of `summary.needs_you`), each with its plain
+    reason and the raw one; the retrying and the routine skips said in the footer."""
     shown = list(found if limit is None else found[:limit])
-    title = f"Failures ({len(found)})" if found else "Failures: none"
+    total = summary.needs_you
+    title = f"Failures ({total}, {clock.said})" if total else "Failures: none"
     table = _table(title, _FAILURE_HEADERS)
     for failure in shown:
-        table.add_row(*(Text(cell) for cell in _failure_cells(failure, locale)))
-    more = len(found) - len(shown)
-    footer = f"… {more} more: `quittance failures`" if more else ""
-    blocks = tuple(_failure_block(failure, locale) for failure in shown)
-    return Fitted(title, table, blocks, footer)
+        table.add_row(*(Text(cell) for cell in _failure_cells(failure, clock, locale)))
+    more = total - len(shown)
+    notes = [f"… {more} more: `quittance failures`"] if more else []
+    if summary.retrying:
+        notes.append(f"{summary.retrying} job(s) retrying by themselves, not counted")
+    if summary.nothing_to_do:
+        notes.append(
+            f"{summary.nothing_to_do} skipped with nothing to do (no mobile, no helpdesk "
+            "ticket, a refund of nothing): in the deliveries log, not failures"
+        )
+    blocks = tuple(_failure_block(failure, clock, locale) for failure in shown)
+    return Fitted(title, table, blocks, "; ".join(notes))
 
 
 def _target(failure: Failure) -> str:
     return str(failure.job_id) if failure.job_id is not None else failure.key
 
 
-def _failure_cells(failure: Failure, locale: str) -> tuple[str, ...]:
+def _failure_cells(failure: Failure, clock: _Clock, locale: str) -> tuple[str, ...]:
     return (
         _target(failure), failure.step, failure.state, failure.shop, failure.order_id,
-        failure.number, when(failure.since),
+        failure.number, clock.at(failure.since),
         f"{plain_reason(failure, locale)} — {failure.reason}",
     )  # fmt: skip
 
 
-def _failure_block(failure: Failure, locale: str) -> Block:
+def _failure_block(failure: Failure, clock: _Clock, locale: str) -> Block:
     what = f"job {failure.job_id} ({failure.step})" if failure.job_id else "order"
     heading = f"{what} {failure.state}: shop {failure.shop}, order {failure.order_id}"
     lines = [("document", failure.number)] if failure.number else []
     if failure.job_id is not None:
         lines.append(("attempts", str(failure.attempts)))
     lines += [
-        ("since", when(failure.since)),
+        ("since", clock.at(failure.since)),
         ("what to do", plain_reason(failure, locale)),
         ("raw reason", failure.reason or "—"),
     ]
-    if retry_command(failure) not in lines[-2][1]:
+    if failure.state != "retry" and retry_command(failure) not in lines[-2][1]:
         lines.append(("retry", retry_command(failure)))
     return Block(heading, tuple(lines))
 
 
-def failures_view(svc: Services, *, locale: str = "en") -> Fitted | None:
-    """`quittance failures`: every failure, or None when there is none."""
-    found = failures(svc)
-    return _failures_table(found, locale=locale) if found else None
+def failures_view(svc: Services, *, locale: str = "en", limit: int | None = None) -> Fitted | None:
+    """`quittance failures`: what needs the owner (all of it, or the newest `limit`), or
+    None when nothing does."""
+    summary = failure_summary(svc)
+    if not summary.needs_you:
+        return None
+    found = failures(svc, limit=limit)
+    return _failures_table(found, summary, _clock_of(svc), limit=limit, locale=locale)
 
 
-def _alerts_view(alerts: Sequence[Alert], now: datetime) -> Fitted:
-    title = f"Open problems ({len(alerts)})"
+def retrying_view(svc: Services, *, locale: str = "en", limit: int | None = None) -> Fitted | None:
+    """`quittance failures`, its own section: the jobs the worker tries again by itself
+    (nothing to do unless they end dead), or None when there is none."""
+    found = retrying(svc, limit=limit)
+    if not found:
+        return None
+    clock = _clock_of(svc)
+    total = failure_summary(svc).retrying
+    title = f"Retrying by themselves ({total}, {clock.said}; not counted as failures)"
+    table = _table(title, _FAILURE_HEADERS)
+    for failure in found:
+        table.add_row(*(Text(cell) for cell in _failure_cells(failure, clock, locale)))
+    more = total - len(found)
+    footer = f"… {more} more retrying" if more else ""
+    blocks = tuple(_failure_block(failure, clock, locale) for failure in found)
+    return Fitted(title, table, blocks, footer)
+
+
+def _alerts_view(alerts: Sequence[Alert], now: datetime, clock: _Clock) -> Fitted:
+    title = f"Open problems ({len(alerts)}, {clock.said})"
     table = _table(title, ("since", "for", "problem"))
     for alert in alerts:
-        table.add_row(when(alert.since), human_duration(now - alert.since), Text(alert.detail))
+        table.add_row(clock.at(alert.since), human_duration(now - alert.since), Text(alert.detail))
     blocks = tuple(
-        Block(alert.detail, (("since", f"{when(alert.since)}, {_ago(alert.since, now)}"),))
+        Block(alert.detail, (("since", f"{clock.at(alert.since)}, {_ago(alert.since, now)}"),))
         for alert in alerts
     )
     return Fitted(title, table, blocks)

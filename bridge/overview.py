@@ -2,7 +2,9 @@
 and the web dashboard: the same queries everywhere, no printing here.
 
     shop_overviews   every configured shop, and every shop that only has documents or jobs
-    failures         dead, skipped (and retrying) jobs and quarantined orders, newest first
+    failures         what needs the owner (dead jobs, skips that are not routine,
+                     quarantined orders), newest first, paged; failure_count their number
+    retrying         the jobs the worker retries by itself: listed apart, not counted
     plain_reason     a failure in plain French or English, with what to do
     retry_failure    replays one failure by its key; retry_all what `retry --all` does
 """
@@ -11,18 +13,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import unquote
 
+from bridge.outages import human_duration
 from bridge.services import Services
 from bridge.store.outages import FailingJob
-from bridge.store.records import OrderRecord
+from bridge.store.reports import JOB_RANK, ORDER_RANK, HeldOrder, PageKey
 
 MANUAL = "manual"  # the platform of a shop that is not in the config
 QUARANTINE = "quarantine"
-# Skipped reasons of the jobs that quarantined an order: the order's own entry stands for them.
-QUARANTINED_PREFIX = "quarantined: "
-ATTENTION = ("dead", "skipped")
 RETRYING = ("retry",)
 
 
@@ -108,12 +108,45 @@ def _overview(
     )  # fmt: skip
 
 
+def lag_words(seconds: int | None, locale: str) -> str:
+    """A poll lag as `quittance status` words it (`human_duration`), in `locale`: "—" when
+    the shop never answered. Only the day's unit differs in French ("2 j 3 h")."""
+    if seconds is None:
+        return "—"
+    text = human_duration(timedelta(seconds=seconds))
+    return text.replace(" d ", " j ") if locale.lower().startswith("fr") else text
+
+
 def delivery_counts(svc: Services, since: datetime) -> dict[tuple[str, str], dict[str, int]]:
     """(shop, channel) -> status -> count of the deliveries that moved since `since`."""
     return svc.store.delivery_counts_since(since)
 
 
 # -- failures ---------------------------------------------------------------------------
+
+
+# Reasons the steps write when there was nothing to do: a normal, permanent outcome, not a
+# failure. They stay in the deliveries log; `failures` and `failure_count` leave them out.
+# Decided here, from the recorded reason (a skip carries no flag of its own), as SQL LIKE
+# patterns so the database counts and pages without them; matched case-blind.
+ROUTINE_SKIPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    # bridge/customer_channels.py: the order's phone cannot get a text (a landline, none)
+    (("sms",), "no text sent: %"),
+    # bridge/steps.py `credit`: a restock with no money back needs no credit note
+    (("credit",), "refund % gave nothing back%"),
+    # bridge/steps.py helpdesk skip: the email step's own skip tells the owner about the
+    # missing address; the helpdesk has no one to look for
+    (("zendesk", "intercom"), "no email address on the order: % cannot find the customer"),
+    # bridge/delivery/helpdesk: no ticket, contact or conversation to add the document to
+    (("zendesk",), "no customer address on %"),
+    (("zendesk",), "no open zendesk ticket for %"),
+    (("intercom",), "no customer email: %"),
+    (("intercom",), "no intercom contact with %"),
+    (("intercom",), "no open intercom conversation for %"),
+)
+# What needs the owner: a dead job, a skip that is not routine, a quarantined order. A job
+# in "retry" is not counted: the worker tries it again by itself.
+NEEDS_YOU = ("dead", "skipped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,43 +161,109 @@ class Failure:
     attempts: int
     since: datetime
     reason: str  # the raw recorded reason
+    row: int = 0  # the job's or order's row id: with `since`, where the next page starts
+
+    @property
+    def page_key(self) -> str:
+        """`before=` for the page after this one: its instant, then which row."""
+        rank = "o" if self.job_id is None else "j"
+        return f"{self.since.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{rank}{self.row}"
+
+
+_PAGE_KEY = re.compile(r"(\d{8}T\d{6}\.\d{6})Z-([oj])(\d{1,18})")
+
+
+def parse_page_key(text: str) -> PageKey | None:
+    """A `Failure.page_key` read back; None for anything else (an old or edited link)."""
+    found = _PAGE_KEY.fullmatch(text)
+    if found is None:
+        return None
+    try:
+        at = datetime.strptime(found[1], "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
+    except ValueError:  # 20251399T…: digits, but no date
+        return None
+    return at, ORDER_RANK if found[2] == "o" else JOB_RANK, int(found[3])
+
+
+def _sort_key(failure: Failure) -> tuple[datetime, int, int]:
+    # the order the database pages in (bridge/store/reports.py): newest first, at the same
+    # instant an order before a job, then the newest row
+    rank = ORDER_RANK if failure.job_id is None else JOB_RANK
+    return failure.since, rank, failure.row
 
 
 def failures(
-    svc: Services, *, include_retrying: bool = True, limit: int | None = None
-) -> list[Failure]:
-    """What needs (or may need) a person, newest first: dead and skipped jobs, retrying ones
-    when asked, and quarantined orders. The job that quarantined an order is not listed
-    twice: the order's entry is the one to retry."""
-    states = ATTENTION + RETRYING if include_retrying else ATTENTION
-    orders = svc.store.list_quarantined()
-    held = {(order.shop, order.order_id) for order in orders}
-    found = [_of_order(order) for order in orders]
-    found += [
-        _of_job(job) for job in svc.store.jobs_in_states(states) if not _quarantining(job, held)
-    ]
-    found.sort(key=lambda f: (f.since, f.key), reverse=True)
+    svc: Services, *, limit: int | None = None, before: PageKey | None = None,
+    shop: str | None = None,
+) -> list[Failure]:  # fmt: skip
+    """What needs the owner, newest first: dead jobs, skipped ones that are not routine
+    (`ROUTINE_SKIPS`) and quarantined orders; at most `limit`, from after `before` (the
+    `parse_page_key` of the last one shown). The job that quarantined an order is not
+    listed twice: the order's entry is the one to retry. Retrying jobs: `retrying`."""
+    orders = svc.store.held_orders(shop=shop, before=before, limit=limit)
+    jobs = svc.store.attention_jobs(
+        NEEDS_YOU, routine=ROUTINE_SKIPS, shop=shop, before=before, limit=limit
+    )
+    # each source gave its newest `limit`: merged, the first `limit` are the page's
+    found = sorted([*map(_of_order, orders), *map(_of_job, jobs)], key=_sort_key, reverse=True)
     return found if limit is None else found[:limit]
 
 
-def _quarantining(job: FailingJob, held: set[tuple[str, str]]) -> bool:
-    on_hold = (job.shop or "", job.order_id or "") in held
-    return on_hold and job.state == "skipped" and (job.last_error or "").startswith("quarantined")
+def retrying(svc: Services, *, limit: int | None = None, shop: str | None = None) -> list[Failure]:
+    """Jobs the worker tries again by itself, newest first: shown apart, not counted."""
+    return [_of_job(job) for job in svc.store.attention_jobs(RETRYING, shop=shop, limit=limit)]
+
+
+def failure_count(svc: Services, *, shop: str | None = None) -> int:
+    """How many `failures` there are: the one number the overview, the failures page and
+    `quittance status` give."""
+    jobs = svc.store.attention_job_count(NEEDS_YOU, routine=ROUTINE_SKIPS, shop=shop)
+    return jobs + svc.store.held_order_count(shop=shop)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureSummary:
+    needs_you: int  # `failure_count`
+    retrying: int  # retried by the worker, by itself
+    nothing_to_do: int  # routine skips: in the deliveries log, not failures
+
+
+def failure_summary(svc: Services, *, shop: str | None = None) -> FailureSummary:
+    return FailureSummary(
+        needs_you=failure_count(svc, shop=shop),
+        retrying=svc.store.attention_job_count(RETRYING, shop=shop),
+        nothing_to_do=svc.store.attention_job_count(
+            ("skipped",), routine=ROUTINE_SKIPS, routine_only=True, shop=shop
+        ),
+    )
+
+
+def failure_by_key(svc: Services, key: str) -> Failure | None:
+    """The failure (or retrying job) a key names, read alone: not through a page."""
+    kind, _, rest = key.partition(":")
+    if kind == "job" and rest.isdigit():
+        found = svc.store.attention_jobs(NEEDS_YOU + RETRYING, job_id=int(rest), limit=1)
+        return _of_job(found[0]) if found else None
+    if kind == "order" and rest.count(":") == 1:
+        shop, order_id = (unquote(part) for part in rest.split(":"))
+        held = svc.store.held_orders(shop=shop)
+        return next((_of_order(o) for o in held if o.order_id == order_id), None)
+    return None
 
 
 def _of_job(job: FailingJob) -> Failure:
     return Failure(
         key=f"job:{job.id}", job_id=job.id, step=job.kind, state=job.state,
         shop=job.shop or "", order_id=job.order_id or "", number=job.number or "",
-        attempts=job.attempts, since=job.updated_at, reason=job.last_error or "",
+        attempts=job.attempts, since=job.updated_at, reason=job.last_error or "", row=job.id,
     )  # fmt: skip
 
 
-def _of_order(order: OrderRecord) -> Failure:
+def _of_order(order: HeldOrder) -> Failure:
     return Failure(
         key=order_key(order.shop, order.order_id), job_id=None, step=QUARANTINE,
         state="quarantined", shop=order.shop, order_id=order.order_id, number="",
-        attempts=0, since=order.updated_at, reason=order.reason or "",
+        attempts=0, since=order.updated_at, reason=order.reason or "", row=order.row,
     )  # fmt: skip
 
 

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from bridge import corrections
 from bridge.corrections import (
     CorrectionRefused,
     credit_document,
     find_document,
+    parse_amount,
+    parse_lines,
     remaining_to_credit,
     resend_channels,
     resend_document,
@@ -125,3 +128,121 @@ def test_credit_of_a_credit_note_is_refused_naming_its_invoice(shop: Shop) -> No
     assert "not an invoice" in str(refused.value) and invoice.number in str(refused.value)
     assert remaining_to_credit(shop.svc, note) == 0
     assert len(shop.svc.store.credit_notes_of(invoice.id)) == 1
+
+
+# --------------------------------------------------------------------------- request ids
+
+REQUEST_ID = "Zx3_kQ9-vT2mLp8sWb4nYa"  # as the dashboard's secrets.token_urlsafe(16)
+
+
+def test_a_credit_with_a_request_id_takes_it_as_its_source(shop: Shop) -> None:
+    invoice = shop.issue()
+    [note] = credit_document(
+        shop.svc, invoice, reason="Geste", amount="2", request_id=REQUEST_ID
+    ).documents
+    assert note.source == f"manual:{REQUEST_ID}"
+
+
+def test_a_credit_asked_again_with_its_request_id_answers_with_the_first_note(
+    shop: Shop,
+) -> None:
+    invoice = shop.issue()
+    first = credit_document(shop.svc, invoice, reason="Geste", amount="2", request_id=REQUEST_ID)
+    again = credit_document(shop.svc, invoice, reason="Geste", amount="2", request_id=REQUEST_ID)
+    assert [d.number for d in again.documents] == [d.number for d in first.documents]
+    assert again.repeated and not first.repeated
+    assert len(shop.svc.store.credit_notes_of(invoice.id)) == 1
+
+
+def test_a_request_sent_twice_at_once_answers_with_the_note_the_first_issued(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoice = shop.issue()
+    [first] = credit_document(
+        shop.svc, invoice, reason="Geste", amount="2", request_id=REQUEST_ID
+    ).documents
+    # The second, at once: it looked before the first was committed, and found nothing.
+    monkeypatch.setattr(corrections, "_issued_by", lambda *_: None)
+    again = credit_document(shop.svc, invoice, reason="Geste", amount="2", request_id=REQUEST_ID)
+    assert [d.number for d in again.documents] == [first.number] and again.repeated
+    assert len(shop.svc.store.credit_notes_of(invoice.id)) == 1
+
+
+def test_credits_without_a_request_id_are_each_a_credit_of_their_own(shop: Shop) -> None:
+    invoice = shop.issue()
+    for _ in range(2):
+        credit_document(shop.svc, invoice, reason="Geste", amount="1")
+    notes = shop.svc.store.credit_notes_of(invoice.id)
+    assert sorted(n.source for n in notes) == ["manual:1", "manual:2"]
+
+
+@pytest.mark.parametrize("request_id", ["3", "1" * 22, "short", "a b" * 8], ids=repr)
+def test_a_request_id_the_dashboard_does_not_make_is_refused(shop: Shop, request_id: str) -> None:
+    invoice = shop.issue()
+    with pytest.raises(CorrectionRefused, match="form has expired") as refused:
+        credit_document(shop.svc, invoice, reason="Geste", amount="1", request_id=request_id)
+    assert refused.value.usage
+    assert shop.svc.store.credit_notes_of(invoice.id) == []
+
+
+def test_a_resend_asked_again_with_its_request_id_queues_nothing_more(shop: Shop) -> None:
+    invoice = shop.issue()
+    for _ in range(2):
+        assert resend_document(shop.svc, invoice, request_id=REQUEST_ID) == (
+            invoice.snapshot.buyer.email
+        )
+    assert len(queued(shop, invoice)) == 1
+    pending = [r for r in shop.svc.store.deliveries_for([invoice.id]) if r.status == "pending"]
+    assert len(pending) == 1
+
+
+def test_resends_without_a_request_id_each_queue_one(shop: Shop) -> None:
+    invoice = shop.issue()
+    for _ in range(2):
+        resend_document(shop.svc, invoice)
+    assert len(queued(shop, invoice)) == 2
+
+
+# --------------------------------------------------------------------------- what is typed
+
+
+@pytest.mark.parametrize(
+    "typed", ["9" * 400, "12345678901", "１２", "٣", "+5", "-5", "1.000,50", "1e3", "NaN"],
+    ids=repr,
+)  # fmt: skip
+def test_an_amount_that_is_not_one_a_person_types_is_refused_as_not_a_number(typed: str) -> None:
+    with pytest.raises(CorrectionRefused, match=r"is not a number such as 12\.50") as refused:
+        parse_amount(typed)
+    assert refused.value.usage
+
+
+def test_an_amount_of_ten_digits_before_the_point_is_still_one() -> None:
+    assert parse_amount("9999999999,99") == Decimal("9999999999.99")
+
+
+def test_a_line_quantity_of_400_digits_is_refused_as_not_a_number() -> None:
+    with pytest.raises(CorrectionRefused, match=r"lines quantity .* is not a number"):
+        parse_lines("1:" + "9" * 400)
+
+
+@pytest.mark.parametrize("typed", ["²", "9" * 5000], ids=["superscript", "5000-digits"])
+def test_a_line_number_that_is_not_one_is_refused_naming_the_field(typed: str) -> None:
+    with pytest.raises(CorrectionRefused, match="each entry is a line number"):
+        parse_lines(typed)
+
+
+def test_a_reason_over_200_characters_is_refused_naming_the_field(shop: Shop) -> None:
+    invoice = shop.issue()
+    with pytest.raises(CorrectionRefused, match="reason is 201 characters long") as refused:
+        credit_document(shop.svc, invoice, reason="x" * 201)
+    assert refused.value.usage
+    assert shop.svc.store.credit_notes_of(invoice.id) == []
+
+
+def test_a_resend_address_over_254_characters_is_refused_naming_the_field(shop: Shop) -> None:
+    invoice = shop.issue()
+    to = "a" * 245 + "@example.fr"
+    with pytest.raises(CorrectionRefused, match="to is 256 characters long") as refused:
+        resend_document(shop.svc, invoice, to=to)
+    assert refused.value.usage
+    assert queued(shop, invoice) == []

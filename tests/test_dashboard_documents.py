@@ -18,8 +18,10 @@ import time_machine
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from bridge import corrections
 from bridge.dashboard.views import documents
 from bridge.devsmtp import CaptureSMTPServer
+from bridge.failures import StepError
 from bridge.logs import configure_logging
 from bridge.model import Order
 from bridge.store import InvoiceRecord
@@ -449,3 +451,172 @@ def test_accountant_credit_is_refused(
     answer = post(accountant, href(doc, "/credit"), href(doc), reason="Geste", scope="all")
     assert answer.status_code == 403
     assert bridge.store.credit_notes_of(doc.id) == []
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("before", ["²", "9" * 23], ids=["superscript", "beyond-64-bits"])
+def test_a_before_that_is_not_a_row_id_lists_the_newest(
+    owner: TestClient, bridge: Bridge, issued: Issued, before: str
+) -> None:
+    answer = owner.get("/documents", params={"before": before})
+    assert answer.status_code == 200
+    [newest] = bridge.store.find_documents(DocumentQuery(), limit=1)
+    assert f'href="{href(newest)}"' in answer.text
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "label"),
+    [("since", "0001-01-01", "From"), ("until", "9999-12-31", "To")],
+    ids=["first-day-of-the-calendar", "last-day-of-the-calendar"],
+)
+def test_a_day_no_sale_can_be_on_is_shown_naming_the_field(
+    owner: TestClient, name: str, day: str, label: str
+) -> None:
+    answer = owner.get("/documents", params={name: day})
+    assert answer.status_code == 400
+    assert f"“{label}” field is not a date" in visible_text(answer.text)
+
+
+def test_credit_of_an_amount_of_400_digits_is_refused_with_the_message(
+    owner: TestClient, bridge: Bridge, issued: Issued
+) -> None:
+    doc = issued.alice  # refused: nothing of it changes
+    answer = post(
+        owner, href(doc, "/credit"), href(doc), reason="Geste", scope="amount", amount="9" * 400
+    )
+    assert answer.status_code == 400
+    assert "is not a number such as 12.50" in visible_text(answer.text)
+    assert bridge.store.credit_notes_of(doc.id) == []
+
+
+def test_resend_to_an_address_of_5000_characters_is_refused_naming_the_field(
+    owner: TestClient, bridge: Bridge, issued: Issued
+) -> None:
+    doc = issued.alice  # refused: nothing of it changes
+    to = "a" * 4990 + "@example.fr"
+    answer = post(owner, href(doc, "/resend"), href(doc), channel="email", to=to)
+    assert answer.status_code == 400
+    assert "to is 5001 characters long" in visible_text(answer.text)
+    assert [d for d in deliveries_of(bridge, doc) if d[2] == "pending"] == []
+
+
+# --------------------------------------------------------------------------- double submits
+
+
+def request_id_of(html: str, form: str) -> str:
+    """The hidden request id of the form posting to ".../<form>" on the page."""
+    found = re.search(
+        rf'action="[^"]*/{form}">\s*<input[^>]*name="csrf"[^>]*>\s*'
+        r'<input type="hidden" name="request_id" value="([^"]+)">',
+        html,
+    )
+    assert found, f"no request id in the {form} form"
+    return found.group(1)
+
+
+def test_each_showing_of_the_forms_carries_a_new_request_id(
+    owner: TestClient, issued: Issued
+) -> None:
+    first, second = owner.get(href(issued.alice)).text, owner.get(href(issued.alice)).text
+    assert request_id_of(first, "credit") != request_id_of(second, "credit")
+    assert request_id_of(first, "resend") != request_id_of(second, "resend")
+
+
+def test_a_credit_posted_twice_issues_one_credit_note(owner: TestClient, bridge: Bridge) -> None:
+    doc = fresh(bridge)
+    request_id = request_id_of(owner.get(href(doc)).text, "credit")
+    form = {"reason": "Geste", "scope": "amount", "amount": "2", "request_id": request_id}
+    for _ in range(2):
+        assert post(owner, href(doc, "/credit"), href(doc), **form).status_code == 303
+    [note] = bridge.store.credit_notes_of(doc.id)
+    assert note.snapshot.totals.total_incl == Decimal("2.00")
+    assert note.source == f"manual:{request_id}"
+
+
+def test_a_credit_posted_again_shows_the_first_credit_note(
+    owner: TestClient, bridge: Bridge
+) -> None:
+    doc = fresh(bridge)
+    request_id = request_id_of(owner.get(href(doc)).text, "credit")
+    form = {"reason": "Retour complet", "scope": "all", "request_id": request_id}
+    first = post(owner, href(doc, "/credit"), href(doc), **form)
+    again = post(owner, href(doc, "/credit"), href(doc), **form)
+    [note] = bridge.store.credit_notes_of(doc.id)
+    assert again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["location"] == href(note, f"?done=credited&what={quote(note.number)}")
+
+
+def test_a_credit_whose_pdf_failed_posted_again_archives_its_note_not_a_second(
+    owner: TestClient, bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = fresh(bridge)
+    request_id = request_id_of(owner.get(href(doc)).text, "credit")
+    form = {"reason": "Geste", "scope": "amount", "amount": "1", "request_id": request_id}
+
+    def unarchived(*_: object) -> bytes:
+        raise StepError("the archive is full")
+
+    monkeypatch.setattr(corrections, "ensure_pdf", unarchived)
+    refused = post(owner, href(doc, "/credit"), href(doc), **form)
+    assert refused.status_code == 400 and "its PDF was not archived" in refused.text
+    # The form shown again is the same request: the owner posting it again is answered
+    # with the note it issued, archived this time.
+    assert request_id_of(refused.text, "credit") == request_id
+    monkeypatch.undo()
+    again = post(owner, href(doc, "/credit"), href(doc), **form)
+    [note] = bridge.store.credit_notes_of(doc.id)
+    assert again.headers["location"] == href(note, f"?done=credited&what={quote(note.number)}")
+    archived = bridge.store.get_invoice(note.number)
+    assert archived is not None and archived.pdf_sha256
+
+
+def test_a_resend_posted_twice_queues_one_delivery(owner: TestClient, bridge: Bridge) -> None:
+    doc = fresh(bridge)
+    to = new_email("twice")
+    request_id = request_id_of(owner.get(href(doc)).text, "resend")
+    for _ in range(2):
+        answer = post(
+            owner, href(doc, "/resend"), href(doc), channel="email", to=to, request_id=request_id
+        )
+        assert answer.status_code == 303
+        assert answer.headers["location"] == href(doc, f"?done=resent&what={quote(to)}")
+    assert [d for d in deliveries_of(bridge, doc) if d[1] == to] == [("email", to, "pending")]
+
+
+# --------------------------------------------------------------------------- the overview
+
+
+def todays_link(owner: TestClient, label: str) -> str:
+    """The overview's link on the demo shop's count of today's `label`."""
+    page = owner.get("/")
+    assert page.status_code == 200
+    found = re.search(
+        rf'<section[^>]*>\s*<h3[^>]*>demo\b.*?<dt>{label}</dt><dd><a href="([^"]+)">',
+        page.text,
+        re.S,
+    )
+    assert found, f"no link on {label}"
+    return unescape(found.group(1))
+
+
+def test_the_overview_links_todays_invoices_to_the_invoices_only(
+    owner: TestClient, bridge: Bridge
+) -> None:
+    doc = fresh(bridge)
+    post(owner, href(doc, "/credit"), href(doc), reason="Geste", scope="amount", amount="1")
+    [note] = bridge.store.credit_notes_of(doc.id)
+    listed = owner.get(todays_link(owner, "Invoices issued")).text
+    assert f'href="{href(doc)}"' in listed and f'href="{href(note)}"' not in listed
+
+
+def test_the_overview_links_todays_credit_notes_to_the_credit_notes_only(
+    owner: TestClient, bridge: Bridge
+) -> None:
+    doc = fresh(bridge)
+    post(owner, href(doc, "/credit"), href(doc), reason="Geste", scope="amount", amount="1")
+    [note] = bridge.store.credit_notes_of(doc.id)
+    listed = owner.get(todays_link(owner, "Credit notes issued")).text
+    assert f'href="{href(note)}"' in listed and f'href="{href(doc)}"' not in listed

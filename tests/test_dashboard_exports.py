@@ -11,6 +11,8 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, timedelta
 from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import lxml.html
 import pytest
@@ -23,8 +25,10 @@ from typer.testing import CliRunner
 from bridge.accounting.journal import ENCODING as JOURNAL_ENCODING
 from bridge.cli import app as cli_app
 from bridge.devsmtp import CaptureSMTPServer
+from bridge.export import check_period
 from bridge.logs import configure_logging
 from bridge.store import InvoiceRecord
+from bridge.survey.stats import period_bounds
 from connectors.woocommerce.sandbox import WooSandbox
 from tests.support.dashboard import csrf_of, signed_in
 from tests.support.portal import Bridge, new_email
@@ -180,6 +184,32 @@ def test_a_bad_period_shows_a_message_and_no_zip(
     assert message in answer.text
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [("0001-01-01", None, "“From”: a date is expected"),
+     (None, "9999-12-31", "“To”: a date is expected")],
+    ids=["first-day-of-the-calendar", "last-day-of-the-calendar"],
+)  # fmt: skip
+def test_an_export_on_a_day_no_sale_can_be_on_names_the_field(
+    bridge: Bridge, owner: TestClient, first: str | None, last: str | None, message: str
+) -> None:
+    today = local_today(bridge)
+    answer = export(owner, first or today, last or today)
+    assert answer.status_code == 400
+    assert message in answer.text
+
+
+def test_quittance_export_from_the_first_day_of_the_calendar_exits_2(
+    bridge: Bridge, tmp_path: Path
+) -> None:
+    out = tmp_path / "export.zip"
+    cli = quittance("export", "--from", "0001-01-01", "--to", str(local_today(bridge)),
+                    "--out", str(out), "-c", str(bridge.config))  # fmt: skip
+    assert cli.exit_code == 2, cli.output
+    assert "--from 0001-01-01: a day from 2000 to 2999 is expected" in cli.output
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------- satisfaction
 
 
@@ -228,3 +258,45 @@ def test_satisfaction_with_a_bad_date_names_the_field(bridge: Bridge, owner: Tes
     page = owner.get("/satisfaction", params={"until": "31/12"})
     assert page.status_code == 400
     assert "“To”: a date is expected" in page.text
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "label"),
+    [("since", "0001-01-01", "From"), ("until", "9999-12-31", "To")],
+    ids=["first-day-of-the-calendar", "last-day-of-the-calendar"],
+)
+def test_satisfaction_on_a_day_no_sale_can_be_on_names_the_field(
+    owner: TestClient, name: str, day: str, label: str
+) -> None:
+    page = owner.get("/satisfaction", params={name: day})
+    assert page.status_code == 400
+    assert f"“{label}”: a date is expected" in page.text
+
+
+@pytest.mark.parametrize("option", ["--from", "--to"])
+def test_quittance_stats_on_a_day_no_sale_can_be_on_exits_2(bridge: Bridge, option: str) -> None:
+    day = "0001-01-01" if option == "--from" else "9999-12-31"
+    cli = quittance("stats", option, day, "-c", str(bridge.config))
+    assert cli.exit_code == 2, cli.output
+    assert f"{option} '{day}': expected an ISO date" in cli.output
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [(date.min, None), (None, date.max)], ids=["first-day", "last-day"]
+)
+def test_survey_period_bounds_at_the_calendar_edge_are_a_value_error(
+    first: date | None, last: date | None
+) -> None:
+    paris = ZoneInfo("Europe/Paris")  # a day's midnight there is the day before in UTC
+    with pytest.raises(ValueError, match="calendar's first or last day"):
+        period_bounds(first, last, today=date.today(), zone=paris)
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [(date.min, None), (None, date.max)], ids=["first-day", "last-day"]
+)
+def test_an_export_period_at_the_calendar_edge_is_a_value_error(
+    first: date | None, last: date | None
+) -> None:
+    with pytest.raises(ValueError, match="a day from 2000 to 2999 is expected"):
+        check_period(first or date.today(), last or date.today())

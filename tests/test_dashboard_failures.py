@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -23,11 +23,13 @@ from bridge.corrections import resend_document
 from bridge.dashboard.accounts import add_user
 from bridge.dashboard.pages import Frame
 from bridge.dashboard.views import deliveries as deliveries_view
+from bridge.dashboard.views import failures as failures_view
 from bridge.model import Order
 from bridge.overview import (
     Failure,
     day_start,
     delivery_counts,
+    failure_count,
     failures,
     order_key,
     plain_reason,
@@ -271,6 +273,13 @@ def test_the_deliveries_log_pages_back_by_id(world: World, monkeypatch: pytest.M
     assert ids == [line.id for line in world.svc.store.delivery_log(4)]
 
 
+def test_a_deliveries_page_id_beyond_64_bits_is_ignored_with_a_message(world: World) -> None:
+    page = world.owner.get("/deliveries", params={"before": "9" * 23})
+    assert page.status_code == 200
+    assert "Unknown page, back to the newest: « 9999" in page.text
+    assert 'data-channel="email" data-status="sent"' in page.text  # the newest, unfiltered
+
+
 # -- audit ----------------------------------------------------------------------------------
 
 
@@ -289,6 +298,15 @@ def test_the_audit_page_lists_a_login_and_a_retry_with_who_and_when(world: World
         assert words in row[1] and "<strong>owner</strong>" in row[1]
         assert when(event.at, "en") in row[1]
     assert dead.number in page
+
+
+@pytest.mark.parametrize("before", ["²", "9" * 23], ids=["superscript", "beyond-64-bits"])
+def test_an_audit_page_id_that_is_not_one_is_ignored_with_a_message(
+    world: World, before: str
+) -> None:
+    page = world.owner.get("/audit", params={"before": before})
+    assert page.status_code == 200
+    assert f"« {before}" in page.text
 
 
 def test_the_audit_page_is_refused_to_an_accountant(world: World) -> None:
@@ -328,3 +346,87 @@ def test_retry_all_replays_a_quarantined_order_and_audits_it(calm: Services) -> 
     assert order is not None and order.status != "quarantined"
     [event] = calm.store.audit_trail(1)
     assert (event.kind, event.detail["orders"]) == ("dashboard.failure.retry_all", 1)
+
+
+# -- one count, pages, sections ----------------------------------------------------------------
+
+
+def test_the_overview_and_the_failures_page_give_failure_count(world: World) -> None:
+    count = failure_count(world.svc)
+    overview = world.owner.get("/").text
+    page = world.owner.get("/failures").text
+
+    assert count >= 3
+    assert f"{count} problem(s) need you" in overview
+    assert f"<h1>Failures ({count})</h1>" in page
+
+
+def test_the_failures_page_links_an_older_page(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(failures_view, "PAGE", 2)
+    first = world.owner.get("/failures").text
+    older = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert older
+    second = world.owner.get(older[1].replace("&amp;", "&")).text
+
+    assert listed_keys(first + second) == [f.key for f in failures(world.svc, limit=4)]
+
+
+def test_an_unknown_failures_page_goes_back_to_the_newest(world: World) -> None:
+    page = world.owner.get("/failures?before=job%3A12").text
+
+    assert "Unknown page, back to the newest: « job:12 »" in page
+    assert listed_keys(page)[:1] == [failures(world.svc, limit=1)[0].key]
+
+
+def test_a_retrying_job_is_listed_apart_and_not_counted(calm: Services) -> None:
+    job = calm.store.enqueue("email", {}, dedupe_key="retrying", shop="demo")
+    assert job is not None
+    calm.store.claim_jobs("w")
+    later = calm.store.clock() + timedelta(minutes=5)
+    calm.store.retry_job(job, "w", error="TimeoutError: timed out", run_at=later)
+    page = signed_in(calm).get("/failures").text
+
+    section = page.split('data-section="retrying"', 1)
+    assert len(section) == 2 and f'data-key="job:{job}"' in section[1]
+    assert "<h1>Failures</h1>" in page  # no count: nothing needs the owner
+    assert "No failure: every order is done or on its way." in page
+
+
+def test_skips_with_nothing_to_do_are_counted_apart_with_the_deliveries_log(
+    calm: Services,
+) -> None:
+    job = calm.store.enqueue("sms", {}, dedupe_key="landline", shop="demo")
+    assert job is not None
+    calm.store.claim_jobs("w")
+    calm.store.skip_job(job, "w", reason="no text sent: '01 23 45 67 89' is a landline")
+    page = signed_in(calm).get("/failures").text
+
+    assert listed_keys(page) == []
+    [line] = re.findall(r'<p class="muted" data-count="nothing-to-do">(.*?)</p>', page, re.S)
+    assert line.startswith("1 step(s) skipped with nothing to do")
+    assert 'href="/deliveries?status=skipped"' in line
+
+
+def test_the_overview_lag_reads_as_status_words_it_in_each_language(tmp_path: Path) -> None:
+    shop = {
+        "name": "boutique", "platform": "woocommerce", "url": "http://127.0.0.1:9",
+        "consumer_key": "ck", "consumer_secret": "cs", "webhook_secret": "whsec",
+    }  # fmt: skip
+    config = write_config(tmp_path / "quittance.toml", shops=[shop])
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    svc = Services.from_settings(load_settings(config, environ={}), clock=clock)
+    try:
+        assert svc.store.claim_poll(
+            "boutique", "p", lease=timedelta(minutes=1), interval=timedelta(0)
+        )
+        svc.store.finish_poll("boutique", "p")
+        clock.advance(seconds=int(timedelta(days=2, hours=3).total_seconds()))
+        english = signed_in(svc).get("/").text
+        french = _french_accountant(svc).get("/").text
+    finally:
+        svc.close()
+
+    assert "<dd>2 d 3 h</dd>" in english and "<dd>2 j 3 h</dd>" in french
+    assert " s</dd>" not in english

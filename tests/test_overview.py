@@ -21,14 +21,22 @@ from typer.testing import CliRunner
 import bridge.cli as cli_module
 from bridge.cli import app
 from bridge.config import load_settings
+from bridge.delivery.sms.numbers import NotAMobile, mobile_e164
 from bridge.model import Order, Refund
 from bridge.ops import failures_view, status_tables
+from bridge.outages import human_duration
 from bridge.overview import (
+    ROUTINE_SKIPS,
     Failure,
     day_start,
+    failure_count,
+    failure_summary,
     failures,
+    lag_words,
+    parse_page_key,
     plain_reason,
     retry_failure,
+    retrying,
     shop_overviews,
 )
 from bridge.pipeline import submit_order
@@ -127,7 +135,8 @@ def rendered(views: Any, *, width: int, terminal: bool) -> str:
 
 
 def the_failure(svc: Services, state: str, step: str) -> Failure:
-    [found] = [f for f in failures(svc) if (f.state, f.step) == (state, step)]
+    listed = [*failures(svc), *retrying(svc)]  # a retrying job is listed apart
+    [found] = [f for f in listed if (f.state, f.step) == (state, step)]
     return found
 
 
@@ -341,3 +350,204 @@ def test_a_wide_terminal_gets_tables_whose_header_words_are_not_split(svc: Servi
     assert header.split()[: len(SHORT_HEADERS)] == list(SHORT_HEADERS)
     assert "webho" not in text.replace("webhooks", "")
     assert "shop boutique (woocommerce)" not in text  # the table, not the list
+
+
+# -- what counts as a failure ------------------------------------------------------------------
+
+
+def skipped(svc: Services, kind: str, reason: str, n: int = 0) -> int:
+    """A job of `kind` recorded skipped with `reason`, as the worker records one."""
+    job = svc.store.enqueue(kind, {}, dedupe_key=f"{kind}:skipped:{n}:{reason}", shop=SHOP)
+    assert job is not None
+    svc.store.claim_jobs("w", limit=100)
+    assert svc.store.skip_job(job, "w", reason=reason)
+    return job
+
+
+def not_a_mobile(raw: str) -> str:
+    """The reason the SMS step records for `raw` (bridge/customer_channels.py)."""
+    try:
+        mobile_e164(raw, "FR")
+    except NotAMobile as exc:
+        return f"no text sent: {exc}"
+    raise AssertionError(f"{raw} is a mobile")
+
+
+# Skips whose reason leaves the owner nothing to do, as the steps write them.
+ROUTINE = (
+    ("sms", not_a_mobile("01 23 45 67 89")),
+    ("sms", not_a_mobile("")),
+    ("credit", "refund r1 gave nothing back: no credit note"),
+    ("zendesk", "no email address on the order: zendesk cannot find the customer"),
+    ("zendesk", "no open Zendesk ticket for a@example.fr: nothing to add FA-1 to (set "
+                "open_ticket = true in its [[helpdesks]] table to open one)"),
+    ("intercom", "no Intercom contact with a@example.fr: nothing to add FA-1 to"),
+    ("intercom", "no open Intercom conversation for a@example.fr: FA-1 not added"),
+)  # fmt: skip
+# Skips the owner can act on.
+NEEDS_YOU = (
+    ("email", "no email address on the order: `quittance resend NUMBER --to ADDRESS` sends "
+              "it once the customer gives one"),
+    ("email", "email is not configured ([email] host is empty)"),
+    ("sms", "daily SMS cap reached: shop boutique sent 50 texts today, FA-1 is not texted"),
+    ("credit", "refused: the refund is more than remains on the invoice"),
+)  # fmt: skip
+
+
+def test_a_text_to_a_landline_is_not_a_failure(svc: Services) -> None:
+    job = skipped(svc, "sms", not_a_mobile("01 23 45 67 89"))
+
+    assert f"job:{job}" not in {f.key for f in failures(svc)}
+    assert failure_count(svc) == 0
+    assert failure_summary(svc).nothing_to_do == 1
+
+
+def test_a_refund_that_gave_nothing_back_is_not_a_failure(svc: Services) -> None:
+    order = refunded(make_order("503", shop=SHOP))
+    nothing = order.refunds[0].model_copy(update={"amount": Decimal("0")})  # a restock
+    issued(svc, order.model_copy(update={"refunds": [nothing]}))
+
+    [credit] = svc.store.list_jobs(states=("skipped",))
+    assert (credit.kind, "gave nothing back" in (credit.last_error or "")) == ("credit", True)
+    assert failures(svc) == [] and failure_count(svc) == 0
+    assert failure_summary(svc).nothing_to_do == 1
+
+
+def test_a_helpdesk_without_a_ticket_is_not_a_failure(svc: Services) -> None:
+    skipped(svc, "zendesk", "no open Zendesk ticket for a@example.fr: nothing to add FA-1 to")
+
+    assert failures(svc) == [] and failure_count(svc) == 0
+
+
+def test_a_text_over_the_daily_cap_still_needs_the_owner(svc: Services) -> None:
+    job = skipped(svc, "sms", "daily SMS cap reached: shop boutique sent 50 texts today")
+
+    assert [f.key for f in failures(svc)] == [f"job:{job}"]
+    assert failure_count(svc) == 1
+
+
+def test_the_skips_left_out_are_the_ones_whose_plain_reason_says_nothing_to_do(
+    svc: Services,
+) -> None:
+    for n, (kind, reason) in enumerate(ROUTINE + NEEDS_YOU):
+        skipped(svc, kind, reason, n)
+    listed = failures(svc)
+
+    assert {(f.step, f.reason) for f in listed} == set(NEEDS_YOU)
+    assert not any("Nothing to do" in plain_reason(f, "en") for f in listed)
+    left_out = [replace(listed[0], step=kind, reason=reason) for kind, reason in ROUTINE]
+    # the helpdesk's missing address reads as the email's (the email job tells the owner)
+    helpdesk_no_address = {ROUTINE[3][1]}
+    assert all(
+        "Nothing to do" in plain_reason(f, "en") for f in left_out
+        if f.reason not in helpdesk_no_address
+    )  # fmt: skip
+    assert failure_summary(svc).nothing_to_do == len(ROUTINE)
+
+
+def test_every_routine_skip_pattern_is_plain_like_without_wildcard_underscores() -> None:
+    # `_` is a LIKE wildcard: a pattern may only use `%`, so SQL and the docs agree
+    assert all("_" not in like and "\\" not in like for _steps, like in ROUTINE_SKIPS)
+
+
+def test_a_retrying_job_is_listed_apart_and_not_counted(
+    tmp_path: Path, db_url: str, clock: FrozenClock
+) -> None:
+    config = write(tmp_path, db_url, closed_port())
+    down = Services.from_settings(load_settings(config, environ={}), clock=clock)
+    try:
+        issued(down, sample("1001"))
+        assert [f.step for f in retrying(down)] == ["email"]
+        assert failures(down) == [] and failure_count(down) == 0
+        assert failure_summary(down).retrying == 1
+    finally:
+        down.close()
+
+
+def test_status_counts_the_failures_as_failure_count(failing: Services) -> None:
+    [*_, listed] = status_tables(failing)
+
+    assert failure_count(failing) == 3
+    assert listed.title.startswith("Failures (3, ")
+
+
+def test_quittance_failures_lists_retrying_jobs_in_their_own_section(
+    tmp_path: Path, db_url: str, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widen_consoles(monkeypatch)
+    config = write(tmp_path, db_url, closed_port())
+    down = Services.from_settings(load_settings(config, environ={}), clock=clock)
+    try:
+        issued(down, sample("1001"))
+    finally:
+        down.close()
+    result = cli("failures", "-c", config)
+
+    assert result.exit_code == 0, result.output
+    assert "No failures" in result.output
+    assert "Retrying by themselves (1, " in result.output
+
+
+def test_quittance_failures_limit_shows_the_newest(
+    config: Path, failing: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widen_consoles(monkeypatch)
+    result = cli("failures", "-c", config, "--limit", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "… 2 more: `quittance failures`" in result.output
+
+
+# -- paging -------------------------------------------------------------------------------------
+
+
+def test_failures_page_back_by_page_key_without_gaps_or_repeats(
+    failing: Services, clock: FrozenClock
+) -> None:
+    # the same instant for all of them (a frozen clock): the row decides the order
+    for n in range(4):
+        skipped(failing, "email", f"email is not configured ([email] host is empty) {n}", n)
+    failing.store.quarantine_order("demo", "2001", "cannot read the order: total is missing")
+    everything = failures(failing)
+
+    paged: list[Failure] = []
+    before = None
+    while page := failures(failing, limit=2, before=before):
+        paged += page
+        before = parse_page_key(page[-1].page_key)
+    assert [f.key for f in paged] == [f.key for f in everything]
+    assert len(everything) == failure_count(failing) == 8
+
+
+def test_a_page_key_that_is_not_one_reads_as_none() -> None:
+    assert parse_page_key("20261399T000000.000000Z-j1") is None
+    assert parse_page_key("job:12") is None
+    assert parse_page_key("20260101T120000.000001Z-o7") == (
+        datetime(2026, 1, 1, 12, 0, 0, 1, tzinfo=UTC),
+        1,
+        7,
+    )
+
+
+# -- times and durations in the reader's terms ----------------------------------------------
+
+
+def test_failure_times_are_in_the_seller_timezone_said_once(failing: Services) -> None:
+    view = failures_view(failing)
+    assert view is not None
+    zone = failing.settings.seller.zoneinfo
+    first = failures(failing)[0]
+
+    assert view.title == f"Failures (3, times in {failing.settings.seller.timezone})"
+    since = dict(view.blocks[0].lines)["since"]
+    assert since == f"{first.since.astimezone(zone):%Y-%m-%d %H:%M}"
+    assert "UTC" not in since
+
+
+def test_lag_words_use_the_status_duration_in_the_readers_language() -> None:
+    lag = int(timedelta(days=2, hours=3).total_seconds())
+
+    assert lag_words(lag, "en") == human_duration(timedelta(seconds=lag)) == "2 d 3 h"
+    assert lag_words(lag, "fr") == "2 j 3 h"
+    assert lag_words(90, "fr") == "90 s"
+    assert lag_words(None, "en") == "—"

@@ -161,14 +161,18 @@ def _print_groups(groups: list[DailyGroup], first: date, last: date) -> None:
 
 
 def _period_or_exit(first: str, last: str) -> tuple[date, date]:
+    from bridge.export import check_period
+
     days = []
     for option, value in (("--from", first), ("--to", last)):
         try:
             days.append(date.fromisoformat(value))
         except ValueError:
             _usage(f"{option} {value!r}: expected an ISO date such as 2026-01-31")
-    if days[1] < days[0]:
-        _usage(f"--to {days[1]} is before --from {days[0]}")
+    try:  # reversed, or out of the years a sale can be in (0001-01-01 would overflow)
+        check_period(days[0], days[1])
+    except ValueError as exc:
+        _usage(str(exc))
     return days[0], days[1]
 
 

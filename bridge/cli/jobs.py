@@ -43,23 +43,32 @@ def failures_command(
     lang: Annotated[
         str, typer.Option("--lang", help="Language of the explanations: en or fr.")
     ] = "en",
+    limit: Annotated[
+        int,
+        typer.Option("--limit", min=0, help="Show only the newest N of each list (0: all)."),
+    ] = 0,
 ) -> None:
-    """List what needs you: dead, skipped and retrying jobs and quarantined orders, newest
-    first, each with what to do and the raw reason.
+    """List what needs you: dead jobs, skipped ones you can act on and quarantined orders,
+    newest first, each with what to do and the raw reason; then, apart, the jobs retrying by
+    themselves. Skips with nothing to do (no mobile for a text…) are in the deliveries log.
+    Times are in the [seller] timezone.
 
     Example: `quittance failures -c quittance.toml`, then `quittance retry ID` or `--all`.
     """
-    from bridge.ops import failures_view
+    from bridge.ops import failures_view, retrying_view
 
     svc = services_for(config)
     try:
-        view = failures_view(svc, locale=lang)
+        view = failures_view(svc, locale=lang, limit=limit or None)
+        again = retrying_view(svc, locale=lang, limit=limit or None)
     finally:
         svc.close()
     if view is None:
         console.print("No failures: every job is done or on its way.")
-        return
-    console.print(view)
+    else:
+        console.print(view)
+    if again is not None:
+        console.print(again)
 
 
 @app.command("retry")
@@ -113,7 +122,8 @@ def _named(target: str) -> str:
 @app.command("status")
 def status_command(config: ConfigOption = None) -> None:
     """Per shop: last poll, poll lag, webhooks, invoices and credit notes today, jobs; today's
-    deliveries; the first failures (as `quittance failures` lists them); open problems.
+    deliveries; the first failures (as `quittance failures` lists them, times in the
+    [seller] timezone); open problems.
 
     Example: `quittance status -c quittance.toml`
     """

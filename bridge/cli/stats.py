@@ -67,15 +67,24 @@ def stats_command(
 
 
 def _date_or_exit(option: str, value: str | None) -> date | None:
+    from bridge.export import SALE_YEARS
+
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
+        day = None
+    # A survey follows a sale: none is dated outside the years a sale can be (and the year 1
+    # or 9999 would overflow the period's bounds).
+    if day is None or day.year not in SALE_YEARS:
         err_console.print(
-            f"{option} {value!r}: expected an ISO date such as 2026-01-31", highlight=False
+            f"{option} {value!r}: expected an ISO date such as 2026-01-31, from "
+            f"{SALE_YEARS[0]} to {SALE_YEARS[-1]}",
+            highlight=False,
         )
-        raise typer.Exit(2) from None
+        raise typer.Exit(2)
+    return day
 
 
 def _period_or_exit(

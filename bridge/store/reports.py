@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.engine import Connection
 
 from bridge.store.jobs import WAITING
@@ -134,15 +134,144 @@ _JOB_COLUMNS = (
 )  # fmt: skip
 
 
-def jobs_in_states(conn: Connection, states: Sequence[str], limit: int | None) -> list[FailingJob]:
-    """Jobs in `states`, last moved first, each with its document's number (one join, not
-    one look-up per row)."""
+def _reason() -> ColumnElement[str]:
+    # NULL-safe and case-blind: NOT (… LIKE NULL) would drop a row without a reason
+    return func.lower(func.coalesce(jobs.c.last_error, ""))
+
+
+# -- what needs the owner (bridge/overview.py `failures`): counted and paged in SQL ----------
+
+# (steps, LIKE pattern) of a skip that left the owner nothing to do; `()` steps: any step.
+# Decided in bridge/overview.py, from the reasons the steps write; matched case-blind.
+RoutineSkips = Sequence[tuple[Sequence[str], str]]
+# Where a page of failures starts: the (moved at, rank, row id) of the last one shown.
+PageKey = tuple[datetime, int, int]
+# At the same instant a quarantined order sorts before a job (newest first, rank desc).
+JOB_RANK = 0
+ORDER_RANK = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOrder:
+    """A quarantined order as the failures list shows it: no payload to parse."""
+
+    row: int
+    shop: str
+    order_id: str
+    reason: str | None
+    updated_at: datetime
+
+
+def _routine(routine: RoutineSkips) -> ColumnElement[bool]:
+    matches = [
+        and_(jobs.c.kind.in_(list(steps)), _reason().like(like.lower()))
+        if steps
+        else _reason().like(like.lower())
+        for steps, like in routine
+    ]
+    return and_(jobs.c.state == "skipped", or_(false(), *matches))
+
+
+def _quarantining() -> ColumnElement[bool]:
+    """A job skipped because it quarantined an order still held: the order's own entry
+    stands for it (and is the one to retry)."""
+    held = (
+        select(orders.c.id)
+        .where(
+            orders.c.status == "quarantined",
+            orders.c.shop == func.coalesce(jobs.c.shop, ""),
+            orders.c.order_id == func.coalesce(jobs.c.order_id, ""),
+        )
+        .exists()
+    )
+    return and_(jobs.c.state == "skipped", _reason().like("quarantined%"), held)
+
+
+def _after(moved: ColumnElement[datetime], row: ColumnElement[int], rank: int,
+           before: PageKey | None) -> list[ColumnElement[bool]]:  # fmt: skip
+    """Keyset paging on (moved at, rank, row id) descending: what sorts after `before`."""
+    if before is None:
+        return []
+    at, last_rank, last_row = before
+    same_instant = moved == at
+    if rank < last_rank:
+        return [or_(moved < at, same_instant)]
+    if rank > last_rank:
+        return [moved < at]
+    return [or_(moved < at, and_(same_instant, row < last_row))]
+
+
+def _attention_where(
+    states: Sequence[str], routine: RoutineSkips, routine_only: bool, shop: str | None
+) -> list[ColumnElement[bool]]:
+    where = [jobs.c.state.in_(list(states)), ~_quarantining()]
+    if routine_only:
+        where.append(_routine(routine))
+    elif routine:
+        where.append(~_routine(routine))
+    if shop is not None:
+        where.append(func.coalesce(jobs.c.shop, "") == shop)
+    return where
+
+
+def attention_jobs(
+    conn: Connection, states: Sequence[str], *, routine: RoutineSkips = (),
+    routine_only: bool = False, shop: str | None = None, before: PageKey | None = None,
+    limit: int | None = None, job_id: int | None = None,
+) -> list[FailingJob]:  # fmt: skip
+    """Jobs in `states`, last moved first, without the ones that quarantined a held order
+    and without (`routine_only`: only) the routine skips; `before` pages on."""
+    where = _attention_where(states, routine, routine_only, shop)
+    where += _after(jobs.c.updated_at, jobs.c.id, JOB_RANK, before)
+    if job_id is not None:
+        where.append(jobs.c.id == job_id)
     stmt = (
         select(*_JOB_COLUMNS)
         .select_from(jobs.outerjoin(invoices, invoices.c.id == jobs.c.invoice_id))
-        .where(jobs.c.state.in_(list(states)))
+        .where(*where)
         .order_by(jobs.c.updated_at.desc(), jobs.c.id.desc())
     )
     if limit is not None:
         stmt = stmt.limit(limit)
     return [FailingJob(**row) for row in conn.execute(stmt).mappings()]
+
+
+def attention_job_count(
+    conn: Connection, states: Sequence[str], *, routine: RoutineSkips = (),
+    routine_only: bool = False, shop: str | None = None,
+) -> int:  # fmt: skip
+    """How many jobs `attention_jobs` would list, counted by the database."""
+    where = _attention_where(states, routine, routine_only, shop)
+    return int(conn.execute(select(func.count()).select_from(jobs).where(*where)).scalar_one())
+
+
+_HELD_COLUMNS = (
+    orders.c.id.label("row"), orders.c.shop, orders.c.order_id, orders.c.reason,
+    orders.c.updated_at,
+)  # fmt: skip
+
+
+def held_orders(
+    conn: Connection, *, shop: str | None = None, before: PageKey | None = None,
+    limit: int | None = None,
+) -> list[HeldOrder]:  # fmt: skip
+    """Quarantined orders, last moved first; `before` pages on."""
+    where = [orders.c.status == "quarantined"]
+    where += _after(orders.c.updated_at, orders.c.id, ORDER_RANK, before)
+    if shop is not None:
+        where.append(orders.c.shop == shop)
+    stmt = (
+        select(*_HELD_COLUMNS)
+        .where(*where)
+        .order_by(orders.c.updated_at.desc(), orders.c.id.desc())
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [HeldOrder(**row) for row in conn.execute(stmt).mappings()]
+
+
+def held_order_count(conn: Connection, *, shop: str | None = None) -> int:
+    where = [orders.c.status == "quarantined"]
+    if shop is not None:
+        where.append(orders.c.shop == shop)
+    return int(conn.execute(select(func.count()).select_from(orders).where(*where)).scalar_one())

@@ -360,20 +360,27 @@ class Store(JobQueue, DashboardRows, DocumentSearch, DeliveryLog):
             return deliveries.recent(conn, limit, channel)
 
     def enqueue_delivery(
-        self, kind: str, invoice: InvoiceRecord, payload: Mapping[str, Any], *, target: str
-    ) -> int:
+        self, kind: str, invoice: InvoiceRecord, payload: Mapping[str, Any], *, target: str,
+        request_id: str | None = None,
+    ) -> int | None:  # fmt: skip
         """One more hand-over of an issued document (`quittance resend`): a new job of the
         channel step `kind` and its delivery row, pending, in one transaction. Never a new
-        document."""
+        document. `request_id`: the asking form's id; the same request again queues nothing
+        (None)."""
         with self._write() as conn:
             now = self._now()
-            again = len(deliveries.for_invoices(conn, [invoice.id])) + 1
+            if request_id is None:
+                again = len(deliveries.for_invoices(conn, [invoice.id])) + 1
+                dedupe_key = f"{kind}:{invoice.id}:again:{again}:{now.isoformat()}"
+            else:
+                dedupe_key = f"{kind}:{invoice.id}:again:{request_id}"
             job_id = jobs.enqueue(
-                conn, kind, payload,
-                dedupe_key=f"{kind}:{invoice.id}:again:{again}:{now.isoformat()}",
+                conn, kind, payload, dedupe_key=dedupe_key,
                 run_at=now, now=now, shop=invoice.shop, order_id=invoice.order_id,
                 invoice_id=invoice.id,
             )  # fmt: skip
+            if job_id is None and request_id is not None:
+                return None  # this request's job is queued already (a double submit)
             if job_id is None:
                 raise StoreError(f"a {kind} of {invoice.number} was queued this very instant")
             deliveries.record(
@@ -639,12 +646,39 @@ class Store(JobQueue, DashboardRows, DocumentSearch, DeliveryLog):
         with self._read() as conn:
             return reports.quarantined_by_shop(conn)
 
-    def jobs_in_states(
-        self, states: Sequence[str], *, limit: int | None = None
-    ) -> list[FailingJob]:
-        """Newest move first, with each job's document number."""
+    def attention_jobs(
+        self, states: Sequence[str], *, routine: reports.RoutineSkips = (),
+        routine_only: bool = False, shop: str | None = None,
+        before: reports.PageKey | None = None, limit: int | None = None,
+        job_id: int | None = None,
+    ) -> list[FailingJob]:  # fmt: skip
+        """Newest move first, paged in SQL: see `reports.attention_jobs`."""
         with self._read() as conn:
-            return reports.jobs_in_states(conn, states, limit)
+            return reports.attention_jobs(
+                conn, states, routine=routine, routine_only=routine_only, shop=shop,
+                before=before, limit=limit, job_id=job_id,
+            )  # fmt: skip
+
+    def attention_job_count(
+        self, states: Sequence[str], *, routine: reports.RoutineSkips = (),
+        routine_only: bool = False, shop: str | None = None,
+    ) -> int:  # fmt: skip
+        with self._read() as conn:
+            return reports.attention_job_count(
+                conn, states, routine=routine, routine_only=routine_only, shop=shop
+            )
+
+    def held_orders(
+        self, *, shop: str | None = None, before: reports.PageKey | None = None,
+        limit: int | None = None,
+    ) -> list[reports.HeldOrder]:  # fmt: skip
+        """Quarantined orders, newest move first, paged in SQL."""
+        with self._read() as conn:
+            return reports.held_orders(conn, shop=shop, before=before, limit=limit)
+
+    def held_order_count(self, *, shop: str | None = None) -> int:
+        with self._read() as conn:
+            return reports.held_order_count(conn, shop=shop)
 
     # -- events and alerts ----------------------------------------------------------------
 

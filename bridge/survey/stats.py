@@ -148,10 +148,17 @@ def period_bounds(
     the dashboard's the seller's): until is the midnight after `to`, so the whole last day
     counts. Default: the 30 days ending `today` (or ending `to`), `to` defaulting to today."""
     last = to or today
-    first = from_ or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    if first > last:
-        raise ValueError(f"the first day {first} is after the last day {last}")
-    return _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
+    try:
+        first = from_ or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+        if first > last:
+            raise ValueError(f"the first day {first} is after the last day {last}")
+        since, until = _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
+        # What the store and `period_days` do with them: at the calendar's edge (0001-01-01,
+        # 9999-12-31) either would overflow later, far from the day that was asked.
+        since.astimezone(UTC), until.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the period reaches the calendar's first or last day") from None
+    return since, until
 
 
 def _midnight(day: date, zone: tzinfo) -> datetime:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from bridge.dashboard.views.deliveries import page_id
 from bridge.dashboard.views.documents import document_href
+from bridge.dashboard.views.paging import page_id
 from bridge.store.dashboard import AUDIT_PREFIX
 from bridge.store.records import EventRecord
 

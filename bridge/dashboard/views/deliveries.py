@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from bridge.dashboard.views.documents import document_href
+from bridge.dashboard.views.paging import page_id
 from bridge.overview import day_start, delivery_counts
 from bridge.steps import STEPS
 from bridge.store.deliveries import DELIVERY_STATUSES
@@ -137,12 +137,6 @@ def _asked(channel: str, status: str, shop: str, before: str) -> Asked:
         shop=shop or None,
     )
     return Asked(only, page, ignored)
-
-
-def page_id(text: str) -> int | None:
-    """A `before` row id; ASCII digits only, and few enough for a 64-bit column (a longer
-    one would overflow the driver, not just match nothing)."""
-    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
 
 
 def _older(lines: list[DeliveryLine], only: DeliveryFilter) -> str:

@@ -4,7 +4,7 @@ corrections, sending it again and crediting it (bridge/corrections.py, as the CL
 
 from __future__ import annotations
 
-import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,6 +26,7 @@ from bridge.corrections import (
 )
 from bridge.dashboard.pages import private
 from bridge.dashboard.sessions import Session
+from bridge.dashboard.views.paging import page_id, sale_day
 from bridge.store import InvoiceRecord
 from bridge.store.search import DocumentQuery, DocumentState
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 KINDS = ("invoice", "credit_note")
 SEARCH_FIELDS = ("number", "customer", "order", "shop", "kind", "since", "until")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 WORDING = {
     "fr": {
@@ -306,20 +306,16 @@ def _read_search(request: Request, zone: ZoneInfo) -> _Search:
         since=_midnight(since, zone) if since else None,
         until=_midnight(until + timedelta(days=1), zone) if until else None,
     )
-    before = params.get("before", "")
-    return _Search(typed, query, int(before) if before.isdigit() else None, problems)
+    return _Search(typed, query, page_id(params.get("before", "")), problems)
 
 
 def _local_day(text: str, name: str, problems: list[tuple[str, str]]) -> date | None:
     if not text:
         return None
-    try:
-        if _DAY.fullmatch(text):
-            return date.fromisoformat(text)
-    except ValueError:  # 2025-02-30: the right shape, not a day
-        pass
-    problems.append(("bad_date", name))
-    return None
+    day = sale_day(text)  # 2025-02-30 and 0001-01-01 alike: no day a document is dated by
+    if day is None:
+        problems.append(("bad_date", name))
+    return day
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -383,6 +379,7 @@ class _Outcome:
     text: str = ""
     issued: list[InvoiceRecord] = field(default_factory=list)
     typed: dict[str, str] = field(default_factory=dict)
+    request_id: str = ""  # the refused request's, when it may have issued (else a new one)
 
 
 def _document_route(router: APIRouter, dash: Dashboard) -> None:
@@ -415,6 +412,9 @@ def _document_page(
         downloads=svc.store.downloads_of(doc.id),
         channels=resend_channels(svc, doc) if session.is_owner else [],
         outcome=outcome or _Outcome(),
+        # The forms' id: the same form posted twice (a double click, a reload of the POST)
+        # is one request, so one credit note, one delivery (bridge/corrections.py).
+        request_id=(outcome and outcome.request_id) or secrets.token_urlsafe(16),
     )  # fmt: skip
 
 
@@ -483,19 +483,19 @@ def _correction_routes(router: APIRouter, dash: Dashboard) -> None:
     @router.post("/documents/{number:path}/resend")
     def resend(
         request: Request, number: str, csrf: str = Form(""), channel: str = Form("email"),
-        to: str = Form(""),
+        to: str = Form(""), request_id: str = Form(""),
     ) -> Response:  # fmt: skip
         session = dash.form(request, csrf)  # before the lookup: a stranger learns nothing
         doc = dash.services.store.get_invoice(number)
         if doc is None:
             return _not_found(dash, request, session)
-        return _resend(dash, request, session, doc, channel, to.strip())
+        return _resend(dash, request, session, doc, channel, to.strip(), request_id or None)
 
     @router.post("/documents/{number:path}/credit")
     def credit(
         request: Request, number: str, csrf: str = Form(""), reason: str = Form(""),
         scope: str = Form("all"), amount: str = Form(""), no_refund: str = Form(""),
-        no_email: str = Form(""),
+        no_email: str = Form(""), request_id: str = Form(""),
     ) -> Response:  # fmt: skip
         session = dash.form(request, csrf)
         doc = dash.services.store.get_invoice(number)
@@ -504,16 +504,17 @@ def _correction_routes(router: APIRouter, dash: Dashboard) -> None:
         asked = _CreditAsked(
             reason=reason.strip(), amount=amount.strip() if scope == "amount" else None,
             money_back=not no_refund, send_email=not no_email,
+            request_id=request_id or None,  # None: a page from before the ids, each post anew
         )  # fmt: skip
         return _credit(dash, request, session, doc, asked)
 
 
 def _resend(
     dash: Dashboard, request: Request, session: Session, doc: InvoiceRecord, channel: str,
-    to: str,
+    to: str, request_id: str | None,
 ) -> Response:  # fmt: skip
     try:
-        target = resend_document(dash.services, doc, channel, to or None)
+        target = resend_document(dash.services, doc, channel, to or None, request_id=request_id)
     except CorrectionRefused as exc:
         refused = _Outcome(text=str(exc), typed={"channel": channel, "to": to})
         return _document_page(dash, request, session, doc, outcome=refused, status=400)
@@ -530,6 +531,7 @@ class _CreditAsked:
     amount: str | None  # None: everything left to credit
     money_back: bool
     send_email: bool
+    request_id: str | None
 
     def typed(self) -> dict[str, str]:
         """The form as the owner filled it, to fill it again when refused."""
@@ -550,26 +552,34 @@ def _credit(
         done = credit_document(
             dash.services, doc, reason=asked.reason, amount=asked.amount,
             money_back=asked.money_back, send_email=asked.send_email,
+            request_id=asked.request_id,
         )  # fmt: skip
     except CorrectionRefused as exc:
         if exc.documents:  # issued before it stopped: issued is issued, and audited
             _audit_credit(dash, request, session, doc, asked, exc.documents, problem=str(exc))
-        refused = _Outcome(text=str(exc), issued=exc.documents, typed=asked.typed())
+        refused = _Outcome(
+            text=str(exc), issued=exc.documents, typed=asked.typed(),
+            # A problem met once the request ran may come after its note was issued (its PDF
+            # not archived): posted again, the form answers with that note, not a second one.
+            request_id="" if exc.usage else asked.request_id or "",
+        )  # fmt: skip
         return _document_page(dash, request, session, doc, outcome=refused, status=400)
-    _audit_credit(dash, request, session, doc, asked, done.documents)
+    _audit_credit(dash, request, session, doc, asked, done.documents, repeated=done.repeated)
     note = done.documents[0] if done.documents else doc
     return _done(document_href(note.number), "credited", note.number)
 
 
 def _audit_credit(
     dash: Dashboard, request: Request, session: Session, doc: InvoiceRecord,
-    asked: _CreditAsked, issued: list[InvoiceRecord], problem: str = "",
+    asked: _CreditAsked, issued: list[InvoiceRecord], problem: str = "", repeated: bool = False,
 ) -> None:  # fmt: skip
     dash.audit(
         request, session, "document.credit", invoice_number=doc.number, shop=doc.shop,
         order_id=doc.order_id, issued=[d.number for d in issued], reason=asked.reason,
         amount=asked.amount or "remaining", money_back=asked.money_back,
         send_email=asked.send_email, **({"problem": problem} if problem else {}),
+        # the same form posted again: `issued` is what its first post issued
+        **({"repeated": True} if repeated else {}),
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from starlette.background import BackgroundTask
 
 from bridge.accounting.export_files import ExportRequest, ExportResult
 from bridge.dashboard.pages import private
+from bridge.dashboard.views.paging import sale_day
 from bridge.export import export_period
 
 if TYPE_CHECKING:
@@ -197,10 +198,10 @@ def _period(dash: Dashboard, first: str, last: str, shop: str) -> Period:
 def _day(field: str, value: str, today: date) -> date:
     if not value.strip():
         raise Refusal("missing_date", field=field)
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise Refusal("bad_date", field=field, example=today.isoformat()) from None
+    day = sale_day(value.strip())  # a day of the years a sale can be in, else refused
+    if day is None:
+        raise Refusal("bad_date", field=field, example=today.isoformat())
+    return day
 
 
 def _export(dash: Dashboard, wanted: Period, folder: Path) -> ExportResult:

@@ -1,6 +1,7 @@
-"""What needs the owner: dead, skipped and retrying jobs and quarantined orders, newest
-first, each in plain words — the very list `quittance failures` prints (bridge/overview.py),
-with a button for what `quittance retry` does."""
+"""What needs the owner: dead jobs, skips they can act on and quarantined orders, newest
+first, 100 a page, each in plain words — the very list `quittance failures` prints
+(bridge/overview.py), with a button for what `quittance retry` does; then, apart and not
+counted, the jobs the worker retries by itself."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from fastapi.responses import RedirectResponse, Response
 
 from bridge.dashboard.pages import private
 from bridge.dashboard.views.documents import document_href
-from bridge.overview import Failure, failures, plain_reason, retry_all, retry_failure
+from bridge.overview import (
+    Failure,
+    failure_by_key,
+    failure_summary,
+    failures,
+    parse_page_key,
+    plain_reason,
+    retry_all,
+    retry_failure,
+    retrying,
+)
 
 if TYPE_CHECKING:
     from bridge.dashboard.context import Dashboard
@@ -20,6 +31,7 @@ if TYPE_CHECKING:
 
 # What `retry_failure` can replay: a retrying job is already tried again by the worker.
 RETRYABLE = ("dead", "skipped", "quarantined")
+PAGE = 100  # failures a page; the retrying section shows as many, newest first
 
 WORDING = {
     "fr": {
@@ -62,6 +74,17 @@ WORDING = {
         "done_nothing": "Rien à relancer.",
         "jobs": "tâche(s)",
         "orders": "commande(s)",
+        "older": "Plus anciens",
+        "newest": "Les plus récents",
+        "ignored_before": "Page inconnue, retour aux plus récents :",
+        "retrying_title": "Nouvel essai automatique",
+        "retrying_intro": "Quittance réessaie ces tâches tout seul : rien à faire, sauf si "
+        "elles finissent en échec. Elles ne comptent pas parmi les problèmes.",
+        "retrying_more": "plus récentes affichées sur",
+        "nothing_to_do": "étape(s) ignorée(s) sans rien à faire (pas de mobile pour un SMS, "
+        "pas de ticket d'assistance, un remboursement sans montant) : ce ne sont pas des "
+        "problèmes, elles restent dans le",
+        "deliveries_log": "journal des envois",
     },
     "en": {
         "title": "Failures",
@@ -102,6 +125,16 @@ WORDING = {
         "done_nothing": "Nothing to retry.",
         "jobs": "job(s)",
         "orders": "order(s)",
+        "older": "Older",
+        "newest": "Newest",
+        "ignored_before": "Unknown page, back to the newest:",
+        "retrying_title": "Retrying by themselves",
+        "retrying_intro": "Quittance tries these jobs again on its own: nothing to do unless "
+        "they end up failed. They are not counted as problems.",
+        "retrying_more": "newest shown of",
+        "nothing_to_do": "step(s) skipped with nothing to do (no mobile for a text, no "
+        "helpdesk ticket, a refund of nothing): not problems, they stay in the",
+        "deliveries_log": "deliveries log",
     },
 }
 
@@ -110,17 +143,23 @@ def routes(dash: Dashboard) -> APIRouter:
     router = APIRouter()
 
     @router.get("/failures")
-    def failures_page(request: Request, shop: str = "") -> Response:
+    def failures_page(request: Request, shop: str = "", before: str = "") -> Response:
         session = dash.reader(request)
         svc = dash.services
         locale = dash.frame.locale(request, session)
-        found = failures(svc)
-        shown = [f for f in found if f.shop == shop] if shop else found
+        only = shop or None
+        after = parse_page_key(before)
+        page = failures(svc, limit=PAGE + 1, before=after, shop=only)
+        rows = page[:PAGE]
         return dash.page(
             request, session, "failures.html", wording=WORDING,
-            rows=[_row(f, locale) for f in shown], shop=shop, shops=_shops(dash, found),
-            can_retry_all=any(f.state in ("dead", "quarantined") for f in found),
-            document_href=document_href,
+            rows=[_row(f, locale) for f in rows], shop=shop, shops=_shops(dash, rows),
+            summary=failure_summary(svc, shop=only),
+            again=[_row(f, locale) for f in retrying(svc, limit=PAGE, shop=only)],
+            can_retry_all=_can_retry_all(dash), document_href=document_href,
+            older=_href(shop, before=rows[-1].page_key) if len(page) > PAGE else "",
+            newest=_href(shop), paged=after is not None,
+            ignored_before=before[:40] if before and after is None else "",
         )  # fmt: skip
 
     @router.post("/failures/retry")
@@ -158,14 +197,34 @@ def _row(failure: Failure, locale: str) -> dict[str, object]:
     }
 
 
-def _shops(dash: Dashboard, found: list[Failure]) -> list[str]:
+def _shops(dash: Dashboard, shown: list[Failure]) -> list[str]:
+    # every shop that has something to show, not only the ones on this page (one GROUP BY
+    # each): a shop gone from the config keeps its failures
+    store = dash.store
+    with_jobs = {
+        name for name, states in store.job_counts_by_shop().items()
+        if any(states.get(state) for state in ("dead", "skipped", "retry"))
+    }  # fmt: skip
     configured = {shop.name for shop in dash.settings.shops}
-    return sorted(configured | {f.shop for f in found if f.shop})
+    found = with_jobs | set(store.quarantined_counts()) | {f.shop for f in shown}
+    return sorted(configured | (found - {""}))
+
+
+def _can_retry_all(dash: Dashboard) -> bool:
+    # what `retry_all` replays: dead jobs and quarantined orders, counted, not listed
+    store = dash.store
+    return bool(store.attention_job_count(("dead",)) or store.held_order_count())
+
+
+def _href(shop: str, **more: str) -> str:
+    query = {"shop": shop, **more}
+    kept = {name: value for name, value in query.items() if value}
+    return "/failures" + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _named(dash: Dashboard, key: str) -> Failure | None:
-    # Looked up in the same list the page showed: its shop and order go in the audit line.
-    return next((f for f in failures(dash.services) if f.key == key), None)
+    # Read by its key, whatever page showed it: its shop and order go in the audit line.
+    return failure_by_key(dash.services, key)
 
 
 def _what(failure: Failure) -> str:

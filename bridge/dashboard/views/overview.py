@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from bridge.overview import day_start, failures, open_alerts, shop_overviews
+from bridge.overview import day_start, failure_count, lag_words, open_alerts, shop_overviews
 
 if TYPE_CHECKING:
     from bridge.dashboard.context import Dashboard
@@ -33,7 +33,6 @@ WORDING = {
         "alerts": "Alertes en cours",
         "no_alerts": "Aucune alerte : tout fonctionne.",
         "failures_link": "problème(s) à traiter",
-        "seconds": "s",
     },
     "en": {
         "title": "Overview",
@@ -54,7 +53,6 @@ WORDING = {
         "alerts": "Open alerts",
         "no_alerts": "No alert: everything works.",
         "failures_link": "problem(s) need you",
-        "seconds": "s",
     },
 }
 
@@ -67,11 +65,14 @@ def routes(dash: Dashboard) -> APIRouter:
         session = dash.reader(request)
         svc = dash.services
         now = svc.store.clock()
+        locale = dash.frame.locale(request, session)
         return dash.page(
             request, session, "overview.html", wording=WORDING,
             shops=shop_overviews(svc, now), alerts=open_alerts(svc),
-            problems=len(failures(svc, include_retrying=False)), since=day_start(svc, now),
+            # the number the failures page and `quittance status` give: one count everywhere
+            problems=failure_count(svc), since=day_start(svc, now),
             today=now.astimezone(svc.settings.seller.zoneinfo).date(),
+            lag=lambda seconds: lag_words(seconds, locale),  # as `quittance status` says it
         )  # fmt: skip
 
     return router

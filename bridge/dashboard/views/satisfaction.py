@@ -11,6 +11,7 @@ from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from bridge.dashboard.views.paging import sale_day
 from bridge.survey.stats import ShopReport, period_bounds, period_days, shop_reports
 
 if TYPE_CHECKING:
@@ -129,10 +130,10 @@ def _period(since: str, until: str, today: date, zone: tzinfo) -> tuple[datetime
 def _day(name: str, value: str, today: date) -> date | None:
     if not value.strip():
         return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise BadFilter("bad_date", field=name, example=today.isoformat()) from None
+    day = sale_day(value.strip())  # a day of the years a sale can be in, else refused
+    if day is None:
+        raise BadFilter("bad_date", field=name, example=today.isoformat())
+    return day
 
 
 def _day_text(day: date, locale: str) -> str:
