@@ -1,21 +1,29 @@
 """The owner's dashboard in a real Chromium: signing in, finding a document and downloading
 its archived PDF, retrying a failed job, sending a document again, checking the archive's
-integrity, and what an accountant is not offered.
+integrity, the customers' answers to the survey, the accountant's ZIP, and what an accountant
+is not offered.
 
-One bridge, its documents issued and emailed by the real pipeline to a real SMTP server (two
-customers' invoices, a credit note), and one email job killed by the real worker: a second
-service on the same database sends through an SMTP server that refuses every message with a
-550. The dashboard app is served by uvicorn on loopback; Chromium comes from the OS.
-Screenshots of every page at phone and desktop widths go to test-results/screenshots/.
+One bridge of a WooCommerce sandbox shop asking its satisfaction survey, its documents issued
+and emailed by the real pipeline to a real SMTP server (two customers' invoices, a credit
+note), two customers answering the survey through the real public pages, and one email job
+killed by the real worker: a second service on the same database sends through an SMTP server
+that refuses every message with a 550. The dashboard app is served by uvicorn on loopback;
+Chromium comes from the OS. Screenshots of every page at phone and desktop widths go to
+test-results/screenshots/.
 """
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,14 +33,24 @@ from bridge.dashboard.app import create_dashboard_app
 from bridge.dashboard.views.documents import document_href
 from bridge.dashboard.wording import COMMON
 from bridge.devsmtp import CaptureSMTPServer
+from bridge.model import Order
 from bridge.pipeline import submit_order
 from bridge.services import Services
 from bridge.store import InvoiceRecord, JobRecord
+from bridge.survey.stats import SurveyStats, period_bounds, shop_reports
 from bridge.worker import work
+from connectors.woocommerce.sandbox import WooSandbox
 from tests.support.app import AppServer
 from tests.support.browser import VIEWPORTS, screenshot
 from tests.support.dashboard import PASSWORD
-from tests.support.portal import Bridge, order_for
+from tests.support.portal import (
+    PUBLIC_URL,
+    Bridge,
+    hidden,
+    order_for,
+    path_of,
+    text_of,
+)
 from tests.support.smtp import ScriptedHandler, SMTPServer
 from tests.support.waiting import HANG
 
@@ -47,6 +65,8 @@ pytestmark = [
 OWNER, ACCOUNTANT = "patronne", "comptable"
 HUGO, EMILY, ZOE = "hugo@example.fr", "emily@example.ie", "zoe@example.fr"
 REFUSED = "550 5.1.1 Mailbox unavailable"
+SURVEY = {"scale": 5}  # the [[surveys]] defaults otherwise: asked in every receipt
+PRAISE = "Carnet superbe, livré en deux jours."  # Emily's comment: she is satisfied
 CAP_MS = HANG * 1000  # Playwright's waits: long enough to catch only a hang
 
 
@@ -57,8 +77,9 @@ class Dashboard:
     url: str
     hugo: list[InvoiceRecord]  # his two invoices, oldest first
     credit_note: InvoiceRecord  # on Hugo's first invoice
-    emily: InvoiceRecord
+    emily: InvoiceRecord  # she answered the survey 5/5, with PRAISE
     zoe: InvoiceRecord  # her receipt's email job is dead
+    # Hugo answered the survey of his second invoice 2/5, without a comment.
 
     @property
     def svc(self) -> Services:
@@ -77,23 +98,45 @@ class Dashboard:
     def page_of(self, doc: InvoiceRecord) -> str:
         return self.url + document_href(doc.number)
 
+    def today(self) -> date:
+        """Today in the seller's time zone: the dashboard's days are the seller's."""
+        return self.svc.store.clock().astimezone(self.svc.settings.seller.zoneinfo).date()
+
+    def survey_stats(self, first: date, last: date) -> SurveyStats:
+        """What `quittance stats` computes (bridge/survey/stats.py) for the shop and the
+        seller's days `first`..`last`, as the satisfaction page reads them."""
+        zone = self.svc.settings.seller.zoneinfo
+        since, until = period_bounds(first, last, today=self.today(), zone=zone)
+        shop = self.bridge.shop
+        records = self.svc.store.surveys_between(since, until, shop=shop)
+        (report,) = shop_reports(self.svc.settings, records, shop)
+        return report.stats
+
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     folder = tmp_path_factory.mktemp("browser-dashboard")
     refusals = ScriptedHandler()
     refusals.reject_all(REFUSED)
-    with CaptureSMTPServer() as smtp, SMTPServer(refusals) as refusing_smtp:
-        bridge = Bridge.start(folder, smtp)
+    with (
+        CaptureSMTPServer() as smtp,
+        SMTPServer(refusals) as refusing_smtp,
+        WooSandbox(seed=False) as woo,
+    ):
+        bridge = Bridge.start(folder, smtp, woo=woo, surveys=[{"shop": "boutique", **SURVEY}])
         try:
             hugo = [bridge.issue_for(HUGO), bridge.issue_for(HUGO)]
             emily = bridge.issue_for(EMILY)
             done = credit_document(bridge.svc, hugo[0], reason="Retour du carnet A5")
             work(bridge.svc, once=True)  # the credit note rendered and emailed
             (credit_note,) = done.documents
+            # Two customers answer the survey their receipt asked, through the real pages.
+            answer_survey(bridge, emily, 5, PRAISE)
+            answer_survey(bridge, hugo[1], 2)
+            work(bridge.svc, once=True)  # the owner's alert of Hugo's low score
             # The same bridge, but its SMTP server refuses for good: Zoé's receipt dies.
             refusing = bridge.replica("refusing", email={"port": refusing_smtp.port})
-            submit_order(refusing, order_for(ZOE, shop=bridge.shop))
+            submit_order(refusing, in_the_shop(bridge, order_for(ZOE, shop=bridge.shop)))
             work(refusing, once=True)
             (zoe,) = [d for d in bridge.store.iter_invoices() if d.snapshot.buyer.email == ZOE]
             add_user(bridge.store, OWNER, PASSWORD, "owner", "en")
@@ -107,6 +150,30 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def in_the_shop(bridge: Bridge, order: Order) -> Order:
+    """`order`, placed in the sandbox shop too: the bridge writes its document back there
+    (what `Bridge.issue` does before submitting)."""
+    assert bridge.woo is not None
+    raw = {"id": int(order.order_id), "status": "processing", "line_items": [], "meta_data": []}
+    bridge.woo.add_order(raw, notify=False)
+    return order
+
+
+def answer_survey(bridge: Bridge, invoice: InvoiceRecord, score: int, comment: str = "") -> None:
+    """What the customer does: click the score's link in the receipt, then send the page's
+    form (its CSRF pair) with the comment, through the public app."""
+    text = text_of(bridge.receipt(invoice.number))
+    link = re.findall(rf"{re.escape(PUBLIC_URL)}/survey/\S+score={score}\b", text)[-1]
+    client = bridge.visitor()
+    form = client.get(path_of(link))
+    assert form.status_code == 200, form.text
+    fields = {"score": str(score), "comment": comment, "csrf": hidden(form.text, "csrf")}
+    thanks = client.post(urlsplit(link).path, data=fields)
+    assert thanks.status_code == 200, thanks.text
+    survey = bridge.store.survey(invoice.id)
+    assert survey is not None and (survey.score, survey.comment or "") == (score, comment)
 
 
 def sees(locator: Locator, text: str) -> None:
@@ -341,6 +408,79 @@ def test_an_accountant_is_offered_no_retry_and_no_resend(dashboard: Dashboard, p
     assert page.locator("form[action$='/resend'], form[action$='/credit']").count() == 0
 
 
+def test_the_satisfaction_page_shows_the_answers_and_comments(
+    dashboard: Dashboard, page: Page
+) -> None:
+    sign_in(page, dashboard, OWNER)
+    page.goto(dashboard.url + "/satisfaction")
+    # The period the figures are of: the form shows it, its default filled in.
+    first = date.fromisoformat(page.locator("#since").input_value())
+    last = date.fromisoformat(page.locator("#until").input_value())
+    assert first <= dashboard.today() <= last
+    expected = dashboard.survey_stats(first, last)
+    assert (expected.answered, expected.low_scores) == (2, 1)  # Emily's 5/5, Hugo's 2/5
+    assert [c.comment for c in expected.comments] == [PRAISE]
+
+    shop = dashboard.bridge.shop
+    report = page.locator("section.card", has=page.locator("h2", has_text=shop))
+    sees(report, shop)
+
+    def figure(name: str) -> str:
+        return report.locator(f"dd[data-figure={name}]").inner_text().strip()
+
+    counts = {name: figure(name) for name in ("invited", "answered", "low_scores")}
+    assert counts == {
+        "invited": str(expected.invited),
+        "answered": str(expected.answered),
+        "low_scores": str(expected.low_scores),
+    }
+    assert percent_shown(figure("response_rate")) == expected.response_rate
+    assert percent_shown(figure("csat")) == expected.csat == Decimal("50.0")
+    for score, count in expected.distribution[5].items():
+        row = report.locator(f"tr[data-scale='5'][data-score='{score}']")
+        assert row.locator("td.num").inner_text().strip() == str(count), score
+    (comment,) = expected.comments
+    row = report.locator("table.list tbody tr", has_text=PRAISE)
+    sees(row, comment.number)
+    sees(row, f"{comment.score}/{comment.scale}")
+    assert report.get_by_text(PRAISE).count() == 1
+
+
+def test_the_accountants_zip_downloads_from_the_exports_page(
+    dashboard: Dashboard, page: Page
+) -> None:
+    today = dashboard.today()
+    first, last = today - timedelta(days=6), today
+    sign_in(page, dashboard, ACCOUNTANT)
+    page.goto(dashboard.url + "/exports")
+    page.locator("#first").fill(first.isoformat())
+    page.locator("#last").fill(last.isoformat())
+    screenshots(page, "exports-filled")
+    with page.expect_download(timeout=CAP_MS) as download:
+        page.get_by_role("button", name="Download the ZIP").click()
+    assert download.value.suggested_filename == f"quittance-{first}-{last}.zip"
+
+    zone = dashboard.svc.settings.seller.zoneinfo
+    invoices = [
+        doc
+        for doc in dashboard.documents()
+        if doc.kind == "invoice" and first <= doc.issued_at.astimezone(zone).date() <= last
+    ]
+    assert {dashboard.hugo[0].id, dashboard.emily.id, dashboard.zoe.id} <= {d.id for d in invoices}
+    with zipfile.ZipFile(download.value.path()) as archive:
+        names = archive.namelist()
+        pdfs = {n.rsplit("/", 1)[-1]: n for n in names if n.rsplit("/", 2)[-2:-1] == ["factures"]}
+        assert set(pdfs) == {f"{doc.number.replace('/', '%2F')}.pdf" for doc in invoices}
+        for doc in invoices:
+            assert doc.pdf_sha256
+            data = archive.read(pdfs[f"{doc.number.replace('/', '%2F')}.pdf"])
+            assert data == dashboard.svc.archive.path_for(doc.pdf_sha256).read_bytes()
+        fec = [n for n in names if "FEC" in n.rsplit("/", 1)[-1] and n.endswith(".txt")]
+        assert len(fec) == 1, names
+        text = archive.read(fec[0]).decode(dashboard.svc.settings.accounting.fec_encoding)
+    assert all(doc.number in text for doc in invoices)
+
+
 def test_every_page_is_screenshotted_and_none_scrolls_sideways_on_a_phone(
     dashboard: Dashboard, page: Page
 ) -> None:
@@ -379,6 +519,14 @@ def test_every_page_is_screenshotted_and_none_scrolls_sideways_on_a_phone(
         shown(page.locator("p.bad[role=alert]"))
     shoot("integrity-red")
     assert sideways == {}, f"scroll sideways at {VIEWPORTS['phone']['width']} px: {sideways}"
+
+
+def percent_shown(text: str) -> Decimal | None:
+    """A percentage as the page shows it in English ("66.7 %", "—" for none)."""
+    if text == "—":
+        return None
+    assert text.endswith(" %"), text
+    return Decimal(text.removesuffix(" %").replace(",", ""))
 
 
 def _status(response: Any) -> int | None:
