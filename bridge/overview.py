@@ -238,10 +238,14 @@ def failure_summary(svc: Services, *, shop: str | None = None) -> FailureSummary
     )
 
 
+# a job id as a key carries it: ASCII digits that fit the id column ("²" is a digit to isdigit)
+_JOB_ID = re.compile(r"[0-9]{1,18}")
+
+
 def failure_by_key(svc: Services, key: str) -> Failure | None:
     """The failure (or retrying job) a key names, read alone: not through a page."""
     kind, _, rest = key.partition(":")
-    if kind == "job" and rest.isdigit():
+    if kind == "job" and _JOB_ID.fullmatch(rest):
         found = svc.store.attention_jobs(NEEDS_YOU + RETRYING, job_id=int(rest), limit=1)
         return _of_job(found[0]) if found else None
     if kind == "order" and rest.count(":") == 1:
@@ -280,7 +284,7 @@ def retry_failure(svc: Services, key: str) -> bool:
     """Replay one failure now; False when it is not dead, skipped or quarantined any more (or
     the key names nothing)."""
     kind, _, rest = key.partition(":")
-    if kind == "job" and rest.isdigit():
+    if kind == "job" and _JOB_ID.fullmatch(rest):
         return svc.store.requeue_job(int(rest))
     if kind == "order" and rest.count(":") == 1:
         shop, order_id = (unquote(part) for part in rest.split(":"))

@@ -165,6 +165,24 @@ def test_guesses_from_one_address_do_not_hold_back_the_owner_elsewhere(svc: Serv
     assert attempt(owner, "marie", PASSWORD) == 303
 
 
+def test_a_long_flood_from_one_address_does_not_hold_the_owner_back_elsewhere(
+    svc: Services,
+) -> None:
+    add_user(svc.store, "marie", PASSWORD, "owner", "en")
+    guesser = TestClient(dashboard_client(svc).app, base_url=BASE_URL, client=("203.0.113.9", 1))
+    for _ in range(40):  # past the every-address ceiling (3 x 10), had refusals counted there
+        attempt(guesser, "marie", "wrong password!")
+    owner = TestClient(dashboard_client(svc).app, base_url=BASE_URL, client=("198.51.100.7", 1))
+    assert attempt(owner, "marie", PASSWORD) == 303
+
+
+def test_a_flood_under_ever_new_names_is_audited_once(svc: Services) -> None:
+    client = dashboard_client(svc)
+    for n in range(12):
+        attempt(client, f"name{n}", "wrong password!")
+    assert audited(svc).count("login.throttled") == 1
+
+
 def test_a_name_that_is_no_account_is_not_kept_in_the_audit_log(svc: Services) -> None:
     attempt(dashboard_client(svc), "my-secret-password", "oops")
     (event,) = svc.store.audit_trail()

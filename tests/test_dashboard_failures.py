@@ -217,6 +217,13 @@ def test_retrying_an_already_retried_key_says_it_was_handled(world: World) -> No
     assert f"Already handled, nothing left to retry: {dead.key}" in page.text
 
 
+@pytest.mark.parametrize("key", ["job:²", "job:99999999999999999999999", "order:", "nonsense"])
+def test_a_retry_of_a_key_that_names_nothing_says_so(world: World, key: str) -> None:
+    answer = retry(world.owner, key)
+    assert answer.status_code == 303
+    assert "done=already" in answer.headers["location"]
+
+
 # -- deliveries -----------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from bridge.store.dashboard import DashboardUser
 LOGIN_WINDOW = timedelta(minutes=15)
 SPREAD_FACTOR = 10
 HASHING_AT_ONCE = 4
-HASHING_WAIT_SECONDS = 10.0
+HASHING_WAIT_SECONDS = 0.5
 
 Counter = tuple[str, int]
 
@@ -45,15 +45,17 @@ class SignInGate:
 
     def attempt(self, request: Request, typed_name: str, password: str) -> DashboardUser | str:
         """The account signed in, or the wording key of why not (throttled, busy, failed)."""
-        name = typed_name.strip().lower()[:64]
+        name = _counted_name(typed_name)
         counters = self._counters(request, name)
-        over = [key for key, cap in counters if not self.dash.store.allow_request(
-            key, cap, LOGIN_WINDOW)]  # fmt: skip
-        if over:
-            self._audit_throttled(request, name, over)
+        counted = self._count(counters)
+        if len(counted) < len(counters):
+            self._audit_throttled(request, name, counters[len(counted)][0])
             return "login_throttled"
+        # A short wait: a sign-in waiting here holds one of the threads the webhooks and the
+        # customers' pages share. Still counted against its address: a flood of busy
+        # attempts meets the client's limit like any other.
         if not self._hashing.acquire(timeout=HASHING_WAIT_SECONDS):
-            self._take_back(counters)  # not checked: not an attempt
+            self._take_back(counted[1:])
             return "login_busy"
         try:
             user = self._checked(name, password)
@@ -65,10 +67,21 @@ class SignInGate:
             who = name if known else "(no such account)"
             self.dash.store.audit("login.failed", user=who, client=client_address(request))
             return "login_failed"
-        self._take_back(counters)
+        self._take_back(counted)
         if needs_rehash(user.password_hash):
             self.dash.store.rehash_dashboard_user(user.id, hash_password(password))
         return user
+
+    def _count(self, counters: list[Counter]) -> list[Counter]:
+        """Counts the attempt on each counter in turn, stopping at the first over its limit:
+        an attempt refused from one address never counts on the account's every-address
+        ceiling, or one address alone could hold the owner back everywhere."""
+        counted: list[Counter] = []
+        for key, cap in counters:
+            if not self.dash.store.allow_request(key, cap, LOGIN_WINDOW):
+                break
+            counted.append((key, cap))
+        return counted
 
     def _checked(self, name: str, password: str) -> DashboardUser | None:
         user = self._user_named(name)
@@ -98,12 +111,21 @@ class SignInGate:
         for key, _cap in counters:
             self.dash.store.uncount(key, LOGIN_WINDOW)
 
-    def _audit_throttled(self, request: Request, name: str, keys: list[str]) -> None:
-        # once per name, address and window: a held-back flood must not fill the append-only
-        # log (the counters keep counting it)
+    def _audit_throttled(self, request: Request, name: str, counter: str) -> None:
+        # once per address and window, whatever the names typed: a held-back flood must not
+        # fill the append-only log (the counters keep counting it)
         client = client_address(request)
-        if not self.dash.store.claim_alert(f"throttled:{name}:{client}", LOGIN_WINDOW):
+        if not self.dash.store.claim_alert(f"dashboard-throttled:{client}", LOGIN_WINDOW):
             return
         who = name if self._user_named(name) else "(no such account)"
-        held = sorted({key.split(":")[1] for key in keys})  # "client" and/or "account"
-        self.dash.store.audit("login.throttled", user=who, client=client, counters=held)
+        held = counter.split(":")[1]  # "client" or "account"
+        self.dash.store.audit("login.throttled", user=who, client=client, counter=held)
+
+
+def _counted_name(typed: str) -> str:
+    """The name the counters know an attempt by: the account's own spelling when it is one
+    (so "Marie " and "marie" share one count), else what was typed, cut short."""
+    try:
+        return normal_username(typed)
+    except AccountError:
+        return typed.strip().lower()[:64]
