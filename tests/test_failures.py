@@ -54,8 +54,7 @@ NOT_RAISED_BY_STEPS = {
     "LoginRequired": "the dashboard's guard: answered 303 to the sign-in page",
     "Refused": "the dashboard's guard: answered 403 (the role does not allow it)",
     "FormExpired": "the dashboard's guard: answered 400, nothing done (no CSRF token)",
-    "BadFilter": "the satisfaction page answers a bad date 400, naming the field",
-    "Refusal": "the exports page answers a bad period 400, naming the field",
+    "InputRefused": "the dashboard's pages answer a bad date or period 400, naming the field",
 }
 
 

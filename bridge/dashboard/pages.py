@@ -16,11 +16,13 @@ import jinja2
 from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 
 from bridge.dashboard.sessions import Session
 from bridge.dashboard.wording import LOCALES, Wording, merged
-from bridge.portal.rendering import data_uri, pick_locale
+
+# the customer's pages' headers: no keeping, framing or leaking, nothing loaded from elsewhere
+from bridge.portal.rendering import data_uri, pick_locale, private
 from bridge.services import Services
 
 LANGUAGE_COOKIE = "quittance_dashboard_lang"
@@ -37,19 +39,6 @@ NAVIGATION = (
     ("/exports", "nav_exports", False),
     ("/audit", "nav_audit", True),
 )
-
-# The owner's pages name customers and amounts: nothing may keep them, frame them, or leak
-# their URLs; they load nothing from anywhere (styles inline, the logo as a data: URI).
-PRIVATE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "X-Robots-Tag": "noindex, nofollow",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
 
 _NOTICE_TEXT = re.compile(r"^[\w .,:;@+/#'()-]{1,120}$")
 
@@ -125,11 +114,6 @@ class Frame:
 
 def money(amount: Decimal, currency: str, locale: str) -> str:
     return format_currency(amount, currency, locale=_babel(locale))
-
-
-def private(response: Response) -> Response:
-    response.headers.update(PRIVATE_HEADERS)
-    return response
 
 
 def _babel(locale: str) -> str:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
 from fastapi import APIRouter, Form, Request
@@ -25,6 +25,7 @@ from starlette.background import BackgroundTask
 
 from bridge.accounting.export_files import ExportRequest, ExportResult
 from bridge.dashboard.pages import private
+from bridge.dashboard.refusals import InputRefused
 from bridge.dashboard.views.paging import sale_day
 from bridge.export import export_period
 
@@ -91,17 +92,6 @@ class Period(NamedTuple):
     shop: str | None
 
 
-class Refusal(ValueError):
-    """Why no ZIP: a wording key, the form field it is about (a wording key) and its values."""
-
-    def __init__(self, key: str, field: str = "", **values: Any) -> None:
-        super().__init__(key)
-        self.key, self.field, self.values = key, field, values
-
-    def shown(self) -> dict[str, Any]:
-        return {"key": self.key, "field": self.field, "values": self.values}
-
-
 def routes(dash: Dashboard) -> APIRouter:
     router = APIRouter()
 
@@ -121,7 +111,7 @@ def routes(dash: Dashboard) -> APIRouter:
         form = {"first": first, "last": last, "shop": shop}
         try:
             wanted = _period(dash, first, last, shop)
-        except Refusal as refusal:
+        except InputRefused as refusal:
             return _page(dash, request, session, form, error=refusal, status=400)
         folder = _scratch_folder()
         try:
@@ -129,7 +119,7 @@ def routes(dash: Dashboard) -> APIRouter:
         except OSError as exc:  # a full disk, mostly
             shutil.rmtree(folder, ignore_errors=True)
             log.warning("dashboard.export_failed", error=str(exc))
-            failed = Refusal("failed", why=exc.strerror or str(exc))
+            failed = InputRefused("failed", why=exc.strerror or str(exc))
             return _page(dash, request, session, form, error=failed, status=500)
         if _refused(result) and anyway != "1":
             shutil.rmtree(folder, ignore_errors=True)
@@ -162,7 +152,7 @@ def _scratch_folder() -> Path:
 
 def _page(
     dash: Dashboard, request: Request, session: Session, form: dict[str, str], *,
-    error: Refusal | None = None, result: ExportResult | None = None, status: int = 200,
+    error: InputRefused | None = None, result: ExportResult | None = None, status: int = 200,
 ) -> Response:  # fmt: skip
     shops = [s.name for s in dash.settings.shops]
     return dash.page(
@@ -183,24 +173,24 @@ def _last_month(today: date) -> tuple[date, date]:
 
 
 def _period(dash: Dashboard, first: str, last: str, shop: str) -> Period:
-    """The export asked for, or a Refusal naming what is wrong."""
+    """The export asked for, or an InputRefused naming what is wrong."""
     today = _today(dash)
     start, end = _day("first", first, today), _day("last", last, today)
     if start > end:
-        raise Refusal("bad_period", first=start.isoformat(), last=end.isoformat())
+        raise InputRefused("bad_period", first=start.isoformat(), last=end.isoformat())
     if (end - start).days + 1 > MAX_DAYS:
-        raise Refusal("too_long", days=MAX_DAYS)
+        raise InputRefused("too_long", days=MAX_DAYS)
     if shop and shop not in {s.name for s in dash.settings.shops}:
-        raise Refusal("unknown_shop", shop=shop)
+        raise InputRefused("unknown_shop", shop=shop)
     return Period(start, end, shop or None)
 
 
 def _day(field: str, value: str, today: date) -> date:
     if not value.strip():
-        raise Refusal("missing_date", field=field)
+        raise InputRefused("missing_date", field=field)
     day = sale_day(value.strip())  # a day of the years a sale can be in, else refused
     if day is None:
-        raise Refusal("bad_date", field=field, example=today.isoformat())
+        raise InputRefused("bad_date", field=field, example=today.isoformat())
     return day
 
 

@@ -11,6 +11,7 @@ from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from bridge.dashboard.refusals import InputRefused
 from bridge.dashboard.views.paging import sale_day
 from bridge.survey.stats import ShopReport, period_bounds, period_days, shop_reports
 
@@ -73,18 +74,6 @@ WORDING = {
 }
 
 
-class BadFilter(ValueError):
-    """A filter the page cannot use: its wording key, the field it is about (a wording key
-    too: the message names the field as the form labels it) and what else the wording shows."""
-
-    def __init__(self, key: str, field: str = "", **values: Any) -> None:
-        super().__init__(key)
-        self.key, self.field, self.values = key, field, values
-
-    def shown(self) -> dict[str, Any]:
-        return {"key": self.key, "field": self.field, "values": self.values}
-
-
 def routes(dash: Dashboard) -> APIRouter:
     router = APIRouter()
 
@@ -104,8 +93,8 @@ def routes(dash: Dashboard) -> APIRouter:
         try:
             start, end = _period(since, until, today, zone)
             if shop and shop not in shops:
-                raise BadFilter("unknown_shop", shop=shop)
-        except BadFilter as bad:
+                raise InputRefused("unknown_shop", shop=shop)
+        except InputRefused as bad:
             context["error"] = bad.shown()
             return dash.page(request, session, "satisfaction.html", wording=WORDING,
                              status=400, **context)  # fmt: skip
@@ -124,7 +113,7 @@ def _period(since: str, until: str, today: date, zone: tzinfo) -> tuple[datetime
     try:
         return period_bounds(first, last, today=today, zone=zone)
     except ValueError:
-        raise BadFilter("bad_period", first=first, last=last or today) from None
+        raise InputRefused("bad_period", first=first, last=last or today) from None
 
 
 def _day(name: str, value: str, today: date) -> date | None:
@@ -132,7 +121,7 @@ def _day(name: str, value: str, today: date) -> date | None:
         return None
     day = sale_day(value.strip())  # a day of the years a sale can be in, else refused
     if day is None:
-        raise BadFilter("bad_date", field=name, example=today.isoformat())
+        raise InputRefused("bad_date", field=name, example=today.isoformat())
     return day
 
 
