@@ -20,6 +20,7 @@ export goes on (the result says so, and `quittance export` exits 1).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -131,8 +132,11 @@ def export_period(
         with (
             tempfile.TemporaryDirectory(prefix=".export-", dir=request.out.parent) as scratch,
             zipfile.ZipFile(part, "w", allowZip64=True) as zf,
+            # Every scratch file the writer opens is closed on the way out, a failure's too
+            # (a finally), before its folder is removed: no descriptor is left open.
+            contextlib.ExitStack() as files,
         ):
-            writer = _Writer(zf, Path(scratch), settings, request, now, result, store)
+            writer = _Writer(zf, Path(scratch), settings, request, now, result, store, files)
             for record in documents:
                 writer.add(record, archive)
             writer.finish()
@@ -170,6 +174,7 @@ class _Writer:
         now: datetime,
         result: ExportResult,
         store: Store,
+        files: contextlib.ExitStack,
     ) -> None:
         self.zf, self.scratch, self.settings, self.request, self.result = (
             zf,
@@ -184,13 +189,16 @@ class _Writer:
         self.stamp = now.astimezone(settings.seller.zoneinfo)
         self.zip_time = _zip_time(self.stamp)
         # Per-document lines go to files, not lists: memory must not grow with the period.
-        self.sums = (scratch / "SHA256SUMS").open("w", encoding="utf-8", newline="")
+        self.files = files  # what closes the scratch files, on success or failure
+        self.sums = files.enter_context(
+            (scratch / "SHA256SUMS").open("w", encoding="utf-8", newline="")
+        )
         self.numbering = NumberingReport()
         self.lookup = ecb_lookup(settings)
         self.invoice_by_id = store.get_invoice_by_id
         self.ereporting = EReporting(self.lookup)
         self.rates: set[Decimal] = set()
-        self.journal = (scratch / "journal.pickle").open("wb")
+        self.journal = files.enter_context((scratch / "journal.pickle").open("wb"))
         self.fec: dict[str, IO[str]] = {}
         self.separator = fec.SEPARATORS[settings.accounting.fec_separator]
         self.encoding = settings.accounting.fec_encoding
@@ -206,8 +214,11 @@ class _Writer:
         self.rates.update(row.base_by_rate)
         pickle.dump(row, self.journal, protocol=pickle.HIGHEST_PROTOCOL)
         credited = self._credited(record)
+        # Each is tried on its own, so the problem names only what the document is left out
+        # of: a business buyer's is never in the e-reporting, and is not left out of it.
+        left_out: list[str] = []
+        unknown_rate: NoEuroRate | None = None
         try:
-            self.ereporting.add(snap, credited)
             booked = book_document(
                 snap,
                 rates=self.lookup,
@@ -217,9 +228,19 @@ class _Writer:
                 accounting=self.settings.accounting,
             )
         except NoEuroRate as exc:
-            self.result.problems.append(f"{exc}; left out of the FEC and the e-reporting")
+            unknown_rate = exc
+            left_out.append("the FEC")
         else:
-            self._book(snap.seller.siren or self.settings.seller.siren, booked, snap.issue_date)
+            self._book(snap.seller.siren or self.settings.seller.siren, booked)
+            if booked.problem:
+                self.result.problems.append(booked.problem)
+        try:
+            self.ereporting.add(snap, credited)
+        except NoEuroRate as exc:
+            unknown_rate = exc
+            left_out.append("the e-reporting")
+        if unknown_rate is not None:
+            self.result.problems.append(f"{unknown_rate}; left out of {' and '.join(left_out)}")
         self._add_pdf(record, archive)
 
     def _credited(self, record: InvoiceRecord) -> InvoiceSnapshot | None:
@@ -229,21 +250,28 @@ class _Writer:
         invoice = self.invoice_by_id(record.credited_invoice_id)
         return invoice.snapshot if invoice is not None else None
 
-    def _book(self, siren: str, booked: Booked, issue_date: date) -> None:
-        """Both entries go to the FEC of the document's fiscal year, so an invoice and its
-        payment stay together and lettered even when the payment came the year before."""
+    def _book(self, siren: str, booked: Booked) -> None:
+        """Each entry goes to the FEC of its own fiscal year (its EcritureDate): a FEC holds
+        only its year's entries, so a payment received on 31 December for an invoice of 2
+        January is in the old year's file, the invoice in the new one's. The lettering code is
+        the document's, so the two still match across the files."""
         if booked.sale is None:
             return
-        name = fec.fec_filename(siren, self.settings.accounting.closing_date(issue_date))
-        handle = self.fec.get(name)
-        if handle is None:
-            handle = self.fec[name] = (self.scratch / name).open(
-                "w", encoding=self.encoding, newline=""
-            )
-            handle.write(fec.header(self.separator))
         for entry in (booked.sale, booked.money):
             if entry is not None:
-                handle.writelines(fec.entry_lines(entry, self.separator, self.encoding))
+                self._fec_file(siren, entry.day).writelines(
+                    fec.entry_lines(entry, self.separator, self.encoding)
+                )
+
+    def _fec_file(self, siren: str, day: date) -> IO[str]:
+        name = fec.fec_filename(siren, self.settings.accounting.closing_date(day))
+        handle = self.fec.get(name)
+        if handle is None:
+            handle = self.fec[name] = self.files.enter_context(
+                (self.scratch / name).open("w", encoding=self.encoding, newline="")
+            )
+            handle.write(fec.header(self.separator))
+        return handle
 
     def _add_pdf(self, record: InvoiceRecord, archive: Archive) -> None:
         if record.pdf_sha256 is None:
@@ -303,7 +331,12 @@ class _Writer:
         self._add_file("journal-des-ventes.csv", self._journal_csv())
         self._add_ereporting()
         self.result.numbering_intact = self.numbering.intact
-        self.result.numbering_shared = self.request.shop is not None
+        self.result.numbering_gaps = self.numbering.has_gaps
+        self.result.numbering_out_of_order = self.numbering.out_of_order
+        # Only gaps are explained by the other shops sharing the series (see ExportResult).
+        self.result.numbering_shared = (
+            self.request.shop is not None and not self.result.numbering_out_of_order
+        )
         self._add_text("numerotation.txt", "\n".join(self.numbering.lines()) + "\n")
         self._add_text(
             "LISEZMOI.txt", description_text(self.settings, self.request, self.result, self.stamp)
@@ -311,7 +344,12 @@ class _Writer:
         self.sums.close()
         info = zipfile.ZipInfo(f"{self.root}/SHA256SUMS", self.zip_time)
         info.compress_type = zipfile.ZIP_DEFLATED
-        with (self.scratch / "SHA256SUMS").open("rb") as sums, self.zf.open(info, "w") as out:
+        # force_zip64 as in `_add_file`: the manifest's size is unknown when its entry opens,
+        # and past 2 GiB zipfile refuses a stream it had not sized for ZIP64.
+        with (
+            (self.scratch / "SHA256SUMS").open("rb") as sums,
+            self.zf.open(info, "w", force_zip64=True) as out,
+        ):
             shutil.copyfileobj(sums, out, _CHUNK)
 
     def _journal_csv(self) -> Path:

@@ -270,6 +270,20 @@ def test_numbering_report_flags_a_number_out_of_order() -> None:
     assert report.runs()[0].out_of_order == ["FA-2026-000002"] and not report.intact
 
 
+def test_numbering_report_tells_a_gap_without_anything_out_of_order() -> None:
+    report = NumberingReport()
+    for seq in (1, 2, 5):
+        report.add("FA", "2026", seq, f"FA-2026-{seq:06d}")
+    assert report.has_gaps and report.out_of_order == []
+
+
+def test_numbering_report_tells_a_number_out_of_order_without_a_gap() -> None:
+    report = NumberingReport()
+    for series, seq in (("FA", 2), ("FA", 1), ("AV", 1)):
+        report.add(series, "2026", seq, f"{series}-2026-{seq:06d}")
+    assert not report.has_gaps and report.out_of_order == ["FA-2026-000001"]
+
+
 # ----------------------------------------------------------------------------- e-reporting
 
 
@@ -413,3 +427,56 @@ def test_vat_in_euros_of_a_day_is_converted_rate_by_rate_like_the_document() -> 
     report.add(foreign)
     expected = sum((cents(v / rate) for v in eur.values()), D(0))
     assert sum(g.vat_eur for g in report.groups()) == expected
+
+
+def refund_by(method: str) -> InvoiceSnapshot:
+    note = credit_note()
+    return note.model_copy(update={"payment": note.payment.model_copy(update={"method": method})})
+
+
+def test_refund_split_between_card_and_store_credit_books_no_refund_but_a_problem() -> None:
+    booked = book(refund_by("Shopify Payments, store_credit"), source="refund:1")
+    assert booked.money is None
+    assert booked.problem.startswith(
+        "AV-2026-000001: refund split across methods Shopify Payments, store_credit: "
+        "book it by hand"
+    )
+
+
+def test_refund_split_between_card_and_store_credit_leaves_its_credit_note_unlettered() -> None:
+    booked = book(refund_by("Shopify Payments, store_credit"), source="refund:1")
+    assert booked.sale is not None and not any(p.letter for p in booked.sale.postings)
+    assert unbalanced(read_fec(fec_text(refund_by("Shopify Payments, store_credit")))) == []
+
+
+def test_refund_split_between_methods_of_one_account_is_booked_to_that_account() -> None:
+    money = book(refund_by("Shopify Payments, PayPal"), source="refund:1").money
+    assert money is not None and money.postings[0].account == "512000"
+
+
+def test_split_refund_named_in_payment_methods_goes_to_that_account() -> None:
+    method = "Shopify Payments, store_credit"
+    books = AccountingConfig(accounts=AccountsConfig(payment_methods={method: "467000"}))
+    money = book(refund_by(method), source="refund:1", books=books).money
+    assert money is not None and money.postings[0].account == "467000"
+
+
+def test_two_methods_on_one_account_give_it_one_label_naming_both() -> None:
+    snap = case("b2c")
+    books = AccountingConfig(
+        accounts=AccountsConfig(payment_methods={"stripe": "512100", "paypal": "512100"})
+    )
+    labels = set()
+    for method in ("stripe", "paypal"):
+        payment = snap.payment.model_copy(update={"method": method})
+        money = book(snap.model_copy(update={"payment": payment}), books=books).money
+        assert money is not None and money.postings[0].account == "512100"
+        labels.add(money.postings[0].account_label)
+    assert labels == {"Encaissements paypal/stripe"}
+
+
+def test_a_method_mapped_to_the_bank_account_is_labelled_bank() -> None:
+    snap = case("b2c")
+    books = AccountingConfig(accounts=AccountsConfig(payment_methods={"stripe": "512000"}))
+    money = book(snap, books=books).money
+    assert money is not None and money.postings[0].account_label == "Banque"

@@ -9,26 +9,35 @@ import hashlib
 import io
 import json
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
 from typer.testing import CliRunner
 
+from bridge.archive import Archive
 from bridge.cli import app
+from bridge.config import Settings
+from bridge.export import ExportRequest, export_period
+from bridge.invoicing import cases
+from bridge.invoicing.snapshot import InvoiceSnapshot
 from bridge.model import Order
 from bridge.pipeline import accept_order
 from bridge.services import Services
 from bridge.store import Store
+from bridge.store.records import InvoiceRecord
 from bridge.worker import work
 from tests.support.config import load_settings, write_config
-from tests.support.fec_file import entries, read_fec, unbalanced
+from tests.support.fec_file import entries, fec_date, read_fec, unbalanced
 from tests.support.orders import sample_path
 from tests.support.smtp import SMTPServer
+from tests.support.snapshots import case
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 NUMBER = re.compile(r"(?:FA|AV)-\d{4}-\d{6}")
@@ -379,3 +388,278 @@ def test_foreign_currency_sale_without_vat_is_booked_at_the_ecb_rate_of_its_day(
     snap = case("export").model_copy(update={"currency": "USD"})
     rate = euro_rate(snap, ecb_lookup(settings))
     assert rate is not None and Decimal("0.5") < rate < Decimal("2")
+
+
+# --------------------------------------------------------------- documents a test dates itself
+#
+# Real snapshots (tests/support/snapshots.py), numbered and dated by the test relative to
+# today, served by the store in the order the test issues them: what no real issue can make
+# on demand (a payment before a fiscal year's end, a number out of order, a refund split over
+# two methods) goes through the real export and CLI.
+
+PDF = b"%PDF-1.7 stand-in"
+
+
+def woo(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "platform": "woocommerce",
+        "url": "http://127.0.0.1:9",  # never called: the export reads the database only
+        "consumer_key": "ck_x",
+        "consumer_secret": "cs_x",
+        "webhook_secret": "whsec_x",
+    }
+
+
+def books_config(tmp_path: Path, **accounting: str) -> tuple[Path, Settings]:
+    config = write_config(tmp_path / "quittance.toml", shops=[woo("boutique")],
+                          accounting=accounting or None)  # fmt: skip
+    return config, load_settings(config, environ={})
+
+
+def dated(
+    snap: InvoiceSnapshot, sequence: int, *, issued: date, paid: date, series: str = "FA"
+) -> InvoiceSnapshot:
+    at = datetime.combine(issued, time(12), UTC)
+    payment = snap.payment.model_copy(
+        update={"paid_on": paid, "paid_at": datetime.combine(paid, time(12), UTC)}
+    )
+    return snap.model_copy(
+        update={
+            "number": f"{series}-{issued.year}-{sequence:06d}",
+            "series": series,
+            "sequence": sequence,
+            "issued_at": at,
+            "issue_date": issued,
+            "payment": payment,
+        }
+    )
+
+
+def record(
+    settings: Settings, snap: InvoiceSnapshot, record_id: int, **extra: Any
+) -> InvoiceRecord:
+    sha = Archive(settings.storage.archive_dir).put(PDF).sha256
+    return InvoiceRecord(
+        id=record_id, series=snap.series, period=str(snap.issue_date.year),
+        sequence=snap.sequence, number=snap.number, shop="boutique",
+        order_id=snap.order.order_id, kind=snap.kind.value, issued_at=snap.issued_at,
+        snapshot=snap, snapshot_json="", pdf_sha256=sha, prev_hash="", hash="", **extra,
+    )  # fmt: skip
+
+
+def serve(monkeypatch: pytest.MonkeyPatch, records: list[InvoiceRecord]) -> None:
+    """The store hands the export `records`, issued in this order, in place of its own."""
+    by_id = {r.id: r for r in records}
+
+    def issued(shop: str | None) -> list[InvoiceRecord]:
+        return [r for r in records if shop is None or r.shop == shop]
+
+    monkeypatch.setattr(
+        Store,
+        "iter_issued",
+        lambda _self, _since, _until, shop=None, page_size=500: iter(issued(shop)),
+    )
+    monkeypatch.setattr(
+        Store, "count_issued", lambda _self, _since, _until, shop=None: len(issued(shop))
+    )
+    monkeypatch.setattr(Store, "get_invoice_by_id", lambda _self, record_id: by_id.get(record_id))
+
+
+def fec_files(zf: zipfile.ZipFile) -> dict[str, list]:
+    return {n.rsplit("/", 1)[1]: read_fec(zf.read(n)) for n in zf.namelist() if "FEC" in n}
+
+
+def across_a_fiscal_year_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """An invoice issued today, paid three days ago: the fiscal year ended in between."""
+    closing = date.today() - timedelta(days=2)
+    if (closing.month, closing.day) == (2, 29):  # not a day of every year
+        closing -= timedelta(days=1)
+    config, settings = books_config(tmp_path, fiscal_year_end=f"{closing:%m-%d}")
+    invoice = dated(case("b2c"), 1, issued=date.today(), paid=closing - timedelta(days=1))
+    serve(monkeypatch, [record(settings, invoice, 1)])
+    return config, settings, invoice, closing
+
+
+def test_a_payment_before_its_invoices_fiscal_year_is_in_the_fec_of_its_own_year(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _, invoice, closing = across_a_fiscal_year_end(tmp_path, monkeypatch)
+    code, text, zf = exported(config, tmp_path / "x.zip")
+    assert code == 0, text
+    siren = invoice.seller.siren
+    files = fec_files(zf)
+    old = files.pop(f"{siren}FEC{closing:%Y%m%d}.txt")
+    (new,) = files.values()
+    assert {(ln["JournalCode"], ln["EcritureDate"]) for ln in old} == {
+        ("BQ", f"{invoice.payment.paid_on:%Y%m%d}")
+    }
+    assert {ln["JournalCode"] for ln in new} == {"VE"}
+
+
+def test_every_fec_holds_only_entries_of_its_own_fiscal_year(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the DGFiP's checker tests: each EcritureDate within the file's fiscal year."""
+    config, settings, _, _ = across_a_fiscal_year_end(tmp_path, monkeypatch)
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    files = fec_files(zf)
+    assert len(files) == 2
+    for name, lines in files.items():
+        closings = {settings.accounting.closing_date(fec_date(ln["EcritureDate"])) for ln in lines}
+        assert {f"{closing:%Y%m%d}" for closing in closings} == {name[-12:-4]}, name
+
+
+def test_a_payment_in_the_year_before_stays_lettered_with_its_invoice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _, _, _ = across_a_fiscal_year_end(tmp_path, monkeypatch)
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    customers = [ln for lines in fec_files(zf).values() for ln in lines
+                 if ln["CompteNum"] == "411000"]  # fmt: skip
+    assert len(customers) == 2 and len({ln["EcritureLet"] for ln in customers}) == 1
+    assert customers[0]["EcritureLet"] and len({ln["DateLet"] for ln in customers}) == 1
+    assert sum(ln.debit for ln in customers) == sum(ln.credit for ln in customers)
+
+
+def test_refund_split_across_methods_is_a_problem_of_the_export_and_not_booked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, settings = books_config(tmp_path)
+    today = date.today()
+    invoice = dated(case("b2b"), 1, issued=today, paid=today)
+    note = cases.credit_note_snapshot(case("b2b"))
+    note = dated(note.model_copy(update={"payment": note.payment.model_copy(
+        update={"method": "Shopify Payments, store_credit"})}),
+        1, issued=today, paid=today, series="AV")  # fmt: skip
+    serve(
+        monkeypatch,
+        [
+            record(settings, invoice, 1),
+            record(settings, note, 2, source="refund:1", credited_invoice_id=1),
+        ],
+    )
+    code, text, zf = exported(config, tmp_path / "x.zip")
+    said = f"{note.number}: refund split across methods Shopify Payments, store_credit: book it"
+    assert code == 1 and said in text
+    assert said in member(zf, "LISEZMOI.txt").decode()
+    booked = entries(fec_lines(zf))
+    assert (("VE", note.number) in booked) and (("BQ", note.number) not in booked)
+
+
+def test_shop_export_fails_on_a_number_out_of_order_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other shops' numbers explain a gap in one shop's, never a number out of order."""
+    config, settings = books_config(tmp_path)
+    today = date.today()
+    second, first = (dated(case("b2c"), seq, issued=today, paid=today) for seq in (2, 1))
+    serve(monkeypatch, [record(settings, second, 1), record(settings, first, 2)])
+    code, text, zf = exported(config, tmp_path / "x.zip", "--shop", "boutique")
+    assert code == 1 and f"numbering: out of order: {first.number}" in text
+    assert f"HORS D'ORDRE : {first.number}" in member(zf, "numerotation.txt").decode()
+    assert f"hors d'ordre {first.number}" in member(zf, "LISEZMOI.txt").decode()
+
+
+def test_shop_export_passes_a_gap_the_other_shops_numbers_explain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, settings = books_config(tmp_path)
+    today = date.today()
+    docs = [dated(case("b2c"), seq, issued=today, paid=today) for seq in (1, 3)]
+    serve(monkeypatch, [record(settings, snap, n) for n, snap in enumerate(docs, 1)])
+    code, text, _ = exported(config, tmp_path / "x.zip", "--shop", "boutique")
+    assert code == 0 and "belong to other shops too" in text and "out of order" not in text
+
+
+def test_export_of_all_shops_fails_on_a_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, settings = books_config(tmp_path)
+    today = date.today()
+    docs = [dated(case("b2c"), seq, issued=today, paid=today) for seq in (1, 3)]
+    serve(monkeypatch, [record(settings, snap, n) for n, snap in enumerate(docs, 1)])
+    code, text, _ = exported(config, tmp_path / "x.zip")
+    assert code == 1 and "numbering: a gap in the numbers" in text
+
+
+def without_euro_rate(name: str) -> InvoiceSnapshot:
+    """A document in a currency the ECB does not publish, recording no euro rate."""
+    today = date.today()
+    return dated(case(name), 1, issued=today, paid=today).model_copy(
+        update={"currency": "XAF", "eur": None}
+    )
+
+
+def test_business_invoice_without_euro_rate_is_said_left_out_of_the_fec_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, settings = books_config(tmp_path)
+    invoice = without_euro_rate("b2b")
+    serve(monkeypatch, [record(settings, invoice, 1)])
+    code, text, _ = exported(config, tmp_path / "x.zip")
+    assert code == 1 and f"{invoice.number} is in XAF" in text
+    assert text.endswith("book it by hand; left out of the FEC")
+
+
+def test_consumer_invoice_without_euro_rate_is_said_left_out_of_the_fec_and_e_reporting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, settings = books_config(tmp_path)
+    serve(monkeypatch, [record(settings, without_euro_rate("b2c"), 1)])
+    code, text, _ = exported(config, tmp_path / "x.zip")
+    assert code == 1 and text.endswith("left out of the FEC and the e-reporting")
+
+
+def zip64_extra(data: bytes, info: zipfile.ZipInfo) -> bool:
+    """Whether an entry's local header carries a ZIP64 extra field (id 0x0001)."""
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 :][:4])
+    start = info.header_offset + 30 + name_length
+    extra = data[start : start + extra_length]
+    while extra:
+        kind, size = struct.unpack("<HH", extra[:4])
+        if kind == 1:
+            return True
+        extra = extra[4 + size :]
+    return False
+
+
+def test_manifest_is_written_with_zip64_sizes_like_the_other_files(shop, tmp_path: Path) -> None:
+    config, _ = shop
+    _, _, zf = exported(config, tmp_path / "x.zip")
+    data = (tmp_path / "x.zip").read_bytes()
+    streamed = [i for i in zf.infolist() if not i.filename.endswith(".pdf")]
+    assert {i.filename.rsplit("/", 1)[1] for i in streamed} >= {"SHA256SUMS", "LISEZMOI.txt"}
+    assert all(zip64_extra(data, info) for info in streamed)
+
+
+def test_failed_export_closes_every_scratch_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, settings = books_config(tmp_path)
+    today = date.today()
+    serve(monkeypatch, [record(settings, dated(case("b2c"), 1, issued=today, paid=today), 1)])
+    opened: list[Any] = []
+    real_open = Path.open
+
+    def tracked(path: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(path, *args, **kwargs)
+        if path.parent.name.startswith(".export-"):
+            opened.append(handle)
+        return handle
+
+    def disk_full(*_args: object) -> bytes:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "open", tracked)
+    svc = Services.from_settings(settings)
+    monkeypatch.setattr(type(svc.archive), "read", disk_full)
+    try:  # the writer stays alive in the traceback: only the export can close its files
+        with pytest.raises(OSError, match="No space") as failure:
+            export_period(svc.store, svc.archive, settings,
+                          ExportRequest(date.today(), date.today(), tmp_path / "x.zip"),
+                          now=datetime.now(UTC))  # fmt: skip
+    finally:
+        svc.close()
+    assert failure.value.errno == 28 and len(opened) == 3  # the manifest, journal and FEC
+    assert all(handle.closed for handle in opened)

@@ -37,7 +37,13 @@ def description_text(
         "\n".join(f"  - {problem}" for problem in result.problems) if result.problems else "  aucun"
     )
     numbering = "intacte" if result.numbering_intact else "RUPTURE : voir numerotation.txt"
-    if result.numbering_shared and not result.numbering_intact:
+    if result.numbering_out_of_order:  # whatever the shop: other shops explain gaps only
+        numbering = (
+            "RUPTURE : numéro(s) hors d'ordre "
+            + ", ".join(result.numbering_out_of_order)
+            + " ; voir numerotation.txt"
+        )
+    elif result.numbering_shared and not result.numbering_intact:
         numbering = (
             "numéros manquants dans cette boutique : les séries sont partagées avec les "
             "autres boutiques ; un export sans --shop vérifie la numérotation"
@@ -72,9 +78,11 @@ Ce fichier ne contient QUE la partie de la comptabilité que Quittance connaît 
 encaissements et remboursements de ces ventes (journal {accounting.receipts_journal}
 « {accounting.receipts_journal_label} »). Il est à fusionner avec le reste de la comptabilité :
 il n'a ni écritures d'achats, ni à-nouveaux, ni écritures d'inventaire. Un fichier par
-exercice (clôture au {accounting.fiscal_year_end}, mois-jour), celui de la date d'émission
-du document : un paiement reçu avant l'exercice de sa facture (payé le 31 décembre, facturé le
-2 janvier) est dans le fichier de la facture, à sa propre date, lettré avec elle.
+exercice (clôture au {accounting.fiscal_year_end}, mois-jour) ; chaque écriture est dans celui
+de sa propre date (EcritureDate) : un paiement reçu avant l'exercice de sa facture (payé le
+31 décembre, facturé le 2 janvier) est dans le fichier de l'exercice du paiement, la facture
+dans celui de son émission, lettrés ensemble (même code EcritureLet dans les deux fichiers) ;
+un export qui commence le 2 janvier contient donc aussi un fichier de l'exercice précédent.
 
 Format (art. A47 A-1 du LPF) : fichier à plat, première ligne le nom des {len(COLUMNS)} champs,
 champs séparés par {_SEPARATOR_NAMES[accounting.fec_separator]}, fin de ligne CR LF, codage
@@ -92,6 +100,9 @@ des séparateurs et des retours à la ligne.
     DateLet) avec la facture, puisque ces factures sont acquittées. Remboursement d'un avoir :
     l'inverse, lettré avec l'avoir. Une facture réémise et l'avoir refait sur elle n'ont pas
     d'encaissement : l'argent a été compté avec le document qu'ils remplacent.
+  - Remboursement réparti entre plusieurs moyens de comptes différents (carte et avoir en
+    boutique) : le montant par moyen n'est pas connu, il n'est donc pas passé ; l'avoir est
+    passé non lettré et nommé dans les problèmes, à compléter à la main.
   - Document en devise : montants en euros au cours BCE enregistré sur le document,
     Montantdevise et Idevise donnent le montant et la devise d'origine.
 

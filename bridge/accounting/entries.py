@@ -16,6 +16,9 @@ Montantdevise / Idevise).
 Documents that move no money get no receipt: a reissued invoice (the payment was booked with
 the invoice it replaces) and a credit note made again on a reissue ("again:"; its refund was
 booked with the first one).
+
+Money that went several ways to different accounts (a refund "Shopify Payments, store_credit")
+gets no receipt either, but a `problem`: the snapshot does not record how much went each way.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datetime import date
 from decimal import Decimal
 
 from bridge.accounting.spread import booked_lines
-from bridge.config.accounting import AccountingConfig, AccountsConfig
+from bridge.config.accounting import AccountingConfig, AccountsConfig, split_method
 from bridge.invoicing.amounts import cents
 from bridge.invoicing.snapshot import DocumentKind, InvoiceLine, InvoiceSnapshot
 
@@ -94,7 +97,9 @@ class Booked:
     """What one document adds to the books."""
 
     sale: Entry | None  # None for a document of 0,00 (nothing to book)
-    money: Entry | None  # None when no money moved for it
+    money: Entry | None  # None when no money moved for it, or it cannot be booked (`problem`)
+    # Why money that moved is not booked: the accountant books it by hand.
+    problem: str = ""
 
 
 def letter_code(document_id: int) -> str:
@@ -177,6 +182,13 @@ def book_document(
         return Booked(sale=None, money=None)
     total_eur = sum((eur for eur, *_ in converted), ZERO)
     money = moves_money(snapshot, source)
+    method_account = accounting.accounts.payment_account(snapshot.payment.method)
+    problem = ""
+    if money and method_account is None:
+        # Unlettered: a letter on the sale alone would leave the customers' account lettered
+        # to a non-zero balance until the accountant books the money.
+        money = False
+        problem = _split_problem(snapshot)
     lettered = money and snapshot.totals.amount_paid == snapshot.totals.total_incl
     letter = letter_code(document_id) if lettered else ""
     currency = snapshot.currency if rate is not None else ""
@@ -214,21 +226,39 @@ def book_document(
         postings=(customer, *sales),
         lettered_on=lettered_on,
     )
-    if not money:
-        return Booked(sale=sale, money=None)
+    if not money or method_account is None:
+        return Booked(sale=sale, money=None, problem=problem)
     paid = snapshot.totals.amount_paid
     paid_eur = total_eur if lettered else _euros(paid, rate)
     return Booked(
         sale=sale,
         money=_money_entry(
-            snapshot, accounting, paid, paid_eur, letter, lettered_on, rate is not None
+            snapshot,
+            accounting,
+            method_account,
+            paid,
+            paid_eur,
+            letter,
+            lettered_on,
+            rate is not None,
         ),
+    )
+
+
+def _split_problem(snapshot: InvoiceSnapshot) -> str:
+    what = "refund" if snapshot.kind is DocumentKind.credit_note else "payment"
+    methods = ", ".join(split_method(snapshot.payment.method))
+    return (
+        f"{snapshot.number}: {what} split across methods {methods}: book it by hand "
+        "(the amount per method is not recorded; the document's sale entry is in the FEC, "
+        "unlettered)"
     )
 
 
 def _money_entry(
     snapshot: InvoiceSnapshot,
     accounting: AccountingConfig,
+    method_account: str,
     paid: Decimal,
     paid_eur: Decimal,
     letter: str,
@@ -243,8 +273,7 @@ def _money_entry(
     label = f"{word} {snapshot.number} {payment.method_label}".strip()
     in_currency = abs(paid) if foreign else None
     currency = snapshot.currency if foreign else ""
-    method_account = accounts.payment_account(payment.method)
-    method_label = _payment_account_label(accounts, method_account, payment.method)
+    method_label = payment_account_label(accounts, method_account)
     return Entry(
         journal=accounting.receipts_journal,
         journal_label=accounting.receipts_journal_label,
@@ -277,14 +306,16 @@ def _money_entry(
     )
 
 
-def _payment_account_label(accounts: AccountsConfig, account: str, method: str) -> str:
-    """One label per account (a FEC checker flags an account named two ways), never the
-    printed method, which follows the document's language."""
+def payment_account_label(accounts: AccountsConfig, account: str) -> str:
+    """One label per account (a FEC checker flags an account named two ways), from the
+    configuration alone: never the printed method, which follows the document's language,
+    nor the document's method code, since two codes may share an account."""
     if account == accounts.bank:
         return ACCOUNT_LABELS["bank"]
     if account == accounts.store_credit:
         return ACCOUNT_LABELS["store_credit"]
-    return f"Encaissements {method}"
+    methods = sorted(m for m, mapped in accounts.payment_methods.items() if mapped == account)
+    return "Encaissements " + "/".join(methods)
 
 
 def _sale_parts(

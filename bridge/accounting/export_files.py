@@ -26,9 +26,18 @@ class ExportResult:
     files: list[tuple[str, int]] = field(default_factory=list)  # the other files: (name, bytes)
     fec_files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    numbering_intact: bool = True
-    # --shop: the series are shared with the other shops, whose numbers look missing here
+    numbering_intact: bool = True  # no gap and no number out of order
+    numbering_gaps: bool = False
+    numbering_out_of_order: list[str] = field(default_factory=list)  # the numbers
+    # --shop and no number out of order: the series are shared with the other shops, whose
+    # numbers look missing here, so the gaps say nothing wrong; a number out of order does,
+    # whichever shop took it, and leaves this False.
     numbering_shared: bool = False
+
+    @property
+    def numbering_failed(self) -> bool:
+        """A rupture of numbering the export must fail on (`quittance export` exits 1)."""
+        return not (self.numbering_intact or self.numbering_shared)
 
     @property
     def documents(self) -> int:

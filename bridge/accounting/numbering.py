@@ -44,7 +44,18 @@ class NumberingReport:
 
     @property
     def intact(self) -> bool:
-        return all(not run.gaps and not run.out_of_order for run in self._runs.values())
+        return not self.has_gaps and not self.out_of_order
+
+    # Gaps and numbers out of order are told apart: an export of one shop sees the numbers
+    # the other shops took in a shared series as gaps, but never a number out of order.
+    @property
+    def has_gaps(self) -> bool:
+        return any(run.gaps for run in self._runs.values())
+
+    @property
+    def out_of_order(self) -> list[str]:
+        """Every number that came after a higher one of its series and period."""
+        return [number for run in self.runs() for number in run.out_of_order]
 
     def lines(self) -> list[str]:
         """The report as text, one paragraph per series and period (French: for the

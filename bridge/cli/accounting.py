@@ -37,7 +37,8 @@ def export_command(
 ) -> None:
     """The accountant's ZIP of a period: every invoice and credit note PDF, the sales journal
     (CSV), the sales and receipts entries as a FEC, the B2C e-reporting aggregates, a SHA-256
-    manifest and the numbering report. Exit 1 when a PDF is missing or a number is.
+    manifest and the numbering report. Exit 1 when a PDF is missing, a number is (but for
+    --shop, whose series other shops share) or a number is out of order.
 
     Example: `quittance export --from 2026-01-01 --to 2026-12-31 --out 2026.zip -c quittance.toml`
     """
@@ -84,13 +85,15 @@ def export_command(
     )
     for problem in result.problems:
         err_console.print(f"problem: {problem}", highlight=False, markup=False)
-    gaps = not result.numbering_intact
-    if gaps and result.numbering_shared:
+    if result.numbering_out_of_order:  # never explained by other shops: --shop or not
+        err_console.print("numbering: out of order: " + ", ".join(result.numbering_out_of_order)
+                          + "; see numerotation.txt", highlight=False, markup=False)  # fmt: skip
+    if result.numbering_gaps and shop is not None:
         err_console.print("numbering: numbers of this shop's series belong to other shops too; "
                           "export without --shop to check the numbering")  # fmt: skip
-    elif gaps:
-        err_console.print("numbering: a gap or a number out of order, see numerotation.txt")
-    if result.problems or (gaps and not result.numbering_shared):
+    elif result.numbering_gaps:
+        err_console.print("numbering: a gap in the numbers, see numerotation.txt")
+    if result.problems or result.numbering_failed:
         raise typer.Exit(1)
 
 

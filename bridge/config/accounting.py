@@ -72,10 +72,26 @@ class AccountsConfig(Section):
                 return account
         return self.vat
 
-    def payment_account(self, method: str) -> str:
+    def payment_account(self, method: str) -> str | None:
+        """The account `method`'s money goes to; None for money that went several ways to
+        different accounts ("Shopify Payments, store_credit"): the snapshot does not record
+        the amount per method, so no split can be made and none may be guessed (the bank for
+        all of it would book store credit as money gone)."""
+        if method in self.payment_methods:  # the owner's own account, even for a composite
+            return self.payment_methods[method]
+        accounts = {self._method_account(part) for part in split_method(method)}
+        return accounts.pop() if len(accounts) == 1 else None
+
+    def _method_account(self, method: str) -> str:
         if method in self.payment_methods:
             return self.payment_methods[method]
         return self.store_credit if method == "store_credit" else self.bank
+
+
+def split_method(method: str) -> list[str]:
+    """The methods of a refund that went back several ways: credit.py writes them joined
+    with ", " ("Shopify Payments, store_credit"); a single method is a list of one."""
+    return [part.strip() for part in method.split(",") if part.strip()] or [method]
 
 
 class AccountingConfig(Section):
