@@ -115,6 +115,9 @@ invoices = Table(
 Index("ix_invoices_credited_invoice_id", invoices.c.credited_invoice_id)
 # Newest first, and today's: the dashboard's documents list and counts, the export's period.
 Index("ix_invoices_issued_at_id", invoices.c.issued_at, invoices.c.id)
+# A document by its number alone, an order's documents whatever the shop (the dashboard).
+Index("ix_invoices_number", invoices.c.number)
+Index("ix_invoices_order_id", invoices.c.order_id)
 
 # One row per series: locking it serialises numbering AND gives the chain head, so the next
 # number and prev_hash always come from the same, latest committed invoice.
