@@ -196,9 +196,8 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             for table in status_tables(svc):
                 console.print(table)
             if keep_running:
-                address = svc.settings.dashboard.address()
                 console.print(
-                    f"dashboard: {address} (user {DEMO_USER}, password {dashboard_password})",
+                    _dashboard_line(svc.settings.dashboard.address(), dashboard_password),
                     highlight=False, markup=False, soft_wrap=True,
                 )  # fmt: skip
                 say("still running (--keep-running): Ctrl-C to stop")
@@ -213,6 +212,18 @@ def run_demo(workdir: Path, console: Console, *, keep_running: bool = False) -> 
             channels.stop()
     _where_to_look(console, workdir, len(list((workdir / "outbox").glob("*.eml"))))
     return 0
+
+
+def _dashboard_line(address: str, password: str) -> str:
+    """Where to sign in, once the dashboard answers there (its port may have been taken
+    between choosing it and the service binding it)."""
+    try:
+        up = requests.get(f"{address}/healthz", timeout=5).ok
+    except requests.RequestException:
+        up = False
+    if not up:
+        return f"dashboard: not answering at {address}: see service.log"
+    return f"dashboard: {address} (user {DEMO_USER}, password {password})"
 
 
 def demo_owner(svc: Services) -> str:

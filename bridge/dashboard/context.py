@@ -74,7 +74,7 @@ class Dashboard:
 def _come_back_to(request: Request) -> str:
     """Where the sign-in sends the reader back: the page with its search, or the overview
     for a form (a POST cannot be replayed by a redirect)."""
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         return "/"
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
