@@ -68,6 +68,19 @@ def _refuse_without_postgres() -> None:
         )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashes() -> None:
+    """The dashboard's argon2id at 1 MiB and one pass instead of 64 MiB and three: at the
+    production cost, hashing was most of each sign-in test's time. What is stored (an
+    argon2id hash) and how it is compared stay the same; processes started by a test (the
+    demo, `quittance run`) hash at the production cost."""
+    from argon2 import PasswordHasher
+
+    from bridge.dashboard.passwords import use_hasher
+
+    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture(scope="session")
 def full_size(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--full-size"))
