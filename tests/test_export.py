@@ -139,14 +139,16 @@ def test_fec_is_named_after_siren_and_closing_date_and_balances(shop, tmp_path: 
     _, _, zf = exported(config, tmp_path / "x.zip")
     settings = load_settings(config, environ={})
     svc = Services.from_settings(settings)
-    try:  # the file of each document's fiscal year, by its own (local) issue date
-        days = {n: svc.store.get_invoice(n).snapshot.issue_date for n in numbers}  # type: ignore[union-attr]
+    try:  # each entry in the file of its own day's fiscal year: the sale by its (local)
+        # issue date, the money by its payment date (the samples' are fixed: on a clock
+        # moved past New Year a payment falls in the year before)
+        snapshots = [svc.store.get_invoice(n).snapshot for n in numbers]  # type: ignore[union-attr]
     finally:
         svc.close()
+    days = {snap.issue_date for snap in snapshots}
+    days |= {snap.payment.paid_on for snap in snapshots if snap.payment and snap.payment.paid_on}
     siren = settings.seller.siren
-    expected = {
-        f"{siren}FEC{settings.accounting.closing_date(day):%Y%m%d}.txt" for day in days.values()
-    }
+    expected = {f"{siren}FEC{settings.accounting.closing_date(day):%Y%m%d}.txt" for day in days}
     names = {n.rsplit("/", 1)[1] for n in zf.namelist() if "FEC" in n}
     assert names == expected
     booked: set[str] = set()
