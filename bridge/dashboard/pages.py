@@ -22,7 +22,7 @@ from bridge.dashboard.sessions import Session
 from bridge.dashboard.wording import LOCALES, Wording, merged
 
 # the customer's pages' headers: no keeping, framing or leaking, nothing loaded from elsewhere
-from bridge.portal.rendering import data_uri, pick_locale, private
+from bridge.portal.rendering import pick_locale, private, shop_branding
 from bridge.services import Services
 
 LANGUAGE_COOKIE = "quittance_dashboard_lang"
@@ -57,12 +57,7 @@ class Frame:
 
     @cached_property
     def branding(self) -> dict[str, str]:
-        seller = self.services.settings.seller
-        return {
-            "shop_name": seller.trade_name or seller.legal_name,
-            "brand_color": seller.brand_color,
-            "logo_uri": data_uri(seller.logo),
-        }
+        return shop_branding(self.services.settings.seller)
 
     def locale(self, request: Request, session: Session | None) -> str:
         chosen = request.cookies.get(LANGUAGE_COOKIE, "")

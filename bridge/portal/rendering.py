@@ -14,6 +14,7 @@ import structlog
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from bridge.config import SellerConfig
 from bridge.failures import database_away
 from bridge.portal.tokens import LinkSigner
 from bridge.portal.wording import LOCALES, PAGE_WORDING
@@ -125,9 +126,7 @@ class Pages:
     def _branding(self) -> dict[str, str]:
         seller = self.services.settings.seller
         return {
-            "shop_name": seller.trade_name or seller.legal_name,
-            "brand_color": seller.brand_color,
-            "logo_uri": data_uri(seller.logo),
+            **shop_branding(seller),
             "website": seller.website,
             "contact": seller.email,
         }
@@ -161,6 +160,15 @@ class Pages:
         if self.signer is None:
             return False
         return self.signer.csrf_matches(request.cookies.get(CSRF_COOKIE, ""), field)
+
+
+def shop_branding(seller: SellerConfig) -> dict[str, str]:
+    """The seller's name, colour and logo, as every page of ours shows them."""
+    return {
+        "shop_name": seller.trade_name or seller.legal_name,
+        "brand_color": seller.brand_color,
+        "logo_uri": data_uri(seller.logo),
+    }
 
 
 def data_uri(logo: Path | None) -> str:
